@@ -1,0 +1,134 @@
+"""One fit of the pipeline on a set of rows: prep plan + booster, and scoring it on other rows.
+
+Cross-validation folds and the final model go through the same two functions, so the prep plan is
+always learned on the rows the booster is trained on and never sees the rows it is scored on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from edgeml._progress import SILENT, Reporter
+from edgeml.config import Config
+from edgeml.evaluate import baseline_predictions, compute_metrics
+from edgeml.prep import PrepPlan, apply_prep, fit_prep, inside_fences, to_matrix
+from edgeml.prep._plan import Role
+from edgeml.train import Splitter, TargetEncoding, fit_booster, predict_proba
+
+# Share of a training set held back to decide when boosting stops.
+EARLY_STOPPING_FRACTION = 0.1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fitted:
+    """A prep plan and the booster trained on its output."""
+
+    plan: PrepPlan
+    booster: lgb.Booster
+    train_matrix: np.ndarray
+    train_target: np.ndarray
+
+    def predict(self, frame: pl.DataFrame, task: str) -> np.ndarray:
+        """(n, K) class probabilities, or (n,) values for regression."""
+        matrix = to_matrix(apply_prep(self.plan, frame))
+        return predict_proba(self.booster, matrix, task)  # type: ignore[arg-type]
+
+
+def fit_rows(
+    frame: pl.DataFrame,
+    y: np.ndarray,
+    rows: np.ndarray,
+    *,
+    target: TargetEncoding,
+    config: Config,
+    roles: Mapping[str, Role],
+    splitter: Splitter,
+    reporter: Reporter = SILENT,
+    label: str = "training",
+) -> Fitted:
+    """Fit the prep plan and a booster on ``rows``, early-stopping on a slice of them.
+
+    With ``refit`` (the default) the slice only decides the number of rounds: the plan and booster
+    are then fitted again on all ``rows`` with that many rounds, scaled up for the extra rows, so
+    no labelled row is kept out of the model.
+    """
+    settings = config.train
+    if settings.early_stopping_rounds == 0:
+        return _fit_plan_and_booster(frame, y, rows, None, target, config, roles, reporter, label)
+    train_rows, valid_rows = splitter.holdout(len(y), EARLY_STOPPING_FRACTION, rows=rows)
+    probe = _fit_plan_and_booster(
+        frame, y, train_rows, valid_rows, target, config, roles, reporter, label
+    )
+    if not settings.refit or not len(valid_rows):
+        return probe
+    rounds = math.ceil(probe.booster.current_iteration() * len(rows) / len(train_rows))
+    refit = dataclasses.replace(
+        config, train=dataclasses.replace(settings, num_boost_round=rounds, early_stopping_rounds=0)
+    )
+    return _fit_plan_and_booster(frame, y, rows, None, target, refit, roles, reporter, label)
+
+
+def _fit_plan_and_booster(
+    frame: pl.DataFrame,
+    y: np.ndarray,
+    train_rows: np.ndarray,
+    valid_rows: np.ndarray | None,
+    target: TargetEncoding,
+    config: Config,
+    roles: Mapping[str, Role],
+    reporter: Reporter,
+    label: str,
+) -> Fitted:
+    train_frame = frame[train_rows]
+    plan = fit_prep(train_frame, config=config.prep, roles=roles)
+    y_train = y[train_rows]
+    for row_filter in plan.row_filters:
+        if row_filter["kind"] == "outlier_rows":
+            keep = inside_fences(train_frame, row_filter["bounds"])
+            train_frame, y_train = train_frame.filter(keep), y_train[keep]
+    x_train = to_matrix(apply_prep(plan, train_frame))
+    valid = None
+    if valid_rows is not None and len(valid_rows):
+        valid = (to_matrix(apply_prep(plan, frame[valid_rows])), y[valid_rows])
+    booster = fit_booster(
+        x_train,
+        y_train,
+        task=target.task,
+        n_classes=len(target.classes) if target.classes else 1,
+        config=config.train,
+        feature_names=plan.features,
+        categorical=plan.categorical_features,
+        valid=valid,
+        reporter=reporter,
+        label=label,
+    )
+    return Fitted(plan=plan, booster=booster, train_matrix=x_train, train_target=y_train)
+
+
+def score(
+    fitted: Fitted, frame: pl.DataFrame, y: np.ndarray, target: TargetEncoding
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Metrics of the fitted pipeline on labelled rows, and of the trivial baseline beside them."""
+    output = fitted.predict(frame, target.task)
+    return metrics_of(output, y, target), baseline_of(fitted.train_target, y, target)
+
+
+def metrics_of(output: np.ndarray, y: np.ndarray, target: TargetEncoding) -> dict[str, float]:
+    """Task metrics for model output as returned by :meth:`Fitted.predict`."""
+    if target.task == "regression":
+        return compute_metrics("regression", y, prediction=output)
+    return compute_metrics(target.task, y, prediction=output.argmax(axis=1), proba=output)
+
+
+def baseline_of(y_train: np.ndarray, y: np.ndarray, target: TargetEncoding) -> dict[str, float]:
+    """Metrics of the trivial baseline (majority class, or the training mean) on ``y``."""
+    n_classes = len(target.classes) if target.classes else None
+    prediction, proba = baseline_predictions(target.task, y_train, len(y), n_classes=n_classes)
+    return compute_metrics(target.task, y, prediction=prediction, proba=proba)

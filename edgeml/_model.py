@@ -1,0 +1,131 @@
+"""A loaded bundle: verified on load, predicts and scores through the bundle's own prep plan."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+
+from edgeml._fitting import baseline_of, metrics_of
+from edgeml.bundle import read_manifest
+from edgeml.config import DataConfig
+from edgeml.data import conform, read_data
+from edgeml.errors import BundleError, SchemaError
+from edgeml.prep import PrepPlan, apply_prep, to_matrix
+from edgeml.train import TargetEncoding, predict_proba
+
+__all__ = ["Model", "load"]
+
+
+def load(path: str | Path) -> Model:
+    """Open a bundle, verifying its schema version and every file's checksum.
+
+    >>> model = load("churn.edgeml")                        # doctest: +SKIP
+    >>> model.predict("new_customers.csv").columns         # doctest: +SKIP
+    ['prediction', 'proba_No', 'proba_Yes']
+    """
+    path = Path(path)
+    return Model(path=path, manifest=read_manifest(path))
+
+
+class Model:
+    """A trained pipeline read from a bundle. Build it with :func:`edgeml.load`."""
+
+    def __init__(self, *, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+        try:
+            self.plan = PrepPlan.from_dict(manifest["prep"])
+            self.target = TargetEncoding(
+                name=manifest["target"]["name"],
+                task=manifest["task"],
+                classes=manifest["target"]["classes"],
+            )
+        except KeyError as exc:
+            raise BundleError(f"{path}: manifest lacks {exc}") from None
+
+    @property
+    def task(self) -> str:
+        return self.target.task
+
+    @cached_property
+    def booster(self) -> lgb.Booster:
+        return lgb.Booster(model_file=str(self.path / self.manifest["model"]["file"]))
+
+    def predict(
+        self, data: str | Path | pl.DataFrame, *, table: str | None = None, query: str | None = None
+    ) -> pl.DataFrame:
+        """Predictions for every row: id columns, ``prediction``, and ``proba_<class>`` columns."""
+        frame, source = self._read(data, table, query)
+        output = self._output(frame, source)
+        ids = self.manifest.get("id_cols", [])
+        missing = [c for c in ids if c not in frame.columns]
+        if missing:
+            raise SchemaError(f"{source}: id column(s) {', '.join(missing)} not found")
+        columns = [frame[c] for c in ids]
+        if self.target.classes is None:
+            return pl.DataFrame([*columns, pl.Series("prediction", output)])
+        labels = pl.Series("prediction", self.target.classes).gather(output.argmax(axis=1))
+        probas = [
+            pl.Series(f"proba_{label}", output[:, k]) for k, label in enumerate(self.target.classes)
+        ]
+        return pl.DataFrame([*columns, labels, *probas])
+
+    def evaluate(
+        self, data: str | Path | pl.DataFrame, *, table: str | None = None, query: str | None = None
+    ) -> dict[str, Any]:
+        """Metrics on labelled rows, beside the trivial baseline learned in training.
+
+        Rows whose label is missing are left out and counted.
+        """
+        frame, source = self._read(data, table, query)
+        name = self.target.name
+        if name not in frame.columns:
+            raise SchemaError(f"{source}: target column {name!r} not found; evaluate needs labels")
+        unlabelled = int(frame[name].is_null().sum())
+        frame = frame.filter(pl.col(name).is_not_null())
+        y = self.target.encode(frame[name], source=source)
+        output = self._output(frame, source)
+        return {
+            "bundle": str(self.path),
+            "task": self.task,
+            "rows": frame.height,
+            "unlabelled_rows": unlabelled,
+            "metrics": metrics_of(output, y, self.target),
+            "baseline": baseline_of(self._training_target(), y, self.target),
+        }
+
+    def _read(
+        self, data: str | Path | pl.DataFrame, table: str | None, query: str | None
+    ) -> tuple[pl.DataFrame, str]:
+        if isinstance(data, pl.DataFrame):
+            return data, "<in-memory DataFrame>"
+        stored = self.manifest.get("config", {}).get("data", {})
+        config = DataConfig(
+            null_values=stored.get("null_values", DataConfig().null_values),
+            infer_schema_length=stored.get("infer_schema_length", 100_000),
+        )
+        # Text columns stay text: a batch holding only "Yes"/"No" of a categorical column, or
+        # "007" of a code, must not be re-inferred as a boolean or a number.
+        text = [name for name, dtype in self.plan.input_schema.items() if dtype == "str"]
+        dataset = read_data(
+            data, config=config, table=table, query=query, keep_raw=[self.target.name, *text]
+        )
+        return dataset.frame, str(data)
+
+    def _output(self, frame: pl.DataFrame, source: str) -> np.ndarray:
+        conformed = conform(frame, self.plan.input_schema, source=source)
+        matrix = to_matrix(apply_prep(self.plan, conformed))
+        return predict_proba(self.booster, matrix, self.target.task)
+
+    def _training_target(self) -> np.ndarray:
+        """Stand-in training labels with the same counts or mean: all a baseline needs."""
+        stats = self.manifest["target"]
+        if self.target.classes is None:
+            return np.array([stats["mean"]], dtype=np.float64)
+        counts = np.asarray(stats["class_counts"], dtype=np.int64)
+        return np.repeat(np.arange(len(counts)), counts)

@@ -1,0 +1,70 @@
+"""Rich renderings of command results for people (``--json`` prints the same facts for programs)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def metrics_table(
+    title: str,
+    holdout: dict[str, float],
+    baseline: dict[str, float],
+    cv: dict[str, dict[str, float]] | None = None,
+) -> Table:
+    """One row per metric: model, trivial baseline, and CV mean ± std when given."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    if cv:
+        table.add_column("cv mean ± std", justify="right")
+    table.add_column("model", justify="right")
+    table.add_column("baseline", justify="right")
+    for name in holdout or (cv or {}):
+        row = [name]
+        if cv:
+            stats = cv.get(name, {})
+            row.append(f"{_fmt(stats.get('mean'))} ± {_fmt(stats.get('std'))}")
+        row += [_fmt(holdout.get(name)), _fmt(baseline.get(name))]
+        table.add_row(*row)
+    return table
+
+
+def show_training(console: Console, result: dict[str, Any]) -> None:
+    """The summary ``edgeml train`` prints."""
+    metrics = result["metrics"]
+    rows = result["rows"]
+    console.print(
+        f"{result['task']} model of {result['target']!r} on {result['features']} features "
+        f"({rows['train']} training rows, {rows['holdout']} holdout rows)"
+    )
+    console.print(
+        metrics_table("holdout metrics", metrics["holdout"], result["baseline"], metrics["cv"])
+    )
+    console.print(f"bundle: {result['bundle']}")
+
+
+def show_evaluation(console: Console, report: dict[str, Any]) -> None:
+    """The summary ``edgeml evaluate`` prints."""
+    console.print(f"{report['task']} model {report['bundle']} on {report['rows']} labelled rows")
+    console.print(metrics_table("metrics", report["metrics"], report["baseline"]))
+
+
+def show_demo(console: Console, result: dict[str, Any]) -> None:
+    """The summary ``edgeml demo`` prints."""
+    quality = result["quality"]
+    console.print(
+        f"sensor fleet: {quality['rows']} rows × {quality['columns']} columns, "
+        f"{quality['duplicate_rows']} duplicate rows, {quality['missing_cells']} missing values, "
+        f"{quality['outliers']} outliers (IQR)"
+    )
+    show_training(console, result["training"])
+    console.print(f"data: {result['data']}")

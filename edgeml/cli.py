@@ -1,0 +1,231 @@
+"""The ``edgeml`` command line: each command parses options, calls one library function and prints.
+
+User mistakes (:class:`edgeml.EdgeMLError`) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from edgeml import _views
+from edgeml._demo import run_demo
+from edgeml._model import load
+from edgeml._output import write_frame
+from edgeml._pipeline import train as train_bundle
+from edgeml._progress import Reporter
+from edgeml.config import Config, load_config
+from edgeml.data import profile as profile_frame
+from edgeml.data import read_data
+from edgeml.errors import EdgeMLError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(click.ClickException):
+    """An EdgeMLError on its way to the terminal: one line, exit code 2."""
+
+    exit_code = 2
+
+
+def _user_errors(command: F) -> F:
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except EdgeMLError as exc:
+            raise UserError(str(exc).replace("\n", " ")) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _emit_json(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _stdout() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _data_options(command: F) -> F:
+    command = click.option("--query", help="SQL query, for sqlite:/// sources.")(command)
+    command = click.option("--table", help="Table name, for sqlite:/// sources.")(command)
+    return command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="edgeml")
+def cli() -> None:
+    """Raw tabular data to a small, fast, verified model for CPU-only edge devices.
+
+    \b
+    Example:
+        edgeml demo
+        edgeml train data.csv --target churn --out churn.edgeml
+    """
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default="demo-output",
+    show_default=True,
+    help="Directory for the demo data and bundle.",
+)
+@_user_errors
+def demo(out: Path) -> None:
+    """Run the full pipeline on the embedded sensor-fleet dataset.
+
+    \b
+    Example:
+        edgeml demo --out /tmp/demo
+    """
+    result = run_demo(out, reporter=Reporter())
+    _views.show_demo(_stdout(), result)
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--target", help="Target column: adds class balance and leakage checks.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="edgeml.toml.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_data_options
+@_user_errors
+def profile(
+    data: str,
+    target: str | None,
+    config_path: Path | None,
+    as_json: bool,
+    table: str | None,
+    query: str | None,
+) -> None:
+    """Data quality report: types, missing values, outliers, duplicates, leakage suspects.
+
+    \b
+    Example:
+        edgeml profile customers.csv --target churn
+    """
+    config = load_config(config_path)
+    keep_raw = [target] if target else []
+    dataset = read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
+    report = profile_frame(dataset.frame, target=target)
+    if as_json:
+        _emit_json({"source": data, **report.to_dict()})
+    else:
+        report.render(_stdout())
+
+
+@cli.command()
+@click.argument("data")
+@click.option("--target", help="Column to predict.")
+@click.option("--out", type=click.Path(path_type=Path), help="Bundle directory [TARGET.edgeml].")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="edgeml.toml.")
+@click.option("--task", type=click.Choice(["auto", "binary", "multiclass", "regression"]))
+@click.option("--time-col", help="Time column: time-ordered holdout and CV.")
+@click.option("--entity-col", help="Entity column (e.g. a machine id); not a feature.")
+@click.option("--group-col", help="Group column: rows of a group stay in one split.")
+@click.option("--seed", type=int, help="Random seed [0].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_data_options
+@_user_errors
+def train(
+    data: str,
+    target: str | None,
+    out: Path | None,
+    config_path: Path | None,
+    task: str | None,
+    time_col: str | None,
+    entity_col: str | None,
+    group_col: str | None,
+    seed: int | None,
+    as_json: bool,
+    table: str | None,
+    query: str | None,
+) -> None:
+    """Train a LightGBM model and write an evaluated bundle.
+
+    \b
+    Example:
+        edgeml train customers.csv --target churn --out churn.edgeml
+        edgeml train sqlite:///shop.db --table orders --target returned --json
+    """
+    config: Config = load_config(config_path)
+    result = train_bundle(
+        data,
+        target=target,
+        out=out,
+        config=config,
+        table=table,
+        query=query,
+        reporter=Reporter(),
+        task=task,
+        time_col=time_col,
+        entity_col=entity_col,
+        group_col=group_col,
+        seed=seed,
+    )
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        _views.show_training(_stdout(), result.to_dict())
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("data")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_data_options
+@_user_errors
+def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: str | None) -> None:
+    """Score a bundle on labelled data, beside the trivial baseline.
+
+    \b
+    Example:
+        edgeml evaluate churn.edgeml holdout.csv --json
+    """
+    report = load(bundle).evaluate(data, table=table, query=query)
+    if as_json:
+        _emit_json(report)
+    else:
+        _views.show_evaluation(_stdout(), report)
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("data")
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output file: .parquet, .csv or .ndjson.",
+)
+@_data_options
+@_user_errors
+def predict(bundle: Path, data: str, out: Path, table: str | None, query: str | None) -> None:
+    """Predict every row of DATA and write the predictions to OUT.
+
+    \b
+    Example:
+        edgeml predict churn.edgeml new_customers.csv -o predictions.parquet
+    """
+    predictions = load(bundle).predict(data, table=table, query=query)
+    write_frame(predictions, out)
+    click.echo(f"wrote {predictions.height} predictions to {out}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="edgeml")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

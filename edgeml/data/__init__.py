@@ -1,0 +1,30 @@
+"""Stage 1, collect: read files, globs and SQLite into typed Polars frames, and profile them.
+
+>>> from edgeml.data import read_data, profile  # doctest: +SKIP
+>>> ds = read_data("../shared/data/telco_churn.csv", keep_raw=["churn"])  # doctest: +SKIP
+>>> profile(ds.frame, target="churn").to_dict()["rows"]  # doctest: +SKIP
+7043
+"""
+
+from __future__ import annotations
+
+from edgeml.data._card import DataCard, Dataset
+from edgeml.data._leakage import LeakageSuspect, TargetProfile
+from edgeml.data._profile import ColumnProfile, Profile, profile
+from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, logical_schema
+from edgeml.data._sources import read_data
+
+__all__ = [
+    "POLARS_TYPES",
+    "ColumnProfile",
+    "DataCard",
+    "Dataset",
+    "LeakageSuspect",
+    "LogicalType",
+    "Profile",
+    "TargetProfile",
+    "conform",
+    "logical_schema",
+    "profile",
+    "read_data",
+]

@@ -1,0 +1,82 @@
+"""The data card: where a dataset came from, stored in the bundle manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from edgeml.errors import BundleError
+
+__all__ = ["DataCard", "Dataset", "file_facts"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataCard:
+    """Provenance of a dataset: its files (with sha256), shape, logical schema and assumptions.
+
+    >>> card = DataCard(sources=[{"uri": "a.csv", "sha256": None, "bytes": None}], rows=2,
+    ...                 columns=1, schema={"x": "int"}, read_at="2024-01-01T00:00:00+00:00",
+    ...                 assumptions=[])
+    >>> DataCard.from_dict(card.to_dict()) == card
+    True
+    """
+
+    sources: list[dict[str, Any]]
+    rows: int
+    columns: int
+    schema: dict[str, str]
+    read_at: str
+    assumptions: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dict (copies, so the card cannot be changed through it)."""
+        return {
+            "sources": [dict(s) for s in self.sources],
+            "rows": self.rows,
+            "columns": self.columns,
+            "schema": dict(self.schema),
+            "read_at": self.read_at,
+            "assumptions": list(self.assumptions),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataCard:
+        """Rebuild a card from :meth:`to_dict` output; a missing or unknown key is a BundleError."""
+        if not isinstance(d, dict):
+            raise BundleError(f"data card: expected a JSON object, got {type(d).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        missing = [n for n in names if n not in d]
+        unknown = [k for k in d if k not in names]
+        if missing or unknown:
+            raise BundleError(
+                f"data card: missing keys {missing} / unknown keys {unknown}; "
+                f"expected exactly: {', '.join(names)}"
+            )
+        return cls(
+            sources=[dict(s) for s in d["sources"]],
+            rows=int(d["rows"]),
+            columns=int(d["columns"]),
+            schema={str(k): str(v) for k, v in d["schema"].items()},
+            read_at=str(d["read_at"]),
+            assumptions=[str(a) for a in d["assumptions"]],
+        )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A frame (one dtype per logical type) and the card describing where it came from."""
+
+    frame: pl.DataFrame
+    card: DataCard
+
+
+def file_facts(path: Path, uri: str) -> dict[str, Any]:
+    """The card entry of one input file: its uri, sha256 and size in bytes."""
+    with path.open("rb") as fh:
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    return {"uri": uri, "sha256": digest, "bytes": path.stat().st_size}

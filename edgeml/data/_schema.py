@@ -1,0 +1,297 @@
+"""Logical types, conversion of columns to them, and schema inference for raw files.
+
+edgeml reasons about six *logical* types and keeps each as exactly one Polars dtype, so a frame
+that went through :func:`infer_types` or :func:`conform` satisfies
+``conform(frame, logical_schema(frame), source=...) == frame``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Literal, get_args
+
+import polars as pl
+
+from edgeml.errors import SchemaError
+
+LogicalType = Literal["float", "int", "bool", "str", "date", "datetime"]
+LOGICAL_TYPES: tuple[str, ...] = get_args(LogicalType)
+
+#: The one Polars dtype that holds each logical type.
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "float": pl.Float64(),
+    "int": pl.Int64(),
+    "bool": pl.Boolean(),
+    "str": pl.String(),
+    "date": pl.Date(),
+    "datetime": pl.Datetime("us"),
+}
+
+# Strings accepted as booleans when converting a column that must be bool.
+_BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "y": True, "n": False,
+               "t": True, "f": False, "1": True, "0": False}  # fmt: skip
+# Inference is stricter: every value must come from one of these pairs, so that a column of
+# letter codes such as {"t", "n", "y"} is not mistaken for a boolean.
+_BOOL_PAIRS = ({"yes", "no"}, {"true", "false"}, {"y", "n"}, {"t", "f"})
+
+# ISO-8601 shapes tried in order; "%.f" also matches no fraction, "%#z" matches Z, +02:00, +0200.
+_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M",
+                  "%Y-%m-%d %H:%M", "%Y-%m-%d")  # fmt: skip
+_TZ_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
+_ISO_PREFIX = r"^\d{4}-\d{1,2}-\d{1,2}"
+
+
+def logical_schema(frame: pl.DataFrame) -> dict[str, str]:
+    """Map each column to its logical type.
+
+    Any integer width maps to ``"int"``, any float or decimal to ``"float"``, categoricals to
+    ``"str"``. Nested, binary, time-of-day and duration columns raise :class:`SchemaError`.
+
+    >>> logical_schema(pl.DataFrame({"a": [1], "b": ["x"], "c": [0.5]}))
+    {'a': 'int', 'b': 'str', 'c': 'float'}
+    """
+    return {name: _logical_of(dtype, name) for name, dtype in frame.schema.items()}
+
+
+def conform(frame: pl.DataFrame, schema: Mapping[str, str], *, source: str) -> pl.DataFrame:
+    """Return ``frame`` with exactly the columns of ``schema``, in order, cast to their types.
+
+    Extra columns are dropped. Strings holding numbers, booleans (yes/no, true/false, y/n, t/f,
+    1/0) or ISO dates are converted; blank strings and nulls become null. ``source`` names the
+    data in error messages.
+
+    >>> df = pl.DataFrame({"x": ["1", "2.5"], "flag": ["Yes", "no"], "extra": [0, 0]})
+    >>> conform(df, {"flag": "bool", "x": "float"}, source="new.csv").row(1)
+    (False, 2.5)
+    """
+    for column, logical in schema.items():
+        if logical not in POLARS_TYPES:
+            raise SchemaError(
+                f"{source}: column {column!r} has unknown type {logical!r}; "
+                f"expected one of: {', '.join(LOGICAL_TYPES)}"
+            )
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"the model needs: {', '.join(schema)}"
+        )
+    return pl.DataFrame(
+        [convert(frame[c], logical, source=source) for c, logical in schema.items()]
+    )
+
+
+def convert(series: pl.Series, logical: str, *, source: str) -> pl.Series:
+    """Cast one column to a logical type; a value that does not fit raises SchemaError."""
+    dtype = series.dtype
+    target = POLARS_TYPES[logical]
+    if dtype == target:
+        return series
+    if series.null_count() == series.len():
+        # Nothing to convert (e.g. a date column that is empty in this batch, read as Float64).
+        return pl.Series(series.name, [None] * series.len(), dtype=target)
+    _refuse_unsupported(series, logical, source)
+    if dtype in (pl.Categorical, pl.Enum):
+        series, dtype = series.cast(pl.String), pl.String()
+        if dtype == target:
+            return series
+    frame = series.to_frame("v")
+    value = pl.col("v")
+    if dtype == pl.String:
+        value = value.str.strip_chars()
+        # A blank cell is a missing value, not a bad one.
+        value = pl.when(value.str.len_bytes() > 0).then(value)
+        check = value.is_not_null()
+    else:
+        check = value.is_not_null() & ~_is_nan(value, dtype)
+    converted = _converter(value, dtype, logical)
+    result = frame.select(new=converted, bad=check & converted.is_null())
+    bad = result["bad"]
+    if bad.any():
+        row = int(bad.arg_max() or 0)
+        raise SchemaError(
+            f"{source}: column {series.name!r} row {row + 1}: cannot convert "
+            f"{series[row]!r} to {logical}"
+        )
+    return result["new"].alias(series.name)
+
+
+def infer_types(
+    frame: pl.DataFrame, *, skip: Collection[str] = (), keep_raw: Collection[str] = ()
+) -> pl.DataFrame:
+    """Give every column its logical type's dtype, reading numbers, booleans and dates in text.
+
+    String columns whose values all parse as numbers become Int64 (all integers) or Float64;
+    yes/no-style columns become Boolean unless named in ``keep_raw``; ISO dates become Date or
+    Datetime; all-null columns become Float64. Columns in ``skip`` are left untouched.
+    """
+    columns = []
+    for name, dtype in frame.schema.items():
+        series = frame[name]
+        if name not in skip:
+            series = _normalise(series, dtype)
+            if series.dtype == pl.String:
+                series = _infer_text(series, allow_bool=name not in keep_raw)
+        columns.append(series)
+    return pl.DataFrame(columns)
+
+
+def _logical_of(dtype: pl.DataType, column: str) -> str:
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_float() or dtype.is_decimal() or dtype == pl.Null:
+        return "float"
+    if dtype in (pl.String, pl.Categorical, pl.Enum):
+        return "str"
+    if dtype == pl.Date:
+        return "date"
+    if dtype == pl.Datetime:
+        return "datetime"
+    raise SchemaError(
+        f"column {column!r} has type {dtype}; edgeml needs flat columns of numbers, text, "
+        "booleans, dates or datetimes"
+    )
+
+
+def _refuse_unsupported(series: pl.Series, logical: str, source: str) -> None:
+    """Raise for conversions that make no sense (a date into a float, a list into anything)."""
+    kind = _logical_of(series.dtype, series.name) if _is_flat(series.dtype) else None
+    allowed = {
+        "float": {"float", "int", "bool", "str"},
+        "int": {"float", "int", "bool", "str"},
+        "bool": {"float", "int", "bool", "str"},
+        "str": {"float", "int", "bool", "str", "date", "datetime"},
+        "date": {"str", "date", "datetime"},
+        "datetime": {"str", "date", "datetime"},
+    }[logical]
+    if kind not in allowed:
+        raise SchemaError(
+            f"{source}: column {series.name!r} holds {series.dtype} values; expected {logical}"
+        )
+
+
+def _is_flat(dtype: pl.DataType) -> bool:
+    try:
+        _logical_of(dtype, "")
+    except SchemaError:
+        return False
+    return True
+
+
+def _is_nan(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    # NaN in a float column is a missing value, never a "bad" one.
+    return value.is_nan() if dtype.is_float() else pl.lit(False)
+
+
+def _converter(value: pl.Expr, dtype: pl.DataType, logical: str) -> pl.Expr:
+    """An expression that converts ``value`` to ``logical``; null where a value does not fit."""
+    text = dtype == pl.String
+    if logical == "float":
+        return value.cast(pl.Float64, strict=False)
+    if logical == "int":
+        if text:
+            as_float = value.cast(pl.Float64, strict=False)
+            return pl.coalesce(value.str.to_integer(strict=False), _whole(as_float))
+        if dtype.is_float() or dtype.is_decimal():
+            return _whole(value.cast(pl.Float64))
+        return value.cast(pl.Int64, strict=False)
+    if logical == "bool":
+        if text:
+            words = list(_BOOL_WORDS)
+            flags = list(_BOOL_WORDS.values())
+            return value.str.to_lowercase().replace_strict(
+                words, flags, default=None, return_dtype=pl.Boolean
+            )
+        if dtype == pl.Boolean:
+            return value
+        return pl.when(value == 1).then(True).when(value == 0).then(False)
+    if logical == "str":
+        return value.cast(pl.String)
+    if logical == "date":
+        if text:
+            return pl.coalesce(
+                value.str.to_date("%Y-%m-%d", strict=False), _parse_datetime(value).dt.date()
+            )
+        if dtype == pl.Datetime:
+            return _naive_utc(value, dtype).dt.date()
+        return value
+    # datetime
+    if text:
+        return _parse_datetime(value)
+    if dtype == pl.Datetime:
+        return _naive_utc(value, dtype)
+    return value.cast(pl.Datetime("us"))
+
+
+def _whole(value: pl.Expr) -> pl.Expr:
+    """Float64 -> Int64 where the value is a finite whole number, else null."""
+    fits = value.is_finite() & (value == value.floor()) & (value.abs() < 2.0**63)
+    return pl.when(fits).then(value.cast(pl.Int64, strict=False))
+
+
+def _naive_utc(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    # edgeml keeps datetimes timezone-free, in UTC, at microsecond resolution.
+    if getattr(dtype, "time_zone", None):
+        value = value.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return value.cast(pl.Datetime("us"))
+
+
+def _parse_datetime(text: pl.Expr) -> pl.Expr:
+    naive = [text.str.to_datetime(f, strict=False, time_unit="us") for f in _NAIVE_FORMATS]
+    aware = [
+        text.str.to_datetime(f, strict=False, time_unit="us")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+        for f in _TZ_FORMATS
+    ]
+    return pl.coalesce(*naive, *aware)
+
+
+def _normalise(series: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """Cast a column to the single dtype edgeml uses for its logical type."""
+    logical = _logical_of(dtype, series.name)
+    if dtype == pl.Null:
+        return series.cast(pl.Float64)
+    if logical == "int" and dtype == pl.UInt64:
+        top = series.max()
+        # UInt64 values beyond Int64 would be lost; keep them as floats instead.
+        if isinstance(top, int) and top >= 2**63:
+            return series.cast(pl.Float64)
+    if logical == "datetime":
+        return series.to_frame().select(_naive_utc(pl.col(series.name), dtype)).to_series()
+    return series.cast(POLARS_TYPES[logical])
+
+
+def _infer_text(series: pl.Series, *, allow_bool: bool) -> pl.Series:
+    """Read numbers, booleans or dates out of a string column when every value is one."""
+    stripped = series.str.strip_chars()
+    values = stripped.filter(stripped.str.len_bytes() > 0)
+    if values.is_empty():
+        return series.cast(pl.Float64)  # all null or blank: nothing says it is text
+    for logical, parse in _text_candidates(values, allow_bool=allow_bool):
+        if values.to_frame("v").select(parse).to_series().null_count() == 0:
+            return convert(series, logical, source="")
+    return series
+
+
+def _text_candidates(values: pl.Series, *, allow_bool: bool) -> list[tuple[str, pl.Expr]]:
+    """(logical type, strict parser) pairs worth trying on non-blank text, most specific first.
+
+    These parsers are stricter than :func:`convert` on purpose: "1.0" is a float here and a
+    datetime is not a date, so inference never loses information.
+    """
+    v = pl.col("v")
+    candidates = [
+        ("int", v.str.to_integer(strict=False)),
+        ("float", v.cast(pl.Float64, strict=False)),
+    ]
+    if allow_bool:
+        lowered = set(values.str.to_lowercase().unique().to_list())
+        if any(lowered <= pair for pair in _BOOL_PAIRS):
+            candidates.append(("bool", pl.lit(True)))
+    if values.str.contains(_ISO_PREFIX).all():
+        candidates.append(("date", v.str.to_date("%Y-%m-%d", strict=False)))
+        candidates.append(("datetime", _parse_datetime(v)))
+    return candidates

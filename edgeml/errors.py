@@ -1,0 +1,75 @@
+"""The exceptions edgeml raises for mistakes a user can fix.
+
+Every error a user can cause is an :class:`EdgeMLError`; the CLI prints its message on one line
+and exits with code 2. Anything else escaping edgeml is a bug (exit code 1).
+
+Exception tree::
+
+    EdgeMLError
+    ├── ConfigError           edgeml.toml or an option: unknown key, bad value
+    ├── DataError             input data that cannot be used as given
+    │   ├── SourceError       a file, glob or database that cannot be read
+    │   ├── SchemaError       a missing/extra column or a value of the wrong type
+    │   └── TargetError       a target that cannot be learned (missing, all null, one class)
+    ├── BundleError           a bundle that cannot be written or trusted
+    │   ├── ChecksumError     a file in the bundle changed after it was written
+    │   └── VersionError      a bundle from an unknown schema version or a newer edgeml
+    └── NotFittedError        a plan or model used before ``fit``
+
+Each message names the file, column, row or key at fault and what was expected.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BundleError",
+    "ChecksumError",
+    "ConfigError",
+    "DataError",
+    "EdgeMLError",
+    "NotFittedError",
+    "SchemaError",
+    "SourceError",
+    "TargetError",
+    "VersionError",
+]
+
+
+class EdgeMLError(Exception):
+    """Base class of every error a user can fix by changing their input or configuration."""
+
+
+class ConfigError(EdgeMLError):
+    """A configuration key or option value is unknown or out of range."""
+
+
+class DataError(EdgeMLError):
+    """Input data cannot be used as given."""
+
+
+class SourceError(DataError):
+    """A file, glob or database cannot be read."""
+
+
+class SchemaError(DataError):
+    """A column is missing, or holds values of a type that cannot be converted."""
+
+
+class TargetError(DataError):
+    """The target column cannot be learned from."""
+
+
+class BundleError(EdgeMLError):
+    """A bundle cannot be written, read or trusted."""
+
+
+class ChecksumError(BundleError):
+    """A bundle file's sha256 differs from the one recorded in its manifest."""
+
+
+class VersionError(BundleError):
+    """A bundle was written by an unknown schema version or a newer edgeml."""
+
+
+class NotFittedError(EdgeMLError):
+    """A plan or model was used before it was fitted."""

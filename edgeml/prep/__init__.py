@@ -1,0 +1,30 @@
+"""Stage 2, preprocess: fit a PrepPlan on training rows, apply it anywhere.
+
+>>> import polars as pl
+>>> frame = pl.DataFrame({"x": [1.0, None, 3.0], "c": ["a", "b", "a"]})
+>>> plan = fit_prep(frame)
+>>> apply_prep(plan, frame)["c"].to_list()
+[0.0, 1.0, 0.0]
+"""
+
+from edgeml.prep._apply import apply_prep, to_matrix
+from edgeml.prep._fit import fit_prep, inside_fences
+from edgeml.prep._plan import (
+    CategoricalStep,
+    ColumnSpec,
+    DatePartsStep,
+    NumericStep,
+    PrepPlan,
+)
+
+__all__ = [
+    "CategoricalStep",
+    "ColumnSpec",
+    "DatePartsStep",
+    "NumericStep",
+    "PrepPlan",
+    "apply_prep",
+    "fit_prep",
+    "inside_fences",
+    "to_matrix",
+]

@@ -1,0 +1,275 @@
+"""Fit a PrepPlan on training rows: every decision is learned here and recorded with its reason."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from edgeml.config import PrepConfig
+from edgeml.data import logical_schema
+from edgeml.prep._apply import DATE_PART_FUNCTIONS
+from edgeml.prep._plan import (
+    DATE_PARTS_DATE,
+    DATE_PARTS_DATETIME,
+    CategoricalStep,
+    ColumnSpec,
+    DatePartsStep,
+    NumericStep,
+    PrepPlan,
+    Role,
+    Step,
+)
+from edgeml.prep._screen import correlated_pairs, screen_column
+
+_NUMERIC = ("float", "int", "bool")
+# LightGBM refuses feature names holding JSON punctuation.
+_UNSAFE = re.compile(r'[\[\]{}",:\s]+')
+
+
+def fit_prep(
+    frame: pl.DataFrame,
+    *,
+    config: PrepConfig | None = None,
+    roles: Mapping[str, Role] | None = None,
+) -> PrepPlan:
+    """Learn how to turn these training rows into model features.
+
+    ``roles`` names the columns that are not features (target, time, entity, group, id).
+
+    >>> import polars as pl
+    >>> frame = pl.DataFrame({"x": [1.0, 2.0, 3.0], "k": [7, 7, 7]})
+    >>> [c.reason for c in fit_prep(frame).columns]
+    ['', 'constant: holds 7 on every non-missing training row']
+    """
+    config = config or PrepConfig()
+    roles = dict(roles or {})
+    dtypes = logical_schema(frame)
+    columns: list[ColumnSpec] = []
+    kept: list[str] = []
+    for name, dtype in dtypes.items():
+        if name in roles:
+            columns.append(ColumnSpec(name=name, dtype=dtype, role=roles[name]))
+            continue
+        reason = screen_column(frame[name], dtype, config)
+        if reason:
+            columns.append(ColumnSpec(name=name, dtype=dtype, role="dropped", reason=reason))
+        else:
+            kept.append(name)
+            columns.append(ColumnSpec(name=name, dtype=dtype, role="feature"))
+
+    numeric = [c for c in kept if dtypes[c] in ("float", "int")]
+    redundant = correlated_pairs(frame, numeric, config.correlation_threshold)
+    columns = [
+        ColumnSpec(
+            name=c.name,
+            dtype=c.dtype,
+            role="dropped",
+            reason=f"near-duplicate of {redundant[c.name]}",
+        )
+        if c.name in redundant
+        else c
+        for c in columns
+    ]
+    kept = [c for c in kept if c not in redundant]
+
+    names = _NameAllocator(roles)
+    steps: list[Step] = []
+    outlier_bounds: dict[str, tuple[float, float]] = {}
+    for name in kept:
+        dtype = dtypes[name]
+        if dtype in _NUMERIC:
+            step, bounds = _fit_numeric(frame[name], dtype, config, names)
+            steps.append(step)
+            if bounds:
+                outlier_bounds[name] = bounds
+        elif dtype in ("date", "datetime"):
+            steps.append(_fit_date(frame[name], dtype, names))
+        else:
+            steps.append(_fit_categorical(frame[name], config, names))
+
+    row_filters: list[dict[str, Any]] = []
+    if config.outliers == "drop" and outlier_bounds:
+        removed = frame.height - int(inside_fences(frame, outlier_bounds).sum())
+        row_filters.append(
+            {
+                "kind": "outlier_rows",
+                "bounds": {c: list(b) for c, b in outlier_bounds.items()},
+                "rows_removed": removed,
+                "reason": f"training rows outside {config.outlier_k}×IQR fences",
+            }
+        )
+    return PrepPlan(columns=columns, steps=steps, row_filters=row_filters)
+
+
+def inside_fences(
+    frame: pl.DataFrame, bounds: Mapping[str, tuple[float, float] | list[float]]
+) -> np.ndarray:
+    """Boolean mask of rows whose every bounded value is inside its fences (missing passes)."""
+    keep = pl.lit(True)
+    for column, (lo, hi) in bounds.items():
+        value = pl.col(column).cast(pl.Float64).fill_nan(None)
+        keep = keep & (value.is_null() | value.is_between(lo, hi))
+    return frame.select(keep.alias("keep"))["keep"].to_numpy()
+
+
+class _NameAllocator:
+    """Hands out feature names that are LightGBM-safe and unique."""
+
+    def __init__(self, taken: Mapping[str, Any]) -> None:
+        self._taken = set(taken)
+
+    def __call__(self, wanted: str) -> str:
+        base = _UNSAFE.sub("_", wanted) or "feature"
+        name, n = base, 1
+        while name in self._taken:
+            n += 1
+            name = f"{base}_{n}"
+        self._taken.add(name)
+        return name
+
+
+def _finite(series: pl.Series) -> pl.Series:
+    values = series.cast(pl.Float64).fill_nan(None).drop_nulls()
+    return values.filter(values.is_finite())
+
+
+def _fit_numeric(
+    series: pl.Series, dtype: str, config: PrepConfig, names: _NameAllocator
+) -> tuple[NumericStep, tuple[float, float] | None]:
+    name = str(series.name)
+    values = _finite(series)
+    reasons: list[str] = []
+    clip: tuple[float, float] | None = None
+    bounds: tuple[float, float] | None = None
+    if dtype != "bool" and values.n_unique() > 2:
+        q1, q3 = values.quantile(0.25), values.quantile(0.75)
+        if q1 is not None and q3 is not None and q3 > q1:
+            k = config.outlier_k
+            lo, hi = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
+            raw = series.cast(pl.Float64).fill_nan(None).drop_nulls()
+            outside = int((~raw.is_between(lo, hi)).sum())
+            fences = f"[{lo:.6g}, {hi:.6g}] ({k:g}×IQR fences)"
+            if outside and config.outliers == "none":
+                reasons.append(
+                    f"{outside} training values outside {fences} kept: trees split on order, "
+                    "so extreme values cannot distort them (set outliers = 'clip' to clip)"
+                )
+            elif outside:
+                bounds = (float(lo), float(hi))
+                if config.outliers == "clip":
+                    clip = bounds
+                    values = values.clip(lo, hi)
+                    reasons.append(f"clipped {outside} training values to {fences}")
+    has_missing = series.null_count() > 0 or (
+        series.dtype.is_float() and bool(series.is_nan().any())
+    )
+    indicator = None
+    if config.missing_indicators and has_missing:
+        indicator = names(f"{name}__missing")
+        reasons.append("missing-indicator column added: values were missing in training")
+    impute = _impute_value(values, config)
+    if impute is not None:
+        reasons.append(f"missing values imputed with {config.impute} = {impute:.6g}")
+        values = values.fill_null(impute)
+    scale = _scale(values, config.scaling)
+    if scale is not None:
+        reasons.append(f"{config.scaling} scaling: (x - {scale[0]:.6g}) / {scale[1]:.6g}")
+    if not reasons:
+        reasons.append("numeric, used as is (LightGBM handles missing values natively)")
+    return (
+        NumericStep(
+            column=name,
+            output=names(name),
+            clip=clip,
+            missing_indicator=indicator,
+            impute=impute,
+            scale=scale,
+            reasons=reasons,
+        ),
+        bounds,
+    )
+
+
+def _impute_value(values: pl.Series, config: PrepConfig) -> float | None:
+    if config.impute == "none":
+        return None
+    if config.impute == "constant" or values.len() == 0:
+        return float(config.impute_value)
+    if config.impute == "mean":
+        return float(values.mean())  # type: ignore[arg-type]
+    if config.impute == "median":
+        return float(values.median())  # type: ignore[arg-type]
+    return float(values.mode().sort()[0])
+
+
+def _scale(values: pl.Series, how: str) -> tuple[float, float] | None:
+    if how == "none" or values.len() == 0:
+        return None
+    array = values.to_numpy()
+    if how == "standard":
+        spread = float(np.std(array, ddof=1)) if len(array) > 1 else 0.0
+        center = float(np.mean(array))
+    elif how == "minmax":
+        center, spread = float(array.min()), float(array.max() - array.min())
+    else:
+        q1, center, q3 = np.quantile(array, [0.25, 0.5, 0.75])
+        center, spread = float(center), float(q3 - q1)
+    return center, spread if spread > 0 else 1.0
+
+
+def _fit_categorical(
+    series: pl.Series, config: PrepConfig, names: _NameAllocator
+) -> CategoricalStep:
+    name = str(series.name)
+    values = series.cast(pl.String).drop_nulls()
+    counts = values.value_counts(sort=True)
+    counts = counts.sort(["count", name], descending=[True, False])
+    total = max(values.len(), 1)
+    categories = counts[name].to_list()[: config.max_categories]
+    frequencies = [c / total for c in counts["count"].to_list()[: config.max_categories]]
+    reasons = [f"{len(categories)} categories, {config.encoding} encoding"]
+    cut = counts.height - len(categories)
+    if cut:
+        reasons.append(f"{cut} rarest categories treated as unseen (max_categories)")
+    impute = None
+    if config.impute != "none" and categories and series.null_count():
+        impute = categories[0]
+        reasons.append(f"missing values imputed with the mode {impute!r}")
+    if config.encoding == "onehot":
+        outputs = [names(f"{name}__{c}") for c in categories]
+    else:
+        outputs = [names(name)]
+    return CategoricalStep(
+        column=name,
+        encoding=config.encoding,
+        categories=categories,
+        frequencies=frequencies if config.encoding == "frequency" else [],
+        output_names=outputs,
+        impute=impute,
+        reasons=reasons,
+    )
+
+
+def _fit_date(series: pl.Series, dtype: str, names: _NameAllocator) -> DatePartsStep:
+    name = str(series.name)
+    candidates = DATE_PARTS_DATETIME if dtype == "datetime" else DATE_PARTS_DATE
+    parts: list[str] = []
+    constant: list[str] = []
+    for part in candidates:
+        if DATE_PART_FUNCTIONS[part](series.drop_nulls()).n_unique() > 1:
+            parts.append(part)
+        else:
+            constant.append(part)
+    reasons = [f"expanded to calendar parts: {', '.join(parts) or 'none'}"]
+    if constant:
+        reasons.append(f"constant parts left out: {', '.join(constant)}")
+    return DatePartsStep(
+        column=name,
+        parts=parts,
+        output_names=[names(f"{name}_{p}") for p in parts],
+        reasons=reasons,
+    )

@@ -1,0 +1,154 @@
+"""The fitted PrepPlan: plain, JSON-serialisable dataclasses, one per kind of column step.
+
+The plan is data, not code: the Polars executor (``_apply``) runs it for training and batch
+prediction, and later executors (NumPy runtime, generated C, ONNX) run the same plan on devices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from edgeml.errors import BundleError
+
+DATE_PARTS_DATE = ("year", "month", "day", "weekday", "day_of_year")
+DATE_PARTS_DATETIME = (*DATE_PARTS_DATE, "hour", "minute")
+
+Role = Literal["feature", "target", "time", "entity", "group", "id", "dropped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ColumnSpec:
+    """One input column: its logical dtype and the role it plays."""
+
+    name: str
+    dtype: str
+    role: Role
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumericStep:
+    """A numeric (or boolean, as 0/1) input: clip, flag missing, impute, scale, in that order.
+
+    NaN counts as missing. ``clip`` bounds are the training fences; ``impute`` replaces missing
+    values after clipping; ``scale`` is ``(center, scale)`` applied as ``(x - center) / scale``.
+    """
+
+    column: str
+    output: str
+    clip: tuple[float, float] | None = None
+    missing_indicator: str | None = None
+    impute: float | None = None
+    scale: tuple[float, float] | None = None
+    reasons: list[str] = field(default_factory=list)
+    kind: Literal["numeric"] = "numeric"
+
+    @property
+    def outputs(self) -> list[str]:
+        extra = [self.missing_indicator] if self.missing_indicator else []
+        return [self.output, *extra]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CategoricalStep:
+    """A categorical input mapped through the training vocabulary.
+
+    ``native``: the category's index in ``categories`` (a LightGBM categorical feature);
+    ``onehot``: one 0/1 output per category; ``frequency``: the category's training share.
+    A value not in ``categories`` (unseen, or rare and cut) is treated like a missing one: NaN
+    code, all-zero one-hot, frequency 0 — so unseen categories predict without error.
+    """
+
+    column: str
+    encoding: Literal["native", "onehot", "frequency"]
+    categories: list[str]
+    frequencies: list[float] = field(default_factory=list)
+    output_names: list[str] = field(default_factory=list)
+    impute: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    kind: Literal["categorical"] = "categorical"
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(self.output_names)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatePartsStep:
+    """A date or datetime input expanded to numeric calendar parts (weekday: Monday = 1)."""
+
+    column: str
+    parts: list[str]
+    output_names: list[str]
+    reasons: list[str] = field(default_factory=list)
+    kind: Literal["date_parts"] = "date_parts"
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(self.output_names)
+
+
+Step = NumericStep | CategoricalStep | DatePartsStep
+_STEP_KINDS: dict[str, type] = {
+    "numeric": NumericStep,
+    "categorical": CategoricalStep,
+    "date_parts": DatePartsStep,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepPlan:
+    """Everything stage 2 learned from the training rows, with the reason for each decision."""
+
+    columns: list[ColumnSpec]
+    steps: list[Step]
+    row_filters: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def features(self) -> list[str]:
+        """The model's input features, in order."""
+        return [name for step in self.steps for name in step.outputs]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        """Features LightGBM treats as native categoricals."""
+        return [
+            step.output_names[0]
+            for step in self.steps
+            if isinstance(step, CategoricalStep) and step.encoding == "native"
+        ]
+
+    @property
+    def input_schema(self) -> dict[str, str]:
+        """Columns needed at prediction time (features' sources) with their logical dtypes."""
+        return {c.name: c.dtype for c in self.columns if c.role == "feature"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": [dataclasses.asdict(c) for c in self.columns],
+            "steps": [dataclasses.asdict(s) for s in self.steps],
+            "row_filters": list(self.row_filters),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> PrepPlan:
+        try:
+            steps = [_step_from_dict(s) for s in raw["steps"]]
+            columns = [ColumnSpec(**c) for c in raw["columns"]]
+            return cls(columns=columns, steps=steps, row_filters=list(raw.get("row_filters", [])))
+        except (KeyError, TypeError) as exc:
+            raise BundleError(f"manifest prep plan is malformed: {exc}") from None
+
+
+def _step_from_dict(raw: dict[str, Any]) -> Step:
+    kind = raw.get("kind")
+    if kind not in _STEP_KINDS:
+        raise BundleError(f"manifest prep plan: unknown step kind {kind!r}")
+    values = dict(raw)
+    for key in ("clip", "scale"):
+        if values.get(key) is not None:
+            values[key] = tuple(values[key])
+    step: Step = _STEP_KINDS[kind](**values)
+    return step

@@ -1,0 +1,112 @@
+"""The target: which task it implies, and its encoding as class codes or floats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from edgeml.errors import TargetError
+
+Task = Literal["binary", "multiclass", "regression"]
+
+# An integer target with at most this many distinct, consecutive values is read as class codes.
+_MAX_INT_CLASSES = 10
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetEncoding:
+    """How target labels map to what LightGBM learns: class codes 0..K-1, or floats."""
+
+    name: str
+    task: Task
+    classes: list[Any] | None = None
+
+    def encode(self, series: pl.Series, *, source: str = "data") -> np.ndarray:
+        """Labels to codes (classification) or floats (regression); an unknown label is named.
+
+        >>> enc = TargetEncoding(name="y", task="binary", classes=["No", "Yes"])
+        >>> enc.encode(pl.Series("y", ["Yes", "No"])).tolist()
+        [1, 0]
+        """
+        if self.classes is None:
+            try:
+                return series.cast(pl.Float64).to_numpy()
+            except pl.exceptions.InvalidOperationError:
+                raise TargetError(
+                    f"{source}: target {self.name!r} must be numeric for regression"
+                ) from None
+        codes = {label: i for i, label in enumerate(self.classes)}
+        labels = series.to_list()
+        unknown = next((v for v in labels if v not in codes), _NONE)
+        if unknown is not _NONE:
+            raise TargetError(
+                f"{source}: target {self.name!r} holds {unknown!r}, which is not one of the "
+                f"classes seen in training: {self.classes}"
+            )
+        return np.fromiter((codes[v] for v in labels), dtype=np.int64, count=len(labels))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "task": self.task, "classes": self.classes}
+
+
+_NONE = object()
+
+
+def fit_target(series: pl.Series, *, task: str = "auto", source: str = "data") -> TargetEncoding:
+    """Detect the task from the target's values (unless given) and fix the class order.
+
+    Strings and booleans are classes; integers with at most 10 consecutive values are classes;
+    other numbers are a regression target.
+
+    >>> fit_target(pl.Series("y", ["b", "a", "c"])).classes
+    ['a', 'b', 'c']
+    """
+    name = str(series.name)
+    values = series.drop_nulls()
+    if values.dtype.is_float():
+        values = values.filter(~values.is_nan())
+    if values.len() == 0:
+        raise TargetError(f"{source}: target {name!r} is null on every row")
+    if values.dtype.is_temporal():
+        raise TargetError(f"{source}: target {name!r} holds dates; expected labels or numbers")
+    distinct = values.unique().sort()
+    if task == "auto":
+        task = _detect(values, distinct)
+    if task == "regression":
+        if not values.dtype.is_numeric():
+            raise TargetError(
+                f"{source}: target {name!r} holds text such as {values[0]!r}; "
+                "regression needs numbers (or use --task binary/multiclass)"
+            )
+        if distinct.len() == 1:
+            raise TargetError(f"{source}: target {name!r} is constant ({distinct[0]!r})")
+        return TargetEncoding(name=name, task="regression")
+    classes = distinct.to_list()
+    if len(classes) < 2:
+        raise TargetError(
+            f"{source}: target {name!r} has a single class ({classes[0]!r}); "
+            "classification needs at least two"
+        )
+    if task == "binary" and len(classes) != 2:
+        raise TargetError(
+            f"{source}: --task binary needs exactly two classes in {name!r}, found {len(classes)}"
+        )
+    return TargetEncoding(
+        name=name, task="binary" if len(classes) == 2 else "multiclass", classes=classes
+    )
+
+
+def _detect(values: pl.Series, distinct: pl.Series) -> Task:
+    n = distinct.len()
+    if values.dtype in (pl.String, pl.Boolean, pl.Categorical, pl.Enum):
+        return "binary" if n <= 2 else "multiclass"
+    if n <= 2:
+        return "binary"
+    if values.dtype.is_integer() and n <= _MAX_INT_CLASSES:
+        lo, hi = int(distinct[0]), int(distinct[-1])
+        if lo in (0, 1) and hi - lo + 1 == n:
+            return "multiclass"
+    return "regression"

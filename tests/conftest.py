@@ -1,0 +1,60 @@
+"""Shared fixtures: small real files written to tmp_path, and the shared real datasets."""
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def churn_like(n: int = 600, seed: int = 0) -> pl.DataFrame:
+    """A small binary problem with the faults of real files: nulls, strings, Yes/No labels."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(0, 72, n)
+    charges = rng.uniform(20, 120, n).round(2)
+    contract = rng.choice(["month", "year", "two_year"], n, p=[0.5, 0.3, 0.2])
+    logit = -0.04 * tenure + 0.02 * charges + np.where(contract == "month", 1.0, -1.0) - 0.5
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "Yes", "No")
+    gaps = rng.random(n) < 0.03
+    total = [
+        None if gap else str(round(t * c, 2))
+        for gap, t, c in zip(gaps, tenure, charges, strict=False)
+    ]
+    return pl.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n)],
+            "tenure": tenure,
+            "monthly_charges": charges,
+            "total_charges": total,  # numbers stored as strings, some missing
+            "contract": contract,
+            "paperless": rng.choice(["Yes", "No"], n),
+            "churn": churn,
+        }
+    )
+
+
+@pytest.fixture
+def churn_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "churn.csv"
+    churn_like().write_csv(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One bundle trained once for the tests that only read it (copy it before changing it)."""
+    root = tmp_path_factory.mktemp("bundle")
+    data = root / "churn.csv"
+    churn_like().write_csv(data)
+    from edgeml import train
+
+    return train(data, target="churn", out=root / "churn.edgeml", id_cols=["customer_id"]).bundle
+
+
+def shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the shared datasets must sit beside the checkout")
+    return path

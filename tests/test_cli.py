@@ -1,0 +1,233 @@
+"""The command line contract: exact one-line errors with exit code 2, JSON on stdout only."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from edgeml.cli import cli
+from tests.conftest import churn_like
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_train_json_is_one_object_with_the_contract_keys(churn_csv, tmp_path):
+    result = run("train", churn_csv, "--target", "churn", "--out", tmp_path / "m.edgeml", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["bundle"] == str(tmp_path / "m.edgeml")
+    assert set(payload["metrics"]) == {"holdout", "cv"}
+    assert set(payload["metrics"]["cv"]["roc_auc"]) == {"mean", "std"}
+    assert isinstance(payload["metrics"]["holdout"]["log_loss"], float)
+
+
+def test_train_for_people_shows_metrics_beside_baseline(churn_csv, tmp_path):
+    result = run("train", churn_csv, "--target", "churn", "--out", tmp_path / "m.edgeml")
+    assert result.exit_code == 0, result.output
+    assert "binary model of 'churn' on 5 features (480 training rows, 120 holdout rows)" in (
+        result.stdout
+    )
+    assert "roc_auc" in result.stdout and "baseline" in result.stdout
+    assert result.stdout.rstrip().endswith(f"bundle: {tmp_path / 'm.edgeml'}")
+
+
+def test_evaluate_json(trained_bundle, tmp_path):
+    data = tmp_path / "labelled.parquet"
+    churn_like(n=200, seed=2).write_parquet(data)
+    result = run("evaluate", trained_bundle, data, "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["rows"] == 200
+    assert set(payload["metrics"]) == {
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+    }
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".ndjson"])
+def test_predict_writes_each_format(trained_bundle, tmp_path, suffix):
+    data = tmp_path / "new.csv"
+    churn_like(n=25, seed=4).drop("churn").write_csv(data)
+    out = tmp_path / f"pred{suffix}"
+    result = run("predict", trained_bundle, data, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote 25 predictions to {out}\n"
+    reader = {".parquet": pl.read_parquet, ".csv": pl.read_csv, ".ndjson": pl.read_ndjson}[suffix]
+    frame = reader(out)
+    assert frame.columns == ["customer_id", "prediction", "proba_No", "proba_Yes"]
+    assert frame.height == 25
+
+
+def test_predict_from_sqlite(trained_bundle, tmp_path):
+    import sqlite3
+
+    db = tmp_path / "shop.db"
+    frame = churn_like(n=10, seed=6)
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"CREATE TABLE customers ({', '.join(frame.columns)})")
+        conn.executemany(
+            f"INSERT INTO customers VALUES ({', '.join('?' * frame.width)})", frame.rows()
+        )
+    out = tmp_path / "p.csv"
+    result = run("predict", trained_bundle, f"sqlite:///{db}", "--table", "customers", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(out).height == 10
+
+
+def test_profile_json(churn_csv):
+    result = run("profile", churn_csv, "--target", "churn", "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["rows"] == 600
+
+
+def test_profile_for_people(churn_csv):
+    result = run("profile", churn_csv, "--target", "churn")
+    assert result.exit_code == 0, result.output
+    assert "total_charges" in result.stdout
+
+
+# --- bad input: one line on stderr, exit code 2, nothing written --------------------------------
+
+
+def assert_user_error(result, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {message}\n"
+
+
+def test_empty_file(tmp_path):
+    data = tmp_path / "empty.csv"
+    data.write_text("")
+    result = run("train", data, "--target", "y", "--out", tmp_path / "m.edgeml")
+    assert result.exit_code == 2
+    assert str(data) in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "m.edgeml").exists()
+
+
+def test_missing_target_column(churn_csv, tmp_path):
+    result = run("train", churn_csv, "--target", "label", "--out", tmp_path / "m.edgeml")
+    columns = "customer_id, tenure, monthly_charges, total_charges, contract, paperless, churn"
+    assert_user_error(
+        result, f"{churn_csv}: column 'label' (from --target) not found; columns are: {columns}"
+    )
+
+
+def test_target_all_null(tmp_path):
+    data = tmp_path / "d.csv"
+    churn_like(n=50).with_columns(pl.lit(None, dtype=pl.String).alias("churn")).write_csv(data)
+    result = run("train", data, "--target", "churn", "--out", tmp_path / "m.edgeml")
+    assert_user_error(result, f"{data}: target 'churn' is null on every row")
+
+
+def test_single_class_target(tmp_path):
+    data = tmp_path / "d.csv"
+    churn_like(n=50).with_columns(pl.lit("No").alias("churn")).write_csv(data)
+    result = run("train", data, "--target", "churn", "--out", tmp_path / "m.edgeml")
+    assert_user_error(
+        result,
+        f"{data}: target 'churn' has a single class ('No'); classification needs at least two",
+    )
+
+
+def test_ragged_rows(tmp_path):
+    data = tmp_path / "ragged.csv"
+    data.write_text("a,b,y\n1,2,0\n3,4,1,9\n5,6,0\n")
+    result = run("train", data, "--target", "y", "--out", tmp_path / "m.edgeml")
+    assert result.exit_code == 2
+    assert str(data) in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_non_utf8_bytes(tmp_path):
+    data = tmp_path / "latin1.csv"
+    data.write_bytes("name,y\ncafé,1\nbar,0\n".encode("latin-1"))
+    result = run("profile", data)
+    assert result.exit_code == 2
+    assert str(data) in result.stderr and "UTF-8" in result.stderr
+
+
+def test_nan_and_inf_features_train_fine(tmp_path):
+    data = tmp_path / "d.csv"
+    frame = churn_like(n=300).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(float("inf"))
+        .when(pl.int_range(pl.len()) % 11 == 0)
+        .then(float("nan"))
+        .otherwise(pl.col("monthly_charges"))
+        .alias("monthly_charges")
+    )
+    frame.write_csv(data)
+    result = run("train", data, "--target", "churn", "--out", tmp_path / "m.edgeml", "--json")
+    assert result.exit_code == 0, result.output
+
+
+def test_missing_columns_at_predict(trained_bundle, tmp_path):
+    data = tmp_path / "new.csv"
+    churn_like(n=5).drop("tenure").write_csv(data)
+    result = run("predict", trained_bundle, data, "-o", tmp_path / "p.csv")
+    assert result.exit_code == 2
+    assert "tenure" in result.stderr and str(data) in result.stderr
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_changed_bundle_file(trained_bundle, tmp_path):
+    bundle = Path(shutil.copytree(trained_bundle, tmp_path / "copy.edgeml"))
+    with open(bundle / "model.txt", "a") as handle:
+        handle.write("\n")
+    result = run("predict", bundle, "whatever.csv", "-o", tmp_path / "p.csv")
+    assert_user_error(
+        result, f"{bundle}: model.txt changed after the bundle was written (sha256 mismatch)"
+    )
+
+
+def test_unknown_schema_version(trained_bundle, tmp_path):
+    bundle = Path(shutil.copytree(trained_bundle, tmp_path / "copy.edgeml"))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["schema_version"] = 99
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    result = run("evaluate", bundle, "whatever.csv")
+    assert_user_error(
+        result,
+        f"{bundle}: bundle schema version 99 is not supported; this edgeml reads version 1 "
+        "(re-train, or upgrade edgeml if the bundle is newer)",
+    )
+
+
+def test_unknown_config_key(churn_csv, tmp_path):
+    config = tmp_path / "edgeml.toml"
+    config.write_text("[train]\nlearning_rat = 0.1\n")
+    result = run("train", churn_csv, "--target", "churn", "--config", config)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {config}: [train]: unknown key 'learning_rat'; expected one of: target, task,"
+    )
+
+
+def test_unsupported_output_format(trained_bundle, churn_csv, tmp_path):
+    result = run("predict", trained_bundle, churn_csv, "-o", tmp_path / "p.xlsx")
+    assert_user_error(
+        result,
+        f"{tmp_path / 'p.xlsx'}: cannot write .xlsx; expected one of: .parquet, .csv, "
+        ".ndjson, .jsonl",
+    )
+
+
+def test_python_dash_m_and_console_script_agree():
+    out = subprocess.run(
+        [sys.executable, "-m", "edgeml", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "train" in out.stdout and "predict" in out.stdout
+    script = Path(sys.executable).with_name("edgeml")
+    assert subprocess.run([script, "--help"], capture_output=True, text=True).stdout == out.stdout

@@ -1,0 +1,338 @@
+"""Type inference in read_data, config overrides, logical_schema and conform."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from edgeml.config import DataConfig
+from edgeml.data import POLARS_TYPES, conform, logical_schema, read_data
+from edgeml.errors import SchemaError
+
+
+def _csv(tmp_path: Path, text: str, name: str = "d.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------------------------ inference
+
+
+def test_numbers_stored_as_text_become_numbers(tmp_path: Path) -> None:
+    # " " and "-" are not null markers, so Polars reads these columns as text.
+    path = _csv(tmp_path, 'i,f,s\n" 1",1.5,-\n2, ,x\nNA,"3",y\n')
+    frame = read_data(path).frame
+    assert frame.schema == pl.Schema({"i": pl.Int64, "f": pl.Float64, "s": pl.String})
+    assert frame["i"].to_list() == [1, 2, None]
+    assert frame["f"].to_list() == [1.5, None, 3.0]
+
+
+def test_configured_null_values(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "a,b\n1,?\n?,x\n")
+    frame = read_data(path, config=DataConfig(null_values=["?"])).frame
+    assert frame["a"].to_list() == [1, None]
+    assert frame["b"].to_list() == [None, "x"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["Yes", "No", "yes"], [True, False, True]),
+        (["TRUE", "false", "True"], [True, False, True]),
+        (["y", "N", " y "], [True, False, True]),
+        (["T", "f", "t"], [True, False, True]),
+    ],
+)
+def test_yes_no_text_becomes_boolean(
+    tmp_path: Path, values: list[str], expected: list[bool]
+) -> None:
+    path = _csv(tmp_path, "b\n" + "\n".join(f'"{v}"' for v in values) + "\n")
+    assert read_data(path).frame["b"].to_list() == expected
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["Yes", "No", "Maybe"], ["Yes", "No", "No phone service"], ["y", "t", "n"], ["yes", "true"]],
+)
+def test_other_text_stays_text(tmp_path: Path, values: list[str]) -> None:
+    path = _csv(tmp_path, "b\n" + "\n".join(values) + "\n")
+    assert read_data(path).frame["b"].to_list() == values
+
+
+def test_keep_raw_keeps_labels(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "churn,other,n\nYes,True,1\nNo,False,2\n")
+    frame = read_data(path, keep_raw=["churn", "other", "n"]).frame
+    assert frame["churn"].to_list() == ["Yes", "No"]
+    assert frame["other"].to_list() == ["True", "False"]
+    assert frame["n"].dtype == pl.Int64  # keep_raw only prevents booleans
+
+
+def test_iso_dates_and_datetimes(tmp_path: Path) -> None:
+    text = (
+        "d,t,z,mixed,nope\n"
+        "2024-01-31,2024-01-31 10:00:00,2024-01-31T10:00:00Z,2024-01-31,2024-01-31\n"
+        "2024-02-01,2024-02-01T11:30:00.25,2024-01-31T12:00:00+02:00,2024-02-01 08:00,soon\n"
+    )
+    frame = read_data(_csv(tmp_path, text)).frame
+    assert logical_schema(frame) == {
+        "d": "date", "t": "datetime", "z": "datetime", "mixed": "datetime", "nope": "str"
+    }  # fmt: skip
+    assert frame["t"][1] == dt.datetime(2024, 2, 1, 11, 30, 0, 250_000)
+    # Offsets are converted to UTC and the time zone dropped.
+    assert frame["z"].to_list() == [dt.datetime(2024, 1, 31, 10), dt.datetime(2024, 1, 31, 10)]
+    assert frame["mixed"][0] == dt.datetime(2024, 1, 31)
+
+
+def test_all_null_column_is_float(tmp_path: Path) -> None:
+    frame = read_data(_csv(tmp_path, "a,b\n1,\n2,NA\n")).frame
+    assert frame.schema["b"] == pl.Float64
+
+
+def test_other_formats_get_the_same_inference(tmp_path: Path) -> None:
+    raw = pl.DataFrame(
+        {
+            "n": ["1", "2"],
+            "yn": ["Yes", "No"],
+            "d": ["2024-01-01", None],
+            "c": pl.Series(["a", "b"], dtype=pl.Categorical),
+            "small": pl.Series([1, 2], dtype=pl.Int8),
+            "f32": pl.Series([0.5, 1.5], dtype=pl.Float32),
+            "ns": pl.Series(
+                [dt.datetime(2024, 1, 1)] * 2, dtype=pl.Datetime("ns")
+            ).dt.replace_time_zone("Europe/Oslo"),
+            "null": [None, None],
+        }
+    )
+    raw.write_parquet(tmp_path / "d.parquet")
+    frame = read_data(tmp_path / "d.parquet").frame
+    assert logical_schema(frame) == {"n": "int", "yn": "bool", "d": "date", "c": "str",
+                                     "small": "int", "f32": "float", "ns": "datetime",
+                                     "null": "float"}  # fmt: skip
+    assert dict(frame.schema) == (
+        {
+            "n": pl.Int64, "yn": pl.Boolean, "d": pl.Date, "c": pl.String, "small": pl.Int64,
+            "f32": pl.Float64, "ns": pl.Datetime("us"), "null": pl.Float64,
+        }
+    )  # fmt: skip
+    assert frame["ns"][0] == dt.datetime(2023, 12, 31, 23)  # Oslo midnight in UTC
+
+
+def test_nested_columns_are_refused_unless_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "n.ndjson"
+    path.write_text('{"a": 1, "tags": ["x"]}\n{"a": 2, "tags": []}\n')
+    with pytest.raises(SchemaError, match="column 'tags' has type List"):
+        read_data(path)
+    assert read_data(path, config=DataConfig(drop=["tags"])).frame.columns == ["a"]
+
+
+# ------------------------------------------------------------------------------------ overrides
+
+
+def test_overrides(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "zip,n,flag,when,yn\n02134,1,1,2024-01-01,Yes\n10001,2,0,,No\n")
+    config = DataConfig(
+        dtypes={"zip": "category", "n": "float", "flag": "bool", "when": "datetime", "yn": "str"}
+    )
+    frame = read_data(path, config=config).frame
+    assert dict(frame.schema) == (
+        {"zip": pl.String, "n": pl.Float64, "flag": pl.Boolean, "when": pl.Datetime("us"),
+         "yn": pl.String}
+    )  # fmt: skip
+    assert frame["zip"].to_list() == ["02134", "10001"]  # leading zero kept
+    assert frame["yn"].to_list() == ["Yes", "No"]
+
+
+def test_float_override_on_text_names_column_row_and_value(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "price\n1.5\n2\nabout 3\n4\n")
+    with pytest.raises(SchemaError, match=r"d\.csv: column 'price' row 3: .*'about 3' to float"):
+        read_data(path, config=DataConfig(dtypes={"price": "float"}))
+
+
+def test_int_override_refuses_fractions(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "n\n1\n2.5\n")
+    with pytest.raises(SchemaError, match=r"column 'n' row 2: cannot convert '2.5' to int"):
+        read_data(path, config=DataConfig(dtypes={"n": "int"}))
+
+
+@pytest.mark.parametrize("key", ["dtypes", "drop"])
+def test_unknown_column_in_config(tmp_path: Path, key: str) -> None:
+    path = _csv(tmp_path, "a,b\n1,2\n")
+    value = {"nope": "int"} if key == "dtypes" else ["nope"]
+    config = DataConfig(**{key: value})  # type: ignore[arg-type]
+    with pytest.raises(
+        SchemaError, match=rf"{key} names unknown column\(s\) 'nope'; available: a, b"
+    ):
+        read_data(path, config=config)
+
+
+def test_drop(tmp_path: Path) -> None:
+    frame = read_data(_csv(tmp_path, "a,b,c\n1,2,3\n"), config=DataConfig(drop=["b"])).frame
+    assert frame.columns == ["a", "c"]
+
+
+# -------------------------------------------------------------------------------- logical_schema
+
+
+def test_logical_schema_maps_every_flat_dtype() -> None:
+    frame = pl.DataFrame(
+        {
+            "i8": pl.Series([1], dtype=pl.Int8),
+            "u64": pl.Series([1], dtype=pl.UInt64),
+            "f32": pl.Series([1.0], dtype=pl.Float32),
+            "dec": pl.Series([decimal.Decimal("1.5")], dtype=pl.Decimal(10, 2)),
+            "b": [True],
+            "s": ["x"],
+            "cat": pl.Series(["x"], dtype=pl.Categorical),
+            "d": [dt.date(2024, 1, 1)],
+            "t": pl.Series([dt.datetime(2024, 1, 1)], dtype=pl.Datetime("ms", "UTC")),
+            "n": [None],
+        }
+    )
+    assert logical_schema(frame) == {
+        "i8": "int", "u64": "int", "f32": "float", "dec": "float", "b": "bool", "s": "str",
+        "cat": "str", "d": "date", "t": "datetime", "n": "float",
+    }  # fmt: skip
+
+
+def test_logical_schema_refuses_nested() -> None:
+    with pytest.raises(SchemaError, match="'l'"):
+        logical_schema(pl.DataFrame({"l": [[1, 2]]}))
+
+
+# --------------------------------------------------------------------------------------- conform
+
+
+def test_conform_selects_orders_and_casts() -> None:
+    frame = pl.DataFrame(
+        {
+            "extra": [1, 2, 3],
+            "when": ["2024-01-01T10:00:00", None, "2024-01-03 00:00"],
+            "day": ["2024-01-01", "2024-01-02", None],
+            "yes": ["Yes", "no", None],
+            "n": [1, 2, None],
+            "s": ["1.5", " 2 ", ""],
+        }
+    )
+    schema = {"s": "float", "n": "float", "yes": "bool", "day": "date", "when": "datetime"}
+    out = conform(frame, schema, source="new.csv")
+    expected = pl.DataFrame(
+        {
+            "s": [1.5, 2.0, None],
+            "n": [1.0, 2.0, None],
+            "yes": [True, False, None],
+            "day": [dt.date(2024, 1, 1), dt.date(2024, 1, 2), None],
+            "when": [dt.datetime(2024, 1, 1, 10), None, dt.datetime(2024, 1, 3)],
+        },
+        schema={k: POLARS_TYPES[v] for k, v in schema.items()},
+    )
+    assert_frame_equal(out, expected)
+
+
+def test_conform_names_all_missing_columns_and_the_source() -> None:
+    with pytest.raises(SchemaError, match=r"batch\.csv: missing column\(s\) 'b', 'c'"):
+        conform(pl.DataFrame({"a": [1]}), {"a": "int", "b": "int", "c": "str"}, source="batch.csv")
+
+
+@pytest.mark.parametrize(
+    ("values", "logical", "row", "bad"),
+    [
+        (["1", "abc"], "float", 2, "'abc'"),
+        ([None, "1", "1.5"], "int", 3, "'1.5'"),
+        ([0, 1, 2], "bool", 3, "2"),
+        (["yes", "maybe"], "bool", 2, "'maybe'"),
+        (["2024-01-01", "01/02/2024"], "date", 2, "'01/02/2024'"),
+        ([1.0, float("nan"), 2.5], "int", 3, "2.5"),
+    ],
+)
+def test_conform_bad_value_names_column_row_and_value(
+    values: list[object], logical: str, row: int, bad: str
+) -> None:
+    frame = pl.DataFrame({"col": values}, strict=False)
+    with pytest.raises(
+        SchemaError, match=rf"^b\.csv: column 'col' row {row}: .*{bad} to {logical}$"
+    ):
+        conform(frame, {"col": logical}, source="b.csv")
+
+
+def test_conform_refuses_dates_into_numbers() -> None:
+    frame = pl.DataFrame({"d": [dt.date(2024, 1, 1)]})
+    with pytest.raises(SchemaError, match="column 'd' holds Date values; expected float"):
+        conform(frame, {"d": "float"}, source="x")
+
+
+def test_conform_all_null_column_takes_any_type() -> None:
+    frame = pl.DataFrame({"d": [None, None]}, schema={"d": pl.Float64})
+    out = conform(frame, {"d": "date"}, source="x")
+    assert out.schema == pl.Schema({"d": pl.Date})
+    assert out["d"].null_count() == 2
+
+
+def test_conform_unknown_logical_type() -> None:
+    with pytest.raises(SchemaError, match="unknown type 'complex'"):
+        conform(pl.DataFrame({"a": [1]}), {"a": "complex"}, source="x")
+
+
+# ------------------------------------------------------------------------------------ properties
+
+_FINITE = st.floats(allow_nan=False, allow_infinity=False)
+_COLUMNS = {
+    "int": st.integers(-(2**62), 2**62),
+    "float": _FINITE,
+    "bool": st.booleans(),
+    "str": st.text(max_size=8),
+    "date": st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 1, 1)),
+    "datetime": st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2200, 1, 1)),
+}
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> pl.DataFrame:
+    rows = draw(st.integers(1, 6))
+    kinds = draw(st.lists(st.sampled_from(sorted(_COLUMNS)), min_size=1, max_size=5))
+    data = {}
+    for i, kind in enumerate(kinds):
+        values = draw(st.lists(st.none() | _COLUMNS[kind], min_size=rows, max_size=rows))
+        data[f"c{i}"] = pl.Series(values, dtype=POLARS_TYPES[kind])
+    return pl.DataFrame(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_frames())
+def test_conform_is_identity_on_typed_frames(frame: pl.DataFrame) -> None:
+    assert_frame_equal(conform(frame, logical_schema(frame), source="x"), frame)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_frames())
+def test_conform_reads_back_the_text_of_every_type(frame: pl.DataFrame) -> None:
+    # What a CSV or a JSON API would hand over: every value as text.
+    as_text = frame.select(pl.all().cast(pl.String))
+    assert_frame_equal(conform(as_text, logical_schema(frame), source="x"), frame)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_frames())
+def test_csv_round_trip_recovers_types(
+    tmp_path_factory: pytest.TempPathFactory, frame: pl.DataFrame
+) -> None:
+    # Text columns are left out: arbitrary text may legitimately look like a number.
+    frame = frame.select(c for c, t in logical_schema(frame).items() if t != "str")
+    if frame.width == 0:
+        return
+    path = tmp_path_factory.mktemp("rt") / "d.csv"
+    frame.write_csv(path)
+    read = read_data(path).frame
+    for name, logical in logical_schema(frame).items():
+        if frame[name].null_count() == frame.height:
+            assert read.schema[name] == pl.Float64  # nothing says what an empty column was
+        else:
+            assert logical_schema(read.select(name))[name] == logical, name
+    assert_frame_equal(conform(read, logical_schema(frame), source="x"), frame)

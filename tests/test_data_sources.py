@@ -1,0 +1,365 @@
+"""edgeml.data.read_data: every format, globs, SQLite, the data card and every source error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from edgeml.config import DataConfig
+from edgeml.data import DataCard, Dataset, read_data
+from edgeml.errors import BundleError, ConfigError, EdgeMLError, SchemaError, SourceError
+
+EXPECTED = pl.DataFrame(
+    {
+        "id": [1, 2, 3],
+        "x": [0.5, None, 2.25],
+        "city": ["Oslo", "Lima", None],
+        "flag": [True, False, True],
+        "day": [dt.date(2024, 1, 1), dt.date(2024, 2, 29), dt.date(2024, 12, 31)],
+    }
+)
+SCHEMA = {"id": "int", "x": "float", "city": "str", "flag": "bool", "day": "date"}
+
+CSV_TEXT = (
+    "id,x,city,flag,day\n"
+    "1,0.5,Oslo,Yes,2024-01-01\n"
+    "2,NA,Lima,No,2024-02-29\n"
+    "3,2.25,,yes,2024-12-31\n"
+)
+
+
+def _write(path: Path, frame: pl.DataFrame) -> Path:
+    """Write ``frame`` in the format ``path``'s extension names."""
+    name = path.name.lower()
+    if name.endswith(".csv.gz"):
+        path.write_bytes(gzip.compress(frame.write_csv().encode()))
+    elif name.endswith(".csv"):
+        frame.write_csv(path)
+    elif name.endswith(".parquet"):
+        frame.write_parquet(path)
+    elif name.endswith((".ndjson", ".jsonl")):
+        frame.write_ndjson(path)
+    else:
+        frame.write_ipc(path)
+    return path
+
+
+# ------------------------------------------------------------------------------------- formats
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["d.csv", "d.csv.gz", "d.parquet", "d.ndjson", "d.jsonl", "d.arrow", "d.ipc", "d.feather"],
+)
+def test_every_format_reads_to_the_same_typed_frame(tmp_path: Path, name: str) -> None:
+    path = _write(tmp_path / name, EXPECTED)
+    ds = read_data(path)
+    assert isinstance(ds, Dataset)
+    assert_frame_equal(ds.frame, EXPECTED)
+    assert ds.card.schema == SCHEMA
+
+
+def test_csv_with_na_and_yes_no_strings(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text(CSV_TEXT)
+    assert_frame_equal(read_data(path).frame, EXPECTED)
+
+
+def test_uppercase_extension_and_brackets_in_names(tmp_path: Path) -> None:
+    folder = tmp_path / "run[1]"
+    folder.mkdir()
+    for name in ("D.CSV", "d.arrow", "d.ndjson"):
+        path = _write(folder / name, EXPECTED)
+        assert_frame_equal(read_data(path).frame, EXPECTED)
+
+
+def test_late_values_that_break_the_guessed_type_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "late.csv"
+    path.write_text("a,b\n" + "1,x\n" * 20 + "1.5,abc\n")
+    frame = read_data(path, config=DataConfig(infer_schema_length=5)).frame
+    assert frame.schema == pl.Schema({"a": pl.Float64, "b": pl.String})
+    assert frame["a"][-1] == 1.5
+
+
+# ---------------------------------------------------------------------------------------- glob
+
+
+def test_glob_concatenates_files_in_sorted_order(tmp_path: Path) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    _write(parts / "b.csv", EXPECTED.slice(1, 2))
+    _write(parts / "a.csv", EXPECTED.slice(0, 1))
+    (parts / "notes.txt").write_text("ignored: does not match the pattern")
+    ds = read_data(f"{parts}/*.csv")
+    assert_frame_equal(ds.frame, EXPECTED)
+    assert [Path(s["uri"]).name for s in ds.card.sources] == ["a.csv", "b.csv"]
+
+
+def test_glob_unifies_types_that_differ_between_files(tmp_path: Path) -> None:
+    (tmp_path / "1.csv").write_text("a,b\n1,2024-01-01\n")
+    (tmp_path / "2.csv").write_text("a,b\n2.5,\n")
+    (tmp_path / "3.parquet").write_bytes(b"")  # not matched by *.csv
+    frame = read_data(tmp_path / "*.csv").frame
+    assert frame.schema == pl.Schema({"a": pl.Float64, "b": pl.Date})
+    assert frame["a"].to_list() == [1.0, 2.5]
+
+
+def test_glob_with_different_columns_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "1.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "2.csv").write_text("a,c\n1,2\n")
+    with pytest.raises(SourceError, match=r"2\.csv: columns differ .*missing: \['b'\].*'c'"):
+        read_data(tmp_path / "*.csv")
+
+
+def test_glob_matching_nothing(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"\*\.csv: no files match"):
+        read_data(tmp_path / "*.csv")
+
+
+# -------------------------------------------------------------------------------------- sqlite
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE orders (id INTEGER, amount REAL, paid TEXT, day TEXT)")
+        conn.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?)",
+            [(1, 9.5, "yes", "2024-01-01"), (2, None, "no", "2024-01-02"), (3, 1.0, "yes", None)],
+        )
+        conn.execute('CREATE TABLE "odd ""name"" t" (v)')
+        conn.executemany('INSERT INTO "odd ""name"" t" VALUES (?)', [(i,) for i in range(200)])
+        conn.execute('INSERT INTO "odd ""name"" t" VALUES (?)', ("seven",))
+    conn.close()
+    return path
+
+
+def test_sqlite_table(db: Path) -> None:
+    ds = read_data(f"sqlite:///{db}", table="orders")
+    assert ds.frame.schema == pl.Schema(
+        {"id": pl.Int64, "amount": pl.Float64, "paid": pl.Boolean, "day": pl.Date}
+    )
+    assert ds.frame["amount"].to_list() == [9.5, None, 1.0]
+    (source,) = ds.card.sources
+    assert source["table"] == "orders"
+    assert source["uri"] == f"sqlite:///{db}"
+    assert source["sha256"] == hashlib.sha256(db.read_bytes()).hexdigest()
+    assert source["bytes"] == db.stat().st_size
+
+
+def test_sqlite_query_wins_over_config_table(db: Path) -> None:
+    config = DataConfig(table="orders")
+    ds = read_data(f"sqlite:///{db}", config=config, query="SELECT id FROM orders WHERE id > 1;")
+    assert ds.frame["id"].to_list() == [2, 3]
+    assert ds.card.sources[0]["query"] == "SELECT id FROM orders WHERE id > 1;"
+    assert "table" not in ds.card.sources[0]
+
+
+def test_sqlite_table_from_config_and_quoted_identifier(db: Path) -> None:
+    # Mixed ints and text in one column: read as text, then typed by inference.
+    frame = read_data(f"sqlite:///{db}", config=DataConfig(table='odd "name" t')).frame
+    assert frame.schema == pl.Schema({"v": pl.String})
+    assert frame.height == 201
+    assert frame["v"][-1] == "seven"
+
+
+def test_sqlite_table_name_is_matched_case_insensitively(db: Path) -> None:
+    assert read_data(f"sqlite:///{db}", table="ORDERS").frame.height == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "needs a table .* or a query"),
+        ({"table": "orders", "query": "SELECT 1"}, "either a table or a query, not both"),
+        ({"table": "nope"}, "no table 'nope'; tables: odd \"name\" t, orders"),
+        ({"query": "SELEC * FROM orders"}, 'near "SELEC": syntax error'),
+        ({"query": "SELECT * FROM missing"}, "no such table: missing"),
+        ({"query": "SELECT * FROM orders WHERE id > 99"}, "no rows"),
+        ({"query": "SELECT 1 AS a, 2 AS a"}, "'a' appears more than once"),
+    ],
+)
+def test_sqlite_errors(db: Path, kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises((SourceError, SchemaError), match=message) as info:
+        read_data(f"sqlite:///{db}", **kwargs)
+    assert str(db) in str(info.value)
+
+
+def test_sqlite_missing_file_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "nope.db"
+    with pytest.raises(SourceError, match=r"nope\.db: sqlite database file not found"):
+        read_data(f"sqlite:///{path}", table="t")
+    assert not path.exists()
+
+
+def test_sqlite_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "fake.db"
+    path.write_text("hello, not sqlite " * 100)
+    with pytest.raises(SourceError, match=r"fake\.db: file is not a database"):
+        read_data(f"sqlite:///{path}", table="t")
+
+
+def test_sqlite_bad_uri() -> None:
+    with pytest.raises(SourceError, match=r"expected sqlite:///PATH\.db"):
+        read_data("sqlite://relative.db", table="t")
+
+
+# ---------------------------------------------------------------------------------- file errors
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"nope\.csv: file not found"):
+        read_data(tmp_path / "nope.csv")
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="is a directory; give a file or a glob"):
+        read_data(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["e.csv", "e.parquet", "e.ndjson", "e.arrow", "e.csv.gz"])
+def test_zero_byte_file(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(SourceError, match=rf"{name}: empty file \(0 bytes\)"):
+        read_data(tmp_path / name)
+
+
+def test_header_without_rows(tmp_path: Path) -> None:
+    (tmp_path / "h.csv").write_text("a,b\n")
+    with pytest.raises(SourceError, match=r"h\.csv: no rows"):
+        read_data(tmp_path / "h.csv")
+
+
+def test_parquet_without_rows(tmp_path: Path) -> None:
+    path = _write(tmp_path / "h.parquet", EXPECTED.clear())
+    with pytest.raises(SourceError, match=r"h\.parquet: no rows"):
+        read_data(path)
+
+
+@pytest.mark.parametrize("name", ["r.csv", "r.csv.gz"])
+def test_ragged_row_names_file_and_line(tmp_path: Path, name: str) -> None:
+    text = 'a,b\n1,2\n"x\ny",4\n5,6,7\n8,9\n'  # line 5: the quoted newline spans lines 3-4
+    path = tmp_path / name
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    with pytest.raises(SourceError, match=rf"{name}: a row has more fields .*2 on line 5$"):
+        read_data(path)
+
+
+def test_non_utf8_names_file_line_and_fix(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("a,b\n1,ok\n2,café\n".encode("latin-1"))
+    with pytest.raises(SourceError, match=r"latin\.csv: not valid UTF-8 \(.*line 3\); re-encode"):
+        read_data(path)
+
+
+def test_non_utf8_header(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("prénom\nx\n".encode("latin-1"))
+    with pytest.raises(SourceError, match=r"latin\.csv: not valid UTF-8 \(.*line 1\)"):
+        read_data(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("bad.parquet", b"not parquet at all"),
+        ("bad.arrow", b"not arrow at all"),
+        ("bad.ndjson", b'{"a": 1}\n{"a": \n'),
+        ("bad.csv.gz", b"not gzip"),
+        ("bad.csv", b'a,b\n1,"never closed\n2,3\n'),
+    ],
+)
+def test_corrupt_files_are_source_errors(tmp_path: Path, name: str, content: bytes) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(SourceError, match=rf"{name}: cannot read as"):
+        read_data(tmp_path / name)
+
+
+def test_unknown_extension(tmp_path: Path) -> None:
+    (tmp_path / "d.xlsx").write_bytes(b"x")
+    with pytest.raises(
+        SourceError, match=r"d\.xlsx: unknown file type; expected one of: \.csv\.gz"
+    ):
+        read_data(tmp_path / "d.xlsx")
+
+
+def test_table_with_a_file_source(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.csv", EXPECTED)
+    with pytest.raises(SourceError, match="only applies to sqlite"):
+        read_data(path, table="t")
+
+
+def test_duplicate_header_names(tmp_path: Path) -> None:
+    (tmp_path / "dup.csv").write_text("a,b,a\n1,2,3\n")
+    with pytest.raises(SchemaError, match=r"dup\.csv: duplicate column name\(s\) .*\['a'\]"):
+        read_data(tmp_path / "dup.csv")
+
+
+def test_every_error_is_one_line_edgeml_error(tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text("a\n1\n2,3\n")
+    with pytest.raises(EdgeMLError) as info:
+        read_data(tmp_path / "r.csv")
+    assert "\n" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------- card
+
+
+def test_data_card(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.parquet", EXPECTED)
+    config = DataConfig(assumptions=["rows are independent"], drop=["city"])
+    card = read_data(path, config=config).card
+    assert card.sources == [
+        {
+            "uri": str(path),
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "bytes": path.stat().st_size,
+        }
+    ]
+    assert (card.rows, card.columns) == (3, 4)
+    assert card.schema == {k: v for k, v in SCHEMA.items() if k != "city"}
+    assert card.assumptions == ["rows are independent"]
+    read_at = dt.datetime.fromisoformat(card.read_at)
+    assert read_at.utcoffset() == dt.timedelta(0)
+    assert abs(dt.datetime.now(dt.UTC) - read_at) < dt.timedelta(minutes=5)
+
+
+def test_data_card_round_trips_through_json(tmp_path: Path) -> None:
+    card = read_data(_write(tmp_path / "d.csv", EXPECTED)).card
+    assert DataCard.from_dict(json.loads(json.dumps(card.to_dict()))) == card
+
+
+@pytest.mark.parametrize("change", ["drop", "add"])
+def test_data_card_from_dict_rejects_wrong_keys(change: str) -> None:
+    d = DataCard(
+        sources=[], rows=1, columns=1, schema={"a": "int"}, read_at="x", assumptions=[]
+    ).to_dict()
+    if change == "drop":
+        del d["rows"]
+    else:
+        d["colour"] = "red"
+    with pytest.raises(BundleError, match="rows" if change == "drop" else "colour"):
+        DataCard.from_dict(d)
+
+
+def test_glob_allows_a_header_only_part(tmp_path: Path) -> None:
+    (tmp_path / "1.csv").write_text("a,b\n1,x\n")
+    (tmp_path / "2.csv").write_text("a,b\n")
+    assert read_data(tmp_path / "*.csv").frame.rows() == [(1, "x")]
+
+
+def test_column_both_dropped_and_typed_is_a_config_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.csv", EXPECTED)
+    with pytest.raises(ConfigError, match=r"\['x'\] are both dropped and given a dtype"):
+        read_data(path, config=DataConfig(drop=["x"], dtypes={"x": "float"}))

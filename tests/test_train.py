@@ -1,0 +1,246 @@
+"""Training end to end on small real files: task, splits, metrics, bundle, determinism."""
+
+import re
+import shutil
+
+import numpy as np
+import polars as pl
+import pytest
+
+import edgeml
+from edgeml.data import conform
+from edgeml.errors import SchemaError, TargetError
+from edgeml.prep import apply_prep, to_matrix
+from edgeml.train import Splitter, fit_target
+from tests.conftest import churn_like
+
+
+@pytest.mark.parametrize(
+    ("values", "task", "classes"),
+    [
+        (["No", "Yes", "No"], "binary", ["No", "Yes"]),
+        ([True, False, None], "binary", [False, True]),
+        (["VF", "F", "M", "L"], "multiclass", ["F", "L", "M", "VF"]),
+        ([0, 1, 2, 1], "multiclass", [0, 1, 2]),
+        ([0, 1, 1], "binary", [0, 1]),
+        ([3.5, 1.25, 7.0], "regression", None),
+        ([10, 200, 35, 41, 5, 6, 7, 8, 9, 11, 12], "regression", None),
+    ],
+)
+def test_task_detection(values, task, classes):
+    encoding = fit_target(pl.Series("y", values))
+    assert (encoding.task, encoding.classes) == (task, classes)
+
+
+def test_task_override():
+    assert fit_target(pl.Series("y", [0, 1, 2]), task="regression").task == "regression"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([None, None], "target 'y' is null on every row"),
+        (["a", "a", None], "target 'y' has a single class ('a')"),
+    ],
+)
+def test_unlearnable_targets(values, message):
+    with pytest.raises(TargetError, match=re.escape(message)):
+        fit_target(pl.Series("y", values, dtype=pl.String))
+
+
+def test_text_target_cannot_be_regression():
+    with pytest.raises(TargetError, match="regression needs numbers"):
+        fit_target(pl.Series("y", ["a", "b"]), task="regression")
+
+
+def test_time_ordered_splits_train_on_the_past():
+    splitter = Splitter(seed=0, time_ordered=True)
+    train, test = splitter.holdout(100, 0.2)
+    assert train.max() < test.min()
+    for fold_train, fold_test in splitter.folds(train, 5):
+        assert fold_train.max() < fold_test.min()
+
+
+def test_grouped_splits_keep_groups_together():
+    groups = np.repeat(np.arange(20), 5)
+    splitter = Splitter(seed=0, groups=groups)
+    train, test = splitter.holdout(100, 0.2)
+    assert not set(groups[train]) & set(groups[test])
+    for fold_train, fold_test in splitter.folds(train, 4):
+        assert not set(groups[fold_train]) & set(groups[fold_test])
+
+
+def test_stratified_splits_keep_class_shares():
+    strata = np.array([0] * 90 + [1] * 10)
+    splitter = Splitter(seed=0, strata=strata)
+    _, test = splitter.holdout(100, 0.2)
+    assert strata[test].sum() == 2
+    assert splitter.kind == "stratified"
+
+
+def test_train_writes_an_evaluated_bundle(trained_bundle):
+    manifest = edgeml.load(trained_bundle).manifest
+    assert manifest["task"] == "binary"
+    assert manifest["target"]["classes"] == ["No", "Yes"]
+    assert set(manifest["metrics"]["holdout"]) == {
+        "accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "pr_auc",
+        "log_loss",
+    }
+    assert set(manifest["metrics"]["cv"]["roc_auc"]) == {"mean", "std"}
+    assert manifest["metrics"]["holdout"]["roc_auc"] > manifest["metrics"]["baseline"]["roc_auc"]
+    roles = {c["name"]: c["role"] for c in manifest["input_schema"]}
+    assert roles == {
+        "customer_id": "id",
+        "tenure": "feature",
+        "monthly_charges": "feature",
+        "total_charges": "feature",
+        "contract": "feature",
+        "paperless": "feature",
+        "churn": "target",
+    }
+    card = manifest["data_card"]
+    assert card["rows"] == 600 and len(card["sources"][0]["sha256"]) == 64
+    assert set(manifest["monitoring"]["features"]) == set(manifest["features"]["model"])
+    assert manifest["files"].keys() == {"model.txt"}
+
+
+def test_predict_gives_labels_probabilities_and_ids(trained_bundle, tmp_path):
+    frame = churn_like(n=50, seed=9).drop("churn")
+    out = edgeml.load(trained_bundle).predict(frame)
+    assert out.columns == ["customer_id", "prediction", "proba_No", "proba_Yes"]
+    assert out["customer_id"].to_list() == frame["customer_id"].to_list()
+    np.testing.assert_allclose(out["proba_No"] + out["proba_Yes"], 1.0)
+    expected = np.where(out["proba_Yes"].to_numpy() > 0.5, "Yes", "No")
+    assert out["prediction"].to_list() == expected.tolist()
+
+
+def test_predict_matches_booster_on_the_same_rows(trained_bundle):
+    model = edgeml.load(trained_bundle)
+    frame = churn_like(n=80, seed=3)
+    conformed = conform(frame, model.plan.input_schema, source="rows")
+    matrix = to_matrix(apply_prep(model.plan, conformed))
+    expected = model.booster.predict(matrix)
+    np.testing.assert_array_equal(model.predict(frame)["proba_Yes"].to_numpy(), expected)
+
+
+def test_unseen_categories_nan_and_inf_predict_without_error(trained_bundle):
+    frame = churn_like(n=4, seed=1).with_columns(
+        pl.Series("contract", ["lifetime", None, "month", "year"]),
+        pl.Series("monthly_charges", [float("nan"), float("inf"), float("-inf"), None]),
+    )
+    out = edgeml.load(trained_bundle).predict(frame)
+    assert out["proba_Yes"].is_finite().all()
+
+
+def test_missing_columns_at_predict_are_all_named(trained_bundle):
+    frame = churn_like(n=5).drop("tenure", "contract")
+    with pytest.raises(SchemaError, match="tenure") as info:
+        edgeml.load(trained_bundle).predict(frame)
+    assert "contract" in str(info.value)
+
+
+def test_evaluate_scores_labelled_data_beside_the_baseline(trained_bundle):
+    report = edgeml.load(trained_bundle).evaluate(churn_like(n=300, seed=5))
+    assert report["rows"] == 300
+    assert report["metrics"]["roc_auc"] > 0.7
+    assert report["baseline"]["roc_auc"] == 0.5
+    assert report["baseline"]["accuracy"] == pytest.approx(
+        (churn_like(n=300, seed=5)["churn"] == "No").mean()
+    )
+
+
+def test_same_seed_same_model_file(tmp_path, churn_csv):
+    a = edgeml.train(churn_csv, target="churn", out=tmp_path / "a.edgeml", cv_folds=0, seed=4)
+    b = edgeml.train(churn_csv, target="churn", out=tmp_path / "b.edgeml", cv_folds=0, seed=4)
+    assert (a.bundle / "model.txt").read_bytes() == (b.bundle / "model.txt").read_bytes()
+
+
+def test_duplicates_and_unlabelled_rows_are_recorded(tmp_path):
+    frame = churn_like(n=300)
+    frame = pl.concat([frame, frame.head(10)]).with_columns(
+        pl.when(pl.int_range(pl.len()) == 5).then(None).otherwise(pl.col("churn")).alias("churn")
+    )
+    result = edgeml.train(frame, target="churn", out=tmp_path / "m.edgeml", cv_folds=0)
+    filters = {f["kind"]: f["rows_removed"] for f in result.manifest["prep"]["row_filters"]}
+    assert filters["unlabelled"] == 1
+    assert filters["duplicates"] == 9  # row 5 lost its label, so its copy is no longer a twin
+
+
+def test_time_column_orders_the_holdout(tmp_path):
+    frame = edgeml.datasets.sensor_fleet(n_machines=6, days=10)
+    result = edgeml.train(
+        frame,
+        target="failure_within_24h",
+        time_col="timestamp",
+        entity_col="machine_id",
+        cv_folds=3,
+        out=tmp_path / "m.edgeml",
+    )
+    metrics = result.manifest["metrics"]
+    assert metrics["split"] == "time-ordered"
+    roles = result.manifest["roles"]
+    assert roles == {"failure_within_24h": "target", "timestamp": "time", "machine_id": "entity"}
+    assert "machine_id" not in result.manifest["features"]["model"]
+
+
+def test_regression_and_multiclass(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    frame = pl.DataFrame(
+        {
+            "a": x[:, 0],
+            "b": x[:, 1],
+            "c": x[:, 2],
+            "value": 3 * x[:, 0] + x[:, 1] ** 2 + rng.normal(scale=0.1, size=400),
+            "kind": np.array(["low", "mid", "high"])[np.digitize(x[:, 0], [-0.5, 0.5])],
+        }
+    )
+    reg = edgeml.train(frame.drop("kind"), target="value", out=tmp_path / "r.edgeml", cv_folds=3)
+    assert reg.manifest["metrics"]["holdout"]["r2"] > 0.8
+    assert reg.manifest["metrics"]["baseline"]["r2"] <= 0.0
+    multi = edgeml.train(frame.drop("value"), target="kind", out=tmp_path / "m.edgeml", cv_folds=3)
+    assert multi.manifest["task"] == "multiclass"
+    assert multi.manifest["metrics"]["holdout"]["accuracy"] > 0.9
+    out = edgeml.load(multi.bundle).predict(frame.head(3))
+    assert out.columns == ["prediction", "proba_high", "proba_low", "proba_mid"]
+
+
+def test_all_null_column_is_dropped_with_reason(tmp_path):
+    frame = churn_like(n=200).with_columns(pl.lit(None, dtype=pl.Float64).alias("empty"))
+    result = edgeml.train(frame, target="churn", out=tmp_path / "m.edgeml", cv_folds=0)
+    dropped = {c["name"]: c["reason"] for c in result.manifest["prep"]["columns"]}
+    assert dropped["empty"] == "missing in 100.0% of training rows (limit 95%)"
+
+
+def test_missing_target_column_is_named(churn_csv, tmp_path):
+    with pytest.raises(SchemaError, match=r"column 'label' \(from --target\) not found"):
+        edgeml.train(churn_csv, target="label", out=tmp_path / "m.edgeml")
+
+
+def test_bundle_works_from_a_copy(trained_bundle, tmp_path):
+    copy = shutil.copytree(trained_bundle, tmp_path / "elsewhere" / "copy.edgeml")
+    assert edgeml.load(copy).predict(churn_like(n=3)).height == 3
+
+
+def test_prediction_batches_keep_training_types(tmp_path):
+    # "contract" holds three values in training; a batch with only two of them that look like
+    # booleans, and a code column with leading zeros, must still be read as text.
+    frame = churn_like(n=300).with_columns(
+        pl.col("contract").replace({"month": "Yes", "year": "No"}),
+        (pl.lit("0") + (pl.int_range(pl.len()) % 5).cast(pl.String)).alias("plan_code"),
+    )
+    data = tmp_path / "train.csv"
+    frame.write_csv(data)
+    config = edgeml.Config.from_dict({"data": {"dtypes": {"plan_code": "category"}}})
+    bundle = edgeml.train(data, target="churn", out=tmp_path / "m.edgeml", config=config).bundle
+    batch = tmp_path / "batch.csv"
+    frame.filter(pl.col("contract") != "two_year").head(20).write_csv(batch)
+    model = edgeml.load(bundle)
+    expected = model.predict(frame.filter(pl.col("contract") != "two_year").head(20))
+    assert model.predict(batch).equals(expected)
+    assert model.plan.input_schema["plan_code"] == "str"
