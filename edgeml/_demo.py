@@ -26,13 +26,13 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
     data_path = write_frame(sensor_fleet(seed=seed), out / "sensor_fleet.csv")
     dataset = read_data(data_path, keep_raw=[TARGET])
     facts = profile(dataset.frame, target=TARGET).to_dict()
-    columns = facts["columns"]
+    columns = facts["column_profiles"].values()
     quality = {
         "rows": facts["rows"],
-        "columns": len(columns),
+        "columns": facts["columns"],
         "duplicate_rows": facts["duplicate_rows"],
-        "missing_cells": sum(c["missing_count"] for c in columns),
-        "outliers": sum(c.get("outlier_count") or 0 for c in columns),
+        "missing_cells": sum(c["missing"] for c in columns),
+        "outliers": sum(c["outliers"] or 0 for c in columns),
     }
     result = train(
         data_path,

@@ -107,7 +107,7 @@ class Model:
         stored = self.manifest.get("config", {}).get("data", {})
         config = DataConfig(
             null_values=stored.get("null_values", DataConfig().null_values),
-            infer_schema_length=stored.get("infer_schema_length", 100_000),
+            infer_schema_length=stored.get("infer_schema_length", DataConfig().infer_schema_length),
         )
         # Text columns stay text: a batch holding only "Yes"/"No" of a categorical column, or
         # "007" of a code, must not be re-inferred as a boolean or a number.

@@ -8,6 +8,8 @@ import numpy as np
 
 # Ten quantile bins resolve a PSI of 0.1 (the usual "some drift" mark) without sparse bins.
 BINS = 10
+# Bin edges are estimated on at most this many rows; counts use every row.
+_EDGE_SAMPLE = 10_000
 
 
 def feature_histograms(matrix: np.ndarray, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -17,18 +19,27 @@ def feature_histograms(matrix: np.ndarray, names: list[str]) -> dict[str, dict[s
     >>> h["x"]["missing"], sum(h["x"]["counts"])
     (0.25, 3)
     """
+    rows = np.arange(len(matrix))
+    if len(rows) > _EDGE_SAMPLE:
+        rows = np.sort(np.random.default_rng(0).choice(len(rows), _EDGE_SAMPLE, replace=False))
+    quantiles = np.linspace(0.0, 1.0, BINS + 1)
     out: dict[str, dict[str, Any]] = {}
     for j, name in enumerate(names):
         column = matrix[:, j]
-        finite = column[np.isfinite(column)]
         missing = float(np.isnan(column).mean()) if len(column) else 0.0
+        finite = column[np.isfinite(column)]
         if finite.size == 0:
             out[name] = {"edges": [], "counts": [], "missing": missing}
             continue
-        edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, BINS + 1)))
-        if edges.size == 1:
-            counts = np.array([finite.size])
-        else:
-            counts, _ = np.histogram(finite, bins=edges)
+        sample = column[rows]
+        sample = sample[np.isfinite(sample)]
+        edges = np.unique(np.quantile(sample if sample.size else finite, quantiles))
+        # The sample may miss the extremes; widen the outer edges so every value is counted.
+        edges[0], edges[-1] = min(edges[0], finite.min()), max(edges[-1], finite.max())
+        # Bins are [edge, next edge), the last one closed, as numpy.histogram has them;
+        # searchsorted + bincount is ~3x faster than histogram's non-uniform path.
+        counts = np.bincount(
+            np.searchsorted(edges[1:-1], finite, side="right"), minlength=max(edges.size - 1, 1)
+        )
         out[name] = {"edges": edges.tolist(), "counts": counts.tolist(), "missing": missing}
     return out

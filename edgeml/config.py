@@ -44,7 +44,9 @@ class DataConfig:
     table: str | None = None
     query: str | None = None
     null_values: list[str] = field(default_factory=lambda: ["", "NA", "N/A", "NaN", "null", "NULL"])
-    infer_schema_length: int = 100_000
+    # Rows Polars looks at to guess CSV types; a later value that does not fit makes the reader
+    # scan the whole file instead, so a short window costs nothing in correctness.
+    infer_schema_length: int = 10_000
     dtypes: dict[str, DType] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)

@@ -267,7 +267,8 @@ def _normalise(series: pl.Series, dtype: pl.DataType) -> pl.Series:
 def _infer_text(series: pl.Series, *, allow_bool: bool) -> pl.Series:
     """Read numbers, booleans or dates out of a string column when every value is one."""
     stripped = series.str.strip_chars()
-    values = stripped.filter(stripped.str.len_bytes() > 0)
+    # Distinct values decide the type: a categorical column of 50k rows has a handful of them.
+    values = stripped.filter(stripped.str.len_bytes() > 0).unique()
     if values.is_empty():
         return series.cast(pl.Float64)  # all null or blank: nothing says it is text
     for logical, parse in _text_candidates(values, allow_bool=allow_bool):

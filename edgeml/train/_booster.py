@@ -91,8 +91,11 @@ def fit_booster(
             valid_sets=valid_sets,
             valid_names=["valid"] * len(valid_sets),
             callbacks=callbacks,
+            # The default re-loads the model from a string to free the data; we drop it anyway.
+            keep_training_booster=True,
         )
-    if valid_sets and booster.best_iteration > 0:
+    booster.free_dataset()
+    if valid_sets and 0 < booster.best_iteration < booster.current_iteration():
         # Keep only the rounds that helped, so the saved model is the early-stopped one.
         booster = lgb.Booster(
             model_str=booster.model_to_string(num_iteration=booster.best_iteration)
