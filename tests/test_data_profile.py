@@ -264,3 +264,10 @@ def test_render(telco: pl.DataFrame) -> None:
         "duplicate rows: 22", "No 73.5% (5,174)", "leakage suspects: cancelled",
     ):  # fmt: skip
         assert expected in text, expected
+
+
+def test_binary_columns_have_no_outliers():
+    frame = pl.DataFrame({"flag": [0] * 90 + [1] * 10, "x": [1.0] * 50 + [2.0] * 49 + [500.0]})
+    facts = profile(frame)
+    assert facts.column("flag").outliers == 0
+    assert facts.column("x").outliers == 1

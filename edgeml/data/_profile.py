@@ -6,7 +6,8 @@ Rules worth knowing:
 
 * ``missing`` counts nulls, plus NaN in float columns.
 * Numeric statistics (mean, std, min, max, quartiles, IQR outliers) use the finite values of
-  int and float columns; ``infinite`` counts the ±inf values left out.
+  int and float columns; ``infinite`` counts the ±inf values left out. A column whose IQR is 0
+  (binary, or mostly one value) has no outliers: its fences would collapse onto the mode.
 * ``constant``: at most one distinct non-null value. ``near_constant``: not constant, and the most
   common value fills at least 99% of the non-null rows.
 * ``id_like``: a text or integer column with at least 20 non-null values that are all distinct
@@ -187,7 +188,9 @@ def _column_exprs(col: pl.Expr, logical: str, prefix: str) -> list[pl.Expr]:
         q1 = finite.quantile(0.25, interpolation="linear")
         q3 = finite.quantile(0.75, interpolation="linear")
         iqr = q3 - q1
-        outside = (finite < q1 - _IQR_K * iqr) | (finite > q3 + _IQR_K * iqr)
+        # With IQR 0 (a binary or mostly-one-value column) the fences collapse onto the mode
+        # and every other value would count: no fences, no outliers, as in the prep plan.
+        outside = ((finite < q1 - _IQR_K * iqr) | (finite > q3 + _IQR_K * iqr)) & (iqr > 0)
         exprs += [
             values.is_infinite().sum().alias(prefix + "infinite"),
             outside.sum().alias(prefix + "outliers"),

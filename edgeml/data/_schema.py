@@ -273,6 +273,12 @@ def _infer_text(series: pl.Series, *, allow_bool: bool) -> pl.Series:
         return series.cast(pl.Float64)  # all null or blank: nothing says it is text
     for logical, parse in _text_candidates(values, allow_bool=allow_bool):
         if values.to_frame("v").select(parse).to_series().null_count() == 0:
+            if logical in ("int", "float"):
+                # Every distinct value parsed, so the same parser converts the column in one
+                # pass; convert() would also hunt for the first bad value, which cannot exist.
+                blank_as_null = pl.when(pl.col("v").str.len_bytes() > 0).then(pl.col("v"))
+                column = stripped.to_frame("v").select(blank_as_null.alias("v"))
+                return column.select(parse.alias(series.name)).to_series()
             return convert(series, logical, source="")
     return series
 

@@ -24,6 +24,7 @@ from edgeml.prep._plan import (
     Step,
 )
 from edgeml.prep._screen import correlated_pairs, screen_column
+from edgeml.prep._stats import ColumnStats, column_stats
 
 _NUMERIC = ("float", "int", "bool")
 # LightGBM refuses feature names holding JSON punctuation.
@@ -48,13 +49,15 @@ def fit_prep(
     config = config or PrepConfig()
     roles = dict(roles or {})
     dtypes = logical_schema(frame)
+    candidates = {name: dtype for name, dtype in dtypes.items() if name not in roles}
+    stats = column_stats(frame, candidates, config.outlier_k)
     columns: list[ColumnSpec] = []
     kept: list[str] = []
     for name, dtype in dtypes.items():
         if name in roles:
             columns.append(ColumnSpec(name=name, dtype=dtype, role=roles[name]))
             continue
-        reason = screen_column(frame[name], dtype, config)
+        reason = screen_column(stats[name], dtype, config)
         if reason:
             columns.append(ColumnSpec(name=name, dtype=dtype, role="dropped", reason=reason))
         else:
@@ -82,7 +85,7 @@ def fit_prep(
     for name in kept:
         dtype = dtypes[name]
         if dtype in _NUMERIC:
-            step, bounds = _fit_numeric(frame[name], dtype, config, names)
+            step, bounds = _fit_numeric(frame[name], dtype, stats[name], config, names)
             steps.append(step)
             if bounds:
                 outlier_bounds[name] = bounds
@@ -138,44 +141,41 @@ def _finite(series: pl.Series) -> pl.Series:
 
 
 def _fit_numeric(
-    series: pl.Series, dtype: str, config: PrepConfig, names: _NameAllocator
+    series: pl.Series,
+    dtype: str,
+    stats: ColumnStats,
+    config: PrepConfig,
+    names: _NameAllocator,
 ) -> tuple[NumericStep, tuple[float, float] | None]:
     name = str(series.name)
-    values = _finite(series)
     reasons: list[str] = []
     clip: tuple[float, float] | None = None
     bounds: tuple[float, float] | None = None
-    if dtype != "bool" and values.n_unique() > 2:
-        q1, q3 = values.quantile(0.25), values.quantile(0.75)
-        if q1 is not None and q3 is not None and q3 > q1:
-            k = config.outlier_k
-            lo, hi = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
-            raw = series.cast(pl.Float64).fill_nan(None).drop_nulls()
-            outside = int((~raw.is_between(lo, hi)).sum())
-            fences = f"[{lo:.6g}, {hi:.6g}] ({k:g}×IQR fences)"
-            if outside and config.outliers == "none":
-                reasons.append(
-                    f"{outside} training values outside {fences} kept: trees split on order, "
-                    "so extreme values cannot distort them (set outliers = 'clip' to clip)"
-                )
-            elif outside:
-                bounds = (float(lo), float(hi))
-                if config.outliers == "clip":
-                    clip = bounds
-                    values = values.clip(lo, hi)
-                    reasons.append(f"clipped {outside} training values to {fences}")
-    has_missing = series.null_count() > 0 or (
-        series.dtype.is_float() and bool(series.is_nan().any())
-    )
+    fences = stats.fences(config.outlier_k) if dtype != "bool" else None
+    if fences is not None and stats.outside:
+        lo, hi = fences
+        where = f"[{lo:.6g}, {hi:.6g}] ({config.outlier_k:g}×IQR fences)"
+        if config.outliers == "none":
+            reasons.append(
+                f"{stats.outside} training values outside {where} kept: trees split on order, "
+                "so extreme values cannot distort them (set outliers = 'clip' to clip)"
+            )
+        else:
+            bounds = (float(lo), float(hi))
+            if config.outliers == "clip":
+                clip = bounds
+                reasons.append(f"clipped {stats.outside} training values to {where}")
     indicator = None
-    if config.missing_indicators and has_missing:
+    if config.missing_indicators and stats.missing:
         indicator = names(f"{name}__missing")
         reasons.append("missing-indicator column added: values were missing in training")
-    impute = _impute_value(values, config)
+    values = _finite(series) if config.impute != "none" or config.scaling != "none" else None
+    if values is not None and clip is not None:
+        values = values.clip(*clip)
+    impute = _impute_value(values, config) if values is not None else None
     if impute is not None:
         reasons.append(f"missing values imputed with {config.impute} = {impute:.6g}")
-        values = values.fill_null(impute)
-    scale = _scale(values, config.scaling)
+    scale = _scale(values, config.scaling) if values is not None else None
     if scale is not None:
         reasons.append(f"{config.scaling} scaling: (x - {scale[0]:.6g}) / {scale[1]:.6g}")
     if not reasons:

@@ -6,50 +6,39 @@ import numpy as np
 import polars as pl
 
 from edgeml.config import PrepConfig
+from edgeml.prep._stats import ColumnStats
 
 # Fewer rows than this and "unique on every row" says little about a column being an identifier.
 _MIN_ROWS_FOR_ID = 20
-# Pearson correlation is estimated on at most this many rows: enough for 3 decimals of r.
-_CORRELATION_SAMPLE = 50_000
+# Pearson correlation is estimated on about this many rows: near |r| = 0.995 its standard
+# error is below 1e-4, far finer than the threshold needs.
+_CORRELATION_SAMPLE = 20_000
 
 
-def missing_share(series: pl.Series) -> float:
-    """Share of null (and, for floats, NaN) values."""
-    if series.len() == 0:
-        return 0.0
-    missing = series.null_count()
-    if series.dtype.is_float():
-        missing += int(series.is_nan().sum() or 0)
-    return missing / series.len()
-
-
-def screen_column(series: pl.Series, dtype: str, config: PrepConfig) -> str | None:
+def screen_column(stats: ColumnStats, dtype: str, config: PrepConfig) -> str | None:
     """The reason to drop this column before modelling, or None to keep it."""
-    share = missing_share(series)
+    share = stats.missing / stats.rows if stats.rows else 0.0
     if share > config.max_missing:
         return f"missing in {share:.1%} of training rows (limit {config.max_missing:.0%})"
-    values = series.drop_nulls()
-    if values.dtype.is_float():
-        values = values.filter(~values.is_nan())
-    distinct = values.n_unique()
-    if config.drop_constant and distinct <= 1:
-        shown = repr(values[0]) if distinct else "nothing"
+    if config.drop_constant and stats.distinct <= 1:
+        shown = repr(stats.first) if stats.distinct else "nothing"
         return f"constant: holds {shown} on every non-missing training row"
-    if config.drop_id_like and _looks_like_id(values, dtype, series.len()):
+    if config.drop_id_like and _looks_like_id(stats, dtype):
         return "unique on every row: looks like an identifier, which cannot generalise"
     return None
 
 
-def _looks_like_id(values: pl.Series, dtype: str, rows: int) -> bool:
-    if rows < _MIN_ROWS_FOR_ID or values.len() < rows or dtype not in ("str", "int"):
+def _looks_like_id(stats: ColumnStats, dtype: str) -> bool:
+    rows = stats.rows
+    if rows < _MIN_ROWS_FOR_ID or stats.missing or dtype not in ("str", "int"):
         return False
-    if values.n_unique() != rows:
+    if stats.distinct != rows:
         return False
     if dtype == "str":
         return True
     # Unique integers are an id only when dense like a row number; a measurement
     # (e.g. an area in pixels) can be unique per row by chance.
-    span = float(values.max()) - float(values.min()) + 1  # type: ignore[arg-type]
+    span = (stats.high or 0.0) - (stats.low or 0.0) + 1
     return span <= 1.5 * rows
 
 
@@ -63,7 +52,8 @@ def correlated_pairs(frame: pl.DataFrame, columns: list[str], threshold: float) 
         return {}
     sample = frame.select(columns)
     if sample.height > _CORRELATION_SAMPLE:
-        sample = sample.sample(_CORRELATION_SAMPLE, seed=0)
+        # An even stride is deterministic and cheaper than a random sample.
+        sample = sample.gather_every(sample.height // _CORRELATION_SAMPLE)
     matrix = sample.select(pl.col(c).cast(pl.Float64).fill_nan(None) for c in columns).to_numpy()
     means = np.nanmean(np.where(np.isfinite(matrix), matrix, np.nan), axis=0)
     matrix = np.where(np.isfinite(matrix), matrix, means)
