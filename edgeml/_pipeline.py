@@ -78,7 +78,8 @@ def train(
     >>> result.manifest["task"]
     'binary'
     """
-    config = (config or Config()).with_overrides("train", target=target, **options)
+    out_text = str(out) if out is not None else None
+    config = (config or Config()).with_overrides("train", target=target, out=out_text, **options)
     settings = config.train
     if not settings.target:
         raise ConfigError("no target column: pass --target COL or set target in [train]")
@@ -153,7 +154,7 @@ def train(
     manifest = _manifest(
         final, target_enc, metrics, dataset.card, config, roles, frame, row_filters
     )
-    out = Path(out) if out else Path(f"{settings.target}.edgeml")
+    out = Path(settings.out or f"{settings.target}.edgeml")
     reporter.status(f"writing bundle {out}")
     write_bundle(out, manifest, {"model.txt": final.booster.model_to_string().encode()})
     return TrainResult(bundle=out, manifest=manifest)

@@ -78,6 +78,7 @@ class TrainConfig:
     """What to learn and how: ``[train]``."""
 
     target: str | None = None
+    out: str | None = None
     task: Task = "auto"
     time_col: str | None = None
     entity_col: str | None = None

@@ -211,7 +211,7 @@ def test_unknown_config_key(churn_csv, tmp_path):
     result = run("train", churn_csv, "--target", "churn", "--config", config)
     assert result.exit_code == 2
     assert result.stderr.startswith(
-        f"Error: {config}: [train]: unknown key 'learning_rat'; expected one of: target, task,"
+        f"Error: {config}: [train]: unknown key 'learning_rat'; expected one of: target, out, task,"
     )
 
 
@@ -231,3 +231,13 @@ def test_python_dash_m_and_console_script_agree():
     assert "train" in out.stdout and "predict" in out.stdout
     script = Path(sys.executable).with_name("edgeml")
     assert subprocess.run([script, "--help"], capture_output=True, text=True).stdout == out.stdout
+
+
+def test_out_from_config_and_option_wins(churn_csv, tmp_path):
+    config = tmp_path / "edgeml.toml"
+    config.write_text(f"[train]\ntarget = 'churn'\nout = '{tmp_path / 'from_config.edgeml'}'\n")
+    assert run("train", churn_csv, "--config", config).exit_code == 0
+    assert (tmp_path / "from_config.edgeml" / "manifest.json").is_file()
+    result = run("train", churn_csv, "--config", config, "--out", tmp_path / "cli.edgeml")
+    assert result.exit_code == 0
+    assert (tmp_path / "cli.edgeml" / "manifest.json").is_file()

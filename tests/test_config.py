@@ -47,7 +47,7 @@ def test_reads_every_section(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[train]\ntargte = 'y'", "unknown key 'targte'; expected one of: target, task"),
+        ("[train]\ntargte = 'y'", "unknown key 'targte'; expected one of: target, out, task"),
         ("[trian]\ntarget = 'y'", "unknown key 'trian'; expected one of: data, prep, train"),
         ("[prep]\nimpute = 'avg'", "prep] impute: 'avg' is not allowed; expected one of: 'none'"),
         ("[train]\nseed = 'x'", "[train] seed: expected int, got 'x'"),
