@@ -11,7 +11,7 @@ from __future__ import annotations
 from edgeml.data._card import DataCard, Dataset
 from edgeml.data._leakage import LeakageSuspect, TargetProfile
 from edgeml.data._profile import ColumnProfile, Profile, profile
-from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, logical_schema
+from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, infer_types, logical_schema
 from edgeml.data._sources import read_data
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Profile",
     "TargetProfile",
     "conform",
+    "infer_types",
     "logical_schema",
     "profile",
     "read_data",

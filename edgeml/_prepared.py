@@ -1,0 +1,197 @@
+"""Labelled rows made ready for fitting, and cross-validation over them.
+
+``prepare`` reads the data, checks the roles, drops unlabelled and duplicate rows, sorts by time
+and encodes the target; the result fits pipelines on any rows and cross-validates any config
+(the search in stage 4 calls :meth:`Prepared.cross_validate` once per trial).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from edgeml._fitting import Fitted, fit_rows, metrics_of
+from edgeml._progress import SILENT, Reporter
+from edgeml.config import Config
+from edgeml.data import DataCard, Dataset, infer_types, logical_schema, read_data
+from edgeml.errors import ConfigError, SchemaError
+from edgeml.prep._plan import Role
+from edgeml.train import Splitter, TargetEncoding, fit_target
+
+# Called after each CV fold with (fold index, that fold's metrics); raising stops the run
+# (the search uses it to prune a trial).
+FoldCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """Rows ready for fitting: labelled, deduplicated, time-sorted, target encoded."""
+
+    frame: pl.DataFrame
+    y: np.ndarray
+    target: TargetEncoding
+    roles: dict[str, Role]
+    splitter: Splitter
+    card: DataCard
+    config: Config
+    row_filters: list[dict[str, Any]]
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+
+    def fit(
+        self,
+        rows: np.ndarray,
+        *,
+        config: Config | None = None,
+        reporter: Reporter = SILENT,
+        label: str = "training",
+    ) -> Fitted:
+        """Fit the prep plan and booster on ``rows`` (``config`` defaults to the run's)."""
+        return fit_rows(
+            self.frame,
+            self.y,
+            rows,
+            target=self.target,
+            config=config or self.config,
+            roles=self.roles,
+            splitter=self.splitter,
+            reporter=reporter,
+            label=label,
+        )
+
+    def cross_validate(
+        self,
+        *,
+        config: Config | None = None,
+        reporter: Reporter = SILENT,
+        on_fold: FoldCallback | None = None,
+    ) -> list[dict[str, float]]:
+        """Metrics of each of ``cv_folds`` folds over all labelled rows.
+
+        The folds are the same for every config of a run (same seed, same rows), so results of
+        different configs are paired fold by fold.
+        """
+        config = config or self.config
+        folds = self.splitter.folds(np.arange(self.frame.height), config.train.cv_folds)
+        results = []
+        for i, (fold_train, fold_test) in enumerate(folds, start=1):
+            reporter.status(f"cross-validation fold {i}/{len(folds)} ({self.splitter.kind})")
+            fitted = self.fit(fold_train, config=config, reporter=reporter, label=f"fold {i}")
+            output = fitted.predict(self.frame[fold_test], self.target.task)
+            results.append(metrics_of(output, self.y[fold_test], self.target))
+            if on_fold is not None:
+                on_fold(i, results[-1])
+        return results
+
+
+def prepare(
+    data: str | Path | pl.DataFrame,
+    config: Config,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+) -> Prepared:
+    """Read ``data`` and make its labelled rows ready for fitting under ``config``."""
+    settings = config.train
+    if not settings.target:
+        raise ConfigError("no target column: pass --target COL or set target in [train]")
+    dataset = _load(data, config, table, query)
+    source = dataset.card.sources[0]["uri"] if dataset.card.sources else "data"
+    roles = _roles(config, dataset.frame, source)
+    frame = dataset.frame
+    target = fit_target(frame[settings.target], task=settings.task, source=source)
+
+    row_filters: list[dict[str, Any]] = []
+    unlabelled = int(frame[settings.target].is_null().sum())
+    if unlabelled:
+        frame = frame.filter(pl.col(settings.target).is_not_null())
+        row_filters.append(_row_filter("unlabelled", unlabelled, "target is missing"))
+    if config.prep.dedupe:
+        before = frame.height
+        frame = frame.unique(maintain_order=True)
+        if before - frame.height:
+            row_filters.append(
+                _row_filter("duplicates", before - frame.height, "exact duplicate rows")
+            )
+    if settings.time_col:
+        frame = frame.sort(settings.time_col, maintain_order=True)
+    y = target.encode(frame[settings.target], source=source)
+    splitter = Splitter(
+        seed=settings.seed,
+        time_ordered=settings.time_col is not None,
+        strata=y if target.task != "regression" else None,
+        groups=frame[settings.group_col].to_numpy() if settings.group_col else None,
+    )
+    train_rows, test_rows = splitter.holdout(frame.height, settings.holdout)
+    return Prepared(
+        frame=frame,
+        y=y,
+        target=target,
+        roles=roles,
+        splitter=splitter,
+        card=dataset.card,
+        config=config,
+        row_filters=row_filters,
+        train_rows=train_rows,
+        test_rows=test_rows,
+    )
+
+
+def _load(
+    data: str | Path | pl.DataFrame, config: Config, table: str | None, query: str | None
+) -> Dataset:
+    keep_raw = [config.train.target] if config.train.target else []
+    if not isinstance(data, pl.DataFrame):
+        return read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
+    data = infer_types(data, keep_raw=keep_raw)
+    card = DataCard(
+        sources=[{"uri": "<in-memory DataFrame>", "sha256": None, "bytes": None}],
+        rows=data.height,
+        columns=data.width,
+        schema=logical_schema(data),
+        read_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        assumptions=list(config.data.assumptions),
+    )
+    return Dataset(frame=data, card=card)
+
+
+def _roles(config: Config, frame: pl.DataFrame, source: str) -> dict[str, Role]:
+    settings = config.train
+    wanted: list[tuple[str | None, Role, str]] = [
+        (settings.target, "target", "--target"),
+        (settings.time_col, "time", "--time-col"),
+        (settings.entity_col, "entity", "--entity-col"),
+        (settings.group_col, "group", "--group-col"),
+        *[(c, "id", "id_cols") for c in settings.id_cols],
+    ]
+    roles: dict[str, Role] = {}
+    for column, role, option in wanted:
+        if column is None:
+            continue
+        if column not in frame.columns:
+            raise SchemaError(
+                f"{source}: column {column!r} (from {option}) not found; "
+                f"columns are: {', '.join(frame.columns)}"
+            )
+        roles.setdefault(column, role)
+    time_col = settings.time_col
+    if time_col and logical_schema(frame.select(time_col))[time_col] not in (
+        "date",
+        "datetime",
+        "int",
+        "float",
+    ):
+        raise SchemaError(
+            f"{source}: time column {time_col!r} must hold dates, datetimes or numbers"
+        )
+    return roles
+
+
+def _row_filter(kind: str, removed: int, reason: str) -> dict[str, Any]:
+    return {"kind": kind, "rows_removed": int(removed), "reason": reason}
