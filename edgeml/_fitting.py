@@ -18,8 +18,8 @@ import polars as pl
 from edgeml._progress import SILENT, Reporter
 from edgeml.config import Config
 from edgeml.evaluate import baseline_predictions, compute_metrics
+from edgeml.plan import Role
 from edgeml.prep import PrepPlan, apply_prep, fit_prep, inside_fences, to_matrix
-from edgeml.prep._plan import Role
 from edgeml.train import Splitter, TargetEncoding, fit_booster, predict_proba
 
 # Share of a training set held back to decide when boosting stops.

@@ -21,7 +21,7 @@ from edgeml._progress import SILENT, Reporter
 from edgeml.config import Config
 from edgeml.data import DataCard, Dataset, infer_types, logical_schema, read_data
 from edgeml.errors import ConfigError, SchemaError
-from edgeml.prep._plan import Role
+from edgeml.plan import Role
 from edgeml.train import Splitter, TargetEncoding, fit_target
 
 # Called after each CV fold with (fold index, that fold's metrics); raising stops the run

@@ -7,15 +7,15 @@
 [0.0, 1.0, 0.0]
 """
 
-from edgeml.prep._apply import apply_prep, to_matrix
-from edgeml.prep._fit import fit_prep, inside_fences
-from edgeml.prep._plan import (
+from edgeml.plan import (
     CategoricalStep,
     ColumnSpec,
     DatePartsStep,
     NumericStep,
     PrepPlan,
 )
+from edgeml.prep._apply import apply_prep, to_matrix
+from edgeml.prep._fit import fit_prep, inside_fences
 
 __all__ = [
     "CategoricalStep",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from edgeml.prep._plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, Step
+from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, Step
 
 
 def apply_prep(plan: PrepPlan, frame: pl.DataFrame) -> pl.DataFrame:
@@ -47,7 +47,10 @@ def _numeric(step: NumericStep) -> list[pl.Expr]:
     if step.impute is not None:
         value = value.fill_null(step.impute)
     if step.scale is not None:
-        value = (value - step.scale[0]) / step.scale[1]
+        # Multiply by the inverse: Polars turns a division by a literal into this on full
+        # columns but divides exactly on one-row frames, which would make results differ by an
+        # ulp with the batch shape; every executor (NumPy, C, ONNX) multiplies the same way.
+        value = (value - step.scale[0]) * (1.0 / step.scale[1])
     out = [value.fill_null(float("nan")).alias(step.output)]
     if step.missing_indicator:
         out.append(raw.is_null().cast(pl.Float64).alias(step.missing_indicator))

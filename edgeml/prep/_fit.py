@@ -11,8 +11,7 @@ import polars as pl
 
 from edgeml.config import PrepConfig
 from edgeml.data import logical_schema
-from edgeml.prep._apply import DATE_PART_FUNCTIONS
-from edgeml.prep._plan import (
+from edgeml.plan import (
     DATE_PARTS_DATE,
     DATE_PARTS_DATETIME,
     CategoricalStep,
@@ -23,6 +22,7 @@ from edgeml.prep._plan import (
     Role,
     Step,
 )
+from edgeml.prep._apply import DATE_PART_FUNCTIONS
 from edgeml.prep._screen import correlated_pairs, screen_column
 from edgeml.prep._stats import ColumnStats, column_stats
 

@@ -1,7 +1,14 @@
 """The fitted PrepPlan: plain, JSON-serialisable dataclasses, one per kind of column step.
 
-The plan is data, not code: the Polars executor (``_apply``) runs it for training and batch
-prediction, and later executors (NumPy runtime, generated C, ONNX) run the same plan on devices.
+The plan is data, not code: the Polars executor (``edgeml.prep``) runs it for training and batch
+prediction, and the other executors (the NumPy runtime ``edgeml.runtime``, generated C, ONNX) run
+the same plan on devices. This module imports only the standard library and ``edgeml.errors``, so
+a device can read a plan without Polars.
+
+>>> plan = PrepPlan.from_dict({"columns": [{"name": "x", "dtype": "float", "role": "feature"}],
+...                            "steps": [{"kind": "numeric", "column": "x", "output": "x"}]})
+>>> plan.features, plan.input_schema
+(['x'], {'x': 'float'})
 """
 
 from __future__ import annotations

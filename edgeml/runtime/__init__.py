@@ -1,0 +1,37 @@
+"""Stage 6b: the minimal-dependency runtime — NumPy only, no Polars, LightGBM or Numba.
+
+It reads a bundle (checksums and version verified by :func:`edgeml.bundle.read_manifest`) and
+applies its prep plan to one row or a batch, giving the same numbers as the Polars executor used
+in training.
+
+>>> import edgeml.runtime
+>>> prep = edgeml.runtime.load_prep("churn.edgeml")                        # doctest: +SKIP
+>>> prep.input_schema                                                      # doctest: +SKIP
+{'tenure': 'int', 'monthly_charges': 'float', 'contract': 'str', 'paperless': 'bool'}
+>>> prep.transform_row({"tenure": 12, "monthly_charges": 70.5, "contract": "month",
+...                     "paperless": "Yes"})                               # doctest: +SKIP
+array([12. , 70.5,  0. ,  1. ])
+>>> prep.transform({"tenure": [12, None], "monthly_charges": [70.5, 20.0],
+...                 "contract": ["month", "unseen"], "paperless": [True, False]})  # doctest: +SKIP
+array([[12. , 70.5,  0. ,  1. ],
+       [ nan, 20. ,  nan,  0. ]])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeml.bundle import read_manifest as read_bundle_manifest
+from edgeml.runtime._prep import RuntimePrep
+
+__all__ = ["RuntimePrep", "load_prep", "read_bundle_manifest"]
+
+
+def load_prep(bundle: str | Path, *, verify: bool = True) -> RuntimePrep:
+    """The prep plan of a bundle, compiled for NumPy.
+
+    The manifest's schema version is always checked (:class:`~edgeml.errors.VersionError`);
+    ``verify`` also checks every file's sha256 (:class:`~edgeml.errors.ChecksumError`).
+    """
+    path = Path(bundle)
+    return RuntimePrep.from_manifest(read_bundle_manifest(path, verify=verify), source=str(path))
