@@ -16,6 +16,7 @@ from edgeml._fitting import Fitted, baseline_of, metrics_of
 from edgeml._monitoring import feature_histograms
 from edgeml._prepared import Prepared, prepare
 from edgeml._progress import SILENT, Reporter
+from edgeml._reference import REFERENCE_ROWS, reference_rows
 from edgeml.bundle import write_bundle
 from edgeml.config import Config
 from edgeml.evaluate import primary_metric, summarize_folds
@@ -101,7 +102,11 @@ def train(
     manifest = _manifest(final, prepared, metrics)
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     reporter.status(f"writing bundle {bundle}")
-    write_bundle(bundle, manifest, {"model.txt": final.booster.model_to_string().encode()})
+    files = {"model.txt": final.booster.model_to_string().encode()}
+    if settings.reference_rows:
+        rows = prepared.frame[prepared.train_rows]
+        files[REFERENCE_ROWS] = reference_rows(rows, final.plan, settings.reference_rows)
+    write_bundle(bundle, manifest, files)
     return TrainResult(bundle=bundle, manifest=manifest)
 
 

@@ -24,7 +24,14 @@ from typing import Any
 
 from edgeml.errors import BundleError, ChecksumError, VersionError
 
-__all__ = ["MANIFEST", "SCHEMA_VERSION", "read_manifest", "sha256_file", "write_bundle"]
+__all__ = [
+    "MANIFEST",
+    "SCHEMA_VERSION",
+    "read_bundle_files",
+    "read_manifest",
+    "sha256_file",
+    "write_bundle",
+]
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -52,6 +59,7 @@ def write_bundle(path: str | Path, manifest: dict[str, Any], files: dict[str, by
     try:
         checksums = {}
         for name, content in sorted(files.items()):
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             (staging / name).write_bytes(content)
             checksums[name] = hashlib.sha256(content).hexdigest()
         full = _finite({"schema_version": SCHEMA_VERSION, **manifest, "files": checksums})
@@ -93,6 +101,14 @@ def read_manifest(path: str | Path, *, verify: bool = True) -> dict[str, Any]:
     return manifest
 
 
+def read_bundle_files(path: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A verified manifest and the bytes of every file it lists, to rewrite a bundle with more."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    files = {name: (path / name).read_bytes() for name in manifest.get("files", {})}
+    return manifest, files
+
+
 def _swap_into_place(staging: Path, path: Path) -> None:
     if not path.exists():
         os.replace(staging, path)
@@ -110,9 +126,10 @@ def _swap_into_place(staging: Path, path: Path) -> None:
 
 
 def _fsync_dir(directory: Path) -> None:
-    for file in directory.iterdir():
-        with open(file, "rb") as handle:
-            os.fsync(handle.fileno())
+    for file in directory.rglob("*"):
+        if file.is_file():
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
 
 
 def _finite(value: Any) -> Any:

@@ -93,6 +93,9 @@ class TrainConfig:
     learning_rate: float = 0.05
     num_leaves: int = 31
     params: dict[str, Any] = field(default_factory=dict)
+    # Raw training rows kept in the bundle so every export is checked against LightGBM on real
+    # inputs (0 keeps none; the parity gate then uses adversarial rows only).
+    reference_rows: int = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,6 +222,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "learning_rate": (1e-6, 1.0),
     "num_leaves": (2, 131072),
     "infer_schema_length": (1, float("inf")),
+    "reference_rows": (0, 100_000),
 }
 
 

@@ -14,6 +14,9 @@ Exception tree::
     ├── BundleError           a bundle that cannot be written or trusted
     │   ├── ChecksumError     a file in the bundle changed after it was written
     │   └── VersionError      a bundle from an unknown schema version or a newer edgeml
+    ├── ExportError           a model that cannot be compiled or loaded as compiled
+    │   ├── ToolchainError    a compiler or emulator that is missing (names the package)
+    │   └── ParityError       a compiled artifact that does not equal LightGBM
     └── NotFittedError        a plan or model used before ``fit``
 
 Each message names the file, column, row or key at fault and what was expected.
@@ -27,10 +30,13 @@ __all__ = [
     "ConfigError",
     "DataError",
     "EdgeMLError",
+    "ExportError",
     "NotFittedError",
+    "ParityError",
     "SchemaError",
     "SourceError",
     "TargetError",
+    "ToolchainError",
     "VersionError",
 ]
 
@@ -69,6 +75,18 @@ class ChecksumError(BundleError):
 
 class VersionError(BundleError):
     """A bundle was written by an unknown schema version or a newer edgeml."""
+
+
+class ExportError(EdgeMLError):
+    """A model cannot be compiled, or a compiled artifact cannot be loaded."""
+
+
+class ToolchainError(ExportError):
+    """A compiler or emulator is missing; the message names the package that provides it."""
+
+
+class ParityError(ExportError):
+    """A compiled artifact's output differs from LightGBM's beyond the tolerance."""
 
 
 class NotFittedError(EdgeMLError):

@@ -1,0 +1,48 @@
+"""Reference rows: a sample of raw training inputs stored in the bundle for the parity gate.
+
+Stored as JSON (``{"columns": [...], "rows": [[...], ...]}``, dates as ISO text, missing as null)
+so that a device-side check can read them with the standard library alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from edgeml.plan import PrepPlan
+
+REFERENCE_ROWS = "reference_rows.json"
+
+
+def reference_rows(frame: pl.DataFrame, plan: PrepPlan, limit: int) -> bytes:
+    """Up to ``limit`` evenly spaced rows of the plan's input columns, as JSON bytes.
+
+    >>> from edgeml.prep import fit_prep
+    >>> frame = pl.DataFrame({"x": [1.0, None, 3.0]})
+    >>> json.loads(reference_rows(frame, fit_prep(frame), 2))["rows"]
+    [[1.0], [3.0]]
+    """
+    columns = list(plan.input_schema)
+    sample = frame.select(columns)
+    if sample.height > limit:
+        sample = sample.gather_every(math.ceil(sample.height / limit))
+    rows = [[_jsonable(v) for v in row] for row in sample.iter_rows()]
+    return json.dumps({"columns": columns, "rows": rows}, allow_nan=False).encode()
+
+
+def load_reference_rows(content: bytes) -> tuple[list[str], list[list[Any]]]:
+    """The columns and rows stored by :func:`reference_rows`."""
+    payload = json.loads(content)
+    return list(payload["columns"]), list(payload["rows"])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,136 @@
+"""Stage 6a, compile: export a bundle's model to a fast artifact, proven equal to LightGBM.
+
+Every backend returns an :class:`Artifact` whose parity report passed the gate (see
+``_parity``); :func:`export` then adds its files to the bundle and records it in the manifest's
+``backends``, atomically, and copies it to ``out`` when asked.
+
+>>> result = export("churn.edgeml", format="treelite")   # doctest: +SKIP
+>>> result.parity["max_abs_diff"] <= 1e-6                # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from edgeml._progress import SILENT, Reporter
+from edgeml.bundle import read_bundle_files, write_bundle
+from edgeml.errors import ConfigError
+
+__all__ = ["FORMATS", "Artifact", "ExportResult", "export"]
+
+Format = Literal["lightgbm", "treelite", "onnx", "c"]
+FORMATS: tuple[str, ...] = ("lightgbm", "treelite", "onnx", "c")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """What a backend built: files to add to the bundle (paths relative to it) and facts."""
+
+    files: dict[str, bytes]
+    info: dict[str, Any]
+    parity: dict[str, Any]
+    copy_out: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportResult:
+    """An export recorded in a bundle (and copied to ``out`` when one was given)."""
+
+    bundle: Path
+    format: str
+    files: list[str]
+    info: dict[str, Any]
+    parity: dict[str, Any]
+    out: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bundle": str(self.bundle),
+            "format": self.format,
+            "files": self.files,
+            "info": self.info,
+            "parity": self.parity,
+            "out": str(self.out) if self.out else None,
+        }
+
+
+def export(
+    bundle: str | Path,
+    *,
+    format: str,
+    target: str = "host",
+    out: str | Path | None = None,
+    reporter: Reporter = SILENT,
+    options: dict[str, Any] | None = None,
+) -> ExportResult:
+    """Compile the bundle's model as ``format`` for ``target`` and record it in the bundle."""
+    if format not in FORMATS:
+        raise ConfigError(
+            f"--format {format!r} is not supported; expected one of: {', '.join(FORMATS)}"
+        )
+    bundle = Path(bundle)
+    manifest, files = read_bundle_files(bundle)
+    reporter.status(f"exporting {bundle} as {format} for {target}")
+    artifact = _backend(format)(
+        bundle, manifest, files, target=target, reporter=reporter, options=options or {}
+    )
+    backends = dict(manifest.get("backends", {}))
+    backends[format] = {
+        "files": sorted(artifact.files),
+        "target": target,
+        "parity": artifact.parity,
+        **artifact.info,
+    }
+    write_bundle(bundle, {**manifest, "backends": backends}, {**files, **artifact.files})
+    destination = None
+    if out is not None:
+        destination = Path(out)
+        _copy_out(bundle, artifact.copy_out or sorted(artifact.files), destination)
+    return ExportResult(
+        bundle=bundle,
+        format=format,
+        files=sorted(artifact.files),
+        info=artifact.info,
+        parity=artifact.parity,
+        out=destination,
+    )
+
+
+def _backend(format: str) -> Any:
+    # Imported on use: each backend pulls in its own toolchain (treelite, onnx, a C compiler).
+    if format == "lightgbm":
+        from edgeml.compile._lightgbm import build
+    elif format == "treelite":
+        from edgeml.compile._treelite import build  # type: ignore[no-redef]
+    elif format == "onnx":
+        from edgeml.compile._onnx import build  # type: ignore[no-redef]
+    else:
+        from edgeml.compile._cpackage import build  # type: ignore[no-redef]
+    return build
+
+
+def _copy_out(bundle: Path, names: list[str], destination: Path) -> None:
+    """Copy one file to ``destination``, or several (a package) into it as a directory."""
+    if len(names) == 1 and destination.suffix:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bundle / names[0], destination)
+        return
+    prefix = _common_dir(names)
+    for name in names:
+        target = destination / name[len(prefix) :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(bundle / name, target)
+
+
+def _common_dir(names: list[str]) -> str:
+    parts = [n.split("/")[:-1] for n in names]
+    common: list[str] = []
+    for level in zip(*parts, strict=False):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    return "/".join(common) + "/" if common else ""
