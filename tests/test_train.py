@@ -1,5 +1,6 @@
 """Training end to end on small real files: task, splits, metrics, bundle, determinism."""
 
+import json
 import re
 import shutil
 
@@ -106,7 +107,7 @@ def test_train_writes_an_evaluated_bundle(trained_bundle):
     card = manifest["data_card"]
     assert card["rows"] == 600 and len(card["sources"][0]["sha256"]) == 64
     assert set(manifest["monitoring"]["features"]) == set(manifest["features"]["model"])
-    assert manifest["files"].keys() == {"model.txt"}
+    assert manifest["files"].keys() == {"model.txt", "reference_rows.json"}
 
 
 def test_predict_gives_labels_probabilities_and_ids(trained_bundle, tmp_path):
@@ -244,3 +245,12 @@ def test_prediction_batches_keep_training_types(tmp_path):
     expected = model.predict(frame.filter(pl.col("contract") != "two_year").head(20))
     assert model.predict(batch).equals(expected)
     assert model.plan.input_schema["plan_code"] == "str"
+
+
+def test_reference_rows_are_raw_training_inputs(trained_bundle):
+    payload = json.loads((trained_bundle / "reference_rows.json").read_text())
+    model = edgeml.load(trained_bundle)
+    assert payload["columns"] == list(model.plan.input_schema)
+    assert len(payload["rows"]) == 480  # every training row: fewer than the 1000 kept
+    contracts = {row[payload["columns"].index("contract")] for row in payload["rows"]}
+    assert contracts == {"month", "year", "two_year"}
