@@ -8,6 +8,7 @@ from typing import Any
 from edgeml._output import write_frame
 from edgeml._pipeline import train
 from edgeml._progress import SILENT, Reporter
+from edgeml.config import Config
 from edgeml.data import profile, read_data
 from edgeml.datasets import sensor_fleet
 
@@ -34,13 +35,33 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
         "missing_cells": sum(c["missing"] for c in columns),
         "outliers": sum(c["outliers"] or 0 for c in columns),
     }
-    result = train(
+    common: dict[str, Any] = {
+        "target": TARGET,
+        "time_col": "timestamp",
+        "entity_col": "machine_id",
+        "seed": seed,
+        "reporter": reporter,
+    }
+    reporter.status("training without time-series features, for comparison")
+    plain = train(
         data_path,
-        target=TARGET,
-        out=out / "sensor_fleet.edgeml",
-        reporter=reporter,
-        time_col="timestamp",
-        entity_col="machine_id",
-        seed=seed,
+        out=out / "sensor_fleet_no_features.edgeml",
+        config=Config.from_dict({"features": {"mode": "none"}}),
+        **common,
     )
-    return {"data": str(data_path), "quality": quality, "training": result.to_dict()}
+    reporter.status("training with per-machine lag and rolling features")
+    result = train(data_path, out=out / "sensor_fleet.edgeml", **common)
+    primary = result.manifest["metrics"]["primary"]
+    plan = result.manifest["features"]["plan"]
+    return {
+        "data": str(data_path),
+        "quality": quality,
+        "training": result.to_dict(),
+        "features": {
+            "candidates": len(plan["candidates"]),
+            "kept": plan["kept"] or [],
+            "metric": primary,
+            "holdout_with": result.metrics["holdout"][primary],
+            "holdout_without": plain.metrics["holdout"][primary],
+        },
+    }

@@ -15,6 +15,8 @@ from edgeml.bundle import read_manifest
 from edgeml.config import DataConfig
 from edgeml.data import conform, read_data
 from edgeml.errors import BundleError, SchemaError
+from edgeml.feature_plan import FeaturePlan, TargetHistoryStep
+from edgeml.features import apply_features
 from edgeml.prep import PrepPlan, apply_prep, to_matrix
 from edgeml.train import TargetEncoding, predict_proba
 
@@ -40,6 +42,9 @@ class Model:
         self.manifest = manifest
         try:
             self.plan = PrepPlan.from_dict(manifest["prep"])
+            self.feature_plan = FeaturePlan.from_dict(
+                manifest["features"].get("plan") or {"steps": []}
+            )
             self.target = TargetEncoding(
                 name=manifest["target"]["name"],
                 task=manifest["task"],
@@ -111,16 +116,51 @@ class Model:
         )
         # Text columns stay text: a batch holding only "Yes"/"No" of a categorical column, or
         # "007" of a code, must not be re-inferred as a boolean or a number.
-        text = [name for name, dtype in self.plan.input_schema.items() if dtype == "str"]
+        text = [name for name, dtype in self.input_schema.items() if dtype == "str"]
         dataset = read_data(
             data, config=config, table=table, query=query, keep_raw=[self.target.name, *text]
         )
         return dataset.frame, str(data)
 
+    @cached_property
+    def input_schema(self) -> dict[str, str]:
+        """Columns a prediction needs, with their logical dtypes (computed features excluded).
+
+        Time-series features add the time and entity columns; target-history features need the
+        target column too, with past values filled in and the rows to predict left empty.
+        """
+        generated = set(self.feature_plan.selected)
+        schema = {c: t for c, t in self.plan.input_schema.items() if c not in generated}
+        dtypes = {c.name: c.dtype for c in self.plan.columns}
+        plan = self.feature_plan
+        if plan.selected and plan.needs_time:
+            for column in (plan.time_col, plan.entity_col):
+                if column:
+                    schema[column] = dtypes[column]
+        return schema
+
     def _output(self, frame: pl.DataFrame, source: str) -> np.ndarray:
-        conformed = conform(frame, self.plan.input_schema, source=source)
+        conformed = conform(frame, self.input_schema, source=source)
+        if self.feature_plan.selected:
+            history = None
+            if any(isinstance(s, TargetHistoryStep) for s in self.feature_plan.steps):
+                history = self._history(frame, source)
+            conformed = apply_features(self.feature_plan, conformed, target=history, source=source)
         matrix = to_matrix(apply_prep(self.plan, conformed))
         return predict_proba(self.booster, matrix, self.target.task)
+
+    def _history(self, frame: pl.DataFrame, source: str) -> np.ndarray | None:
+        """The target's past values as encoded floats; NaN where a row's label is unknown."""
+        name = self.target.name
+        if name not in frame.columns:
+            return None
+        present = frame[name].is_not_null().to_numpy()
+        values = np.full(frame.height, np.nan)
+        if present.any():
+            values[present] = self.target.encode(
+                frame[name].filter(frame[name].is_not_null()), source=source
+            )
+        return values
 
     def _training_target(self) -> np.ndarray:
         """Stand-in training labels with the same counts or mean: all a baseline needs."""

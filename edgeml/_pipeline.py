@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from edgeml._reference import REFERENCE_ROWS, reference_rows
 from edgeml.bundle import write_bundle
 from edgeml.config import Config
 from edgeml.evaluate import primary_metric, summarize_folds
+from edgeml.feature_plan import FeaturePlan
+from edgeml.features import apply_features, fit_features
+from edgeml.features._fit import history_target
 from edgeml.prep import CategoricalStep
 
 __all__ = ["TrainResult", "train"]
@@ -77,6 +81,12 @@ def train(
     out_text = str(out) if out is not None else None
     config = (config or Config()).with_overrides("train", target=target, out=out_text, **options)
     prepared = prepare(data, config, table=table, query=query)
+    feature_plan = fit_features(prepared, reporter=reporter)
+    if feature_plan.selected:
+        extended = apply_features(
+            feature_plan, prepared.frame, target=history_target(prepared), source="data"
+        )
+        prepared = dataclasses.replace(prepared, frame=extended)
     settings = config.train
     cv: dict[str, dict[str, float]] = {}
     if settings.cv_folds:
@@ -99,7 +109,7 @@ def train(
         "cv_folds": settings.cv_folds,
         "rows": {"train": len(prepared.train_rows), "holdout": len(test_rows)},
     }
-    manifest = _manifest(final, prepared, metrics)
+    manifest = _manifest(final, prepared, metrics, feature_plan)
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     reporter.status(f"writing bundle {bundle}")
     files = {"model.txt": final.booster.model_to_string().encode()}
@@ -110,7 +120,9 @@ def train(
     return TrainResult(bundle=bundle, manifest=manifest)
 
 
-def _manifest(final: Fitted, prepared: Prepared, metrics: dict[str, Any]) -> dict[str, Any]:
+def _manifest(
+    final: Fitted, prepared: Prepared, metrics: dict[str, Any], feature_plan: FeaturePlan
+) -> dict[str, Any]:
     target, config = prepared.target, prepared.config
     plan = final.plan
     prep = plan.to_dict()
@@ -140,7 +152,11 @@ def _manifest(final: Fitted, prepared: Prepared, metrics: dict[str, Any]) -> dic
         "id_cols": list(config.train.id_cols),
         "input_schema": input_schema,
         "prep": prep,
-        "features": {"model": plan.features, "categorical": plan.categorical_features},
+        "features": {
+            "model": plan.features,
+            "categorical": plan.categorical_features,
+            "plan": feature_plan.to_dict(),
+        },
         "model": {
             "file": "model.txt",
             "num_trees": booster.num_trees(),

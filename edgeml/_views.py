@@ -66,5 +66,11 @@ def show_demo(console: Console, result: dict[str, Any]) -> None:
         f"{quality['duplicate_rows']} duplicate rows, {quality['missing_cells']} missing values, "
         f"{quality['outliers']} outliers (IQR)"
     )
+    features = result["features"]
+    console.print(
+        f"features: {len(features['kept'])} of {features['candidates']} per-machine candidates "
+        f"kept ({', '.join(features['kept']) or 'none'}); holdout {features['metric']} "
+        f"{features['holdout_with']:.4f} with them vs {features['holdout_without']:.4f} without"
+    )
     show_training(console, result["training"])
     console.print(f"data: {result['data']}")

@@ -31,7 +31,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from edgeml.errors import ConfigError
 
-__all__ = ["Config", "DataConfig", "PrepConfig", "TrainConfig", "load_config"]
+__all__ = ["Config", "DataConfig", "FeaturesConfig", "PrepConfig", "TrainConfig", "load_config"]
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
 DType = Literal["float", "int", "str", "category", "bool", "date", "datetime"]
@@ -99,11 +99,41 @@ class TrainConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FeaturesConfig:
+    """Feature engineering: ``[features]``.
+
+    ``auto`` builds per-entity time-series candidates (lags, differences, rolling windows, EWM)
+    when ``[train] time_col`` is set, adds ``interactions`` and ``formulas`` when asked, then
+    selects; ``none`` builds nothing; ``manual`` builds exactly what the keys below list.
+    Windows are row counts (``"12"``) or time spans (``"15min"``, ``"6h"``, ``"7d"``).
+    """
+
+    mode: Literal["auto", "none", "manual"] = "auto"
+    columns: list[str] = field(default_factory=list)
+    lags: list[int] = field(default_factory=list)
+    windows: list[str] = field(default_factory=list)
+    stats: list[Literal["count", "sum", "mean", "std", "var", "min", "max"]] = field(
+        default_factory=lambda: ["mean", "std", "min", "max"]
+    )
+    ewm_halflives: list[float] = field(default_factory=list)
+    time_since_previous: bool = False
+    target_lags: list[int] = field(default_factory=list)
+    target_windows: list[str] = field(default_factory=list)
+    interactions: Literal["none", "auto"] = "none"
+    formulas: dict[str, str] = field(default_factory=dict)
+    select: bool = True
+    max_candidates: int = 60
+    correlation_threshold: float = 0.98
+    rfe: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration. ``Config()`` is the default."""
 
     data: DataConfig = field(default_factory=DataConfig)
     prep: PrepConfig = field(default_factory=PrepConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @classmethod
@@ -140,7 +170,12 @@ class Config:
         return dataclasses.asdict(self)
 
 
-_SECTIONS: dict[str, type] = {"data": DataConfig, "prep": PrepConfig, "train": TrainConfig}
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "prep": PrepConfig,
+    "features": FeaturesConfig,
+    "train": TrainConfig,
+}
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -223,6 +258,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "num_leaves": (2, 131072),
     "infer_schema_length": (1, float("inf")),
     "reference_rows": (0, 100_000),
+    "max_candidates": (1, 10_000),
 }
 
 

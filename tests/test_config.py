@@ -48,7 +48,7 @@ def test_reads_every_section(tmp_path):
     ("text", "message"),
     [
         ("[train]\ntargte = 'y'", "unknown key 'targte'; expected one of: target, out, task"),
-        ("[trian]\ntarget = 'y'", "unknown key 'trian'; expected one of: data, prep, train"),
+        ("[trian]\ntarget = 'y'", "'trian'; expected one of: data, prep, features, train"),
         ("[prep]\nimpute = 'avg'", "prep] impute: 'avg' is not allowed; expected one of: 'none'"),
         ("[train]\nseed = 'x'", "[train] seed: expected int, got 'x'"),
         ("[train]\nseed = true", "[train] seed: expected an integer, got True"),

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from edgeml.bundle import read_manifest as read_bundle_manifest
 from edgeml.runtime._prep import RuntimePrep
+from edgeml.runtime._stream import FeatureStream
 
-__all__ = ["RuntimePrep", "load_prep", "read_bundle_manifest"]
+__all__ = ["FeatureStream", "RuntimePrep", "load_prep", "read_bundle_manifest"]
 
 
 def load_prep(bundle: str | Path, *, verify: bool = True) -> RuntimePrep:

@@ -1,0 +1,228 @@
+"""The fitted FeaturePlan (stage 3): plain, JSON-serialisable steps that add feature columns.
+
+Like the PrepPlan it is data, not code: ``edgeml.features`` runs it on batches with the Numba
+kernels, ``edgeml.runtime`` runs it on a stream one reading at a time. Standard library only, so a
+device can read it without Polars or Numba.
+
+Per-entity steps see rows sorted by (entity, time), ties in arrival order. Windows over input
+columns end at, and include, the current row (a reading at time t is known at t); windows and
+lags over the *target* end at the previous row, since the current label is what is predicted.
+
+>>> plan = FeaturePlan.from_dict({"time_col": "t", "entity_col": None, "steps": [
+...     {"kind": "lag", "columns": ["x"], "lags": [1]}]})
+>>> plan.outputs
+['x_lag_1']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from edgeml.errors import BundleError
+
+__all__ = [
+    "CreatedStep",
+    "EwmStep",
+    "FeaturePlan",
+    "FeatureStep",
+    "FormulaStep",
+    "GapStep",
+    "LagStep",
+    "TargetHistoryStep",
+    "WindowStep",
+    "parse_window",
+]
+
+_UNITS_NS = {"s": 10**9, "m": 60 * 10**9, "min": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9}
+
+
+def parse_window(window: str) -> tuple[str, int]:
+    """``"12"`` → ("rows", 12); ``"15min"``/``"6h"``/``"7d"``/``"30s"`` → ("span", nanoseconds).
+
+    >>> parse_window("6h")
+    ('span', 21600000000000)
+    """
+    text = str(window).strip().lower()
+    if text.isdigit() and int(text) > 0:
+        return "rows", int(text)
+    for unit in sorted(_UNITS_NS, key=len, reverse=True):
+        number = text[: -len(unit)]
+        if text.endswith(unit) and number.isdigit() and int(number) > 0:
+            return "span", int(number) * _UNITS_NS[unit]
+    raise ValueError(
+        f"window {window!r}: expected a row count like '12' or a span like '15min', '6h', '7d'"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowStep:
+    """Rolling statistics of ``columns`` over each window (rows or a time span), current row in."""
+
+    columns: list[str]
+    windows: list[str]
+    stats: list[str]
+    kind: Literal["window"] = "window"
+
+    @property
+    def outputs(self) -> list[str]:
+        return [f"{c}_{s}_{w}" for c in self.columns for w in self.windows for s in self.stats]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LagStep:
+    """The value ``k`` rows earlier in the entity (and, with ``diff``, ``x - lag``)."""
+
+    columns: list[str]
+    lags: list[int]
+    diff: bool = False
+    kind: Literal["lag"] = "lag"
+
+    @property
+    def outputs(self) -> list[str]:
+        names = [f"{c}_lag_{k}" for c in self.columns for k in self.lags]
+        if self.diff:
+            names += [f"{c}_diff_{k}" for c in self.columns for k in self.lags]
+        return names
+
+
+@dataclass(frozen=True, kw_only=True)
+class EwmStep:
+    """Exponentially weighted mean per entity (``halflife`` in rows, not bias-adjusted)."""
+
+    columns: list[str]
+    halflives: list[float]
+    kind: Literal["ewm"] = "ewm"
+
+    @property
+    def outputs(self) -> list[str]:
+        return [f"{c}_ewm_{h:g}" for c in self.columns for h in self.halflives]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GapStep:
+    """Seconds since the entity's previous row (NaN for its first row)."""
+
+    kind: Literal["gap"] = "gap"
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["seconds_since_previous"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetHistoryStep:
+    """Lags and rolling statistics of the target's past values (the current label excluded)."""
+
+    target: str
+    lags: list[int] = field(default_factory=list)
+    windows: list[str] = field(default_factory=list)
+    stats: list[str] = field(default_factory=lambda: ["mean"])
+    kind: Literal["target_history"] = "target_history"
+
+    @property
+    def outputs(self) -> list[str]:
+        lags = [f"{self.target}_lag_{k}" for k in self.lags]
+        windows = [f"{self.target}_past_{s}_{w}" for w in self.windows for s in self.stats]
+        return lags + windows
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreatedStep:
+    """A pairwise feature: product, ratio (NaN where the divisor is 0), difference, or square."""
+
+    op: Literal["product", "ratio", "difference", "square"]
+    left: str
+    right: str
+    kind: Literal["created"] = "created"
+
+    @property
+    def outputs(self) -> list[str]:
+        symbol = {"product": "*", "ratio": "/", "difference": "-", "square": "^2"}[self.op]
+        if self.op == "square":
+            return [f"{self.left}^2"]
+        return [f"{self.left}{symbol}{self.right}"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FormulaStep:
+    """A user-defined feature from a safe formula over columns (see ``edgeml.features``)."""
+
+    name: str
+    formula: str
+    kind: Literal["formula"] = "formula"
+
+    @property
+    def outputs(self) -> list[str]:
+        return [self.name]
+
+
+FeatureStep = (
+    WindowStep | LagStep | EwmStep | GapStep | TargetHistoryStep | CreatedStep | FormulaStep
+)
+_KINDS: dict[str, type] = {
+    "window": WindowStep,
+    "lag": LagStep,
+    "ewm": EwmStep,
+    "gap": GapStep,
+    "target_history": TargetHistoryStep,
+    "created": CreatedStep,
+    "formula": FormulaStep,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeaturePlan:
+    """Steps that add columns, which of their outputs the model keeps, and why."""
+
+    time_col: str | None
+    entity_col: str | None
+    steps: list[FeatureStep]
+    kept: list[str] | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[str]:
+        """Every column the steps compute, in order."""
+        return [name for step in self.steps for name in step.outputs]
+
+    @property
+    def selected(self) -> list[str]:
+        """The computed columns the model uses (all of them before selection)."""
+        return list(self.outputs if self.kept is None else self.kept)
+
+    @property
+    def needs_time(self) -> bool:
+        return any(not isinstance(s, CreatedStep | FormulaStep) for s in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time_col": self.time_col,
+            "entity_col": self.entity_col,
+            "steps": [dataclasses.asdict(s) for s in self.steps],
+            "kept": self.kept,
+            "candidates": list(self.candidates),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> FeaturePlan:
+        try:
+            steps = [_step(s) for s in raw["steps"]]
+            return cls(
+                time_col=raw.get("time_col"),
+                entity_col=raw.get("entity_col"),
+                steps=steps,
+                kept=raw.get("kept"),
+                candidates=list(raw.get("candidates", [])),
+            )
+        except (KeyError, TypeError) as exc:
+            raise BundleError(f"manifest feature plan is malformed: {exc}") from None
+
+
+def _step(raw: dict[str, Any]) -> FeatureStep:
+    kind = raw.get("kind")
+    if kind not in _KINDS:
+        raise BundleError(f"manifest feature plan: unknown step kind {kind!r}")
+    step: FeatureStep = _KINDS[kind](**raw)
+    return step

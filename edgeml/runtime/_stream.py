@@ -1,0 +1,251 @@
+"""Streaming feature state: push one reading at a time, get the batch executor's features.
+
+Per entity the stream keeps what the FeaturePlan's steps need and nothing more: a ring buffer of
+the last rows (as long as the longest row window or lag), a time-bounded buffer for span windows,
+the EWM state, the previous time, and the past target values. NumPy and the standard library
+only, so a device runs it without Numba.
+
+Semantics equal ``edgeml.features.apply_features`` on the same rows in arrival order (ties in
+time broken by arrival): windows end at and include the current reading, target history ends at
+the previous row, statistics skip NaN and follow NumPy's ``nan*`` functions on the window.
+
+>>> from edgeml.feature_plan import FeaturePlan, LagStep
+>>> stream = FeatureStream(FeaturePlan(time_col="t", entity_col="m",
+...                                    steps=[LagStep(columns=["x"], lags=[1])]))
+>>> [stream.push({"t": t, "m": "a", "x": x})["x_lag_1"] for t, x in [(1, 5.0), (2, 7.0)]]
+[nan, 5.0]
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgeml.errors import SchemaError
+from edgeml.feature_plan import (
+    CreatedStep,
+    EwmStep,
+    FeaturePlan,
+    FormulaStep,
+    GapStep,
+    LagStep,
+    TargetHistoryStep,
+    WindowStep,
+    parse_window,
+)
+from edgeml.formula import Formula
+from edgeml.runtime._schema import epoch_micros, to_datetime
+
+
+@dataclass
+class _Entity:
+    rows: deque[tuple[int, np.ndarray]]  # (time, values of the plan's columns), newest last
+    ewm: dict[tuple[int, float], float] = field(default_factory=dict)
+    last_time: int | None = None
+    targets: deque[float] = field(default_factory=deque)
+
+
+class FeatureStream:
+    """Per-entity state for a FeaturePlan; :meth:`push` returns the selected features."""
+
+    def __init__(self, plan: FeaturePlan) -> None:
+        self.plan = plan
+        self._columns = sorted(
+            {
+                c
+                for s in plan.steps
+                if isinstance(s, WindowStep | LagStep | EwmStep)
+                for c in s.columns
+            }
+        )
+        self._index = {c: i for i, c in enumerate(self._columns)}
+        row_reach, self._span_reach = 1, 0
+        self._target_reach = 0
+        for step in plan.steps:
+            if isinstance(step, LagStep):
+                row_reach = max(row_reach, max(step.lags) + 1)
+            elif isinstance(step, WindowStep):
+                for window in step.windows:
+                    kind, size = parse_window(window)
+                    if kind == "rows":
+                        row_reach = max(row_reach, size)
+                    else:
+                        self._span_reach = max(self._span_reach, size)
+            elif isinstance(step, TargetHistoryStep):
+                sizes = [parse_window(w)[1] for w in step.windows]
+                self._target_reach = max(self._target_reach, *step.lags, *[s + 1 for s in sizes])
+        self._row_reach = row_reach
+        self._formulas = {
+            s.name: Formula.parse(s.name, s.formula)
+            for s in plan.steps
+            if isinstance(s, FormulaStep)
+        }
+        self._entities: dict[Any, _Entity] = {}
+        self._wanted = set(plan.selected)
+
+    def push(self, row: Mapping[str, Any], *, target: float | None = None) -> dict[str, float]:
+        """Features of this reading from its entity's past; then remember it (and its label).
+
+        ``target`` is this row's label when it is already known (as in a replay); it feeds the
+        target history of later rows, never this row's own features.
+        """
+        key = row.get(self.plan.entity_col) if self.plan.entity_col else None
+        key = "" if key is None else str(key)
+        time, temporal = self._time(row)
+        values = np.array([_number(row, c) for c in self._columns], dtype=np.float64)
+        state = self._entities.get(key)
+        if state is None:
+            state = self._entities[key] = _Entity(rows=deque())
+        state.rows.append((time, values))
+        self._trim(state, time)
+        out: dict[str, float] = {}
+        for step in self.plan.steps:
+            if self._wanted.isdisjoint(step.outputs):
+                continue
+            out.update(self._step(step, row, state, time, temporal))
+        state.last_time = time
+        if any(isinstance(s, TargetHistoryStep) for s in self.plan.steps):
+            state.targets.append(math.nan if target is None else float(target))
+            while len(state.targets) > self._target_reach:
+                state.targets.popleft()
+        return {name: out[name] for name in self.plan.selected}
+
+    def _time(self, row: Mapping[str, Any]) -> tuple[int, bool]:
+        column = self.plan.time_col
+        if column is None or not self.plan.needs_time:
+            return 0, False
+        value = row.get(column)
+        if value is None:
+            raise SchemaError(f"time column {column!r} is missing from the reading")
+        if isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool
+        ):
+            return int(value), False
+        stamp = to_datetime(value, "datetime")
+        if stamp is None:
+            raise SchemaError(f"time column {column!r} is empty")
+        return epoch_micros(stamp) * 1000, True
+
+    def _trim(self, state: _Entity, time: int) -> None:
+        rows = state.rows
+        while len(rows) > self._row_reach and (
+            not self._span_reach or rows[0][0] <= time - self._span_reach
+        ):
+            rows.popleft()
+
+    def _step(
+        self, step: Any, row: Mapping[str, Any], state: _Entity, time: int, temporal: bool
+    ) -> dict[str, float]:
+        if isinstance(step, CreatedStep):
+            a = _number(row, step.left)
+            b = a if step.op == "square" else _number(row, step.right)
+            return {step.outputs[0]: _created(step.op, a, b)}
+        if isinstance(step, FormulaStep):
+            formula = self._formulas[step.name]
+            columns = {c: np.array([_number(row, c)]) for c in formula.columns}
+            return {step.name: float(formula.evaluate(columns).reshape(-1)[0])}
+        if isinstance(step, GapStep):
+            gap = math.nan if state.last_time is None else time - state.last_time
+            return {step.outputs[0]: gap / 1e9 if temporal else float(gap)}
+        if isinstance(step, TargetHistoryStep):
+            return _target_history(step, state.targets)
+        history = [values for _, values in state.rows]
+        if isinstance(step, LagStep):
+            return self._lags(step, history)
+        if isinstance(step, EwmStep):
+            return self._ewm(step, state, history[-1])
+        return self._windows(step, state, time)
+
+    def _lags(self, step: LagStep, history: list[np.ndarray]) -> dict[str, float]:
+        out = {}
+        for column in step.columns:
+            j = self._index[column]
+            for k in step.lags:
+                earlier = history[-1 - k][j] if len(history) > k else math.nan
+                out[f"{column}_lag_{k}"] = float(earlier)
+                if step.diff:
+                    out[f"{column}_diff_{k}"] = float(history[-1][j] - earlier)
+        return out
+
+    def _ewm(self, step: EwmStep, state: _Entity, current: np.ndarray) -> dict[str, float]:
+        out = {}
+        for h in step.halflives:
+            alpha = 1.0 - math.exp(-math.log(2.0) / h)  # as edgeml.kernels.ewm_alpha
+            for column in step.columns:
+                x = float(current[self._index[column]])
+                s = state.ewm.get((self._index[column], h), math.nan)
+                if not math.isnan(x):
+                    s = x if math.isnan(s) else alpha * x + (1.0 - alpha) * s
+                state.ewm[(self._index[column], h)] = s
+                out[f"{column}_ewm_{h:g}"] = s
+        return out
+
+    def _windows(self, step: WindowStep, state: _Entity, time: int) -> dict[str, float]:
+        out = {}
+        for window in step.windows:
+            kind, size = parse_window(window)
+            if kind == "rows":
+                rows = list(state.rows)[-size:]
+            else:
+                rows = [r for r in state.rows if r[0] > time - size]
+            block = np.array([values for _, values in rows])
+            for column in step.columns:
+                values = block[:, self._index[column]]
+                for stat in step.stats:
+                    out[f"{column}_{stat}_{window}"] = window_stat(values, stat)
+        return out
+
+
+def window_stat(values: np.ndarray, stat: str) -> float:
+    """One statistic of a window, NaN skipped, as NumPy's ``nan*`` functions give it."""
+    present = values[~np.isnan(values)]
+    n = present.size
+    if stat == "count":
+        return float(n)
+    if n == 0:
+        return math.nan
+    with np.errstate(all="ignore"):
+        if stat == "sum":
+            return float(present.sum())
+        if stat == "mean":
+            return float(present.mean())
+        if stat in ("std", "var"):
+            if n < 2 or not np.isfinite(present).all():
+                return math.nan
+            var = float(present.var(ddof=1))
+            return math.sqrt(var) if stat == "std" else var
+        return float(present.min() if stat == "min" else present.max())
+
+
+def _target_history(step: TargetHistoryStep, targets: deque[float]) -> dict[str, float]:
+    past = list(targets)
+    out = {f"{step.target}_lag_{k}": past[-k] if len(past) >= k else math.nan for k in step.lags}
+    for window in step.windows:
+        size = parse_window(window)[1]
+        values = np.array(past[-size:], dtype=np.float64)
+        for stat in step.stats:
+            out[f"{step.target}_past_{stat}_{window}"] = window_stat(values, stat)
+    return out
+
+
+def _created(op: str, a: float, b: float) -> float:
+    if op == "ratio":
+        return math.nan if b == 0 else a / b
+    if op == "difference":
+        return a - b
+    return a * b
+
+
+def _number(row: Mapping[str, Any], column: str) -> float:
+    value = row.get(column)
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SchemaError(f"column {column!r}: expected a number, got {value!r}") from None
