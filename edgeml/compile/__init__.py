@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,17 +101,12 @@ def export(
     )
 
 
+_MODULES = {"lightgbm": "_lightgbm", "treelite": "_treelite", "onnx": "_onnx", "c": "_cpackage"}
+
+
 def _backend(format: str) -> Any:
     # Imported on use: each backend pulls in its own toolchain (treelite, onnx, a C compiler).
-    if format == "lightgbm":
-        from edgeml.compile._lightgbm import build
-    elif format == "treelite":
-        from edgeml.compile._treelite import build  # type: ignore[no-redef]
-    elif format == "onnx":
-        from edgeml.compile._onnx import build  # type: ignore[no-redef]
-    else:
-        from edgeml.compile._cpackage import build  # type: ignore[no-redef]
-    return build
+    return importlib.import_module(f"edgeml.compile.{_MODULES[format]}").build
 
 
 def _copy_out(bundle: Path, names: list[str], destination: Path) -> None:

@@ -46,7 +46,8 @@ def split_values(booster: lgb.Booster) -> dict[int, set[float]]:
 
 def probe_values(threshold: float) -> list[float]:
     """A threshold, its float64 neighbours, and the float32 values around it (rounded inputs)."""
-    as32 = np.float32(threshold)
+    with np.errstate(over="ignore"):  # LightGBM dumps an infinite threshold as 1e300
+        as32 = np.float32(threshold)
     candidates = {
         threshold,
         float(np.nextafter(threshold, -np.inf)),
