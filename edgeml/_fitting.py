@@ -10,6 +10,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -52,6 +53,7 @@ def fit_rows(
     splitter: Splitter,
     reporter: Reporter = SILENT,
     label: str = "training",
+    curves: dict[str, Any] | None = None,
 ) -> Fitted:
     """Fit the prep plan and a booster on ``rows``, early-stopping on a slice of them.
 
@@ -61,10 +63,12 @@ def fit_rows(
     """
     settings = config.train
     if settings.early_stopping_rounds == 0:
-        return _fit_plan_and_booster(frame, y, rows, None, target, config, roles, reporter, label)
+        return _fit_plan_and_booster(
+            frame, y, rows, None, target, config, roles, reporter, label, curves
+        )
     train_rows, valid_rows = splitter.holdout(len(y), EARLY_STOPPING_FRACTION, rows=rows)
     probe = _fit_plan_and_booster(
-        frame, y, train_rows, valid_rows, target, config, roles, reporter, label
+        frame, y, train_rows, valid_rows, target, config, roles, reporter, label, curves
     )
     if not settings.refit or not len(valid_rows):
         return probe
@@ -85,6 +89,7 @@ def _fit_plan_and_booster(
     roles: Mapping[str, Role],
     reporter: Reporter,
     label: str,
+    curves: dict[str, Any] | None = None,
 ) -> Fitted:
     train_frame = frame[train_rows]
     plan = fit_prep(train_frame, config=config.prep, roles=roles)
@@ -108,16 +113,9 @@ def _fit_plan_and_booster(
         valid=valid,
         reporter=reporter,
         label=label,
+        curves=curves,
     )
     return Fitted(plan=plan, booster=booster, train_matrix=x_train, train_target=y_train)
-
-
-def score(
-    fitted: Fitted, frame: pl.DataFrame, y: np.ndarray, target: TargetEncoding
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Metrics of the fitted pipeline on labelled rows, and of the trivial baseline beside them."""
-    output = fitted.predict(frame, target.task)
-    return metrics_of(output, y, target), baseline_of(fitted.train_target, y, target)
 
 
 def metrics_of(output: np.ndarray, y: np.ndarray, target: TargetEncoding) -> dict[str, float]:

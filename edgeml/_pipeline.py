@@ -92,7 +92,8 @@ def train(
     if settings.cv_folds:
         cv = summarize_folds(prepared.cross_validate(reporter=reporter))
     reporter.status(f"training the final model on {len(prepared.train_rows)} rows")
-    final = prepared.fit(prepared.train_rows, reporter=reporter, label="final model")
+    curves: dict[str, Any] = {}
+    final = prepared.fit(prepared.train_rows, reporter=reporter, label="final model", curves=curves)
     holdout: dict[str, float] = {}
     baseline: dict[str, float] = {}
     test_rows, encoding = prepared.test_rows, prepared.target
@@ -110,6 +111,7 @@ def train(
         "rows": {"train": len(prepared.train_rows), "holdout": len(test_rows)},
     }
     manifest = _manifest(final, prepared, metrics, feature_plan)
+    manifest["learning_curves"] = curves
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     reporter.status(f"writing bundle {bundle}")
     files = {"model.txt": final.booster.model_to_string().encode()}

@@ -51,8 +51,12 @@ class Prepared:
         config: Config | None = None,
         reporter: Reporter = SILENT,
         label: str = "training",
+        curves: dict[str, Any] | None = None,
     ) -> Fitted:
-        """Fit the prep plan and booster on ``rows`` (``config`` defaults to the run's)."""
+        """Fit the prep plan and booster on ``rows`` (``config`` defaults to the run's).
+
+        ``curves`` receives the learning curves (see :func:`edgeml.train.fit_booster`).
+        """
         return fit_rows(
             self.frame,
             self.y,
@@ -63,6 +67,7 @@ class Prepared:
             splitter=self.splitter,
             reporter=reporter,
             label=label,
+            curves=curves,
         )
 
     def cross_validate(

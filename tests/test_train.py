@@ -254,3 +254,11 @@ def test_reference_rows_are_raw_training_inputs(trained_bundle):
     assert len(payload["rows"]) == 480  # every training row: fewer than the 1000 kept
     contracts = {row[payload["columns"].index("contract")] for row in payload["rows"]}
     assert contracts == {"month", "year", "two_year"}
+
+
+def test_learning_curves_of_the_final_model_are_stored(trained_bundle):
+    curves = edgeml.load(trained_bundle).manifest["learning_curves"]
+    train_curve = curves["training"]["binary_logloss"]
+    valid_curve = curves["valid"]["binary_logloss"]
+    assert len(train_curve) == len(valid_curve) > 1
+    assert train_curve[-1] < train_curve[0]  # boosting fits the training rows ever closer

@@ -57,8 +57,12 @@ def fit_booster(
     valid: tuple[np.ndarray, np.ndarray] | None = None,
     reporter: Reporter = SILENT,
     label: str = "training",
+    curves: dict[str, Any] | None = None,
 ) -> lgb.Booster:
     """Train a booster; with ``valid`` rows it stops once the metric stops improving.
+
+    ``curves``, when given, receives the per-round metric on the training and validation rows
+    (``{"training": {metric: [...]}, "valid": {...}}``): the learning curves of the model.
 
     >>> x = np.arange(40, dtype=float).reshape(-1, 1); y = (x[:, 0] > 20).astype(int)
     >>> booster = fit_booster(x, y, task="binary", n_classes=2, config=TrainConfig(),
@@ -70,18 +74,27 @@ def fit_booster(
     common: dict[str, Any] = {"feature_name": feature_names, "categorical_feature": categorical}
     train_set = lgb.Dataset(x_train, label=y_train, params={"verbosity": -1}, **common)
     valid_sets: list[lgb.Dataset] = []
+    names: list[str] = []
     callbacks: list[Callable[..., Any]] = []
-    if valid is not None and len(valid[1]) and config.early_stopping_rounds > 0:
-        valid_sets = [lgb.Dataset(valid[0], label=valid[1], reference=train_set, **common)]
+    if curves is not None:
+        # Named like LightGBM's own training set, so early stopping ignores it.
+        valid_sets, names = [train_set], ["training"]
+        callbacks.append(lgb.record_evaluation(curves))
+    has_valid = valid is not None and len(valid[1]) > 0 and config.early_stopping_rounds > 0
+    if has_valid and valid is not None:
+        valid_sets.append(lgb.Dataset(valid[0], label=valid[1], reference=train_set, **common))
+        names.append("valid")
         callbacks.append(
             lgb.early_stopping(config.early_stopping_rounds, first_metric_only=True, verbose=False)
         )
     with reporter.boosting(label, config.num_boost_round) as update:
-        if valid_sets:
+        if has_valid:
 
             def report(env: lgb.callback.CallbackEnv) -> None:
-                first = (env.evaluation_result_list or [])[0]
-                update(env.iteration + 1, first[1], first[2])
+                for entry in env.evaluation_result_list or []:
+                    if entry[0] == "valid":
+                        update(env.iteration + 1, entry[1], entry[2])
+                        return
 
             callbacks.append(report)
         booster = lgb.train(
@@ -89,13 +102,13 @@ def fit_booster(
             train_set,
             num_boost_round=config.num_boost_round,
             valid_sets=valid_sets,
-            valid_names=["valid"] * len(valid_sets),
+            valid_names=names,
             callbacks=callbacks,
             # The default re-loads the model from a string to free the data; we drop it anyway.
             keep_training_booster=True,
         )
     booster.free_dataset()
-    if valid_sets and 0 < booster.best_iteration < booster.current_iteration():
+    if has_valid and 0 < booster.best_iteration < booster.current_iteration():
         # Keep only the rounds that helped, so the saved model is the early-stopped one.
         booster = lgb.Booster(
             model_str=booster.model_to_string(num_iteration=booster.best_iteration)
