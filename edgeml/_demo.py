@@ -46,7 +46,7 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
     plain = train(
         data_path,
         out=out / "sensor_fleet_no_features.edgeml",
-        config=Config.from_dict({"features": {"mode": "none"}}),
+        config=Config.from_dict({"features": {"mode": "none"}, "train": {"cv_folds": 0}}),
         **common,
     )
     reporter.status("training with per-machine lag and rolling features")

@@ -241,3 +241,13 @@ def test_out_from_config_and_option_wins(churn_csv, tmp_path):
     result = run("train", churn_csv, "--config", config, "--out", tmp_path / "cli.edgeml")
     assert result.exit_code == 0
     assert (tmp_path / "cli.edgeml" / "manifest.json").is_file()
+
+
+def test_demo_runs_the_whole_pipeline(tmp_path):
+    result = run("demo", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("sensor fleet: ") and "duplicate rows" in lines[0]
+    assert lines[1].startswith("features: ") and " with them vs " in lines[1]
+    assert lines[-1] == f"data: {tmp_path / 'sensor_fleet.csv'}"
+    assert (tmp_path / "sensor_fleet.edgeml" / "manifest.json").is_file()
