@@ -15,10 +15,23 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/edgeml demo --out demo-output
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/ruff check edgeml tests benchmarks examples
 	$(BIN)/mypy edgeml
 	$(BIN)/python -m pytest
+
+# Cross compilers and qemu-user for the C package tests (aarch64 and armhf under emulation),
+# installed with apt only when missing; as root in CI, through sudo otherwise.
+SYSTEM_DEPS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user
+.PHONY: system-deps
+system-deps:
+	@if command -v aarch64-linux-gnu-gcc >/dev/null && command -v arm-linux-gnueabihf-gcc >/dev/null \
+	    && command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null; then :; else \
+	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    $(SYSTEM_DEPS); \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check edgeml tests benchmarks examples

@@ -52,6 +52,7 @@ class TrainResult:
             "primary_metric": m["metrics"]["primary"],
             "rows": m["metrics"]["rows"],
             "features": len(m["features"]["model"]),
+            **{key: m[key] for key in ("search", "leaderboard") if key in m},
         }
 
 
@@ -87,6 +88,8 @@ def train(
             feature_plan, prepared.frame, target=history_target(prepared), source="data"
         )
         prepared = dataclasses.replace(prepared, frame=extended)
+    prepared, tuning = _tune(prepared, reporter)
+    config = prepared.config  # the best found by a search
     settings = config.train
     cv: dict[str, dict[str, float]] = {}
     if settings.cv_folds:
@@ -112,6 +115,7 @@ def train(
     }
     manifest = _manifest(final, prepared, metrics, feature_plan)
     manifest["learning_curves"] = curves
+    manifest.update(tuning)
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     reporter.status(f"writing bundle {bundle}")
     files = {"model.txt": final.booster.model_to_string().encode()}
@@ -120,6 +124,24 @@ def train(
         files[REFERENCE_ROWS] = reference_rows(rows, final.plan, settings.reference_rows)
     write_bundle(bundle, manifest, files)
     return TrainResult(bundle=bundle, manifest=manifest)
+
+
+def _tune(prepared: Prepared, reporter: Reporter) -> tuple[Prepared, dict[str, Any]]:
+    """Search and leaderboard when ``[search]`` asks: the run with the best config found, and
+    the manifest's ``search`` and ``leaderboard`` entries."""
+    entries: dict[str, Any] = {}
+    settings = prepared.config.search
+    if settings.method == "none" and not settings.compare:
+        return prepared, entries
+    from edgeml.search import compare_models, search  # imports Optuna: only when asked
+
+    if settings.method != "none":
+        found = search(prepared, reporter=reporter)
+        prepared = dataclasses.replace(prepared, config=found.best_config)
+        entries["search"] = found.to_dict()
+    if settings.compare:
+        entries["leaderboard"] = compare_models(prepared, reporter=reporter).to_dict()
+    return prepared, entries
 
 
 def _manifest(

@@ -74,3 +74,23 @@ def show_demo(console: Console, result: dict[str, Any]) -> None:
     )
     show_training(console, result["training"])
     console.print(f"data: {result['data']}")
+
+
+def show_export(console: Console, result: dict[str, Any]) -> None:
+    """The summary ``edgeml export`` prints: the artifact, its size, parity, where it went."""
+    info, parity = result["info"], result["parity"]
+    main = info.get("library") or (result["files"] or ["model.txt"])[0]
+    console.print(
+        f"exported {result['bundle']} as {result['format']} for {result.get('target', 'host')}: "
+        f"{main}, {info.get('size_bytes', 0):,} bytes"
+    )
+    if "code_size_bytes" in info:
+        console.print(f"code size: {info['code_size_bytes']:,} bytes")
+    if parity.get("rows"):
+        console.print(
+            f"parity: max abs diff {parity['max_abs_diff']:.3g} over {parity['rows']} rows "
+            f"(tolerance {parity['tolerance']:g})"
+        )
+    console.print(f"bundle: {result['bundle']}")
+    if result.get("out"):
+        console.print(f"copied to: {result['out']}")

@@ -20,10 +20,14 @@ from edgeml._model import load
 from edgeml._output import write_frame
 from edgeml._pipeline import train as train_bundle
 from edgeml._progress import Reporter
+from edgeml.compile import FORMATS
+from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
 from edgeml.data import profile as profile_frame
 from edgeml.data import read_data
 from edgeml.errors import EdgeMLError
+from edgeml.evaluate import report as write_report
+from edgeml.search._view import show_tuning
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -132,6 +136,14 @@ def profile(
 @click.option("--entity-col", help="Entity column (e.g. a machine id); not a feature.")
 @click.option("--group-col", help="Group column: rows of a group stay in one split.")
 @click.option("--seed", type=int, help="Random seed [0].")
+@click.option("--search", "method", type=click.Choice(["none", "grid", "random", "bayes"]),
+              help="Hyperparameter search [none].")  # fmt: skip
+@click.option("--trials", type=int, help="Search trials [30].")
+@click.option("--time-budget", help="Search time limit: 90s, 10m, 1h.")
+@click.option("--resume", is_flag=True, help="Continue the search stored beside the bundle.")
+@click.option("--max-latency-us", type=float, help="Edge budget: µs per single-row prediction.")
+@click.option("--max-model-kb", type=float, help="Edge budget: model size in KB.")
+@click.option("--compare", is_flag=True, help="Leaderboard of model families on the same folds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_data_options
 @_user_errors
@@ -145,6 +157,13 @@ def train(
     entity_col: str | None,
     group_col: str | None,
     seed: int | None,
+    method: str | None,
+    trials: int | None,
+    time_budget: str | None,
+    resume: bool,
+    max_latency_us: float | None,
+    max_model_kb: float | None,
+    compare: bool,
     as_json: bool,
     table: str | None,
     query: str | None,
@@ -155,8 +174,19 @@ def train(
     Example:
         edgeml train customers.csv --target churn --out churn.edgeml
         edgeml train sqlite:///shop.db --table orders --target returned --json
+        edgeml train customers.csv --target churn --search bayes --trials 30 --time-budget 10m
+        edgeml train customers.csv --target churn --search bayes --max-model-kb 64 --compare
     """
-    config: Config = load_config(config_path)
+    config: Config = load_config(config_path).with_overrides(
+        "search",
+        method=method,
+        trials=trials,
+        time_budget=time_budget,
+        resume=resume or None,  # a flag left off keeps the config file's value
+        max_latency_us=max_latency_us,
+        max_model_kb=max_model_kb,
+        compare=compare or None,
+    )
     result = train_bundle(
         data,
         target=target,
@@ -175,6 +205,7 @@ def train(
         _emit_json(result.to_dict())
     else:
         _views.show_training(_stdout(), result.to_dict())
+        show_tuning(_stdout(), result.to_dict())
 
 
 @cli.command()
@@ -220,6 +251,68 @@ def predict(bundle: Path, data: str, out: Path, table: str | None, query: str | 
     predictions = load(bundle).predict(data, table=table, query=query)
     write_frame(predictions, out)
     click.echo(f"wrote {predictions.height} predictions to {out}")
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "format_", type=click.Choice(FORMATS), required=True, help="Artifact to build."
+)
+@click.option("--target", default="host", show_default=True, help="host or a GNU triple.")
+@click.option("-o", "--output", "out", type=click.Path(path_type=Path), help="Copy it here.")
+@click.option("--annotate", is_flag=True, help="Branch hints from the reference rows (treelite).")
+@click.option("--quantize", is_flag=True, help="Thresholds as integer bins (treelite).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@_user_errors
+def export(
+    bundle: Path,
+    format_: str,
+    target: str,
+    out: Path | None,
+    annotate: bool,
+    quantize: bool,
+    as_json: bool,
+) -> None:
+    """Compile the bundle's model, check it equals LightGBM, and record it in the bundle.
+
+    \b
+    Example:
+        edgeml export churn.edgeml --format treelite
+        edgeml export churn.edgeml --format c --target aarch64-linux-gnu -o churn-c/
+    """
+    options = {name: True for name, on in (("annotate", annotate), ("quantize", quantize)) if on}
+    result = export_bundle(
+        bundle, format=format_, target=target, out=out, reporter=Reporter(), options=options
+    )
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        _views.show_export(_stdout(), result.to_dict())
+
+
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="HTML file to write.",
+)
+@click.option("--data", help="Labelled rows to draw ROC, confusion, residual... plots on.")
+@_data_options
+@_user_errors
+def report(bundle: Path, out: Path, data: str | None, table: str | None, query: str | None) -> None:
+    """Write one self-contained HTML report of a bundle: data, decisions, metrics and plots.
+
+    \b
+    Example:
+        edgeml report churn.edgeml -o churn.html
+        edgeml report churn.edgeml -o churn.html --data holdout.csv
+    """
+    path = write_report(bundle, out, data=data, table=table, query=query)
+    click.echo(f"wrote {path}")
 
 
 def main() -> None:

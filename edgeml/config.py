@@ -31,7 +31,15 @@ from typing import Any, Literal, get_args, get_origin
 
 from edgeml.errors import ConfigError
 
-__all__ = ["Config", "DataConfig", "FeaturesConfig", "PrepConfig", "TrainConfig", "load_config"]
+__all__ = [
+    "Config",
+    "DataConfig",
+    "FeaturesConfig",
+    "PrepConfig",
+    "SearchConfig",
+    "TrainConfig",
+    "load_config",
+]
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
 DType = Literal["float", "int", "str", "category", "bool", "date", "datetime"]
@@ -128,6 +136,34 @@ class FeaturesConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SearchConfig:
+    """Hyperparameter search, model comparison and edge budgets: ``[search]``.
+
+    ``space`` (``[search.space]``) overrides the default LightGBM space of
+    :mod:`edgeml.search`; it, ``time_budget`` (``"90s"``, ``"10m"``, ``"1h"``) and the budgets
+    are checked when the config is built. Budgets make the search multi-objective (NSGA-II).
+    """
+
+    method: Literal["none", "grid", "random", "bayes"] = "none"
+    trials: int = 30
+    time_budget: str | None = None
+    resume: bool = False
+    prune: bool = True
+    grid_points: int = 3
+    max_latency_us: float | None = None
+    max_model_kb: float | None = None
+    compare: bool = False
+    default_space: bool = True
+    space: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Imported here: edgeml.search needs this module first.
+        from edgeml.search._space import check_search_config
+
+        check_search_config(self)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration. ``Config()`` is the default."""
 
@@ -135,6 +171,7 @@ class Config:
     prep: PrepConfig = field(default_factory=PrepConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> Config:
@@ -175,6 +212,7 @@ _SECTIONS: dict[str, type] = {
     "prep": PrepConfig,
     "features": FeaturesConfig,
     "train": TrainConfig,
+    "search": SearchConfig,
 }
 
 

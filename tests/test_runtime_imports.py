@@ -95,6 +95,7 @@ def test_runtime_imports_numpy_only_and_matches_polars(device_bundle, tmp_path):
     assert out["heavy"] == []
     assert set(out["edgeml"]) <= {
         "edgeml", "edgeml.errors", "edgeml.bundle", "edgeml.plan", "edgeml.runtime",
+        "edgeml.feature_plan", "edgeml.formula",
     } | {m for m in out["edgeml"] if m.startswith("edgeml.runtime.")}  # fmt: skip
 
     model = edgeml.load(device_bundle)
@@ -118,3 +119,59 @@ def test_load_prep_verifies_the_bundle(device_bundle, tmp_path):
     assert load_prep(copy, verify=False).features  # checksums skipped on request
     with pytest.raises(BundleError, match="not an edgeml bundle"):
         load_prep(tmp_path)
+
+
+# The predictor on a device: the treelite library through ctypes, still no heavy import.
+PREDICT_BODY = """
+model = edgeml.runtime.load(sys.argv[1])
+rows = json.loads(open(sys.argv[2], encoding="utf-8").read())
+single = [model.predict_row(row) for row in rows]
+batch = model.predict({c: [row[c] for row in rows] for c in model.input_schema})
+print(json.dumps({
+    "backend": model.backend_name,
+    "single": single,
+    "batch": {name: values.tolist() for name, values in batch.items()},
+    "heavy": sorted(m for m in sys.modules if m.split(".")[0] in HEAVY),
+}))
+"""
+PREDICT_SCRIPT = DEVICE_SCRIPT.split("prep = edgeml.runtime")[0] + PREDICT_BODY
+
+
+@pytest.fixture(scope="module")
+def exported_device_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle trained and exported as treelite here, then copied alone elsewhere."""
+    from edgeml.compile import export
+
+    root = tmp_path_factory.mktemp("runtime-treelite")
+    trained = edgeml.train(churn_like(), target="churn", out=root / "train" / "churn.edgeml",
+                           cv_folds=0, num_boost_round=40)  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EDGEML_CACHE", str(root / "cache"))
+        export(trained.bundle, format="treelite")
+    device = root / "device" / "churn.edgeml"
+    shutil.copytree(trained.bundle, device)
+    shutil.rmtree(root / "train")
+    shutil.rmtree(root / "cache")
+    return device
+
+
+def test_predictor_on_a_device_imports_numpy_only(exported_device_bundle, tmp_path):
+    rows = device_rows()
+    data = tmp_path / "rows.json"
+    data.write_text(json.dumps(rows), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", PREDICT_SCRIPT, str(exported_device_bundle), str(data),
+         ",".join(HEAVY)],
+        capture_output=True, text=True, cwd=exported_device_bundle.parent, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["backend"] == "treelite" and out["heavy"] == []
+    expected = edgeml.load(exported_device_bundle).predict(pl.DataFrame(rows))
+    assert [r["prediction"] for r in out["single"]] == expected["prediction"].to_list()
+    assert out["batch"]["prediction"] == expected["prediction"].to_list()
+    for name in ("proba_No", "proba_Yes"):
+        want = expected[name].to_numpy()
+        np.testing.assert_allclose([r[name] for r in out["single"]], want, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(out["batch"][name], want, rtol=0, atol=1e-9)

@@ -47,11 +47,13 @@ class ExportResult:
     info: dict[str, Any]
     parity: dict[str, Any]
     out: Path | None = None
+    target: str = "host"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "bundle": str(self.bundle),
             "format": self.format,
+            "target": self.target,
             "files": self.files,
             "info": self.info,
             "parity": self.parity,
@@ -98,6 +100,7 @@ def export(
         info=artifact.info,
         parity=artifact.parity,
         out=destination,
+        target=target,
     )
 
 

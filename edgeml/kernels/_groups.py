@@ -130,11 +130,15 @@ def sort_groups(
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _scatter_core(values, order, out):
-    # Column by column: reads stream through a feature, writes stay within one column.
+def _unsort_core(values, order, out):
+    # A gather through the inverse permutation, column by column: the writes stream, and random
+    # reads cost less than random writes (2-3× faster than out[order] = values on 5M × 16).
+    source = np.empty(order.size, dtype=np.int64)
+    for i in range(order.size):
+        source[order[i]] = i
     for j in prange(values.shape[1]):
-        for i in range(values.shape[0]):
-            out[order[i], j] = values[i, j]
+        for k in range(source.size):
+            out[k, j] = values[source[k], j]
 
 
 def restore_order(
@@ -150,7 +154,7 @@ def restore_order(
         raise DataError(
             f"order: expected {sorted_values.shape[0]} row indices, got shape {permutation.shape}"
         )
-    # The scatter below trusts the indices: anything but a permutation would corrupt memory.
+    # The njit core trusts the indices: anything but a permutation would corrupt memory.
     if permutation.dtype.kind not in "iu" or (
         permutation.size
         and (
@@ -162,8 +166,7 @@ def restore_order(
         raise DataError("order: expected a permutation of the row indices (from sort_groups)")
     result = np.empty_like(sorted_values)
     if sorted_values.dtype == np.float64 and sorted_values.ndim == 2 and sorted_values.size:
-        # A parallel numba scatter: ~2.5× faster than NumPy's fancy assignment (5M × 16).
-        _scatter_core(sorted_values, permutation.astype(np.int64, copy=False), result)
+        _unsort_core(sorted_values, permutation.astype(np.int64, copy=False), result)
     else:
         result[permutation] = sorted_values
     return result

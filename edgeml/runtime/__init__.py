@@ -2,7 +2,14 @@
 
 It reads a bundle (checksums and version verified by :func:`edgeml.bundle.read_manifest`) and
 applies its prep plan to one row or a batch, giving the same numbers as the Polars executor used
-in training.
+in training. :func:`load` adds the model: the fastest exported backend (the compiled treelite
+library through ctypes, then ONNX Runtime, then LightGBM itself as the fallback, which imports
+lightgbm).
+
+>>> model = edgeml.runtime.load("churn.edgeml")                            # doctest: +SKIP
+>>> model.predict_row({"tenure": 12, "monthly_charges": 70.5, "contract": "month",
+...                    "paperless": "Yes"})                                # doctest: +SKIP
+{'prediction': 'No', 'proba_No': 0.81, 'proba_Yes': 0.19}
 
 >>> import edgeml.runtime
 >>> prep = edgeml.runtime.load_prep("churn.edgeml")                        # doctest: +SKIP
@@ -22,10 +29,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeml.bundle import read_manifest as read_bundle_manifest
+from edgeml.runtime._backend import BACKENDS, Backend
+from edgeml.runtime._predictor import Predictor, load
 from edgeml.runtime._prep import RuntimePrep
 from edgeml.runtime._stream import FeatureStream
 
-__all__ = ["FeatureStream", "RuntimePrep", "load_prep", "read_bundle_manifest"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "FeatureStream",
+    "Predictor",
+    "RuntimePrep",
+    "load",
+    "load_prep",
+    "read_bundle_manifest",
+]
 
 
 def load_prep(bundle: str | Path, *, verify: bool = True) -> RuntimePrep:

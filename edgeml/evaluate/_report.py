@@ -1,0 +1,273 @@
+"""``edgeml report``: one self-contained HTML file describing a bundle, from data to model.
+
+Tables come from the manifest; figures are PNGs embedded as base64, styles are inline, and there
+is no script and no external link, so the file opens offline and can be mailed or archived as is.
+Curves that need labels (ROC, precision-recall, confusion, calibration, residuals) are drawn on
+``data`` when given: the bundle stores no target values.
+
+matplotlib is imported inside the functions that draw (``from edgeml.evaluate import _plots``),
+so loading this module, and the CLI that imports it, does not pay for it.
+
+>>> from edgeml.evaluate import report
+>>> report("churn.edgeml", "churn.html", data="labelled.csv")      # doctest: +SKIP
+PosixPath('churn.html')
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from edgeml._model import Model, load
+from edgeml._reference import REFERENCE_ROWS, load_reference_rows
+from edgeml.data import conform
+from edgeml.errors import ConfigError, DataError
+from edgeml.evaluate import _report_results as results
+from edgeml.evaluate import _report_sections as tables
+from edgeml.evaluate._html import Raw, esc, figure, fmt, note
+from edgeml.evaluate._report_page import page
+from edgeml.prep import apply_prep, to_matrix
+from edgeml.train import predict_proba
+
+__all__ = ["report"]
+
+Section = tuple[str, str, str]  # (id, title, body HTML)
+
+
+def report(
+    bundle: str | Path,
+    out: str | Path,
+    *,
+    data: str | Path | pl.DataFrame | None = None,
+    table: str | None = None,
+    query: str | None = None,
+) -> Path:
+    """Write the HTML report of ``bundle`` to ``out`` (atomically) and return its path.
+
+    ``data``: labelled rows to draw the evaluation plots on (any DATA that ``edgeml evaluate``
+    takes, with ``table``/``query`` for SQLite). Without it the report holds everything that
+    needs no labels.
+
+    >>> report("churn.edgeml", "report.html")                         # doctest: +SKIP
+    PosixPath('report.html')
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"{out}: is a directory; give the report a file name like report.html")
+    model = load(bundle)
+    source = "<in-memory DataFrame>" if isinstance(data, pl.DataFrame) else str(data)
+    evaluation = _evaluate(model, data, table, query) if data is not None else None
+    _write_atomically(out, page(model.manifest, str(bundle), _sections(model, evaluation, source)))
+    return out
+
+
+def _sections(model: Model, evaluation: dict[str, Any] | None, source: str) -> list[Section]:
+    """Every section, in pipeline order; search and leaderboard only when the bundle has them."""
+    manifest = model.manifest
+    names = model.booster.feature_name()
+    gain = np.asarray(model.booster.feature_importance("gain"), dtype=np.float64)
+    ranked = [names[i] for i in np.argsort(-gain, kind="stable")]
+    data = tables.data_quality(manifest) + tables.feature_profile(manifest, ranked)
+    out = [
+        ("data", "Data quality and data card", data + tables.data_card(manifest)),
+        ("prep", "Preparation decisions", tables.prep_decisions(manifest)),
+        ("features", "Feature decisions", tables.feature_decisions(manifest)),
+    ]
+    if manifest.get("leaderboard"):
+        text = note(
+            "Candidate model families scored on the same cross-validation folds; 'within noise' "
+            "marks those a paired comparison over the folds cannot tell apart from the best."
+        )
+        out.append(("leaderboard", "Model comparison", text + results.leaderboard(manifest)))
+    if manifest.get("search"):
+        out.append(("search", "Hyperparameter search", _search(manifest)))
+    out += [
+        ("metrics", "Metrics", results.metrics(manifest, evaluation, source)),
+        ("evaluation", "Evaluation plots", _evaluation(model, evaluation, source)),
+        ("importance", "Feature importance", _importance(names, gain)),
+        ("learning-curves", "Learning curves", _learning(manifest)),
+    ]
+    return out
+
+
+def _evaluate(
+    model: Model, data: str | Path | pl.DataFrame, table: str | None, query: str | None
+) -> dict[str, Any]:
+    """Labels, model output and metrics on the labelled rows of ``data``."""
+    # Model._read applies the bundle's own reading rules (text columns stay text), exactly as
+    # `edgeml evaluate` reads DATA; the rows are read once and passed on as a DataFrame.
+    # (Model's private helpers are used from here, inside the package, on purpose.)
+    frame, source = model._read(data, table, query)
+    name = model.target.name
+    if name not in frame.columns:
+        raise DataError(
+            f"{source}: target column {name!r} not found; the evaluation plots need labelled "
+            "rows (leave out --data for a report without them)"
+        )
+    frame = frame.filter(pl.col(name).is_not_null())
+    if frame.height == 0:
+        raise DataError(f"{source}: no row has a value in target column {name!r}")
+    scores = model.evaluate(frame)
+    # The model's raw output ((n, K) probabilities, or values): unlike predict(), it does not
+    # ask for the id columns, which plots do not need.
+    output = model._output(frame, source)
+    y = model.target.encode(frame[name], source=source)
+    return {**scores, "y": y, "output": output}
+
+
+def _show(png: bytes, **kwargs: Any) -> str:
+    """A figure at the common scale (see :func:`edgeml.evaluate._plots.display_width`)."""
+    from edgeml.evaluate._plots import display_width
+
+    return figure(png, width=display_width(png), **kwargs)
+
+
+def _evaluation(model: Model, evaluation: dict[str, Any] | None, source: str) -> str:
+    from edgeml.evaluate import _plots as plots
+    from edgeml.evaluate import _plots_eval as evaluation_plots
+
+    classes = model.target.classes
+    if evaluation is None:
+        wanted = "ROC, precision-recall, confusion and calibration" if classes else "residual"
+        hint = Raw(
+            "These plots need labelled rows, and a bundle stores no target values: run "
+            f"<code>edgeml report {esc(model.path)} -o report.html --data LABELLED_DATA</code> "
+            f"to add the {wanted} plots."
+        )
+        return note(hint) + _reference_scores(model)
+    y, output = evaluation["y"], evaluation["output"]
+    where = f"on {evaluation['rows']:,} labelled rows of {source}"
+    if classes is None:
+        return _show(
+            evaluation_plots.residuals(y, output),
+            alt="residual plots",
+            ident="residuals",
+            caption=f"Residuals, predictions against actual values, and errors {where}.",
+        )
+    if np.unique(y).size >= 2:
+        per_class = " (one-vs-rest per class)" if len(classes) > 2 else ""
+        if len(classes) > plots.MAX_CLASS_CURVES:
+            per_class = (
+                f" (one-vs-rest for the {plots.MAX_CLASS_CURVES} most frequent of "
+                f"{len(classes)} classes, and the micro-average over all)"
+            )
+        out = _show(
+            evaluation_plots.roc_pr(y, output, classes),
+            alt="ROC and precision-recall curves",
+            ident="roc-pr",
+            caption=f"ROC and precision-recall curves{per_class} {where}.",
+        )
+    else:
+        only = classes[int(y[0])]
+        out = note(f"ROC and precision-recall curves need two classes; {source} has only {only!r}.")
+    confusion = _show(
+        evaluation_plots.confusion(y, output.argmax(axis=1), classes),
+        alt="confusion matrix",
+        ident="confusion",
+        caption=f"Confusion matrix {where}.",
+    )
+    calibration = _show(
+        evaluation_plots.calibration(y, output, classes),
+        alt="calibration curve",
+        ident="calibration",
+        caption=f"Calibration {where}.",
+    )
+    if len(classes) > 6:
+        # A large matrix needs the full width to keep its counts readable.
+        return out + confusion + calibration
+    return out + f'<div class="pair">{confusion}{calibration}</div>'
+
+
+def _reference_scores(model: Model) -> str:
+    """Predictions on the bundle's reference rows: a sample of training inputs, no labels."""
+    from edgeml.evaluate import _plots as plots
+
+    path = model.path / REFERENCE_ROWS
+    if not path.is_file():
+        return ""
+    columns, rows = load_reference_rows(path.read_bytes())
+    if not rows:
+        return ""
+    raw = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+    conformed = conform(raw, model.plan.input_schema, source=REFERENCE_ROWS)
+    matrix = to_matrix(apply_prep(model.plan, conformed))
+    output = predict_proba(model.booster, matrix, model.task)  # type: ignore[arg-type]
+    return _show(
+        plots.score_distribution(output, model.target.classes),
+        alt="histogram of predictions on training rows",
+        ident="reference-scores",
+        caption=f"Model output on {len(rows):,} training rows (the bundle's reference sample), "
+        "without labels: the spread of the predictions, not their quality. These rows were "
+        "used to fit the model.",
+    )
+
+
+def _importance(names: list[str], gain: np.ndarray) -> str:
+    from edgeml.evaluate import _plots as plots
+
+    if not gain.size or gain.sum() <= 0:
+        return note("The model has no splits, so no feature has any importance.")
+    unused = int((gain == 0).sum())
+    more = max(0, int((gain > 0).sum()) - plots.TOP_FEATURES)
+    text = "Share of the model's total split gain per feature."
+    if more:
+        text += f" {more} further features with less gain are not shown."
+    if unused:
+        text += f" {unused} of {gain.size} features are never split on."
+    return _show(plots.importance(names, gain), alt="feature importance", caption=text)
+
+
+def _learning(manifest: dict[str, Any]) -> str:
+    from edgeml.evaluate import _plots as plots
+
+    curves = {k: v for k, v in (manifest.get("learning_curves") or {}).items() if v}
+    if not curves:
+        return note("This bundle has no learning curves.")
+    rounds = manifest.get("model", {}).get("num_iterations")
+    return _show(
+        plots.learning_curves(curves),
+        alt="learning curves",
+        caption="Metric per boosting round on the training rows and on the validation slice that "
+        "decided when to stop. The bundle's model was then refitted on all training rows with "
+        f"{fmt(rounds)} rounds.",
+    )
+
+
+def _search(manifest: dict[str, Any]) -> str:
+    from edgeml.evaluate import _plots as plots
+
+    search = manifest["search"]
+    body = results.search_summary(search)
+    pareto = search.get("pareto") or []
+    if not pareto:
+        return body
+    metric = search.get("metric") or manifest.get("metrics", {}).get("primary", "metric")
+    budgets = search.get("budgets") or {
+        k: search[k] for k in ("max_latency_us", "max_model_kb") if search.get(k)
+    }
+    plot = _show(
+        plots.pareto(pareto, str(metric), budgets),
+        alt="Pareto front",
+        ident="pareto",
+        caption="Trials on the Pareto front of the metric, single-row latency and model size.",
+    )
+    return plot + body
+
+
+def _write_atomically(out: Path, html: str) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(html)
+        # mkstemp creates the file private (0600); a report is meant to be shared.
+        os.chmod(temp, 0o644)
+        os.replace(temp, out)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,194 @@
+"""The runtime predictor: a bundle's prep plan (NumPy) and its fastest exported backend.
+
+``load`` picks ``treelite`` (the compiled library, through ctypes) over ``onnx`` over
+``lightgbm`` (LightGBM itself: imports lightgbm, the only heavy import here), skipping a
+backend that was not exported or cannot run on this machine; ``Predictor.skipped`` says why.
+Asking for one by name (``backend="treelite"``) raises instead of skipping.
+
+Outputs follow ``edgeml predict``: ``prediction`` (the class label, or the value for
+regression) and, for classification, ``proba_<class>`` per class.
+
+>>> import edgeml.runtime
+>>> model = edgeml.runtime.load("churn.edgeml")                              # doctest: +SKIP
+>>> model.backend_name                                                       # doctest: +SKIP
+'treelite'
+>>> model.predict_row({"tenure": 12, "monthly_charges": 70.5, "contract": "month"})
+... # doctest: +SKIP
+{'prediction': 'No', 'proba_No': 0.81, 'proba_Yes': 0.19}
+>>> model.predict({"tenure": [12, 40], "monthly_charges": [70.5, 20.0],
+...                "contract": ["month", "year"]})                           # doctest: +SKIP
+{'prediction': array(['No', 'No'], dtype='<U3'), 'proba_No': array([0.81, 0.97]), ...}
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeml.bundle import read_manifest
+from edgeml.errors import BundleError, ConfigError, ExportError, SchemaError
+from edgeml.runtime._backend import BACKENDS, Backend
+from edgeml.runtime._prep import RuntimePrep
+
+__all__ = ["Predictor", "load"]
+
+
+def load(
+    bundle: str | Path, *, backend: str = "auto", threads: int = 1, verify: bool = True
+) -> Predictor:
+    """Open a bundle for prediction with ``backend`` (``auto`` or one of treelite, onnx,
+    lightgbm); ``threads`` is used for batches; ``verify`` checks every file's sha256.
+    """
+    path = Path(bundle)
+    manifest = read_manifest(path, verify=verify)
+    prep = RuntimePrep.from_manifest(manifest, source=str(path))
+    if backend != "auto" and backend not in BACKENDS:
+        raise ConfigError(
+            f"backend {backend!r} is not known; expected auto or one of: {', '.join(BACKENDS)}"
+        )
+    exported = set(manifest.get("backends", {})) | {"lightgbm"}  # model.txt is always there
+    skipped: dict[str, str] = {}
+    for name in BACKENDS if backend == "auto" else (backend,):
+        if name not in exported:
+            skipped[name] = "not exported"
+            if backend != "auto":
+                raise ExportError(
+                    f"{path}: has no {name} export; edgeml export {path} --format {name}"
+                )
+            continue
+        try:
+            loaded = _load_backend(name, path, manifest, threads)
+        except ExportError as exc:
+            if backend != "auto":
+                raise
+            skipped[name] = str(exc)
+            continue
+        return Predictor(path=path, manifest=manifest, prep=prep, backend=loaded, skipped=skipped)
+    raise ExportError(f"{path}: no backend can run here: {skipped}")  # pragma: no cover
+
+
+def _load_backend(name: str, path: Path, manifest: dict[str, Any], threads: int) -> Backend:
+    try:
+        module = importlib.import_module(f"edgeml.runtime._{name}_backend")
+    except ImportError as exc:  # the module, or a package it needs (onnxruntime)
+        raise ExportError(f"the {name} backend is not available: {exc}") from None
+    loader = getattr(module, "load_backend", None)
+    if loader is None:
+        raise ExportError(f"edgeml.runtime._{name}_backend has no load_backend(bundle, manifest)")
+    backend: Backend = loader(path, manifest, threads=threads)
+    return backend
+
+
+class Predictor:
+    """Predictions from raw input rows, as ``edgeml predict`` makes them. Build with :func:`load`.
+
+    ``predict_row`` and ``predict`` are safe to call from several threads at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        manifest: dict[str, Any],
+        prep: RuntimePrep,
+        backend: Backend,
+        skipped: dict[str, str] | None = None,
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.prep = prep
+        self.backend = backend
+        self.skipped = dict(skipped or {})
+        try:
+            self.task: str = manifest["task"]
+            classes = manifest["target"]["classes"]
+        except (KeyError, TypeError) as exc:
+            raise BundleError(f"{path}: manifest lacks {exc}") from None
+        self.classes: list[Any] | None = list(classes) if classes is not None else None
+        self.columns = [f"proba_{c}" for c in self.classes or []]
+        # Optional single-row fast paths (see ``_backend``): prepared features, or a raw row.
+        self._one = None if backend.takes_raw_input else getattr(backend, "predict_one", None)
+        self._raw_one = getattr(backend, "predict_row", None) if backend.takes_raw_input else None
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    @property
+    def input_schema(self) -> dict[str, str]:
+        """The columns a row needs and their types (extra keys are ignored)."""
+        return self.prep.input_schema
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.path}, task={self.task}, backend={self.backend.name})"
+
+    # -- one row -----------------------------------------------------------------------------
+
+    def predict_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """``{"prediction": label or value, "proba_<class>": p, ...}`` for one input row."""
+        # The hot path of a service: plain Python floats and lists, no NumPy per call.
+        one = self._one
+        raw = one(self.prep.transform_row(row)) if one else self.output_row(row).tolist()
+        classes = self.classes
+        if classes is None:
+            return {"prediction": float(raw[0])}
+        if self.task == "binary":
+            positive = float(raw[0])
+            negative = 1.0 - positive
+            no, yes = self.columns
+            # argmax of [1 - p, p], first index on a tie, as NumPy (and edgeml.load) picks
+            label = classes[1] if positive > negative else classes[0]
+            return {"prediction": label, no: negative, yes: positive}
+        probabilities = [float(p) for p in raw]
+        result = {"prediction": classes[probabilities.index(max(probabilities))]}
+        result.update(zip(self.columns, probabilities, strict=True))
+        return result
+
+    def output_row(self, row: Mapping[str, Any]) -> np.ndarray:
+        """The backend's raw output for one row: ``(1,)``, or ``(K,)`` for multiclass."""
+        if self._one is not None:
+            return np.array(self._one(self.prep.transform_row(row)), dtype=np.float64)
+        if self._raw_one is not None:
+            return np.asarray(self._raw_one(row), dtype=np.float64).reshape(-1)
+        if self.backend.takes_raw_input:
+            missing = [c for c in self.prep.input_schema if c not in row]
+            if missing:
+                raise SchemaError(
+                    f"the row lacks column(s) {', '.join(map(repr, missing))}; "
+                    f"the model needs: {', '.join(self.prep.input_schema)}"
+                )
+            columns = {c: [row[c]] for c in self.prep.input_schema}
+            return np.asarray(self.backend.predict(columns), dtype=np.float64).reshape(-1)
+        matrix = self.prep.transform_row(row)[None, :]
+        return np.asarray(self.backend.predict(matrix), dtype=np.float64).reshape(-1)
+
+    # -- a batch -----------------------------------------------------------------------------
+
+    def predict(self, columns: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+        """``{"prediction": labels or values, "proba_<class>": probabilities, ...}`` arrays.
+
+        ``columns`` maps each input column to its values (or is a 2-D array whose columns follow
+        ``input_schema``), as :meth:`RuntimePrep.transform` takes it.
+        """
+        output = self.output(columns)
+        if self.classes is None:
+            return {"prediction": output}
+        labels = np.asarray(self.classes)[output.argmax(axis=1)]
+        return {"prediction": labels, **{c: output[:, k] for k, c in enumerate(self.columns)}}
+
+    def output(self, columns: Mapping[str, Any] | np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, K)`` (binary too) or values ``(n,)``, as ``edgeml.load``."""
+        if self.backend.takes_raw_input:
+            if isinstance(columns, np.ndarray):
+                columns = {name: columns[:, j] for j, name in enumerate(self.prep.input_schema)}
+            raw = self.backend.predict(columns)
+        else:
+            raw = self.backend.predict(self.prep.transform(columns))
+        raw = np.asarray(raw, dtype=np.float64)
+        if self.task == "binary":
+            return np.column_stack([1.0 - raw, raw])
+        return raw

@@ -1,0 +1,63 @@
+"""Stage 4, tune and select: hyperparameter search, model-family leaderboard, edge budgets.
+
+``search`` runs an Optuna study (grid, random, TPE; NSGA-II when edge budgets are given) over
+the LightGBM space of :data:`DEFAULT_SPACE`, scoring each trial by the cross-validated primary
+metric on the run's folds. The study lives in SQLite next to the bundle, so ``resume`` picks up
+an interrupted search. ``compare_models`` scores several model families on the same folds.
+
+>>> from edgeml.search import DEFAULT_SPACE
+>>> DEFAULT_SPACE["learning_rate"].log
+True
+
+Attributes are imported on first use (PEP 562): :class:`edgeml.config.SearchConfig` validates
+its keys through :mod:`edgeml.search._space` without importing Optuna or the training stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgeml.search._budget import parse_duration
+    from edgeml.search._leaderboard import FAMILIES, Candidate, Leaderboard, compare_models
+    from edgeml.search._space import DEFAULT_SPACE, Param, parse_space
+    from edgeml.search._storage import study_location
+    from edgeml.search._study import SearchResult, search
+
+_LAZY = {
+    "DEFAULT_SPACE": "edgeml.search._space",
+    "FAMILIES": "edgeml.search._leaderboard",
+    "Candidate": "edgeml.search._leaderboard",
+    "Leaderboard": "edgeml.search._leaderboard",
+    "Param": "edgeml.search._space",
+    "SearchResult": "edgeml.search._study",
+    "compare_models": "edgeml.search._leaderboard",
+    "parse_duration": "edgeml.search._budget",
+    "parse_space": "edgeml.search._space",
+    "search": "edgeml.search._study",
+    "study_location": "edgeml.search._storage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'edgeml.search' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "DEFAULT_SPACE",
+    "FAMILIES",
+    "Candidate",
+    "Leaderboard",
+    "Param",
+    "SearchResult",
+    "compare_models",
+    "parse_duration",
+    "parse_space",
+    "search",
+    "study_location",
+]

@@ -1,0 +1,142 @@
+"""Budgets: the search's time budget and the edge budgets (single-row latency, model size).
+
+Latency is LightGBM's own ``Booster.predict`` on one row, single-threaded, on this machine: the
+median of many calls, so one slow call (a page fault, another process) does not count. Compiled
+exports (treelite, C) are faster still, so a model within budget here is within budget there.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeml.errors import ConfigError
+
+LATENCY_CALLS = 200
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d*)?)h)?(?:(\d+(?:\.\d*)?)m)?(?:(\d+(?:\.\d*)?)s)?")
+
+
+def parse_duration(text: str, *, where: str = "[search] time_budget") -> float:
+    """Seconds in ``"90s"``, ``"10m"``, ``"1h30m"`` or a bare number of seconds.
+
+    >>> parse_duration("1h30m"), parse_duration("90s"), parse_duration("2.5")
+    (5400.0, 90.0, 2.5)
+    """
+    spec = str(text).strip().lower()
+    try:
+        seconds = float(spec)
+    except ValueError:
+        match = _DURATION.fullmatch(spec)
+        if not spec or match is None:
+            raise ConfigError(
+                f"{where}: {text!r} is not a duration; expected e.g. 90s, 10m, 1h30m"
+            ) from None
+        hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+        seconds = hours * 3600 + minutes * 60 + secs
+    if not seconds > 0 or math.isinf(seconds):
+        raise ConfigError(f"{where}: {text!r} must be a positive duration")
+    return seconds
+
+
+def model_size_bytes(booster: Any) -> int:
+    """Bytes of the LightGBM model text: what ``model.txt`` in the bundle weighs.
+
+    >>> import lightgbm as lgb
+    >>> x = np.arange(100.0).reshape(-1, 1)
+    >>> b = lgb.train({"verbosity": -1}, lgb.Dataset(x, label=x[:, 0]), num_boost_round=2)
+    >>> model_size_bytes(b) > 0
+    True
+    """
+    return len(booster.model_to_string().encode())
+
+
+def latency_us(booster: Any, row: np.ndarray, *, calls: int = LATENCY_CALLS) -> float:
+    """Median microseconds of ``booster.predict`` on one row (``row`` of shape (1, n_features)).
+
+    Measured, not assumed; tests must not assert on it.
+    """
+    row = np.ascontiguousarray(row, dtype=np.float64).reshape(1, -1)
+    booster.predict(row, num_threads=1)  # warm-up: first call allocates
+    times = np.empty(calls)
+    for i in range(calls):
+        start = time.perf_counter_ns()
+        booster.predict(row, num_threads=1)
+        times[i] = time.perf_counter_ns() - start
+    return float(np.median(times)) / 1000.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgeBudget:
+    """Limits a model must meet on a device; ``None`` means no limit.
+
+    >>> EdgeBudget(max_latency_us=50.0).excess(latency=100.0, size_kb=1.0)
+    1.0
+    """
+
+    max_latency_us: float | None = None
+    max_model_kb: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.max_latency_us is not None or self.max_model_kb is not None
+
+    def violations(self, *, latency: float, size_kb: float) -> dict[str, float]:
+        """Amount over each limit (<= 0 is within it), keyed like Optuna constraints."""
+        out: dict[str, float] = {}
+        if self.max_latency_us is not None:
+            out["latency_us"] = latency - self.max_latency_us
+        if self.max_model_kb is not None:
+            out["size_kb"] = size_kb - self.max_model_kb
+        return out
+
+    def within(self, *, latency: float, size_kb: float) -> bool:
+        return all(v <= 0 for v in self.violations(latency=latency, size_kb=size_kb).values())
+
+    def excess(self, *, latency: float, size_kb: float) -> float:
+        """Largest relative overshoot (0 when within budget): ranks what came closest."""
+        ratios = [0.0]
+        if self.max_latency_us is not None:
+            ratios.append(latency / self.max_latency_us - 1.0)
+        if self.max_model_kb is not None:
+            ratios.append(size_kb / self.max_model_kb - 1.0)
+        return max(ratios)
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {"max_latency_us": self.max_latency_us, "max_model_kb": self.max_model_kb}
+
+    def describe(self) -> str:
+        parts = []
+        if self.max_latency_us is not None:
+            parts.append(f"latency <= {self.max_latency_us:g} µs")
+        if self.max_model_kb is not None:
+            parts.append(f"size <= {self.max_model_kb:g} KB")
+        return " and ".join(parts)
+
+
+def pareto_front(points: Sequence[tuple[float, ...]]) -> list[int]:
+    """Indices of the points no other point dominates (every objective minimised).
+
+    Written out because Optuna's ``best_trials`` keeps only feasible trials once constraints are
+    set, and the report wants the whole front with the budget drawn across it.
+
+    >>> pareto_front([(1, 2), (2, 1), (2, 2), (1, 2)])
+    [0, 1, 3]
+    """
+    front = []
+    for i, p in enumerate(points):
+        dominated = any(
+            all(a <= b for a, b in zip(q, p, strict=True))
+            and any(a < b for a, b in zip(q, p, strict=True))
+            for j, q in enumerate(points)
+            if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return front
