@@ -387,3 +387,18 @@ def test_runtime_imports_onnxruntime_only_for_this_backend(binary_bundle: Path) 
     before, after, value = json.loads(out.stdout)
     assert (before, after) == (False, True)
     assert value == pytest.approx(lightgbm_on(binary_bundle, {c: [v] for c, v in row.items()}))
+
+
+def test_runtime_picks_the_onnx_export_when_it_is_the_only_one(tmp_path):
+    import edgeml.runtime
+    from tests.conftest import churn_like
+
+    frame = churn_like(n=300)
+    result = edgeml.train(frame, target="churn", cv_folds=0, out=tmp_path / "m.edgeml")
+    export(result.bundle, format="onnx")
+    predictor = edgeml.runtime.load(result.bundle)
+    assert predictor.backend.name == "onnx"
+    rows = frame.head(20).drop("churn")
+    expected = edgeml.load(result.bundle).predict(rows)["proba_Yes"].to_numpy()
+    got = predictor.predict(rows.to_dict(as_series=False))["proba_Yes"]
+    np.testing.assert_allclose(got, expected, atol=1e-9)

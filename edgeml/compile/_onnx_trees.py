@@ -43,6 +43,7 @@ row reader), and how the graph matches each one:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +159,10 @@ def _add_split(nodes: _Nodes, node: dict[str, Any], n_features: int) -> int:
     if node["decision_type"] != "<=":
         raise ExportError(f"unknown LightGBM decision type {node['decision_type']!r}")
     threshold = float(node["threshold"])
+    if abs(threshold) >= 1e300:
+        # dump_model() writes an infinite threshold as ±1e300 (LightGBM's AvoidInf); the model
+        # compares against ±inf, which decides differently for inputs beyond 1e300.
+        threshold = math.copysign(math.inf, threshold)
     missing = node.get("missing_type", "None")
     default_left = bool(node.get("default_left", False))
     if missing == "NaN":

@@ -243,3 +243,10 @@ def _feed_value(value: Any, logical: str, column: str) -> np.ndarray:
     except ValueError as exc:
         raise SchemaError(f"column {column!r}: {exc}") from None
     raise BundleError(f"column {column!r}: unknown logical type {logical!r}")
+
+
+def load_backend(
+    bundle: str | Path, manifest: Mapping[str, Any], *, threads: int = 1
+) -> OnnxBackend:
+    """The runtime's loader hook (see ``edgeml.runtime._backend``)."""
+    return OnnxBackend.from_bundle(bundle, manifest, threads=threads)
