@@ -10,7 +10,7 @@ from pathlib import Path
 import edgeml
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
-fleet = edgeml.datasets.sensor_fleet(n_machines=12, days=20, seed=1)
+fleet = edgeml.datasets.sensor_fleet(n_machines=8, days=16, seed=1)
 history = fleet.filter(fleet["timestamp"] < fleet["timestamp"].quantile(0.8))
 recent = fleet.filter(fleet["timestamp"] >= fleet["timestamp"].quantile(0.8))
 history.write_parquet(out / "history.parquet")
