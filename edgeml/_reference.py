@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -30,8 +29,17 @@ def reference_rows(frame: pl.DataFrame, plan: PrepPlan, limit: int) -> bytes:
     sample = frame.select(columns)
     if sample.height > limit:
         sample = sample.gather_every(math.ceil(sample.height / limit))
-    rows = [[_jsonable(v) for v in row] for row in sample.iter_rows()]
-    return json.dumps({"columns": columns, "rows": rows}, allow_nan=False).encode()
+    # JSON has no NaN, infinity or dates: turn them into null and ISO text column-wise in Polars
+    # (a Python pass over every value cost more than the rest of the bundle write).
+    sample = sample.with_columns(
+        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
+        if dtype.is_float()
+        else pl.col(c).dt.to_string("iso").alias(c)
+        if dtype.is_temporal()
+        else pl.col(c)
+        for c, dtype in sample.schema.items()
+    )
+    return json.dumps({"columns": columns, "rows": sample.rows()}, allow_nan=False).encode()
 
 
 def load_reference_rows(content: bytes) -> tuple[list[str], list[list[Any]]]:
@@ -40,9 +48,3 @@ def load_reference_rows(content: bytes) -> tuple[list[str], list[list[Any]]]:
     return list(payload["columns"]), list(payload["rows"])
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
