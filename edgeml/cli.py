@@ -136,6 +136,12 @@ def profile(
 @click.option("--entity-col", help="Entity column (e.g. a machine id); not a feature.")
 @click.option("--group-col", help="Group column: rows of a group stay in one split.")
 @click.option("--seed", type=int, help="Random seed [0].")
+@click.option(
+    "--features",
+    "features_mode",
+    type=click.Choice(["auto", "none"]),
+    help="Feature engineering: auto (time-series candidates with --time-col, then selection).",
+)
 @click.option("--search", "method", type=click.Choice(["none", "grid", "random", "bayes"]),
               help="Hyperparameter search [none].")  # fmt: skip
 @click.option("--trials", type=int, help="Search trials [30].")
@@ -157,6 +163,7 @@ def train(
     entity_col: str | None,
     group_col: str | None,
     seed: int | None,
+    features_mode: str | None,
     method: str | None,
     trials: int | None,
     time_budget: str | None,
@@ -177,7 +184,8 @@ def train(
         edgeml train customers.csv --target churn --search bayes --trials 30 --time-budget 10m
         edgeml train customers.csv --target churn --search bayes --max-model-kb 64 --compare
     """
-    config: Config = load_config(config_path).with_overrides(
+    config: Config = load_config(config_path).with_overrides("features", mode=features_mode)
+    config = config.with_overrides(
         "search",
         method=method,
         trials=trials,

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+import edgeml
 from edgeml.cli import cli
 from tests.conftest import churn_like
 
@@ -251,3 +252,15 @@ def test_demo_runs_the_whole_pipeline(tmp_path):
     assert lines[1].startswith("features: ") and " with them vs " in lines[1]
     assert lines[-1] == f"data: {tmp_path / 'sensor_fleet.csv'}"
     assert (tmp_path / "sensor_fleet.edgeml" / "manifest.json").is_file()
+
+
+def test_features_option_overrides_the_config(tmp_path):
+    data = tmp_path / "fleet.csv"
+    edgeml.datasets.sensor_fleet(n_machines=4, days=6, seed=2).write_csv(data)
+    args = ["train", data, "--target", "failure_within_24h", "--time-col", "timestamp",
+            "--entity-col", "machine_id", "--json"]  # fmt: skip
+    none = run(*args, "--features", "none", "--out", tmp_path / "none.edgeml")
+    assert none.exit_code == 0, none.output
+    manifest = json.loads((tmp_path / "none.edgeml" / "manifest.json").read_text())
+    assert manifest["features"]["plan"]["steps"] == []
+    assert manifest["config"]["features"]["mode"] == "none"

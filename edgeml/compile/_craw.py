@@ -227,7 +227,8 @@ def _probes(step: Step, output: int, values: list[float], column: np.ndarray) ->
         if step.encoding == "onehot":
             return [float(output)]
         return [float(c) for c in range(min(len(step.categories), 256))]
-    assert isinstance(step, DatePartsStep)
+    if not isinstance(step, DatePartsStep):
+        raise TypeError(f"unknown prep step {step!r}")
     part = step.parts[output]
     known = column[np.isfinite(column) & (np.abs(column) <= MAX_SECONDS)]
     start = float(known[0]) if len(known) else _DEFAULT_STAMP
