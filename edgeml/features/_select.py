@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from edgeml._fitting import metrics_of
 from edgeml._progress import SILENT, Reporter
+from edgeml.data import logical_schema
 from edgeml.evaluate import higher_is_better, primary_metric
 from edgeml.feature_plan import FeaturePlan
 from edgeml.kernels import mutual_information, pearson
@@ -122,7 +124,7 @@ def _decorrelate(
 ) -> list[str]:
     """Drop a candidate nearly equal to a better one or to an input column (|r| >= threshold)."""
     threshold = prepared.config.features.correlation_threshold
-    base = [c for c, role in _base_numeric(prepared)]
+    base = _base_numeric(prepared)
     base_matrix = (
         prepared.frame[rows].select(base).cast(pl.Float64).fill_null(np.nan).to_numpy()
         if base
@@ -147,14 +149,11 @@ def _decorrelate(
     return kept
 
 
-def _base_numeric(prepared: Prepared) -> list[tuple[str, str]]:
-    from edgeml.data import logical_schema
-
+def _base_numeric(prepared: Prepared) -> list[str]:
+    """The numeric input columns (not roles) that candidates are checked against."""
     schema = logical_schema(prepared.frame)
     return [
-        (c, t)
-        for c, t in schema.items()
-        if c not in prepared.roles and t in ("float", "int", "bool")
+        c for c, t in schema.items() if c not in prepared.roles and t in ("float", "int", "bool")
     ]
 
 
@@ -225,8 +224,6 @@ def _cv(
     gains: dict[str, float] = {}
     folds = prepared.splitter.folds(rows, min(SELECTION_FOLDS, max(2, settings.cv_folds or 3)))
     reporter.status(f"feature selection: CV with {len(columns)} candidate features")
-    from edgeml._fitting import metrics_of
-
     for fold_train, fold_test in folds:
         fitted = trial.fit(fold_train)
         output = fitted.predict(frame[fold_test], prepared.target.task)
