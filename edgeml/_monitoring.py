@@ -43,3 +43,21 @@ def feature_histograms(matrix: np.ndarray, names: list[str]) -> dict[str, dict[s
         )
         out[name] = {"edges": edges.tolist(), "counts": counts.tolist(), "missing": missing}
     return out
+
+
+def prediction_baseline(task: str, output: np.ndarray) -> dict[str, Any]:
+    """What the model predicted on training rows, for prediction drift later.
+
+    The score is the one the prediction log keeps: the positive-class probability (binary), the
+    value (regression) — both as a quantile histogram — or the predicted class (multiclass), as
+    counts per class.
+
+    >>> prediction_baseline("multiclass", np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]))
+    {'kind': 'classes', 'counts': [2, 1]}
+    """
+    if task == "multiclass":
+        classes = np.asarray(output).argmax(axis=1)
+        counts = np.bincount(classes, minlength=np.asarray(output).shape[1])
+        return {"kind": "classes", "counts": counts.tolist()}
+    score = np.asarray(output, dtype=np.float64).reshape(-1, 1)
+    return {"kind": "numeric", **feature_histograms(score, ["score"])["score"]}

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from edgeml._fitting import Fitted, baseline_of, metrics_of
-from edgeml._monitoring import feature_histograms
+from edgeml._monitoring import feature_histograms, prediction_baseline
 from edgeml._prepared import Prepared, prepare
 from edgeml._progress import SILENT, Reporter
 from edgeml._reference import REFERENCE_ROWS, reference_rows
@@ -188,10 +188,20 @@ def _manifest(
         },
         "metrics": metrics,
         "data_card": {**prepared.card.to_dict(), "rows_used": prepared.frame.height},
-        "monitoring": {"features": feature_histograms(final.train_matrix, plan.features)},
+        "monitoring": {
+            "features": feature_histograms(final.train_matrix, plan.features),
+            "prediction": prediction_baseline(target.task, _sample_output(final)),
+        },
         "backends": {"lightgbm": {"file": "model.txt"}},
         "config": config.to_dict(),
     }
+
+
+def _sample_output(final: Fitted, limit: int = 10_000) -> np.ndarray:
+    """The model's raw output on up to ``limit`` evenly spaced training rows."""
+    matrix = final.train_matrix
+    step = max(1, -(-len(matrix) // limit))
+    return np.asarray(final.booster.predict(matrix[::step]))
 
 
 def _vocab(vocab: dict[str, list[str]], column: str) -> dict[str, Any]:

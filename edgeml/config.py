@@ -164,6 +164,44 @@ class SearchConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MonitorConfig:
+    """Live monitoring of a served model: ``[monitor]``.
+
+    Drift compares the last ``window`` logged rows with the training baselines in the manifest:
+    PSI per model feature and of the prediction (``psi_warn`` / ``psi_alert``), the rise in the
+    share of missing values and the share outside the training range. ``accuracy_drop`` is how
+    far the live primary metric may fall below the holdout one before it is an alert.
+    ``log_max_rows`` bounds the prediction log (oldest rows go first).
+    """
+
+    window: int = 10_000
+    psi_warn: float = 0.1
+    psi_alert: float = 0.25
+    missing_alert: float = 0.1
+    out_of_range_alert: float = 0.05
+    accuracy_drop: float = 0.05
+    log_max_rows: int = 1_000_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetrainConfig:
+    """Retraining on new data: ``[retrain]``.
+
+    ``window = "all"`` trains the challenger on the champion's data plus the new rows,
+    ``"new"`` on the new rows only, ``"sliding"`` on the last ``max_rows`` of old + new.
+    Both models are scored on the same ``holdout`` share of the new rows (the most recent ones
+    when the model has a time column); the challenger is promoted only if the paired bootstrap
+    gain of the primary metric stays above zero at ``confidence``.
+    """
+
+    window: Literal["all", "new", "sliding"] = "all"
+    max_rows: int = 100_000
+    holdout: float = 0.2
+    confidence: float = 0.95
+    bootstrap: int = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration. ``Config()`` is the default."""
 
@@ -172,6 +210,8 @@ class Config:
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> Config:
@@ -213,6 +253,8 @@ _SECTIONS: dict[str, type] = {
     "features": FeaturesConfig,
     "train": TrainConfig,
     "search": SearchConfig,
+    "monitor": MonitorConfig,
+    "retrain": RetrainConfig,
 }
 
 
@@ -297,12 +339,22 @@ _RANGES: dict[str, tuple[float, float]] = {
     "infer_schema_length": (1, float("inf")),
     "reference_rows": (0, 100_000),
     "max_candidates": (1, 10_000),
+    "window": (10, float("inf")),
+    "psi_warn": (0.0, float("inf")),
+    "psi_alert": (0.0, float("inf")),
+    "missing_alert": (0.0, 1.0),
+    "out_of_range_alert": (0.0, 1.0),
+    "accuracy_drop": (0.0, float("inf")),
+    "log_max_rows": (100, float("inf")),
+    "max_rows": (10, float("inf")),
+    "confidence": (0.5, 0.9999),
+    "bootstrap": (100, 100_000),
 }
 
 
 def _check_ranges(cls: type, values: dict[str, Any], where: str) -> None:
     for key, value in values.items():
-        if key in _RANGES:
+        if key in _RANGES and isinstance(value, int | float):
             lo, hi = _RANGES[key]
             if not lo <= value <= hi:
                 raise ConfigError(f"{where} {key}: {value!r} is out of range; expected {lo}..{hi}")

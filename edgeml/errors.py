@@ -17,6 +17,8 @@ Exception tree::
     ├── ExportError           a model that cannot be compiled or loaded as compiled
     │   ├── ToolchainError    a compiler or emulator that is missing (names the package)
     │   └── ParityError       a compiled artifact that does not equal LightGBM
+    ├── RegistryError         a model registry name or version that does not exist
+    ├── ServeError            a server that cannot start (port, token, log database)
     └── NotFittedError        a plan or model used before ``fit``
 
 Each message names the file, column, row or key at fault and what was expected.
@@ -33,7 +35,9 @@ __all__ = [
     "ExportError",
     "NotFittedError",
     "ParityError",
+    "RegistryError",
     "SchemaError",
+    "ServeError",
     "SourceError",
     "TargetError",
     "ToolchainError",
@@ -87,6 +91,14 @@ class ToolchainError(ExportError):
 
 class ParityError(ExportError):
     """A compiled artifact's output differs from LightGBM's beyond the tolerance."""
+
+
+class RegistryError(EdgeMLError):
+    """A registry, model name or version that does not exist or cannot be changed."""
+
+
+class ServeError(EdgeMLError):
+    """A server that cannot start as asked: address, admin token or log database."""
 
 
 class NotFittedError(EdgeMLError):

@@ -1,0 +1,61 @@
+"""The prediction log's SQLite schema, shared by the server (writer) and the monitor (reader).
+
+One row per predicted record. ``inputs`` is the raw record as JSON (missing as null),
+``outputs`` the prediction dict as the API returned it (``prediction`` and ``proba_<class>``);
+``score`` is the number drift is measured on: the positive-class probability (binary), the
+predicted value (regression) or the predicted class index (multiclass). ``label`` is the true
+label (JSON) attached later by ``POST /feedback``.
+
+The database runs in WAL mode so the monitor can read while the server writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+__all__ = ["LOG_FILE", "SCHEMA", "connect", "default_log_path"]
+
+#: File name of the log beside a bundle (``churn.edgeml`` → ``churn.edgeml.log.db``).
+LOG_FILE = ".log.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id    TEXT    NOT NULL,
+    row           INTEGER NOT NULL,
+    ts            REAL    NOT NULL,  -- unix seconds when the prediction was made
+    model_version TEXT    NOT NULL,
+    backend       TEXT    NOT NULL,
+    latency_us    REAL    NOT NULL,  -- of the whole request the row came in
+    batch_size    INTEGER NOT NULL,
+    inputs        TEXT    NOT NULL,  -- JSON object
+    outputs       TEXT    NOT NULL,  -- JSON object
+    score         REAL,
+    label         TEXT,              -- JSON value, set by POST /feedback
+    labelled_at   REAL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS predictions_request ON predictions (request_id, row);
+CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (ts);
+"""
+
+
+def default_log_path(bundle: str | Path) -> Path:
+    """Where the server logs a bundle's predictions: ``NAME.edgeml`` → ``NAME.edgeml.log.db``.
+
+    Beside the bundle rather than inside it, so the bundle's checksums stay valid.
+
+    >>> default_log_path("/srv/churn.edgeml").name
+    'churn.edgeml.log.db'
+    """
+    path = Path(bundle)
+    return path.with_name(path.name + LOG_FILE)
+
+
+def connect(path: str | Path, *, timeout: float = 0.5) -> sqlite3.Connection:
+    """Open (creating if needed) a prediction log in WAL mode with the schema in place."""
+    connection = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.executescript(SCHEMA)
+    return connection
