@@ -323,6 +323,85 @@ def report(bundle: Path, out: Path, data: str | None, table: str | None, query: 
     click.echo(f"wrote {path}")
 
 
+@cli.command()
+@click.argument("bundle", type=click.Path(path_type=Path), required=False)
+@click.option("--registry", type=click.Path(path_type=Path), help="Serve from a model registry.")
+@click.option("--name", help="Model name in the registry; follows its current version.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--backend",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "treelite", "onnx", "lightgbm"]),
+    help="Model backend.",
+)
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(path_type=Path),
+    help="Prediction log (SQLite) [beside the bundle].",
+)
+@click.option(
+    "--admin-token",
+    envvar="EDGEML_ADMIN_TOKEN",
+    show_envvar=True,
+    help="Token for /admin/* (at least 16 characters); without it they are off.",
+)
+@click.option(
+    "--max-body-mb",
+    default=16.0,
+    show_default=True,
+    type=float,
+    help="Largest request body; larger ones get 413.",
+)
+@click.option(
+    "--unknown-categories",
+    default="reject",
+    show_default=True,
+    type=click.Choice(["reject", "missing"]),
+    help="A category unseen in training: 422, or predict it as missing.",
+)
+@_user_errors
+def serve(
+    bundle: Path | None,
+    registry: Path | None,
+    name: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    backend: str,
+    log_path: Path | None,
+    admin_token: str | None,
+    max_body_mb: float,
+    unknown_categories: str,
+) -> None:
+    """Serve a bundle over HTTP: /predict, /predict/batch, /feedback, /health, /ready, /schema,
+    /metrics and /openapi.json; every prediction is logged for `edgeml monitor`.
+
+    \b
+    Example:
+        edgeml serve churn.edgeml --port 8000
+        EDGEML_ADMIN_TOKEN=... edgeml serve --registry models/ --name churn
+        curl -s localhost:8000/predict -d '{"tenure": 12, "contract": "Month-to-month", ...}'
+    """
+    from edgeml.serve import ServeSettings, run
+
+    settings = ServeSettings(
+        bundle=bundle,
+        registry=registry,
+        name=name,
+        backend=backend,
+        log=log_path,
+        admin_token=admin_token or None,
+        max_body_bytes=int(max_body_mb * 2**20),
+        unknown_categories="missing" if unknown_categories == "missing" else "reject",
+    )
+    click.echo(f"serving on http://{host}:{port} (docs at /docs); Ctrl-C stops", err=True)
+    run(settings, host=host, port=port, workers=workers)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="edgeml")

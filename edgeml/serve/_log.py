@@ -1,0 +1,223 @@
+"""The prediction log: every served row goes to SQLite from one writer thread, never in the way.
+
+Requests only put rows on a bounded queue (``put_nowait``); a full queue drops the rows and counts
+them. The writer inserts in batches; a locked database is retried for a while, a failing one
+(disk full, file deleted or unreadable) drops the batch, counts it and reopens the file, so the
+log heals when the fault goes. Retention keeps the newest ``max_rows`` rows.
+
+>>> log = PredictionLog("/tmp/doctest.log.db", max_rows=1000)            # doctest: +SKIP
+>>> log.append([("req-1", 0, 1.7e9, "v1", "treelite", 25.0, 1, "{}", "{}", 0.3)])  # doctest: +SKIP
+>>> log.flush(); log.close()                                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from edgeml.serve._logschema import connect
+
+__all__ = ["LogRow", "PredictionLog"]
+
+#: request_id, row, ts, model_version, backend, latency_us, batch_size, inputs, outputs, score
+LogRow = tuple[str, int, float, str, str, float, int, str, str, float | None]
+
+_INSERT = (
+    "INSERT OR IGNORE INTO predictions (request_id, row, ts, model_version, backend, latency_us,"
+    " batch_size, inputs, outputs, score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RETRIES = 5  # a locked database is retried this many times (busy timeout each) before dropping
+_BATCH = 2000
+
+
+class PredictionLog:
+    """An append-only, size-bounded SQLite log of predictions, written by a background thread."""
+
+    def __init__(self, path: str | Path, *, max_rows: int = 1_000_000, max_pending: int = 10_000):
+        self.path = Path(path)
+        self.max_rows = max_rows
+        self.written = 0
+        self.dropped = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=max_pending)
+        self._connection: sqlite3.Connection | None = None
+        self._inode: int | None = None
+        self._since_trim = 0
+        self._open()
+        self._thread = threading.Thread(target=self._run, name="edgeml-log", daemon=True)
+        self._thread.start()
+
+    # -- request side: never blocks ------------------------------------------------------------
+
+    def append(self, rows: list[LogRow]) -> None:
+        """Queue ``rows`` for writing; if the queue is full they are dropped and counted."""
+        try:
+            self._queue.put_nowait(rows)
+        except queue.Full:
+            self.dropped += len(rows)
+
+    def append_lazy(self, rows: Callable[[], list[LogRow]]) -> None:
+        """Queue a function making the rows, so building them (JSON) happens off the request."""
+        try:
+            self._queue.put_nowait(rows)
+        except queue.Full:
+            self.dropped += 1  # the row count is unknown without building them; at least one
+
+    def submit(self, job: Callable[[sqlite3.Connection], Any]) -> Future[Any]:
+        """Run ``job(connection)`` on the writer thread after the rows queued before it."""
+        future: Future[Any] = Future()
+        try:
+            self._queue.put_nowait(_Job(job, future))
+        except queue.Full:
+            future.set_exception(sqlite3.OperationalError("the prediction log queue is full"))
+        return future
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything queued so far is written (or dropped)."""
+        self.submit(lambda _: None).result(timeout=timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the writer and close the database."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout)
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
+            self._connection = None
+
+    # -- writer thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, _Job):
+                self._run_job(item)
+                continue
+            batch = self._rows(item)
+            # Drain what else is waiting so a busy server writes few, large transactions.
+            while len(batch) < _BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None or isinstance(more, _Job):
+                    self._write(batch)
+                    batch = []
+                    if more is None:
+                        return
+                    self._run_job(more)
+                    continue
+                batch.extend(self._rows(more))
+            if batch:
+                self._write(batch)
+
+    def _rows(self, item: list[LogRow] | Callable[[], list[LogRow]]) -> list[LogRow]:
+        if not callable(item):
+            return list(item)
+        try:
+            return item()
+        except (TypeError, ValueError) as exc:  # a row that cannot be logged: count it, go on
+            self.errors += 1
+            self.dropped += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return []
+
+    def _write(self, batch: Sequence[LogRow]) -> None:
+        for attempt in range(_RETRIES):
+            try:
+                connection = self._ready()
+                with connection:
+                    connection.executemany(_INSERT, batch)
+                self.written += len(batch)
+                self._since_trim += len(batch)
+                if self._since_trim >= max(1000, self.max_rows // 10):
+                    self._trim(connection)
+                return
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                if not _is_busy(exc) or attempt == _RETRIES - 1:
+                    break
+        self.dropped += len(batch)
+
+    def _run_job(self, job: _Job) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return
+        try:
+            job.future.set_result(job.call(self._ready()))
+        except BaseException as exc:  # the caller gets it through the future
+            if isinstance(exc, sqlite3.Error):
+                self._failed(exc)
+            job.future.set_exception(exc)
+
+    def _trim(self, connection: sqlite3.Connection) -> None:
+        self._since_trim = 0
+        with connection:
+            connection.execute(
+                "DELETE FROM predictions WHERE id <= (SELECT MAX(id) FROM predictions) - ?",
+                (self.max_rows,),
+            )
+
+    # -- the connection, reopened when the file changes under us -------------------------------
+
+    def _ready(self) -> sqlite3.Connection:
+        if self._connection is None or self._inode != _inode(self.path):
+            self._open()
+        if self._connection is None:
+            raise sqlite3.OperationalError(self.last_error or f"cannot open {self.path}")
+        return self._connection
+
+    def _open(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
+            self._connection = None
+        try:
+            self._connection = connect(self.path)
+            self._inode = _inode(self.path)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        if not _is_busy(exc):
+            # Disk full, file deleted or replaced: start from a fresh connection next time.
+            self._inode = None
+            time.sleep(0.01)
+
+
+class _Job:
+    """A function to run on the writer thread, its result delivered through ``future``."""
+
+    __slots__ = ("call", "future")
+
+    def __init__(self, call: Callable[[sqlite3.Connection], Any], future: Future[Any]) -> None:
+        self.call = call
+        self.future = future
+
+
+_Item = list[LogRow] | Callable[[], list[LogRow]] | _Job | None
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None

@@ -1,0 +1,261 @@
+"""What the prediction and feedback routes do, apart from HTTP: validate, predict, log, observe.
+
+Validation uses the served model's request model, so every error names the record and field.
+Small requests predict inline on the event loop (tens of microseconds: a thread hop would cost
+more); large ones run in the thread pool so they do not hold up other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from edgeml.errors import DataError
+from edgeml.serve._bodies import BadRequest, check_categories, parse_batch
+from edgeml.serve._holder import ModelHolder
+from edgeml.serve._log import LogRow, PredictionLog
+from edgeml.serve._metrics import ServerMetrics
+from edgeml.serve._records import FeedbackItem
+from edgeml.serve._served import ServedModel
+from edgeml.serve._watch import Watch
+
+__all__ = ["Predictions"]
+
+_ROW_BY_ROW = 8  # up to this many records, predict_row each; above, one batch call
+_INLINE_ROWS = 2000  # above this many rows, predict in the thread pool
+_FEEDBACK_TIMEOUT = 10.0
+
+
+class Predictions:
+    """The request handlers' work, over the holder's current model."""
+
+    def __init__(
+        self, holder: ModelHolder, log: PredictionLog, watch: Watch, metrics: ServerMetrics
+    ) -> None:
+        self.holder = holder
+        self.log = log
+        self.watch = watch
+        self.metrics = metrics
+
+    async def records(self, body: Any, request_id: str) -> dict[str, Any]:
+        """``POST /predict``: one record → one prediction; a list → ``predictions``."""
+        start = time.perf_counter()
+        served = self.holder.current  # in-flight requests keep the model they started with
+        single = isinstance(body, dict)
+        if not single and not isinstance(body, list):
+            raise BadRequest("body: expected a JSON object (one record) or an array of records")
+        items: list[Any] = [body] if single else body
+        if not items:
+            raise BadRequest("empty batch: send at least one record")
+        _validate(served, items)
+        outputs = await self._run(served, items)
+        latency_us = (time.perf_counter() - start) * 1e6
+        self._record(served, request_id, items, outputs, latency_us)
+        head = {"request_id": request_id, "model_version": served.version}
+        return {**head, **outputs[0]} if single else {**head, "predictions": outputs}
+
+    async def batch(self, body: bytes, content_type: str, request_id: str) -> dict[str, Any]:
+        """``POST /predict/batch``: columns in, one list per output column out."""
+        start = time.perf_counter()
+        served = self.holder.current
+        needed = list(served.predictor.input_schema)
+        columns = parse_batch(body, content_type, needed)
+        check_categories(columns, served.categories)
+        n = len(next(iter(columns.values())))
+        call = _guarded(lambda: served.predictor.predict(columns))
+        result = call() if n <= _INLINE_ROWS else await run_in_threadpool(call)
+        answer = {name: np.asarray(values).tolist() for name, values in result.items()}
+        latency_us = (time.perf_counter() - start) * 1e6
+        names = list(answer)
+
+        def rows() -> list[LogRow]:  # expanded on the log's thread, not the request's
+            outputs = [
+                dict(zip(names, values, strict=True))
+                for values in zip(*answer.values(), strict=True)
+            ]
+            records = [
+                dict(zip(needed, values, strict=True))
+                for values in zip(*columns.values(), strict=True)
+            ]
+            return _log_rows(served, request_id, records, outputs, latency_us, stamp)
+
+        stamp = time.time()
+        self.log.append_lazy(rows)
+        self.watch.observe_columns(served, columns, answer)
+        self.metrics.predictions.labels(served.version).inc(n)
+        return {"request_id": request_id, "model_version": served.version, "rows": n, **answer}
+
+    async def feedback(self, body: Any) -> dict[str, Any]:
+        """``POST /feedback``: attach true labels to logged rows; says which ids were unknown."""
+        items = [body] if isinstance(body, dict) else body
+        if not isinstance(items, list) or not items:
+            raise BadRequest("body: expected a feedback object or a non-empty array of them")
+        served = self.holder.current
+        parsed: list[tuple[str, int, Any]] = []
+        for i, item in enumerate(items):
+            try:
+                entry = FeedbackItem.model_validate(item)
+            except ValidationError as exc:
+                raise _invalid(exc, [] if isinstance(body, dict) else [i]) from None
+            parsed.append((entry.request_id, entry.row, _label(served, entry.label, i)))
+        stamp = time.time()
+
+        def attach(connection: sqlite3.Connection) -> list[tuple[str, int]]:
+            unknown = []
+            with connection:
+                for request_id, row, label in parsed:
+                    cursor = connection.execute(
+                        "UPDATE predictions SET label = ?, labelled_at = ? "
+                        "WHERE request_id = ? AND row = ?",
+                        (_dumps(label), stamp, request_id, row),
+                    )
+                    if cursor.rowcount == 0:
+                        unknown.append((request_id, row))
+            return unknown
+
+        try:
+            unknown = await asyncio.wait_for(
+                asyncio.wrap_future(self.log.submit(attach)), _FEEDBACK_TIMEOUT
+            )
+        except (sqlite3.Error, TimeoutError) as exc:
+            raise BadRequest(
+                f"the prediction log is unavailable ({exc}); retry later", 503
+            ) from None
+        updated = len(parsed) - len(unknown)
+        self.metrics.feedback.inc(updated)
+        return {
+            "updated": updated,
+            "unknown": [{"request_id": r, "row": k} for r, k in unknown],
+        }
+
+    async def _run(self, served: ServedModel, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        predictor = served.predictor
+        if len(items) <= _ROW_BY_ROW:
+            return [_guarded(functools.partial(predictor.predict_row, item))() for item in items]
+        needed = list(predictor.input_schema)
+        columns = {name: [item[name] for item in items] for name in needed}
+        call = _guarded(lambda: predictor.predict(columns))
+        result = call() if len(items) <= _INLINE_ROWS else await run_in_threadpool(call)
+        lists = {name: np.asarray(values).tolist() for name, values in result.items()}
+        return [
+            dict(zip(lists, values, strict=True)) for values in zip(*lists.values(), strict=True)
+        ]
+
+    def _record(
+        self,
+        served: ServedModel,
+        request_id: str,
+        items: list[dict[str, Any]],
+        outputs: list[dict[str, Any]],
+        latency_us: float,
+    ) -> None:
+        stamp = time.time()
+        self.log.append_lazy(
+            lambda: _log_rows(served, request_id, items, outputs, latency_us, stamp)
+        )
+        self.watch.observe(served, items, outputs)
+        self.metrics.predictions.labels(served.version).inc(len(items))
+
+
+def _log_rows(
+    served: ServedModel,
+    request_id: str,
+    records: Sequence[Mapping[str, Any]],
+    outputs: Sequence[dict[str, Any]],
+    latency_us: float,
+    stamp: float,
+) -> list[LogRow]:
+    n = len(records)
+    return [
+        (
+            request_id,
+            i,
+            stamp,
+            served.version,
+            served.backend,
+            latency_us,
+            n,
+            _dumps(records[i]),
+            _dumps(outputs[i]),
+            served.score_of(outputs[i]),
+        )
+        for i in range(n)
+    ]
+
+
+def _validate(served: ServedModel, items: list[Any]) -> None:
+    for i, item in enumerate(items):
+        try:
+            served.record.model_validate(item)
+        except ValidationError as exc:
+            raise _invalid(
+                exc, [i] if len(items) > 1 or not isinstance(item, dict) else []
+            ) from None
+
+
+def _invalid(exc: ValidationError, prefix: list[int]) -> BadRequest:
+    errors = [
+        {"loc": ["body", *prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    shown = "; ".join(
+        f"{'.'.join(str(part) for part in e['loc'][1:]) or 'body'}: {e['msg']}" for e in errors[:5]
+    )
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return BadRequest(shown + more, 422, errors)
+
+
+def _label(served: ServedModel, label: Any, index: int) -> Any:
+    classes = served.predictor.classes
+    if classes is None:
+        if (
+            isinstance(label, bool)
+            or not isinstance(label, int | float)
+            or not math.isfinite(label)
+        ):
+            raise BadRequest(f"feedback {index}: label: expected a finite number, got {label!r}")
+        return float(label)
+    for known in classes:
+        if str(known) == str(label):
+            return known
+    raise BadRequest(
+        f"feedback {index}: label {label!r} is not a class; expected one of: "
+        f"{', '.join(map(str, classes))}"
+    )
+
+
+def _guarded(call: Callable[[], Any]) -> Callable[[], Any]:
+    def run() -> Any:
+        try:
+            return call()
+        except DataError as exc:  # a value prep cannot read, named by column and row
+            raise BadRequest(str(exc)) from None
+
+    return run
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value, default=str, allow_nan=False)
+    except ValueError:  # NaN from an Arrow or CSV body: the log's JSON says null, as clients do
+        return json.dumps(_finite(value), default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

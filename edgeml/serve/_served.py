@@ -1,0 +1,159 @@
+"""One loaded bundle as the server uses it: predictor, request models, version and readiness.
+
+Loading verifies every file's sha256 and picks the fastest backend through
+:func:`edgeml.runtime.load`. Readiness means the model was parity-checked: the export's recorded
+parity passed, the reference rows stored in the bundle predict finite numbers, and — where
+LightGBM is installed — those rows give LightGBM's own output within 1e-6.
+
+>>> served = ServedModel.load("churn.edgeml")                      # doctest: +SKIP
+>>> served.version, served.ready                                    # doctest: +SKIP
+('churn.edgeml@3fa2c1d0e9b8', True)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from edgeml.errors import BundleError
+from edgeml.runtime import Predictor, load
+from edgeml.serve._records import record_model, serving_columns
+
+__all__ = ["ServedModel"]
+
+_REFERENCE = "reference_rows.json"
+_PARITY_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServedModel:
+    """A verified bundle ready to predict; swapped whole on reload, never changed in place."""
+
+    path: Path
+    version: str
+    predictor: Predictor
+    record: type[BaseModel]
+    columns: list[dict[str, Any]]
+    categories: dict[str, frozenset[str]]
+    ready: bool
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls, path: str | Path, *, backend: str = "auto", strict_categories: bool = True
+    ) -> ServedModel:
+        """Verify and open ``path``; :class:`~edgeml.errors.BundleError` if it cannot serve."""
+        path = Path(path)
+        manifest = _manifest_of(path)
+        if manifest.get("features", {}).get("plan", {}).get("steps"):
+            raise BundleError(
+                f"{path}: the model uses time-series features, which need each entity's history; "
+                "serve a model trained with --features none, or compute them on the device with "
+                "edgeml.runtime.FeatureStream"
+            )
+        predictor = load(path, backend=backend, verify=True)
+        columns = serving_columns(manifest.get("input_schema", []), list(predictor.input_schema))
+        title = str(manifest.get("target", {}).get("name") or path.stem)
+        checks = _readiness(path, predictor)
+        return cls(
+            path=path,
+            version=_version(path, manifest),
+            predictor=predictor,
+            record=record_model(columns, title, strict_categories=strict_categories),
+            columns=columns,
+            categories={
+                c["name"]: frozenset(map(str, c["categories"]))
+                for c in columns
+                if c.get("categories") and strict_categories
+            },
+            ready=all(check.get("passed", False) for check in checks.values()),
+            checks=checks,
+        )
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.predictor.manifest
+
+    @property
+    def backend(self) -> str:
+        return self.predictor.backend_name
+
+    def schema(self) -> dict[str, Any]:
+        """What ``GET /schema`` returns: inputs, task, outputs and the model version."""
+        outputs = ["prediction", *self.predictor.columns]
+        return {
+            "model_version": self.version,
+            "task": self.predictor.task,
+            "target": self.manifest.get("target", {}).get("name"),
+            "classes": self.predictor.classes,
+            "inputs": self.columns,
+            "outputs": outputs,
+            "backend": self.backend,
+        }
+
+    def score_of(self, output: dict[str, Any]) -> float | None:
+        """The number the log keeps for drift (see :mod:`edgeml.serve._logschema`)."""
+        classes = self.predictor.classes
+        if classes is None:
+            return float(output["prediction"])
+        if self.predictor.task == "binary":
+            return float(output[self.predictor.columns[1]])
+        return float(classes.index(output["prediction"]))
+
+
+def _manifest_of(path: Path) -> dict[str, Any]:
+    from edgeml.bundle import read_manifest
+
+    return read_manifest(path, verify=True)
+
+
+def _version(path: Path, manifest: dict[str, Any]) -> str:
+    digest = str(manifest.get("files", {}).get("model.txt", ""))[:12] or "unknown"
+    # A registry version (``churn/v3``) names its model too; a plain bundle is its file name.
+    registry = path.name.startswith("v") and path.name[1:].isdigit()
+    label = f"{path.parent.name}/{path.name}" if registry else path.name
+    return f"{label}@{digest}"
+
+
+def _readiness(path: Path, predictor: Predictor) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    backend = predictor.backend_name
+    recorded = predictor.manifest.get("backends", {}).get(backend, {}).get("parity")
+    if backend != "lightgbm":
+        checks["recorded_parity"] = {
+            "passed": bool(recorded and recorded.get("passed")),
+            "max_abs_diff": (recorded or {}).get("max_abs_diff"),
+        }
+    rows = _reference_rows(path)
+    if rows is None:
+        return checks
+    output = np.asarray(predictor.output(rows), dtype=np.float64)
+    checks["reference_rows"] = {
+        "passed": bool(np.all(np.isfinite(output))),
+        "rows": len(output),
+    }
+    if backend != "lightgbm" and importlib.util.find_spec("lightgbm") is not None:
+        expected = np.asarray(load(path, backend="lightgbm").output(rows), dtype=np.float64)
+        diff = float(np.max(np.abs(output - expected))) if output.size else 0.0
+        checks["lightgbm_parity"] = {
+            "passed": diff <= _PARITY_TOLERANCE,
+            "max_abs_diff": diff,
+            "tolerance": _PARITY_TOLERANCE,
+        }
+    return checks
+
+
+def _reference_rows(path: Path) -> dict[str, list[Any]] | None:
+    file = path / _REFERENCE
+    if not file.is_file():
+        return None
+    payload = json.loads(file.read_bytes())
+    columns: list[str] = payload["columns"]
+    rows: list[list[Any]] = payload["rows"]
+    return {name: [row[j] for row in rows] for j, name in enumerate(columns)}

@@ -1,0 +1,205 @@
+"""Live monitoring inside the server: the recent inputs and scores in memory, drift and live
+accuracy computed from them when ``/metrics`` is scraped (at most every few seconds).
+
+Requests only append references to bounded deques; the work (prep transform, PSI, reading the
+labelled rows back from the log) happens on the scrape, in the thread pool.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from edgeml.config import MonitorConfig
+from edgeml.errors import EdgeMLError
+from edgeml.maintain._drift import feature_drift, prediction_drift
+from edgeml.maintain._monitor_labels import labelled_rows
+from edgeml.maintain._monitor_log import read_window
+from edgeml.serve._holder import ModelHolder
+from edgeml.serve._log import PredictionLog
+from edgeml.serve._served import ServedModel
+
+__all__ = ["Watch"]
+
+Gauges = dict[str, tuple[str, dict[tuple[str, ...], float], tuple[str, ...]]]
+_CACHE_SECONDS = 2.0
+
+
+class Watch:
+    """Recent traffic of the served model and the gauges ``/metrics`` shows for it."""
+
+    def __init__(self, holder: ModelHolder, log: PredictionLog, config: MonitorConfig) -> None:
+        self.holder = holder
+        self.log = log
+        self.config = config
+        self._records: deque[Mapping[str, Any]] = deque(maxlen=config.window)
+        self._scores: deque[float] = deque(maxlen=config.window)
+        self._version = holder.current.version
+        self._lock = threading.Lock()
+        self._cached: tuple[float, Gauges] | None = None
+
+    def observe(
+        self,
+        served: ServedModel,
+        records: Sequence[Mapping[str, Any]],
+        outputs: Sequence[dict[str, Any]],
+    ) -> None:
+        """Remember the rows of one request (references only: no copy, no computation)."""
+        if served.version != self._version:
+            self._reset(served.version)
+        self._records.extend(records)
+        self._scores.extend(_score(served, output) for output in outputs)
+
+    def observe_columns(
+        self,
+        served: ServedModel,
+        columns: Mapping[str, list[Any]],
+        outputs: Mapping[str, list[Any]],
+    ) -> None:
+        """:meth:`observe` for a columnar batch: keeps only the last ``window`` rows of it."""
+        n = len(outputs["prediction"])
+        keep = range(max(0, n - self.config.window), n)
+        names = list(columns)
+        records = [{name: columns[name][i] for name in names} for i in keep]
+        rows = [{name: values[i] for name, values in outputs.items()} for i in keep]
+        self.observe(served, records, rows)
+
+    def gauges(self) -> Gauges:
+        """The scrape-time metric families (cached for a couple of seconds)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] > _CACHE_SECONDS:
+                self._cached = (now, self._compute())
+            return self._cached[1]
+
+    # -- computing ---------------------------------------------------------------------------
+
+    def _compute(self) -> Gauges:
+        served = self.holder.current
+        log = self.log
+        gauges: Gauges = {
+            "edgeml_model_ready": (
+                "1 if the served model passed its checks.",
+                {(served.version, served.backend): float(served.ready)},
+                ("model_version", "backend"),
+            ),
+            "edgeml_log_rows_written": (
+                "Prediction rows written to the log.",
+                {(): float(log.written)},
+                (),
+            ),
+            "edgeml_log_rows_dropped": (
+                "Prediction rows the log could not keep.",
+                {(): float(log.dropped)},
+                (),
+            ),
+            "edgeml_log_errors": (
+                "Errors writing the prediction log.",
+                {(): float(log.errors)},
+                (),
+            ),
+        }
+        records, scores = list(self._records), np.array(self._scores, dtype=np.float64)
+        gauges["edgeml_window_rows"] = ("Rows in the drift window.", {(): float(len(records))}, ())
+        if records:
+            gauges.update(self._drift(served, records, scores))
+        gauges.update(self._accuracy(served))
+        return gauges
+
+    def _drift(
+        self, served: ServedModel, records: list[Mapping[str, Any]], scores: np.ndarray
+    ) -> Gauges:
+        prep = served.predictor.prep
+        columns = {name: [r.get(name) for r in records] for name in prep.input_schema}
+        try:
+            matrix = prep.transform(columns)
+        except EdgeMLError:  # a row the model refused never reaches the window; be safe anyway
+            return {}
+        monitoring = served.manifest.get("monitoring", {})
+        drift = feature_drift(
+            monitoring.get("features", {}), matrix, list(prep.features), self.config
+        )
+        out: Gauges = {
+            "edgeml_feature_psi": (
+                "PSI of each feature over the window vs training.",
+                {(n,): _finite(d.psi) for n, d in drift.items()},
+                ("feature",),
+            ),
+            "edgeml_feature_missing_share": (
+                "Share of missing values per feature in the window.",
+                {(n,): _finite(d.missing) for n, d in drift.items()},
+                ("feature",),
+            ),
+            "edgeml_feature_out_of_range_share": (
+                "Share of values outside the training range per feature.",
+                {(n,): _finite(d.out_of_range) for n, d in drift.items()},
+                ("feature",),
+            ),
+            "edgeml_features_drifted": (
+                "Features whose drift status is alert.",
+                {(): float(sum(d.status == "alert" for d in drift.values()))},
+                (),
+            ),
+        }
+        baseline = monitoring.get("prediction")
+        if baseline:
+            prediction = prediction_drift(baseline, scores, self.config)
+            out["edgeml_prediction_psi"] = (
+                "PSI of the prediction over the window vs training.",
+                {(): _finite(prediction.psi)},
+                (),
+            )
+        return out
+
+    def _accuracy(self, served: ServedModel) -> Gauges:
+        if not self.log.path.is_file():
+            return {}
+        try:
+            window = read_window(self.log.path, self.config.window)
+        except EdgeMLError:
+            return {}
+        labelled = labelled_rows(window, served.predictor.task, served.predictor.classes)
+        if labelled.rows.size == 0:
+            return {"edgeml_labelled_rows": ("Labelled rows in the window.", {(): 0.0}, ())}
+        holdout = served.manifest.get("metrics", {}).get("holdout", {}) or {}
+        live = labelled.accuracy(holdout, self.config, None)
+        values: dict[tuple[str, ...], float] = {
+            (name,): _finite(value) for name, value in live.metrics.items()
+        }
+        return {
+            "edgeml_labelled_rows": (
+                "Labelled rows in the window.",
+                {(): float(labelled.rows.size)},
+                (),
+            ),
+            "edgeml_live_metric": (
+                "Metrics on the labelled rows of the window.",
+                values,
+                ("metric",),
+            ),
+            "edgeml_live_accuracy_alert": (
+                "1 if the live primary metric fell too far.",
+                {(): float(live.alert)},
+                (),
+            ),
+        }
+
+    def _reset(self, version: str) -> None:
+        self._records.clear()
+        self._scores.clear()
+        self._version = version
+
+
+def _score(served: ServedModel, output: Mapping[str, Any]) -> float:
+    score = served.score_of(dict(output))
+    return math.nan if score is None else score
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else math.nan
