@@ -5,8 +5,6 @@ User mistakes (:class:`edgeml.EdgeMLError`) become one line on stderr and exit c
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +13,8 @@ import click
 from rich.console import Console
 
 from edgeml import _views
+from edgeml._cli_common import emit_json, user_errors
+from edgeml._cli_monitor import monitor
 from edgeml._demo import run_demo
 from edgeml._model import load
 from edgeml._output import write_frame
@@ -25,32 +25,10 @@ from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
 from edgeml.data import profile as profile_frame
 from edgeml.data import read_data
-from edgeml.errors import EdgeMLError
 from edgeml.evaluate import report as write_report
 from edgeml.search._view import show_tuning
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class UserError(click.ClickException):
-    """An EdgeMLError on its way to the terminal: one line, exit code 2."""
-
-    exit_code = 2
-
-
-def _user_errors(command: F) -> F:
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except EdgeMLError as exc:
-            raise UserError(str(exc).replace("\n", " ")) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _emit_json(payload: dict[str, Any]) -> None:
-    click.echo(json.dumps(payload, indent=2, default=str))
 
 
 def _stdout() -> Console:
@@ -83,7 +61,7 @@ def cli() -> None:
     show_default=True,
     help="Directory for the demo data and bundle.",
 )
-@_user_errors
+@user_errors
 def demo(out: Path) -> None:
     """Run the full pipeline on the embedded sensor-fleet dataset.
 
@@ -101,7 +79,7 @@ def demo(out: Path) -> None:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="edgeml.toml.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_data_options
-@_user_errors
+@user_errors
 def profile(
     data: str,
     target: str | None,
@@ -121,7 +99,7 @@ def profile(
     dataset = read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
     report = profile_frame(dataset.frame, target=target)
     if as_json:
-        _emit_json({"source": data, **report.to_dict()})
+        emit_json({"source": data, **report.to_dict()})
     else:
         report.render(_stdout())
 
@@ -152,7 +130,7 @@ def profile(
 @click.option("--compare", is_flag=True, help="Leaderboard of model families on the same folds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_data_options
-@_user_errors
+@user_errors
 def train(
     data: str,
     target: str | None,
@@ -210,7 +188,7 @@ def train(
         seed=seed,
     )
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         _views.show_training(_stdout(), result.to_dict())
         show_tuning(_stdout(), result.to_dict())
@@ -221,7 +199,7 @@ def train(
 @click.argument("data")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_data_options
-@_user_errors
+@user_errors
 def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: str | None) -> None:
     """Score a bundle on labelled data, beside the trivial baseline.
 
@@ -231,7 +209,7 @@ def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: s
     """
     report = load(bundle).evaluate(data, table=table, query=query)
     if as_json:
-        _emit_json(report)
+        emit_json(report)
     else:
         _views.show_evaluation(_stdout(), report)
 
@@ -248,7 +226,7 @@ def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: s
     help="Output file: .parquet, .csv or .ndjson.",
 )
 @_data_options
-@_user_errors
+@user_errors
 def predict(bundle: Path, data: str, out: Path, table: str | None, query: str | None) -> None:
     """Predict every row of DATA and write the predictions to OUT.
 
@@ -271,7 +249,7 @@ def predict(bundle: Path, data: str, out: Path, table: str | None, query: str | 
 @click.option("--annotate", is_flag=True, help="Branch hints from the reference rows (treelite).")
 @click.option("--quantize", is_flag=True, help="Thresholds as integer bins (treelite).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@_user_errors
+@user_errors
 def export(
     bundle: Path,
     format_: str,
@@ -293,7 +271,7 @@ def export(
         bundle, format=format_, target=target, out=out, reporter=Reporter(), options=options
     )
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         _views.show_export(_stdout(), result.to_dict())
 
@@ -310,7 +288,7 @@ def export(
 )
 @click.option("--data", help="Labelled rows to draw ROC, confusion, residual... plots on.")
 @_data_options
-@_user_errors
+@user_errors
 def report(bundle: Path, out: Path, data: str | None, table: str | None, query: str | None) -> None:
     """Write one self-contained HTML report of a bundle: data, decisions, metrics and plots.
 
@@ -363,7 +341,7 @@ def report(bundle: Path, out: Path, data: str | None, table: str | None, query: 
     type=click.Choice(["reject", "missing"]),
     help="A category unseen in training: 422, or predict it as missing.",
 )
-@_user_errors
+@user_errors
 def serve(
     bundle: Path | None,
     registry: Path | None,
@@ -400,6 +378,9 @@ def serve(
     )
     click.echo(f"serving on http://{host}:{port} (docs at /docs); Ctrl-C stops", err=True)
     run(settings, host=host, port=port, workers=workers)
+
+
+cli.add_command(monitor)
 
 
 def main() -> None:

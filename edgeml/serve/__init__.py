@@ -10,9 +10,33 @@ the bundle's input schema. Predictions go to a SQLite log beside the bundle
 >>> app = create_app(ServeSettings(bundle=Path("churn.edgeml")))            # doctest: +SKIP
 """
 
-from edgeml.serve._app import create_app
-from edgeml.serve._holder import ServeSettings
-from edgeml.serve._logschema import default_log_path
-from edgeml.serve._run import run
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edgeml.serve._app import create_app
+    from edgeml.serve._holder import ServeSettings
+    from edgeml.serve._logschema import default_log_path
+    from edgeml.serve._run import run
 
 __all__ = ["ServeSettings", "create_app", "default_log_path", "run"]
+
+# Imported on first use (PEP 562): the monitor reads the log schema without loading FastAPI.
+_HOME = {
+    "ServeSettings": "edgeml.serve._holder",
+    "create_app": "edgeml.serve._app",
+    "default_log_path": "edgeml.serve._logschema",
+    "run": "edgeml.serve._run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'edgeml.serve' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -123,7 +123,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         """The input columns (type, role, categories), task and outputs of the served model."""
         return holder.current.schema()
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Response:
         """Prometheus text format: traffic, latency, log health, drift and live accuracy."""
         content = await run_in_threadpool(generate_latest, metrics.registry)

@@ -119,18 +119,24 @@ def _csv_columns(body: bytes) -> dict[str, list[Any]]:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadRequest("body: CSV must be UTF-8 text", 400) from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if not header:
-        raise BadRequest("body: CSV needs a header row naming the columns")
-    columns: dict[str, list[Any]] = {name: [] for name in header}
-    if len(columns) != len(header):
-        raise BadRequest("body: CSV header repeats a column name")
-    for line, record in enumerate(reader, start=2):
-        if len(record) != len(header):
-            raise BadRequest(f"CSV line {line}: {len(record)} fields, the header has {len(header)}")
-        for name, value in zip(header, record, strict=True):
-            columns[name].append(value if value != "" else None)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header:
+            raise BadRequest("body: CSV needs a header row naming the columns")
+        columns: dict[str, list[Any]] = {name: [] for name in header}
+        if len(columns) != len(header):
+            raise BadRequest("body: CSV header repeats a column name")
+        for record in reader:
+            if len(record) != len(header):
+                raise BadRequest(
+                    f"CSV line {reader.line_num}: {len(record)} fields, the header has "
+                    f"{len(header)}"
+                )
+            for name, value in zip(header, record, strict=True):
+                columns[name].append(value if value != "" else None)
+    except csv.Error as exc:
+        raise BadRequest(f"body: CSV line {reader.line_num}: {exc}", 400) from None
     return columns
 
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 __all__ = ["FeedbackItem", "record_model", "serving_columns"]
 
@@ -71,7 +71,16 @@ def _annotation(column: Mapping[str, Any], strict_categories: bool) -> Any:
         return Annotated[_DATES[dtype], Field(strict=False)]
     if dtype == "float":
         return float  # strict float still takes a JSON integer
+    if dtype == "int":  # the runtime reads whole numbers as int64
+        return Annotated[int, Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_whole)]
     return _NUMBER.get(dtype, str)
+
+
+def _whole(value: Any) -> Any:
+    # JSON Schema counts 12.0 as an integer, and so does the runtime; 12.5 and "12" stay refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _describe(column: Mapping[str, Any]) -> str:

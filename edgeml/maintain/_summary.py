@@ -1,0 +1,271 @@
+"""``edgeml monitor``'s numbers: what the last N logged predictions say about a served model.
+
+Traffic (rows, requests, throughput, latency percentiles per request, backends and model
+versions), drift of every model feature and of the prediction against the training baselines,
+live metrics on the rows that got a label back, alerts, and the same over time in buckets.
+
+A missing log is an error (nothing was served yet); an empty one is a summary with
+``rows == 0`` and no alerts: a server that has just started is not a fault.
+
+>>> summary = monitor_summary("churn.edgeml")                              # doctest: +SKIP
+>>> summary.rows, summary.drifted, summary.alerts                          # doctest: +SKIP
+(10000, True, ["feature 'tenure': PSI 0.412 ≥ 0.25"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeml.bundle import read_manifest
+from edgeml.config import Config, MonitorConfig
+from edgeml.errors import ConfigError, EdgeMLError
+from edgeml.maintain._drift import FeatureDrift, PredictionDrift, feature_drift, prediction_drift
+from edgeml.maintain._live import LiveAccuracy
+from edgeml.maintain._monitor_labels import labelled_rows
+from edgeml.maintain._monitor_log import LogWindow, read_window
+from edgeml.maintain._monitor_series import Bucket, time_buckets
+from edgeml.runtime._prep import RuntimePrep
+from edgeml.serve._logschema import default_log_path
+
+__all__ = ["MonitorSummary", "monitor_config", "monitor_summary"]
+
+_PERCENTILES = (50, 95, 99)
+_LATENCY_BINS = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitorSummary:
+    """Everything ``edgeml monitor`` shows; :meth:`to_dict` is its ``--json`` object."""
+
+    bundle: str
+    log: str
+    task: str
+    target: str
+    classes: list[Any] | None
+    config: MonitorConfig
+    window: int
+    generated_at: float
+    rows: int
+    requests: int
+    start: float | None
+    end: float | None
+    rows_per_s: float | None
+    requests_per_s: float | None
+    latency_us: dict[str, float]
+    latency_histogram: dict[str, list[float]]
+    backends: dict[str, int]
+    model_versions: dict[str, int]
+    unreadable_rows: int
+    features: dict[str, FeatureDrift]
+    prediction: PredictionDrift | None
+    live: LiveAccuracy
+    unknown_labels: int
+    alerts: list[str]
+    warnings: list[str]
+    drifted: bool
+    accuracy_alert: bool
+    series: list[Bucket]
+
+    def top_features(self, n: int = 12) -> list[FeatureDrift]:
+        """The ``n`` features with the largest PSI (no-data ones last), for tables and plots."""
+        ranked = sorted(
+            self.features.values(), key=lambda d: -d.psi if math.isfinite(d.psi) else math.inf
+        )
+        return ranked[:n]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe nested dicts (NaN and infinities as ``None``)."""
+        span = None if self.start is None or self.end is None else self.end - self.start
+        return _clean(
+            {
+                "bundle": self.bundle,
+                "log": self.log,
+                "task": self.task,
+                "target": self.target,
+                "window": self.window,
+                "generated_at": self.generated_at,
+                "rows": self.rows,
+                "requests": self.requests,
+                "start": self.start,
+                "end": self.end,
+                "span_s": span,
+                "rows_per_s": self.rows_per_s,
+                "requests_per_s": self.requests_per_s,
+                "latency_us": self.latency_us,
+                "latency_histogram": self.latency_histogram,
+                "backends": self.backends,
+                "model_versions": self.model_versions,
+                "unreadable_rows": self.unreadable_rows,
+                "drifted": self.drifted,
+                "accuracy_alert": self.accuracy_alert,
+                "alerts": self.alerts,
+                "warnings": self.warnings,
+                "features": {k: v.to_dict() for k, v in self.features.items()},
+                "prediction": None if self.prediction is None else self.prediction.to_dict(),
+                "live": {**self.live.to_dict(), "unknown_labels": self.unknown_labels},
+                "thresholds": dataclasses.asdict(self.config),
+                "series": [b.to_dict() for b in self.series],
+            }
+        )
+
+
+def monitor_config(manifest: dict[str, Any]) -> MonitorConfig:
+    """The ``[monitor]`` settings a bundle was trained with; the defaults for older bundles.
+
+    >>> monitor_config({}).psi_alert
+    0.25
+    """
+    raw = manifest.get("config") or {}
+    try:
+        return Config.from_dict(raw, source="manifest config").monitor
+    except (ConfigError, TypeError, AttributeError):
+        # A bundle from another edgeml version may carry keys this one rejects elsewhere in
+        # its config; its [monitor] section alone may still be usable.
+        try:
+            return Config.from_dict({"monitor": raw.get("monitor", {})}).monitor
+        except (ConfigError, TypeError, AttributeError):
+            return MonitorConfig()
+
+
+def monitor_summary(
+    bundle: str | Path,
+    *,
+    log: str | Path | None = None,
+    window: int | None = None,
+    config: MonitorConfig | None = None,
+    now: float | None = None,
+) -> MonitorSummary:
+    """Summarise the last ``window`` rows of the prediction log of ``bundle``.
+
+    ``log`` defaults to ``NAME.edgeml.log.db`` beside the bundle, ``config`` to the bundle's
+    ``[monitor]`` settings and ``window`` to their ``window``; ``now`` (unix seconds) stamps the
+    summary.
+
+    >>> monitor_summary("churn.edgeml", window=5000).to_dict()["drifted"]     # doctest: +SKIP
+    False
+    """
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    config = config or monitor_config(manifest)
+    size = config.window if window is None else window
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(f"window: expected a positive number of rows, got {size!r}")
+    config = dataclasses.replace(config, window=size)
+    log_path = Path(log) if log is not None else default_log_path(bundle)
+    data = read_window(log_path, size)
+    task = str(manifest.get("task", ""))
+    classes = manifest.get("target", {}).get("classes")
+    monitoring = manifest.get("monitoring") or {}
+    baselines = monitoring.get("features") or {}
+    prep = RuntimePrep.from_manifest(manifest, source=str(bundle))
+    names = list(prep.features)
+    matrix, unreadable = _feature_matrix(prep, data)
+    features = feature_drift(baselines, matrix, names, config)
+    pred_base = monitoring.get("prediction")
+    prediction = prediction_drift(pred_base, data.score, config) if pred_base else None
+    metrics = manifest.get("metrics") or {}
+    holdout = metrics.get("holdout") or {}
+    primary = metrics.get("primary")
+    labelled = labelled_rows(data, task, classes)
+    live = labelled.accuracy(holdout, config, primary)
+    alerts, warnings = _messages(features, prediction, live)
+    series = time_buckets(
+        data, matrix, names, baselines, pred_base, labelled,
+        holdout=holdout, config=config, primary=primary,
+    )  # fmt: skip
+    start, end = (float(data.ts.min()), float(data.ts.max())) if data.rows else (None, None)
+    span = (end - start) if start is not None and end is not None else 0.0
+    return MonitorSummary(
+        bundle=str(bundle), log=str(log_path), task=task,
+        target=str(manifest.get("target", {}).get("name", "")), classes=classes, config=config,
+        window=size, generated_at=time.time() if now is None else float(now), rows=data.rows,
+        requests=data.requests, start=start, end=end,
+        rows_per_s=data.rows / span if span > 0 else None,
+        requests_per_s=data.requests / span if span > 0 else None,
+        latency_us=_latency(data), latency_histogram=_latency_histogram(data),
+        backends=dict(Counter(data.backend)),
+        model_versions=dict(Counter(data.model_version)), unreadable_rows=unreadable,
+        features=features, prediction=prediction, live=live, unknown_labels=labelled.unknown,
+        alerts=alerts, warnings=warnings,
+        drifted=any(d.status == "alert" for d in features.values())
+        or (prediction is not None and prediction.status == "alert"),
+        accuracy_alert=live.alert, series=series,
+    )  # fmt: skip
+
+
+def _feature_matrix(prep: RuntimePrep, data: LogWindow) -> tuple[np.ndarray, int]:
+    """The logged inputs as model features; a record the prep plan refuses becomes a row of NaN
+    (counted as unreadable) instead of failing the summary."""
+    schema = list(prep.input_schema)
+    # A key absent from a record is a missing value, as the server treats it.
+    columns = {c: [record.get(c) for record in data.inputs] for c in schema}
+    try:
+        return prep.transform(columns), 0
+    except EdgeMLError:
+        pass
+    matrix = np.full((data.rows, len(prep.features)), np.nan)
+    unreadable = 0
+    for i, record in enumerate(data.inputs):
+        try:
+            matrix[i] = prep.transform_row({c: record.get(c) for c in schema})
+        except EdgeMLError:
+            unreadable += 1
+    return matrix, unreadable
+
+
+def _latency(data: LogWindow) -> dict[str, float]:
+    latency = data.request_latency()
+    if latency.size == 0:
+        return {}
+    values = np.percentile(latency, _PERCENTILES)
+    out = {f"p{q}": float(v) for q, v in zip(_PERCENTILES, values, strict=True)}
+    return {**out, "mean": float(latency.mean()), "max": float(latency.max())}
+
+
+def _latency_histogram(data: LogWindow) -> dict[str, list[float]]:
+    """Counts of request latencies in bins equal on a log scale (latency has a long tail)."""
+    latency = data.request_latency()
+    latency = latency[np.isfinite(latency) & (latency > 0)]
+    if latency.size == 0:
+        return {"edges": [], "counts": []}
+    low, high = float(latency.min()), float(latency.max())
+    edges = np.geomspace(low, high, _LATENCY_BINS + 1) if high > low else np.array([low, high])
+    counts, _ = np.histogram(latency, bins=edges)
+    return {"edges": edges.tolist(), "counts": counts.astype(float).tolist()}
+
+
+def _messages(
+    features: dict[str, FeatureDrift], prediction: PredictionDrift | None, live: LiveAccuracy
+) -> tuple[list[str], list[str]]:
+    """Alerts and warnings as one line each, the worst features first."""
+    alerts: list[str] = []
+    warnings: list[str] = []
+    ranked = sorted(features.values(), key=lambda d: -d.psi if math.isfinite(d.psi) else 0.0)
+    for drift in [*ranked, *([prediction] if prediction is not None else [])]:
+        what = "prediction" if isinstance(drift, PredictionDrift) else f"feature {drift.name!r}"
+        target = alerts if drift.status == "alert" else warnings
+        target.extend(f"{what}: {reason}" for reason in drift.reasons)
+    if live.alert:
+        alerts.append(f"accuracy: {live.reason}")
+    return alerts, warnings
+
+
+def _clean(value: Any) -> Any:
+    """Nested data made JSON-safe: NaN/inf → None, NumPy scalars → Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
