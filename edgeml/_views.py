@@ -79,6 +79,12 @@ def show_demo(console: Console, result: dict[str, Any]) -> None:
 def show_export(console: Console, result: dict[str, Any]) -> None:
     """The summary ``edgeml export`` prints: the artifact, its size, parity, where it went."""
     info, parity = result["info"], result["parity"]
+    if result["format"] == "docker":
+        console.print(
+            f"wrote a Docker build context for {result['bundle']} to {result['out']} "
+            f"({len(result['files'])} files); build it with: docker build -t NAME {result['out']}"
+        )
+        return
     main = info.get("library") or (result["files"] or ["model.txt"])[0]
     console.print(
         f"exported {result['bundle']} as {result['format']} for {result.get('target', 'host')}: "

@@ -15,6 +15,7 @@ from rich.console import Console
 from edgeml import _views
 from edgeml._cli_common import emit_json, user_errors
 from edgeml._cli_monitor import monitor
+from edgeml._cli_registry import registry, retrain
 from edgeml._demo import run_demo
 from edgeml._model import load
 from edgeml._output import write_frame
@@ -381,6 +382,8 @@ def serve(
 
 
 cli.add_command(monitor)
+cli.add_command(retrain)
+cli.add_command(registry)
 
 
 def main() -> None:

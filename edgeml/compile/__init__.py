@@ -23,8 +23,8 @@ from edgeml.errors import ConfigError
 
 __all__ = ["FORMATS", "Artifact", "ExportResult", "export"]
 
-Format = Literal["lightgbm", "treelite", "onnx", "c"]
-FORMATS: tuple[str, ...] = ("lightgbm", "treelite", "onnx", "c")
+Format = Literal["lightgbm", "treelite", "onnx", "c", "docker"]
+FORMATS: tuple[str, ...] = ("lightgbm", "treelite", "onnx", "c", "docker")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +76,8 @@ def export(
             f"--format {format!r} is not supported; expected one of: {', '.join(FORMATS)}"
         )
     bundle = Path(bundle)
+    if format == "docker":  # a build context beside the bundle, not a file inside it
+        return _docker_context(bundle, out, reporter)
     manifest, files = read_bundle_files(bundle)
     reporter.status(f"exporting {bundle} as {format} for {target}")
     artifact = _backend(format)(
@@ -101,6 +103,23 @@ def export(
         parity=artifact.parity,
         out=destination,
         target=target,
+    )
+
+
+# Not named ``_docker``: importing the submodule edgeml.compile._docker would overwrite it.
+def _docker_context(bundle: Path, out: str | Path | None, reporter: Reporter) -> ExportResult:
+    from edgeml.compile._docker import write_context
+
+    reporter.status(f"writing a Docker build context for {bundle}")
+    files = write_context(bundle, out)
+    info = {"base_image": "python:3.11-slim-bookworm", "entry": "python -m edgeml.serve"}
+    return ExportResult(
+        bundle=bundle,
+        format="docker",
+        files=files,
+        info=info,
+        parity={"passed": True, "rows": 0, "max_abs_diff": 0.0},
+        out=Path(out) if out else None,
     )
 
 
