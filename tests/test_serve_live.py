@@ -143,31 +143,33 @@ def test_a_locked_or_deleted_log_never_fails_a_request(bundle: Path, tmp_path: P
 
 def test_the_api_survives_fuzzing_from_its_openapi_document(bundle: Path, tmp_path: Path) -> None:
     schemathesis = pytest.importorskip("schemathesis")
+    with running_server(str(bundle), "--log", str(tmp_path / "fuzz.db")) as (url, _):
+        schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+        failures: list[str] = []
+        for operation in schema.get_all_operations():
+            fuzz(operation.ok(), url, failures)
+        assert failures == [], "\n\n".join(failures[:3])
+        assert httpx.get(f"{url}/health").status_code == 200
+
+
+def fuzz(operation: Any, url: str, failures: list[str]) -> None:
+    """Every check schemathesis has (no 5xx, documented statuses, content types and bodies)."""
     from hypothesis import HealthCheck, given, settings
     from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-    with running_server(str(bundle), "--log", str(tmp_path / "fuzz.db")) as (url, _):
-        schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
-        failures = []
-        for operation in schema.get_all_operations():
-            op = operation.ok()
+    # A record's validity is all in its JSON Schema; a batch's is not (equal column lengths, a
+    # CSV header), nor a label's (one of the classes): there a valid-looking body may get a 422.
+    excluded = [] if operation.path == "/predict" else [positive_data_acceptance]
 
-            # A record's validity is all in its JSON Schema; a batch's is not (equal column
-            # lengths, a CSV header), nor a label's (one of the classes): there a valid-looking
-            # body may get a 422.
-            excluded = [] if op.path == "/predict" else [positive_data_acceptance]
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def check(case: Any) -> None:
+        try:
+            case.call_and_validate(base_url=url, excluded_checks=excluded)
+        except Exception as exc:
+            failures.append(f"{case.method} {case.path}: {exc}"[:2000])
 
-            @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-            @given(case=op.as_strategy())
-            def check(case: Any, excluded: list[Any] = excluded) -> None:
-                try:  # every other check schemathesis has: no 5xx, documented statuses and bodies
-                    case.call_and_validate(base_url=url, excluded_checks=excluded)
-                except Exception as exc:
-                    failures.append(f"{case.method} {case.path}: {exc}"[:2000])
-
-            check()
-        assert failures == [], "\n\n".join(failures[:3])
-        assert httpx.get(f"{url}/health").status_code == 200
+    check()
 
 
 def test_binds_to_loopback_by_default(bundle: Path, tmp_path: Path) -> None:
@@ -189,3 +191,23 @@ def test_cli_refuses_bad_settings_in_one_line(bundle: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", str(bundle), "--admin-token", "short"])
     assert result.exit_code == 2
     assert result.output == "Error: admin token: expected at least 16 characters\n"
+
+
+def test_serving_from_a_registry_follows_promotions(bundle: Path, tmp_path: Path) -> None:
+    from edgeml.maintain._registry import Registry
+
+    registry = Registry(tmp_path / "models")
+    registry.add("churn", bundle, promote=True)
+    registry.add("churn", bundle)
+    args = ("--registry", str(tmp_path / "models"), "--name", "churn")
+    with running_server(*args) as (url, _):
+        assert httpx.get(f"{url}/ready").json()["model_version"].startswith("churn/v1@")
+        assert httpx.post(f"{url}/predict", json=record()).status_code == 200
+        registry.promote("churn", "v2")
+        deadline = time.monotonic() + 30
+        while not httpx.get(f"{url}/ready").json()["model_version"].startswith("churn/v2@"):
+            assert time.monotonic() < deadline, "the server did not follow the promotion"
+            time.sleep(0.2)
+        answer = httpx.post(f"{url}/predict", json=record()).json()
+        assert answer["model_version"].startswith("churn/v2@")
+    assert (tmp_path / "models" / "churn" / "predictions.log.db").is_file()
