@@ -1,0 +1,229 @@
+"""Serving: `edgeml serve` under a bounded load on loopback, beside a hand-written FastAPI server.
+
+The model: edgeml's default training on telco_churn, exported to treelite. The load: C
+concurrent clients (httpx, asyncio, in this process) posting one real record per request for T
+seconds, at C = 1, 4 and 16. Reported: requests/s, client-side latency p50/p95/p99, failed
+requests, and log rows lost (rows in the prediction log after a graceful stop vs answered
+requests). Beside it: the same load on the server a user would write by hand (FastAPI + a JSON
+dict + Booster.predict; no validation, log or metrics: `_plain_server.py`), and the runtime's
+own single-row latency (`edgeml.runtime` predict_row, no HTTP). Client and server share the
+machine's 2 cores, so these are loopback figures for one box, not a network service's.
+
+    .venv/bin/python benchmarks/bench_serve.py [--seconds 5] [--write-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import polars as pl
+
+import edgeml
+import edgeml.runtime
+from edgeml.compile import export
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "telco_churn.csv"
+README = Path(__file__).with_name("README.md")
+SECTION = "## Serving"
+
+
+def records(bundle: Path, n: int = 1000) -> list[dict[str, Any]]:
+    """Real telco rows, typed as the bundle's input schema asks."""
+    predictor = edgeml.runtime.load(bundle)
+    schema = predictor.input_schema
+    frame = pl.read_csv(DATA).head(n)
+    out = []
+    for row in frame.iter_rows(named=True):
+        out.append({c: _typed(row.get(c), schema[c]) for c in schema})
+    return out
+
+
+def _typed(value: Any, logical: str) -> Any:
+    if value is None or value == "":
+        return None
+    if logical == "int":
+        return int(float(value))
+    if logical == "float":
+        return float(value)
+    if logical == "bool":
+        return bool(value)
+    return str(value)
+
+
+def runtime_latency_us(bundle: Path, rows: list[dict[str, Any]], runs: int = 5) -> float:
+    predictor = edgeml.runtime.load(bundle)
+    medians = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for row in rows:
+            predictor.predict_row(row)
+        medians.append((time.perf_counter() - start) / len(rows) * 1e6)
+    return statistics.median(medians)
+
+
+async def load(
+    url: str, rows: list[dict[str, Any]], clients: int, seconds: float
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    failed = 0
+
+    async def client(k: int) -> None:
+        nonlocal failed
+        limits = httpx.Limits(max_connections=1)
+        async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as session:
+            deadline = time.monotonic() + seconds
+            i = k
+            while time.monotonic() < deadline:
+                start = time.perf_counter()
+                response = await session.post("/predict", json=rows[i % len(rows)])
+                latencies.append(time.perf_counter() - start)
+                failed += response.status_code != 200
+                i += clients
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(k) for k in range(clients)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e6
+
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "failed": failed,
+        "rps": len(latencies) / elapsed,
+        "p50": pct(0.5),
+        "p95": pct(0.95),
+        "p99": pct(0.99),
+    }
+
+
+def serve(command: list[str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/docs", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(process.stderr.read().decode() if process.stderr else "no server")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+
+
+def plain_spec(bundle: Path, path: Path) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    codes = {}
+    for step in manifest["prep"]["steps"]:
+        if step.get("categories"):
+            codes[step["column"]] = {c: float(k) for k, c in enumerate(step["categories"])}
+    path.write_text(json.dumps({"features": manifest["features"]["model"], "codes": codes}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    bundle = edgeml.train(DATA, target="churn", out=work / "churn.edgeml").bundle
+    export(bundle, format="treelite")
+    rows = records(bundle)
+    single = runtime_latency_us(bundle, rows)
+    plain_spec(bundle, work / "plain.json")
+    results: dict[str, list[dict[str, Any]]] = {"edgeml serve": [], "plain FastAPI + Booster": []}
+    for name in results:
+        for clients in map(int, args.clients.split(",")):
+            port = 18000 + clients + (100 if name != "edgeml serve" else 0)
+            log = work / f"log-{clients}.db"
+            if name == "edgeml serve":
+                command = [
+                    sys.executable,
+                    "-m",
+                    "edgeml.serve",
+                    str(bundle),
+                    "--port",
+                    str(port),
+                    "--log",
+                    str(log),
+                ]
+            else:
+                command = [
+                    sys.executable,
+                    str(Path(__file__).with_name("_plain_server.py")),
+                    str(bundle / "model.txt"),
+                    str(work / "plain.json"),
+                    str(port),
+                ]
+            process = serve(command, port)
+            result = asyncio.run(load(f"http://127.0.0.1:{port}", rows, clients, args.seconds))
+            stop(process)
+            if name == "edgeml serve":
+                with sqlite3.connect(log) as connection:
+                    logged = connection.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+                result["lost"] = result["requests"] - result["failed"] - logged
+            results[name].append(result)
+            print(name, result, file=sys.stderr)
+    text = table(results, single)
+    print(text)
+    if args.write_readme:
+        write_readme(text)
+
+
+def table(results: dict[str, list[dict[str, Any]]], single_us: float) -> str:
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; client and server on the same 2 cores (loopback).",
+        "Command: `.venv/bin/python benchmarks/bench_serve.py --write-readme`",
+        "",
+        f"`edgeml.runtime` single row (treelite, no HTTP): **{single_us:.1f} µs**.",
+        "",
+        "| server | clients | requests/s | p50 µs | p95 µs | p99 µs | failed | log rows lost |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, rows in results.items():
+        for r in rows:
+            lost = r.get("lost", "—")
+            lines.append(
+                f"| {name} | {r['clients']} | {r['rps']:.0f} | {r['p50']:.0f} | "
+                f"{r['p95']:.0f} | {r['p99']:.0f} | {r['failed']} | {lost} |"
+            )
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    body = README.read_text() if README.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    section = f"{SECTION}\n\n{text.strip()}\n\n"
+    body = (
+        pattern.sub(lambda _: section, body)
+        if pattern.search(body)
+        else (body.rstrip() + "\n\n" + section)
+    )
+    README.write_text(body.rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    main()
