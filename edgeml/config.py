@@ -171,7 +171,7 @@ class MonitorConfig:
     PSI per model feature and of the prediction (``psi_warn`` / ``psi_alert``), the rise in the
     share of missing values and the share outside the training range. ``accuracy_drop`` is how
     far the live primary metric may fall below the holdout one before it is an alert.
-    ``log_max_rows`` bounds the prediction log (oldest rows go first).
+    ``log_max_rows`` and ``log_max_mb`` bound the prediction log (oldest rows go first).
     """
 
     window: int = 10_000
@@ -181,6 +181,7 @@ class MonitorConfig:
     out_of_range_alert: float = 0.05
     accuracy_drop: float = 0.05
     log_max_rows: int = 1_000_000
+    log_max_mb: float = 1024.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,6 +347,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "out_of_range_alert": (0.0, 1.0),
     "accuracy_drop": (0.0, float("inf")),
     "log_max_rows": (100, float("inf")),
+    "log_max_mb": (0.1, float("inf")),
     "max_rows": (10, float("inf")),
     "confidence": (0.5, 0.9999),
     "bootstrap": (100, 100_000),

@@ -211,3 +211,44 @@ def test_serving_from_a_registry_follows_promotions(bundle: Path, tmp_path: Path
         answer = httpx.post(f"{url}/predict", json=record()).json()
         assert answer["model_version"].startswith("churn/v2@")
     assert (tmp_path / "models" / "churn" / "predictions.log.db").is_file()
+
+
+def test_requests_in_flight_finish_on_the_model_they_started_with(
+    bundle: Path, tmp_path: Path
+) -> None:
+    import threading
+
+    live = bundle_copy(bundle, tmp_path / "live.edgeml")
+    header = "tenure,monthly_charges,total_charges,contract,paperless\n"
+    body = (header + "12,70.5,846,month,true\n" * 300_000).encode()
+    with running_server(str(live), "--log", str(tmp_path / "l.db")) as (url, _):
+        old = httpx.get(f"{url}/ready").json()["model_version"]
+        manifest, files = read_bundle_files(live)
+        write_bundle(
+            live,
+            manifest,
+            {**files, "model.txt": files["model.txt"].replace(b"\n\n", b"\n\n\n", 1)},
+        )
+        answers: list[dict[str, Any]] = []
+
+        def post_batch() -> None:
+            headers = {"content-type": "text/csv"}
+            response = httpx.post(
+                f"{url}/predict/batch", content=body, headers=headers, timeout=120
+            )
+            answers.append({**response.json(), "finished": time.monotonic()})
+
+        slow = threading.Thread(target=post_batch)
+        slow.start()
+        time.sleep(0.3)
+        reload_started = time.monotonic()
+        reload = httpx.post(
+            f"{url}/admin/reload", headers={"authorization": f"Bearer {TOKEN}"}, timeout=120
+        )
+        slow.join()
+        assert reload.status_code == 200 and reload.json()["previous"] == old
+        new = reload.json()["model_version"]
+        assert new != old
+        assert answers[0]["finished"] > reload_started  # it was in flight during the reload
+        assert answers[0]["rows"] == 300_000 and answers[0]["model_version"] == old
+        assert httpx.post(f"{url}/predict", json=record()).json()["model_version"] == new

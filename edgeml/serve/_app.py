@@ -39,6 +39,7 @@ from edgeml.serve._watch import Watch
 
 __all__ = ["create_app"]
 
+_INLINE_BYTES = 256 * 1024  # larger JSON bodies are parsed in the thread pool, off the loop
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -46,7 +47,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     """The server for ``settings``: loads and checks the model now, raising if it cannot serve."""
     holder = ModelHolder(settings)
     config = _monitor_config(holder.current.manifest)
-    log = PredictionLog(settings.log_path(), max_rows=config.log_max_rows)
+    log = PredictionLog(
+        settings.log_path(),
+        max_rows=config.log_max_rows,
+        max_bytes=int(config.log_max_mb * 2**20),
+    )
     watch = Watch(holder, log, config)
     metrics = ServerMetrics(watch.gauges)
     predictions = Predictions(holder, log, watch, metrics)
@@ -85,7 +90,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def predict(request: Request) -> JSONResponse:
         """One record (a JSON object) or several (a JSON array) → predictions."""
         request_id = _request_id(request)
-        body = parse_json(await request.body())
+        raw = await request.body()
+        body = (
+            parse_json(raw)
+            if len(raw) <= _INLINE_BYTES
+            else await run_in_threadpool(parse_json, raw)
+        )
         return _json(await predictions.records(body, request_id), request_id)
 
     @app.post("/predict/batch")

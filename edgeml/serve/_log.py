@@ -1,9 +1,10 @@
 """The prediction log: every served row goes to SQLite from one writer thread, never in the way.
 
 Requests only put rows on a bounded queue (``put_nowait``); a full queue drops the rows and counts
-them. The writer inserts in batches; a locked database is retried for a while, a failing one
-(disk full, file deleted or unreadable) drops the batch, counts it and reopens the file, so the
-log heals when the fault goes. Retention keeps the newest ``max_rows`` rows.
+them. The writer inserts in batches; a locked database is retried for a while; a full one (the
+``max_bytes`` cap or the disk) gives up its oldest fifth of rows once and retries; a failing one
+(file deleted or unreadable) drops the batch, counts it and reopens the file, so the log heals
+when the fault goes. Retention keeps the newest ``max_rows`` rows (and at most ``max_bytes``).
 
 >>> log = PredictionLog("/tmp/doctest.log.db", max_rows=1000)            # doctest: +SKIP
 >>> log.append([("req-1", 0, 1.7e9, "v1", "treelite", 25.0, 1, "{}", "{}", 0.3)])  # doctest: +SKIP
@@ -41,9 +42,17 @@ _BATCH = 2000
 class PredictionLog:
     """An append-only, size-bounded SQLite log of predictions, written by a background thread."""
 
-    def __init__(self, path: str | Path, *, max_rows: int = 1_000_000, max_pending: int = 10_000):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_rows: int = 1_000_000,
+        max_bytes: int | None = None,
+        max_pending: int = 10_000,
+    ) -> None:
         self.path = Path(path)
         self.max_rows = max_rows
+        self.max_bytes = max_bytes
         self.written = 0
         self.dropped = 0
         self.errors = 0
@@ -135,6 +144,7 @@ class PredictionLog:
             return []
 
     def _write(self, batch: Sequence[LogRow]) -> None:
+        trimmed = False
         for attempt in range(_RETRIES):
             try:
                 connection = self._ready()
@@ -143,10 +153,23 @@ class PredictionLog:
                 self.written += len(batch)
                 self._since_trim += len(batch)
                 if self._since_trim >= max(1000, self.max_rows // 10):
-                    self._trim(connection)
+                    self._trim(connection, keep=self.max_rows)
+                if self._nearly_full(connection):
+                    self._make_room(connection)
                 return
             except sqlite3.Error as exc:
                 self._failed(exc)
+                if _is_full(exc) and not trimmed and self._connection is not None:
+                    # Out of room (the size cap, or the disk): make room from the oldest rows
+                    # once, then give up on this batch rather than on the server.
+                    trimmed = self._make_room(self._connection)
+                    if trimmed:
+                        continue
+                if _is_full(exc) and len(batch) > 1:
+                    # One row too big to fit must not take its neighbours with it.
+                    for row in batch:
+                        self._write([row])
+                    return
                 if not _is_busy(exc) or attempt == _RETRIES - 1:
                     break
         self.dropped += len(batch)
@@ -161,13 +184,33 @@ class PredictionLog:
                 self._failed(exc)
             job.future.set_exception(exc)
 
-    def _trim(self, connection: sqlite3.Connection) -> None:
+    def _trim(self, connection: sqlite3.Connection, *, keep: int) -> None:
         self._since_trim = 0
         with connection:
             connection.execute(
                 "DELETE FROM predictions WHERE id <= (SELECT MAX(id) FROM predictions) - ?",
-                (self.max_rows,),
+                (keep,),
             )
+
+    def _nearly_full(self, connection: sqlite3.Connection) -> bool:
+        # Room is made before the cap is hit: deleting rows needs a few free pages itself.
+        if self.max_bytes is None:
+            return False
+        (limit,) = connection.execute("PRAGMA max_page_count").fetchone()
+        (pages,) = connection.execute("PRAGMA page_count").fetchone()
+        (free,) = connection.execute("PRAGMA freelist_count").fetchone()
+        return bool(pages - free > 0.9 * limit)
+
+    def _make_room(self, connection: sqlite3.Connection) -> bool:
+        """Delete the oldest fifth of the rows; whether there was anything to delete."""
+        try:
+            (count,) = connection.execute("SELECT COUNT(*) FROM predictions").fetchone()
+            if count < 5:
+                return False
+            self._trim(connection, keep=count - count // 5)
+            return True
+        except sqlite3.Error:
+            return False
 
     # -- the connection, reopened when the file changes under us -------------------------------
 
@@ -186,14 +229,21 @@ class PredictionLog:
         try:
             self._connection = connect(self.path)
             self._inode = _inode(self.path)
+            if self.max_bytes is not None:
+                # The cap is the database's page count: SQLite answers SQLITE_FULL past it, as
+                # it does on a full disk, and freed pages of deleted rows are reused.
+                (page,) = self._connection.execute("PRAGMA page_size").fetchone()
+                self._connection.execute(
+                    f"PRAGMA max_page_count = {max(8, self.max_bytes // page)}"
+                )
         except sqlite3.Error as exc:
             self._failed(exc)
 
     def _failed(self, exc: sqlite3.Error) -> None:
         self.errors += 1
         self.last_error = f"{type(exc).__name__}: {exc}"
-        if not _is_busy(exc):
-            # Disk full, file deleted or replaced: start from a fresh connection next time.
+        if not _is_busy(exc) and not _is_full(exc):
+            # File deleted, replaced or unreadable: start from a fresh connection next time.
             self._inode = None
             time.sleep(0.01)
 
@@ -214,6 +264,10 @@ _Item = list[LogRow] | Callable[[], list[LogRow]] | _Job | None
 def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    return "full" in str(exc).lower()
 
 
 def _inode(path: Path) -> int | None:

@@ -33,6 +33,7 @@ __all__ = ["Predictions"]
 
 _ROW_BY_ROW = 8  # up to this many records, predict_row each; above, one batch call
 _INLINE_ROWS = 2000  # above this many rows, predict in the thread pool
+_INLINE_BYTES = 256 * 1024  # above this body size, parse and predict in the thread pool
 _FEEDBACK_TIMEOUT = 10.0
 
 
@@ -57,8 +58,12 @@ class Predictions:
         items: list[Any] = [body] if single else body
         if not items:
             raise BadRequest("empty batch: send at least one record")
-        _validate(served, items)
-        outputs = await self._run(served, items)
+
+        def work() -> list[dict[str, Any]]:
+            _validate(served, items)
+            return _predict_records(served, items)
+
+        outputs = work() if len(items) <= _INLINE_ROWS else await run_in_threadpool(work)
         latency_us = (time.perf_counter() - start) * 1e6
         self._record(served, request_id, items, outputs, latency_us)
         head = {"request_id": request_id, "model_version": served.version}
@@ -69,12 +74,16 @@ class Predictions:
         start = time.perf_counter()
         served = self.holder.current
         needed = list(served.predictor.input_schema)
-        columns = parse_batch(body, content_type, needed)
-        check_categories(columns, served.categories)
-        n = len(next(iter(columns.values())))
-        call = _guarded(lambda: served.predictor.predict(columns))
-        result = call() if n <= _INLINE_ROWS else await run_in_threadpool(call)
-        answer = {name: np.asarray(values).tolist() for name, values in result.items()}
+
+        def work() -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+            columns = parse_batch(body, content_type, needed)
+            check_categories(columns, served.categories)
+            result = _guarded(lambda: served.predictor.predict(columns))()
+            return columns, {name: np.asarray(v).tolist() for name, v in result.items()}
+
+        # Parsing a large body takes long enough to hold up every other client: off the loop.
+        columns, answer = work() if len(body) <= _INLINE_BYTES else await run_in_threadpool(work)
+        n = len(answer["prediction"])
         latency_us = (time.perf_counter() - start) * 1e6
         names = list(answer)
 
@@ -138,19 +147,6 @@ class Predictions:
             "unknown": [{"request_id": r, "row": k} for r, k in unknown],
         }
 
-    async def _run(self, served: ServedModel, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        predictor = served.predictor
-        if len(items) <= _ROW_BY_ROW:
-            return [_guarded(functools.partial(predictor.predict_row, item))() for item in items]
-        needed = list(predictor.input_schema)
-        columns = {name: [item[name] for item in items] for name in needed}
-        call = _guarded(lambda: predictor.predict(columns))
-        result = call() if len(items) <= _INLINE_ROWS else await run_in_threadpool(call)
-        lists = {name: np.asarray(values).tolist() for name, values in result.items()}
-        return [
-            dict(zip(lists, values, strict=True)) for values in zip(*lists.values(), strict=True)
-        ]
-
     def _record(
         self,
         served: ServedModel,
@@ -165,6 +161,17 @@ class Predictions:
         )
         self.watch.observe(served, items, outputs)
         self.metrics.predictions.labels(served.version).inc(len(items))
+
+
+def _predict_records(served: ServedModel, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    predictor = served.predictor
+    if len(items) <= _ROW_BY_ROW:
+        return [_guarded(functools.partial(predictor.predict_row, item))() for item in items]
+    needed = list(predictor.input_schema)
+    columns = {name: [item[name] for item in items] for name in needed}
+    result = _guarded(lambda: predictor.predict(columns))()
+    lists = {name: np.asarray(values).tolist() for name, values in result.items()}
+    return [dict(zip(lists, values, strict=True)) for values in zip(*lists.values(), strict=True)]
 
 
 def _log_rows(
