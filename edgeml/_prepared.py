@@ -76,14 +76,17 @@ class Prepared:
         config: Config | None = None,
         reporter: Reporter = SILENT,
         on_fold: FoldCallback | None = None,
+        rows: np.ndarray | None = None,
     ) -> list[dict[str, float]]:
-        """Metrics of each of ``cv_folds`` folds over all labelled rows.
+        """Metrics of each of ``cv_folds`` folds over ``rows`` (all labelled rows by default).
 
         The folds are the same for every config of a run (same seed, same rows), so results of
-        different configs are paired fold by fold.
+        different configs are paired fold by fold. Model selection passes the training rows, so
+        the holdout that scores the final model stays unseen by the choice.
         """
         config = config or self.config
-        folds = self.splitter.folds(np.arange(self.frame.height), config.train.cv_folds)
+        rows = np.arange(self.frame.height) if rows is None else rows
+        folds = self.splitter.folds(rows, config.train.cv_folds)
         results = []
         for i, (fold_train, fold_test) in enumerate(folds, start=1):
             reporter.status(f"cross-validation fold {i}/{len(folds)} ({self.splitter.kind})")

@@ -19,7 +19,8 @@ from edgeml.errors import DataError, ParityError, SourceError
 from edgeml.evaluate import compute_metrics
 from edgeml.maintain._compare import paired_bootstrap, weighted_metric
 from edgeml.maintain._registry import Registry
-from edgeml.maintain._retrain import _split_holdout, retrain
+from edgeml.maintain._retrain import retrain
+from edgeml.maintain._retrain_data import _split_holdout
 from tests.conftest import shared
 
 REPO = Path(__file__).resolve().parents[1]

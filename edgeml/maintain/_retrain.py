@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -34,27 +33,15 @@ import polars as pl
 from edgeml._model import Model, load
 from edgeml._pipeline import train
 from edgeml._progress import SILENT, Reporter
-from edgeml.bundle import MANIFEST, read_bundle_files, read_manifest, sha256_file, write_bundle
+from edgeml.bundle import MANIFEST, read_bundle_files, read_manifest, write_bundle
 from edgeml.config import Config, RetrainConfig
-from edgeml.data import conform, logical_schema, read_data
-from edgeml.errors import (
-    BundleError,
-    ConfigError,
-    DataError,
-    ExportError,
-    SchemaError,
-    SourceError,
-)
+from edgeml.errors import BundleError, ConfigError, DataError, ExportError
 from edgeml.evaluate import primary_metric
 from edgeml.maintain._compare import Comparison, paired_bootstrap
 from edgeml.maintain._registry import Registry
+from edgeml.maintain._retrain_data import MIN_HOLDOUT_ROWS, gather_rows
 
 __all__ = ["MIN_HOLDOUT_ROWS", "RetrainResult", "retrain"]
-
-# Fewer held-out rows than this cannot show a gain beyond noise; refuse rather than pretend.
-MIN_HOLDOUT_ROWS = 20
-_IN_MEMORY = "<in-memory DataFrame>"
-_SQLITE = "sqlite:///"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +116,7 @@ def retrain(
     manifest = read_manifest(champion, verify=True)
     trained = _trained_config(manifest, champion)
     settings = (config or trained).retrain
-    rows = _gather(new_data, manifest, trained, settings, champion, table, query, reporter)
+    rows = gather_rows(new_data, manifest, trained, settings, champion, table, query, reporter)
 
     staging = store.scratch(str(name)) if store is not None else _beside(_out_path(champion, out))
     with staging as scratch:
@@ -174,54 +161,6 @@ def retrain(
         warnings=rows.warnings,
         name=name,
         version=version,
-    )
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Rows:
-    """What the challenger trains on, what both are compared on, and where it all came from."""
-
-    frame: pl.DataFrame
-    holdout: pl.DataFrame
-    counts: dict[str, int]
-    sources: list[dict[str, Any]]
-    warnings: list[str]
-
-
-def _gather(
-    new_data: str | Path,
-    manifest: dict[str, Any],
-    trained: Config,
-    settings: RetrainConfig,
-    champion: Path,
-    table: str | None,
-    query: str | None,
-    reporter: Reporter,
-) -> _Rows:
-    """Read the new rows, hold some out, and add the champion's rows as the window asks."""
-    target = str(manifest["target"]["name"])
-    source = str(new_data)
-    reporter.status(f"reading new data {source}")
-    new = read_data(new_data, config=trained.data, table=table, query=query, keep_raw=[target])
-    old_sources = [dict(s) for s in manifest["data_card"]["sources"]]
-    _check_unseen(new.card.sources, old_sources)
-    labelled = _labelled(new.frame, target, source)
-    frame, holdout = _split_holdout(labelled, settings, trained, source)
-    warnings: list[str] = []
-    old_rows = 0
-    if settings.window != "new":
-        old = _read_old(old_sources, trained, target, champion, reporter)
-        old_rows = old.height
-        frame = pl.concat([old, _align(frame, old, source, warnings)], how="vertical")
-        if settings.window == "sliding":
-            if trained.train.time_col:
-                frame = frame.sort(trained.train.time_col, maintain_order=True)
-            frame = frame.tail(settings.max_rows)
-    counts = {"old": old_rows, "new": labelled.height, "train": frame.height}
-    counts["holdout"] = holdout.height
-    sources = [*(old_sources if old_rows else []), *map(_absolute, new.card.sources)]
-    return _Rows(
-        frame=frame, holdout=holdout, counts=counts, sources=_dedupe(sources), warnings=warnings
     )
 
 
@@ -278,99 +217,6 @@ def _challenger_config(trained: Config, path: Path) -> Config:
         max_model_kb=None,
     )
     return dataclasses.replace(trained, search=search).with_overrides("train", out=str(path))
-
-
-def _check_unseen(new: list[dict[str, Any]], old: list[dict[str, Any]]) -> None:
-    """The holdout must be rows neither model trained on: refuse the champion's own files."""
-    seen = {_source_key(s) for s in old if s.get("sha256")}
-    for entry in new:
-        if _source_key(entry) in seen:
-            raise DataError(
-                f"{entry['uri']}: the champion was trained on this file (same sha256); "
-                "retraining needs rows neither model has seen"
-            )
-
-
-def _labelled(frame: pl.DataFrame, target: str, source: str) -> pl.DataFrame:
-    if target not in frame.columns:
-        raise SchemaError(f"{source}: target column {target!r} not found; retraining needs labels")
-    return frame.filter(pl.col(target).is_not_null())
-
-
-def _split_holdout(
-    frame: pl.DataFrame, settings: RetrainConfig, trained: Config, source: str
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(rows to train on, rows to compare on): the latest share by time, else a seeded share."""
-    n = frame.height
-    size = math.ceil(settings.holdout * n)
-    if size < MIN_HOLDOUT_ROWS or size >= n:
-        raise DataError(
-            f"{source}: {n} labelled new rows; a {settings.holdout:g} holdout needs at least "
-            f"{MIN_HOLDOUT_ROWS} of them and some left to train on (add rows or raise "
-            "[retrain] holdout)"
-        )
-    time_col = trained.train.time_col
-    if time_col:
-        ordered = frame.sort(time_col, maintain_order=True)
-        return ordered.head(n - size), ordered.tail(size)
-    picked = np.zeros(n, dtype=bool)
-    picked[np.random.default_rng(trained.train.seed).permutation(n)[:size]] = True
-    mask = pl.Series(picked)
-    return frame.filter(~mask), frame.filter(mask)
-
-
-def _read_old(
-    sources: list[dict[str, Any]], trained: Config, target: str, champion: Path, reporter: Reporter
-) -> pl.DataFrame:
-    """The champion's training rows, re-read from its data card after checking each sha256.
-
-    A missing or changed source is an error, not a silent fall-back to the new rows: that would
-    train on a different window than configured, and the user should choose it (window "new").
-    """
-    advice = 'restore it, or set [retrain] window = "new" to train on the new rows only'
-    frames = []
-    for entry in sources:
-        uri = str(entry.get("uri"))
-        if uri == _IN_MEMORY or not entry.get("sha256"):
-            raise SourceError(
-                f"{champion}: the champion was trained on {uri}, which cannot be read again; "
-                'set [retrain] window = "new" to train on the new rows only'
-            )
-        path = Path(uri[len(_SQLITE) :] if uri.startswith(_SQLITE) else uri)
-        if not path.is_file():
-            raise SourceError(f"{uri}: the champion's training data is gone; {advice}")
-        if sha256_file(path) != entry["sha256"]:
-            raise SourceError(
-                f"{uri}: changed since the champion was trained (sha256 differs from the data "
-                f"card in {champion / MANIFEST}); {advice}"
-            )
-        reporter.status(f"re-reading the champion's data {uri}")
-        dataset = read_data(
-            uri,
-            config=trained.data,
-            table=entry.get("table"),
-            query=entry.get("query"),
-            keep_raw=[target],
-        )
-        frames.append(dataset.frame)
-    schema = logical_schema(frames[0])
-    return pl.concat(
-        [conform(f, schema, source=s["uri"]) for f, s in zip(frames, sources, strict=True)]
-    )
-
-
-def _align(new: pl.DataFrame, old: pl.DataFrame, source: str, warnings: list[str]) -> pl.DataFrame:
-    """The new rows with the old data's columns and types (extra columns left out, noted)."""
-    missing = [c for c in old.columns if c not in new.columns]
-    if missing:
-        raise SchemaError(
-            f"{source}: missing column(s) {', '.join(repr(c) for c in missing)} that the "
-            "champion's training data has"
-        )
-    extra = [c for c in new.columns if c not in old.columns]
-    if extra:
-        warnings.append(f"{source}: column(s) not in the champion's data left out: {extra}")
-    return conform(new, logical_schema(old), source=source)
 
 
 def _compare(
@@ -494,30 +340,6 @@ def _finish_bundle(
     manifest["data_card"] = {**manifest["data_card"], "sources": sources}
     manifest["retrain"] = record
     write_bundle(destination, manifest, files)
-
-
-def _absolute(entry: dict[str, Any]) -> dict[str, Any]:
-    """A data-card source with an absolute path, so a later retrain finds it from anywhere."""
-    uri = str(entry["uri"])
-    if uri.startswith(_SQLITE):
-        return {**entry, "uri": _SQLITE + str(Path(uri[len(_SQLITE) :]).absolute())}
-    return {**entry, "uri": str(Path(uri).absolute())}
-
-
-def _dedupe(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: set[tuple[Any, ...]] = set()
-    kept = []
-    for s in sources:
-        key = _source_key(s)
-        if key not in seen:
-            seen.add(key)
-            kept.append(s)
-    return kept
-
-
-def _source_key(entry: dict[str, Any]) -> tuple[Any, ...]:
-    """Same rows: same file content, and the same table or query of a database."""
-    return (entry.get("sha256"), entry.get("table"), entry.get("query"))
 
 
 def _out_path(champion: Path, out: str | Path | None) -> Path:

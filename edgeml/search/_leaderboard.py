@@ -1,8 +1,9 @@
 """Model-family leaderboard: several LightGBM modes and the trivial baseline on the same folds.
 
-Each candidate gets the run's cross-validation (the same folds for all, so scores pair fold by
-fold), then one fit on the training rows like the final model, timed, weighed (bytes of the
-model text) and timed again per single-row prediction.
+Each candidate gets the run's cross-validation over the training rows (the same folds for all,
+so scores pair fold by fold; the holdout stays out of the choice), then one fit on the training
+rows like the final model, timed, weighed (bytes of the model text) and timed again per
+single-row prediction.
 
 "Within noise" of the best: the mean paired difference over the folds is at most one standard
 error of those differences (paired t <= 1). It is a lenient screen, not a significance test:
@@ -216,7 +217,7 @@ def _candidate(
     prepared: Prepared, name: str, config: Config, metric: str, latency_calls: int
 ) -> Candidate:
     start = time.perf_counter()
-    folds = prepared.cross_validate(config=config)
+    folds = prepared.cross_validate(config=config, rows=prepared.train_rows)
     cv_seconds = time.perf_counter() - start
     summary = summarize_folds(folds)[metric]
     start = time.perf_counter()

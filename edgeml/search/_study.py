@@ -1,7 +1,8 @@
 """Hyperparameter search: an Optuna study over the run's CV folds, stored in SQLite.
 
 Every trial scores its parameters by the mean primary metric over the folds of
-:meth:`edgeml._prepared.Prepared.cross_validate` (the same folds for every trial), reports the
+:meth:`edgeml._prepared.Prepared.cross_validate` on the training rows (the same folds for every
+trial; the holdout that scores the final model takes no part in choosing it), reports the
 running mean after each fold so the median pruner can stop a hopeless trial early, and is
 written to ``<bundle>.study.db`` as it finishes: a killed search resumes with ``resume``.
 """
@@ -189,7 +190,9 @@ def _optimize(
                 trial.set_user_attr("stopped", "time budget")
                 raise _OutOfTime()
 
-        folds = prepared.cross_validate(config=trial_config, on_fold=on_fold)
+        folds = prepared.cross_validate(
+            config=trial_config, on_fold=on_fold, rows=prepared.train_rows
+        )
         value = summarize_folds(folds)[metric]["mean"]
         if not budget.active:
             return value
