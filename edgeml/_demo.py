@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgeml._demo_deploy import deploy_demo
 from edgeml._output import write_frame
 from edgeml._pipeline import train
 from edgeml._progress import SILENT, Reporter
@@ -16,7 +17,8 @@ TARGET = "failure_within_24h"
 
 
 def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> dict[str, Any]:
-    """Simulate the fleet, write it as CSV, profile it, train and evaluate a bundle.
+    """Simulate the fleet, write it as CSV, profile it, train and evaluate a bundle, then compile,
+    serve and monitor the model without time-series features (a served model gets raw rows).
 
     >>> summary = run_demo(__import__("tempfile").mkdtemp())   # doctest: +SKIP
     >>> summary["training"]["metrics"]["holdout"]["roc_auc"]  # doctest: +SKIP
@@ -51,6 +53,7 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
     )
     reporter.status("training with per-machine lag and rolling features")
     result = train(data_path, out=out / "sensor_fleet.edgeml", **common)
+    deployed = deploy_demo(plain.bundle, dataset.frame, TARGET, reporter=reporter)
     primary = result.manifest["metrics"]["primary"]
     plan = result.manifest["features"]["plan"]
     return {
@@ -64,4 +67,5 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
             "holdout_with": result.metrics["holdout"][primary],
             "holdout_without": plain.metrics["holdout"][primary],
         },
+        "deploy": deployed,
     }

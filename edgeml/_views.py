@@ -73,7 +73,22 @@ def show_demo(console: Console, result: dict[str, Any]) -> None:
         f"{features['holdout_with']:.4f} with them vs {features['holdout_without']:.4f} without"
     )
     show_training(console, result["training"])
+    deploy = result.get("deploy")
+    if deploy:
+        monitor = deploy["monitor"]
+        latency, live = monitor["latency_us"], monitor["live"]
+        drift = "drift alerts: " + "; ".join(monitor["alerts"]) if monitor["alerts"] else "no drift"
+        console.print(
+            f"served over HTTP ({deploy['backend']}): {deploy['requests']} requests, latency "
+            f"p50 {latency['p50']:.0f} µs / p99 {latency['p99']:.0f} µs; live {live['primary']} "
+            f"{_number(live['live'])} on {live['rows']} labels sent back; {drift}"
+        )
+        console.print(f"log: {deploy['log']} (edgeml monitor reads it)")
     console.print(f"data: {result['data']}")
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def show_export(console: Console, result: dict[str, Any]) -> None:
