@@ -37,6 +37,7 @@ _INSERT = (
 )
 _RETRIES = 5  # a locked database is retried this many times (busy timeout each) before dropping
 _BATCH = 2000
+_LINGER = 0.05  # seconds the writer waits for more rows before it commits
 
 
 class PredictionLog:
@@ -61,6 +62,7 @@ class PredictionLog:
         self._connection: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._since_trim = 0
+        self._since_size = 0
         self._open()
         self._thread = threading.Thread(target=self._run, name="edgeml-log", daemon=True)
         self._thread.start()
@@ -115,10 +117,12 @@ class PredictionLog:
                 self._run_job(item)
                 continue
             batch = self._rows(item)
-            # Drain what else is waiting so a busy server writes few, large transactions.
+            # Linger a little so a busy server commits few, large transactions (a commit per
+            # request cost more CPU than the request itself); a job or the end flushes at once.
+            deadline = time.monotonic() + _LINGER
             while len(batch) < _BATCH:
                 try:
-                    more = self._queue.get_nowait()
+                    more = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
                 if more is None or isinstance(more, _Job):
@@ -127,7 +131,7 @@ class PredictionLog:
                     if more is None:
                         return
                     self._run_job(more)
-                    continue
+                    break
                 batch.extend(self._rows(more))
             if batch:
                 self._write(batch)
@@ -154,6 +158,7 @@ class PredictionLog:
                 self._since_trim += len(batch)
                 if self._since_trim >= max(1000, self.max_rows // 10):
                     self._trim(connection, keep=self.max_rows)
+                self._since_size += sum(len(row[7]) + len(row[8]) + 100 for row in batch)
                 if self._nearly_full(connection):
                     self._make_room(connection)
                 return
@@ -194,8 +199,10 @@ class PredictionLog:
 
     def _nearly_full(self, connection: sqlite3.Connection) -> bool:
         # Room is made before the cap is hit: deleting rows needs a few free pages itself.
-        if self.max_bytes is None:
+        # Page counts are read after about 2% of the cap was written, not on every commit.
+        if self.max_bytes is None or self._since_size < self.max_bytes // 50:
             return False
+        self._since_size = 0
         (limit,) = connection.execute("PRAGMA max_page_count").fetchone()
         (pages,) = connection.execute("PRAGMA page_count").fetchone()
         (free,) = connection.execute("PRAGMA freelist_count").fetchone()
@@ -215,6 +222,7 @@ class PredictionLog:
     # -- the connection, reopened when the file changes under us -------------------------------
 
     def _ready(self) -> sqlite3.Connection:
+        # A stat per commit (commits are batched) catches a deleted or replaced file at once.
         if self._connection is None or self._inode != _inode(self.path):
             self._open()
         if self._connection is None:
