@@ -118,11 +118,12 @@ class PredictionLog:
                 continue
             batch = self._rows(item)
             # Linger a little so a busy server commits few, large transactions (a commit per
-            # request cost more CPU than the request itself); a job or the end flushes at once.
-            deadline = time.monotonic() + _LINGER
+            # request cost more CPU than the request itself). Sleeping, not waiting on the
+            # queue, so requests do not wake this thread (and take the GIL) one by one.
+            time.sleep(_LINGER)
             while len(batch) < _BATCH:
                 try:
-                    more = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None or isinstance(more, _Job):
@@ -131,7 +132,7 @@ class PredictionLog:
                     if more is None:
                         return
                     self._run_job(more)
-                    break
+                    continue
                 batch.extend(self._rows(more))
             if batch:
                 self._write(batch)
