@@ -204,6 +204,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", default="1,4,16")
+    parser.add_argument("--runs", type=int, default=3, help="Medians over this many runs.")
     parser.add_argument(
         "--load", choices=["wrk", "httpx"], default="wrk" if shutil.which("wrk") else "httpx"
     )
@@ -217,56 +218,88 @@ def main() -> None:
     plain_spec(bundle, work / "plain.json")
     bodies = work / "bodies.ndjson"
     bodies.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    results: dict[str, list[dict[str, Any]]] = {"edgeml serve": [], "plain FastAPI + Booster": []}
-    for name in results:
-        for clients in map(int, args.clients.split(",")):
-            port = 18000 + clients + (100 if name != "edgeml serve" else 0)
-            log = work / f"log-{clients}.db"
-            if name == "edgeml serve":
-                command = [
-                    sys.executable,
-                    "-m",
-                    "edgeml.serve",
-                    str(bundle),
-                    "--port",
-                    str(port),
-                    "--log",
-                    str(log),
-                ]
-            else:
-                command = [
-                    sys.executable,
-                    str(Path(__file__).with_name("_plain_server.py")),
-                    str(bundle / "model.txt"),
-                    str(work / "plain.json"),
-                    str(port),
-                ]
-            process = serve(command, port)
-            url = f"http://127.0.0.1:{port}"
-            if args.load == "wrk":
-                result = load_wrk(url, bodies, clients, args.seconds)
-            else:
-                result = asyncio.run(load(url, rows, clients, args.seconds))
-            stop(process)
-            if name == "edgeml serve":
-                with sqlite3.connect(log) as connection:
-                    served = [
-                        r[0] for r in connection.execute("SELECT latency_us FROM predictions")
-                    ]
-                # wrk counts only answered requests; ones cut off at its deadline may be logged.
-                result["lost"] = max(0, result["requests"] - result["failed"] - len(served))
-                served.sort()
-                result["server_p50"] = served[len(served) // 2]
-                result["server_p99"] = served[min(len(served) - 1, int(0.99 * len(served)))]
-            results[name].append(result)
-            print(name, result, file=sys.stderr)
-    text = table(results, single, args.load)
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for run in range(args.runs):  # interleaved, so a noisy minute hits both servers alike
+        for name in SERVERS:
+            for clients in map(int, args.clients.split(",")):
+                result = measure(name, clients, run, bundle, work, rows, args)
+                runs.setdefault((name, clients), []).append(result)
+                print(name, result, file=sys.stderr)
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in SERVERS}
+    for (name, _), measured in runs.items():
+        results[name].append(median_of(measured))
+    text = table(results, single, args.load, args.seconds)
     print(text)
     if args.write_readme:
         write_readme(text)
 
 
-def table(results: dict[str, list[dict[str, Any]]], single_us: float, tool: str) -> str:
+SERVERS = ("edgeml serve", "plain FastAPI + Booster")
+
+
+def measure(
+    name: str,
+    clients: int,
+    run: int,
+    bundle: Path,
+    work: Path,
+    rows: list[dict[str, Any]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """One server, one load level: start it, load it, stop it, read its log."""
+    port = 18000 + 10 * clients + run + (500 if name != SERVERS[0] else 0)
+    log = work / f"log-{clients}-{run}.db"
+    if name == SERVERS[0]:
+        command = [
+            sys.executable,
+            "-m",
+            "edgeml.serve",
+            str(bundle),
+            "--port",
+            str(port),
+            "--log",
+            str(log),
+        ]
+    else:
+        command = [
+            sys.executable,
+            str(Path(__file__).with_name("_plain_server.py")),
+            str(bundle / "model.txt"),
+            str(work / "plain.json"),
+            str(port),
+        ]
+    process = serve(command, port)
+    url = f"http://127.0.0.1:{port}"
+    if args.load == "wrk":
+        result = load_wrk(url, work / "bodies.ndjson", clients, args.seconds)
+    else:
+        result = asyncio.run(load(url, rows, clients, args.seconds))
+    stop(process)
+    if name == SERVERS[0]:
+        with sqlite3.connect(log) as connection:
+            served = sorted(r[0] for r in connection.execute("SELECT latency_us FROM predictions"))
+        # wrk counts only answered requests; ones cut off at its deadline may still be logged.
+        result["lost"] = max(0, result["requests"] - result["failed"] - len(served))
+        result["server_p50"] = served[len(served) // 2]
+        result["server_p99"] = served[min(len(served) - 1, int(0.99 * len(served)))]
+    return result
+
+
+def median_of(measured: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of each figure over the runs; failures and lost rows are summed."""
+    out: dict[str, Any] = {"clients": measured[0]["clients"], "runs": len(measured)}
+    for key in ("rps", "p50", "p99", "server_p50", "server_p99"):
+        if key in measured[0]:
+            out[key] = statistics.median(m[key] for m in measured)
+    for key in ("failed", "lost", "requests"):
+        if key in measured[0]:
+            out[key] = sum(m[key] for m in measured)
+    return out
+
+
+def table(
+    results: dict[str, list[dict[str, Any]]], single_us: float, tool: str, seconds: float
+) -> str:
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load from {tool} on the same 2 cores (loopback).",
@@ -274,7 +307,9 @@ def table(results: dict[str, list[dict[str, Any]]], single_us: float, tool: str)
         "",
         f"`edgeml.runtime` single row (treelite, no HTTP): **{single_us:.1f} µs**. Client: request",
         "to response as the load tool saw it; server: inside the handler (validation, prep, model,",
-        "logging queued), from the prediction log.",
+        "logging queued), from the prediction log. Medians of "
+        f"{next(iter(results.values()))[0]['runs']} interleaved runs of {seconds:g} s each; "
+        "failed and lost are totals.",
         "",
         "| server | connections | requests/s | client p50 µs | client p99 µs | server p50 µs "
         "| server p99 µs | failed | log rows lost |",
@@ -289,6 +324,12 @@ def table(results: dict[str, list[dict[str, Any]]], single_us: float, tool: str)
                 f"| {name} | {r['clients']} | {r['rps']:.0f} | {r['p50']:.0f} | {r['p99']:.0f} "
                 f"| {server} | {r['failed']} | {r.get('lost', '—')} |"
             )
+    mine, theirs = results[SERVERS[0]], results[SERVERS[1]]
+    ratios = ", ".join(
+        f"{a['clients']}: {a['rps'] / b['rps']:.2f}× requests/s, {a['p99'] / b['p99']:.2f}× p99"
+        for a, b in zip(mine, theirs, strict=True)
+    )
+    lines += ["", f"edgeml serve vs the hand-written server, by connections — {ratios}."]
     return "\n".join(lines)
 
 

@@ -156,9 +156,9 @@ class Predictions:
         latency_us: float,
     ) -> None:
         stamp = time.time()
-        self.log.append_lazy(
-            lambda: _log_rows(served, request_id, items, outputs, latency_us, stamp)
-        )
+        # A request's own rows are encoded here (microseconds): left to the log thread, a
+        # batch of them held the GIL long enough to show in every client's p99.
+        self.log.append(_log_rows(served, request_id, items, outputs, latency_us, stamp))
         self.watch.observe(served, items, outputs)
         self.metrics.predictions.labels(served.version).inc(len(items))
 
