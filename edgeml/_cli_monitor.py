@@ -7,14 +7,13 @@ code: a monitor that exits 1 on drift would look like a crash to a scheduler.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
 from edgeml._cli_common import user_errors
+from edgeml.errors import ConfigError
 
 __all__ = ["monitor"]
 
@@ -81,10 +80,14 @@ def monitor(
     retrained = None
     if new_data is not None and (summary.drifted or summary.accuracy_alert):
         # Imported only when it runs: retraining loads the whole training stack.
-        retrain = importlib.import_module("edgeml.maintain._retrain").retrain
-        retrained = retrain(bundle, new_data, registry=registry)
+        from edgeml.maintain._retrain import retrain
+
+        if registry is None:
+            retrained = retrain(bundle, new_data)
+        else:
+            retrained = retrain(None, new_data, registry=registry, name=_name_in(registry, bundle))
     if new_data is not None:
-        payload["retrain"] = _as_dict(retrained)
+        payload["retrain"] = None if retrained is None else retrained.to_dict()
     if as_json:
         click.echo(json.dumps(payload, indent=2, allow_nan=False, default=str))
         return
@@ -99,17 +102,18 @@ def monitor(
     if new_data is not None and retrained is None:
         console.print("no drift and no accuracy alert: not retraining")
     elif retrained is not None:
-        verdict = "accepted" if getattr(retrained, "accepted", False) else "not accepted"
-        reasons = "; ".join(getattr(retrained, "reasons", []) or [])
-        console.print(
-            f"retrained on {new_data}: challenger {getattr(retrained, 'challenger', '?')} "
-            f"{verdict}" + (f" ({reasons})" if reasons else "")
+        from edgeml._cli_registry import retrain_lines
+
+        for line in retrain_lines(retrained):
+            console.print(line)
+
+
+def _name_in(registry: Path, bundle: Path) -> str:
+    """The model name of ``bundle`` when it is a version (or ``current``) in ``registry``."""
+    version = bundle.resolve()
+    if version.parent.parent != registry.resolve():
+        raise ConfigError(
+            f"{bundle} is not a version in the registry {registry}; monitor "
+            f"{registry}/NAME/current to retrain into it"
         )
-
-
-def _as_dict(result: Any) -> Any:
-    """A retrain result for printing: its ``to_dict()`` when it has one."""
-    if result is None:
-        return None
-    to_dict = getattr(result, "to_dict", None)
-    return to_dict() if callable(to_dict) else str(result)
+    return version.parent.name

@@ -7,12 +7,10 @@ missing (drifted), and the undrifted rows with their labels flipped (an accuracy
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +48,24 @@ def build_telco(factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = factory.mktemp("monitor")
     config = Config.from_dict({"train": FAST, "features": {"mode": "none"}})
     bundle = edgeml.train(
-        shared("telco_churn.csv"), target="churn", out=root / "telco.edgeml", config=config,
+        shared("telco_churn.csv"),
+        target="churn",
+        out=root / "telco.edgeml",
+        config=config,
         reporter=SILENT,
-    ).bundle  # fmt: skip
+    ).bundle
     frame = pl.read_csv(shared("telco_churn.csv"), infer_schema_length=10_000)
     sample = frame.sample(ROWS, seed=3)
     labels = sample["churn"].to_list()
     records = sample.drop("churn").to_dicts()
     drifted = [
-        {**r, "tenure": r["tenure"] + 40,
-         "monthly_charges": None if i % 3 == 0 else r["monthly_charges"]}
+        {
+            **r,
+            "tenure": r["tenure"] + 40,
+            "monthly_charges": None if i % 3 == 0 else r["monthly_charges"],
+        }
         for i, r in enumerate(records)
-    ]  # fmt: skip
+    ]
     flipped = ["No" if label == "Yes" else "Yes" for label in labels]
     _BUILT.update(
         bundle=Path(bundle),
@@ -98,12 +102,21 @@ def write_log(
         else:
             score = classes.index(outputs["prediction"])
         request = i // PER_REQUEST
-        rows.append((
-            f"req-{request}", i % PER_REQUEST, t0 + i * step, "v1",
-            "treelite" if request % 3 else "lightgbm", 100.0 + request % 50, PER_REQUEST,
-            json.dumps(record), json.dumps(outputs), score,
-            None if labels is None or labels[i] is None else json.dumps(labels[i]),
-        ))  # fmt: skip
+        rows.append(
+            (
+                f"req-{request}",
+                i % PER_REQUEST,
+                t0 + i * step,
+                "v1",
+                "treelite" if request % 3 else "lightgbm",
+                100.0 + request % 50,
+                PER_REQUEST,
+                json.dumps(record),
+                json.dumps(outputs),
+                score,
+                None if labels is None or labels[i] is None else json.dumps(labels[i]),
+            )
+        )
     connection = connect(path)
     connection.executemany(
         "INSERT INTO predictions (request_id, row, ts, model_version, backend, latency_us, "
@@ -139,9 +152,12 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Pat
         frame = pl.DataFrame({"x": x, "z": z, "colour": colour, "y": y})
         frame.write_csv(root / f"{task}.csv")
         bundle = edgeml.train(
-            root / f"{task}.csv", target="y", out=root / f"{task}.edgeml", config=config,
+            root / f"{task}.csv",
+            target="y",
+            out=root / f"{task}.edgeml",
+            config=config,
             reporter=SILENT,
-        ).bundle  # fmt: skip
+        ).bundle
         records = frame.drop("y").to_dicts()
         out[task] = (Path(bundle), write_log(root / f"{task}.db", bundle, records, y))
     return out
@@ -177,8 +193,9 @@ def test_a_shifted_feature_alerts_and_untouched_ones_do_not(telco):
 
 
 def test_thresholds_come_from_the_config(telco):
-    lenient = MonitorConfig(psi_warn=50.0, psi_alert=100.0, missing_alert=0.9,
-                            out_of_range_alert=0.9)  # fmt: skip
+    lenient = MonitorConfig(
+        psi_warn=50.0, psi_alert=100.0, missing_alert=0.9, out_of_range_alert=0.9
+    )
     summary = monitor_summary(telco["bundle"], log=telco["drift"], config=lenient)
     assert not summary.drifted and summary.alerts == []
 
@@ -226,8 +243,9 @@ def test_time_buckets_cover_the_window(telco):
 def test_live_metrics_equal_sklearn_on_the_logged_rows(telco):
     summary = monitor_summary(telco["bundle"], log=telco["ok"])
     connection = sqlite3.connect(telco["ok"])
-    score, label = zip(*connection.execute("SELECT score, label FROM predictions ORDER BY id"),
-                       strict=True)  # fmt: skip
+    score, label = zip(
+        *connection.execute("SELECT score, label FROM predictions ORDER BY id"), strict=True
+    )
     connection.close()
     y = np.array([json.loads(v) == "Yes" for v in label], dtype=int)
     p = np.array(score)
@@ -376,11 +394,34 @@ def test_drift_and_live_import_nothing_heavy():
 # -- the command ---------------------------------------------------------------------------------
 
 JSON_KEYS = {
-    "bundle", "log", "task", "target", "window", "generated_at", "rows", "requests", "start",
-    "end", "span_s", "rows_per_s", "requests_per_s", "latency_us", "latency_histogram",
-    "backends", "model_versions", "unreadable_rows", "drifted", "accuracy_alert", "alerts",
-    "warnings", "features", "prediction", "live", "thresholds", "series",
-}  # fmt: skip
+    "bundle",
+    "log",
+    "task",
+    "target",
+    "window",
+    "generated_at",
+    "rows",
+    "requests",
+    "start",
+    "end",
+    "span_s",
+    "rows_per_s",
+    "requests_per_s",
+    "latency_us",
+    "latency_histogram",
+    "backends",
+    "model_versions",
+    "unreadable_rows",
+    "drifted",
+    "accuracy_alert",
+    "alerts",
+    "warnings",
+    "features",
+    "prediction",
+    "live",
+    "thresholds",
+    "series",
+}
 
 
 def run(*args: str) -> Any:
@@ -395,9 +436,18 @@ def test_cli_json_is_one_object_with_the_documented_keys(telco):
     assert set(data) == JSON_KEYS
     assert data["rows"] == 500 and data["drifted"] is True
     assert set(data["features"]["tenure"]) == {
-        "name", "rows", "psi", "missing", "missing_baseline", "out_of_range", "status",
-        "reasons", "edges", "shares", "baseline_shares",
-    }  # fmt: skip
+        "name",
+        "rows",
+        "psi",
+        "missing",
+        "missing_baseline",
+        "out_of_range",
+        "status",
+        "reasons",
+        "edges",
+        "shares",
+        "baseline_shares",
+    }
     assert set(data["live"]) >= {"rows", "metrics", "primary", "live", "holdout", "alert"}
     assert set(data["latency_us"]) == {"p50", "p95", "p99", "mean", "max"}
 
@@ -424,41 +474,61 @@ def test_cli_writes_the_report(telco, tmp_path):
     assert json.loads(result.stdout)["report"] == str(out) and out.stat().st_size > 10_000
 
 
-@pytest.fixture
-def fake_retrain(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
-    """``edgeml.maintain._retrain`` replaced by a recorder."""
-    calls: list[tuple[Any, ...]] = []
+def test_drift_retrains_into_the_registry_and_records_the_decision(telco, tmp_path):
+    from edgeml.maintain._registry import Registry
 
-    @dataclasses.dataclass
-    class Result:
-        accepted: bool = True
-        challenger: str = "new.edgeml"
-        reasons: tuple[str, ...] = ()
+    registry = Registry(tmp_path / "models")
+    registry.add("telco", telco["bundle"], promote=True)
+    current = tmp_path / "models" / "telco" / "current"
+    # New labelled rows the champion never saw: telco customers a few years on.
+    frame = pl.read_csv(shared("telco_churn.csv"), infer_schema_length=10_000).sample(800, seed=9)
+    new = tmp_path / "new.csv"
+    frame.with_columns(pl.col("tenure") + 24).write_csv(new)
 
-        def to_dict(self) -> dict[str, Any]:
-            return {"accepted": self.accepted}
+    quiet = run(
+        str(current),
+        "--log",
+        str(telco["ok"]),
+        "--retrain-if-drift",
+        str(new),
+        "--registry",
+        str(tmp_path / "models"),
+    )
+    assert quiet.exit_code == 0 and "not retraining" in quiet.stdout
+    assert [v.version for v in registry.versions("telco")] == [1]
 
-    def retrain(bundle: Any, new_data: Any, *, registry: Any = None) -> Result:
-        calls.append((bundle, new_data, registry))
-        return Result()
-
-    module = types.ModuleType("edgeml.maintain._retrain")
-    module.retrain = retrain  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "edgeml.maintain._retrain", module)
-    return calls
-
-
-def test_retrain_runs_only_on_drift(telco, fake_retrain, tmp_path):
-    quiet = run(str(telco["bundle"]), "--log", str(telco["ok"]), "--retrain-if-drift", "new.csv")
-    assert quiet.exit_code == 0 and fake_retrain == []
-    assert "not retraining" in quiet.stdout
     drifted = run(
-        str(telco["bundle"]), "--log", str(telco["drift"]), "--retrain-if-drift", "new.csv",
-        "--registry", str(tmp_path / "reg"), "--json",
-    )  # fmt: skip
+        str(current),
+        "--log",
+        str(telco["drift"]),
+        "--retrain-if-drift",
+        str(new),
+        "--registry",
+        str(tmp_path / "models"),
+        "--json",
+    )
     assert drifted.exit_code == 0, drifted.output
-    assert fake_retrain == [(telco["bundle"], "new.csv", tmp_path / "reg")]
-    assert json.loads(drifted.stdout)["retrain"] == {"accepted": True}
+    decision = json.loads(drifted.stdout)["retrain"]
+    assert decision["name"] == "telco" and decision["version"] == 2
+    assert decision["comparison"]["rows"] >= 20
+    assert decision["promoted"] == decision["accepted"]
+    versions = registry.versions("telco")
+    assert [v.version for v in versions] == [1, 2]
+    assert registry.current("telco").name == ("v2" if decision["promoted"] else "v1")
+
+
+def test_retrain_with_a_registry_needs_a_bundle_from_it(telco, tmp_path):
+    result = run(
+        str(telco["bundle"]),
+        "--log",
+        str(telco["drift"]),
+        "--retrain-if-drift",
+        "new.csv",
+        "--registry",
+        str(tmp_path / "models"),
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: {telco['bundle']} is not a version in the registry")
 
 
 def test_no_drift_does_not_import_retraining(telco):
