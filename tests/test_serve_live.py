@@ -252,3 +252,13 @@ def test_requests_in_flight_finish_on_the_model_they_started_with(
         assert answers[0]["finished"] > reload_started  # it was in flight during the reload
         assert answers[0]["rows"] == 300_000 and answers[0]["model_version"] == old
         assert httpx.post(f"{url}/predict", json=record()).json()["model_version"] == new
+
+
+def test_several_workers_share_the_port_and_the_log(bundle: Path, tmp_path: Path) -> None:
+    log = tmp_path / "workers.log.db"
+    with running_server(str(bundle), "--log", str(log), "--workers", "2") as (url, process):
+        ok, failures, _ = asyncio.run(hammer(url, clients=4, seconds=2.0))
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    assert failures == [] and ok > 50
+    assert count_rows(log) == ok
