@@ -15,14 +15,13 @@ PosixPath('churn.html')
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from edgeml._files import write_text_atomically
 from edgeml._model import Model, load
 from edgeml._reference import REFERENCE_ROWS, load_reference_rows
 from edgeml.data import conform
@@ -62,7 +61,9 @@ def report(
     model = load(bundle)
     source = "<in-memory DataFrame>" if isinstance(data, pl.DataFrame) else str(data)
     evaluation = _evaluate(model, data, table, query) if data is not None else None
-    _write_atomically(out, page(model.manifest, str(bundle), _sections(model, evaluation, source)))
+    write_text_atomically(
+        out, page(model.manifest, str(bundle), _sections(model, evaluation, source))
+    )
     return out
 
 
@@ -257,17 +258,3 @@ def _search(manifest: dict[str, Any]) -> str:
         caption="Trials on the Pareto front of the metric, single-row latency and model size.",
     )
     return plot + body
-
-
-def _write_atomically(out: Path, html: str) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(html)
-        # mkstemp creates the file private (0600); a report is meant to be shared.
-        os.chmod(temp, 0o644)
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -13,8 +13,9 @@ latency percentiles; :func:`write_monitor_report` draws it as one HTML file.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgeml._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml.maintain._monitor_report import write_monitor_report
@@ -31,11 +32,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'edgeml.maintain' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

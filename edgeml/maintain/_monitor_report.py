@@ -12,12 +12,11 @@ PosixPath('monitor.html')
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgeml._files import write_text_atomically
 from edgeml.errors import ConfigError
 from edgeml.evaluate._html import (
     badge,
@@ -65,7 +64,7 @@ def write_monitor_report(
         if isinstance(summary_or_bundle, MonitorSummary)
         else monitor_summary(summary_or_bundle, log=log, window=window)
     )
-    _write_atomically(out, render(summary))
+    write_text_atomically(out, render(summary))
     return out
 
 
@@ -270,16 +269,3 @@ def _when(ts: float | None) -> str:
     if ts is None:
         return "—"
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _write_atomically(out: Path, html: str) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(html)
-        os.chmod(temp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(temp, out)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

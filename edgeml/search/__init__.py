@@ -15,8 +15,9 @@ its keys through :mod:`edgeml.search._space` without importing Optuna or the tra
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgeml._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml.search._budget import parse_duration
@@ -40,12 +41,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'edgeml.search' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

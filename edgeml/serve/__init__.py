@@ -12,8 +12,9 @@ the bundle's input schema. Predictions go to a SQLite log beside the bundle
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from edgeml._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml.serve._app import create_app
@@ -32,11 +33,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module 'edgeml.serve' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOME[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)
