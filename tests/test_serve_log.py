@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 from edgeml.serve._log import LogRow, PredictionLog
@@ -12,7 +11,7 @@ from edgeml.serve._log import LogRow, PredictionLog
 
 def rows(n: int, start: int = 0, payload: str = "{}") -> list[LogRow]:
     return [
-        (f"r{i}", 0, time.time(), "v1", "treelite", 10.0, 1, payload, "{}", 0.5)
+        (f"r{i}", 0, 1.7e9 + i, "v1", "treelite", 10.0, 1, payload, "{}", 0.5)
         for i in range(start, start + n)
     ]
 
@@ -75,10 +74,8 @@ def test_a_full_queue_drops_instead_of_blocking(tmp_path: Path) -> None:
     log = PredictionLog(path, max_pending=2)
     blocker = sqlite3.connect(path, timeout=0.1)
     blocker.execute("BEGIN EXCLUSIVE")  # the writer stalls on its first batch
-    start = time.perf_counter()
-    for k in range(50):
+    for k in range(50):  # a blocking queue would hang here instead of dropping
         log.append(rows(1, start=k))
-    assert time.perf_counter() - start < 0.5
     blocker.rollback()
     blocker.close()
     log.close()

@@ -56,8 +56,7 @@ class ServeSettings:
             return self.bundle
         from edgeml.maintain._registry import Registry
 
-        assert self.registry is not None and self.name is not None  # __post_init__ checked
-        return Registry(self.registry).current(self.name)
+        return Registry(self._registry()).current(self._name())
 
     def pointer(self) -> Path | None:
         """The registry's ``current`` link when following one."""
@@ -73,8 +72,17 @@ class ServeSettings:
             return self.log
         if self.bundle is not None:
             return default_log_path(self.bundle)
-        assert self.registry is not None and self.name is not None
-        return self.registry / self.name / "predictions.log.db"
+        return self._registry() / self._name() / "predictions.log.db"
+
+    def _registry(self) -> Path:
+        if self.registry is None:
+            raise ServeError("no --registry given")
+        return self.registry
+
+    def _name(self) -> str:
+        if not self.name:
+            raise ServeError("--registry needs --name: the model to follow in the registry")
+        return self.name
 
 
 class ModelHolder:
