@@ -100,6 +100,7 @@ def train(
     holdout: dict[str, float] = {}
     baseline: dict[str, float] = {}
     test_rows, encoding = prepared.test_rows, prepared.target
+    output: np.ndarray | None = None
     if len(test_rows):
         output = final.predict(prepared.frame[test_rows], encoding.task)
         holdout = metrics_of(output, prepared.y[test_rows], encoding)
@@ -113,7 +114,7 @@ def train(
         "cv_folds": settings.cv_folds,
         "rows": {"train": len(prepared.train_rows), "holdout": len(test_rows)},
     }
-    manifest = _manifest(final, prepared, metrics, feature_plan)
+    manifest = _manifest(final, prepared, metrics, feature_plan, output)
     manifest["learning_curves"] = curves
     manifest.update(tuning)
     bundle = Path(settings.out or f"{settings.target}.edgeml")
@@ -145,7 +146,11 @@ def _tune(prepared: Prepared, reporter: Reporter) -> tuple[Prepared, dict[str, A
 
 
 def _manifest(
-    final: Fitted, prepared: Prepared, metrics: dict[str, Any], feature_plan: FeaturePlan
+    final: Fitted,
+    prepared: Prepared,
+    metrics: dict[str, Any],
+    feature_plan: FeaturePlan,
+    holdout_output: np.ndarray | None,
 ) -> dict[str, Any]:
     target, config = prepared.target, prepared.config
     plan = final.plan
@@ -190,18 +195,25 @@ def _manifest(
         "data_card": {**prepared.card.to_dict(), "rows_used": prepared.frame.height},
         "monitoring": {
             "features": feature_histograms(final.train_matrix, plan.features),
-            "prediction": prediction_baseline(target.task, _sample_output(final)),
+            "prediction": prediction_baseline(
+                target.task, _scores(final, target.task, holdout_output)
+            ),
         },
         "backends": {"lightgbm": {"file": "model.txt"}},
         "config": config.to_dict(),
     }
 
 
-def _sample_output(final: Fitted, limit: int = 10_000) -> np.ndarray:
-    """The model's raw output on up to ``limit`` evenly spaced training rows."""
-    matrix = final.train_matrix
-    step = max(1, -(-len(matrix) // limit))
-    return np.asarray(final.booster.predict(matrix[::step]))
+def _scores(final: Fitted, task: str, holdout_output: np.ndarray | None) -> np.ndarray:
+    """What the model predicts on rows it did not train on, scored as the prediction log scores
+    them (positive-class probability, class probabilities, or value): the holdout's output,
+    already computed. Without a holdout, up to 10,000 training rows' — more confident than live
+    predictions, so that baseline overstates drift a little.
+    """
+    if holdout_output is None:
+        matrix = final.train_matrix
+        return np.asarray(final.booster.predict(matrix[:: max(1, -(-len(matrix) // 10_000))]))
+    return holdout_output[:, 1] if task == "binary" else holdout_output
 
 
 def _vocab(vocab: dict[str, list[str]], column: str) -> dict[str, Any]:

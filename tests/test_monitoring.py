@@ -33,3 +33,40 @@ def test_large_inputs_sample_edges_but_count_every_row():
     assert sum(entry["counts"]) == 60_000
     assert entry["edges"][0] == matrix.min() and entry["edges"][-1] == matrix.max()
     assert max(entry["counts"]) < 0.12 * 60_000  # near-equal quantile bins
+
+
+def test_the_prediction_baseline_is_the_holdouts_output(trained_bundle, tmp_path):
+    import json
+
+    import polars as pl
+
+    import edgeml
+    import edgeml.runtime
+    from tests.conftest import churn_like
+
+    manifest = json.loads((trained_bundle / "manifest.json").read_text())
+    baseline = manifest["monitoring"]["prediction"]
+    assert baseline["kind"] == "numeric"
+    assert sum(baseline["counts"]) == manifest["metrics"]["rows"]["holdout"]
+    assert 0.0 <= baseline["edges"][0] <= baseline["edges"][-1] <= 1.0
+
+    frame = churn_like(300).with_columns(
+        pl.Series("band", ["a", "b", "c"] * 100)  # a three-class target
+    )
+    data = tmp_path / "three.csv"
+    frame.drop("churn").write_csv(data)
+    bundle = edgeml.train(
+        data,
+        target="band",
+        out=tmp_path / "band.edgeml",
+        holdout=0.0,
+        cv_folds=0,
+        id_cols=["customer_id"],
+    ).bundle
+    classes = json.loads((bundle / "manifest.json").read_text())["monitoring"]["prediction"]
+    assert classes["kind"] == "classes" and len(classes["counts"]) == 3
+    assert sum(classes["counts"]) == 300  # no holdout: every training row
+    predicted = edgeml.runtime.load(bundle).predict(
+        {c: frame[c].to_list() for c in edgeml.runtime.load_prep(bundle).input_schema}
+    )["prediction"]
+    assert classes["counts"] == [int((predicted == c).sum()) for c in ["a", "b", "c"]]
