@@ -101,3 +101,12 @@ def test_jobs_run_after_the_rows_queued_before_them(tmp_path: Path) -> None:
     count = log.submit(lambda c: c.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
     assert count.result(timeout=10) == 5
     log.close()
+
+
+def test_a_reused_request_id_is_counted_not_written_twice(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "log.db")
+    log.append(rows(2))
+    log.append(rows(3))  # r0, r1 again, and r2
+    log.close()
+    assert stored(tmp_path / "log.db") == ["r0", "r1", "r2"]
+    assert (log.written, log.duplicates, log.dropped) == (3, 2, 0)

@@ -56,6 +56,7 @@ class PredictionLog:
         self.max_bytes = max_bytes
         self.written = 0
         self.dropped = 0
+        self.duplicates = 0
         self.errors = 0
         self.last_error: str | None = None
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=max_pending)
@@ -158,8 +159,10 @@ class PredictionLog:
             try:
                 connection = self._ready()
                 with connection:
-                    connection.executemany(_INSERT, batch)
-                self.written += len(batch)
+                    inserted = connection.executemany(_INSERT, batch).rowcount
+                self.written += inserted
+                # A request id the client reused: the first rows stay, the repeats are counted.
+                self.duplicates += len(batch) - inserted
                 self._since_trim += len(batch)
                 if self._since_trim >= max(1000, self.max_rows // 10):
                     self._trim(connection, keep=self.max_rows)

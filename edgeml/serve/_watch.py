@@ -99,6 +99,11 @@ class Watch:
                 {(): float(log.dropped)},
                 (),
             ),
+            "edgeml_log_rows_duplicate": (
+                "Rows not logged because their X-Request-ID was used before.",
+                {(): float(log.duplicates)},
+                (),
+            ),
             "edgeml_log_errors": (
                 "Errors writing the prediction log.",
                 {(): float(log.errors)},
