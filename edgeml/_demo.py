@@ -18,7 +18,7 @@ TARGET = "failure_within_24h"
 
 def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> dict[str, Any]:
     """Simulate the fleet, write it as CSV, profile it, train and evaluate a bundle, then compile,
-    serve and monitor the model without time-series features (a served model gets raw rows).
+    serve and monitor it (the server keeps each machine's history for the time-series features).
 
     >>> summary = run_demo(__import__("tempfile").mkdtemp())   # doctest: +SKIP
     >>> summary["training"]["metrics"]["holdout"]["roc_auc"]  # doctest: +SKIP
@@ -53,7 +53,7 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
     )
     reporter.status("training with per-machine lag and rolling features")
     result = train(data_path, out=out / "sensor_fleet.edgeml", **common)
-    deployed = deploy_demo(plain.bundle, dataset.frame, TARGET, reporter=reporter)
+    deployed = deploy_demo(result.bundle, dataset.frame, TARGET, reporter=reporter)
     primary = result.manifest["metrics"]["primary"]
     plan = result.manifest["features"]["plan"]
     return {

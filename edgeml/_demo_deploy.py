@@ -22,26 +22,28 @@ from edgeml._progress import SILENT, Reporter
 from edgeml.compile import export
 from edgeml.errors import ServeError
 from edgeml.maintain import monitor_summary
-from edgeml.runtime import load_prep
 from edgeml.serve import ServeSettings, create_app
 
 __all__ = ["deploy_demo"]
 
 
 def deploy_demo(
-    bundle: Path, frame: pl.DataFrame, target: str, *, rows: int = 400, reporter: Reporter = SILENT
+    bundle: Path, frame: pl.DataFrame, target: str, *, rows: int = 1500, reporter: Reporter = SILENT
 ) -> dict[str, Any]:
-    """Export ``bundle`` to treelite, serve it, predict the last ``rows`` rows of ``frame`` one
-    request each, send their labels back, and summarise the prediction log."""
+    """Export ``bundle`` to treelite, serve it, send the last ``rows`` rows of ``frame`` in time
+    order one request each (as the machines would), return their labels, and summarise the
+    prediction log."""
     reporter.status("compiling the model with treelite")
     compiled = export(bundle, format="treelite", reporter=reporter)
-    columns = list(load_prep(bundle).input_schema)
-    recent = frame.tail(rows)
-    records = [{c: _json_value(row[c]) for c in columns} for row in recent.iter_rows(named=True)]
-    labels = recent[target].to_list()
     log = bundle.with_name(bundle.name + ".log.db")
-    reporter.status(f"serving it on loopback and sending {len(records)} requests")
     with _serving(ServeSettings(bundle=bundle, log=log)) as url, httpx.Client(base_url=url) as http:
+        columns = [c["name"] for c in http.get("/schema").json()["inputs"]]
+        recent = frame.sort("timestamp").tail(rows)
+        records = [
+            {c: _json_value(row[c]) for c in columns} for row in recent.iter_rows(named=True)
+        ]
+        labels = recent[target].to_list()
+        reporter.status(f"serving it on loopback and sending {len(records)} requests")
         for i, record in enumerate(records):
             response = http.post("/predict", json=record, headers={"x-request-id": f"demo-{i}"})
             response.raise_for_status()

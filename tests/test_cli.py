@@ -253,10 +253,10 @@ def test_demo_runs_the_whole_pipeline(tmp_path):
     assert lines[-1] == f"data: {tmp_path / 'sensor_fleet.csv'}"
     assert (tmp_path / "sensor_fleet.edgeml" / "manifest.json").is_file()
     served = next(line for line in lines if line.startswith("served over HTTP ("))
-    assert "400 requests" in served and "on 400 labels sent back" in served
-    log = tmp_path / "sensor_fleet_no_features.edgeml.log.db"
+    assert "1500 requests" in served and "on 1500 labels sent back" in served
+    log = tmp_path / "sensor_fleet.edgeml.log.db"
     assert lines[-2] == f"log: {log} (edgeml monitor reads it)"
-    assert run("monitor", tmp_path / "sensor_fleet_no_features.edgeml", "--json").exit_code == 0
+    assert run("monitor", tmp_path / "sensor_fleet.edgeml", "--json").exit_code == 0
 
 
 def test_features_option_overrides_the_config(tmp_path):

@@ -59,13 +59,14 @@ class Predictions:
         if not items:
             raise BadRequest("empty batch: send at least one record")
 
-        def work() -> list[dict[str, Any]]:
+        def work() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             _validate(served, items)
-            return _predict_records(served, items)
+            rows = served.with_features(items)
+            return rows, _predict_records(served, rows)
 
-        outputs = work() if len(items) <= _INLINE_ROWS else await run_in_threadpool(work)
+        rows, outputs = work() if len(items) <= _INLINE_ROWS else await run_in_threadpool(work)
         latency_us = (time.perf_counter() - start) * 1e6
-        self._record(served, request_id, items, outputs, latency_us)
+        self._record(served, request_id, rows, outputs, latency_us)
         head = {"request_id": request_id, "model_version": served.version}
         return {**head, **outputs[0]} if single else {**head, "predictions": outputs}
 
@@ -73,11 +74,18 @@ class Predictions:
         """``POST /predict/batch``: columns in, one list per output column out."""
         start = time.perf_counter()
         served = self.holder.current
-        needed = list(served.predictor.input_schema)
+        needed = served.inputs
 
         def work() -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
             columns = parse_batch(body, content_type, needed)
             check_categories(columns, served.categories)
+            if served.stream is not None:  # the features each reading adds, in row order
+                names = list(columns)
+                rows = [
+                    dict(zip(names, v, strict=True)) for v in zip(*columns.values(), strict=True)
+                ]
+                rows = _guarded(lambda: served.with_features(rows))()
+                columns = {name: [row[name] for row in rows] for name in rows[0]}
             result = _guarded(lambda: served.predictor.predict(columns))()
             return columns, {name: np.asarray(v).tolist() for name, v in result.items()}
 
@@ -92,8 +100,9 @@ class Predictions:
                 dict(zip(names, values, strict=True))
                 for values in zip(*answer.values(), strict=True)
             ]
+            names_in = list(columns)
             records = [
-                dict(zip(needed, values, strict=True))
+                dict(zip(names_in, values, strict=True))
                 for values in zip(*columns.values(), strict=True)
             ]
             return _log_rows(served, request_id, records, outputs, latency_us, stamp)
@@ -164,6 +173,7 @@ class Predictions:
 
 
 def _predict_records(served: ServedModel, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Outputs for validated records (with their features, for a model that has them)."""
     predictor = served.predictor
     if len(items) <= _ROW_BY_ROW:
         return [_guarded(functools.partial(predictor.predict_row, item))() for item in items]

@@ -13,6 +13,7 @@ LightGBM is installed — those rows give LightGBM's own output within 1e-6.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from edgeml.errors import BundleError, ExportError
-from edgeml.runtime import Predictor, load
+from edgeml.feature_plan import FeaturePlan, TargetHistoryStep
+from edgeml.runtime import FeatureStream, Predictor, load
 from edgeml.serve._records import record_model, serving_columns
 
 __all__ = ["ServedModel"]
@@ -42,6 +44,8 @@ class ServedModel:
     categories: dict[str, frozenset[str]]
     ready: bool
     checks: dict[str, Any] = field(default_factory=dict)
+    stream: FeatureStream | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def load(
@@ -50,14 +54,9 @@ class ServedModel:
         """Verify and open ``path``; :class:`~edgeml.errors.BundleError` if it cannot serve."""
         path = Path(path)
         manifest = _manifest_of(path)
-        if manifest.get("features", {}).get("plan", {}).get("steps"):
-            raise BundleError(
-                f"{path}: the model uses time-series features, which need each entity's history; "
-                "serve a model trained with --features none, or compute them on the device with "
-                "edgeml.runtime.FeatureStream"
-            )
+        stream = _stream_of(path, manifest)
         predictor = load(path, backend=backend, verify=True)
-        columns = serving_columns(manifest.get("input_schema", []), list(predictor.input_schema))
+        columns = serving_columns(manifest.get("input_schema", []), _inputs(predictor, stream))
         title = str(manifest.get("target", {}).get("name") or path.stem)
         checks = _readiness(path, predictor)
         return cls(
@@ -73,7 +72,22 @@ class ServedModel:
             },
             ready=all(check.get("passed", False) for check in checks.values()),
             checks=checks,
+            stream=stream,
         )
+
+    @property
+    def inputs(self) -> list[str]:
+        """The columns a request sends, in order."""
+        return [c["name"] for c in self.columns]
+
+    def with_features(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``records`` with the model's time-series features added from each entity's history
+        (the records as given for a model without them). Readings are taken in the order they
+        arrive, one request at a time."""
+        if self.stream is None:
+            return records
+        with self._lock:
+            return [{**record, **self.stream.push(record)} for record in records]
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -104,6 +118,30 @@ class ServedModel:
         if self.predictor.task == "binary":
             return float(output[self.predictor.columns[1]])
         return float(classes.index(output["prediction"]))
+
+
+def _stream_of(path: Path, manifest: dict[str, Any]) -> FeatureStream | None:
+    plan = FeaturePlan.from_dict(manifest.get("features", {}).get("plan") or {"steps": []})
+    if not plan.steps:
+        return None
+    if any(isinstance(step, TargetHistoryStep) for step in plan.steps):
+        raise BundleError(
+            f"{path}: the model uses target history (past labels of each entity), which a "
+            "server does not have when it predicts; train it without target_lags and "
+            "target_windows to serve it"
+        )
+    return FeatureStream(plan)
+
+
+def _inputs(predictor: Predictor, stream: FeatureStream | None) -> list[str]:
+    """What a request carries: the prep plan's inputs less the features the stream computes,
+    plus the time and entity columns the stream keys its history on."""
+    if stream is None:
+        return list(predictor.input_schema)
+    plan = stream.plan
+    generated = set(plan.selected)
+    keys = [c for c in (plan.time_col, plan.entity_col) if c is not None]
+    return [*keys, *(c for c in predictor.input_schema if c not in generated and c not in keys)]
 
 
 def _manifest_of(path: Path) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""Serving a model with time-series features: the server keeps each machine's history and its
+predictions, reading by reading, equal the batch pipeline's on the same rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+import edgeml
+from edgeml.datasets import sensor_fleet
+from edgeml.errors import BundleError
+from edgeml.serve import ServeSettings, create_app
+from edgeml.serve._served import ServedModel
+
+TARGET = "failure_within_24h"
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    root = tmp_path_factory.mktemp("fleet")
+    frame = sensor_fleet(n_machines=4, days=6, seed=2)
+    data = root / "fleet.csv"
+    frame.write_csv(data)
+    bundle = edgeml.train(
+        data,
+        target=TARGET,
+        time_col="timestamp",
+        entity_col="machine_id",
+        out=root / "fleet.edgeml",
+        cv_folds=0,
+    ).bundle
+    return bundle, edgeml.load(bundle)
+
+
+@pytest.fixture
+def client(fleet: tuple[Path, Any], tmp_path: Path) -> Iterator[TestClient]:
+    settings = ServeSettings(bundle=fleet[0], log=tmp_path / "log.db")
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def readings(frame: Any, columns: list[str]) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.select(columns).iter_rows(named=True):
+        out.append({k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in row.items()})
+    return out
+
+
+def test_requests_carry_raw_readings_and_get_the_batch_pipelines_answers(
+    fleet: tuple[Path, Any], client: TestClient
+) -> None:
+    _, model = fleet
+    schema = client.get("/schema").json()
+    inputs = [c["name"] for c in schema["inputs"]]
+    assert inputs[:2] == ["timestamp", "machine_id"]
+    assert not any("_lag_" in name or "_mean_" in name for name in inputs)
+
+    frame = sensor_fleet(n_machines=4, days=6, seed=2).sort("timestamp").head(600)
+    expected = model.predict(frame)[f"proba_{model.target.classes[1]}"].to_numpy()
+    rows = readings(frame, inputs)
+    one_by_one = [client.post("/predict", json=row).json()["proba_1"] for row in rows[:300]]
+    in_a_list = client.post("/predict", json=rows[300:450]).json()["predictions"]
+    columns = {name: [row[name] for row in rows[450:]] for name in inputs}
+    batch = client.post("/predict/batch", json={"columns": columns}).json()["proba_1"]
+    served = np.array([*one_by_one, *(p["proba_1"] for p in in_a_list), *batch])
+    np.testing.assert_allclose(served, expected, rtol=0, atol=1e-9)
+
+
+def test_target_history_models_are_refused(tmp_path: Path) -> None:
+    frame = sensor_fleet(n_machines=4, days=6, seed=2)
+    data = tmp_path / "fleet.csv"
+    frame.write_csv(data)
+    config = edgeml.Config.from_dict(
+        {"features": {"mode": "manual", "target_lags": [1], "select": False}}
+    )
+    bundle = edgeml.train(
+        data,
+        target=TARGET,
+        time_col="timestamp",
+        entity_col="machine_id",
+        out=tmp_path / "history.edgeml",
+        cv_folds=0,
+        config=config,
+    ).bundle
+    with pytest.raises(BundleError, match="target history"):
+        ServedModel.load(bundle)
