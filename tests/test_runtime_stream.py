@@ -3,6 +3,9 @@
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 import edgeml
 from edgeml.feature_plan import (
@@ -17,6 +20,7 @@ from edgeml.feature_plan import (
 )
 from edgeml.features import apply_features
 from edgeml.runtime import FeatureStream
+from edgeml.runtime._stream import window_stat, window_stats
 
 PLAN = FeaturePlan(
     time_col="timestamp",
@@ -85,3 +89,21 @@ def test_stream_keeps_bounded_state(fleet):
         stream.push(row)
     longest = max(len(state.rows) for state in stream._entities.values())
     assert longest <= 12 + 48  # 12-row windows, or a day of half-hourly readings for "1d"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(0, 14), st.integers(1, 4)),
+        elements=st.one_of(
+            st.floats(-1e6, 1e6), st.just(np.nan), st.just(np.inf), st.just(-np.inf)
+        ),
+    )
+)
+def test_window_stats_of_all_columns_equal_one_column_at_a_time(block):
+    stats = ["count", "sum", "mean", "std", "var", "min", "max"]
+    together = window_stats(block, stats)
+    for stat in stats:
+        alone = [window_stat(block[:, j], stat) for j in range(block.shape[1])]
+        np.testing.assert_allclose(together[stat], alone, rtol=1e-12, atol=1e-9)

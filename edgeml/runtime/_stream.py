@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,11 +194,50 @@ class FeatureStream:
             else:
                 rows = [r for r in state.rows if r[0] > time - size]
             block = np.array([values for _, values in rows])
-            for column in step.columns:
-                values = block[:, self._index[column]]
-                for stat in step.stats:
-                    out[f"{column}_{stat}_{window}"] = window_stat(values, stat)
+            picked = block[:, [self._index[c] for c in step.columns]]
+            # Every column of the window at once: a call per (column, stat) cost 0.3 ms a row.
+            stats = window_stats(picked, step.stats)
+            for stat, values in stats.items():
+                for column, value in zip(step.columns, values.tolist(), strict=True):
+                    out[f"{column}_{stat}_{window}"] = value
         return out
+
+
+def window_stats(block: np.ndarray, stats: Sequence[str]) -> dict[str, np.ndarray]:
+    """:func:`window_stat` of each column of ``block`` (rows × columns), NaN skipped.
+
+    >>> window_stats(np.array([[1.0, np.nan], [3.0, np.nan]]), ["mean", "count"])
+    {'mean': array([ 2., nan]), 'count': array([2., 0.])}
+    """
+    present = ~np.isnan(block)
+    n = present.sum(axis=0)
+    out: dict[str, np.ndarray] = {}
+    with np.errstate(all="ignore"):
+        total = np.where(present, block, 0.0).sum(axis=0)
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        for stat in stats:
+            if stat == "count":
+                out[stat] = n.astype(np.float64)
+            elif stat == "sum":
+                out[stat] = np.where(n > 0, total, np.nan)
+            elif stat == "mean":
+                out[stat] = mean
+            elif stat in ("std", "var"):
+                deviation = np.where(present, block - mean, 0.0)
+                var = (deviation * deviation).sum(axis=0) / np.maximum(n - 1, 1)
+                infinite = (np.isinf(block) & present).any(axis=0)
+                var = np.where((n < 2) | infinite, np.nan, var)
+                out[stat] = np.sqrt(var) if stat == "std" else var
+            else:
+                fill = np.inf if stat == "min" else -np.inf
+                masked = np.where(present, block, fill)
+                extreme = (
+                    masked.min(axis=0, initial=fill)
+                    if stat == "min"
+                    else masked.max(axis=0, initial=fill)
+                )
+                out[stat] = np.where(n > 0, extreme, np.nan)
+    return out
 
 
 def window_stat(values: np.ndarray, stat: str) -> float:
