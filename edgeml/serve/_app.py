@@ -66,7 +66,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             # SIGHUP reloads, as daemons do; only possible from the main thread.
             loop.add_signal_handler(
                 signal.SIGHUP,
-                lambda: tasks.append(asyncio.ensure_future(_reload(holder, app, metrics))),
+                lambda: tasks.append(asyncio.ensure_future(_reload_quietly(holder, app, metrics))),
             )
         try:
             yield
@@ -180,6 +180,13 @@ async def _reload(holder: ModelHolder, app: FastAPI, metrics: ServerMetrics) -> 
     return old, new
 
 
+async def _reload_quietly(holder: ModelHolder, app: FastAPI, metrics: ServerMetrics) -> None:
+    """A reload nobody waits for (SIGHUP, the registry poller): a refusal is counted in
+    ``edgeml_reloads{result="refused"}`` and the old model keeps serving."""
+    with contextlib.suppress(BundleError):
+        await _reload(holder, app, metrics)
+
+
 async def _follow(holder: ModelHolder, app: FastAPI, metrics: ServerMetrics, every: float) -> None:
     """Reload when the registry's ``current`` pointer moves (a no-op for a plain bundle)."""
     if holder.settings.pointer() is None:
@@ -187,8 +194,7 @@ async def _follow(holder: ModelHolder, app: FastAPI, metrics: ServerMetrics, eve
     while True:
         await asyncio.sleep(every)
         if holder.changed():
-            with contextlib.suppress(BundleError):
-                await _reload(holder, app, metrics)
+            await _reload_quietly(holder, app, metrics)
 
 
 def _freeze_heap() -> None:
