@@ -90,3 +90,19 @@ def test_target_history_models_are_refused(tmp_path: Path) -> None:
     ).bundle
     with pytest.raises(BundleError, match="target history"):
         ServedModel.load(bundle)
+
+
+def test_a_restarted_server_takes_up_each_machines_history_from_its_log(
+    fleet: tuple[Path, Any], tmp_path: Path
+) -> None:
+    bundle, model = fleet
+    frame = sensor_fleet(n_machines=4, days=6, seed=2).sort("timestamp").head(400)
+    expected = model.predict(frame)["proba_1"].to_numpy()
+    settings = ServeSettings(bundle=bundle, log=tmp_path / "log.db")
+    answers = []
+    for part in (slice(0, 200), slice(200, 400)):  # a fresh server (a restart) for each half
+        with TestClient(create_app(settings)) as client:
+            inputs = [c["name"] for c in client.get("/schema").json()["inputs"]]
+            rows = readings(frame, inputs)[part]
+            answers += [client.post("/predict", json=row).json()["proba_1"] for row in rows]
+    np.testing.assert_allclose(answers, expected, rtol=0, atol=1e-9)

@@ -32,27 +32,40 @@ from edgeml.errors import BundleError, ConfigError
 from edgeml.serve._bodies import BadRequest, parse_json
 from edgeml.serve._holder import ModelHolder, ServeSettings
 from edgeml.serve._log import PredictionLog
+from edgeml.serve._logschema import recent_inputs
 from edgeml.serve._metrics import ServerMetrics
 from edgeml.serve._observe import Observe
 from edgeml.serve._openapi import openapi_document
 from edgeml.serve._predict import Predictions
+from edgeml.serve._served import ServedModel
 from edgeml.serve._watch import Watch
 
 __all__ = ["create_app"]
 
+_WARM_ROWS = 50_000  # logged readings replayed into a featured model's entity histories
 _INLINE_BYTES = 256 * 1024  # larger JSON bodies are parsed in the thread pool, off the loop
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
     """The server for ``settings``: loads and checks the model now, raising if it cannot serve."""
-    holder = ModelHolder(settings)
+    log_path = settings.log_path()
+
+    def warm(served: ServedModel) -> None:
+        # A model with time-series features starts from the entities' logged readings, not
+        # cold: after a restart or a reload the next reading gets its full history.
+        if served.stream is not None:
+            log.flush()
+            served.warm(recent_inputs(log_path, _WARM_ROWS))
+
+    holder = ModelHolder(settings, prepare=warm)
     config = _monitor_config(holder.current.manifest)
     log = PredictionLog(
-        settings.log_path(),
+        log_path,
         max_rows=config.log_max_rows,
         max_bytes=int(config.log_max_mb * 2**20),
     )
+    holder.warm_up()
     watch = Watch(holder, log, config)
     metrics = ServerMetrics(watch.gauges)
     predictions = Predictions(holder, log, watch, metrics)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -88,8 +89,11 @@ class ServeSettings:
 class ModelHolder:
     """The model being served; :meth:`reload` swaps in a new one only if it loads and is ready."""
 
-    def __init__(self, settings: ServeSettings) -> None:
+    def __init__(
+        self, settings: ServeSettings, *, prepare: Callable[[ServedModel], None] | None = None
+    ) -> None:
         self.settings = settings
+        self._prepare = prepare
         self._lock = threading.Lock()
         self._pointer = _target(settings.pointer())
         self.current = self._load()
@@ -112,8 +116,18 @@ class ModelHolder:
                     f"reload refused ({new.path} failed its checks: {new.checks}); "
                     f"still serving {old.version}"
                 )
+            self._ready(new)
             self.current = new
             return old, new
+
+    def warm_up(self) -> None:
+        """Run the ``prepare`` step on the model loaded at start (the server calls it once the
+        prediction log exists)."""
+        self._ready(self.current)
+
+    def _ready(self, served: ServedModel) -> None:
+        if self._prepare is not None:
+            self._prepare(served)
 
     def changed(self) -> bool:
         """Whether the registry's ``current`` now points elsewhere than what is loaded."""

@@ -11,10 +11,12 @@ The database runs in WAL mode so the monitor can read while the server writes.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
-__all__ = ["LOG_FILE", "SCHEMA", "connect", "default_log_path"]
+__all__ = ["LOG_FILE", "SCHEMA", "connect", "default_log_path", "recent_inputs"]
 
 #: File name of the log beside a bundle (``churn.edgeml`` → ``churn.edgeml.log.db``).
 LOG_FILE = ".log.db"
@@ -59,3 +61,33 @@ def connect(path: str | Path, *, timeout: float = 0.5) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous=NORMAL")
     connection.executescript(SCHEMA)
     return connection
+
+
+def recent_inputs(path: str | Path, limit: int) -> list[dict[str, Any]]:
+    """The inputs of the last ``limit`` logged rows, oldest first (none if there is no log).
+
+    Read-only; a log that cannot be read gives nothing rather than an error: it only warms up
+    a server's state.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        try:
+            fetched = connection.execute(
+                "SELECT inputs FROM predictions ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return []
+    out = []
+    for (text,) in reversed(fetched):
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out

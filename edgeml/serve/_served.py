@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from edgeml.errors import BundleError, ExportError
+from edgeml.errors import BundleError, EdgeMLError, ExportError
 from edgeml.feature_plan import FeaturePlan, TargetHistoryStep
 from edgeml.runtime import FeatureStream, Predictor, load
 from edgeml.serve._records import record_model, serving_columns
@@ -79,6 +80,22 @@ class ServedModel:
     def inputs(self) -> list[str]:
         """The columns a request sends, in order."""
         return [c["name"] for c in self.columns]
+
+    def warm(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Feed past readings (the prediction log's) into the entity histories without
+        predicting, so a restart or a reload does not start every entity cold. Rows that
+        cannot be read are skipped; returns how many were taken."""
+        if self.stream is None:
+            return 0
+        taken = 0
+        with self._lock:
+            for record in records:
+                try:
+                    self.stream.push(record)
+                except EdgeMLError:
+                    continue
+                taken += 1
+        return taken
 
     def with_features(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``records`` with the model's time-series features added from each entity's history
