@@ -107,3 +107,12 @@ def test_window_stats_of_all_columns_equal_one_column_at_a_time(block):
     for stat in stats:
         alone = [window_stat(block[:, j], stat) for j in range(block.shape[1])]
         np.testing.assert_allclose(together[stat], alone, rtol=1e-12, atol=1e-9)
+
+
+def test_a_bounded_stream_forgets_the_entity_seen_longest_ago():
+    plan = FeaturePlan(time_col="t", entity_col="m", steps=[LagStep(columns=["x"], lags=[1])])
+    stream = FeatureStream(plan, max_entities=2)
+    for t, m in [(1, "a"), (2, "b"), (3, "a"), (4, "c")]:  # c pushes out b, not a (seen at 3)
+        stream.push({"t": t, "m": m, "x": float(t)})
+    assert stream.push({"t": 5, "m": "a", "x": 5.0})["x_lag_1"] == 3.0
+    assert np.isnan(stream.push({"t": 6, "m": "b", "x": 6.0})["x_lag_1"])

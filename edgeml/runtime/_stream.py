@@ -19,7 +19,7 @@ the previous row, statistics skip NaN and follow NumPy's ``nan*`` functions on t
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,10 +51,15 @@ class _Entity:
 
 
 class FeatureStream:
-    """Per-entity state for a FeaturePlan; :meth:`push` returns the selected features."""
+    """Per-entity state for a FeaturePlan; :meth:`push` returns the selected features.
 
-    def __init__(self, plan: FeaturePlan) -> None:
+    ``max_entities`` bounds the memory a long-running server gives to entities: past it, the
+    entity seen longest ago is forgotten (and starts cold if it comes back).
+    """
+
+    def __init__(self, plan: FeaturePlan, *, max_entities: int | None = None) -> None:
         self.plan = plan
+        self.max_entities = max_entities
         self._columns = sorted(
             {
                 c
@@ -85,7 +90,7 @@ class FeatureStream:
             for s in plan.steps
             if isinstance(s, FormulaStep)
         }
-        self._entities: dict[Any, _Entity] = {}
+        self._entities: OrderedDict[Any, _Entity] = OrderedDict()
         self._wanted = set(plan.selected)
 
     def push(self, row: Mapping[str, Any], *, target: float | None = None) -> dict[str, float]:
@@ -101,6 +106,10 @@ class FeatureStream:
         state = self._entities.get(key)
         if state is None:
             state = self._entities[key] = _Entity(rows=deque())
+            if self.max_entities is not None and len(self._entities) > self.max_entities:
+                self._entities.popitem(last=False)
+        elif self.max_entities is not None:
+            self._entities.move_to_end(key)
         state.rows.append((time, values))
         self._trim(state, time)
         out: dict[str, float] = {}

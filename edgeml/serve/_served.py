@@ -31,6 +31,7 @@ __all__ = ["ServedModel"]
 
 _REFERENCE = "reference_rows.json"
 _PARITY_TOLERANCE = 1e-6
+_MAX_ENTITIES = 100_000  # entity histories a server keeps; the one seen longest ago goes first
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,7 +148,7 @@ def _stream_of(path: Path, manifest: dict[str, Any]) -> FeatureStream | None:
             "server does not have when it predicts; train it without target_lags and "
             "target_windows to serve it"
         )
-    return FeatureStream(plan)
+    return FeatureStream(plan, max_entities=_MAX_ENTITIES)
 
 
 def _inputs(predictor: Predictor, stream: FeatureStream | None) -> list[str]:
