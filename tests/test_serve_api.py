@@ -199,6 +199,7 @@ def test_metrics_report_traffic_log_and_drift(client: TestClient) -> None:
     for i in range(50):
         client.post("/predict", json=record(tenure=i % 70))
     client.post("/predict", content=b"{", headers={"content-type": "application/json"})
+    client.app.state.log.flush()  # type: ignore[attr-defined]  # drift reads the logged window
     text = client.get("/metrics").text
     assert 'edgeml_requests_total{endpoint="/predict",status="200"} 50.0' in text
     assert 'edgeml_requests_total{endpoint="/predict",status="400"} 1.0' in text

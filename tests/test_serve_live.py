@@ -255,7 +255,16 @@ def test_several_workers_share_the_port_and_the_log(bundle: Path, tmp_path: Path
     log = tmp_path / "workers.log.db"
     with running_server(str(bundle), "--log", str(log), "--workers", "2") as (url, process):
         ok, failures = asyncio.run(hammer(url, clients=4, seconds=2.0))
+        # Whichever worker answers, /metrics counts every worker's predictions.
+        scrapes = [httpx.get(f"{url}/metrics").text for _ in range(6)]
         process.send_signal(signal.SIGINT)
         process.wait(timeout=60)
     assert failures == [] and ok > 50
     assert count_rows(log) == ok
+    counted = [
+        float(line.rsplit(" ", 1)[1])
+        for text in scrapes
+        for line in text.splitlines()
+        if line.startswith("edgeml_predictions_total{")
+    ]
+    assert counted == [float(ok)] * 6

@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from edgeml.config import Config, MonitorConfig
@@ -33,7 +33,7 @@ from edgeml.serve._bodies import BadRequest, parse_json
 from edgeml.serve._holder import ModelHolder, ServeSettings
 from edgeml.serve._log import PredictionLog
 from edgeml.serve._logschema import recent_inputs
-from edgeml.serve._metrics import ServerMetrics
+from edgeml.serve._metrics import ServerMetrics, worker_exited
 from edgeml.serve._observe import Observe
 from edgeml.serve._openapi import openapi_document
 from edgeml.serve._predict import Predictions
@@ -68,7 +68,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     holder.warm_up()
     watch = Watch(holder, log, config)
     metrics = ServerMetrics(watch.gauges)
-    predictions = Predictions(holder, log, watch, metrics)
+    predictions = Predictions(holder, log, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +87,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await run_in_threadpool(log.close)
+            worker_exited()
 
     app = FastAPI(
         title=f"edgeml: {holder.current.schema()['target'] or 'model'}",
@@ -151,7 +152,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> Response:
         """Prometheus text format: traffic, latency, log health, drift and live accuracy."""
-        content = await run_in_threadpool(generate_latest, metrics.registry)
+        content = await run_in_threadpool(metrics.exposition)
         return Response(content, media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/admin/reload")

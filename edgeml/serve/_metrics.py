@@ -2,19 +2,29 @@
 accuracy computed when ``/metrics`` is scraped.
 
 Each app has its own :class:`~prometheus_client.CollectorRegistry`, so several apps in one
-process (tests) do not share counters. With ``--workers N`` each worker reports its own numbers.
+process (tests) do not share counters. With ``--workers N`` the counters live in
+prometheus-client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, set by
+:func:`edgeml.serve.run`) and every worker's ``/metrics`` sums all of them; the scrape-time
+gauges come from the shared prediction log, so any worker gives the same.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["ServerMetrics"]
+__all__ = ["ServerMetrics", "multiprocess_mode", "worker_exited"]
 
 # The ``*_created`` timestamp series double the output and no dashboard of ours reads them.
 disable_created_metrics()
@@ -82,7 +92,32 @@ class ServerMetrics:
             "True labels attached through /feedback.",
             registry=self.registry,
         )
-        self.registry.register(_ScrapeTime(gauges))
+        self._scrape_time = _ScrapeTime(gauges)
+        self.registry.register(self._scrape_time)
+
+    def exposition(self) -> bytes:
+        """The text ``/metrics`` answers with (every worker's counters in multiprocess mode)."""
+        if not multiprocess_mode():
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(self._scrape_time)
+        return generate_latest(registry)
+
+
+def multiprocess_mode() -> bool:
+    """Whether counters go to shared files (several worker processes)."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def worker_exited() -> None:
+    """Tell the multiprocess files this worker is gone (its live gauges stop counting)."""
+    if multiprocess_mode():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())
 
 
 class _ScrapeTime(Collector):

@@ -27,7 +27,6 @@ from edgeml.serve._log import LogRow, PredictionLog
 from edgeml.serve._metrics import ServerMetrics
 from edgeml.serve._records import FeedbackItem
 from edgeml.serve._served import ServedModel
-from edgeml.serve._watch import Watch
 
 __all__ = ["Predictions"]
 
@@ -40,12 +39,9 @@ _FEEDBACK_TIMEOUT = 10.0
 class Predictions:
     """The request handlers' work, over the holder's current model."""
 
-    def __init__(
-        self, holder: ModelHolder, log: PredictionLog, watch: Watch, metrics: ServerMetrics
-    ) -> None:
+    def __init__(self, holder: ModelHolder, log: PredictionLog, metrics: ServerMetrics) -> None:
         self.holder = holder
         self.log = log
-        self.watch = watch
         self.metrics = metrics
 
     async def records(self, body: Any, request_id: str) -> dict[str, Any]:
@@ -109,7 +105,6 @@ class Predictions:
 
         stamp = time.time()
         self.log.append_lazy(rows)
-        self.watch.observe_columns(served, columns, answer)
         self.metrics.predictions.labels(served.version).inc(n)
         return {"request_id": request_id, "model_version": served.version, "rows": n, **answer}
 
@@ -168,7 +163,6 @@ class Predictions:
         # A request's own rows are encoded here (microseconds): left to the log thread, a
         # batch of them held the GIL long enough to show in every client's p99.
         self.log.append(_log_rows(served, request_id, items, outputs, latency_us, stamp))
-        self.watch.observe(served, items, outputs)
         self.metrics.predictions.labels(served.version).inc(len(items))
 
 

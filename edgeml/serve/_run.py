@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +48,22 @@ def run(
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
         return
     os.environ[_SETTINGS_ENV] = json.dumps(_to_json(settings))
-    uvicorn.run(
-        "edgeml.serve._run:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-    )
+    # Counters shared by the workers (prometheus-client's multiprocess mode): a fresh directory
+    # per run, as its documentation asks, so no dead run's numbers are summed in.
+    metrics_dir = tempfile.mkdtemp(prefix="edgeml-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "edgeml.serve._run:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def app_from_environment() -> Any:

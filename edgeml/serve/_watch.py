@@ -1,8 +1,9 @@
-"""Live monitoring inside the server: the recent inputs and scores in memory, drift and live
-accuracy computed from them when ``/metrics`` is scraped (at most every few seconds).
+"""Live monitoring inside the server: drift and live accuracy computed when ``/metrics`` is
+scraped (at most every few seconds), from the last ``[monitor] window`` rows of the prediction
+log — the numbers ``edgeml monitor`` reports, the same for every worker process.
 
-Requests only append references to bounded deques; the work (prep transform, PSI, reading the
-labelled rows back from the log) happens on the scrape, in the thread pool.
+Requests do nothing for it beyond logging; the work (reading the window back, the prep
+transform, PSI) happens on the scrape, in the thread pool.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from edgeml.config import MonitorConfig
 from edgeml.errors import EdgeMLError
 from edgeml.maintain._drift import feature_drift, prediction_drift
 from edgeml.maintain._monitor_labels import labelled_rows
-from edgeml.maintain._monitor_log import read_window
+from edgeml.maintain._monitor_log import LogWindow, read_window
 from edgeml.serve._holder import ModelHolder
 from edgeml.serve._log import PredictionLog
 from edgeml.serve._served import ServedModel
@@ -38,37 +37,8 @@ class Watch:
         self.holder = holder
         self.log = log
         self.config = config
-        self._records: deque[Mapping[str, Any]] = deque(maxlen=config.window)
-        self._scores: deque[float] = deque(maxlen=config.window)
-        self._version = holder.current.version
         self._lock = threading.Lock()
         self._cached: tuple[float, Gauges] | None = None
-
-    def observe(
-        self,
-        served: ServedModel,
-        records: Sequence[Mapping[str, Any]],
-        outputs: Sequence[dict[str, Any]],
-    ) -> None:
-        """Remember the rows of one request (references only: no copy, no computation)."""
-        if served.version != self._version:
-            self._reset(served.version)
-        self._records.extend(records)
-        self._scores.extend(_score(served, output) for output in outputs)
-
-    def observe_columns(
-        self,
-        served: ServedModel,
-        columns: Mapping[str, list[Any]],
-        outputs: Mapping[str, list[Any]],
-    ) -> None:
-        """:meth:`observe` for a columnar batch: keeps only the last ``window`` rows of it."""
-        n = len(outputs["prediction"])
-        keep = range(max(0, n - self.config.window), n)
-        names = list(columns)
-        records = [{name: columns[name][i] for name in names} for i in keep]
-        rows = [{name: values[i] for name, values in outputs.items()} for i in keep]
-        self.observe(served, records, rows)
 
     def gauges(self) -> Gauges:
         """The scrape-time metric families (cached for a couple of seconds)."""
@@ -110,15 +80,31 @@ class Watch:
                 (),
             ),
         }
-        records, scores = list(self._records), np.array(self._scores, dtype=np.float64)
-        gauges["edgeml_window_rows"] = ("Rows in the drift window.", {(): float(len(records))}, ())
-        if records:
-            gauges.update(self._drift(served, records, scores))
-        gauges.update(self._accuracy(served))
+        window = self._window()
+        if window is None:
+            return gauges
+        mine = [i for i, version in enumerate(window.model_version) if version == served.version]
+        gauges["edgeml_window_rows"] = (
+            "Rows of the served model in the window.",
+            {(): float(len(mine))},
+            (),
+        )
+        if mine:
+            records = [window.inputs[i] for i in mine]
+            gauges.update(self._drift(served, records, window.score[mine]))
+        gauges.update(self._accuracy(served, window))
         return gauges
 
+    def _window(self) -> LogWindow | None:
+        if not self.log.path.is_file():
+            return None
+        try:
+            return read_window(self.log.path, self.config.window)
+        except EdgeMLError:
+            return None
+
     def _drift(
-        self, served: ServedModel, records: list[Mapping[str, Any]], scores: np.ndarray
+        self, served: ServedModel, records: list[dict[str, Any]], scores: np.ndarray
     ) -> Gauges:
         prep = served.predictor.prep
         columns = {name: [r.get(name) for r in records] for name in prep.input_schema}
@@ -162,13 +148,7 @@ class Watch:
             )
         return out
 
-    def _accuracy(self, served: ServedModel) -> Gauges:
-        if not self.log.path.is_file():
-            return {}
-        try:
-            window = read_window(self.log.path, self.config.window)
-        except EdgeMLError:
-            return {}
+    def _accuracy(self, served: ServedModel, window: LogWindow) -> Gauges:
         labelled = labelled_rows(window, served.predictor.task, served.predictor.classes)
         if labelled.rows.size == 0:
             return {"edgeml_labelled_rows": ("Labelled rows in the window.", {(): 0.0}, ())}
@@ -194,16 +174,6 @@ class Watch:
                 (),
             ),
         }
-
-    def _reset(self, version: str) -> None:
-        self._records.clear()
-        self._scores.clear()
-        self._version = version
-
-
-def _score(served: ServedModel, output: Mapping[str, Any]) -> float:
-    score = served.score_of(dict(output))
-    return math.nan if score is None else score
 
 
 def _finite(value: float) -> float:
