@@ -265,3 +265,15 @@ def test_settings_are_checked() -> None:
         ServeSettings()
     with pytest.raises(ServeError, match="at least 16 characters"):
         ServeSettings(bundle=Path("x"), admin_token="short")
+
+
+def test_no_endpoint_takes_a_path_or_a_parameter(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    for path, operations in document["paths"].items():
+        assert "{" not in path
+        for operation in operations.values():
+            assert not operation.get("parameters"), (path, operation["parameters"])
+    # A reload body naming another bundle is ignored: the server reloads what it was started on.
+    headers = {"authorization": f"Bearer {TOKEN}"}
+    answer = client.post("/admin/reload", json={"bundle": "/etc"}, headers=headers).json()
+    assert answer["model_version"] == answer["previous"]
