@@ -377,8 +377,8 @@ def serve(
         max_body_bytes=int(max_body_mb * 2**20),
         unknown_categories="missing" if unknown_categories == "missing" else "reject",
     )
-    click.echo(f"serving on http://{host}:{port} (docs at /docs); Ctrl-C stops", err=True)
-    run(settings, host=host, port=port, workers=workers)
+    # uvicorn's own start-up lines say where it listens (stderr); requests are not logged there.
+    run(settings, host=host, port=port, workers=workers, log_level="info")
 
 
 cli.add_command(monitor)

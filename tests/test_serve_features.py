@@ -106,3 +106,16 @@ def test_a_restarted_server_takes_up_each_machines_history_from_its_log(
             rows = readings(frame, inputs)[part]
             answers += [client.post("/predict", json=row).json()["proba_1"] for row in rows]
     np.testing.assert_allclose(answers, expected, rtol=0, atol=1e-9)
+
+
+def test_a_featured_model_is_refused_more_than_one_worker(fleet: tuple[Path, Any]) -> None:
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", str(fleet[0]), "--workers", "2"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {fleet[0]}: a model with time-series features keeps each entity's history in "
+        "one process; serve it with --workers 1\n"
+    )

@@ -41,6 +41,11 @@ def run(
         raise ServeError(f"--workers: expected at least 1, got {workers}")
     if not 0 <= port <= 65535:
         raise ServeError(f"--port: expected 0..65535, got {port}")
+    if workers > 1 and _has_features(settings.source()):
+        raise ServeError(
+            f"{settings.source()}: a model with time-series features keeps each entity's history "
+            "in one process; serve it with --workers 1"
+        )
     if workers == 1:
         from edgeml.serve._app import create_app
 
@@ -75,6 +80,13 @@ def app_from_environment() -> Any:
         if raw.get(key) is not None:
             raw[key] = Path(raw[key])
     return create_app(ServeSettings(**raw))
+
+
+def _has_features(bundle: Path) -> bool:
+    from edgeml.bundle import read_manifest
+
+    plan = read_manifest(bundle, verify=False).get("features", {}).get("plan") or {}
+    return bool(plan.get("steps"))
 
 
 def _to_json(settings: ServeSettings) -> dict[str, Any]:
