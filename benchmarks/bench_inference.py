@@ -49,6 +49,7 @@ from _inference_others import (
     run_tl2cgen,
     timed,
 )
+from _readme import write_section
 
 import edgeml
 import edgeml.runtime
@@ -57,7 +58,6 @@ from edgeml.compile import export
 from edgeml.compile._parity import load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
-README = Path(__file__).with_name("README.md")
 SECTION = "## Inference"
 THREADS = {"num_threads": 2}
 
@@ -319,18 +319,6 @@ def _num(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def write_readme(body: str) -> None:
-    text = README.read_text() if README.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    section = f"{SECTION}\n\n{body}\n\n"
-    text = (
-        pattern.sub(lambda _: section, text)
-        if pattern.search(text)
-        else (text.rstrip("\n") + "\n\n" + section)
-    )
-    README.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write-readme", action="store_true")
@@ -352,7 +340,7 @@ def main() -> None:
     body = f"{header}\n\nCommand: {command}\n\n{tables(results)}"
     print(body)
     if args.write_readme:
-        write_readme(body)
+        write_section(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import math
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import optuna
+from _readme import write_section
 
 from edgeml._prepared import Prepared, prepare
 from edgeml._progress import SILENT, Reporter
@@ -38,7 +38,6 @@ from edgeml.search import search
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-README = ROOT / "benchmarks" / "README.md"
 SECTION = "## Search"
 # dataset: (file, target, dropped columns, plain-LightGBM figure from shared/data/README.md)
 CASES: dict[str, tuple[str, str, list[str], float]] = {
@@ -165,17 +164,6 @@ def race(names: list[str], trials: int, seeds: int, out: Path, reporter: Reporte
     return lines
 
 
-def write_readme(text: str) -> None:
-    """Replace (or append) the ``## Search`` section of README.md; keep the rest."""
-    body = README.read_text() if README.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    section = f"{SECTION}\n\n{text.strip()}\n\n"
-    body = pattern.sub(lambda _: section, body) if pattern.search(body) else (
-        body.rstrip() + "\n\n" + section
-    )  # fmt: skip
-    README.write_text(body.rstrip() + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30)
@@ -210,7 +198,7 @@ def main() -> None:
     )
     print(text)
     if args.write_readme:
-        write_readme(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

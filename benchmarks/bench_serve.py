@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 import polars as pl
+from _readme import write_section
 
 import edgeml
 import edgeml.runtime
@@ -44,7 +45,6 @@ from edgeml.compile import export
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "telco_churn.csv"
-README = Path(__file__).with_name("README.md")
 SECTION = "## Serving"
 
 
@@ -231,7 +231,7 @@ def main() -> None:
     text = table(results, single, args.load, args.seconds)
     print(text)
     if args.write_readme:
-        write_readme(text)
+        write_section(SECTION, text)
 
 
 SERVERS = ("edgeml serve", "plain FastAPI + Booster")
@@ -331,18 +331,6 @@ def table(
     )
     lines += ["", f"edgeml serve vs the hand-written server, by connections — {ratios}."]
     return "\n".join(lines)
-
-
-def write_readme(text: str) -> None:
-    body = README.read_text() if README.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    section = f"{SECTION}\n\n{text.strip()}\n\n"
-    body = (
-        pattern.sub(lambda _: section, body)
-        if pattern.search(body)
-        else (body.rstrip() + "\n\n" + section)
-    )
-    README.write_text(body.rstrip() + "\n")
 
 
 if __name__ == "__main__":
