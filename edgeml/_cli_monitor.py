@@ -13,7 +13,6 @@ from pathlib import Path
 import click
 
 from edgeml._cli_common import user_errors
-from edgeml.errors import ConfigError
 
 __all__ = ["monitor"]
 
@@ -80,12 +79,14 @@ def monitor(
     retrained = None
     if new_data is not None and (summary.drifted or summary.accuracy_alert):
         # Imported only when it runs: retraining loads the whole training stack.
+        from edgeml.maintain._registry import Registry
         from edgeml.maintain._retrain import retrain
 
         if registry is None:
             retrained = retrain(bundle, new_data)
         else:
-            retrained = retrain(None, new_data, registry=registry, name=_name_in(registry, bundle))
+            name = Registry(registry).name_of(bundle)
+            retrained = retrain(None, new_data, registry=registry, name=name)
     if new_data is not None:
         payload["retrain"] = None if retrained is None else retrained.to_dict()
     if as_json:
@@ -106,14 +107,3 @@ def monitor(
 
         for line in retrain_lines(retrained):
             console.print(line)
-
-
-def _name_in(registry: Path, bundle: Path) -> str:
-    """The model name of ``bundle`` when it is a version (or ``current``) in ``registry``."""
-    version = bundle.resolve()
-    if version.parent.parent != registry.resolve():
-        raise ConfigError(
-            f"{bundle} is not a version in the registry {registry}; monitor "
-            f"{registry}/NAME/current to retrain into it"
-        )
-    return version.parent.name

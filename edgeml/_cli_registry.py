@@ -72,9 +72,13 @@ def retrain(
     Example:
         edgeml retrain churn.edgeml march.csv
         edgeml retrain churn march.csv --registry models/ --json
+        edgeml retrain models/churn/current march.csv --registry models/
     """
+    champion: str | None = bundle
+    if root is not None and name is None and Path(bundle).exists():
+        name, champion = Registry(root).name_of(bundle), None  # a version's path: its model
     result = retrain_model(
-        bundle,
+        champion,
         new_data,
         registry=root,
         name=name,

@@ -226,3 +226,12 @@ def test_every_command_help_has_an_example():
     for command in ("list", "add", "promote", "rollback"):
         assert "Example:" in cli(command, "--help").stdout
     assert "Example:" in cli("--help").stdout
+
+
+def test_name_of_a_version_or_current_path(tmp_path, bundles):
+    registry = Registry(tmp_path / "models")
+    registry.add("churn", bundles[0], promote=True)
+    assert registry.name_of(tmp_path / "models" / "churn" / "current") == "churn"
+    assert registry.name_of(tmp_path / "models" / "churn" / "v1") == "churn"
+    with pytest.raises(RegistryError, match="is not a version in the registry"):
+        registry.name_of(bundles[0])

@@ -122,6 +122,21 @@ class Registry:
             )
         return self.root / name / f"v{version}"
 
+    def name_of(self, bundle: str | Path) -> str:
+        """The model name of ``bundle`` when it is one of this registry's versions (or a
+        model's ``current`` link): ``models/churn/v3`` → ``churn``.
+
+        >>> Registry("models").name_of("models/churn/current")         # doctest: +SKIP
+        'churn'
+        """
+        version = Path(bundle).resolve()
+        if version.parent.parent != self.root.resolve():
+            raise RegistryError(
+                f"{bundle} is not a version in the registry {self.root}; give the model NAME, "
+                f"or a path such as {self.root}/NAME/current"
+            )
+        return version.parent.name
+
     def add(
         self,
         name: str,
