@@ -98,6 +98,25 @@ class DatePartsStep:
 
 
 Step = NumericStep | CategoricalStep | DatePartsStep
+
+#: Logical column types a numeric step reads (booleans as 0/1) and a date-parts step reads.
+NUMERIC_TYPES: tuple[str, ...] = ("float", "int", "bool")
+DATE_TYPES: tuple[str, ...] = ("date", "datetime")
+
+
+def input_types(step: Step) -> tuple[str, ...]:
+    """The logical types of the column ``step`` reads; every executor checks against this.
+
+    >>> input_types(DatePartsStep(column="t", parts=["year"], output_names=["t_year"]))
+    ('date', 'datetime')
+    """
+    if isinstance(step, NumericStep):
+        return NUMERIC_TYPES
+    if isinstance(step, CategoricalStep):
+        return ("str",)
+    return DATE_TYPES
+
+
 _STEP_KINDS: dict[str, type] = {
     "numeric": NumericStep,
     "categorical": CategoricalStep,

@@ -42,14 +42,12 @@ from onnx import TensorProto, helper
 
 from edgeml.compile._onnx_graph import ML_DOMAIN, PREFIX, GraphBuilder, column_input
 from edgeml.errors import ExportError
-from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan
+from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 from edgeml.runtime._onnx_backend import MISSING_TEXT
 
 __all__ = ["MISSING_TEXT", "add_prep"]
 
 RESERVED = ("prediction", "features")  # the graph's output names
-_NUMERIC_TYPES = ("float", "int", "bool")
-_DATE_TYPES = ("date", "datetime")
 # Beyond ±2^50 s (35 million years) a value is no date Polars can hold, and int64 arithmetic on
 # it could overflow: such values (and ±inf) are treated as missing.
 _DATE_LIMIT = 2.0**50
@@ -96,13 +94,7 @@ def add_prep(
 def _check_type(
     step: NumericStep | CategoricalStep | DatePartsStep, schema: dict[str, str]
 ) -> None:
-    allowed = (
-        _NUMERIC_TYPES
-        if isinstance(step, NumericStep)
-        else ("str",)
-        if isinstance(step, CategoricalStep)
-        else _DATE_TYPES
-    )
+    allowed = input_types(step)
     if schema.get(step.column) not in allowed:
         raise ExportError(
             f"prep plan: a {step.kind} step reads column {step.column!r} of type "

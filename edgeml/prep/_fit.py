@@ -14,6 +14,7 @@ from edgeml.data import logical_schema
 from edgeml.plan import (
     DATE_PARTS_DATE,
     DATE_PARTS_DATETIME,
+    NUMERIC_TYPES,
     CategoricalStep,
     ColumnSpec,
     DatePartsStep,
@@ -26,7 +27,6 @@ from edgeml.prep._apply import DATE_PART_FUNCTIONS
 from edgeml.prep._screen import correlated_pairs, screen_column
 from edgeml.prep._stats import ColumnStats, column_stats
 
-_NUMERIC = ("float", "int", "bool")
 # LightGBM refuses feature names holding JSON punctuation.
 _UNSAFE = re.compile(r'[\[\]{}",:\s]+')
 
@@ -84,7 +84,7 @@ def fit_prep(
     outlier_bounds: dict[str, tuple[float, float]] = {}
     for name in kept:
         dtype = dtypes[name]
-        if dtype in _NUMERIC:
+        if dtype in NUMERIC_TYPES:
             step, bounds = _fit_numeric(frame[name], dtype, stats[name], config, names)
             steps.append(step)
             if bounds:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from edgeml.errors import BundleError, ExportError, SchemaError
-from edgeml.plan import PrepPlan
+from edgeml.plan import DATE_TYPES, NUMERIC_TYPES, PrepPlan
 from edgeml.runtime._prep import _micros_column, _number_column, _text_column
 from edgeml.runtime._schema import epoch_micros, to_datetime, to_number, to_text
 
@@ -41,8 +41,6 @@ __all__ = [
 # empty string cannot serve: it is a value of its own for Polars, not a missing one.
 MISSING_TEXT = "\u2400"
 ONNX_FILE = "onnx/model.onnx"
-_NUMERIC_TYPES = ("float", "int", "bool")
-_DATE_TYPES = ("date", "datetime")
 
 
 def seconds_from_micros(micros: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -211,14 +209,14 @@ def feeds_for(
 
 def feed_column(values: Any, logical: str, column: str) -> np.ndarray:
     """One raw column as the graph's ``[N, 1]`` input for a column of type ``logical``."""
-    if logical in _NUMERIC_TYPES:
+    if logical in NUMERIC_TYPES:
         return _number_column(values, logical, column).reshape(-1, 1)
     if logical == "str":
         texts = _text_column(values, column)
         return np.array([MISSING_TEXT if t is None else t for t in texts], dtype=object).reshape(
             -1, 1
         )
-    if logical in _DATE_TYPES:
+    if logical in DATE_TYPES:
         micros, missing = _micros_column(values, logical, column)
         return seconds_from_micros(micros, missing).reshape(-1, 1)
     raise BundleError(f"column {column!r}: unknown logical type {logical!r}")
@@ -230,12 +228,12 @@ def _feed_value(value: Any, logical: str, column: str) -> np.ndarray:
         if logical == "str":
             text = value if type(value) is str else to_text(value)
             return np.array([[MISSING_TEXT if text is None else text]], dtype=object)
-        if logical in _NUMERIC_TYPES:
+        if logical in NUMERIC_TYPES:
             number = value if type(value) is float and logical == "float" else None
             if number is None:
                 number = to_number(value, logical)
             return np.array([[number]], dtype=np.float64)
-        if logical in _DATE_TYPES:
+        if logical in DATE_TYPES:
             stamp = to_datetime(value, logical)
             if stamp is None:
                 return np.array([[np.nan]])

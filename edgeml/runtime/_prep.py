@@ -39,15 +39,13 @@ from typing import Any
 import numpy as np
 
 from edgeml.errors import BundleError, SchemaError
-from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan
+from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 from edgeml.runtime._schema import epoch_micros, to_datetime, to_number, to_text
 
 __all__ = ["RuntimePrep"]
 
 NAN = math.nan
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_NUMERIC_TYPES = ("float", "int", "bool")
-_DATE_TYPES = ("date", "datetime")
 _PARTS = ("year", "month", "day", "weekday", "day_of_year", "hour", "minute")
 _DAY_US = 86_400_000_000
 
@@ -255,13 +253,7 @@ class RuntimePrep:
 
     def _logical(self, step: NumericStep | CategoricalStep | DatePartsStep) -> str:
         logical = self.input_schema.get(step.column)
-        allowed = (
-            _NUMERIC_TYPES
-            if isinstance(step, NumericStep)
-            else ("str",)
-            if isinstance(step, CategoricalStep)
-            else _DATE_TYPES
-        )
+        allowed = input_types(step)
         if logical is None or logical not in allowed:
             raise BundleError(
                 f"manifest prep plan: a {step.kind} step reads column {step.column!r}, whose "
