@@ -17,7 +17,7 @@ import pytest
 
 import edgeml
 from edgeml.bundle import read_manifest
-from edgeml.compile import export
+from edgeml.compile import ExportRequest, export
 from edgeml.compile._onnx import build, frame_feeds, prep_model
 from edgeml.compile._onnx_graph import GraphBuilder
 from edgeml.compile._onnx_prep import add_prep
@@ -357,7 +357,7 @@ def test_refusals() -> None:
         add_prep(GraphBuilder(), plan, output="features")
     manifest = {"prep": plan.to_dict(), "features": {"model": ["c", "c_lag_1"]}}
     with pytest.raises(ExportError, match="engineered"):
-        build(Path("b"), manifest, {}, target="host", reporter=None, options={})  # type: ignore[arg-type]
+        build(ExportRequest(bundle=Path("b"), manifest=manifest, files={}))
 
 
 DEVICE_SCRIPT = """

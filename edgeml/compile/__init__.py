@@ -21,7 +21,7 @@ from edgeml._progress import SILENT, Reporter
 from edgeml.bundle import read_bundle_files, write_bundle
 from edgeml.errors import ConfigError
 
-__all__ = ["FORMATS", "Artifact", "ExportResult", "export"]
+__all__ = ["FORMATS", "Artifact", "ExportRequest", "ExportResult", "export"]
 
 Format = Literal["lightgbm", "treelite", "onnx", "c", "docker"]
 FORMATS: tuple[str, ...] = ("lightgbm", "treelite", "onnx", "c", "docker")
@@ -35,6 +35,19 @@ class Artifact:
     info: dict[str, Any]
     parity: dict[str, Any]
     copy_out: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportRequest:
+    """What a backend's ``build(request) -> Artifact`` gets: the bundle as read (manifest and
+    file contents), the target to build for, progress reporting and format options."""
+
+    bundle: Path
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+    target: str = "host"
+    reporter: Reporter = SILENT
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,9 +93,15 @@ def export(
         return _docker_context(bundle, out, reporter)
     manifest, files = read_bundle_files(bundle)
     reporter.status(f"exporting {bundle} as {format} for {target}")
-    artifact = _backend(format)(
-        bundle, manifest, files, target=target, reporter=reporter, options=options or {}
+    request = ExportRequest(
+        bundle=bundle,
+        manifest=manifest,
+        files=files,
+        target=target,
+        reporter=reporter,
+        options=options or {},
     )
+    artifact = _backend(format)(request)
     backends = dict(manifest.get("backends", {}))
     backends[format] = {
         "files": sorted(artifact.files),

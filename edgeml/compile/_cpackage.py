@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from edgeml._progress import Reporter
-from edgeml.compile import Artifact
+from edgeml.compile import Artifact, ExportRequest
 from edgeml.compile._cgen import CORE_FILES, ModelInfo, package_sources
 from edgeml.compile._craw import (
     adversarial_features,
@@ -169,16 +169,10 @@ def _derived_inputs(manifest: dict[str, Any], plan: PrepPlan) -> list[str]:
     return [name for name in FeaturePlan.from_dict(raw).selected if name in plan.input_schema]
 
 
-def build(
-    bundle: Path,
-    manifest: dict[str, Any],
-    files: dict[str, bytes],
-    *,
-    target: str,
-    reporter: Reporter,
-    options: dict[str, Any],
-) -> Artifact:
+def build(request: ExportRequest) -> Artifact:
     """Generate, compile and verify the C package for ``target`` (see the module docstring)."""
+    manifest, files = request.manifest, request.files
+    target, reporter = request.target, request.reporter
     tools = find_tools(target)
     reporter.status("generating the C package")
     reference = load_reference(manifest, files)

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from edgeml._progress import Reporter
-from edgeml.compile import Artifact
+from edgeml.compile import Artifact, ExportRequest
 
 
-def build(
-    bundle: Path,
-    manifest: dict[str, Any],
-    files: dict[str, bytes],
-    *,
-    target: str,
-    reporter: Reporter,
-    options: dict[str, Any],
-) -> Artifact:
+def build(request: ExportRequest) -> Artifact:
     """Record the LightGBM text model as an export (it is its own reference: difference 0)."""
+    manifest, files = request.manifest, request.files
     model = manifest["model"]["file"]
     return Artifact(
         files={},

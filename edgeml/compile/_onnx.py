@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -35,8 +34,7 @@ import numpy as np
 import onnx
 import polars as pl
 
-from edgeml._progress import Reporter
-from edgeml.compile import Artifact
+from edgeml.compile import Artifact, ExportRequest
 from edgeml.compile._onnx_graph import ML_OPSET, OPSET, GraphBuilder, matrix_output
 from edgeml.compile._onnx_prep import add_prep
 from edgeml.compile._onnx_trees import Link, add_ensemble, add_link, ensemble_model
@@ -59,19 +57,12 @@ UNSEEN_TEXT = "\u2063edgeml-unseen"  # a category no training set holds
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
-def build(
-    bundle: Path,
-    manifest: dict[str, Any],
-    files: dict[str, bytes],
-    *,
-    target: str,
-    reporter: Reporter,
-    options: dict[str, Any],
-) -> Artifact:
+def build(request: ExportRequest) -> Artifact:
     """Convert the bundle's prep plan and model to one ONNX graph and prove it equals LightGBM.
 
     The graph is target-independent (``target`` is recorded, not used).
     """
+    manifest, files, reporter = request.manifest, request.files, request.reporter
     plan = PrepPlan.from_dict(manifest["prep"])
     expected = manifest.get("features", {}).get("model")
     if expected is not None and list(expected) != plan.features:
@@ -88,7 +79,7 @@ def build(
     check_model(model)
     content = model.SerializeToString()
     reporter.status("checking the ONNX graph against Polars + LightGBM")
-    session = load_session(content, threads=int(options.get("threads", 1)))
+    session = load_session(content, threads=int(request.options.get("threads", 1)))
     suites: dict[str, ParityReport] = {}
     suites["reference"] = _check_raw(
         session, plan, reference.raw, reference.booster, "reference rows"

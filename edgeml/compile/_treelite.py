@@ -25,9 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeml._progress import Reporter
 from edgeml._reference import REFERENCE_ROWS
-from edgeml.compile import Artifact, _parity
+from edgeml.compile import Artifact, ExportRequest, _parity
 from edgeml.compile._toolchain import (
     DEFAULT_FLAGS,
     cache_key,
@@ -49,23 +48,17 @@ _INPUT_PROBES = (-0.5, 0.5, 1.5, -0.0, K_ZERO, -K_ZERO, 1e-36, -1e-36, 5e-324,
                  2.0**24 + 1, 2.0**31, -(2.0**31) - 1, 1e300, -1e300)  # fmt: skip
 
 
-def build(
-    bundle: Path,
-    manifest: dict[str, Any],
-    files: dict[str, bytes],
-    *,
-    target: str,
-    reporter: Reporter,
-    options: dict[str, Any],
-) -> Artifact:
+def build(request: ExportRequest) -> Artifact:
     """Compile the bundle's model into a shared library for this machine, proven equal to
     LightGBM; refuse (ParityError) otherwise."""
+    manifest, files = request.manifest, request.files
+    target, reporter = request.target, request.reporter
     if target != "host":
         raise ExportError(
             f"--format treelite builds a library for this machine (--target host), not {target}; "
-            f"for a device use: edgeml export {bundle} --format c --target {target}"
+            f"for a device use: edgeml export {request.bundle} --format c --target {target}"
         )
-    settings = _settings(options)
+    settings = _settings(request.options)
     reference = _parity.load_reference(manifest, files)
     text = files[manifest["model"]["file"]].decode()
     compiler = find_compiler("host")
