@@ -89,9 +89,7 @@ def test_dockerfile_is_slim_non_root_and_checked(compiled: Path, tmp_path: Path)
     assert oct((context / "bundle").stat().st_mode)[-3:] == "755"
 
 
-def test_the_context_serves_without_the_training_stack(
-    compiled: Path, tmp_path: Path
-) -> None:
+def test_the_context_serves_without_the_training_stack(compiled: Path, tmp_path: Path) -> None:
     context = export_context(compiled, tmp_path / "image")
     port = free_port()
     # The image's CMD, with every package the image lacks made unimportable.
@@ -130,3 +128,93 @@ def test_the_context_serves_without_the_training_stack(
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def export_args(bundle: Path, out: Path) -> list[str]:
+    return ["export", str(bundle), "--format", "docker", "-o", str(out)]
+
+
+def test_export_never_deletes_what_the_directory_held(trained_bundle: Path, tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    result = CliRunner().invoke(cli, export_args(trained_bundle, out))
+    assert result.exit_code == 2, result.output
+    assert "not an edgeml Docker context" in result.output and str(out) in result.output
+    assert (out / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no staging left behind
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    result = CliRunner().invoke(cli, export_args(trained_bundle, afile))
+    assert result.exit_code == 2 and afile.read_text() == "keep"
+
+
+def test_export_replaces_an_empty_directory_or_its_own_context(
+    trained_bundle: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "image"
+    out.mkdir()
+    export_context(trained_bundle, out)
+    (out / "bundle" / "stale.txt").write_text("from the last export")
+    export_context(trained_bundle, out)  # its own earlier context: replaced whole
+    assert not (out / "bundle" / "stale.txt").exists()
+    assert (out / "Dockerfile").is_file() and (out / ".edgeml-docker").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image"]
+    (out / ".edgeml-docker").unlink()  # a context from before the marker: still recognised
+    export_context(trained_bundle, out)
+
+
+def test_a_link_in_the_bundle_is_refused_never_copied(trained_bundle: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.key"
+    secret.write_text("PRIVATE KEY")
+    secret.chmod(0o600)
+    passwd = Path("/etc/passwd").read_bytes()
+    # A link beside the listed files, and one standing in for a listed file (same bytes, so
+    # the checksum passes): a copy that follows links writes their targets as 0644 files.
+    for name, target in [("notes.txt", Path("/etc/passwd")), ("model.txt", None)]:
+        bundle = bundle_copy(trained_bundle, tmp_path / f"{name}.edgeml")
+        if target is None:
+            target = tmp_path / "model-outside.txt"
+            (bundle / name).rename(target)
+        (bundle / name).symlink_to(target)
+        (bundle / "key.pem").symlink_to(secret)
+        out = tmp_path / f"{name}-image"
+        result = CliRunner().invoke(cli, export_args(bundle, out))
+        if result.exit_code == 2:  # refused, and nothing written
+            assert "link" in result.output, result.output
+            assert not out.exists()
+        else:  # or the links skipped: the context holds none of their targets
+            assert result.exit_code == 0, result.output
+            copied = [p for p in out.rglob("*") if p.is_file() or p.is_symlink()]
+            assert not any(p.is_symlink() for p in copied)
+            assert not any(p.read_bytes() in (b"PRIVATE KEY", passwd) for p in copied)
+        assert name == "notes.txt" or result.exit_code == 2  # a listed file cannot be skipped
+    assert oct(secret.stat().st_mode)[-3:] == "600"
+
+
+def test_a_link_in_the_source_tree_is_refused(tmp_path: Path) -> None:
+    from edgeml.compile._docker import _copy_tree
+    from edgeml.errors import ExportError
+
+    source = tmp_path / "edgeml"
+    (source / "sub").mkdir(parents=True)
+    (source / "__init__.py").write_text("")
+    (source / "sub" / "passwd.py").symlink_to("/etc/passwd")
+    with pytest.raises(ExportError, match=r"passwd\.py: is a symbolic link \(to /etc/passwd\)"):
+        _copy_tree(source, tmp_path / "copy")
+    fifo = tmp_path / "fifo-src"
+    fifo.mkdir()
+    os.mkfifo(fifo / "pipe")
+    with pytest.raises(ExportError, match="not a regular file"):
+        _copy_tree(fifo, tmp_path / "fifo-copy")
+
+
+def test_context_file_modes_are_sane(trained_bundle: Path, tmp_path: Path) -> None:
+    bundle = bundle_copy(trained_bundle, tmp_path / "churn.edgeml")
+    (bundle / "extra.bin").write_bytes(b"x")
+    (bundle / "extra.bin").chmod(0o4777)  # setuid, world-writable
+    context = export_context(bundle, tmp_path / "image")
+    for path in [context, *context.rglob("*")]:
+        assert not path.is_symlink()
+        expected = 0o755 if path.is_dir() else 0o644
+        assert path.stat().st_mode & 0o7777 == expected, path

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -79,24 +80,31 @@ _COMMAND = [
     "/data/predictions.log.db",
 ]
 
-_DOCKERIGNORE = "**/__pycache__\n**/*.pyc\n"
+#: Written into every context: what lets a later export recognise a directory it may replace.
+MARKER = ".edgeml-docker"
+_DOCKERIGNORE = f"**/__pycache__\n**/*.pyc\n{MARKER}\n"
+# What a context written before the marker existed holds, exactly.
+_LEGACY = {".dockerignore", "Dockerfile", "bundle", "edgeml", "requirements.txt"}
 
 
 def write_context(bundle: str | Path, out: str | Path | None) -> list[str]:
-    """Write the Docker build context for ``bundle`` into ``out`` (atomically); its files."""
+    """Write the Docker build context for ``bundle`` into ``out``; its files.
+
+    The context is built in a temporary sibling and renamed into place when complete. ``out``
+    may be missing, empty or a context an earlier export wrote; anything else is refused, so
+    an export never deletes what a directory held. No symbolic link is followed: a link in the
+    bundle or the package source is refused rather than copied as the file it points to.
+    """
     if out is None:
         raise ConfigError("--format docker needs -o DIR: the directory to write the context to")
     bundle, out = Path(bundle), Path(out)
     manifest = read_manifest(bundle, verify=True)
+    _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        shutil.copytree(bundle, staging / "bundle")
-        shutil.copytree(
-            _package_root(),
-            staging / "edgeml",
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        )
+        _copy_tree(bundle, staging / "bundle")
+        _copy_tree(_package_root(), staging / "edgeml", skip=("__pycache__", "*.pyc"))
         backends = set(manifest.get("backends", {})) | {"lightgbm"}
         best = next(b for b in ("treelite", "onnx", "lightgbm") if b in backends)
         packages = [*RUNTIME_PACKAGES, *_BACKEND_PACKAGES[best]]
@@ -117,19 +125,97 @@ def write_context(bundle: str | Path, out: str | Path | None) -> list[str]:
             )
         )
         (staging / ".dockerignore").write_text(_DOCKERIGNORE)
+        (staging / MARKER).write_text(json.dumps({"bundle": bundle.name}) + "\n")
         _readable(staging)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
+        _replace(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
 
 
+def _check_replaceable(out: Path) -> None:
+    """Refuse an ``out`` whose content an export would lose: only an earlier context may go."""
+    if out.is_symlink():
+        raise ExportError(f"-o {out}: is a symbolic link; give the directory itself")
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ExportError(f"-o {out}: exists and is not a directory; refusing to replace it")
+    names = {p.name for p in out.iterdir()}
+    if names and not _is_context(out, names):
+        raise ExportError(
+            f"-o {out}: is a non-empty directory that is not an edgeml Docker context "
+            f"({len(names)} entries); refusing to replace it: give a new or empty directory"
+        )
+
+
+def _is_context(out: Path, names: set[str]) -> bool:
+    marker = out / MARKER
+    if marker.is_file() and not marker.is_symlink():
+        return True
+    return names == _LEGACY
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Rename the complete context onto ``out``; an earlier one is moved aside first."""
+    if not out.exists() or not any(out.iterdir()):
+        os.replace(staging, out)  # rename(2) replaces an empty directory in one step
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    os.replace(out, retired / "context")
+    try:
+        os.replace(staging, out)
+    except BaseException:
+        os.replace(retired / "context", out)
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _copy_tree(source: Path, target: Path, *, skip: tuple[str, ...] = ()) -> None:
+    """Copy regular files and directories; refuse links and special files by name."""
+    ignored = shutil.ignore_patterns(*skip)
+
+    def refuse_links(directory: str, names: list[str]) -> set[str]:
+        skipped = ignored(directory, names)
+        for name in names:
+            if name in skipped:
+                continue
+            path = Path(directory, name)
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                raise ExportError(
+                    f"{path}: is a symbolic link (to {os.readlink(path)}); a Docker context "
+                    "copies no links: replace it with the file itself"
+                )
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise ExportError(f"{path}: is not a regular file or directory; refusing to copy")
+        return skipped
+
+    # symlinks=True: copytree itself never follows one either; each file is opened O_NOFOLLOW.
+    shutil.copytree(source, target, symlinks=True, ignore=refuse_links, copy_function=_copy_regular)
+
+
+def _copy_regular(source: str, target: str) -> None:
+    # O_NOFOLLOW and the fstat below: a file swapped for a link or a FIFO after the check
+    # above is still refused, never read through.
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        handle = os.open(source, flags)
+    except OSError as exc:
+        raise ExportError(f"{source}: cannot be copied without following a link ({exc})") from None
+    with os.fdopen(handle, "rb") as reader:
+        if not stat.S_ISREG(os.fstat(reader.fileno()).st_mode):
+            raise ExportError(f"{source}: is not a regular file; refusing to copy")
+        with open(target, "xb") as writer:
+            shutil.copyfileobj(reader, writer)
+
+
 def _readable(root: Path) -> None:
     # The image runs as a non-root user: the copied code and bundle must be world-readable
-    # (a bundle directory is written 0700 by its atomic write).
+    # (a bundle directory is written 0700 by its atomic write); nothing is executable or
+    # writable by others. Only directories and regular files are here (links were refused).
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
 
