@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import edgeml
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from edgeml.datasets import path as dataset_path
 
 CHICAGO_FEATURES = {
     "mode": "manual",
@@ -42,7 +41,7 @@ def main() -> None:
         cases = [
             (
                 "chicago_ridership.csv (time-ordered)",
-                DATA / "chicago_ridership.csv",
+                dataset_path("chicago_ridership.csv"),
                 {"target": "ridership", "time_col": "date"},
                 CHICAGO_FEATURES,
             ),

@@ -56,6 +56,7 @@ import edgeml.runtime
 from edgeml.bundle import read_bundle_files
 from edgeml.compile import export
 from edgeml.compile._parity import load_reference
+from edgeml.datasets import path as dataset_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Inference"
@@ -87,7 +88,7 @@ def train_models(work: Path) -> list[dict[str, Any]]:
         {"name": "synthetic 500×63", "bundle": big, "rows": synthetic_frame(20_000, 1).drop("y")}
     )
     telco = work / "telco.edgeml"
-    data = ROOT.parent / "shared" / "data" / "telco_churn.csv"
+    data = dataset_path("telco_churn.csv")
     frame = edgeml.read_data(data).frame
     if not telco.exists():
         config = edgeml.Config.from_dict(

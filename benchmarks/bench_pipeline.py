@@ -22,9 +22,9 @@ import polars as pl
 
 import edgeml
 from edgeml.config import Config
+from edgeml.datasets import path as dataset_path
 from edgeml.train import lightgbm_params
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CASES = [
     ("diamonds.csv", "price", "regression"),
     ("telco_churn.csv", "churn", "binary"),
@@ -84,7 +84,7 @@ def main() -> None:
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, target, task in CASES:
-            path = DATA / name
+            path = dataset_path(name)
             rows = pl.scan_csv(path).select(pl.len()).collect().item()
             plain(path, target, task, 5)  # warm caches and imports on both sides
             with_edgeml(path, target, Path(tmp) / "warm.edgeml", 5)

@@ -33,13 +33,13 @@ from _readme import write_section
 from edgeml._prepared import Prepared, prepare
 from edgeml._progress import SILENT, Reporter
 from edgeml.config import Config
+from edgeml.datasets import path as dataset_path
 from edgeml.evaluate import primary_metric
 from edgeml.search import search
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 SECTION = "## Search"
-# dataset: (file, target, dropped columns, plain-LightGBM figure from shared/data/README.md)
+# dataset: (file, target, dropped columns, plain-LightGBM figure from edgeml.datasets.REAL)
 CASES: dict[str, tuple[str, str, list[str], float]] = {
     "diamonds": ("diamonds.csv", "price", [], 0.982),
     "telco_churn": ("telco_churn.csv", "churn", [], 0.837),
@@ -64,7 +64,7 @@ def prepared_for(name: str, out: Path, *, seed: int = 0, **search_keys: Any) -> 
             "search": search_keys,
         }
     )
-    return prepare(DATA / file, config)
+    return prepare(dataset_path(file), config)
 
 
 def paired(a: list[float], b: list[float]) -> tuple[float, float]:

@@ -42,9 +42,10 @@ from _readme import write_section
 import edgeml
 import edgeml.runtime
 from edgeml.compile import export
+from edgeml.datasets import path as dataset_path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "telco_churn.csv"
+DATA = dataset_path("telco_churn.csv")
 SECTION = "## Serving"
 
 

@@ -1,12 +1,39 @@
-"""Shared fixtures: small real files written to tmp_path, and the shared real datasets."""
+"""Shared fixtures: small real files written to tmp_path, and the real datasets edgeml ships."""
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from edgeml.datasets import path as dataset_path
+from tests import checkout
+
+# Every file a test opens must be in the checkout, a temp dir or the installation (checkout.py).
+sys.addaudithook(checkout.audit)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    checkout.CURRENT[0] = item.nodeid
+    try:
+        return (yield)
+    finally:
+        checkout.CURRENT[0] = "(between tests)"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if checkout.SEEN and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if checkout.SEEN:
+        terminalreporter.section("files opened outside the checkout", red=True)
+        for path, test in sorted(set(checkout.SEEN)):
+            terminalreporter.line(f"{test}: {path}")
 
 
 def churn_like(n: int = 600, seed: int = 0) -> pl.DataFrame:
@@ -54,7 +81,5 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def shared(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: the shared datasets must sit beside the checkout")
-    return path
+    """The real dataset ``name`` (``telco_churn.csv``): the ``.csv.gz`` shipped in edgeml."""
+    return dataset_path(name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -13,8 +12,9 @@ from rich.console import Console
 
 from edgeml.data import Profile, profile, read_data
 from edgeml.errors import TargetError
+from tests.conftest import shared
 
-TELCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "telco_churn.csv"
+TELCO = shared("telco_churn.csv")
 
 
 def _json(p: Profile) -> dict[str, object]:
