@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,7 +242,7 @@ def test_c_api_return_codes(binary: Path, tmp_path: Path) -> None:
 def _path_with(tmp_path: Path, tools: list[str]) -> str:
     """A PATH holding only links to ``tools`` (to simulate the rest being uninstalled)."""
     directory = tmp_path / "bin"
-    directory.mkdir()
+    directory.mkdir(parents=True)
     for tool in tools:
         found = shutil.which(tool)
         assert found, tool
@@ -252,10 +253,33 @@ def _path_with(tmp_path: Path, tools: list[str]) -> str:
 def test_missing_tools_name_the_package(
     binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    no_make = _path_with(tmp_path / "no-make", ["cc"])
     monkeypatch.setenv("PATH", _path_with(tmp_path, ["make", "aarch64-linux-gnu-gcc"]))
     with pytest.raises(ToolchainError, match="apt-get install gcc-arm-linux-gnueabihf"):
         export(binary, format="c", target="arm-linux-gnueabihf")
     with pytest.raises(ToolchainError, match="apt-get install qemu-user"):
         export(binary, format="c", target="aarch64-linux-gnu")
-    with pytest.raises(ToolchainError, match="apt-get install gcc"):
+    with pytest.raises(ToolchainError, match="apt-get install gcc") as raised:
         export(binary, format="c", target="host")
+    # A wheel install may be on Alpine or a Mac: the message names their packages too.
+    assert "apk add gcc musl-dev (Alpine)" in str(raised.value)
+    assert "brew install gcc" in str(raised.value)
+    monkeypatch.setenv("PATH", no_make)
+    with pytest.raises(ToolchainError, match=r"make not found; .*apk add make"):
+        export(binary, format="c", target="host")
+
+
+def test_the_cli_without_a_compiler_says_what_to_install(binary: Path, tmp_path: Path) -> None:
+    """``edgeml export --format c`` with no C compiler: one line naming the packages, exit 2."""
+    env = {**os.environ, "PATH": _path_with(tmp_path, ["make"])}
+    run = subprocess.run(
+        [sys.executable, "-m", "edgeml", "export", str(binary), "--format", "c",
+         "-o", str(tmp_path / "pkg")],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no C compiler found" in lines[0], run.stderr
+    for hint in ("apt-get install gcc", "apk add gcc musl-dev", "brew install gcc"):
+        assert hint in lines[0]
+    assert not (tmp_path / "pkg").exists()

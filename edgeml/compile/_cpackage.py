@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,13 @@ from edgeml.compile._craw import (
 )
 from edgeml.compile._ctrees import tree_code
 from edgeml.compile._parity import Reference, compare, load_reference, split_values
-from edgeml.compile._toolchain import cache_key, cached_build, estimate_seconds, find_compiler
+from edgeml.compile._toolchain import (
+    MAKE_HINT,
+    cache_key,
+    cached_build,
+    estimate_seconds,
+    find_compiler,
+)
 from edgeml.errors import ExportError, ParityError, ToolchainError
 from edgeml.plan import PrepPlan
 from edgeml.prep import apply_prep, to_matrix
@@ -85,7 +92,7 @@ def find_tools(target: str) -> Tools:
     compiler = find_compiler(target)
     make = shutil.which("make")
     if make is None:
-        raise ToolchainError("make not found; install it: apt-get install make")
+        raise ToolchainError(f"make not found; install it: {MAKE_HINT}")
     runner: list[str] = []
     if target != "host" and not _native(target):
         arch = _QEMU_ARCH.get(target.split("-")[0])
@@ -124,8 +131,8 @@ def _native(target: str) -> bool:
 
 def kernels_dir() -> Path:
     """edgeml's C core: top-level ``kernels/`` of a checkout, or ``edgeml/_native`` if shipped."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "kernels", here.parents[1] / "_native"):
+    package = Path(str(files("edgeml")))  # not this module's path: modules move, this does not
+    for candidate in (package.parent / "kernels", package / "_native"):
         if all((candidate / name).is_file() for name in CORE_FILES):
             return candidate
     raise ExportError(

@@ -40,6 +40,8 @@ from edgeml.errors import ConfigError, ExportError, ToolchainError
 
 __all__ = [
     "DEFAULT_FLAGS",
+    "HOST_COMPILER_HINT",
+    "MAKE_HINT",
     "Compiler",
     "cache_dir",
     "cache_key",
@@ -59,6 +61,13 @@ DEFAULT_FLAGS: tuple[str, ...] = ("-O2", "-fPIC", "-std=c99", "-fvisibility=hidd
 _BYTES_PER_SECOND = 110_000.0
 _SHOW_PROGRESS_AFTER = 5.0  # seconds of estimated compile time
 _TRIPLE = re.compile(r"^[a-z0-9_]+(-[a-z0-9_.]+){1,3}$")
+# What provides a host C compiler on each kind of system edgeml is installed on (a wheel install
+# has none by default; musl-dev brings Alpine's C library headers).
+HOST_COMPILER_HINT = (
+    "apt-get install gcc (Debian/Ubuntu), apk add gcc musl-dev (Alpine), "
+    "brew install gcc or xcode-select --install (macOS)"
+)
+MAKE_HINT = "apt-get install make (Debian/Ubuntu), apk add make (Alpine), brew install make (macOS)"
 _KNOWN_PACKAGES = {
     "aarch64-linux-gnu": "gcc-aarch64-linux-gnu",
     "arm-linux-gnueabihf": "gcc-arm-linux-gnueabihf",
@@ -91,7 +100,7 @@ def find_compiler(target: str = "host") -> Compiler:
             found = shutil.which(name)
             if found:
                 return Compiler(target=target, command=found, package="gcc")
-        raise ToolchainError("no C compiler found (cc or gcc); install it: apt-get install gcc")
+        raise ToolchainError(f"no C compiler found (cc or gcc); install one: {HOST_COMPILER_HINT}")
     if not _TRIPLE.match(target):
         raise ConfigError(
             f"--target {target!r} is not a target; expected host or a GNU triple such as "
@@ -102,7 +111,7 @@ def find_compiler(target: str = "host") -> Compiler:
     if not found:
         raise ToolchainError(
             f"no C compiler for {target} ({target}-gcc not found); install it: "
-            f"apt-get install {package}"
+            f"apt-get install {package} (Debian/Ubuntu)"
         )
     return Compiler(target=target, command=found, package=package)
 
