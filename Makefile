@@ -4,21 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/edgeml demo --out demo-output
 
+# The whole suite, the library's doctests included (pyproject's testpaths and addopts).
 test: $(STAMP) system-deps
 	$(BIN)/ruff check edgeml tests benchmarks examples
 	$(BIN)/mypy edgeml
 	$(BIN)/python -m pytest
+
+# The same without what is marked slow (training on the real datasets, servers, qemu).
+test-fast: $(STAMP)
+	$(BIN)/ruff check edgeml tests benchmarks examples
+	$(BIN)/mypy edgeml
+	$(BIN)/python -m pytest -m "not slow"
 
 # Cross compilers and qemu-user for the C package tests (aarch64 and armhf under emulation),
 # installed with apt only when missing; as root in CI, through sudo otherwise.

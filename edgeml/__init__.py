@@ -13,11 +13,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from edgeml._extras import missing
 from edgeml.errors import (
     BundleError,
     ChecksumError,
     ConfigError,
     DataError,
+    DependencyError,
     EdgeMLError,
     NotFittedError,
     SchemaError,
@@ -54,7 +56,10 @@ def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'edgeml' has no attribute {name!r}")
     module_name, attribute = _LAZY[name]
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:  # a device install without the extra that provides it
+        raise missing(exc, f"edgeml.{name}") from None
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value
@@ -68,6 +73,7 @@ __all__ = [
     "DataCard",
     "DataError",
     "Dataset",
+    "DependencyError",
     "EdgeMLError",
     "Model",
     "NotFittedError",

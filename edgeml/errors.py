@@ -19,6 +19,7 @@ Exception tree::
     │   └── ParityError       a compiled artifact that does not equal LightGBM
     ├── RegistryError         a model registry name or version that does not exist
     ├── ServeError            a server that cannot start (port, token, log database)
+    ├── DependencyError       an optional package is not installed (names the extra to install)
     └── NotFittedError        a plan or model used before ``fit``
 
 Each message names the file, column, row or key at fault and what was expected.
@@ -31,6 +32,7 @@ __all__ = [
     "ChecksumError",
     "ConfigError",
     "DataError",
+    "DependencyError",
     "EdgeMLError",
     "ExportError",
     "NotFittedError",
@@ -99,6 +101,10 @@ class RegistryError(EdgeMLError):
 
 class ServeError(EdgeMLError):
     """A server that cannot start as asked: address, admin token or log database."""
+
+
+class DependencyError(EdgeMLError):
+    """An optional package is not installed; the message names the extra that provides it."""
 
 
 class NotFittedError(EdgeMLError):
