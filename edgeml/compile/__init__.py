@@ -23,8 +23,8 @@ from edgeml.errors import ConfigError
 
 __all__ = ["FORMATS", "Artifact", "ExportRequest", "ExportResult", "export"]
 
-Format = Literal["lightgbm", "treelite", "onnx", "c", "docker"]
-FORMATS: tuple[str, ...] = ("lightgbm", "treelite", "onnx", "c", "docker")
+Format = Literal["lightgbm", "treelite", "onnx", "c", "docker", "mlflow"]
+FORMATS: tuple[str, ...] = ("lightgbm", "treelite", "onnx", "c", "docker", "mlflow")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +91,8 @@ def export(
     bundle = Path(bundle)
     if format == "docker":  # a build context beside the bundle, not a file inside it
         return _docker_context(bundle, out, reporter)
+    if format == "mlflow":  # an MLflow model directory beside the bundle, holding a copy of it
+        return _mlflow_model(bundle, out, reporter)
     manifest, files = read_bundle_files(bundle)
     reporter.status(f"exporting {bundle} as {format} for {target}")
     request = ExportRequest(
@@ -137,6 +139,21 @@ def _docker_context(bundle: Path, out: str | Path | None, reporter: Reporter) ->
         format="docker",
         files=files,
         info=info,
+        parity={"passed": True, "rows": 0, "max_abs_diff": 0.0},
+        out=Path(out) if out else None,
+    )
+
+
+def _mlflow_model(bundle: Path, out: str | Path | None, reporter: Reporter) -> ExportResult:
+    from edgeml.compile._mlflow import LOADER_MODULE, write_model
+
+    reporter.status(f"writing an MLflow model directory for {bundle}")
+    files = write_model(bundle, out)
+    return ExportResult(
+        bundle=bundle,
+        format="mlflow",
+        files=files,
+        info={"flavor": "python_function", "loader_module": LOADER_MODULE},
         parity={"passed": True, "rows": 0, "max_abs_diff": 0.0},
         out=Path(out) if out else None,
     )
