@@ -2,7 +2,7 @@
 
 1. Per dataset: the CV primary metric of the default settings, of ``--search bayes --trials 30``
    (the best trial, on the same folds) and the plain-LightGBM figure from
-   ``../shared/data/README.md``; the tuned-vs-default difference is paired over the folds.
+   ``edgeml/datasets/data/README.md``; the tuned-vs-default difference is paired over the folds.
 2. Race: for a few seeds, random and TPE searches of the same length on the same folds; how
    many trials TPE needs to reach the best value the random search found.
 

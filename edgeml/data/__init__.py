@@ -1,8 +1,9 @@
 """Stage 1, collect: read files, globs and SQLite into typed Polars frames, and profile them.
 
->>> from edgeml.data import read_data, profile  # doctest: +SKIP
->>> ds = read_data("../shared/data/telco_churn.csv", keep_raw=["churn"])  # doctest: +SKIP
->>> profile(ds.frame, target="churn").to_dict()["rows"]  # doctest: +SKIP
+>>> from edgeml.data import read_data, profile
+>>> from edgeml.datasets import path
+>>> ds = read_data(path("telco_churn"), keep_raw=["churn"])
+>>> profile(ds.frame, target="churn").to_dict()["rows"]
 7043
 """
 

@@ -59,8 +59,9 @@ def read_data(
     Datetime (offsets converted to UTC); all-null columns become Float64. ``config.dtypes``
     overrides replace inference for their columns ("category" keeps the text as written).
 
-    >>> ds = read_data("../shared/data/telco_churn.csv", keep_raw=["churn"])  # doctest: +SKIP
-    >>> ds.card.schema["churn"], ds.card.rows  # doctest: +SKIP
+    >>> from edgeml.datasets import path
+    >>> ds = read_data(path("telco_churn"), keep_raw=["churn"])
+    >>> ds.card.schema["churn"], ds.card.rows
     ('str', 7043)
     """
     config = config or DataConfig()
