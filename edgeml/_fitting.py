@@ -23,8 +23,12 @@ from edgeml.plan import Role
 from edgeml.prep import PrepPlan, apply_prep, fit_prep, inside_fences, to_matrix
 from edgeml.train import Splitter, TargetEncoding, fit_booster, predict_proba
 
-# Share of a training set held back to decide when boosting stops.
+# Share of a training set held back to decide when boosting stops (only without CV folds).
 EARLY_STOPPING_FRACTION = 0.1
+ROUNDS_RULE = (
+    "median of the CV folds' best iterations (each fold early-stopped on its own test part), "
+    "times training rows / mean fold training rows"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,17 +58,30 @@ def fit_rows(
     reporter: Reporter = SILENT,
     label: str = "training",
     curves: dict[str, Any] | None = None,
+    valid_rows: np.ndarray | None = None,
+    rounds: int | None = None,
 ) -> Fitted:
-    """Fit the prep plan and a booster on ``rows``, early-stopping on a slice of them.
+    """Fit the prep plan and a booster on ``rows``; how many rounds depends on what is given.
 
-    With ``refit`` (the default) the slice only decides the number of rounds: the plan and booster
-    are then fitted again on all ``rows`` with that many rounds, scaled up for the extra rows, so
-    no labelled row is kept out of the model.
+    * ``valid_rows`` (a CV fold's own test part): boosting stops once the metric on them stops
+      improving; the booster keeps its best iteration (:func:`rounds_from_folds` reads it).
+    * ``rounds`` (chosen by CV): exactly that many rounds on all ``rows``, no early stopping.
+    * neither (no CV to choose from): early stopping on a slice of ``rows``; with ``refit`` the
+      slice only decides the number of rounds, scaled up for the extra rows, and the plan and
+      booster are fitted again on all ``rows``, so no labelled row is kept out of the model.
     """
     settings = config.train
-    if settings.early_stopping_rounds == 0:
+    if rounds is not None:
+        fixed = dataclasses.replace(
+            config,
+            train=dataclasses.replace(settings, num_boost_round=rounds, early_stopping_rounds=0),
+        )
         return _fit_plan_and_booster(
-            frame, y, rows, None, target, config, roles, reporter, label, curves
+            frame, y, rows, None, target, fixed, roles, reporter, label, curves
+        )
+    if valid_rows is not None or settings.early_stopping_rounds == 0:
+        return _fit_plan_and_booster(
+            frame, y, rows, valid_rows, target, config, roles, reporter, label, curves
         )
     train_rows, valid_rows = splitter.holdout(len(y), EARLY_STOPPING_FRACTION, rows=rows)
     probe = _fit_plan_and_booster(
@@ -73,10 +90,25 @@ def fit_rows(
     if not settings.refit or not len(valid_rows):
         return probe
     rounds = math.ceil(probe.booster.current_iteration() * len(rows) / len(train_rows))
-    refit = dataclasses.replace(
-        config, train=dataclasses.replace(settings, num_boost_round=rounds, early_stopping_rounds=0)
-    )
-    return _fit_plan_and_booster(frame, y, rows, None, target, refit, roles, reporter, label)
+    return fit_rows(
+        frame, y, rows, target=target, config=config, roles=roles, splitter=splitter,
+        reporter=reporter, label=label, rounds=rounds,
+    )  # fmt: skip
+
+
+def rounds_from_folds(folds: list[tuple[int, int]], rows: int) -> int:
+    """Boosting rounds for a model on ``rows`` from the CV folds' (best iteration, training rows).
+
+    The rule: the median of the folds' best iterations, scaled by ``rows`` over the folds' mean
+    training rows (more rows support more rounds at the same learning rate). The median, not the
+    mean, so one fold that stopped early or ran long does not move the choice.
+
+    >>> rounds_from_folds([(100, 800), (120, 800), (90, 800)], 1000)
+    125
+    """
+    best = float(np.median([b for b, _ in folds]))
+    seen = float(np.mean([n for _, n in folds]))
+    return max(1, math.ceil(best * rows / seen))
 
 
 def _fit_plan_and_booster(

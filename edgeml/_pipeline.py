@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml._fitting import Fitted, baseline_of, metrics_of
+from edgeml._fitting import ROUNDS_RULE, Fitted, baseline_of, metrics_of, rounds_from_folds
 from edgeml._monitoring import feature_histograms, prediction_baseline
 from edgeml._prepared import Prepared, prepare
 from edgeml._progress import SILENT, Reporter
 from edgeml._reference import REFERENCE_ROWS, reference_rows
 from edgeml.bundle import write_bundle
-from edgeml.config import Config
+from edgeml.config import Config, TrainConfig
 from edgeml.evaluate import primary_metric, summarize_folds
 from edgeml.feature_plan import FeaturePlan
 from edgeml.features import apply_features, fit_features
@@ -92,11 +92,22 @@ def train(
     config = prepared.config  # the best found by a search
     settings = config.train
     cv: dict[str, dict[str, float]] = {}
-    if settings.cv_folds:
-        cv = summarize_folds(prepared.cross_validate(reporter=reporter))
-    reporter.status(f"training the final model on {len(prepared.train_rows)} rows")
     curves: dict[str, Any] = {}
-    final = prepared.fit(prepared.train_rows, reporter=reporter, label="final model", curves=curves)
+    fold_rounds: list[tuple[int, int]] = []
+    if settings.cv_folds:
+        folds = prepared.cross_validate(
+            reporter=reporter, rows=prepared.train_rows, rounds=fold_rounds, curves=curves
+        )
+        cv = summarize_folds(folds)
+    rounds = _final_rounds(settings, fold_rounds, len(prepared.train_rows))
+    reporter.status(f"training the final model on {len(prepared.train_rows)} rows")
+    final = prepared.fit(
+        prepared.train_rows,
+        reporter=reporter,
+        label="final model",
+        curves=None if fold_rounds else curves,
+        rounds=rounds["rounds"] if rounds else None,
+    )
     holdout: dict[str, float] = {}
     baseline: dict[str, float] = {}
     test_rows, encoding = prepared.test_rows, prepared.target
@@ -116,6 +127,8 @@ def train(
     }
     manifest = _manifest(final, prepared, metrics, feature_plan, output)
     manifest["learning_curves"] = curves
+    if rounds:
+        manifest["model"]["rounds"] = rounds
     manifest.update(tuning)
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     reporter.status(f"writing bundle {bundle}")
@@ -127,6 +140,21 @@ def train(
     return TrainResult(bundle=bundle, manifest=manifest)
 
 
+def _final_rounds(
+    settings: TrainConfig, fold_rounds: list[tuple[int, int]], rows: int
+) -> dict[str, Any] | None:
+    """The final model's rounds chosen by the CV folds' best iterations, and the rule, or None
+    without CV folds or early stopping (then a slice of the training rows decides)."""
+    if not fold_rounds or settings.early_stopping_rounds == 0:
+        return None
+    return {
+        "rounds": rounds_from_folds(fold_rounds, rows),
+        "fold_best_iterations": [best for best, _ in fold_rounds],
+        "fold_train_rows": [n for _, n in fold_rounds],
+        "rule": ROUNDS_RULE,
+    }
+
+
 def _tune(prepared: Prepared, reporter: Reporter) -> tuple[Prepared, dict[str, Any]]:
     """Search and leaderboard when ``[search]`` asks: the run with the best config found, and
     the manifest's ``search`` and ``leaderboard`` entries."""
@@ -134,14 +162,27 @@ def _tune(prepared: Prepared, reporter: Reporter) -> tuple[Prepared, dict[str, A
     settings = prepared.config.search
     if settings.method == "none" and not settings.compare:
         return prepared, entries
-    from edgeml.search import compare_models, search  # imports Optuna: only when asked
+    from edgeml.search import compare_models, family_config_of, search  # Optuna: when asked
 
     if settings.method != "none":
         found = search(prepared, reporter=reporter)
         prepared = dataclasses.replace(prepared, config=found.best_config)
         entries["search"] = found.to_dict()
     if settings.compare:
-        entries["leaderboard"] = compare_models(prepared, reporter=reporter).to_dict()
+        board = compare_models(prepared, reporter=reporter)
+        entries["leaderboard"] = board.to_dict()
+        shipped, reason = board.shipped
+        gbdt_rounds = next((c.rounds for c in board.candidates if c.name == "gbdt"), None)
+        config = family_config_of(prepared.config, shipped, gbdt_rounds)
+        prepared = dataclasses.replace(
+            prepared,
+            config=config,
+            decisions=[
+                *prepared.decisions,
+                {"what": "model_family", "column": None, "choice": shipped, "reason": reason},
+            ],
+        )
+        reporter.status(f"shipping {shipped}: {reason}")
     return prepared, entries
 
 
@@ -200,6 +241,7 @@ def _manifest(
             ),
         },
         "backends": {"lightgbm": {"file": "model.txt"}},
+        "decisions": list(prepared.decisions),
         "config": config.to_dict(),
     }
 

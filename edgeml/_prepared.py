@@ -24,6 +24,9 @@ from edgeml.errors import ConfigError, SchemaError
 from edgeml.plan import Role
 from edgeml.train import Splitter, TargetEncoding, fit_target
 
+# Decisions that make a role column (also) a model feature.
+_AS_FEATURE = ("entity_feature", "time_calendar")
+
 # Called after each CV fold with (fold index, that fold's metrics); raising stops the run
 # (the search uses it to prune a trial).
 FoldCallback = Callable[[int, dict[str, float]], None]
@@ -43,6 +46,16 @@ class Prepared:
     row_filters: list[dict[str, Any]]
     train_rows: np.ndarray
     test_rows: np.ndarray
+    # Choices made on the data before any fit (e.g. the entity as a feature, or as an ID), each
+    # {"what", "choice", "reason"}: the manifest's ``decisions``.
+    decisions: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def prep_roles(self) -> dict[str, Role]:
+        """The roles the prep plan leaves out of the features: all but the entity and the time
+        column when the decisions made them features."""
+        used = {d["column"] for d in self.decisions if d["what"] in _AS_FEATURE and d["choice"]}
+        return {c: r for c, r in self.roles.items() if c not in used}
 
     def fit(
         self,
@@ -52,10 +65,13 @@ class Prepared:
         reporter: Reporter = SILENT,
         label: str = "training",
         curves: dict[str, Any] | None = None,
+        valid_rows: np.ndarray | None = None,
+        rounds: int | None = None,
     ) -> Fitted:
         """Fit the prep plan and booster on ``rows`` (``config`` defaults to the run's).
 
-        ``curves`` receives the learning curves (see :func:`edgeml.train.fit_booster`).
+        ``curves`` receives the learning curves (see :func:`edgeml.train.fit_booster`);
+        ``valid_rows`` and ``rounds`` decide the number of rounds (see :func:`fit_rows`).
         """
         return fit_rows(
             self.frame,
@@ -63,11 +79,13 @@ class Prepared:
             rows,
             target=self.target,
             config=config or self.config,
-            roles=self.roles,
+            roles=self.prep_roles,
             splitter=self.splitter,
             reporter=reporter,
             label=label,
             curves=curves,
+            valid_rows=valid_rows,
+            rounds=rounds,
         )
 
     def cross_validate(
@@ -77,8 +95,15 @@ class Prepared:
         reporter: Reporter = SILENT,
         on_fold: FoldCallback | None = None,
         rows: np.ndarray | None = None,
+        rounds: list[tuple[int, int]] | None = None,
+        curves: dict[str, Any] | None = None,
     ) -> list[dict[str, float]]:
         """Metrics of each of ``cv_folds`` folds over ``rows`` (all labelled rows by default).
+
+        Each fold early-stops on its own test part (as ``lightgbm.cv`` does) and is scored at its
+        best iteration; ``rounds``, when given, receives each fold's (best iteration, training
+        rows), from which :func:`edgeml._fitting.rounds_from_folds` sizes the final model, and
+        ``curves`` the last fold's learning curves (training and validation part).
 
         The folds are the same for every config of a run (same seed, same rows), so results of
         different configs are paired fold by fold. Model selection passes the training rows, so
@@ -90,7 +115,16 @@ class Prepared:
         results = []
         for i, (fold_train, fold_test) in enumerate(folds, start=1):
             reporter.status(f"cross-validation fold {i}/{len(folds)} ({self.splitter.kind})")
-            fitted = self.fit(fold_train, config=config, reporter=reporter, label=f"fold {i}")
+            fitted = self.fit(
+                fold_train,
+                config=config,
+                reporter=reporter,
+                label=f"fold {i}",
+                valid_rows=fold_test,
+                curves=curves if i == len(folds) else None,
+            )
+            if rounds is not None:
+                rounds.append((fitted.booster.current_iteration(), len(fold_train)))
             output = fitted.predict(self.frame[fold_test], self.target.task)
             results.append(metrics_of(output, self.y[fold_test], self.target))
             if on_fold is not None:
@@ -129,6 +163,12 @@ def prepare(
             )
     if settings.time_col:
         frame = frame.sort(settings.time_col, maintain_order=True)
+    decisions: list[dict[str, Any]] = []
+    if settings.time_col:
+        decisions.append(_time_feature(frame, settings.time_col))
+    if settings.entity_col:
+        frame, decision = _entity_feature(frame, settings.entity_col, config)
+        decisions.append(decision)
     y = target.encode(frame[settings.target], source=source)
     splitter = Splitter(
         seed=settings.seed,
@@ -148,6 +188,7 @@ def prepare(
         row_filters=row_filters,
         train_rows=train_rows,
         test_rows=test_rows,
+        decisions=decisions,
     )
 
 
@@ -199,6 +240,42 @@ def _roles(config: Config, frame: pl.DataFrame, source: str) -> dict[str, Role]:
             f"{source}: time column {time_col!r} must hold dates, datetimes or numbers"
         )
     return roles
+
+
+def _time_feature(frame: pl.DataFrame, time_col: str) -> dict[str, Any]:
+    """A date or datetime time column also gives calendar parts (weekday, month, ...) as
+    features: seasonality a daily or hourly series needs. Numbers stay out (a counter has no
+    calendar)."""
+    temporal = frame[time_col].dtype.is_temporal()
+    reason = (
+        "expanded to calendar parts (known in advance, so never lagged)"
+        if temporal
+        else "numeric time: ordering only, not a feature"
+    )
+    return {"what": "time_calendar", "column": time_col, "choice": temporal, "reason": reason}
+
+
+def _entity_feature(
+    frame: pl.DataFrame, entity: str, config: Config
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Whether the entity column is a feature, and the frame with it as text if so.
+
+    As text, the prep plan makes it a native categorical even when entities are numbered (a
+    machine number has no order); an entity unseen in training then maps to missing.
+    """
+    distinct = frame[entity].n_unique()
+    decision: dict[str, Any] = {"what": "entity_feature", "column": entity, "choice": False}
+    if not config.features.entity_as_feature:
+        return frame, {**decision, "reason": "[features] entity_as_feature = false"}
+    if distinct > frame.height / 2:
+        reason = (
+            f"{distinct} distinct values in {frame.height} rows (more than rows/2): treated as "
+            "an ID, not used as a feature"
+        )
+        return frame, {**decision, "reason": reason}
+    reason = f"{distinct} entities as a native categorical feature; an unseen entity is missing"
+    frame = frame.with_columns(pl.col(entity).cast(pl.String))
+    return frame, {**decision, "choice": True, "reason": reason}
 
 
 def _row_filter(kind: str, removed: int, reason: str) -> dict[str, Any]:

@@ -125,6 +125,12 @@ class FeaturesConfig:
     )
     ewm_halflives: list[float] = field(default_factory=list)
     time_since_previous: bool = False
+    # The entity (--entity-col) as a native categorical feature; an entity column with more
+    # distinct values than half the rows is an identifier and is never used.
+    entity_as_feature: bool = True
+    # ``auto`` with a time column also builds the target's own history per entity (past labels:
+    # a server needs them fed back through POST /feedback); false leaves it out.
+    target_history: bool = True
     target_lags: list[int] = field(default_factory=list)
     target_windows: list[str] = field(default_factory=list)
     interactions: Literal["none", "auto"] = "none"

@@ -113,19 +113,26 @@ class GapStep:
 
 @dataclass(frozen=True, kw_only=True)
 class TargetHistoryStep:
-    """Lags and rolling statistics of the target's past values (the current label excluded)."""
+    """Lags and rolling statistics of the target's past values (the current label excluded).
+
+    With ``relative``, also the last value relative to the entity's past: the previous label
+    minus its past mean over each window (``y_rel_28``), the level against the entity's norm,
+    which a tree cannot form from the two features alone.
+    """
 
     target: str
     lags: list[int] = field(default_factory=list)
     windows: list[str] = field(default_factory=list)
     stats: list[str] = field(default_factory=lambda: ["mean"])
+    relative: bool = False
     kind: Literal["target_history"] = "target_history"
 
     @property
     def outputs(self) -> list[str]:
         lags = [f"{self.target}_lag_{k}" for k in self.lags]
         windows = [f"{self.target}_past_{s}_{w}" for w in self.windows for s in self.stats]
-        return lags + windows
+        relative = [f"{self.target}_rel_{w}" for w in self.windows] if self.relative else []
+        return lags + windows + relative
 
 
 @dataclass(frozen=True, kw_only=True)

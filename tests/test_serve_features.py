@@ -14,9 +14,7 @@ from fastapi.testclient import TestClient
 
 import edgeml
 from edgeml.datasets import sensor_fleet
-from edgeml.errors import BundleError
 from edgeml.serve import ServeSettings, create_app
-from edgeml.serve._served import ServedModel
 
 TARGET = "failure_within_24h"
 
@@ -27,6 +25,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     frame = sensor_fleet(n_machines=4, days=6, seed=2)
     data = root / "fleet.csv"
     frame.write_csv(data)
+    # Readings only: the label looks 24 h ahead, so a past label is known only a day later.
+    config = edgeml.Config.from_dict({"features": {"target_history": False}})
     bundle = edgeml.train(
         data,
         target=TARGET,
@@ -34,6 +34,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
         entity_col="machine_id",
         out=root / "fleet.edgeml",
         cv_folds=0,
+        config=config,
     ).bundle
     return bundle, edgeml.load(bundle)
 
@@ -72,13 +73,16 @@ def test_requests_carry_raw_readings_and_get_the_batch_pipelines_answers(
     np.testing.assert_allclose(served, expected, rtol=0, atol=1e-9)
 
 
-def test_target_history_models_are_refused(tmp_path: Path) -> None:
-    frame = sensor_fleet(n_machines=4, days=6, seed=2)
+def test_target_history_models_are_served_with_labels_fed_back(tmp_path: Path) -> None:
+    """Each prediction's true label, POSTed to /feedback, feeds its machine's target history:
+    the served answers equal the batch pipeline's on the same labelled rows."""
+    frame = sensor_fleet(n_machines=3, days=3, seed=2).sort("timestamp")
     data = tmp_path / "fleet.csv"
     frame.write_csv(data)
     config = edgeml.Config.from_dict(
-        {"features": {"mode": "manual", "target_lags": [1], "select": False}}
-    )
+        {"features": {"mode": "manual", "target_lags": [1, 2], "target_windows": ["4"],
+                      "select": False}}
+    )  # fmt: skip
     bundle = edgeml.train(
         data,
         target=TARGET,
@@ -88,8 +92,30 @@ def test_target_history_models_are_refused(tmp_path: Path) -> None:
         cv_folds=0,
         config=config,
     ).bundle
-    with pytest.raises(BundleError, match="target history"):
-        ServedModel.load(bundle)
+    rows = frame.head(120)
+    expected = edgeml.load(bundle).predict(rows)["proba_1"].to_numpy()
+    settings = ServeSettings(bundle=bundle, log=tmp_path / "log.db")
+    with TestClient(create_app(settings)) as client:
+        inputs = [c["name"] for c in client.get("/schema").json()["inputs"]]
+        assert TARGET not in inputs
+        answers = []
+        for record, label in zip(readings(rows, inputs), rows[TARGET].to_list(), strict=True):
+            answer = client.post("/predict", json=record).json()
+            answers.append(answer["proba_1"])
+            fed = {"request_id": answer["request_id"], "row": 0, "label": label}
+            assert client.post("/feedback", json=fed).json()["updated"] == 1
+        ready = client.get("/ready").json()
+        assert ready["status"] == "ready"
+        assert ready["labels"]["status"] == "ok" and ready["labels"]["labelled"] == 120
+    np.testing.assert_allclose(answers, expected, rtol=0, atol=1e-9)
+
+    with TestClient(create_app(ServeSettings(bundle=bundle, log=tmp_path / "l2.db"))) as client:
+        for record in readings(rows, inputs)[:30]:  # labels never arrive
+            client.post("/predict", json=record)
+        ready = client.get("/ready").json()
+    assert ready["status"] == "ready"  # it still predicts, from missing target history
+    assert ready["labels"]["status"] == "labels_stale"
+    assert "POST /feedback" in ready["warning"]
 
 
 def test_a_restarted_server_takes_up_each_machines_history_from_its_log(

@@ -180,7 +180,12 @@ def _target_history(
         # Windows over the previous rows' labels: the current label is what is predicted.
         past = lag(values, groups.offsets, 1)
         sizes = [parse_window(w)[1] for w in step.windows]
-        result = rolling_rows(past, groups.offsets, sizes, step.stats)
-        names = [f"{step.target}_past_{s}_{w}" for w in step.windows for s in step.stats]
-        out.update({n: groups.restore(result[:, i]) for i, n in enumerate(names)})
+        stats = list(dict.fromkeys([*step.stats, *(["mean"] if step.relative else [])]))
+        result = rolling_rows(past, groups.offsets, sizes, stats)
+        names = [f"{step.target}_past_{s}_{w}" for w in step.windows for s in stats]
+        columns = {n: result[:, i] for i, n in enumerate(names)}
+        if step.relative:
+            for w in step.windows:
+                columns[f"{step.target}_rel_{w}"] = past - columns[f"{step.target}_past_mean_{w}"]
+        out.update({n: groups.restore(v) for n, v in columns.items() if n in step.outputs})
     return out

@@ -24,6 +24,16 @@ from edgeml.formula import Formula
 AUTO_LAGS = [1]
 AUTO_WINDOWS = ["3", "12"]
 AUTO_EWM = [6.0]
+# The target's own history per entity in ``auto`` mode: recent labels, the labels a week and two
+# back (daily data), and past means, the entity's norm. Rows, not spans: a stream counts labels.
+AUTO_TARGET_LAGS = [1, 2, 7, 14]
+AUTO_TARGET_WINDOWS = ["7", "28"]
+# Numeric columns that are calendar parts: known in advance, so their lags only shift the
+# calendar and are never candidates.
+CALENDAR_PARTS = frozenset(
+    {"year", "quarter", "month", "week", "day", "weekday", "day_of_week", "dayofweek",
+     "day_of_year", "dayofyear", "hour", "minute", "second"}
+)  # fmt: skip
 # Interactions multiply: ``auto`` pairs at most this many numeric columns (10 pairs per kind).
 AUTO_INTERACTION_COLUMNS = 5
 
@@ -46,7 +56,8 @@ def candidate_plan(
     if config.mode == "none":
         return FeaturePlan(time_col=time_col, entity_col=entity_col, steps=[])
     auto = config.mode == "auto"
-    columns = _named(config.columns, known, "columns") or (numeric if auto else [])
+    series = [c for c in numeric if not _calendar(c)]
+    columns = _named(config.columns, known, "columns") or (series if auto else [])
     lags = _positive(config.lags, "lags") or (AUTO_LAGS if auto else [])
     windows = _windows(config.windows) or (AUTO_WINDOWS if auto else [])
     halflives = config.ewm_halflives or (AUTO_EWM if auto else [])
@@ -77,6 +88,16 @@ def candidate_plan(
         steps.append(GapStep())
     if config.target_lags or config.target_windows:
         steps.append(_target_history(config, target, task))
+    elif auto and config.target_history and time_col is not None and task != "multiclass":
+        steps.append(
+            TargetHistoryStep(
+                target=target,
+                lags=list(AUTO_TARGET_LAGS),
+                windows=list(AUTO_TARGET_WINDOWS),
+                stats=["mean"],
+                relative=task == "regression",
+            )
+        )
     if config.interactions == "auto":
         steps += _interactions(numeric[:AUTO_INTERACTION_COLUMNS])
     for name, text in config.formulas.items():
@@ -101,6 +122,12 @@ def _target_history(config: FeaturesConfig, target: str, task: str) -> TargetHis
         windows=windows,
         stats=list(config.stats),
     )
+
+
+def _calendar(column: str) -> bool:
+    """``month``, ``date_weekday``, ``Year``: a calendar part by its name."""
+    name = column.lower()
+    return any(name == part or name.endswith(f"_{part}") for part in CALENDAR_PARTS)
 
 
 def _interactions(columns: list[str]) -> list[FeatureStep]:

@@ -48,6 +48,7 @@ class _Entity:
     ewm: dict[tuple[int, float], float] = field(default_factory=dict)
     last_time: int | None = None
     targets: deque[float] = field(default_factory=deque)
+    target_times: deque[int] = field(default_factory=deque)  # the reading each label belongs to
 
 
 class FeatureStream:
@@ -92,6 +93,10 @@ class FeatureStream:
         }
         self._entities: OrderedDict[Any, _Entity] = OrderedDict()
         self._wanted = set(plan.selected)
+        # Readings pushed, and how many of them got their label (with the reading or later):
+        # a model fed by labels that never arrive predicts from missing target history.
+        self.readings = 0
+        self.labelled = 0
 
     def push(self, row: Mapping[str, Any], *, target: float | None = None) -> dict[str, float]:
         """Features of this reading from its entity's past; then remember it (and its label).
@@ -118,11 +123,49 @@ class FeatureStream:
                 continue
             out.update(self._step(step, row, state, time, temporal))
         state.last_time = time
-        if any(isinstance(s, TargetHistoryStep) for s in self.plan.steps):
+        if self.needs_labels:
             state.targets.append(math.nan if target is None else float(target))
+            state.target_times.append(time)
+            self.readings += 1
+            self.labelled += target is not None
             while len(state.targets) > self._target_reach:
                 state.targets.popleft()
+                state.target_times.popleft()
         return {name: out[name] for name in self.plan.selected}
+
+    @property
+    def needs_labels(self) -> bool:
+        """Whether the features need past labels (a target-history step)."""
+        return any(isinstance(s, TargetHistoryStep) for s in self.plan.steps)
+
+    def push_label(self, entity: Any, time: Any, label: float) -> bool:
+        """The true label of ``entity``'s reading at ``time``, learnt after it was pushed: later
+        readings' target history uses it, as the batch pipeline uses the target column.
+
+        ``label`` is the encoded target (0/1 for binary, the value for regression). Returns
+        False when no reading of that entity at that time is still remembered (too old to
+        matter, or never pushed); the label of the latest such reading is set.
+
+        >>> from edgeml.feature_plan import TargetHistoryStep
+        >>> stream = FeatureStream(FeaturePlan(time_col="t", entity_col="m",
+        ...     steps=[TargetHistoryStep(target="y", lags=[1])]))
+        >>> _ = stream.push({"t": 1, "m": "a"})
+        >>> stream.push_label("a", 1, 4.0)
+        True
+        >>> stream.push({"t": 2, "m": "a"})["y_lag_1"]
+        4.0
+        """
+        state = self._entities.get("" if entity is None else str(entity))
+        if state is None or not self.needs_labels:
+            return False
+        stamp, _ = self._time({self.plan.time_col: time} if self.plan.time_col else {})
+        for i in range(len(state.target_times) - 1, -1, -1):
+            if state.target_times[i] == stamp:
+                if math.isnan(state.targets[i]):
+                    self.labelled += 1
+                state.targets[i] = float(label)
+                return True
+        return False
 
     def _time(self, row: Mapping[str, Any]) -> tuple[int, bool]:
         column = self.plan.time_col
@@ -278,6 +321,9 @@ def _target_history(step: TargetHistoryStep, targets: deque[float]) -> dict[str,
         values = np.array(past[-size:], dtype=np.float64)
         for stat in step.stats:
             out[f"{step.target}_past_{stat}_{window}"] = window_stat(values, stat)
+        if step.relative:
+            last = past[-1] if past else math.nan
+            out[f"{step.target}_rel_{window}"] = last - window_stat(values, "mean")
     return out
 
 

@@ -21,7 +21,13 @@ from edgeml._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml.search._budget import parse_duration
-    from edgeml.search._leaderboard import FAMILIES, Candidate, Leaderboard, compare_models
+    from edgeml.search._leaderboard import (
+        FAMILIES,
+        Candidate,
+        Leaderboard,
+        compare_models,
+        family_config_of,
+    )
     from edgeml.search._space import DEFAULT_SPACE, Param, parse_space
     from edgeml.search._storage import study_location
     from edgeml.search._study import SearchResult, search
@@ -34,6 +40,7 @@ _LAZY = {
     "Param": "edgeml.search._space",
     "SearchResult": "edgeml.search._study",
     "compare_models": "edgeml.search._leaderboard",
+    "family_config_of": "edgeml.search._leaderboard",
     "parse_duration": "edgeml.search._budget",
     "parse_space": "edgeml.search._space",
     "search": "edgeml.search._study",
@@ -52,6 +59,7 @@ __all__ = [
     "Param",
     "SearchResult",
     "compare_models",
+    "family_config_of",
     "parse_duration",
     "parse_space",
     "search",

@@ -33,9 +33,25 @@ from edgeml.errors import ConfigError
 from edgeml.evaluate import higher_is_better, primary_metric, summarize_folds
 from edgeml.search._budget import LATENCY_CALLS, latency_us, model_size_bytes
 
-__all__ = ["FAMILIES", "Candidate", "Leaderboard", "compare_models"]
+__all__ = [
+    "FAMILIES",
+    "Candidate",
+    "Leaderboard",
+    "compare_models",
+    "family_config_of",
+    "ship_choice",
+]
 
 NOISE_RULE = "mean paired fold difference <= 1 standard error of the differences"
+# A family replaces gbdt only when its mean paired gain over the folds exceeds this many
+# standard errors of the gains: stricter than the ≈ screen, since shipping it is a change.
+SHIP_K = 2.0
+# Families the compiled backends (treelite, ONNX, C) cannot express, and why.
+NOT_DEPLOYABLE = {
+    "linear_tree": "linear models in the leaves: the treelite, ONNX and C exporters compile "
+    "constant-leaf trees only",
+    "baseline": "the trivial baseline, for reference",
+}
 
 # LightGBM parameters of each family, over the run's own. "baseline" is the trivial model.
 FAMILIES: dict[str, dict[str, Any]] = {
@@ -72,6 +88,8 @@ class Candidate:
     diff_stderr: float = 0.0
     within_noise: bool = True
     best: bool = False
+    deployable: bool = True
+    not_deployable: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -101,9 +119,17 @@ class Leaderboard:
             "folds": self.n_folds,
             "noise_rule": NOISE_RULE,
             "best": self.best.name,
+            "shipped": self.shipped[0],
+            "ship_reason": self.shipped[1],
             "candidates": [c.to_dict() for c in self.candidates],
             "errors": self.errors,
         }
+
+    @property
+    def shipped(self) -> tuple[str, str]:
+        """The family the bundle ships and why: the best deployable one when it beats gbdt by
+        more than :data:`SHIP_K` standard errors of the paired fold gains, else gbdt."""
+        return ship_choice(self.candidates, self.higher_is_better)
 
     def table(self) -> Table:
         """A rich table for people."""
@@ -139,7 +165,39 @@ def leaderboard_table(board: dict[str, Any]) -> Table:
         )
     for name, error in board.get("errors", {}).items():
         table.add_row("", name, "failed", error, "", "", "", "", "")
+    for c in board["candidates"]:
+        if not c.get("deployable", True) and c["name"] != "baseline":
+            table.add_row("", c["name"], "not deployable", c["not_deployable"], *[""] * 5)
+    if "shipped" in board:
+        table.caption = f"{table.caption}\nshipped: {board['shipped']} ({board['ship_reason']})"
     return table
+
+
+def ship_choice(candidates: Sequence[Candidate], higher: bool) -> tuple[str, str]:
+    """(family, reason): see :attr:`Leaderboard.shipped`."""
+    sign = 1.0 if higher else -1.0
+    gbdt = next((c for c in candidates if c.name == "gbdt"), None)
+    if gbdt is None:
+        return "gbdt", "gbdt: no cross-validated gbdt to compare with"
+    best_name, best_reason, best_gain = "gbdt", "no deployable family beats gbdt beyond noise", 0.0
+    for c in candidates:
+        if c.name == "gbdt" or not c.deployable:
+            continue
+        gains = [
+            sign * (x - g) for x, g in zip(c.folds, gbdt.folds, strict=True)
+            if not (math.isnan(x) or math.isnan(g))
+        ]  # fmt: skip
+        if len(gains) < 2:
+            continue
+        mean = float(np.mean(gains))
+        stderr = float(np.std(gains, ddof=1)) / math.sqrt(len(gains))
+        if mean > SHIP_K * stderr and mean > best_gain:
+            best_name, best_gain = c.name, mean
+            best_reason = (
+                f"beats gbdt by {mean:+.4f} mean paired gain over {len(gains)} folds "
+                f"> {SHIP_K:g} standard errors ({stderr:.4f})"
+            )
+    return best_name, best_reason
 
 
 def compare_models(
@@ -177,7 +235,7 @@ def compare_models(
         if name == "baseline":
             rows.append(_baseline(prepared, metric))
             continue
-        family_config = _family_config(config, name, gbdt_rounds)
+        family_config = family_config_of(config, name, gbdt_rounds)
         try:
             row = _candidate(prepared, name, family_config, metric, latency_calls)
         except lgb.basic.LightGBMError as exc:
@@ -197,7 +255,8 @@ def compare_models(
     )
 
 
-def _family_config(config: Config, name: str, gbdt_rounds: int | None) -> Config:
+def family_config_of(config: Config, name: str, gbdt_rounds: int | None) -> Config:
+    """``config`` with the LightGBM parameters of family ``name`` (dart takes ``gbdt_rounds``)."""
     train = config.train
     params = {k: v for k, v in train.params.items() if k != "data_sample_strategy"}
     if name == "goss":
@@ -235,6 +294,8 @@ def _candidate(
         fit_seconds=round(fit_seconds, 3),
         size_bytes=model_size_bytes(booster),
         latency_us=latency_us(booster, fitted.train_matrix[:1], calls=latency_calls),
+        deployable=name not in NOT_DEPLOYABLE,
+        not_deployable=NOT_DEPLOYABLE.get(name, ""),
     )
 
 
@@ -256,6 +317,8 @@ def _baseline(prepared: Prepared, metric: str) -> Candidate:
         fit_seconds=0.0,
         size_bytes=0,
         latency_us=None,
+        deployable=False,
+        not_deployable=NOT_DEPLOYABLE["baseline"],
     )
 
 

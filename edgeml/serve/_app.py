@@ -142,6 +142,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
             "backend": served.backend,
             "checks": served.checks,
         }
+        labels = served.labels()
+        if labels is not None:  # still ready: it predicts, from less history
+            body["labels"] = labels
+            if "warning" in labels:
+                body["warning"] = labels["warning"]
         return JSONResponse(body, status_code=200 if served.ready else 503)
 
     @app.get("/schema")

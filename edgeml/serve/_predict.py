@@ -134,6 +134,13 @@ class Predictions:
                     )
                     if cursor.rowcount == 0:
                         unknown.append((request_id, row))
+                    elif served.needs_labels:
+                        # The label also feeds its entity's target history, for later readings.
+                        (inputs,) = connection.execute(
+                            "SELECT inputs FROM predictions WHERE request_id = ? AND row = ?",
+                            (request_id, row),
+                        ).fetchone()
+                        served.learn_label(json.loads(inputs), label)
             return unknown
 
         try:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from edgeml.errors import BundleError, EdgeMLError, ExportError
-from edgeml.feature_plan import FeaturePlan, TargetHistoryStep
+from edgeml.errors import EdgeMLError, ExportError
+from edgeml.feature_plan import FeaturePlan
 from edgeml.runtime import FeatureStream, Predictor, load
 from edgeml.serve._records import record_model, serving_columns
 
@@ -32,6 +32,13 @@ __all__ = ["ServedModel"]
 _REFERENCE = "reference_rows.json"
 _PARITY_TOLERANCE = 1e-6
 _MAX_ENTITIES = 100_000  # entity histories a server keeps; the one seen longest ago goes first
+# Readings before a missing share of labels counts as stale: a few unlabelled first readings
+# are normal (labels come later).
+_STALE_AFTER = 20
+_STALE_WARNING = (
+    "the model's features use past labels (target history) and fewer than half the readings "
+    "got one: POST /feedback the true labels, or predictions lose their target history"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +115,38 @@ class ServedModel:
             return [{**record, **self.stream.push(record)} for record in records]
 
     @property
+    def needs_labels(self) -> bool:
+        """Whether the model's features include past labels (fed by ``POST /feedback``)."""
+        return self.stream is not None and self.stream.needs_labels
+
+    def learn_label(self, record: Mapping[str, Any], label: Any) -> bool:
+        """Feed a true label of a logged reading (its raw record) into its entity's target
+        history; False when the reading is no longer remembered."""
+        if self.stream is None:
+            return False
+        plan, classes = self.stream.plan, self.predictor.classes
+        value = float(classes.index(label)) if classes is not None else float(label)
+        entity = record.get(plan.entity_col) if plan.entity_col else None
+        time = record.get(plan.time_col) if plan.time_col else None
+        with self._lock:
+            return self.stream.push_label(entity, time, value)
+
+    def labels(self) -> dict[str, Any] | None:
+        """For a model fed by labels: how many readings got theirs, and ``stale`` when under
+        half did (its target-history features are then mostly missing); None otherwise."""
+        if self.stream is None or not self.stream.needs_labels:
+            return None
+        readings, labelled = self.stream.readings, self.stream.labelled
+        stale = readings >= _STALE_AFTER and labelled < readings / 2
+        return {
+            "needed": True,
+            "readings": readings,
+            "labelled": labelled,
+            "status": "labels_stale" if stale else "ok",
+            **({"warning": _STALE_WARNING} if stale else {}),
+        }
+
+    @property
     def manifest(self) -> dict[str, Any]:
         return self.predictor.manifest
 
@@ -142,12 +181,6 @@ def _stream_of(path: Path, manifest: dict[str, Any]) -> FeatureStream | None:
     plan = FeaturePlan.from_dict(manifest.get("features", {}).get("plan") or {"steps": []})
     if not plan.steps:
         return None
-    if any(isinstance(step, TargetHistoryStep) for step in plan.steps):
-        raise BundleError(
-            f"{path}: the model uses target history (past labels of each entity), which a "
-            "server does not have when it predicts; train it without target_lags and "
-            "target_windows to serve it"
-        )
     return FeatureStream(plan, max_entities=_MAX_ENTITIES)
 
 

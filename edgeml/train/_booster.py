@@ -12,10 +12,13 @@ from edgeml._progress import SILENT, Reporter
 from edgeml.config import TrainConfig
 from edgeml.train._target import Task
 
-_OBJECTIVES = {
-    "binary": ("binary", "binary_logloss"),
-    "multiclass": ("multiclass", "multi_logloss"),
-    "regression": ("regression", "l2"),
+# Objective and per-round metrics; early stopping watches the first, the primary metric's own
+# (AUC for roc_auc; l2 orders models as r2 does on a fixed set). Macro-F1 has no per-round
+# LightGBM metric, so multiclass stops on the log loss, the proper score of the probabilities.
+_OBJECTIVES: dict[str, tuple[str, list[str]]] = {
+    "binary": ("binary", ["auc", "binary_logloss"]),
+    "multiclass": ("multiclass", ["multi_logloss", "multi_error"]),
+    "regression": ("regression", ["l2"]),
 }
 
 
