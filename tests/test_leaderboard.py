@@ -1,5 +1,6 @@
 """Model-family leaderboard: every family on the same folds, the paired noise rule, CLI and JSON."""
 
+import dataclasses
 import json
 import math
 
@@ -14,7 +15,7 @@ from edgeml.cli import cli
 from edgeml.config import Config
 from edgeml.errors import ConfigError
 from edgeml.search import FAMILIES, Candidate, compare_models
-from edgeml.search._leaderboard import _rank
+from edgeml.search._leaderboard import _rank, ship_choice
 from tests.conftest import churn_like
 
 TRAIN = {"cv_folds": 3, "params": {"num_threads": 1}, "reference_rows": 0}
@@ -98,6 +99,22 @@ def test_noise_rule_pairs_folds():
     assert _rank([steady, best], higher=False)[0].name == "b"
 
 
+def test_the_winner_ships_only_beyond_noise_and_when_deployable():
+    gbdt = candidate("gbdt", [0.80, 0.90, 0.70, 0.85])
+    steady = candidate("goss", [0.82, 0.91, 0.72, 0.87])  # ahead on every fold
+    noisy = candidate("dart", [0.84, 0.86, 0.75, 0.84])  # ahead on average, not beyond noise
+    name, reason = ship_choice([gbdt, steady, noisy], higher=True)
+    assert name == "goss" and "beats gbdt by +0.0175" in reason and "standard errors" in reason
+    assert ship_choice([gbdt, noisy], higher=True)[0] == "gbdt"
+    linear = dataclasses.replace(
+        candidate("linear_tree", [0.9, 1.0, 0.8, 0.95]), deployable=False, not_deployable="why"
+    )
+    assert ship_choice([gbdt, linear], higher=True) == (
+        "gbdt",
+        "no deployable family beats gbdt beyond noise",
+    )
+
+
 def test_regression_leaderboard(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(240, 2))
@@ -135,6 +152,17 @@ def test_cli_compare(tmp_path):
     assert "search" not in payload
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["leaderboard"]["best"] == payload["leaderboard"]["best"]
+    shipped = manifest["leaderboard"]["shipped"]
+    decision = next(d for d in manifest["decisions"] if d["what"] == "model_family")
+    assert (
+        decision["choice"] == shipped
+        and decision["reason"] == manifest["leaderboard"]["ship_reason"]
+    )
+    boosting = manifest["config"]["train"]["params"].get("boosting", "gbdt")
+    assert boosting == {"goss": "gbdt"}.get(shipped, shipped)
+    linear = next(c for c in manifest["leaderboard"]["candidates"] if c["name"] == "linear_tree")
+    assert not linear["deployable"] and "constant-leaf" in linear["not_deployable"]
     people = CliRunner().invoke(cli, [*args, "--compare"])
     assert people.exit_code == 0, people.output
     assert "leaderboard: roc_auc" in people.stdout
+    assert f"shipped: {shipped}" in people.stdout and "not deployable" in people.stdout

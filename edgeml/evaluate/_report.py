@@ -233,9 +233,10 @@ def _learning(manifest: dict[str, Any]) -> str:
     return _show(
         plots.learning_curves(curves),
         alt="learning curves",
-        caption="Metric per boosting round on the training rows and on the validation slice that "
-        "decided when to stop. The bundle's model was then refitted on all training rows with "
-        f"{fmt(rounds)} rounds.",
+        caption="Metric per boosting round on the training and validation rows of the run that "
+        "decided when to stop (the last CV fold, early-stopped on its own test part; without CV, "
+        "a slice of the training rows). The bundle's model was then refitted on all training "
+        f"rows with {fmt(rounds)} rounds.",
     )
 
 

@@ -177,6 +177,9 @@ def monitor_summary(
     labelled = labelled_rows(data, task, classes)
     live = labelled.accuracy(holdout, config, primary)
     alerts, warnings = _messages(features, prediction, live)
+    stale = labels_stale(manifest, data.rows, int(np.count_nonzero(data.labelled)))
+    if stale:
+        warnings.append(stale)
     series = time_buckets(
         data, matrix, names, baselines, pred_base, labelled,
         holdout=holdout, config=config, primary=primary,
@@ -240,6 +243,22 @@ def _latency_histogram(data: LogWindow) -> dict[str, list[float]]:
     edges = np.geomspace(low, high, _LATENCY_BINS + 1) if high > low else np.array([low, high])
     counts, _ = np.histogram(latency, bins=edges)
     return {"edges": edges.tolist(), "counts": counts.astype(float).tolist()}
+
+
+def labels_stale(manifest: dict[str, Any], rows: int, labelled: int) -> str | None:
+    """The warning for a model whose features need past labels (target history) when fewer
+    than half the logged rows got one back, else None."""
+    steps = (manifest.get("features", {}).get("plan") or {}).get("steps", [])
+    if (
+        rows < 20
+        or labelled >= rows / 2
+        or not any(s.get("kind") == "target_history" for s in steps)
+    ):
+        return None
+    return (
+        f"labels_stale: the model's features use past labels and only {labelled} of {rows} "
+        "logged rows got one back (POST /feedback): its target history is mostly missing"
+    )
 
 
 def _messages(

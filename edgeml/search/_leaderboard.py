@@ -165,11 +165,14 @@ def leaderboard_table(board: dict[str, Any]) -> Table:
         )
     for name, error in board.get("errors", {}).items():
         table.add_row("", name, "failed", error, "", "", "", "", "")
-    for c in board["candidates"]:
-        if not c.get("deployable", True) and c["name"] != "baseline":
-            table.add_row("", c["name"], "not deployable", c["not_deployable"], *[""] * 5)
+    notes = [
+        f"not deployable: {c['name']} ({c['not_deployable']})"
+        for c in board["candidates"]
+        if not c.get("deployable", True) and c["name"] != "baseline"
+    ]
     if "shipped" in board:
-        table.caption = f"{table.caption}\nshipped: {board['shipped']} ({board['ship_reason']})"
+        notes.append(f"shipped: {board['shipped']} ({board['ship_reason']})")
+    table.caption = "\n".join([str(table.caption), *notes])
     return table
 
 
