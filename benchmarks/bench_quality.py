@@ -160,6 +160,43 @@ def tabular(case: Case, tmp: Path) -> list[dict[str, Any]]:
     return rows
 
 
+# The settings the defaults were chosen among (learning rate, leaves, min rows per leaf).
+SWEEP = [
+    {"learning_rate": 0.05, "num_leaves": 31, "params": {}},
+    {"learning_rate": 0.1, "num_leaves": 31, "params": {}},
+    {"learning_rate": 0.05, "num_leaves": 15, "params": {}},
+    {"learning_rate": 0.05, "num_leaves": 31, "params": {"min_data_in_leaf": 10}},
+    {"learning_rate": 0.05, "num_leaves": 63, "params": {"min_data_in_leaf": 40}},
+]
+
+
+def sweep(case: Case, tmp: Path) -> list[dict[str, Any]]:
+    """Plain LightGBM, then edgeml with each setting of :data:`SWEEP` on the same split."""
+    frame = pl.read_csv(shared(case.file), null_values=["NA"], try_parse_dates=True)
+    train, test = split(frame, case)
+    y = test[case.target].to_numpy()
+    classes = classes_of(frame, case)
+    start = time.perf_counter()
+    plain = scores(case.task, y, plain_lightgbm(train, test, case), classes)
+    rows = [{"model": "plain LightGBM", **plain, "seconds": time.perf_counter() - start}]
+    for setting in SWEEP:
+        start = time.perf_counter()
+        output, manifest = edgeml_default(train, test, case, tmp, **setting)
+        label = ", ".join(
+            f"{k}={v}" for k, v in {**setting, **setting["params"]}.items() if k != "params"
+        )
+        rows.append(
+            {
+                "model": f"edgeml {label}",
+                **scores(case.task, y, output, classes),
+                "seconds": time.perf_counter() - start,
+                "rounds": manifest["model"]["num_iterations"],
+                "features": len(manifest["features"]["model"]),
+            }
+        )
+    return rows
+
+
 @dataclass(frozen=True)
 class Series:
     """A per-entity series for the one-step-ahead comparison."""
@@ -375,15 +412,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument(
+        "--sweep", action="store_true", help="edgeml's defaults against nearby settings"
+    )
     args = parser.parse_args()
     sections: list[str] = []
     runners: dict[str, Callable[[Path], tuple[str, str]]] = {
         c.name: (lambda tmp, c=c: (c.task, fmt(tabular(c, tmp), METRICS[c.task]))) for c in TABULAR
     }
+    for case in SERIES:
+        runners[case.name] = lambda tmp, c=case: (
+            f"{c.task}, one step ahead",
+            fmt(series(c, tmp), METRICS[c.task]),
+        )
+    if args.sweep:
+        runners = {
+            f"{c.name} sweep": (lambda tmp, c=c: (c.task, fmt(sweep(c, tmp), METRICS[c.task])))
+            for c in TABULAR
+        }
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         for key, runner in runners.items():
-            if args.only and key not in args.only:
+            if args.only and key.removesuffix(" sweep") not in args.only:
                 continue
             task, table = runner(tmp)
             text = f"### {key} ({task})\n\n{table}\n"

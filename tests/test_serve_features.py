@@ -107,6 +107,8 @@ def test_target_history_models_are_served_with_labels_fed_back(tmp_path: Path) -
         ready = client.get("/ready").json()
         assert ready["status"] == "ready"
         assert ready["labels"]["status"] == "ok" and ready["labels"]["labelled"] == 120
+        newcomer = {**readings(rows, inputs)[0], "machine_id": "M_new"}  # unseen: served
+        assert client.post("/predict", json=newcomer).status_code == 200
     np.testing.assert_allclose(answers, expected, rtol=0, atol=1e-9)
 
     with TestClient(create_app(ServeSettings(bundle=bundle, log=tmp_path / "l2.db"))) as client:

@@ -66,6 +66,13 @@ class ServedModel:
         stream = _stream_of(path, manifest)
         predictor = load(path, backend=backend, verify=True)
         columns = serving_columns(manifest.get("input_schema", []), _inputs(predictor, stream))
+        if stream is not None and stream.plan.entity_col:
+            # A new entity (a machine added to the fleet) is served, its category missing.
+            entity = stream.plan.entity_col
+            columns = [
+                {k: v for k, v in c.items() if k != "categories"} if c["name"] == entity else c
+                for c in columns
+            ]
         title = str(manifest.get("target", {}).get("name") or path.stem)
         checks = _readiness(path, predictor)
         return cls(
