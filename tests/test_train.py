@@ -186,7 +186,9 @@ def test_time_column_orders_the_holdout(tmp_path):
     assert metrics["split"] == "time-ordered"
     roles = result.manifest["roles"]
     assert roles == {"failure_within_24h": "target", "timestamp": "time", "machine_id": "entity"}
-    assert "machine_id" not in result.manifest["features"]["model"]
+    # The entity is a native categorical feature; the time column gives calendar parts.
+    assert "machine_id" in result.manifest["features"]["categorical"]
+    assert "timestamp_hour" in result.manifest["features"]["model"]
 
 
 def test_regression_and_multiclass(tmp_path):
