@@ -213,7 +213,7 @@ LAGS = [1, 7, 14]
 MEANS = [7, 28]
 
 
-def daily_regions(n_regions: int = 40, years: int = 6, seed: int = 0) -> pl.DataFrame:
+def daily_regions(n_regions: int = 20, years: int = 4, seed: int = 0) -> pl.DataFrame:
     """Daily counts per region (like the issue's regions × days): each region its own level
     and trend, a weekly and a yearly cycle, AR(1) swings, Poisson noise."""
     rng = np.random.default_rng(seed)
@@ -246,7 +246,8 @@ def chicago() -> pl.DataFrame:
 
 
 def fleet() -> pl.DataFrame:
-    return edgeml.datasets.sensor_fleet().with_columns(pl.col("failure_within_24h").cast(pl.Int64))
+    frame = edgeml.datasets.sensor_fleet(n_machines=20, days=20)
+    return frame.with_columns(pl.col("failure_within_24h").cast(pl.Int64))
 
 
 SERIES = [
