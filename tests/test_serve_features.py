@@ -76,7 +76,7 @@ def test_requests_carry_raw_readings_and_get_the_batch_pipelines_answers(
 def test_target_history_models_are_served_with_labels_fed_back(tmp_path: Path) -> None:
     """Each prediction's true label, POSTed to /feedback, feeds its machine's target history:
     the served answers equal the batch pipeline's on the same labelled rows."""
-    frame = sensor_fleet(n_machines=3, days=3, seed=2).sort("timestamp")
+    frame = sensor_fleet(n_machines=4, days=6, seed=2).sort("timestamp")
     data = tmp_path / "fleet.csv"
     frame.write_csv(data)
     config = edgeml.Config.from_dict(
