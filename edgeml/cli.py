@@ -313,7 +313,7 @@ def report(bundle: Path, out: Path, data: str | None, table: str | None, query: 
     "--backend",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", "treelite", "onnx", "lightgbm"]),
+    type=click.Choice(["auto", "native", "treelite", "onnx", "lightgbm"]),
     help="Model backend.",
 )
 @click.option(

@@ -23,8 +23,8 @@ from edgeml.errors import ConfigError
 
 __all__ = ["FORMATS", "Artifact", "ExportRequest", "ExportResult", "export"]
 
-Format = Literal["lightgbm", "treelite", "onnx", "c", "docker", "mlflow"]
-FORMATS: tuple[str, ...] = ("lightgbm", "treelite", "onnx", "c", "docker", "mlflow")
+Format = Literal["native", "lightgbm", "treelite", "onnx", "c", "docker", "mlflow"]
+FORMATS: tuple[str, ...] = ("native", "lightgbm", "treelite", "onnx", "c", "docker", "mlflow")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,7 +159,8 @@ def _mlflow_model(bundle: Path, out: str | Path | None, reporter: Reporter) -> E
     )
 
 
-_MODULES = {"lightgbm": "_lightgbm", "treelite": "_treelite", "onnx": "_onnx", "c": "_cpackage"}
+_MODULES = {"native": "_native", "lightgbm": "_lightgbm", "treelite": "_treelite", "onnx": "_onnx",
+            "c": "_cpackage"}  # fmt: skip
 
 
 def _backend(format: str) -> Any:

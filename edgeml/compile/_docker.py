@@ -27,7 +27,8 @@ __all__ = ["RUNTIME_PACKAGES", "write_context"]
 
 #: What ``python -m edgeml.serve`` imports in the image (plus the model backend's own package).
 RUNTIME_PACKAGES = ("numpy", "fastapi", "pydantic", "starlette", "uvicorn", "prometheus-client")
-_BACKEND_PACKAGES = {"onnx": ("onnxruntime",), "lightgbm": ("lightgbm",), "treelite": ()}
+_BACKEND_PACKAGES = {"onnx": ("onnxruntime",), "lightgbm": ("lightgbm",), "treelite": (),
+                     "native": ()}  # fmt: skip
 _BASE_IMAGE = "python:3.11-slim-bookworm"  # Debian 12, the glibc the treelite library is built on
 _PORT = 8000
 
@@ -106,7 +107,7 @@ def write_context(bundle: str | Path, out: str | Path | None) -> list[str]:
         _copy_tree(bundle, staging / "bundle")
         _copy_tree(_package_root(), staging / "edgeml", skip=("__pycache__", "*.pyc"))
         backends = set(manifest.get("backends", {})) | {"lightgbm"}
-        best = next(b for b in ("treelite", "onnx", "lightgbm") if b in backends)
+        best = next(b for b in ("native", "treelite", "onnx", "lightgbm") if b in backends)
         packages = [*RUNTIME_PACKAGES, *_BACKEND_PACKAGES[best]]
         (staging / "requirements.txt").write_text(
             f"# What `python -m edgeml.serve` needs for the {best} backend, pinned to the\n"

@@ -51,6 +51,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from edgeml.compile import _forest
 from edgeml.compile._onnx_graph import ML_DOMAIN, GraphBuilder, matrix_output, tensor_attribute
 from edgeml.errors import ExportError
 
@@ -62,10 +63,6 @@ _INT_LIMIT = 2.0**31  # static_cast<int> of larger values is INT_MIN on x86: neg
 _BRANCH_LEQ, _BRANCH_MEMBER = 0, 6  # TreeEnsemble's nodes_modes
 _SUM = 1  # TreeEnsemble's aggregate_function
 
-_IDENTITY = {"regression", "regression_l2", "regression_l1", "huber", "fair", "quantile", "mape",
-             "custom", "none"}  # fmt: skip
-_EXP = {"poisson", "gamma", "tweedie"}
-_OVA = {"multiclassova", "multiclass_ova", "ova", "ovr"}
 
 
 @dataclass
@@ -240,27 +237,11 @@ class Link:
 
 
 def link_of(dump: dict[str, Any]) -> Link:
-    """The output transform named by the model's objective line (``"binary sigmoid:1"``)."""
-    tokens = str(dump.get("objective", "none")).split()
-    name = tokens[0] if tokens else "none"
-    params = dict(t.split(":", 1) for t in tokens[1:] if ":" in t)
-    classes = int(dump["num_tree_per_iteration"])
-    if name == "binary":
-        return Link("binary", 2, "sigmoid", float(params.get("sigmoid", 1.0)))
-    if name in ("multiclass", "softmax"):
-        return Link("multiclass", classes, "softmax")
-    if name in _OVA:
-        return Link("multiclass", classes, "sigmoid", float(params.get("sigmoid", 1.0)))
-    if name in ("cross_entropy", "xentropy"):
-        return Link("value", 1, "sigmoid")
-    if name in _EXP:
-        return Link("value", 1, "exp")
-    if name in _IDENTITY:
-        return Link("value", 1, "sqrt" if "sqrt" in tokens[1:] else "identity")
-    raise ExportError(
-        f"LightGBM objective {name!r} has no ONNX export (supported: binary, multiclass, "
-        "multiclassova, cross_entropy, regression and its variants, poisson, gamma, tweedie)"
-    )
+    """The output transform named by the model's objective line (``"binary sigmoid:1"``), as the
+    model IR reads it; binary gives both columns ``[1 - p, p]`` here."""
+    link = _forest.link_of(str(dump.get("objective", "none")), int(dump["num_tree_per_iteration"]))
+    width = 2 if link.kind == "binary" else link.width
+    return Link(link.kind, width, link.function, link.sigmoid)
 
 
 def add_link(g: GraphBuilder, raw: str, dump: dict[str, Any], *, output: str) -> Link:

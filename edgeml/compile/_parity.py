@@ -16,32 +16,22 @@ import numpy as np
 import polars as pl
 
 from edgeml._reference import REFERENCE_ROWS, load_reference_rows
+from edgeml.compile._forest import K_ZERO, parse_model
 from edgeml.data import conform
 from edgeml.errors import ParityError
 from edgeml.plan import PrepPlan
 from edgeml.prep import apply_prep, to_matrix
 
 TOLERANCE = 1e-6
+# Values no reference row holds but a caller may send: LightGBM's zero threshold and below,
+# non-integer and out-of-range categories, subnormals, huge magnitudes.
+INPUT_PROBES = (-0.5, 0.5, 1.5, -0.0, K_ZERO, -K_ZERO, 1e-36, -1e-36, 5e-324,
+                2.0**24 + 1, 2.0**31, -(2.0**31) - 1, 1e300, -1e300)  # fmt: skip
 
 
 def split_values(booster: lgb.Booster) -> dict[int, set[float]]:
     """Per feature index: every numeric threshold, or every category code named in a split."""
-    values: dict[int, set[float]] = {}
-
-    def walk(node: dict[str, Any]) -> None:
-        if "split_feature" not in node:
-            return
-        found = values.setdefault(int(node["split_feature"]), set())
-        if node["decision_type"] == "==":
-            found.update(float(c) for c in str(node["threshold"]).split("||"))
-        else:
-            found.add(float(node["threshold"]))
-        walk(node["left_child"])
-        walk(node["right_child"])
-
-    for tree in booster.dump_model()["tree_info"]:
-        walk(tree["tree_structure"])
-    return values
+    return parse_model(booster.model_to_string()).split_values()
 
 
 def probe_values(threshold: float) -> list[float]:
@@ -88,6 +78,18 @@ def adversarial_matrix(
             n += 1
     whole = [np.full(base.shape[1], v) for v in (np.nan, 0.0)]
     return np.vstack([*rows, *whole]) if rows else np.vstack(whole)
+
+
+def input_probes(base: np.ndarray, features: set[int], num_feature: int) -> np.ndarray:
+    """Each of INPUT_PROBES planted into a ``base`` row, for every feature the trees split on."""
+    if base.ndim != 2 or not len(base):
+        base = np.zeros((1, num_feature))
+    rows = []
+    for n, (feature, value) in enumerate((f, v) for f in sorted(features) for v in INPUT_PROBES):
+        row = base[n % len(base)].copy()
+        row[feature] = value
+        rows.append(row)
+    return np.vstack(rows) if rows else base[:0]
 
 
 @dataclass(frozen=True, kw_only=True)

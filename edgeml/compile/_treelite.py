@@ -34,7 +34,7 @@ from edgeml.compile._toolchain import (
     compile_shared,
     find_compiler,
 )
-from edgeml.compile._treecode import ABI_VERSION, K_ZERO, fingerprint, generate, split_features
+from edgeml.compile._treecode import ABI_VERSION, fingerprint, generate, split_features
 from edgeml.errors import ConfigError, ExportError
 
 __all__ = ["LIBRARY", "build"]
@@ -42,10 +42,6 @@ __all__ = ["LIBRARY", "build"]
 LIBRARY = "treelite/model.so"
 DESCRIPTION = "treelite/model.json"
 _OPTIONS = {"annotate": False, "quantize": False, "jobs": 2}
-# Values no reference row holds but a caller may send: LightGBM's zero threshold and below,
-# non-integer and out-of-range categories, subnormals, huge magnitudes.
-_INPUT_PROBES = (-0.5, 0.5, 1.5, -0.0, K_ZERO, -K_ZERO, 1e-36, -1e-36, 5e-324,
-                 2.0**24 + 1, 2.0**31, -(2.0**31) - 1, 1e300, -1e300)  # fmt: skip
 
 
 def build(request: ExportRequest) -> Artifact:
@@ -157,18 +153,9 @@ def _settings(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _probes(reference: _parity.Reference, model_text: str) -> np.ndarray:
-    """Each input-rule probe planted into a reference row, for every feature the trees split on."""
-    base = reference.matrix
-    if base.ndim != 2 or not len(base):
-        base = np.zeros((1, reference.booster.num_feature()))
-    rows = []
-    for n, (feature, value) in enumerate(
-        (f, v) for f in sorted(split_features(model_text)) for v in _INPUT_PROBES
-    ):
-        row = base[n % len(base)].copy()
-        row[feature] = value
-        rows.append(row)
-    return np.vstack(rows) if rows else base[:0]
+    """The parity gate's input-rule probes for every feature the trees split on."""
+    num_feature = reference.booster.num_feature()
+    return _parity.input_probes(reference.matrix, split_features(model_text), num_feature)
 
 
 def _output_kind(task: str) -> str:

@@ -2,9 +2,9 @@
 
 It reads a bundle (checksums and version verified by :func:`edgeml.bundle.read_manifest`) and
 applies its prep plan to one row or a batch, giving the same numbers as the Polars executor used
-in training. :func:`load` adds the model: the fastest exported backend (the compiled treelite
-library through ctypes, then ONNX Runtime, then LightGBM itself as the fallback, which imports
-lightgbm).
+in training. :func:`load` adds the model: the fastest exported backend (edgeml's native tree
+engine, then the compiled treelite library, both through ctypes, then ONNX Runtime, then
+LightGBM itself as the fallback, which imports lightgbm).
 
 >>> model = edgeml.runtime.load("churn.edgeml")                            # doctest: +SKIP
 >>> model.predict_row({"tenure": 12, "monthly_charges": 70.5, "contract": "month",

@@ -41,7 +41,7 @@ import numpy as np
 __all__ = ["BACKENDS", "Backend"]
 
 # Fastest first: ``auto`` picks the first one that is exported and loads on this machine.
-BACKENDS: tuple[str, ...] = ("treelite", "onnx", "lightgbm")
+BACKENDS: tuple[str, ...] = ("native", "treelite", "onnx", "lightgbm")
 
 
 @runtime_checkable

@@ -1,8 +1,9 @@
 """The runtime predictor: a bundle's prep plan (NumPy) and its fastest exported backend.
 
-``load`` picks ``treelite`` (the compiled library, through ctypes) over ``onnx`` over
-``lightgbm`` (LightGBM itself: imports lightgbm, the only heavy import here), skipping a
-backend that was not exported or cannot run on this machine; ``Predictor.skipped`` says why.
+``load`` picks ``native`` (edgeml's tree engine, through ctypes) over ``treelite`` (the
+TL2cgen library) over ``onnx`` over ``lightgbm`` (LightGBM itself: imports lightgbm, the only
+heavy import here), skipping a backend that was not exported or cannot run on this machine;
+``Predictor.skipped`` says why.
 Asking for one by name (``backend="treelite"``) raises instead of skipping.
 
 Outputs follow ``edgeml predict``: ``prediction`` (the class label, or the value for
@@ -11,7 +12,7 @@ regression) and, for classification, ``proba_<class>`` per class.
 >>> import edgeml.runtime
 >>> model = edgeml.runtime.load("churn.edgeml")                              # doctest: +SKIP
 >>> model.backend_name                                                       # doctest: +SKIP
-'treelite'
+'native'
 >>> model.predict_row({"tenure": 12, "monthly_charges": 70.5, "contract": "month"})
 ... # doctest: +SKIP
 {'prediction': 'No', 'proba_No': 0.81, 'proba_Yes': 0.19}
@@ -40,8 +41,8 @@ __all__ = ["Predictor", "load"]
 def load(
     bundle: str | Path, *, backend: str = "auto", threads: int = 1, verify: bool = True
 ) -> Predictor:
-    """Open a bundle for prediction with ``backend`` (``auto`` or one of treelite, onnx,
-    lightgbm); ``threads`` is used for batches; ``verify`` checks every file's sha256.
+    """Open a bundle for prediction with ``backend`` (``auto`` or one of native, treelite,
+    onnx, lightgbm); ``threads`` is used for batches; ``verify`` checks every file's sha256.
     """
     path = Path(bundle)
     manifest = read_manifest(path, verify=verify)

@@ -1,0 +1,138 @@
+"""The ``native`` export: edgeml's own tree engine, the model as data and one C core as code.
+
+The core (``kernels/edgeml_forest.c`` with ``edgeml_core.c``) is compiled once per machine and
+cached (``_toolchain.cached_build``, keyed by the sources, compiler and flags), so exporting a
+model only writes its tables (``_native_tables``): no per-model C, whatever the model's size.
+The parity gate then runs the engine on the bundle's reference rows, the adversarial rows and
+the input-rule probes against ``Booster.predict``. The bundle gains ``native/core.so``,
+``native/forest.bin`` and ``native/model.json``.
+
+>>> from edgeml.compile import export
+>>> export("churn.edgeml", format="native").parity["max_abs_diff"]   # doctest: +SKIP
+0.0
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgeml.compile import Artifact, ExportRequest, _parity
+from edgeml.compile._forest import parse_model
+from edgeml.compile._native_tables import VERSION, forest_blob
+from edgeml.compile._toolchain import cache_key, cached_build, compile_shared, find_compiler
+from edgeml.errors import ConfigError, ExportError
+
+__all__ = [
+    "CORE_FLAGS",
+    "CORE_SOURCES",
+    "DESCRIPTION",
+    "LIBRARY",
+    "TABLES",
+    "build",
+    "core_library",
+]
+
+LIBRARY = "native/core.so"
+TABLES = "native/forest.bin"
+DESCRIPTION = "native/model.json"
+CORE_SOURCES = ("edgeml_core.c", "edgeml_forest.c")
+# -O3 unrolls the interleaved lanes; no -ffast-math and no contraction: IEEE compares and sums.
+CORE_FLAGS = ("-O3", "-fPIC", "-std=c99", "-ffp-contract=off", "-fvisibility=default")
+
+
+def core_library(target: str = "host") -> tuple[Path, bool]:
+    """The engine's shared library for this machine: built on first use, then cached.
+
+    Returns its path and whether it came from the cache.
+    """
+    from edgeml.compile._cpackage import kernels_dir
+
+    kernels = kernels_dir()
+    sources = [kernels / name for name in CORE_SOURCES]
+    missing = [str(p) for p in sources if not p.is_file()]
+    if missing:
+        raise ExportError(f"edgeml's C core is missing ({', '.join(missing)}): reinstall edgeml")
+    compiler = find_compiler(target)
+    headers = sorted(kernels.glob("*.h"))
+    key = cache_key(
+        "native-core", target, compiler.version, " ".join(CORE_FLAGS),
+        *(p.read_bytes() for p in [*sources, *headers]),
+    )  # fmt: skip
+
+    def make(directory: Path) -> None:
+        compile_shared(sources, directory / "core.so", target=target,
+                       flags=(*CORE_FLAGS, f"-I{kernels}"))  # fmt: skip
+
+    entry, hit = cached_build(key, make)
+    return entry / "core.so", hit
+
+
+def build(request: ExportRequest) -> Artifact:
+    """The bundle's model as engine tables plus the core for this machine, proven equal to
+    LightGBM; refused (ParityError, ExportError) otherwise."""
+    from edgeml.runtime._native_backend import NativeBackend, open_core
+
+    if request.target != "host":
+        raise ExportError(
+            f"--format native runs on this machine (--target host), not {request.target}; "
+            f"for a device use: edgeml export {request.bundle} --format c --target "
+            f"{request.target}"
+        )
+    if request.options:
+        raise ConfigError(
+            f"native export: unknown option(s) {', '.join(sorted(request.options))}; it has none"
+        )
+    manifest, files = request.manifest, request.files
+    started = time.perf_counter()
+    forest = parse_model(files[manifest["model"]["file"]].decode())
+    blob = forest_blob(forest)
+    table_seconds = time.perf_counter() - started
+    library, hit = core_library("host")
+    request.reporter.status(f"native engine core {'found in the cache' if hit else 'compiled'}")
+    backend = NativeBackend(open_core(library), blob, threads=2, source=TABLES)
+    reference = _parity.load_reference(manifest, files)
+    rows = np.vstack([
+        reference.matrix, reference.adversarial(),
+        _parity.input_probes(reference.matrix, forest.split_features(), forest.num_feature),
+    ])  # fmt: skip
+    report = _parity.compare("native", backend.predict(rows), reference.predict(rows), rows=rows)
+    core = library.read_bytes()
+    depths = [tree.depth() for tree in forest.trees]
+    info = {
+        "library": LIBRARY,
+        "tables": TABLES,
+        "description": DESCRIPTION,
+        "table_version": VERSION,
+        "size_bytes": len(blob),
+        "core_bytes": len(core),
+        "num_feature": backend.num_feature,
+        "num_output": backend.num_output,
+        "trees": len(forest.trees),
+        "max_depth": max(depths, default=0),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "core_cached": hit,
+        "table_seconds": round(table_seconds, 3),
+    }
+    description = {
+        **{k: info[k] for k in ("num_feature", "num_output", "table_version", "machine")},
+        "task": manifest["task"],
+        "classes": manifest["target"].get("classes"),
+        "features": manifest.get("features", {}).get("model"),
+        "link": forest.link.function,
+    }
+    return Artifact(
+        files={
+            LIBRARY: core,
+            TABLES: blob,
+            DESCRIPTION: json.dumps(description, indent=2).encode(),
+        },
+        info=info,
+        parity=report.to_dict(),
+        copy_out=[LIBRARY, TABLES, DESCRIPTION],
+    )

@@ -1,0 +1,196 @@
+"""The native engine's table blob: a :class:`~edgeml.compile._forest.Forest` as flat arrays.
+
+Layout (little-endian; ``kernels/edgeml_forest.h`` reads it and checks every index):
+
+- an 80-byte header: magic ``EDGEMLFT``, version, header size, the counts (features, outputs,
+  trees, nodes, slots, thresholds, bitset words), link, flags, iterations, sigmoid, CRC-32 of
+  the blob (its own field read as zeros) and the total size;
+- per feature, the offset of its sorted unique numeric thresholds, then the thresholds;
+- slots: ``(feature, variant)``, sorted by feature; every node reads one slot's integer code;
+- per tree ``(root, depth, output, 0)``; nodes ``(threshold, slot, left, cat)`` breadth first,
+  children adjacent (right = left + 1), a leaf looping to itself with threshold ``UINT32_MAX``;
+- per node its leaf value (0.0 for internal nodes); the categorical bitset words.
+
+>>> import lightgbm as lgb
+>>> x = np.random.default_rng(0).normal(size=(200, 2))
+>>> b = lgb.train({"verbosity": -1, "num_leaves": 4}, lgb.Dataset(x, x[:, 0]), 2)
+>>> blob = forest_blob(parse_model(b.model_to_string()))
+>>> blob[:8], len(blob) % 8
+(b'EDGEMLFT', 0)
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeml.compile._forest import (
+    MISSING_NAN,
+    MISSING_ZERO,
+    Forest,
+    Tree,
+    parse_model,
+)
+
+__all__ = ["HEADER_SIZE", "MAGIC", "VERSION", "Tables", "forest_blob", "forest_tables", "pack"]
+
+MAGIC = b"EDGEMLFT"
+VERSION = 1
+HEADER_SIZE = 80
+NONE, NAN_LEFT, NAN_RIGHT, ZERO_LEFT, ZERO_RIGHT, CATEGORY = range(6)
+LINKS = {"identity": 0, "sigmoid": 1, "softmax": 2, "exp": 3, "sqrt": 4}
+LEAF = 0xFFFFFFFF  # a leaf's threshold: no code is above it, so it never moves
+NO_CAT = 0xFFFFFFFF
+_AVERAGE = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tables:
+    """The forest's flat arrays (see the module docstring)."""
+
+    num_feature: int
+    num_output: int
+    link: int
+    flags: int
+    iterations: int
+    sigmoid: float
+    feature_start: np.ndarray  # uint32 (F + 1)
+    thresholds: np.ndarray  # float64
+    slots: np.ndarray  # uint32 (S, 2)
+    trees: np.ndarray  # uint32 (T, 4)
+    nodes: np.ndarray  # uint32 (N, 4)
+    values: np.ndarray  # float64 (N)
+    words: np.ndarray  # uint32
+
+
+def _variant(tree: Tree, node: int) -> int:
+    if tree.is_categorical(node):
+        return CATEGORY
+    missing, left = tree.missing_type(node), tree.default_left(node)
+    if missing == MISSING_NAN:
+        return NAN_LEFT if left else NAN_RIGHT
+    if missing == MISSING_ZERO:
+        return ZERO_LEFT if left else ZERO_RIGHT
+    return NONE  # MISSING_NONE: NaN reads as 0.0
+
+
+def forest_tables(forest: Forest) -> Tables:
+    """Lay the forest out as the engine reads it."""
+    per_feature: list[list[np.ndarray]] = [[] for _ in range(forest.num_feature)]
+    slot_set: set[tuple[int, int]] = set()
+    variants: list[np.ndarray] = []
+    for tree in forest.trees:
+        kinds = np.array([_variant(tree, i) for i in range(len(tree.split_feature))], np.int64)
+        variants.append(kinds)
+        slot_set.update(zip(tree.split_feature.tolist(), kinds.tolist(), strict=True))
+        numeric = kinds != CATEGORY
+        for feature in np.unique(tree.split_feature[numeric]).tolist():
+            per_feature[feature].append(tree.threshold[numeric & (tree.split_feature == feature)])
+    uniques = [np.unique(np.concatenate(t)) if t else np.zeros(0) for t in per_feature]
+    feature_start = np.zeros(forest.num_feature + 1, dtype=np.uint32)
+    feature_start[1:] = np.cumsum([len(u) for u in uniques])
+    slots = sorted(slot_set) or [(0, NONE)]
+    slot_index = {s: i for i, s in enumerate(slots)}
+    nodes: list[tuple[int, int, int, int]] = []
+    values: list[float] = []
+    words: list[int] = []
+    trees = []
+    for tree, kinds in zip(forest.trees, variants, strict=True):
+        root, depth = _lay_out(tree, kinds, uniques, slot_index, nodes, values, words)
+        trees.append((root, depth, tree.index % forest.num_class, 0))
+    return Tables(
+        num_feature=forest.num_feature,
+        num_output=forest.num_class,
+        link=LINKS[forest.link.function],
+        flags=_AVERAGE if forest.average_output else 0,
+        iterations=forest.num_iterations,
+        sigmoid=forest.link.sigmoid,
+        feature_start=feature_start,
+        thresholds=np.concatenate([np.zeros(0), *uniques]).astype(np.float64),
+        slots=np.array(slots, dtype=np.uint32).reshape(-1, 2),
+        trees=np.array(trees, dtype=np.uint32).reshape(-1, 4),
+        nodes=np.array(nodes, dtype=np.uint32).reshape(-1, 4),
+        values=np.array(values, dtype=np.float64),
+        words=np.array(words, dtype=np.uint32),
+    )
+
+
+def _lay_out(
+    tree: Tree,
+    kinds: np.ndarray,
+    uniques: list[np.ndarray],
+    slot_index: dict[tuple[int, int], int],
+    nodes: list[tuple[int, int, int, int]],
+    values: list[float],
+    words: list[int],
+) -> tuple[int, int]:
+    """Append one tree breadth first; return its root index and depth."""
+    root = len(nodes)
+    if tree.num_leaves <= 1:
+        nodes.append((LEAF, 0, root, NO_CAT))
+        values.append(float(tree.leaf_value[0]))
+        return root, 0
+    # LightGBM child c: internal node c if c >= 0, else leaf ~c
+    nodes.append((0, 0, 0, 0))
+    values.append(0.0)
+    queue: deque[tuple[int, int, int]] = deque([(0, root, 0)])  # (lightgbm child, position, level)
+    depth = 0
+    splits, thresholds = tree.split_feature, tree.threshold
+    while queue:
+        child, position, level = queue.popleft()
+        depth = max(depth, level)
+        if child < 0:
+            nodes[position] = (LEAF, 0, position, NO_CAT)
+            values[position] = float(tree.leaf_value[~child])
+            continue
+        feature, kind = int(splits[child]), int(kinds[child])
+        left = len(nodes)
+        nodes += [(0, 0, 0, 0), (0, 0, 0, 0)]
+        values += [0.0, 0.0]
+        slot = slot_index[(feature, kind)]
+        if kind == CATEGORY:
+            at = int(thresholds[child])
+            bitset = tree.cat_threshold[tree.cat_boundaries[at] : tree.cat_boundaries[at + 1]]
+            nodes[position] = (32 * len(bitset), slot, left, len(words))
+            words.extend(bitset.tolist())
+        else:
+            k = int(np.searchsorted(uniques[feature], thresholds[child]))
+            nodes[position] = (k, slot, left, NO_CAT)
+        queue.append((int(tree.left_child[child]), left, level + 1))
+        queue.append((int(tree.right_child[child]), left + 1, level + 1))
+    return root, depth
+
+
+def forest_blob(forest: Forest | str) -> bytes:
+    """The blob ``edgeml_forest_open`` maps (a Forest, or LightGBM model text to parse)."""
+    return pack(forest_tables(parse_model(forest) if isinstance(forest, str) else forest))
+
+
+def pack(tables: Tables) -> bytes:
+    """Tables as a blob: header, sections padded to 8 bytes, CRC-32."""
+    sections = [
+        tables.feature_start.astype("<u4").tobytes(),
+        tables.thresholds.astype("<f8").tobytes(),
+        tables.slots.astype("<u4").tobytes(),
+        tables.trees.astype("<u4").tobytes(),
+        tables.nodes.astype("<u4").tobytes(),
+        tables.values.astype("<f8").tobytes(),
+        tables.words.astype("<u4").tobytes(),
+    ]
+    body = b"".join(s + b"\0" * (-len(s) % 8) for s in sections)
+    counts = (tables.num_feature, tables.num_output, len(tables.trees), len(tables.nodes),
+              len(tables.slots), len(tables.thresholds), len(tables.words))  # fmt: skip
+    size = HEADER_SIZE + len(body)
+
+    def header(checksum: int) -> bytes:
+        return struct.pack(
+            "<8sII7IIIIdQQ", MAGIC, VERSION, HEADER_SIZE, *counts, tables.link, tables.flags,
+            tables.iterations, tables.sigmoid, checksum, size,
+        )  # fmt: skip
+
+    checksum = zlib.crc32(header(0) + body)
+    return header(checksum) + body

@@ -1,0 +1,167 @@
+"""The ``native`` backend: edgeml's tree engine (one C core) over the bundle's table blob.
+
+The bundle holds ``native/core.so`` (``kernels/edgeml_forest.c``, compiled once per machine)
+and ``native/forest.bin`` (the model as flat arrays, ``edgeml.compile._native_tables``). The
+core checks the blob completely before use (size, version, CRC-32, every index), so a corrupted
+or truncated blob is an :class:`~edgeml.errors.ExportError`, never a read out of bounds. A batch
+is one foreign call (on ``threads`` threads in C); a single row is one call on preallocated
+buffers.
+
+>>> backend = load_backend(Path("churn.edgeml"), manifest)      # doctest: +SKIP
+>>> backend.predict(np.zeros((2, backend.num_feature)))           # doctest: +SKIP
+array([0.21, 0.21])
+"""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+import struct
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeml.errors import BundleError, ExportError
+from edgeml.runtime._elf import check_library
+
+__all__ = ["ERRORS", "NativeBackend", "load_backend", "open_core"]
+
+_RERUN = "re-export it: edgeml export BUNDLE --format native"
+ERRORS = {
+    1: "truncated (its size differs from what its header says)",
+    2: "not a native forest table (bad magic)",
+    3: "written by another version of edgeml's engine",
+    4: "corrupted (checksum mismatch)",
+    5: "corrupted header (a count or setting out of range)",
+    6: "corrupted thresholds of feature {where}",
+    7: "corrupted slot {where}",
+    8: "corrupted tree {where}",
+    9: "corrupted node {where}",
+    10: "misaligned in memory",
+}
+_Doubles = ctypes.Array[ctypes.c_double]
+
+
+def open_core(library: Path) -> ctypes.CDLL:
+    """Load the engine's shared library (ELF checked first) and declare its functions."""
+    try:
+        check_library(library)
+        lib = ctypes.CDLL(str(library.resolve()))
+        lib.edgeml_forest_open.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
+                                           ctypes.POINTER(ctypes.c_size_t)]  # fmt: skip
+        lib.edgeml_forest_open.restype = ctypes.c_int
+        lib.edgeml_forest_sizeof.restype = ctypes.c_size_t
+        lib.edgeml_forest_work_size.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.edgeml_forest_work_size.restype = ctypes.c_size_t
+        pointer = ctypes.c_void_p
+        lib.edgeml_forest_predict.argtypes = [pointer, pointer, ctypes.c_size_t, pointer,
+                                              ctypes.c_int, pointer]  # fmt: skip
+        lib.edgeml_forest_predict.restype = ctypes.c_int
+    except OSError as exc:
+        raise ExportError(f"{library}: cannot be loaded ({exc}); {_RERUN}") from None
+    except AttributeError as exc:
+        raise ExportError(f"{library}: not edgeml's engine ({exc}); {_RERUN}") from None
+    return lib
+
+
+class NativeBackend:
+    """The engine over one forest; ``predict`` takes a prepared ``(n, num_feature)`` matrix.
+
+    ``predict`` and ``predict_one`` are safe to call from several threads at once.
+    """
+
+    name = "native"
+    takes_raw_input = False
+
+    def __init__(self, lib: ctypes.CDLL, blob: bytes, *, threads: int = 1, source: str) -> None:
+        self.source = source
+        self.threads = max(1, int(threads))
+        # 8-byte aligned copy: the core maps its arrays in place
+        self._blob = np.frombuffer(blob + b"\0" * (-len(blob) % 8), dtype=np.uint64).copy()
+        self._forest = ctypes.create_string_buffer(int(lib.edgeml_forest_sizeof()) + 8)
+        self._forest_address = ctypes.addressof(self._forest)
+        where = ctypes.c_size_t(0)
+        status = lib.edgeml_forest_open(
+            self._blob.ctypes.data, len(blob), self._forest_address, ctypes.byref(where)
+        )
+        if status != 0:
+            reason = ERRORS.get(status, f"refused (error {status})").format(where=where.value)
+            raise ExportError(f"{source}: the forest table is {reason}; {_RERUN}")
+        counts = struct.unpack_from("<7I", blob, 16)
+        self.num_feature, self.num_output = int(counts[0]), int(counts[1])
+        self._predict = lib.edgeml_forest_predict
+        self._work_size = int(lib.edgeml_forest_work_size(self._forest_address, self.threads))
+        self._one_work = int(lib.edgeml_forest_work_size(self._forest_address, 1))
+        self._lib = lib  # keeps the library loaded as long as its functions are used
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"NativeBackend({self.source}, {self.num_feature} features)"
+
+    def predict(self, inputs: np.ndarray | Mapping[str, Any]) -> np.ndarray:
+        """LightGBM's output for a prepared matrix: ``(n,)``, or ``(n, K)`` for multiclass."""
+        matrix = np.ascontiguousarray(inputs, dtype=np.float64)
+        if matrix.ndim != 2 or matrix.shape[1] != self.num_feature:
+            raise ExportError(
+                f"{self.source}: expected a matrix of {self.num_feature} feature columns, "
+                f"got shape {matrix.shape}"
+            )
+        out = np.empty((len(matrix), self.num_output), dtype=np.float64)
+        if len(matrix):
+            work = np.empty(self._work_size, dtype=np.uint32)
+            self._predict(self._forest_address, matrix.ctypes.data, len(matrix),
+                          out.ctypes.data, self.threads, work.ctypes.data)  # fmt: skip
+        return out[:, 0] if self.num_output == 1 else out
+
+    def predict_one(self, features: np.ndarray | Sequence[float]) -> list[float]:
+        """One prepared row to LightGBM's ``num_output`` values: one call on this thread's
+        preallocated buffers."""
+        try:
+            inp, inp_address, out, out_address, work_address = self._local.buffers
+        except AttributeError:
+            inp, inp_address, out, out_address, work_address = self._buffers()
+        try:
+            inp[:] = features.tolist() if isinstance(features, np.ndarray) else features
+        except (ValueError, TypeError):
+            raise ExportError(
+                f"{self.source}: expected one row of {self.num_feature} numbers, got "
+                f"{np.shape(features)}"
+            ) from None
+        self._predict(self._forest_address, inp_address, 1, out_address, 1, work_address)
+        return out[:]
+
+    def _buffers(self) -> tuple[_Doubles, int, _Doubles, int, int]:
+        inp = (ctypes.c_double * self.num_feature)()
+        out = (ctypes.c_double * self.num_output)()
+        work = (ctypes.c_uint32 * max(1, self._one_work))()
+        self._local.work = work  # kept alive with the thread's buffers
+        buffers = (inp, ctypes.addressof(inp), out, ctypes.addressof(out), ctypes.addressof(work))
+        self._local.buffers = buffers
+        return buffers
+
+
+def load_backend(bundle: Path, manifest: Mapping[str, Any], *, threads: int = 1) -> NativeBackend:
+    """The bundle's native export, checked: present, for this machine, a valid table."""
+    entry = manifest.get("backends", {}).get("native")
+    if not isinstance(entry, Mapping) or "library" not in entry or "tables" not in entry:
+        raise ExportError(f"{bundle}: has no native export; {_RERUN}")
+    library, tables = bundle / entry["library"], bundle / entry["tables"]
+    for name, path in ((entry["library"], library), (entry["tables"], tables)):
+        if not path.is_file():
+            raise BundleError(f"{bundle}: {name} is listed in the manifest but missing")
+    machine = entry.get("machine")
+    if machine and machine != platform.machine():
+        raise ExportError(
+            f"{library}: compiled for {machine}, this machine is {platform.machine()}; {_RERUN}"
+        )
+    backend = NativeBackend(open_core(library), tables.read_bytes(), threads=threads,
+                            source=str(tables))  # fmt: skip
+    expected = len(manifest.get("features", {}).get("model", [])) or backend.num_feature
+    if backend.num_feature != expected:
+        raise ExportError(
+            f"{tables}: takes {backend.num_feature} features, the model has {expected}; {_RERUN}"
+        )
+    return backend

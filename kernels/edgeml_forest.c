@@ -1,0 +1,521 @@
+/*
+ * edgeml_forest.c - the tree engine (see edgeml_forest.h): blob checks, codes, traversal.
+ *
+ * Build with -ffp-contract=off and without -ffast-math: comparisons must be IEEE (NaN compares
+ * false) and sums must be added one by one in tree order to equal LightGBM's bit for bit.
+ */
+#include "edgeml_forest.h"
+
+#include <math.h>
+#include <string.h>
+
+#ifndef EDGEML_NO_THREADS
+#include <pthread.h>
+#endif
+
+#define MAGIC "EDGEMLFT"
+#define MAX_COUNT (1u << 28) /* any count above this is a corrupted header */
+#define MAX_DEPTH 100000u
+#define BLOCK 64  /* rows whose codes are computed together, then walked tree by tree */
+#define LANES 8   /* rows (or trees) walked interleaved */
+#define K_ZERO ((double)1e-35f)
+#define NO_CODE UINT32_MAX
+
+/* -- the blob ---------------------------------------------------------------------------- */
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static uint64_t pad8(uint64_t n) { return (n + 7u) & ~(uint64_t)7u; }
+
+uint64_t edgeml_forest_checksum(const void *blob, size_t size)
+{
+    /* CRC-32 (zlib's), over the blob with the checksum field (bytes 64..71) read as zeros */
+    const unsigned char *p = (const unsigned char *)blob;
+    uint32_t table[256], crc = 0xFFFFFFFFu;
+    size_t i;
+    for (i = 0; i < 256; ++i) {
+        uint32_t c = (uint32_t)i;
+        int k;
+        for (k = 0; k < 8; ++k) {
+            c = c & 1u ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        }
+        table[i] = c;
+    }
+    for (i = 0; i < size; ++i) {
+        unsigned char byte = (i >= 64 && i < 72) ? 0 : p[i];
+        crc = table[(crc ^ byte) & 0xFFu] ^ (crc >> 8);
+    }
+    return crc ^ 0xFFFFFFFFu;
+}
+
+size_t edgeml_forest_sizeof(void) { return sizeof(edgeml_forest); }
+
+static int little_endian(void)
+{
+    const uint32_t one = 1;
+    return *(const unsigned char *)&one == 1;
+}
+
+static int check_thresholds(const edgeml_forest *f, size_t *where)
+{
+    uint32_t j, k;
+    if (f->feature_start[0] != 0 || f->feature_start[f->n_features] != f->n_thresholds) {
+        *where = 0;
+        return EDGEML_FOREST_BAD_THRESHOLDS;
+    }
+    for (j = 0; j < f->n_features; ++j) {
+        uint32_t a = f->feature_start[j], b = f->feature_start[j + 1];
+        if (a > b || b > f->n_thresholds) {
+            *where = j;
+            return EDGEML_FOREST_BAD_THRESHOLDS;
+        }
+        for (k = a; k < b; ++k) { /* sorted, unique, no NaN: the binary search relies on it */
+            if (f->thresholds[k] != f->thresholds[k] || (k > a && !(f->thresholds[k - 1] <
+                                                                    f->thresholds[k]))) {
+                *where = j;
+                return EDGEML_FOREST_BAD_THRESHOLDS;
+            }
+        }
+    }
+    for (j = 0; j < f->n_slots; ++j) {
+        if (f->slots[2 * j] >= f->n_features || f->slots[2 * j + 1] > EDGEML_SLOT_CATEGORY) {
+            *where = j;
+            return EDGEML_FOREST_BAD_SLOT;
+        }
+    }
+    return EDGEML_FOREST_OK;
+}
+
+static int check_nodes(const edgeml_forest *f, size_t *where)
+{
+    uint32_t i;
+    for (i = 0; i < f->n_trees; ++i) {
+        const edgeml_tree_info *t = &f->trees[i];
+        if (t->root >= f->n_nodes || t->output >= f->n_outputs || t->depth > MAX_DEPTH) {
+            *where = i;
+            return EDGEML_FOREST_BAD_TREE;
+        }
+    }
+    for (i = 0; i < f->n_nodes; ++i) {
+        const edgeml_node *n = &f->nodes[i];
+        int category;
+        if (n->slot >= f->n_slots) {
+            *where = i;
+            return EDGEML_FOREST_BAD_NODE;
+        }
+        category = f->slots[2 * n->slot + 1] == EDGEML_SLOT_CATEGORY;
+        if (n->cat != EDGEML_FOREST_NO_CAT) {
+            /* a bitset of `threshold` bits starting at word `cat`, inside words[] */
+            uint64_t needed = ((uint64_t)n->threshold + 31u) / 32u;
+            if (!category || n->cat > f->n_words || needed > f->n_words - n->cat ||
+                (uint64_t)n->left + 1u >= f->n_nodes) {
+                *where = i;
+                return EDGEML_FOREST_BAD_NODE;
+            }
+        } else if (category && n->threshold != UINT32_MAX) {
+            *where = i; /* a numeric compare on a category code */
+            return EDGEML_FOREST_BAD_NODE;
+        } else if (n->threshold == UINT32_MAX ? n->left >= f->n_nodes
+                                              : (uint64_t)n->left + 1u >= f->n_nodes) {
+            *where = i; /* a leaf never goes right: only left must exist */
+            return EDGEML_FOREST_BAD_NODE;
+        }
+    }
+    return EDGEML_FOREST_OK;
+}
+
+int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, size_t *where)
+{
+    const unsigned char *p = (const unsigned char *)blob;
+    edgeml_forest f;
+    uint64_t at, total;
+    uint32_t counts[7];
+    size_t i, dummy;
+    int status;
+    if (where == NULL) {
+        where = &dummy;
+    }
+    *where = 0;
+    if (size < EDGEML_FOREST_HEADER) {
+        return EDGEML_FOREST_TRUNCATED;
+    }
+    if (memcmp(p, MAGIC, 8) != 0) {
+        return EDGEML_FOREST_MAGIC;
+    }
+    if (get32(p + 8) != EDGEML_FOREST_VERSION || get32(p + 12) != EDGEML_FOREST_HEADER ||
+        !little_endian()) {
+        return EDGEML_FOREST_BAD_VERSION;
+    }
+    if (((uintptr_t)blob & 7u) != 0) {
+        return EDGEML_FOREST_ALIGNMENT;
+    }
+    if (get64(p + 72) != size) {
+        return EDGEML_FOREST_TRUNCATED;
+    }
+    if (get64(p + 64) != edgeml_forest_checksum(blob, size)) {
+        return EDGEML_FOREST_CHECKSUM;
+    }
+    for (i = 0; i < 7; ++i) {
+        counts[i] = get32(p + 16 + 4 * i);
+        if (counts[i] > MAX_COUNT) {
+            return EDGEML_FOREST_BAD_HEADER;
+        }
+    }
+    memset(&f, 0, sizeof f);
+    f.n_features = counts[0];
+    f.n_outputs = counts[1];
+    f.n_trees = counts[2];
+    f.n_nodes = counts[3];
+    f.n_slots = counts[4];
+    f.n_thresholds = counts[5];
+    f.n_words = counts[6];
+    f.link = get32(p + 44);
+    f.flags = get32(p + 48);
+    f.n_iterations = get32(p + 52);
+    memcpy(&f.sigmoid, p + 56, sizeof f.sigmoid);
+    if (f.n_outputs == 0 || f.link > EDGEML_LINK_SQRT || f.flags > EDGEML_FOREST_AVERAGE ||
+        f.n_iterations == 0 || (f.n_trees > 0 && f.n_nodes == 0) || f.n_slots == 0) {
+        return EDGEML_FOREST_BAD_HEADER;
+    }
+    at = EDGEML_FOREST_HEADER;
+    f.feature_start = (const uint32_t *)(p + at);
+    at += pad8(4ull * (f.n_features + 1ull));
+    f.thresholds = (const double *)(p + at);
+    at += 8ull * f.n_thresholds;
+    f.slots = (const uint32_t *)(p + at);
+    at += 8ull * f.n_slots;
+    f.trees = (const edgeml_tree_info *)(p + at);
+    at += 16ull * f.n_trees;
+    f.nodes = (const edgeml_node *)(p + at);
+    at += 16ull * f.n_nodes;
+    f.values = (const double *)(p + at);
+    at += 8ull * f.n_nodes;
+    f.words = (const uint32_t *)(p + at);
+    total = at + pad8(4ull * f.n_words);
+    if (total != size) {
+        return EDGEML_FOREST_TRUNCATED;
+    }
+    status = check_thresholds(&f, where);
+    if (status == EDGEML_FOREST_OK) {
+        status = check_nodes(&f, where);
+    }
+    if (status != EDGEML_FOREST_OK) {
+        return status;
+    }
+    for (i = 0; i < f.n_nodes; ++i) {
+        if (f.nodes[i].cat != EDGEML_FOREST_NO_CAT) {
+            f.has_categorical = 1;
+            break;
+        }
+    }
+    *forest = f;
+    return EDGEML_FOREST_OK;
+}
+
+/* -- codes ------------------------------------------------------------------------------- */
+
+/* How many of the n sorted thresholds t are < x (x not NaN): branch-free binary search. */
+static uint32_t count_below(const double *t, uint32_t n, double x)
+{
+    const double *base = t;
+    if (n == 0) {
+        return 0;
+    }
+    while (n > 1) {
+        uint32_t half = n >> 1;
+        base = base[half - 1] < x ? base + half : base;
+        n -= half;
+    }
+    return (uint32_t)(base - t) + (base[0] < x);
+}
+
+/* The codes of one row's slots, written to codes[slot * LANES] (the row's lane of its group);
+ * slots are sorted by feature: one search per feature. */
+static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes)
+{
+    uint32_t s, feature = UINT32_MAX, bin = 0;
+    double v = 0.0;
+    for (s = 0; s < f->n_slots; ++s) {
+        uint32_t variant = f->slots[2 * s + 1];
+        uint32_t code;
+        int nan, zero;
+        if (f->slots[2 * s] != feature) {
+            feature = f->slots[2 * s];
+            v = x[feature];
+            if (v >= -K_ZERO && v <= K_ZERO) {
+                v = 0.0; /* LightGBM's dense rows drop such values: they read as 0 */
+            }
+            bin = v != v ? 0 : count_below(f->thresholds + f->feature_start[feature],
+                                          f->feature_start[feature + 1] -
+                                              f->feature_start[feature], v);
+        }
+        nan = v != v;
+        zero = v == 0.0;
+        switch (variant) {
+        case EDGEML_SLOT_NONE:
+            code = nan ? count_below(f->thresholds + f->feature_start[feature],
+                                     f->feature_start[feature + 1] - f->feature_start[feature],
+                                     0.0)
+                       : bin;
+            break;
+        case EDGEML_SLOT_NAN_LEFT: code = nan ? 0 : bin; break;
+        case EDGEML_SLOT_NAN_RIGHT: code = nan ? NO_CODE : bin; break;
+        case EDGEML_SLOT_ZERO_LEFT: code = nan || zero ? 0 : bin; break;
+        case EDGEML_SLOT_ZERO_RIGHT: code = nan || zero ? NO_CODE : bin; break;
+        default: /* category: LightGBM's (int)x, negative and NaN go right */
+            code = v > -1.0 && v < 2147483648.0 ? (uint32_t)(int32_t)v : NO_CODE;
+            break;
+        }
+        codes[s * LANES] = code;
+    }
+}
+
+/* -- traversal --------------------------------------------------------------------------- */
+
+/* One step from node i; the codes of the row are codes[slot * stride]. */
+static uint32_t step_any(const edgeml_forest *f, uint32_t i, const uint32_t *codes, size_t stride)
+{
+    const edgeml_node *n = &f->nodes[i];
+    uint32_t code = codes[n->slot * stride];
+    uint32_t right;
+    if (n->cat == EDGEML_FOREST_NO_CAT) {
+        right = code > n->threshold;
+    } else {
+        uint32_t inside = code < n->threshold;
+        uint32_t word = f->words[n->cat + (inside ? code >> 5 : 0)];
+        right = !(inside & (word >> (code & 31u)));
+    }
+    return n->left + right;
+}
+
+/* One group of LANES rows through one tree, interleaved. The group's codes are slot-major
+ * (codes[slot * LANES + lane]): one base pointer for all lanes keeps the lanes in registers. */
+static void tree_lanes(const edgeml_forest *f, const edgeml_tree_info *t, const uint32_t *codes,
+                       double *acc)
+{
+    const edgeml_node *nodes = f->nodes;
+    size_t K = f->n_outputs;
+    uint32_t n[LANES];
+    uint32_t d, l;
+    for (l = 0; l < LANES; ++l) {
+        n[l] = t->root;
+    }
+    if (f->has_categorical) {
+        for (d = 0; d < t->depth; ++d) {
+            for (l = 0; l < LANES; ++l) {
+                n[l] = step_any(f, n[l], codes + l, LANES);
+            }
+        }
+    } else {
+        for (d = 0; d < t->depth; ++d) {
+            for (l = 0; l < LANES; ++l) {
+                const edgeml_node *node = &nodes[n[l]];
+                n[l] = node->left + (codes[node->slot * LANES + l] > node->threshold);
+            }
+        }
+    }
+    for (l = 0; l < LANES; ++l) {
+        acc[l * K + t->output] += f->values[n[l]];
+    }
+}
+
+/* One row (lane `lane` of a group's codes) through LANES trees interleaved; the leaf values
+ * are still added in tree order. */
+static void row_trees(const edgeml_forest *f, uint32_t t0, uint32_t count, const uint32_t *codes,
+                      double *acc)
+{
+    uint32_t n[LANES], depth = 0, d, l;
+    for (l = 0; l < count; ++l) {
+        n[l] = f->trees[t0 + l].root;
+        if (f->trees[t0 + l].depth > depth) {
+            depth = f->trees[t0 + l].depth; /* leaves loop to themselves: extra steps stay */
+        }
+    }
+    if (f->has_categorical) {
+        for (d = 0; d < depth; ++d) {
+            for (l = 0; l < count; ++l) {
+                n[l] = step_any(f, n[l], codes, LANES);
+            }
+        }
+    } else {
+        for (d = 0; d < depth; ++d) {
+            for (l = 0; l < count; ++l) {
+                const edgeml_node *node = &f->nodes[n[l]];
+                n[l] = node->left + (codes[node->slot * LANES] > node->threshold);
+            }
+        }
+    }
+    for (l = 0; l < count; ++l) {
+        acc[f->trees[t0 + l].output] += f->values[n[l]];
+    }
+}
+
+static void block_raw(const edgeml_forest *f, const double *x, size_t rows, double *acc,
+                      uint32_t *codes)
+{
+    size_t S = f->n_slots, K = f->n_outputs, r, full = rows - rows % LANES;
+    uint32_t t;
+    for (r = 0; r < rows * K; ++r) {
+        acc[r] = 0.0;
+    }
+    for (r = 0; r < rows; ++r) {
+        row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES);
+    }
+    for (t = 0; t < f->n_trees && full > 0; ++t) {
+        for (r = 0; r < full; r += LANES) {
+            tree_lanes(f, &f->trees[t], codes + r * S, acc + r * K);
+        }
+    }
+    for (r = full; r < rows; ++r) {
+        const uint32_t *row = codes + (r / LANES) * S * LANES + r % LANES;
+        for (t = 0; t < f->n_trees; t += LANES) {
+            uint32_t count = f->n_trees - t < LANES ? f->n_trees - t : LANES;
+            row_trees(f, t, count, row, acc + r * K);
+        }
+    }
+}
+
+static void transform(const edgeml_forest *f, double *v)
+{
+    uint32_t k, K = f->n_outputs;
+    if (f->flags & EDGEML_FOREST_AVERAGE) {
+        for (k = 0; k < K; ++k) {
+            v[k] /= (double)f->n_iterations;
+        }
+    }
+    switch (f->link) {
+    case EDGEML_LINK_SIGMOID:
+        for (k = 0; k < K; ++k) {
+            v[k] = 1.0 / (1.0 + exp(-f->sigmoid * v[k]));
+        }
+        break;
+    case EDGEML_LINK_SOFTMAX: {
+        double top = v[0], sum = 0.0;
+        for (k = 1; k < K; ++k) {
+            top = v[k] > top ? v[k] : top;
+        }
+        for (k = 0; k < K; ++k) {
+            v[k] = exp(v[k] - top);
+            sum += v[k];
+        }
+        for (k = 0; k < K; ++k) {
+            v[k] /= sum;
+        }
+        break;
+    }
+    case EDGEML_LINK_EXP:
+        for (k = 0; k < K; ++k) {
+            v[k] = exp(v[k]);
+        }
+        break;
+    case EDGEML_LINK_SQRT:
+        for (k = 0; k < K; ++k) {
+            v[k] = v[k] * fabs(v[k]);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads)
+{
+    return (size_t)(nthreads < 1 ? 1 : nthreads) * BLOCK * forest->n_slots;
+}
+
+static void predict_share(const edgeml_forest *f, const double *x, size_t n, double *out,
+                          uint32_t *codes, int raw)
+{
+    size_t r, k;
+    for (r = 0; r < n; r += BLOCK) {
+        size_t rows = n - r < BLOCK ? n - r : BLOCK;
+        double *acc = out + r * f->n_outputs;
+        block_raw(f, x + r * f->n_features, rows, acc, codes);
+        if (!raw) {
+            for (k = 0; k < rows; ++k) {
+                transform(f, acc + k * f->n_outputs);
+            }
+        }
+    }
+}
+
+void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
+                       uint32_t *work)
+{
+    predict_share(forest, x, n, out, work, 1);
+}
+
+#ifndef EDGEML_NO_THREADS
+typedef struct share {
+    const edgeml_forest *f;
+    const double *x;
+    size_t n;
+    double *out;
+    uint32_t *codes;
+} share;
+
+static void *run_share(void *arg)
+{
+    share *s = (share *)arg;
+    predict_share(s->f, s->x, s->n, s->out, s->codes, 0);
+    return NULL;
+}
+#endif
+
+int edgeml_forest_predict(const edgeml_forest *forest, const double *x, size_t n, double *out,
+                          int nthreads, uint32_t *work)
+{
+#ifndef EDGEML_NO_THREADS
+    enum { MAX_THREADS = 64 };
+    pthread_t ids[MAX_THREADS];
+    share shares[MAX_THREADS];
+    size_t per, start = 0;
+    int t, started = 0;
+    if (nthreads > MAX_THREADS) {
+        nthreads = MAX_THREADS;
+    }
+    /* A thread costs tens of microseconds to start: give each at least a few blocks. */
+    if ((size_t)nthreads > n / (4 * BLOCK)) {
+        nthreads = (int)(n / (4 * BLOCK));
+    }
+    if (nthreads > 1) {
+        per = (n + (size_t)nthreads - 1) / (size_t)nthreads;
+        for (t = 0; t < nthreads; ++t) {
+            size_t count = n - start < per ? n - start : per;
+            shares[t].f = forest;
+            shares[t].x = x + start * forest->n_features;
+            shares[t].n = count;
+            shares[t].out = out + start * forest->n_outputs;
+            shares[t].codes = work + (size_t)t * BLOCK * forest->n_slots;
+            start += count;
+        }
+        /* share 0 runs on the calling thread, and so does any share no thread could take */
+        for (t = 1; t < nthreads; ++t) {
+            if (pthread_create(&ids[t], NULL, run_share, &shares[t]) != 0) {
+                break;
+            }
+            started = t;
+        }
+        for (t = started + 1; t < nthreads; ++t) {
+            run_share(&shares[t]);
+        }
+        run_share(&shares[0]);
+        for (t = 1; t <= started; ++t) {
+            pthread_join(ids[t], NULL);
+        }
+        return 0;
+    }
+#else
+    (void)nthreads;
+#endif
+    predict_share(forest, x, n, out, work, 0);
+    return 0;
+}

@@ -1,0 +1,140 @@
+/*
+ * edgeml_forest.h - edgeml's tree engine: a LightGBM forest as data, one traversal core.
+ *
+ * No per-model code: a model is a table blob (written by edgeml export --format native, or
+ * compiled into a C package as a const array) that edgeml_forest_open checks and maps. The
+ * engine then predicts exactly what LightGBM's Booster.predict gives:
+ *
+ *  1. per row, each (feature, missing rule) pair in use - a "slot" - becomes an integer code:
+ *     the count of the feature's sorted split thresholds below the value (a branch-free binary
+ *     search), so "x <= threshold k" is "code <= k"; a value that goes its node's default way
+ *     gets code 0 (default left) or UINT32_MAX (default right), following LightGBM's rules for
+ *     missing types None (NaN reads as 0), Zero (0 and NaN are missing) and NaN, after
+ *     LightGBM's dense-row rule |x| <= 1e-35f -> 0. A categorical slot's code is the category
+ *     (trunc(x)), or UINT32_MAX (right) for NaN, x <= -1 and x >= 2^31;
+ *  2. every tree is a breadth-first array of nodes whose children are adjacent, leaves looping
+ *     to themselves, so a step is  node = left[node] + (code[slot[node]] > threshold[node])
+ *     for exactly depth(tree) steps: no data-dependent branch, and several rows (or, for a
+ *     single row, several trees) walk interleaved so their loads overlap;
+ *  3. leaf values are added per output in LightGBM's tree order (bit-for-bit its sums), then
+ *     averaged (random forest) and transformed (sigmoid, softmax, exp, x|x|) as LightGBM does.
+ *
+ * C99 plus pthreads for edgeml_forest_predict's threads; no allocation: the caller passes the
+ * work memory (edgeml_forest_work_size), so every function is thread-safe.
+ */
+#ifndef EDGEML_FOREST_H
+#define EDGEML_FOREST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EDGEML_FOREST_VERSION 1u
+#define EDGEML_FOREST_HEADER 80u /* bytes before the first section */
+
+/* Slot variants: how a feature's value becomes a code for the nodes that read the slot. */
+enum edgeml_slot_variant {
+    EDGEML_SLOT_NONE = 0,       /* missing type None: NaN reads as 0.0 */
+    EDGEML_SLOT_NAN_LEFT = 1,   /* missing type NaN, NaN goes left */
+    EDGEML_SLOT_NAN_RIGHT = 2,  /* missing type NaN, NaN goes right */
+    EDGEML_SLOT_ZERO_LEFT = 3,  /* missing type Zero: 0 and NaN go left */
+    EDGEML_SLOT_ZERO_RIGHT = 4, /* missing type Zero: 0 and NaN go right */
+    EDGEML_SLOT_CATEGORY = 5    /* categorical: the category, UINT32_MAX for none */
+};
+
+/* Output transforms (LightGBM's ConvertOutput). */
+enum edgeml_link {
+    EDGEML_LINK_IDENTITY = 0,
+    EDGEML_LINK_SIGMOID = 1, /* 1 / (1 + exp(-sigmoid * s)) per output */
+    EDGEML_LINK_SOFTMAX = 2,
+    EDGEML_LINK_EXP = 3,
+    EDGEML_LINK_SQRT = 4 /* s * |s| */
+};
+
+#define EDGEML_FOREST_AVERAGE 1u /* flag: divide sums by n_iterations (random forest) */
+
+/* A node: numeric nodes go right iff code > threshold; a categorical node (cat != NONE) goes
+ * left iff code < threshold (its bitset's bit count) and bit `code` of bits[cat..] is set. A
+ * leaf has threshold UINT32_MAX and left = itself. Right child = left + 1. */
+typedef struct edgeml_node {
+    uint32_t threshold;
+    uint32_t slot;
+    uint32_t left;
+    uint32_t cat; /* first bitset word, or EDGEML_FOREST_NO_CAT */
+} edgeml_node;
+
+#define EDGEML_FOREST_NO_CAT UINT32_MAX
+
+typedef struct edgeml_tree_info {
+    uint32_t root;  /* node index */
+    uint32_t depth; /* steps from the root to the deepest leaf */
+    uint32_t output;
+    uint32_t pad;
+} edgeml_tree_info;
+
+/* An opened forest: pointers into the caller's blob (which must outlive it). */
+typedef struct edgeml_forest {
+    uint32_t n_features, n_outputs, n_trees, n_nodes, n_slots, n_thresholds, n_words;
+    uint32_t link, flags, n_iterations, has_categorical;
+    double sigmoid;
+    const uint32_t *feature_start; /* n_features + 1 offsets into thresholds */
+    const double *thresholds;      /* sorted, unique per feature */
+    const uint32_t *slots;         /* n_slots (feature, variant) pairs */
+    const edgeml_tree_info *trees;
+    const edgeml_node *nodes;
+    const double *values; /* per node: the leaf value (0 for internal nodes) */
+    const uint32_t *words; /* categorical bitsets */
+} edgeml_forest;
+
+/* Error codes of edgeml_forest_open (0 is success). */
+enum edgeml_forest_error {
+    EDGEML_FOREST_OK = 0,
+    EDGEML_FOREST_TRUNCATED = 1, /* shorter (or longer) than its header says */
+    EDGEML_FOREST_MAGIC = 2,     /* not a forest blob */
+    EDGEML_FOREST_BAD_VERSION = 3,
+    EDGEML_FOREST_CHECKSUM = 4,
+    EDGEML_FOREST_BAD_HEADER = 5, /* a count or setting out of range */
+    EDGEML_FOREST_BAD_THRESHOLDS = 6,
+    EDGEML_FOREST_BAD_SLOT = 7,
+    EDGEML_FOREST_BAD_TREE = 8,
+    EDGEML_FOREST_BAD_NODE = 9,
+    EDGEML_FOREST_ALIGNMENT = 10 /* the blob must start on an 8-byte boundary */
+};
+
+/*
+ * Check a blob completely (size, magic, version, checksum, every index in range) and map it
+ * into *forest. On an error *forest is untouched and *where names the offending item (node,
+ * tree, slot or feature index) when there is one. The blob is never read out of its bounds.
+ */
+int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, size_t *where);
+
+/* CRC-32 (zlib's) of the blob with its checksum field read as zeros (what the header holds). */
+uint64_t edgeml_forest_checksum(const void *blob, size_t size);
+
+/* sizeof(edgeml_forest), for callers that allocate it without this header (ctypes). */
+size_t edgeml_forest_sizeof(void);
+
+/* uint32 values of work memory edgeml_forest_predict needs for nthreads threads. */
+size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads);
+
+/*
+ * n rows of features (row-major, n_features doubles each, NaN for missing) to n x n_outputs
+ * values: LightGBM's Booster.predict (binary: the positive class's probability). With
+ * nthreads > 1 the rows are split into contiguous shares (fewer threads for small batches; a
+ * share no thread can be started for runs on the calling thread). Returns 0.
+ */
+int edgeml_forest_predict(const edgeml_forest *forest, const double *x, size_t n, double *out,
+                          int nthreads, uint32_t *work);
+
+/* The raw sums (before averaging and the link), n x n_outputs; one thread. */
+void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
+                       uint32_t *work);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EDGEML_FOREST_H */
