@@ -17,7 +17,7 @@
 #define MAX_COUNT (1u << 28) /* any count above this is a corrupted header */
 #define MAX_DEPTH 100000u
 #define BLOCK 64  /* rows whose codes are computed together, then walked tree by tree */
-#define LANES 8   /* rows (or trees) walked interleaved */
+#define LANES EDGEML_FOREST_LANES /* rows (or trees) walked interleaved */
 #define K_ZERO ((double)1e-35f)
 #define NO_CODE UINT32_MAX
 
@@ -99,32 +99,34 @@ static int check_nodes(const edgeml_forest *f, size_t *where)
     uint32_t i;
     for (i = 0; i < f->n_trees; ++i) {
         const edgeml_tree_info *t = &f->trees[i];
-        if (t->root >= f->n_nodes || t->output >= f->n_outputs || t->depth > MAX_DEPTH) {
+        if (t->root >= f->n_nodes || t->output >= f->n_outputs || t->depth > MAX_DEPTH ||
+            t->by_depth >= f->n_trees) {
             *where = i;
             return EDGEML_FOREST_BAD_TREE;
         }
     }
     for (i = 0; i < f->n_nodes; ++i) {
-        const edgeml_node *n = &f->nodes[i];
+        uint32_t slot = f->slot[i] / LANES, threshold = f->threshold[i], left = f->left[i];
+        uint32_t cat = f->cat[i];
         int category;
-        if (n->slot >= f->n_slots) {
+        if (f->slot[i] % LANES != 0 || slot >= f->n_slots) {
             *where = i;
             return EDGEML_FOREST_BAD_NODE;
         }
-        category = f->slots[2 * n->slot + 1] == EDGEML_SLOT_CATEGORY;
-        if (n->cat != EDGEML_FOREST_NO_CAT) {
+        category = f->slots[2 * slot + 1] == EDGEML_SLOT_CATEGORY;
+        if (cat != EDGEML_FOREST_NO_CAT) {
             /* a bitset of `threshold` bits starting at word `cat`, inside words[] */
-            uint64_t needed = ((uint64_t)n->threshold + 31u) / 32u;
-            if (!category || n->cat > f->n_words || needed > f->n_words - n->cat ||
-                (uint64_t)n->left + 1u >= f->n_nodes) {
+            uint64_t needed = ((uint64_t)threshold + 31u) / 32u;
+            if (!category || cat > f->n_words || needed > f->n_words - cat ||
+                (uint64_t)left + 1u >= f->n_nodes) {
                 *where = i;
                 return EDGEML_FOREST_BAD_NODE;
             }
-        } else if (category && n->threshold != UINT32_MAX) {
+        } else if (category && threshold != UINT32_MAX) {
             *where = i; /* a numeric compare on a category code */
             return EDGEML_FOREST_BAD_NODE;
-        } else if (n->threshold == UINT32_MAX ? n->left >= f->n_nodes
-                                              : (uint64_t)n->left + 1u >= f->n_nodes) {
+        } else if (threshold == UINT32_MAX ? left >= f->n_nodes
+                                           : (uint64_t)left + 1u >= f->n_nodes) {
             *where = i; /* a leaf never goes right: only left must exist */
             return EDGEML_FOREST_BAD_NODE;
         }
@@ -194,8 +196,14 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     at += 8ull * f.n_slots;
     f.trees = (const edgeml_tree_info *)(p + at);
     at += 16ull * f.n_trees;
-    f.nodes = (const edgeml_node *)(p + at);
-    at += 16ull * f.n_nodes;
+    f.threshold = (const uint32_t *)(p + at);
+    at += pad8(4ull * f.n_nodes);
+    f.slot = (const uint32_t *)(p + at);
+    at += pad8(4ull * f.n_nodes);
+    f.left = (const uint32_t *)(p + at);
+    at += pad8(4ull * f.n_nodes);
+    f.cat = (const uint32_t *)(p + at);
+    at += pad8(4ull * f.n_nodes);
     f.values = (const double *)(p + at);
     at += 8ull * f.n_nodes;
     f.words = (const uint32_t *)(p + at);
@@ -211,7 +219,7 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
         return status;
     }
     for (i = 0; i < f.n_nodes; ++i) {
-        if (f.nodes[i].cat != EDGEML_FOREST_NO_CAT) {
+        if (f.cat[i] != EDGEML_FOREST_NO_CAT) {
             f.has_categorical = 1;
             break;
         }
@@ -280,20 +288,19 @@ static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes)
 
 /* -- traversal --------------------------------------------------------------------------- */
 
-/* One step from node i; the codes of the row are codes[slot * stride]. */
-static uint32_t step_any(const edgeml_forest *f, uint32_t i, const uint32_t *codes, size_t stride)
+/* One step from node i of a row whose codes are codes[slot * LANES]. */
+static uint32_t step_any(const edgeml_forest *f, uint32_t i, const uint32_t *codes)
 {
-    const edgeml_node *n = &f->nodes[i];
-    uint32_t code = codes[n->slot * stride];
+    uint32_t code = codes[f->slot[i]], threshold = f->threshold[i], cat = f->cat[i];
     uint32_t right;
-    if (n->cat == EDGEML_FOREST_NO_CAT) {
-        right = code > n->threshold;
+    if (cat == EDGEML_FOREST_NO_CAT) {
+        right = code > threshold;
     } else {
-        uint32_t inside = code < n->threshold;
-        uint32_t word = f->words[n->cat + (inside ? code >> 5 : 0)];
+        uint32_t inside = code < threshold;
+        uint32_t word = f->words[cat + (inside ? code >> 5 : 0)];
         right = !(inside & (word >> (code & 31u)));
     }
-    return n->left + right;
+    return f->left[i] + right;
 }
 
 /* One group of LANES rows through one tree, interleaved. The group's codes are slot-major
@@ -301,7 +308,7 @@ static uint32_t step_any(const edgeml_forest *f, uint32_t i, const uint32_t *cod
 static void tree_lanes(const edgeml_forest *f, const edgeml_tree_info *t, const uint32_t *codes,
                        double *acc)
 {
-    const edgeml_node *nodes = f->nodes;
+    const uint32_t *threshold = f->threshold, *slot = f->slot, *left = f->left;
     size_t K = f->n_outputs;
     uint32_t n[LANES];
     uint32_t d, l;
@@ -311,14 +318,13 @@ static void tree_lanes(const edgeml_forest *f, const edgeml_tree_info *t, const 
     if (f->has_categorical) {
         for (d = 0; d < t->depth; ++d) {
             for (l = 0; l < LANES; ++l) {
-                n[l] = step_any(f, n[l], codes + l, LANES);
+                n[l] = step_any(f, n[l], codes + l);
             }
         }
     } else {
         for (d = 0; d < t->depth; ++d) {
             for (l = 0; l < LANES; ++l) {
-                const edgeml_node *node = &nodes[n[l]];
-                n[l] = node->left + (codes[node->slot * LANES + l] > node->threshold);
+                n[l] = left[n[l]] + (codes[slot[n[l]] + l] > threshold[n[l]]);
             }
         }
     }
@@ -327,40 +333,48 @@ static void tree_lanes(const edgeml_forest *f, const edgeml_tree_info *t, const 
     }
 }
 
-/* One row (lane `lane` of a group's codes) through LANES trees interleaved; the leaf values
- * are still added in tree order. */
-static void row_trees(const edgeml_forest *f, uint32_t t0, uint32_t count, const uint32_t *codes,
-                      double *acc)
+/* One row (codes[slot * LANES]) through every tree: LANES trees at a time in the blob's
+ * depth order (trees[i].by_depth), so the trees walked together have about the same depth;
+ * their leaf values go to leaf[] and are then added in LightGBM's order. */
+static void row_trees(const edgeml_forest *f, const uint32_t *codes, double *acc, double *leaf)
 {
-    uint32_t n[LANES], depth = 0, d, l;
-    for (l = 0; l < count; ++l) {
-        n[l] = f->trees[t0 + l].root;
-        if (f->trees[t0 + l].depth > depth) {
-            depth = f->trees[t0 + l].depth; /* leaves loop to themselves: extra steps stay */
+    const uint32_t *threshold = f->threshold, *slot = f->slot, *left = f->left;
+    uint32_t n[LANES], id[LANES], g, d, l, depth;
+    uint32_t T = f->n_trees, full = T - T % LANES;
+    for (g = 0; g < T; g += LANES) {
+        uint32_t count = g < full ? LANES : T - full;
+        depth = 0;
+        for (l = 0; l < count; ++l) {
+            id[l] = f->trees[g + l].by_depth;
+            n[l] = f->trees[id[l]].root;
+            depth = f->trees[id[l]].depth > depth ? f->trees[id[l]].depth : depth;
         }
-    }
-    if (f->has_categorical) {
-        for (d = 0; d < depth; ++d) {
-            for (l = 0; l < count; ++l) {
-                n[l] = step_any(f, n[l], codes, LANES);
+        if (f->has_categorical || count < LANES) {
+            for (d = 0; d < depth; ++d) {
+                for (l = 0; l < count; ++l) {
+                    n[l] = step_any(f, n[l], codes);
+                }
+            }
+        } else {
+            for (d = 0; d < depth; ++d) {
+                for (l = 0; l < LANES; ++l) {
+                    n[l] = left[n[l]] + (codes[slot[n[l]]] > threshold[n[l]]);
+                }
             }
         }
-    } else {
-        for (d = 0; d < depth; ++d) {
-            for (l = 0; l < count; ++l) {
-                const edgeml_node *node = &f->nodes[n[l]];
-                n[l] = node->left + (codes[node->slot * LANES] > node->threshold);
-            }
+        for (l = 0; l < count; ++l) {
+            leaf[id[l]] = f->values[n[l]];
         }
     }
-    for (l = 0; l < count; ++l) {
-        acc[f->trees[t0 + l].output] += f->values[n[l]];
+    for (g = 0; g < T; ++g) {
+        acc[f->trees[g].output] += leaf[g];
     }
 }
 
 static void block_raw(const edgeml_forest *f, const double *x, size_t rows, double *acc,
                       uint32_t *codes)
 {
+    double *leaf = (double *)(codes + BLOCK * f->n_slots); /* n_trees doubles after the codes */
     size_t S = f->n_slots, K = f->n_outputs, r, full = rows - rows % LANES;
     uint32_t t;
     for (r = 0; r < rows * K; ++r) {
@@ -375,11 +389,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
         }
     }
     for (r = full; r < rows; ++r) {
-        const uint32_t *row = codes + (r / LANES) * S * LANES + r % LANES;
-        for (t = 0; t < f->n_trees; t += LANES) {
-            uint32_t count = f->n_trees - t < LANES ? f->n_trees - t : LANES;
-            row_trees(f, t, count, row, acc + r * K);
-        }
+        row_trees(f, codes + (r / LANES) * S * LANES + r % LANES, acc + r * K, leaf);
     }
 }
 
@@ -428,7 +438,8 @@ static void transform(const edgeml_forest *f, double *v)
 
 size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads)
 {
-    return (size_t)(nthreads < 1 ? 1 : nthreads) * BLOCK * forest->n_slots;
+    /* per thread: a block's codes, then one double per tree (BLOCK * n_slots is even) */
+    return (size_t)(nthreads < 1 ? 1 : nthreads) * (BLOCK * forest->n_slots + 2 * forest->n_trees);
 }
 
 static void predict_share(const edgeml_forest *f, const double *x, size_t n, double *out,
@@ -494,7 +505,7 @@ int edgeml_forest_predict(const edgeml_forest *forest, const double *x, size_t n
             shares[t].x = x + start * forest->n_features;
             shares[t].n = count;
             shares[t].out = out + start * forest->n_outputs;
-            shares[t].codes = work + (size_t)t * BLOCK * forest->n_slots;
+            shares[t].codes = work + (size_t)t * (BLOCK * forest->n_slots + 2 * forest->n_trees);
             start += count;
         }
         /* share 0 runs on the calling thread, and so does any share no thread could take */

@@ -56,23 +56,19 @@ enum edgeml_link {
 
 #define EDGEML_FOREST_AVERAGE 1u /* flag: divide sums by n_iterations (random forest) */
 
-/* A node: numeric nodes go right iff code > threshold; a categorical node (cat != NONE) goes
- * left iff code < threshold (its bitset's bit count) and bit `code` of bits[cat..] is set. A
- * leaf has threshold UINT32_MAX and left = itself. Right child = left + 1. */
-typedef struct edgeml_node {
-    uint32_t threshold;
-    uint32_t slot;
-    uint32_t left;
-    uint32_t cat; /* first bitset word, or EDGEML_FOREST_NO_CAT */
-} edgeml_node;
-
+/* Nodes are four parallel uint32 arrays. A numeric node goes right iff code > threshold; a
+ * categorical node (cat != EDGEML_FOREST_NO_CAT) goes left iff code < threshold (its bitset's
+ * bit count) and bit `code` of words[cat..] is set. The right child is left + 1. A leaf has
+ * threshold UINT32_MAX and left = itself. A node's slot is stored times EDGEML_FOREST_LANES
+ * (the codes of a group of rows are slot-major), saving a multiply per step. */
+#define EDGEML_FOREST_LANES 8u
 #define EDGEML_FOREST_NO_CAT UINT32_MAX
 
 typedef struct edgeml_tree_info {
     uint32_t root;  /* node index */
     uint32_t depth; /* steps from the root to the deepest leaf */
     uint32_t output;
-    uint32_t pad;
+    uint32_t by_depth; /* the i-th tree in order of depth (single rows walk them so) */
 } edgeml_tree_info;
 
 /* An opened forest: pointers into the caller's blob (which must outlive it). */
@@ -84,7 +80,7 @@ typedef struct edgeml_forest {
     const double *thresholds;      /* sorted, unique per feature */
     const uint32_t *slots;         /* n_slots (feature, variant) pairs */
     const edgeml_tree_info *trees;
-    const edgeml_node *nodes;
+    const uint32_t *threshold, *slot, *left, *cat; /* per node */
     const double *values; /* per node: the leaf value (0 for internal nodes) */
     const uint32_t *words; /* categorical bitsets */
 } edgeml_forest;

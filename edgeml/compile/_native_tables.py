@@ -7,8 +7,10 @@ Layout (little-endian; ``kernels/edgeml_forest.h`` reads it and checks every ind
   the blob (its own field read as zeros) and the total size;
 - per feature, the offset of its sorted unique numeric thresholds, then the thresholds;
 - slots: ``(feature, variant)``, sorted by feature; every node reads one slot's integer code;
-- per tree ``(root, depth, output, 0)``; nodes ``(threshold, slot, left, cat)`` breadth first,
-  children adjacent (right = left + 1), a leaf looping to itself with threshold ``UINT32_MAX``;
+- per tree ``(root, depth, output, by_depth)`` (``by_depth[i]``: the i-th tree by depth);
+- nodes breadth first as four arrays ``threshold``, ``slot`` (times 8, the engine's lanes),
+  ``left`` and ``cat``: children adjacent (right = left + 1), a leaf looping to itself with
+  threshold ``UINT32_MAX``;
 - per node its leaf value (0.0 for internal nodes); the categorical bitset words.
 
 >>> import lightgbm as lgb
@@ -45,6 +47,7 @@ NONE, NAN_LEFT, NAN_RIGHT, ZERO_LEFT, ZERO_RIGHT, CATEGORY = range(6)
 LINKS = {"identity": 0, "sigmoid": 1, "softmax": 2, "exp": 3, "sqrt": 4}
 LEAF = 0xFFFFFFFF  # a leaf's threshold: no code is above it, so it never moves
 NO_CAT = 0xFFFFFFFF
+LANES = 8  # EDGEML_FOREST_LANES: node slots are stored times this
 _AVERAGE = 1
 
 
@@ -102,6 +105,8 @@ def forest_tables(forest: Forest) -> Tables:
     for tree, kinds in zip(forest.trees, variants, strict=True):
         root, depth = _lay_out(tree, kinds, uniques, slot_index, nodes, values, words)
         trees.append((root, depth, tree.index % forest.num_class, 0))
+    by_depth = np.argsort([t[1] for t in trees], kind="stable")
+    trees = [(*t[:3], int(order)) for t, order in zip(trees, by_depth, strict=True)]
     return Tables(
         num_feature=forest.num_feature,
         num_output=forest.num_class,
@@ -155,11 +160,11 @@ def _lay_out(
         if kind == CATEGORY:
             at = int(thresholds[child])
             bitset = tree.cat_threshold[tree.cat_boundaries[at] : tree.cat_boundaries[at + 1]]
-            nodes[position] = (32 * len(bitset), slot, left, len(words))
+            nodes[position] = (32 * len(bitset), LANES * slot, left, len(words))
             words.extend(bitset.tolist())
         else:
             k = int(np.searchsorted(uniques[feature], thresholds[child]))
-            nodes[position] = (k, slot, left, NO_CAT)
+            nodes[position] = (k, LANES * slot, left, NO_CAT)
         queue.append((int(tree.left_child[child]), left, level + 1))
         queue.append((int(tree.right_child[child]), left + 1, level + 1))
     return root, depth
@@ -177,7 +182,7 @@ def pack(tables: Tables) -> bytes:
         tables.thresholds.astype("<f8").tobytes(),
         tables.slots.astype("<u4").tobytes(),
         tables.trees.astype("<u4").tobytes(),
-        tables.nodes.astype("<u4").tobytes(),
+        *(tables.nodes[:, k].astype("<u4").tobytes() for k in range(4)),
         tables.values.astype("<f8").tobytes(),
         tables.words.astype("<u4").tobytes(),
     ]
