@@ -61,6 +61,8 @@ from edgeml.datasets import path as dataset_path
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Inference"
 THREADS = {"num_threads": 2}
+HEAVY_LEAVES = 100_000  # models above this many leaves skip the compile-per-model engines
+BIG_BATCH = 100_000  # rows of the 1-vs-2-threads measurement
 
 
 # -- models ---------------------------------------------------------------------------------------
@@ -76,17 +78,33 @@ def synthetic_frame(n: int, seed: int) -> pl.DataFrame:
     return pl.DataFrame({**{f"f{j:02d}": x[:, j] for j in range(20)}, "y": y})
 
 
+def multiclass_frame(n: int, seed: int, classes: int = 10) -> pl.DataFrame:
+    frame = synthetic_frame(n, seed)
+    x = frame.drop("y").to_numpy()
+    score = np.nansum(x[:, :4] * [1.0, 0.7, -0.5, 0.3], axis=1) + np.nan_to_num(x[:, 4]) ** 2 / 3
+    edges = np.quantile(score, np.linspace(0, 1, classes + 1)[1:-1])
+    labels = np.array([f"c{k}" for k in range(classes)])[np.digitize(score, edges)]
+    return frame.with_columns(y=pl.Series(labels))
+
+
+def _synthetic_model(
+    work: Path, name: str, file: str, train: dict[str, Any], frame: Any = synthetic_frame
+) -> dict[str, Any]:
+    bundle = work / file
+    if not bundle.exists():
+        settings = {"early_stopping_rounds": 0, **train}
+        params = {**THREADS, **settings.pop("params", {})}
+        config = edgeml.Config.from_dict({"train": {**settings, "params": params}})
+        edgeml.train(frame(60_000, 0), target="y", config=config, cv_folds=0, out=bundle)
+    return {"name": name, "bundle": bundle, "rows": frame(20_000, 1).drop("y")}
+
+
 def train_models(work: Path) -> list[dict[str, Any]]:
-    """The two bundles (trained once, reused from ``work``) and their held-out rows."""
-    models = []
-    big = work / "synthetic.edgeml"
-    if not big.exists():
-        settings = {"num_boost_round": 500, "early_stopping_rounds": 0, "num_leaves": 63}
-        config = edgeml.Config.from_dict({"train": {**settings, "params": THREADS}})
-        edgeml.train(synthetic_frame(60_000, 0), target="y", config=config, cv_folds=0, out=big)
-    models.append(
-        {"name": "synthetic 500×63", "bundle": big, "rows": synthetic_frame(20_000, 1).drop("y")}
-    )
+    """The bundles (trained once, reused from ``work``) and their held-out rows."""
+    models = [
+        _synthetic_model(work, "synthetic 500×63", "synthetic.edgeml",
+                         {"num_boost_round": 500, "num_leaves": 63}),
+    ]  # fmt: skip
     telco = work / "telco.edgeml"
     data = dataset_path("telco_churn.csv")
     frame = edgeml.read_data(data).frame
@@ -97,6 +115,16 @@ def train_models(work: Path) -> list[dict[str, Any]]:
         edgeml.train(data, target="churn", config=config, cv_folds=0, out=telco)
     rows = pl.concat([frame.drop("churn")] * 3).head(20_000)
     models.append({"name": "telco_churn 200×31", "bundle": telco, "rows": rows})
+    models += [
+        _synthetic_model(work, "deep 1000×255", "deep.edgeml",
+                         {"num_boost_round": 1000, "num_leaves": 255,
+                          "params": {"min_data_in_leaf": 5}}),
+        _synthetic_model(work, "10-class 100 rounds", "tenclass.edgeml",
+                         {"num_boost_round": 100, "num_leaves": 31}, multiclass_frame),
+        _synthetic_model(work, "shallow 2000×depth 4", "shallow.edgeml",
+                         {"num_boost_round": 2000, "num_leaves": 16,
+                          "params": {"max_depth": 4}}),
+    ]  # fmt: skip
     return models
 
 
@@ -109,7 +137,9 @@ def tree_shape(booster: lgb.Booster) -> str:
 # -- engines --------------------------------------------------------------------------------------
 
 
-def bench_model(model: dict[str, Any], work: Path, lleaves_python: str | None) -> dict[str, Any]:
+def bench_model(
+    model: dict[str, Any], work: Path, lleaves_python: str | None, all_engines: bool = False
+) -> dict[str, Any]:
     name, source = model["name"], model["bundle"]
     slug = re.sub(r"\W+", "-", name)
     rows: pl.DataFrame = model["rows"]
@@ -145,7 +175,15 @@ def bench_model(model: dict[str, Any], work: Path, lleaves_python: str | None) -
             out["diff"][engine] = diff
 
     # edgeml.runtime, one bundle copy per export so each keeps its own backend
-    variants = [("treelite", {}), ("treelite --annotate", {"annotate": True})]
+    heavy = sum(t["num_leaves"] for t in booster.dump_model()["tree_info"]) > HEAVY_LEAVES
+    variants = [("native", {})]
+    if not heavy or all_engines:
+        variants += [("treelite", {}), ("treelite --annotate", {"annotate": True})]
+    else:
+        out.setdefault("notes", []).append(
+            f"treelite, TL2cgen and lleaves skipped (over {HEAVY_LEAVES:,} leaves: minutes of "
+            "compilation each on this machine; --all-engines runs them)"
+        )
     if importlib.util.find_spec("edgeml.runtime._onnx_backend") and _has_onnx_export():
         variants.append(("onnx", {}))
     cache = Path(tempfile.mkdtemp(prefix="edgeml-bench-cache-"))
@@ -166,11 +204,10 @@ def bench_model(model: dict[str, Any], work: Path, lleaves_python: str | None) -
         )
         parity = result.parity["max_abs_diff"]
         out["export"].append((f"edgeml {label}", seconds, size, parity))
-        if fmt == "treelite" and not options:
+        if fmt in ("treelite", "native") and not options:
             again = timed(build)[1]
-            out["export"].append(
-                ("edgeml treelite, second export (cache hit)", again, size, parity)
-            )
+            cached = "core cached" if fmt == "native" else "cache hit"
+            out["export"].append((f"edgeml {fmt}, second export ({cached})", again, size, parity))
         one, two = (runtime_predictor(bundle, fmt, threads) for threads in (1, 2))
         batch = (
             per_row_ns(functools.partial(one.predict, columns), len(rows)),
@@ -186,6 +223,11 @@ def bench_model(model: dict[str, Any], work: Path, lleaves_python: str | None) -
             )
             diff = max_diff(one.backend.predict(check), truth)
             record(f"{label} library alone (prepared matrix)", None, alone, diff)
+        if fmt == "native":
+            big = np.vstack([matrix] * (BIG_BATCH // len(matrix)))
+            out["threads"] = tuple(
+                per_row_ns(functools.partial(p.backend.predict, big), len(big)) for p in (one, two)
+            )
     shutil.rmtree(cache, ignore_errors=True)
     fallback = edgeml.runtime.load(source, backend="lightgbm")
     record(
@@ -207,6 +249,8 @@ def bench_model(model: dict[str, Any], work: Path, lleaves_python: str | None) -
         0.0,
     )
     run_onnxmltools(record, booster, matrix, single_matrix, check, truth, out, work, slug)
+    if heavy and not all_engines:
+        return out
     run_tl2cgen(record, booster, matrix, single_matrix, check, truth, out, work, slug)
     if lleaves_python:
         run_lleaves(record, source, matrix, check, truth, out, work, slug, lleaves_python)
@@ -311,6 +355,17 @@ def tables(results: list[dict[str, Any]]) -> str:
         for artifact, seconds, size, diff in r["export"]:
             shown = "—" if diff is None else f"{diff:.1e}"
             lines.append(f"| {r['name']} | {artifact} | {_num(seconds, 2)} | {size:,} | {shown} |")
+    lines += [
+        "",
+        f"### Native engine, 1 vs 2 threads ({BIG_BATCH:,} rows, prepared matrix, ns per row)",
+        "",
+        "| model | 1 thread | 2 threads | speed-up |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        if r.get("threads"):
+            one, two = r["threads"]
+            lines.append(f"| {r['name']} | {one:,.0f} | {two:,.0f} | {one / two:.2f}× |")
     lines += [""] + [f"{r['name']}: {r['shape']}." for r in results]
     lines += [f"{r['name']}: {note}" for r in results for note in r.get("notes", [])]
     return "\n".join(lines)
@@ -330,13 +385,14 @@ def main() -> None:
         help="Python of a venv with lleaves (its llvmlite clashes with numba's).",
     )
     parser.add_argument("--only", default="", help="Only the models whose name has this.")
+    parser.add_argument("--all-engines", action="store_true", help="Compile engines on big models.")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     lleaves = args.lleaves_python if Path(args.lleaves_python).exists() else None
     header = machine()
     models = [m for m in train_models(work) if args.only in m["name"]]
-    results = [bench_model(m, work, lleaves) for m in models]
+    results = [bench_model(m, work, lleaves, args.all_engines) for m in models]
     command = "`.venv/bin/python benchmarks/bench_inference.py --write-readme`"
     body = f"{header}\n\nCommand: {command}\n\n{tables(results)}"
     print(body)
