@@ -100,7 +100,7 @@ static int check_nodes(const edgeml_forest *f, size_t *where)
     for (i = 0; i < f->n_trees; ++i) {
         const edgeml_tree_info *t = &f->trees[i];
         if (t->root >= f->n_nodes || t->output >= f->n_outputs || t->depth > MAX_DEPTH ||
-            t->by_depth >= f->n_trees) {
+            t->by_depth >= f->n_trees || t->check > t->depth) {
             *where = i;
             return EDGEML_FOREST_BAD_TREE;
         }
@@ -195,7 +195,7 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     f.slots = (const uint32_t *)(p + at);
     at += 8ull * f.n_slots;
     f.trees = (const edgeml_tree_info *)(p + at);
-    at += 16ull * f.n_trees;
+    at += 32ull * f.n_trees;
     f.threshold = (const uint32_t *)(p + at);
     at += pad8(4ull * f.n_nodes);
     f.slot = (const uint32_t *)(p + at);
@@ -322,7 +322,21 @@ static void tree_lanes(const edgeml_forest *f, const edgeml_tree_info *t, const 
             }
         }
     } else {
-        for (d = 0; d < t->depth; ++d) {
+        /* Leaves loop to themselves, so every lane may take `depth` steps; most groups of
+         * rows are all at leaves after `check` steps, tested once by their thresholds. */
+        for (d = 0; d < t->check; ++d) {
+            for (l = 0; l < LANES; ++l) {
+                n[l] = left[n[l]] + (codes[slot[n[l]] + l] > threshold[n[l]]);
+            }
+        }
+        for (; d < t->depth; ++d) {
+            uint32_t done = UINT32_MAX;
+            for (l = 0; l < LANES; ++l) {
+                done &= threshold[n[l]];
+            }
+            if (done == UINT32_MAX) {
+                break;
+            }
             for (l = 0; l < LANES; ++l) {
                 n[l] = left[n[l]] + (codes[slot[n[l]] + l] > threshold[n[l]]);
             }

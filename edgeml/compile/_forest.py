@@ -81,6 +81,7 @@ class Tree:
     leaf_value: np.ndarray  # float64 (num_leaves)
     cat_boundaries: np.ndarray  # int64 word offsets into cat_threshold
     cat_threshold: np.ndarray  # uint32 bitset words
+    leaf_count: np.ndarray  # int64 training rows per leaf (zeros when the text has none)
 
     @property
     def num_leaves(self) -> int:
@@ -104,16 +105,20 @@ class Tree:
 
     def depth(self) -> int:
         """Edges on the longest root-to-leaf path (0 for a one-leaf tree)."""
-        if self.num_leaves <= 1:
-            return 0
-        deepest, stack = 0, [(0, 1)]
+        return int(self.leaf_depths().max(initial=0))
+
+    def leaf_depths(self) -> np.ndarray:
+        """Edges from the root to each leaf."""
+        depths = np.zeros(self.num_leaves, dtype=np.int64)
+        stack = [(0, 1)] if self.num_leaves > 1 else []
         while stack:
             node, level = stack.pop()
-            deepest = max(deepest, level)
-            for child in (self.left_child[node], self.right_child[node]):
+            for child in (int(self.left_child[node]), int(self.right_child[node])):
                 if child >= 0:
-                    stack.append((int(child), level + 1))
-        return deepest
+                    stack.append((child, level + 1))
+                else:
+                    depths[~child] = level
+        return depths
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,7 +234,7 @@ def _tree(index: int, block: dict[str, str], num_feature: int) -> Tree:
                 index=index, split_feature=empty, threshold=np.zeros(0), decision_type=
                 empty.astype(np.int8), left_child=empty, right_child=empty,
                 leaf_value=leaf_value[:1], cat_boundaries=np.zeros(1, dtype=np.int64),
-                cat_threshold=np.zeros(0, dtype=np.uint32),
+                cat_threshold=np.zeros(0, dtype=np.uint32), leaf_count=np.zeros(1, np.int64),
             )  # fmt: skip
         tree = Tree(
             index=index,
@@ -241,6 +246,7 @@ def _tree(index: int, block: dict[str, str], num_feature: int) -> Tree:
             leaf_value=leaf_value,
             cat_boundaries=_array(block.get("cat_boundaries", "0"), np.int64),
             cat_threshold=_array(block.get("cat_threshold", ""), np.uint32),
+            leaf_count=_array(block.get("leaf_count", ""), np.int64),
         )
     except (KeyError, ValueError, OverflowError) as exc:
         raise ExportError(f"{where}: bad or missing field ({exc})") from None
@@ -259,7 +265,15 @@ def _check(tree: Tree, leaves: int, num_feature: int, where: str) -> None:
     internal = leaves - 1
     sizes = {len(tree.split_feature), len(tree.threshold), len(tree.decision_type),
              len(tree.left_child), len(tree.right_child)}  # fmt: skip
-    if sizes != {internal} or len(tree.leaf_value) != leaves:
+    if (
+        sizes != {internal}
+        or len(tree.leaf_value) != leaves
+        or len(tree.leaf_count)
+        not in (
+            0,
+            leaves,
+        )
+    ):
         raise ExportError(f"{where}: array lengths do not match num_leaves={leaves}")
     for node in range(internal):
         feature = int(tree.split_feature[node])

@@ -7,7 +7,8 @@ Layout (little-endian; ``kernels/edgeml_forest.h`` reads it and checks every ind
   the blob (its own field read as zeros) and the total size;
 - per feature, the offset of its sorted unique numeric thresholds, then the thresholds;
 - slots: ``(feature, variant)``, sorted by feature; every node reads one slot's integer code;
-- per tree ``(root, depth, output, by_depth)`` (``by_depth[i]``: the i-th tree by depth);
+- per tree ``(root, depth, output, by_depth, check, 0, 0, 0)`` (``by_depth[i]``: the i-th
+  tree by depth; ``check``: steps before the engine first tests whether its rows are done);
 - nodes breadth first as four arrays ``threshold``, ``slot`` (times 8, the engine's lanes),
   ``left`` and ``cat``: children adjacent (right = left + 1), a leaf looping to itself with
   threshold ``UINT32_MAX``;
@@ -48,6 +49,7 @@ LINKS = {"identity": 0, "sigmoid": 1, "softmax": 2, "exp": 3, "sqrt": 4}
 LEAF = 0xFFFFFFFF  # a leaf's threshold: no code is above it, so it never moves
 NO_CAT = 0xFFFFFFFF
 LANES = 8  # EDGEML_FOREST_LANES: node slots are stored times this
+CHECK_SHARE = 0.98  # see _check_steps
 _AVERAGE = 1
 
 
@@ -64,7 +66,7 @@ class Tables:
     feature_start: np.ndarray  # uint32 (F + 1)
     thresholds: np.ndarray  # float64
     slots: np.ndarray  # uint32 (S, 2)
-    trees: np.ndarray  # uint32 (T, 4)
+    trees: np.ndarray  # uint32 (T, 8)
     nodes: np.ndarray  # uint32 (N, 4)
     values: np.ndarray  # float64 (N)
     words: np.ndarray  # uint32
@@ -104,9 +106,10 @@ def forest_tables(forest: Forest) -> Tables:
     trees = []
     for tree, kinds in zip(forest.trees, variants, strict=True):
         root, depth = _lay_out(tree, kinds, uniques, slot_index, nodes, values, words)
-        trees.append((root, depth, tree.index % forest.num_class, 0))
+        trees.append((root, depth, tree.index % forest.num_class, 0, _check_steps(tree, depth)))
     by_depth = np.argsort([t[1] for t in trees], kind="stable")
-    trees = [(*t[:3], int(order)) for t, order in zip(trees, by_depth, strict=True)]
+    trees = [(t[0], t[1], t[2], int(order), t[4], 0, 0, 0)
+             for t, order in zip(trees, by_depth, strict=True)]  # fmt: skip
     return Tables(
         num_feature=forest.num_feature,
         num_output=forest.num_class,
@@ -117,11 +120,23 @@ def forest_tables(forest: Forest) -> Tables:
         feature_start=feature_start,
         thresholds=np.concatenate([np.zeros(0), *uniques]).astype(np.float64),
         slots=np.array(slots, dtype=np.uint32).reshape(-1, 2),
-        trees=np.array(trees, dtype=np.uint32).reshape(-1, 4),
+        trees=np.array(trees, dtype=np.uint32).reshape(-1, 8),
         nodes=np.array(nodes, dtype=np.uint32).reshape(-1, 4),
         values=np.array(values, dtype=np.float64),
         words=np.array(words, dtype=np.uint32),
     )
+
+
+def _check_steps(tree: Tree, depth: int) -> int:
+    """Steps after which the engine first asks whether a group's rows all reached leaves: the
+    depth by which CHECK_SHARE of the training rows did (LightGBM's leaf_count)."""
+    counts, depths = tree.leaf_count, tree.leaf_depths()
+    if len(counts) != len(depths) or counts.sum() <= 0:
+        return depth
+    order = np.argsort(depths, kind="stable")
+    share = np.cumsum(counts[order]) / counts.sum()
+    at = min(int(np.searchsorted(share, CHECK_SHARE)), len(order) - 1)
+    return int(depths[order][at])
 
 
 def _lay_out(
