@@ -103,13 +103,12 @@ def forest_tables(forest: Forest) -> Tables:
     nodes: list[tuple[int, int, int, int]] = []
     values: list[float] = []
     words: list[int] = []
-    trees = []
-    for tree, kinds in zip(forest.trees, variants, strict=True):
+    trees = np.zeros((len(forest.trees), 8), dtype=np.uint32)
+    for i, (tree, kinds) in enumerate(zip(forest.trees, variants, strict=True)):
         root, depth = _lay_out(tree, kinds, uniques, slot_index, nodes, values, words)
-        trees.append((root, depth, tree.index % forest.num_class, 0, _check_steps(tree, depth)))
-    by_depth = np.argsort([t[1] for t in trees], kind="stable")
-    trees = [(t[0], t[1], t[2], int(order), t[4], 0, 0, 0)
-             for t, order in zip(trees, by_depth, strict=True)]  # fmt: skip
+        check = _check_steps(tree, depth)
+        trees[i, [0, 1, 2, 4]] = root, depth, tree.index % forest.num_class, check
+    trees[:, 3] = np.argsort(trees[:, 1], kind="stable")
     return Tables(
         num_feature=forest.num_feature,
         num_output=forest.num_class,
@@ -120,7 +119,7 @@ def forest_tables(forest: Forest) -> Tables:
         feature_start=feature_start,
         thresholds=np.concatenate([np.zeros(0), *uniques]).astype(np.float64),
         slots=np.array(slots, dtype=np.uint32).reshape(-1, 2),
-        trees=np.array(trees, dtype=np.uint32).reshape(-1, 8),
+        trees=trees,
         nodes=np.array(nodes, dtype=np.uint32).reshape(-1, 4),
         values=np.array(values, dtype=np.float64),
         words=np.array(words, dtype=np.uint32),
