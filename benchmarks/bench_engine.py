@@ -1,0 +1,187 @@
+"""The native tree engine beside lleaves and LightGBM, timed in CPU time of the calling thread.
+
+bench_inference.py times every engine by the wall clock, which a machine shared with many other
+jobs turns into noise. This one measures each engine's CPU time on its own thread
+(``time.thread_time``; medians of alternating runs), so a busy machine slows every engine
+alike and the ratios hold. Models (plain LightGBM on the synthetic data of bench_inference.py,
+30,000 training rows, trained once into ``--workdir``): 500 trees x 63 leaves, 1,000 x 255
+leaves, 10 classes x 100 rounds, 2,000 trees of depth 4. lleaves runs in its own venv
+(``--lleaves-python``, see _lleaves_probe.py) through ``_engine_probe.py``.
+
+Reported per model: batch ns/row on 20,000 distinct rows (1 thread), single prepared rows
+(µs per call, 1,000 distinct rows, Python call included), the export (model text to table blob),
+the engine's max abs difference from ``Booster.predict`` on the rows, and 1 vs 2 threads on
+100,000 rows by the wall clock (the only figure a shared machine can blur).
+
+    .venv/bin/python benchmarks/bench_engine.py [--write-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+from _readme import write_section
+
+from edgeml.compile._forest import parse_model
+from edgeml.compile._native import core_library
+from edgeml.compile._native_tables import forest_blob
+from edgeml.runtime._native_backend import NativeBackend, open_core
+
+SECTION = "## Native engine (CPU time)"
+PROBE = Path(__file__).with_name("_engine_probe.py")
+RUNS = 7
+MODELS = {
+    "synthetic 500×63": ("binary", {"num_leaves": 63}, 500),
+    "deep 1000×255": ("binary", {"num_leaves": 255, "min_data_in_leaf": 5}, 1000),
+    "10-class 100 rounds": ("multiclass", {"num_leaves": 31, "num_class": 10}, 100),
+    "shallow 2000×depth 4": ("binary", {"num_leaves": 16, "max_depth": 4}, 2000),
+}
+
+
+def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """bench_inference.py's synthetic data: 20 float features, 5% NaN, and its signal."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 20))
+    x[rng.random((n, 20)) < 0.05] = np.nan
+    signal = np.nansum(x[:, :5] * [1.0, -2.0, 0.5, 1.5, -1.0], axis=1)
+    signal += np.sin(np.nan_to_num(x[:, 5]) * 3) + x[:, 6] * np.nan_to_num(x[:, 7])
+    return x, signal + rng.normal(size=n) * 0.5
+
+
+def model_file(work: Path, name: str) -> Path:
+    path = work / (name.split()[0].replace("-", "") + ".txt")
+    if path.exists():
+        return path
+    objective, params, rounds = MODELS[name]
+    x, signal = synthetic(30_000, 0)
+    if objective == "multiclass":
+        y = np.digitize(signal, np.quantile(signal, np.linspace(0, 1, 11)[1:-1])).astype(float)
+    else:
+        y = (signal > 0).astype(float)
+    settings = {"verbosity": -1, "num_threads": 2, "objective": objective, **params}
+    lgb.train(settings, lgb.Dataset(x, y), rounds).save_model(str(path))
+    return path
+
+
+def cpu_median(call: Any, rows: int, runs: int = RUNS) -> float:
+    """Median ns per row of ``call()`` in CPU time of this thread."""
+    times = []
+    for _ in range(runs):
+        start = time.thread_time()
+        call()
+        times.append((time.thread_time() - start) / rows * 1e9)
+    return statistics.median(times)
+
+
+def wall_median(call: Any, rows: int, runs: int = RUNS) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) / rows * 1e9)
+    return statistics.median(times)
+
+
+def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict[str, Any]:
+    path = model_file(work, name)
+    text = path.read_text()
+    booster = lgb.Booster(model_str=text)
+    start = time.perf_counter()
+    blob = forest_blob(parse_model(text))
+    export_seconds = time.perf_counter() - start
+    blob_path = work / (path.stem + ".bin")
+    blob_path.write_bytes(blob)
+    lib = open_core(core)
+    one = NativeBackend(lib, blob, threads=1, source=name)
+    two = NativeBackend(lib, blob, threads=2, source=name)
+    rows, _ = synthetic(20_000, 1)
+    rows_path = work / (path.stem + "-rows.npy")
+    np.save(rows_path, rows)
+    truth = booster.predict(rows, num_threads=1)
+    out: dict[str, Any] = {
+        "name": name,
+        "trees": booster.num_trees(),
+        "blob_bytes": len(blob),
+        "export_s": export_seconds,
+        "diff": float(np.max(np.abs(one.predict(rows).reshape(truth.shape) - truth))),
+        "native": cpu_median(lambda: one.predict(rows), len(rows)),
+        "lightgbm": cpu_median(lambda: booster.predict(rows[:4000], num_threads=1), 4000, 3),
+    }
+    singles = list(rows[:1000])
+    out["native_row"] = cpu_median(lambda: [one.predict_one(r) for r in singles], 1000) / 1e3
+    big = np.vstack([rows] * 5)
+    out["threads"] = (wall_median(lambda: one.predict(big), len(big), 3),
+                      wall_median(lambda: two.predict(big), len(big), 3))  # fmt: skip
+    if lleaves_python:
+        command = [lleaves_python, str(PROBE), str(path), str(blob_path), str(core),
+                   str(rows_path), str(RUNS)]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            out["lleaves"] = json.loads(result.stdout)
+        else:
+            out["note"] = f"lleaves failed: {result.stderr.strip()[-200:]}"
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| model | native ns/row | lleaves ns/row (same process) | native ÷ lleaves | "
+        "LightGBM ns/row | native single row µs | lleaves single row µs | "
+        "export (text → tables) s | tables bytes | max abs diff vs LightGBM | "
+        "1 / 2 threads, 100k rows, wall ns/row |",
+        "| --- |" + " ---: |" * 10,
+    ]
+    for r in results:
+        ll = r.get("lleaves", {})
+        ratio = f"{ll['native'] / ll['lleaves']:.2f}" if ll else "—"
+        lines.append(
+            f"| {r['name']} | {r['native']:,.0f} | {ll.get('lleaves', float('nan')):,.0f} "
+            f"| {ratio} | {r['lightgbm']:,.0f} | {r['native_row']:.2f} "
+            f"| {ll.get('lleaves_row', float('nan')):.2f} | {r['export_s']:.2f} "
+            f"| {r['blob_bytes']:,} | {r['diff']:.1e} "
+            f"| {r['threads'][0]:,.0f} / {r['threads'][1]:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write-readme", action="store_true")
+    parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "edgeml-engine"))
+    parser.add_argument("--lleaves-python", default="/tmp/lleaves-venv/bin/python")
+    parser.add_argument("--only", default="", help="Only the models whose name has this.")
+    args = parser.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    lleaves = args.lleaves_python if Path(args.lleaves_python).exists() else None
+    core, _ = core_library()
+    with open("/proc/loadavg") as handle:
+        load = " ".join(handle.read().split()[:3])
+    results = []
+    for name in MODELS:
+        if args.only in name:
+            results.append(bench(name, work, core, lleaves))
+            print(json.dumps(results[-1]), file=sys.stderr)
+    body = (
+        f"Machine: {os.cpu_count()} cores, AMD EPYC, load average {load} at the start (shared).\n"
+        f"Command: `.venv/bin/python benchmarks/bench_engine.py --write-readme`\n\n"
+        + table(results)
+    )
+    print(body)
+    if args.write_readme:
+        write_section(SECTION, body)
+
+
+if __name__ == "__main__":
+    main()
