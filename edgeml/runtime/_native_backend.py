@@ -136,7 +136,8 @@ class NativeBackend:
     def _buffers(self) -> tuple[_Doubles, int, _Doubles, int, int]:
         inp = (ctypes.c_double * self.num_feature)()
         out = (ctypes.c_double * self.num_output)()
-        work = (ctypes.c_uint32 * max(1, self._one_work))()
+        # uint64 for its 8-byte alignment: the core keeps doubles after the uint32 codes
+        work = (ctypes.c_uint64 * max(1, (self._one_work + 1) // 2))()
         self._local.work = work  # kept alive with the thread's buffers
         buffers = (inp, ctypes.addressof(inp), out, ctypes.addressof(out), ctypes.addressof(work))
         self._local.buffers = buffers
