@@ -167,9 +167,10 @@ interleaved, in depth order. Leaf values are added in LightGBM's tree order: res
 bit-for-bit Booster.predict (max abs diff 0.0 in this table and in the parity gate).
 
 Where it wins and loses: the traversal has no data-dependent branch, so it does not pay the
-branch mispredictions of if-else code (lleaves, TL2cgen) — the gain is largest on batches of
-full, deep trees. It loses steps where trees are unbalanced (LightGBM grows leaf-wise: the
-500×63 model has mean path 6.9 but depth 14; a group of 8 rows needs about 10.8), and a single
+branch mispredictions of if-else code (lleaves, TL2cgen, LightGBM's own loop): against
+LightGBM it gains 3-22× here, most on the 2000 shallow trees. It loses steps where trees are
+unbalanced (LightGBM grows leaf-wise: the 500×63 model has mean path 6.9 but depth 14; a
+group of 8 rows needs about 10.8), and a single
 row reads its nodes from L2/L3 (the tables of 500×63 are 1.5 MB). Not built yet: a QuickScorer
 variant for shallow trees, SIMD lanes, prep in the same C call (predict_row still runs the prep
 plan in Python), and `auto` choosing between algorithms by measurement.
