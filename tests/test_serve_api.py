@@ -277,3 +277,89 @@ def test_no_endpoint_takes_a_path_or_a_parameter(client: TestClient) -> None:
     headers = {"authorization": f"Bearer {TOKEN}"}
     answer = client.post("/admin/reload", json={"bundle": "/etc"}, headers=headers).json()
     assert answer["model_version"] == answer["previous"]
+
+
+@pytest.mark.parametrize("depth", [100, 900, 2_000, 20_000])
+@pytest.mark.parametrize(
+    ("path", "wrap"),
+    [
+        ("/predict", lambda nested: nested),
+        ("/predict", lambda nested: b'{"tenure": ' + nested + b"}"),
+        ("/predict/batch", lambda nested: b'{"columns": {"tenure": ' + nested + b"}}"),
+        ("/feedback", lambda nested: b'{"request_id": "r", "row": 0, "label": ' + nested + b"}"),
+    ],
+)
+def test_deeply_nested_json_is_a_4xx(client: TestClient, path: str, wrap, depth: int) -> None:
+    nested = b"[" * depth + b"1" + b"]" * depth
+    response = client.post(path, content=wrap(nested), headers={"content-type": "application/json"})
+    if depth < 1000:  # parsed, then refused by the schema: a list is no value of a record
+        assert response.status_code == 422, response.text
+    else:  # the parser's own cap, a RecursionError (and a 500) before
+        assert response.status_code == 400, response.text
+        assert "nested deeper than" in response.json()["error"]
+    assert client.post("/predict", json=record()).status_code == 200
+
+
+def reloads(client: TestClient, result: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f'edgeml_reloads_total{{result="{result}"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+#: Edits that made loading raise TypeError, KeyError or AttributeError (500, not counted).
+MANIFEST_EDITS = [
+    (("target",), 5),
+    (("target", "classes"), 5),
+    (("task",), None),
+    (("input_schema",), 5),
+    (("input_schema", 0), {}),
+    (("prep", "steps"), "x"),
+    (("features",), 5),
+    (("features", "model"), 5),
+    (("model", "file"), 5),
+    (("backends",), 5),
+    (("backends",), "x"),
+]
+
+
+def edit_manifest(bundle: Path, path: tuple, value: object) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    parent = manifest
+    for key in path[:-1]:
+        parent = parent[key]
+    if value is None:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(("path", "value"), MANIFEST_EDITS)
+def test_a_structurally_wrong_manifest_is_refused_on_reload(
+    bundle: Path, tmp_path: Path, path: tuple, value: object
+) -> None:
+    live = bundle_copy(bundle, tmp_path / "live.edgeml")
+    settings = ServeSettings(bundle=live, log=tmp_path / "log.db", admin_token=TOKEN)
+    with TestClient(create_app(settings)) as client:
+        before = client.post("/predict", json=record()).json()
+        edit_manifest(live, path, value)
+        response = client.post("/admin/reload", headers={"authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 409, response.text
+        assert "reload refused" in response.json()["error"]
+        assert reloads(client, "refused") == 1
+        after = client.post("/predict", json=record()).json()
+    assert after["proba_Yes"] == before["proba_Yes"]
+    assert after["model_version"] == before["model_version"]
+
+
+@pytest.mark.parametrize(("path", "value"), MANIFEST_EDITS[:4])
+def test_a_structurally_wrong_manifest_is_refused_at_start(
+    bundle: Path, tmp_path: Path, path: tuple, value: object
+) -> None:
+    from edgeml.errors import BundleError
+
+    live = bundle_copy(bundle, tmp_path / "live.edgeml")
+    edit_manifest(live, path, value)
+    with pytest.raises(BundleError, match="live.edgeml"):
+        create_app(ServeSettings(bundle=live, log=tmp_path / "log.db"))

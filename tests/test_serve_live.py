@@ -113,6 +113,30 @@ def test_sighup_reloads_a_new_version_and_a_corrupt_one_is_refused(
         assert third["model_version"] == second["model_version"]
 
 
+def test_sighup_with_a_structurally_wrong_manifest_is_refused_and_counted(
+    bundle: Path, tmp_path: Path
+) -> None:
+    from tests.test_serve_api import edit_manifest
+
+    live = bundle_copy(bundle, tmp_path / "live.edgeml")
+    with running_server(str(live), "--log", str(tmp_path / "l.db")) as (url, process):
+        first = httpx.post(f"{url}/predict", json=record()).json()
+        edit_manifest(live, ("target", "classes"), 5)  # a TypeError, a 500, not counted before
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while 'edgeml_reloads_total{result="refused"} 1.0' not in httpx.get(f"{url}/metrics").text:
+            assert process.poll() is None, "the server died on SIGHUP"
+            assert time.monotonic() < deadline, "the refused SIGHUP reload was not counted"
+            time.sleep(0.1)
+        edit_manifest(live, ("input_schema", 0), {})
+        refused = httpx.post(f"{url}/admin/reload", headers={"authorization": f"Bearer {TOKEN}"})
+        assert refused.status_code == 409 and "reload refused" in refused.text
+        assert 'edgeml_reloads_total{result="refused"} 2.0' in httpx.get(f"{url}/metrics").text
+        again = httpx.post(f"{url}/predict", json=record()).json()
+        assert again["model_version"] == first["model_version"]
+        assert again["proba_Yes"] == first["proba_Yes"]
+
+
 def test_a_locked_or_deleted_log_never_fails_a_request(bundle: Path, tmp_path: Path) -> None:
     log = tmp_path / "faults.log.db"
     with running_server(str(bundle), "--log", str(log)) as (url, process):

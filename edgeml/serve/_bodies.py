@@ -35,13 +35,21 @@ class BadRequest(ValueError):
 
 
 def parse_json(body: bytes) -> Any:
-    """The JSON document in ``body`` (strict: no NaN or Infinity)."""
+    """The JSON document in ``body`` (strict: no NaN or Infinity, not nested too deeply)."""
     try:
         return json.loads(body, parse_constant=_refuse_constant)
     except BadRequest:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"body: not valid JSON ({exc})", 400) from None
+    except RecursionError:
+        # The parser recurses once per nesting level and stops at Python's recursion limit:
+        # that is the cap, checked while parsing at no cost to ordinary bodies.
+        raise BadRequest(
+            "body: JSON nested deeper than the server parses (about 1,000 levels of [ and {); "
+            "a record is one flat object",
+            400,
+        ) from None
 
 
 def parse_batch(body: bytes, content_type: str, needed: Sequence[str]) -> dict[str, list[Any]]:

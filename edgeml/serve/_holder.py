@@ -135,11 +135,22 @@ class ModelHolder:
         return pointer is not None and _target(pointer) != self._pointer
 
     def _load(self) -> ServedModel:
-        return ServedModel.load(
-            self.settings.source(),
-            backend=self.settings.backend,
-            strict_categories=self.settings.unknown_categories == "reject",
-        )
+        source = self.settings.source()
+        try:
+            return ServedModel.load(
+                source,
+                backend=self.settings.backend,
+                strict_categories=self.settings.unknown_categories == "reject",
+            )
+        except EdgeMLError:
+            raise
+        except (LookupError, TypeError, AttributeError, ValueError) as exc:
+            # A manifest of the wrong shape ("target": 5, a key missing) fails in whichever
+            # reader meets it first; it is a bundle that cannot be served, not a server fault:
+            # refused (409 and counted on reload, exit 2 at start), the old model kept.
+            raise BundleError(
+                f"{source}: manifest.json has the wrong shape ({type(exc).__name__}: {exc})"
+            ) from None
 
 
 def _target(link: Path | None) -> str | None:
