@@ -323,6 +323,7 @@ def test_data_card(tmp_path: Path) -> None:
     assert card.sources == [
         {
             "uri": str(path),
+            "path": str(path.resolve()),
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "bytes": path.stat().st_size,
         }

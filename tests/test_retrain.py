@@ -257,6 +257,24 @@ def test_old_data_gone_or_changed_is_a_clear_error(tmp_path, data):
     assert retrain(bundle, data["new"], config=new_only).rows["old"] == 0
 
 
+def test_retrain_from_another_directory_finds_the_champions_data(tmp_path, data, monkeypatch):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    (work / "old.csv").write_bytes(data["noise"].read_bytes())
+    monkeypatch.chdir(work)
+    bundle = champion(work, Path("old.csv"))  # trained on a relative path
+    [source] = read_manifest(bundle)["data_card"]["sources"]
+    assert source["uri"] == "old.csv"  # as given, for display
+    assert source["path"] == str((work / "old.csv").resolve())
+    monkeypatch.chdir(elsewhere)
+    result = CliRunner().invoke(
+        retrain_cli, [str(bundle), str(data["new"]), "--out", str(elsewhere / "c.edgeml"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"]["old"] == 1000
+
+
 def test_the_champions_own_file_is_refused_as_new_data(tmp_path, data):
     bundle = champion(tmp_path, data["old"])
     with pytest.raises(DataError) as err:

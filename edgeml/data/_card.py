@@ -76,7 +76,16 @@ class Dataset:
 
 
 def file_facts(path: Path, uri: str) -> dict[str, Any]:
-    """The card entry of one input file: its uri, sha256 and size in bytes."""
+    """The card entry of one input file: its uri as given, its resolved path, sha256 and size.
+
+    ``path`` is absolute so the file is found again (by ``edgeml retrain``) from any working
+    directory; ``uri`` stays as the user wrote it, for display.
+    """
     with path.open("rb") as fh:
         digest = hashlib.file_digest(fh, "sha256").hexdigest()
-    return {"uri": uri, "sha256": digest, "bytes": path.stat().st_size}
+    return {
+        "uri": uri,
+        "path": str(path.resolve()),
+        "sha256": digest,
+        "bytes": path.stat().st_size,
+    }

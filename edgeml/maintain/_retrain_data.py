@@ -149,7 +149,10 @@ def _read_old(
                 f"{champion}: the champion was trained on {uri}, which cannot be read again; "
                 'set [retrain] window = "new" to train on the new rows only'
             )
-        path = Path(uri[len(_SQLITE) :] if uri.startswith(_SQLITE) else uri)
+        # The resolved path the card records (a card written before it had one: the uri,
+        # relative to where training ran), so any working directory finds the same file.
+        given = uri[len(_SQLITE) :] if uri.startswith(_SQLITE) else uri
+        path = Path(str(entry.get("path") or given))
         if not path.is_file():
             raise SourceError(f"{uri}: the champion's training data is gone; {advice}")
         if sha256_file(path) != entry["sha256"]:
@@ -159,7 +162,7 @@ def _read_old(
             )
         reporter.status(f"re-reading the champion's data {uri}")
         dataset = read_data(
-            uri,
+            _SQLITE + str(path) if uri.startswith(_SQLITE) else str(path),
             config=trained.data,
             table=entry.get("table"),
             query=entry.get("query"),
