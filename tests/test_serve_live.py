@@ -137,6 +137,31 @@ def test_sighup_with_a_structurally_wrong_manifest_is_refused_and_counted(
         assert again["proba_Yes"] == first["proba_Yes"]
 
 
+def test_a_shrunk_read_only_wal_index_does_not_kill_the_server(
+    bundle: Path, tmp_path: Path
+) -> None:
+    # The -shm file SQLite maps, emptied and made read-only while serving: touching the
+    # mapping then was a SIGBUS (exit 135, nothing logged) on the next request.
+    log = tmp_path / "shm.log.db"
+    with running_server(str(bundle), "--log", str(log)) as (url, process):
+        assert httpx.post(f"{url}/predict", json=record()).status_code == 200
+        time.sleep(0.5)
+        shm = Path(f"{log}-shm")
+        os.truncate(shm, 0)
+        shm.chmod(0o444)
+        statuses = [httpx.post(f"{url}/predict", json=record()).status_code for _ in range(20)]
+        assert process.poll() is None, process.returncode
+        assert statuses == [200] * 20
+        metrics = httpx.get(f"{url}/metrics").text
+        assert process.poll() is None
+        errors = next(ln for ln in metrics.splitlines() if ln.startswith("edgeml_log_errors "))
+        assert float(errors.split()[-1]) >= 1  # the fault is counted, not hidden
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert count_rows(log) == 21  # nothing lost: the index was rebuilt from the WAL
+
+
 def test_a_locked_or_deleted_log_never_fails_a_request(bundle: Path, tmp_path: Path) -> None:
     log = tmp_path / "faults.log.db"
     with running_server(str(bundle), "--log", str(log)) as (url, process):

@@ -4,7 +4,9 @@ Requests only put rows on a bounded queue (``put_nowait``); a full queue drops t
 them. The writer inserts in batches; a locked database is retried for a while; a full one (the
 ``max_bytes`` cap or the disk) gives up its oldest fifth of rows once and retries; a failing one
 (file deleted or unreadable) drops the batch, counts it and reopens the file, so the log heals
-when the fault goes. Retention keeps the newest ``max_rows`` rows (and at most ``max_bytes``).
+when the fault goes. A WAL index (``-shm``) shrunk under the server, which would kill it with a
+SIGBUS, is restored before each use (:mod:`edgeml.serve._shm`) and counted as an error.
+Retention keeps the newest ``max_rows`` rows (and at most ``max_bytes``).
 
 >>> log = PredictionLog("/tmp/doctest.log.db", max_rows=1000)            # doctest: +SKIP
 >>> log.append([("req-1", 0, 1.7e9, "v1", "treelite", 25.0, 1, "{}", "{}", 0.3)])  # doctest: +SKIP
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeml.serve._logschema import connect
+from edgeml.serve._shm import SharedMemoryGuard
 
 __all__ = ["LogRow", "PredictionLog"]
 
@@ -62,6 +65,7 @@ class PredictionLog:
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize=max_pending)
         self._connection: sqlite3.Connection | None = None
         self._inode: int | None = None
+        self._shm = SharedMemoryGuard(self.path)
         self._since_trim = 0
         self._since_size = 0
         self._open()
@@ -93,6 +97,14 @@ class PredictionLog:
             future.set_exception(sqlite3.OperationalError("the prediction log queue is full"))
         return future
 
+    def guard(self) -> None:
+        """Make the WAL index safe to map before reading the log from another connection
+        (a shrunk one is restored, counted in ``errors``); cheap: one ``fstat``."""
+        fault = self._shm.check()
+        if fault is not None:
+            self.errors += 1
+            self.last_error = fault
+
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far is written (or dropped)."""
         self.submit(lambda _: None).result(timeout=timeout)
@@ -102,10 +114,12 @@ class PredictionLog:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+        self.guard()
         if self._connection is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.close()
             self._connection = None
+        self._shm.close()
 
     # -- writer thread -------------------------------------------------------------------------
 
@@ -230,6 +244,7 @@ class PredictionLog:
     # -- the connection, reopened when the file changes under us -------------------------------
 
     def _ready(self) -> sqlite3.Connection:
+        self.guard()
         # A stat per commit (commits are batched) catches a deleted or replaced file at once.
         if self._connection is None or self._inode != _inode(self.path):
             self._open()
@@ -242,9 +257,11 @@ class PredictionLog:
             with contextlib.suppress(sqlite3.Error):
                 self._connection.close()
             self._connection = None
+        self._shm.close()  # only now: closing its descriptor drops the locks SQLite held
         try:
             self._connection = connect(self.path)
             self._inode = _inode(self.path)
+            self._shm.attach()
             if self.max_bytes is not None:
                 # The cap is the database's page count: SQLite answers SQLITE_FULL past it, as
                 # it does on a full disk, and freed pages of deleted rows are reused.

@@ -98,6 +98,7 @@ class Watch:
     def _window(self) -> LogWindow | None:
         if not self.log.path.is_file():
             return None
+        self.log.guard()  # this read maps the same WAL index as the writer
         try:
             return read_window(self.log.path, self.config.window)
         except EdgeMLError:
