@@ -83,7 +83,10 @@ def fit_rows(
         return _fit_plan_and_booster(
             frame, y, rows, valid_rows, target, config, roles, reporter, label, curves
         )
-    train_rows, valid_rows = splitter.holdout(len(y), EARLY_STOPPING_FRACTION, rows=rows)
+    # Optional: a fold of tiny or one-group data trains without early stopping.
+    train_rows, valid_rows = splitter.holdout(
+        len(y), EARLY_STOPPING_FRACTION, rows=rows, optional=True
+    )
     probe = _fit_plan_and_booster(
         frame, y, train_rows, valid_rows, target, config, roles, reporter, label, curves
     )

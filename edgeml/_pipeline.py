@@ -51,6 +51,7 @@ class TrainResult:
             "baseline": m["metrics"]["baseline"],
             "primary_metric": m["metrics"]["primary"],
             "rows": m["metrics"]["rows"],
+            "notes": m["metrics"].get("notes", []),
             "features": len(m["features"]["model"]),
             **{key: m[key] for key in ("search", "leaderboard") if key in m},
         }
@@ -124,6 +125,7 @@ def train(
         "split": prepared.splitter.kind,
         "cv_folds": settings.cv_folds,
         "rows": {"train": len(prepared.train_rows), "holdout": len(test_rows)},
+        "notes": list(prepared.notes),
     }
     manifest = _manifest(final, prepared, metrics, feature_plan, output)
     manifest["learning_curves"] = curves

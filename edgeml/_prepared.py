@@ -22,7 +22,7 @@ from edgeml.config import Config
 from edgeml.data import DataCard, Dataset, infer_types, logical_schema, read_data
 from edgeml.errors import ConfigError, SchemaError
 from edgeml.plan import Role
-from edgeml.train import Splitter, TargetEncoding, fit_target
+from edgeml.train import Splitter, TargetEncoding, fit_target, split_sizes
 
 # Decisions that make a role column (also) a model feature.
 _AS_FEATURE = ("entity_feature", "time_calendar")
@@ -56,6 +56,8 @@ class Prepared:
         column when the decisions made them features."""
         used = {d["column"] for d in self.decisions if d["what"] in _AS_FEATURE and d["choice"]}
         return {c: r for c, r in self.roles.items() if c not in used}
+    #: What the run gave up for lack of rows (fewer CV folds, no holdout), said in the manifest.
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def fit(
         self,
@@ -176,7 +178,16 @@ def prepare(
         strata=y if target.task != "regression" else None,
         groups=frame[settings.group_col].to_numpy() if settings.group_col else None,
     )
-    train_rows, test_rows = splitter.holdout(frame.height, settings.holdout)
+    # Tiny data: keep what the rows allow (fewer folds, no holdout) and say so in the notes.
+    sizes = split_sizes(
+        splitter,
+        frame.height,
+        holdout=settings.holdout,
+        cv_folds=settings.cv_folds,
+        classes=target.classes,
+    )
+    settings = dataclasses.replace(settings, holdout=sizes.holdout, cv_folds=sizes.cv_folds)
+    config = dataclasses.replace(config, train=settings)
     return Prepared(
         frame=frame,
         y=y,
@@ -186,9 +197,10 @@ def prepare(
         card=dataset.card,
         config=config,
         row_filters=row_filters,
-        train_rows=train_rows,
-        test_rows=test_rows,
+        train_rows=sizes.train_rows,
+        test_rows=sizes.test_rows,
         decisions=decisions,
+        notes=sizes.notes,
     )
 
 

@@ -49,6 +49,8 @@ def show_training(console: Console, result: dict[str, Any]) -> None:
     console.print(
         metrics_table("holdout metrics", metrics["holdout"], result["baseline"], metrics["cv"])
     )
+    for note in result.get("notes", []):
+        console.print(f"note: {note}", markup=False)
     console.print(f"bundle: {result['bundle']}")
 
 

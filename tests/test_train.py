@@ -264,3 +264,82 @@ def test_learning_curves_of_the_final_model_are_stored(trained_bundle):
     valid_curve = curves["valid"]["binary_logloss"]
     assert len(train_curve) == len(valid_curve) > 1
     assert train_curve[-1] < train_curve[0]  # boosting fits the training rows ever closer
+
+
+def tiny_frame(n: int, task: str, *, one_member: bool = False) -> pl.DataFrame:
+    """``n`` rows with a date, three groups and two features; labels alternate between classes,
+    or (``one_member``) the last class has a single row."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n)
+    labels = {"binary": ["No", "Yes"], "multiclass": ["a", "b", "c"]}.get(task)
+    if labels is None:
+        y: list = (x * 2 + rng.normal(size=n)).round(3).tolist()
+    elif one_member:
+        y = [labels[i % (len(labels) - 1)] for i in range(n - 1)] + [labels[-1]]
+    else:
+        y = [labels[i % len(labels)] for i in range(n)]
+    return pl.DataFrame(
+        {
+            "day": [f"2024-01-{1 + i % 28:02d}" for i in range(n)],
+            "shop": [f"g{i % 3}" for i in range(n)],
+            "x": x,
+            "z": rng.integers(0, 5, n),
+            "y": y,
+        }
+    )
+
+
+@pytest.mark.parametrize("split", ["", "time", "group"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_tiny_data_trains_and_says_what_it_gave_up(tmp_path, task, split):
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    cases = [(n, False) for n in (1, 2, 3, 5, 10, 20)]
+    if task != "regression":
+        cases += [(n, True) for n in (3, 5, 10, 20)]
+    for n, one_member in cases:
+        data = tmp_path / f"{n}-{one_member}.csv"
+        tiny_frame(n, task, one_member=one_member).write_csv(data)
+        bundle = tmp_path / f"{n}-{one_member}.edgeml"
+        args = ["train", str(data), "--target", "y", "--task", task, "--out", str(bundle)]
+        args += {"": [], "time": ["--time-col", "day"], "group": ["--group-col", "shop"]}[split]
+        result = CliRunner().invoke(cli, [*args, "--json"])
+        where = (n, one_member, result.output[-300:])
+        if n == 1:  # one row: nothing to learn; one line saying why
+            assert result.exit_code == 2, where
+            assert len(result.output.strip().splitlines()) == 1, where
+            assert "single class" in result.output or "constant" in result.output, where
+            continue
+        assert result.exit_code == 0, where
+        out = json.loads(result.stdout)
+        rows, notes = out["rows"], out["notes"]
+        assert rows["train"] + rows["holdout"] == n, where
+        assert (rows["holdout"] == 0) == any(note.startswith("no holdout") for note in notes)
+        manifest = edgeml.bundle.read_manifest(bundle)
+        folds = manifest["metrics"]["cv_folds"]
+        assert manifest["config"]["train"]["cv_folds"] == folds
+        assert (folds == 5) == (not any("cross-validation" in note for note in notes)), where
+        assert manifest["metrics"]["notes"] == notes
+        if folds:
+            assert set(out["metrics"]["cv"]), where
+        evaluated = CliRunner().invoke(cli, ["evaluate", str(bundle), str(data), "--json"])
+        assert evaluated.exit_code == 0, (where, evaluated.output[-300:])
+
+
+def test_tiny_data_notes_are_printed(tmp_path):
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    data = tmp_path / "five.csv"
+    tiny_frame(5, "binary").write_csv(data)
+    result = CliRunner().invoke(
+        cli, ["train", str(data), "--target", "y", "--out", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "note: no holdout: a 20% holdout of 5 rows is 1; it needs 2" in result.output
+    assert "note: 2-fold cross-validation instead of 5: 5 training rows; 5-fold CV needs 10" in (
+        result.output
+    )

@@ -49,6 +49,12 @@ def select_features(
         reason = "selection off" if names else ""
         return _finish(plan, records, names, reason)
     rows = prepared.train_rows
+    if len(rows) < 2 * SELECTION_FOLDS:  # tiny data: no CV to show a candidate helps
+        for name in names:
+            _drop(
+                records, name, f"{len(rows)} training rows; selection needs {2 * SELECTION_FOLDS}"
+            )
+        return _finish(plan, records, [], "")
     if len(rows) > SELECTION_ROWS:
         rows = rows[:: int(np.ceil(len(rows) / SELECTION_ROWS))]
     matrix = candidates[rows].select(names).cast(pl.Float64).fill_null(np.nan).to_numpy()

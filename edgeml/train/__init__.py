@@ -14,10 +14,12 @@ import types
 from typing import Any
 
 from edgeml.train._booster import fit_booster, lightgbm_params, predict_proba
+from edgeml.train._sizes import SplitSizes, split_sizes
 from edgeml.train._split import Splitter
 from edgeml.train._target import TargetEncoding, Task, fit_target
 
 __all__ = [
+    "SplitSizes",
     "Splitter",
     "TargetEncoding",
     "Task",
@@ -25,6 +27,7 @@ __all__ = [
     "fit_target",
     "lightgbm_params",
     "predict_proba",
+    "split_sizes",
 ]
 
 

@@ -49,11 +49,22 @@ class Splitter:
             return "grouped"
         return "stratified" if self._can_stratify(self.strata, 2) else "shuffled"
 
-    def holdout(self, n: int, fraction: float, rows: np.ndarray | None = None) -> Split:
-        """Split ``rows`` (default: all ``n`` rows) into train and test, ``fraction`` in test."""
+    def holdout(
+        self, n: int, fraction: float, rows: np.ndarray | None = None, *, optional: bool = False
+    ) -> Split:
+        """Split ``rows`` (default: all ``n`` rows) into train and test, ``fraction`` in test.
+
+        ``optional`` (the early-stopping split): rows that cannot be split (too few, a single
+        group) give an empty test part instead of a :class:`DataError`.
+        """
         rows = np.arange(n) if rows is None else rows
         n_test = round(len(rows) * fraction)
         if fraction <= 0 or n_test == 0:
+            return rows, rows[:0]
+        if optional and (
+            n_test >= len(rows)
+            or (self.groups is not None and len(np.unique(self.groups[rows])) < 2)
+        ):
             return rows, rows[:0]
         if n_test >= len(rows):
             raise DataError(f"too few rows ({len(rows)}) to hold out {fraction:.0%} for testing")
@@ -68,6 +79,8 @@ class Splitter:
             return rows[train], rows[test]
         strata = self.strata[rows] if self.strata is not None else None
         stratify = strata if self._can_stratify(strata, 2) else None
+        if stratify is not None and min(n_test, len(rows) - n_test) < len(np.unique(stratify)):
+            stratify = None  # too few rows to put every class on both sides: a plain shuffle
         train, test = train_test_split(
             rows, test_size=n_test, random_state=self.seed, stratify=stratify
         )
@@ -76,7 +89,9 @@ class Splitter:
     def folds(self, rows: np.ndarray, k: int) -> list[Split]:
         """``k`` (train, test) folds over ``rows``; each row is tested at most once."""
         if len(rows) < 2 * k:
-            raise DataError(f"too few rows ({len(rows)}) for {k}-fold cross-validation")
+            raise DataError(
+                f"too few rows ({len(rows)}) for {k}-fold cross-validation; it needs {2 * k}"
+            )
         if self.time_ordered:
             splitter = TimeSeriesSplit(n_splits=k)
             return [(rows[a], rows[b]) for a, b in splitter.split(rows)]
