@@ -56,6 +56,7 @@ class Prepared:
         column when the decisions made them features."""
         used = {d["column"] for d in self.decisions if d["what"] in _AS_FEATURE and d["choice"]}
         return {c: r for c, r in self.roles.items() if c not in used}
+
     #: What the run gave up for lack of rows (fewer CV folds, no holdout), said in the manifest.
     notes: list[str] = dataclasses.field(default_factory=list)
 
