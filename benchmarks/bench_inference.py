@@ -270,7 +270,7 @@ def runtime_predictor(bundle: Path, backend: str, threads: int) -> edgeml.runtim
         path=bundle,
         manifest=manifest,
         prep=edgeml.runtime.RuntimePrep.from_manifest(manifest),
-        backend=_onnx_backend.OnnxBackend.from_bundle(bundle, manifest, threads=threads),
+        backend=_onnx_backend.OnnxBackend.from_bundle(bundle, threads=threads),
     )
 
 

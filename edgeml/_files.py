@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_text_atomically"]
+__all__ = ["fsync_dir", "write_bytes_atomically", "write_text_atomically"]
 
 
 def write_text_atomically(out: str | Path, text: str, *, mode: int = 0o644) -> Path:
@@ -21,15 +21,29 @@ def write_text_atomically(out: str | Path, text: str, *, mode: int = 0o644) -> P
     >>> path.read_text()
     '<p>hi</p>'
     """
+    return write_bytes_atomically(out, text.encode("utf-8"), mode=mode)
+
+
+def write_bytes_atomically(out: str | Path, content: bytes, *, mode: int = 0o644) -> Path:
+    """:func:`write_text_atomically` for bytes. A link at ``out`` is replaced, not followed."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
         os.chmod(temp, mode)
         os.replace(temp, out)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return out
+
+
+def fsync_dir(directory: str | Path) -> None:
+    """Make renames in ``directory`` durable (a crash right after could otherwise undo them)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

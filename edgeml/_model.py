@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from edgeml._fitting import baseline_of, metrics_of
-from edgeml.bundle import read_manifest
+from edgeml.bundle import Bundle, open_bundle
 from edgeml.config import DataConfig
 from edgeml.data import conform, read_data
 from edgeml.errors import BundleError, SchemaError
@@ -23,23 +23,29 @@ from edgeml.train import TargetEncoding, predict_proba
 __all__ = ["Model", "load"]
 
 
-def load(path: str | Path) -> Model:
-    """Open a bundle, verifying its schema version and every file's checksum.
+def load(path: str | Path, *, public_key: Any = None) -> Model:
+    """Open a bundle, verifying its schema version, manifest digest and every file's checksum;
+    with ``public_key`` (a PEM file or its bytes), also its signature by that key.
 
     >>> model = load("churn.edgeml")                        # doctest: +SKIP
     >>> model.predict("new_customers.csv").columns         # doctest: +SKIP
     ['prediction', 'proba_No', 'proba_Yes']
     """
-    path = Path(path)
-    return Model(path=path, manifest=read_manifest(path))
+    bundle = open_bundle(path, public_key=public_key)
+    return Model(path=bundle.path, manifest=bundle.manifest, bundle=bundle)
 
 
 class Model:
     """A trained pipeline read from a bundle. Build it with :func:`edgeml.load`."""
 
-    def __init__(self, *, path: Path, manifest: dict[str, Any]) -> None:
+    def __init__(
+        self, *, path: Path, manifest: dict[str, Any], bundle: Bundle | None = None
+    ) -> None:
         self.path = path
         self.manifest = manifest
+        # Files are read through the bundle opened with this manifest (checked against it):
+        # never another version's model.txt found later at the same path.
+        self.bundle = bundle if bundle is not None else open_bundle(path, verify=False)
         try:
             self.plan = PrepPlan.from_dict(manifest["prep"])
             self.feature_plan = FeaturePlan.from_dict(
@@ -52,6 +58,8 @@ class Model:
             )
         except KeyError as exc:
             raise BundleError(f"{path}: manifest lacks {exc}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise BundleError(f"{path}: manifest is malformed ({exc})") from None
 
     @property
     def task(self) -> str:
@@ -59,7 +67,11 @@ class Model:
 
     @cached_property
     def booster(self) -> lgb.Booster:
-        return lgb.Booster(model_file=str(self.path / self.manifest["model"]["file"]))
+        text = self.bundle.read(self.manifest["model"]["file"]).decode("utf-8", "replace")
+        try:
+            return lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as exc:
+            raise BundleError(f"{self.path}: model file is not a LightGBM model ({exc})") from None
 
     def predict(
         self, data: str | Path | pl.DataFrame, *, table: str | None = None, query: str | None = None

@@ -46,5 +46,3 @@ def load_reference_rows(content: bytes) -> tuple[list[str], list[list[Any]]]:
     """The columns and rows stored by :func:`reference_rows`."""
     payload = json.loads(content)
     return list(payload["columns"]), list(payload["rows"])
-
-

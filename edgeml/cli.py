@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from edgeml import _views
-from edgeml._cli_common import emit_json, user_errors
+from edgeml._cli_common import UserError, emit_json, user_errors
 from edgeml._cli_monitor import monitor
 from edgeml._cli_registry import registry, retrain
 from edgeml._demo import run_demo
@@ -21,6 +21,7 @@ from edgeml._model import load
 from edgeml._output import write_frame
 from edgeml._pipeline import train as train_bundle
 from edgeml._progress import Reporter
+from edgeml.bundle import generate_keypair, sign_bundle
 from edgeml.compile import FORMATS
 from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
@@ -242,22 +243,26 @@ def predict(bundle: Path, data: str, out: Path, table: str | None, query: str | 
 
 @cli.command()
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option(
-    "--format", "format_", type=click.Choice(FORMATS), required=True, help="Artifact to build."
-)
+@click.option("--format", "format_", type=click.Choice(FORMATS), help="Artifact to build.")
 @click.option("--target", default="host", show_default=True, help="host or a GNU triple.")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), help="Copy it here.")
 @click.option("--annotate", is_flag=True, help="Branch hints from the reference rows (treelite).")
 @click.option("--quantize", is_flag=True, help="Thresholds as integer bins (treelite).")
+@click.option(
+    "--sign",
+    type=click.Path(path_type=Path),
+    help="Sign the bundle with this Ed25519 private key (edgeml keygen).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
 def export(
     bundle: Path,
-    format_: str,
+    format_: str | None,
     target: str,
     out: Path | None,
     annotate: bool,
     quantize: bool,
+    sign: Path | None,
     as_json: bool,
 ) -> None:
     """Compile the bundle's model, check it equals LightGBM, and record it in the bundle.
@@ -266,15 +271,42 @@ def export(
     Example:
         edgeml export churn.edgeml --format treelite
         edgeml export churn.edgeml --format c --target aarch64-linux-gnu -o churn-c/
+        edgeml export churn.edgeml --sign team.key        (sign only)
     """
+    if format_ is None:
+        if sign is None:
+            raise UserError("export needs --format FORMAT (or --sign KEY to only sign the bundle)")
+        sign_bundle(bundle, sign)
+        if as_json:
+            emit_json({"bundle": str(bundle), "signed": True})
+        else:
+            click.echo(f"signed {bundle}")
+        return
     options = {name: True for name, on in (("annotate", annotate), ("quantize", quantize)) if on}
     result = export_bundle(
-        bundle, format=format_, target=target, out=out, reporter=Reporter(), options=options
-    )
+        bundle, format=format_, target=target, out=out, reporter=Reporter(), options=options,
+        sign=sign,
+    )  # fmt: skip
     if as_json:
         emit_json(result.to_dict())
     else:
         _views.show_export(_stdout(), result.to_dict())
+
+
+@cli.command()
+@click.argument("key", type=click.Path(path_type=Path))
+@user_errors
+def keygen(key: Path) -> None:
+    """Make an Ed25519 key pair for signed bundles: KEY (private, mode 0600) and KEY.pub.
+
+    \b
+    Example:
+        edgeml keygen team.key
+        edgeml export churn.edgeml --format treelite --sign team.key
+        python -c "import edgeml; edgeml.load('churn.edgeml', public_key='team.key.pub')"
+    """
+    private, public = generate_keypair(key)
+    click.echo(f"wrote {private} (private: keep it off devices) and {public} (public)")
 
 
 @cli.command()

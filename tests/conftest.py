@@ -83,3 +83,16 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def shared(name: str) -> Path:
     """The real dataset ``name`` (``telco_churn.csv``): the ``.csv.gz`` shipped in edgeml."""
     return dataset_path(name)
+
+
+def reseal(bundle: Path) -> None:
+    """Recompute the digest of a manifest.json edited by hand, as anyone who knows the format
+    can (the digest catches careless edits; only a signature stops deliberate ones)."""
+    import json
+
+    from edgeml.bundle import manifest_digest
+
+    path = Path(bundle) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["digest"] = manifest_digest(manifest)
+    path.write_text(json.dumps(manifest), encoding="utf-8")

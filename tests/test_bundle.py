@@ -36,7 +36,7 @@ def test_deleted_file_is_refused(tmp_path):
         read_manifest(path)
 
 
-@pytest.mark.parametrize("version", [0, 2, None])
+@pytest.mark.parametrize("version", [0, 1, 3, None])
 def test_unknown_schema_version_is_refused(tmp_path, version):
     path = write_bundle(tmp_path / "m.edgeml", {}, {})
     manifest = json.loads((path / "manifest.json").read_text())

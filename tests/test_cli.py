@@ -201,7 +201,7 @@ def test_unknown_schema_version(trained_bundle, tmp_path):
     result = run("evaluate", bundle, "whatever.csv")
     assert_user_error(
         result,
-        f"{bundle}: bundle schema version 99 is not supported; this edgeml reads version 1 "
+        f"{bundle}: bundle schema version 99 is not supported; this edgeml reads version 2 "
         "(re-train, or upgrade edgeml if the bundle is newer)",
     )
 

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 import edgeml
-from edgeml.bundle import read_manifest
+from edgeml.bundle import read_bundle_files, read_manifest, write_bundle
 from edgeml.compile import ExportRequest, export
 from edgeml.compile._onnx import build, frame_feeds, prep_model
 from edgeml.compile._onnx_graph import GraphBuilder
@@ -78,7 +78,7 @@ def train_bundle(
 
 def exported(bundle: Path) -> tuple[edgeml.compile.ExportResult, OnnxBackend]:
     result = export(bundle, format="onnx")
-    return result, OnnxBackend.from_bundle(bundle, read_manifest(bundle))
+    return result, OnnxBackend.from_bundle(bundle)
 
 
 def probe_columns(n: int = 40) -> dict[str, list]:
@@ -341,10 +341,10 @@ def test_an_onnx_file_that_fails_to_load_is_a_clear_error(
         OnnxBackend(b"not an onnx model", {"x": "float"}, source="broken.onnx")
     copy = shutil.copytree(binary_bundle, tmp_path / "copy.edgeml")
     export(copy, format="onnx")
-    (copy / "onnx/model.onnx").write_bytes(b"\x08\x07garbage")
-    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest, files = read_bundle_files(copy)  # garbage recorded with its own checksum
+    write_bundle(copy, manifest, {**files, "onnx/model.onnx": b"\x08\x07garbage"})
     with pytest.raises(ExportError, match=r"model\.onnx: onnxruntime cannot load"):
-        OnnxBackend.from_bundle(copy, manifest)
+        OnnxBackend.from_bundle(copy)
 
 
 def test_refusals() -> None:
@@ -368,9 +368,8 @@ class Refuse(importlib.abc.MetaPathFinder):
             raise ImportError(name)
 sys.meta_path.insert(0, Refuse())
 import edgeml.runtime, edgeml.runtime._onnx_backend as b
-from edgeml.bundle import read_manifest
 before = "onnxruntime" in sys.modules
-backend = b.OnnxBackend.from_bundle(sys.argv[1], read_manifest(sys.argv[1]))
+backend = b.OnnxBackend.from_bundle(sys.argv[1])
 value = backend.predict_row(json.loads(sys.argv[2]))
 print(json.dumps([before, "onnxruntime" in sys.modules, value.tolist()]))
 """

@@ -20,6 +20,7 @@ from edgeml.config import Config
 from edgeml.errors import BundleError, ConfigError, DataError
 from edgeml.evaluate import report
 from edgeml.evaluate._html import MAX_ROWS, VISIBLE_ROWS, table
+from tests.conftest import reseal
 
 TASKS = ("binary", "multiclass", "regression")
 ALWAYS = ("summary", "data", "data-card", "prep", "features", "metrics", "evaluation",
@@ -180,6 +181,7 @@ def test_search_and_leaderboard_sections_when_the_manifest_has_them(bundles, tmp
          "within_noise": False},
     ]  # fmt: skip
     (bundle / "manifest.json").write_text(json.dumps(manifest))
+    reseal(bundle)
     out = report(bundle, tmp_path / "r.html")
     page = parse(out)
     assert {"leaderboard", "search", "pareto"} <= page.ids
@@ -233,5 +235,6 @@ def test_data_without_the_id_columns_is_enough(bundles, tmp_path):
     bundle = shutil.copytree(bundles["regression"][0], tmp_path / "ids.edgeml")
     manifest = json.loads((bundle / "manifest.json").read_text())
     (bundle / "manifest.json").write_text(json.dumps({**manifest, "id_cols": ["row_id"]}))
+    reseal(bundle)
     data = pl.read_csv(bundles["regression"][1]).drop("row_id")
     assert "residuals" in parse(report(bundle, tmp_path / "r.html", data=data)).ids

@@ -23,7 +23,7 @@ from tests.conftest import churn_like
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("polars", "lightgbm", "numba", "sklearn", "click", "rich", "treelite", "tl2cgen",
-         "pandas", "pyarrow", "scipy", "onnxruntime")  # fmt: skip
+         "pandas", "pyarrow", "scipy", "onnxruntime", "cryptography")  # fmt: skip
 
 # Runs in a fresh interpreter: any attempt to import a heavy package fails loudly, and after
 # transforming rows none may be in sys.modules.
@@ -94,9 +94,17 @@ def test_runtime_imports_numpy_only_and_matches_polars(device_bundle, tmp_path):
     out = json.loads(result.stdout)
     assert out["heavy"] == []
     assert set(out["edgeml"]) <= {
-        "edgeml", "edgeml.errors", "edgeml.bundle", "edgeml.plan", "edgeml.runtime",
-        "edgeml.feature_plan", "edgeml.formula",
-    } | {m for m in out["edgeml"] if m.startswith("edgeml.runtime.")}  # fmt: skip
+        "edgeml",
+        "edgeml.errors",
+        "edgeml.bundle",
+        "edgeml.plan",
+        "edgeml.runtime",
+        "edgeml.feature_plan",
+        "edgeml.formula",
+        "edgeml._files",
+        "edgeml._process",
+    } | {m for m in out["edgeml"] if m.startswith(("edgeml.runtime.", "edgeml.bundle."))}
+    assert "edgeml.bundle._sign" not in out["edgeml"]  # signatures only when a key is given
 
     model = edgeml.load(device_bundle)
     frame = pl.DataFrame(rows)

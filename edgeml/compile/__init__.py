@@ -12,13 +12,13 @@ True
 from __future__ import annotations
 
 import importlib
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from edgeml._files import write_bytes_atomically
 from edgeml._progress import SILENT, Reporter
-from edgeml.bundle import read_bundle_files, write_bundle
+from edgeml.bundle import read_bundle_files, sign_bundle, write_bundle
 from edgeml.errors import ConfigError
 
 __all__ = ["FORMATS", "Artifact", "ExportRequest", "ExportResult", "export"]
@@ -82,14 +82,18 @@ def export(
     out: str | Path | None = None,
     reporter: Reporter = SILENT,
     options: dict[str, Any] | None = None,
+    sign: str | Path | None = None,
 ) -> ExportResult:
-    """Compile the bundle's model as ``format`` for ``target`` and record it in the bundle."""
+    """Compile the bundle's model as ``format`` for ``target`` and record it in the bundle;
+    ``sign``: an Ed25519 private key file (``edgeml keygen``) to sign the rewritten bundle."""
     if format not in FORMATS:
         raise ConfigError(
             f"--format {format!r} is not supported; expected one of: {', '.join(FORMATS)}"
         )
     bundle = Path(bundle)
     if format == "docker":  # a build context beside the bundle, not a file inside it
+        if sign is not None:
+            sign_bundle(bundle, sign)
         return _docker_context(bundle, out, reporter)
     if format == "mlflow":  # an MLflow model directory beside the bundle, holding a copy of it
         return _mlflow_model(bundle, out, reporter)
@@ -111,11 +115,11 @@ def export(
         "parity": artifact.parity,
         **artifact.info,
     }
-    write_bundle(bundle, {**manifest, "backends": backends}, {**files, **artifact.files})
+    write_bundle(bundle, {**manifest, "backends": backends}, {**files, **artifact.files}, sign=sign)
     destination = None
     if out is not None:
         destination = Path(out)
-        _copy_out(bundle, artifact.copy_out or sorted(artifact.files), destination)
+        _copy_out(artifact.files, artifact.copy_out or sorted(artifact.files), destination)
     return ExportResult(
         bundle=bundle,
         format=format,
@@ -168,17 +172,15 @@ def _backend(format: str) -> Any:
     return importlib.import_module(f"edgeml.compile.{_MODULES[format]}").build
 
 
-def _copy_out(bundle: Path, names: list[str], destination: Path) -> None:
-    """Copy one file to ``destination``, or several (a package) into it as a directory."""
+def _copy_out(files: dict[str, bytes], names: list[str], destination: Path) -> None:
+    """Write one file to ``destination``, or several (a package) into it as a directory: the
+    bytes just recorded in the bundle, not whatever its directory holds by then."""
     if len(names) == 1 and destination.suffix:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(bundle / names[0], destination)
+        write_bytes_atomically(destination, files[names[0]])
         return
     prefix = _common_dir(names)
     for name in names:
-        target = destination / name[len(prefix) :]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(bundle / name, target)
+        write_bytes_atomically(destination / name[len(prefix) :], files[name])
 
 
 def _common_dir(names: list[str]) -> str:

@@ -20,7 +20,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from edgeml.bundle import read_manifest
+from edgeml.bundle import open_bundle
 from edgeml.errors import ConfigError, ExportError
 
 __all__ = ["RUNTIME_PACKAGES", "write_context"]
@@ -99,12 +99,14 @@ def write_context(bundle: str | Path, out: str | Path | None) -> list[str]:
     if out is None:
         raise ConfigError("--format docker needs -o DIR: the directory to write the context to")
     bundle, out = Path(bundle), Path(out)
-    manifest = read_manifest(bundle, verify=True)
+    opened = open_bundle(bundle, verify=True)
+    manifest = opened.manifest
     _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
-        _copy_tree(bundle, staging / "bundle")
+        # The manifest and the files it lists, verified, nothing else; no link followed.
+        opened.copy_to(staging / "bundle")
         _copy_tree(_package_root(), staging / "edgeml", skip=("__pycache__", "*.pyc"))
         backends = set(manifest.get("backends", {})) | {"lightgbm"}
         best = next(b for b in ("native", "treelite", "onnx", "lightgbm") if b in backends)

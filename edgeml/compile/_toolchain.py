@@ -36,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from edgeml._progress import SILENT, Reporter
+from edgeml.compile._cache_staging import remove_stale, staging_prefix
 from edgeml.errors import ConfigError, ExportError, ToolchainError
 
 __all__ = [
@@ -238,8 +239,9 @@ def cached_build(key: str, build: Callable[[Path], None]) -> tuple[Path, bool]:
     entry = root / key[:2] / key
     if entry.is_dir():
         return entry, True
+    remove_stale(root)  # what killed builds left (see _cache_staging)
     entry.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", dir=entry.parent))
+    staging = Path(tempfile.mkdtemp(prefix=staging_prefix(key), dir=entry.parent))
     try:
         build(staging)
         try:

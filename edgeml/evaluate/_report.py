@@ -188,10 +188,9 @@ def _reference_scores(model: Model) -> str:
     """Predictions on the bundle's reference rows: a sample of training inputs, no labels."""
     from edgeml.evaluate import _plots as plots
 
-    path = model.path / REFERENCE_ROWS
-    if not path.is_file():
+    if REFERENCE_ROWS not in model.bundle.files:
         return ""
-    columns, rows = load_reference_rows(path.read_bytes())
+    columns, rows = load_reference_rows(model.bundle.read(REFERENCE_ROWS))
     if not rows:
         return ""
     raw = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)

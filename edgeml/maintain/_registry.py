@@ -34,7 +34,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgeml.bundle import MANIFEST, read_manifest
+from edgeml._files import fsync_dir
+from edgeml._process import alive
+from edgeml.bundle import open_bundle, read_manifest
 from edgeml.errors import RegistryError
 
 __all__ = ["Registry", "VersionInfo"]
@@ -154,18 +156,22 @@ class Registry:
         """
         _check_name(name)
         source = Path(bundle)
-        manifest = read_manifest(source, verify=True)
+        opened = open_bundle(source, verify=True)
         folder = self.root / name
         folder.mkdir(parents=True, exist_ok=True)
         with self.scratch(name) as staging:
             copy = staging / "bundle"
-            _copy_bundle(source, copy, manifest)
-            read_manifest(copy, verify=True)  # the source may have changed while we copied
+            # Only the manifest and the files it lists, each read without following a link
+            # and checked against its sha256 as it is copied.
+            opened.copy_to(copy)
+            for directory in sorted({p.parent for p in copy.rglob("*")}, reverse=True):
+                fsync_dir(directory)
+            read_manifest(copy, verify=True)
             with self._locked(name):
                 _remove_stale(folder)
                 version = max(_version_numbers(folder), default=0) + 1
                 os.rename(copy, folder / f"v{version}")
-                _fsync_dir(folder)
+                fsync_dir(folder)
                 events: list[dict[str, Any]] = [
                     {"source": str(source), **(note or {}), "action": "add", "version": version}
                 ]
@@ -367,19 +373,7 @@ def _switch(folder: Path, version: int) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
-
-
-def _copy_bundle(source: Path, destination: Path, manifest: dict[str, Any]) -> None:
-    """Copy the manifest and the files it lists (nothing else), each fsynced."""
-    for name in [*manifest.get("files", {}), MANIFEST]:
-        target = destination / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / name, target)
-        with open(target, "rb") as handle:
-            os.fsync(handle.fileno())
-    for folder in sorted({p.parent for p in destination.rglob("*")}, reverse=True):
-        _fsync_dir(folder)
+    fsync_dir(folder)
 
 
 def _remove_stale(folder: Path) -> None:
@@ -388,21 +382,11 @@ def _remove_stale(folder: Path) -> None:
         if not entry.name.startswith(_TEMP):
             continue
         pid_text = entry.name[len(_TEMP) :].split("-", 1)[0]
-        if pid_text.isdigit() and not _alive(int(pid_text)):
+        if pid_text.isdigit() and not alive(int(pid_text)):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -417,13 +401,4 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a crash right after could otherwise undo it)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)

@@ -2,10 +2,12 @@
 
 A backend module ``edgeml.runtime._<name>_backend`` exposes::
 
-    def load_backend(bundle: Path, manifest: dict, *, threads: int = 1) -> Backend
+    def load_backend(bundle: edgeml.bundle.Bundle, *, threads: int = 1) -> Backend
 
 which raises :class:`~edgeml.errors.ExportError` (clear message) when the export is absent,
-corrupted, built for another machine, or needs a package that is not installed. The module is
+built for another machine, or needs a package that is not installed, and reads its files only
+through ``bundle.read(name)`` (inside the bundle, listed, sha256 checked: a BundleError there
+refuses the bundle instead of falling back). The module is
 imported only when that backend is asked for, so its dependencies (onnxruntime, lightgbm) are
 loaded only then.
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edgeml.errors import ExportError
 
-__all__ = ["MACHINES", "check_library"]
+__all__ = ["MACHINES", "check_image", "check_library"]
 
 # e_machine values (ELF specification) of the architectures edgeml builds for.
 MACHINES = {3: "i386", 40: "arm", 62: "x86_64", 183: "aarch64", 243: "riscv", 21: "ppc64"}
@@ -31,7 +31,12 @@ _ET_DYN, _PT_LOAD = 3, 1
 
 def check_library(path: Path) -> None:
     """Raise ExportError unless ``path`` is a complete shared library for this machine."""
-    data = path.read_bytes()
+    check_image(path.read_bytes(), str(path))
+
+
+def check_image(data: bytes, path: str) -> None:
+    """Raise ExportError unless ``data`` is a complete shared library for this machine
+    (``path`` names it in messages): the bytes that will be loaded, not a file re-read later."""
     if data[:4] != b"\x7fELF" or len(data) < 52:
         raise ExportError(f"{path}: not a shared library (no ELF header)")
     bits, order = {1: 32, 2: 64}.get(data[4], 0), {1: "<", 2: ">"}.get(data[5], "")

@@ -4,7 +4,7 @@ The fallback when nothing faster was exported. Loading it imports ``lightgbm`` (
 SciPy and scikit-learn if installed): slower to start and heavier than the compiled backends,
 but always available where edgeml trained.
 
->>> backend = load_backend(Path("churn.edgeml"), manifest)      # doctest: +SKIP
+>>> backend = load_backend(open_bundle("churn.edgeml"))          # doctest: +SKIP
 >>> backend.predict(np.zeros((1, 4))).shape                       # doctest: +SKIP
 (1,)
 """
@@ -12,12 +12,14 @@ but always available where edgeml trained.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgeml.errors import BundleError, ExportError
+
+if TYPE_CHECKING:
+    from edgeml.bundle import Bundle
 
 __all__ = ["LightGBMBackend", "load_backend"]
 
@@ -28,7 +30,7 @@ class LightGBMBackend:
     name = "lightgbm"
     takes_raw_input = False
 
-    def __init__(self, model_file: Path, *, threads: int = 1) -> None:
+    def __init__(self, model_text: str, *, source: str, threads: int = 1) -> None:
         try:
             import lightgbm as lgb
         except ImportError:
@@ -38,9 +40,9 @@ class LightGBMBackend:
             ) from None
         self.threads = max(1, int(threads))
         try:
-            self.booster = lgb.Booster(model_file=str(model_file))
+            self.booster = lgb.Booster(model_str=model_text)
         except lgb.basic.LightGBMError as exc:
-            raise BundleError(f"{model_file}: not a LightGBM model ({exc})") from None
+            raise BundleError(f"{source}: not a LightGBM model ({exc})") from None
         self.num_feature = self.booster.num_feature()
 
     def predict(self, inputs: np.ndarray | Mapping[str, Any]) -> np.ndarray:
@@ -49,10 +51,11 @@ class LightGBMBackend:
         return np.asarray(self.booster.predict(matrix, num_threads=self.threads), np.float64)
 
 
-def load_backend(bundle: Path, manifest: Mapping[str, Any], *, threads: int = 1) -> LightGBMBackend:
-    """The bundle's LightGBM model (``manifest["model"]["file"]``)."""
+def load_backend(bundle: Bundle, *, threads: int = 1) -> LightGBMBackend:
+    """The bundle's LightGBM model (``manifest["model"]["file"]``), read once and checksummed."""
     try:
-        name = manifest["model"]["file"]
+        name = bundle.manifest["model"]["file"]
     except (KeyError, TypeError):
-        raise BundleError(f"{bundle}: manifest names no model file") from None
-    return LightGBMBackend(bundle / name, threads=threads)
+        raise BundleError(f"{bundle.path}: manifest names no model file") from None
+    text = bundle.read(name).decode("utf-8", errors="replace")
+    return LightGBMBackend(text, source=str(bundle.path / name), threads=threads)

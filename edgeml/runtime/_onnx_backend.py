@@ -8,7 +8,7 @@ for missing, dates as float64 seconds since 1970-01-01.
 
 onnxruntime is imported when a backend is built, never when ``edgeml.runtime`` is imported.
 
->>> backend = OnnxBackend.from_bundle("churn.edgeml", manifest)          # doctest: +SKIP
+>>> backend = OnnxBackend.from_bundle("churn.edgeml")                    # doctest: +SKIP
 >>> backend.predict({"tenure": [12, None], "contract": ["month", "new"]})  # doctest: +SKIP
 array([0.31, 0.12])
 """
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import BundleError, ExportError, SchemaError
 from edgeml.plan import DATE_TYPES, NUMERIC_TYPES, PrepPlan
 from edgeml.runtime._prep import _micros_column, _number_column, _text_column
@@ -117,10 +118,11 @@ class OnnxBackend:
         self._feature_outputs = ["features"]
 
     @classmethod
-    def from_bundle(
-        cls, path: str | Path, manifest: Mapping[str, Any], *, threads: int = 1
-    ) -> OnnxBackend:
-        """The backend of a bundle exported with ``--format onnx`` (checksums are the caller's)."""
+    def from_bundle(cls, bundle: Bundle | str | Path, *, threads: int = 1) -> OnnxBackend:
+        """The backend of a bundle exported with ``--format onnx`` (its bytes checksummed)."""
+        if not isinstance(bundle, Bundle):
+            bundle = open_bundle(bundle)
+        path, manifest = bundle.path, bundle.manifest
         entry = manifest.get("backends", {}).get("onnx")
         if entry is None:
             raise BundleError(
@@ -128,10 +130,7 @@ class OnnxBackend:
             )
         files = [f for f in entry.get("files", []) if f.endswith(".onnx")] or [ONNX_FILE]
         file = Path(path) / files[0]
-        try:
-            content = file.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"{file}: cannot read the ONNX model: {exc.strerror}") from None
+        content = bundle.read(files[0])
         if not isinstance(manifest.get("prep"), dict):
             raise BundleError(f"{path}: manifest has no prep plan")
         schema = PrepPlan.from_dict(manifest["prep"]).input_schema
@@ -243,8 +242,6 @@ def _feed_value(value: Any, logical: str, column: str) -> np.ndarray:
     raise BundleError(f"column {column!r}: unknown logical type {logical!r}")
 
 
-def load_backend(
-    bundle: str | Path, manifest: Mapping[str, Any], *, threads: int = 1
-) -> OnnxBackend:
+def load_backend(bundle: Bundle, *, threads: int = 1) -> OnnxBackend:
     """The runtime's loader hook (see ``edgeml.runtime._backend``)."""
-    return OnnxBackend.from_bundle(bundle, manifest, threads=threads)
+    return OnnxBackend.from_bundle(bundle, threads=threads)

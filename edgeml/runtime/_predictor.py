@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeml.bundle import read_manifest
+from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import BundleError, ConfigError, ExportError, SchemaError
 from edgeml.runtime._backend import BACKENDS, Backend
 from edgeml.runtime._prep import RuntimePrep
@@ -39,13 +39,29 @@ __all__ = ["Predictor", "load"]
 
 
 def load(
-    bundle: str | Path, *, backend: str = "auto", threads: int = 1, verify: bool = True
+    bundle: str | Path | Bundle,
+    *,
+    backend: str = "auto",
+    threads: int = 1,
+    verify: bool = True,
+    public_key: Any = None,
 ) -> Predictor:
     """Open a bundle for prediction with ``backend`` (``auto`` or one of native, treelite,
-    onnx, lightgbm); ``threads`` is used for batches; ``verify`` checks every file's sha256.
+    onnx, lightgbm); ``threads`` is used for batches; ``verify`` checks every file's sha256 (the
+    model files the backend reads are checked either way); ``public_key`` (a PEM file, or its
+    bytes) refuses a bundle not signed by that key.
+
+    A bundle that cannot be trusted (a path outside it, a file not listed or changed, a link)
+    raises BundleError: ``auto`` falls back to the next backend only when an export cannot run
+    here (ExportError), never past a bundle that was tampered with.
     """
-    path = Path(bundle)
-    manifest = read_manifest(path, verify=verify)
+    if isinstance(bundle, Bundle):  # opened (and verified as asked) by the caller
+        opened = bundle
+        if public_key is not None:
+            opened = open_bundle(bundle.root, verify=False, public_key=public_key)
+    else:
+        opened = open_bundle(bundle, verify=verify, public_key=public_key)
+    path, manifest = opened.path, opened.manifest
     prep = RuntimePrep.from_manifest(manifest, source=str(path))
     if backend != "auto" and backend not in BACKENDS:
         raise ConfigError(
@@ -62,25 +78,27 @@ def load(
                 )
             continue
         try:
-            loaded = _load_backend(name, path, manifest, threads)
+            loaded = _load_backend(name, opened, threads)
         except ExportError as exc:
             if backend != "auto":
                 raise
             skipped[name] = str(exc)
             continue
-        return Predictor(path=path, manifest=manifest, prep=prep, backend=loaded, skipped=skipped)
+        return Predictor(
+            path=path, manifest=manifest, prep=prep, backend=loaded, skipped=skipped, bundle=opened
+        )
     raise ExportError(f"{path}: no backend can run here: {skipped}")  # pragma: no cover
 
 
-def _load_backend(name: str, path: Path, manifest: dict[str, Any], threads: int) -> Backend:
+def _load_backend(name: str, bundle: Bundle, threads: int) -> Backend:
     try:
         module = importlib.import_module(f"edgeml.runtime._{name}_backend")
     except ImportError as exc:  # the module, or a package it needs (onnxruntime)
         raise ExportError(f"the {name} backend is not available: {exc}") from None
     loader = getattr(module, "load_backend", None)
     if loader is None:
-        raise ExportError(f"edgeml.runtime._{name}_backend has no load_backend(bundle, manifest)")
-    backend: Backend = loader(path, manifest, threads=threads)
+        raise ExportError(f"edgeml.runtime._{name}_backend has no load_backend(bundle)")
+    backend: Backend = loader(bundle, threads=threads)
     return backend
 
 
@@ -98,8 +116,10 @@ class Predictor:
         prep: RuntimePrep,
         backend: Backend,
         skipped: dict[str, str] | None = None,
+        bundle: Bundle | None = None,
     ) -> None:
         self.path = path
+        self.bundle = bundle
         self.manifest = manifest
         self.prep = prep
         self.backend = backend

@@ -4,7 +4,7 @@ No TL2cgen, no DMatrix: ``edgeml_predict_row`` reads the prepared feature vector
 ``edgeml_predict_batch`` loops over rows in C (optionally on several threads), so a batch never
 loops in Python. See :mod:`edgeml.compile._treecode` for the entry points.
 
->>> backend = load_backend(Path("churn.edgeml"), manifest)      # doctest: +SKIP
+>>> backend = load_backend(open_bundle("churn.edgeml"))          # doctest: +SKIP
 >>> backend.predict(np.zeros((2, backend.num_feature)))           # doctest: +SKIP
 array([0.21, 0.21])
 """
@@ -16,12 +16,15 @@ import platform
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeml.errors import BundleError, ExportError
-from edgeml.runtime._elf import check_library
+from edgeml.errors import ExportError
+from edgeml.runtime._native import load_library
+
+if TYPE_CHECKING:
+    from edgeml.bundle import Bundle
 
 __all__ = ["ABI_VERSION", "TreeliteBackend", "load_backend"]
 
@@ -39,10 +42,12 @@ class TreeliteBackend:
     name = "treelite"
     takes_raw_input = False
 
-    def __init__(self, library: str | Path, *, threads: int = 1) -> None:
+    def __init__(self, library: str | Path, *, threads: int = 1, data: bytes | None = None) -> None:
+        """Load ``data`` (the library's verified bytes), or the file ``library`` read once;
+        ``library`` names it in messages either way."""
         self.library = Path(library)
         self.threads = max(1, int(threads))
-        lib = _open(self.library)
+        lib = _open(self.library, data)
         try:
             abi = lib.edgeml_abi_version()
             self.num_feature = int(lib.edgeml_num_feature())
@@ -106,21 +111,25 @@ class TreeliteBackend:
         return inp, ctypes.addressof(inp), out, ctypes.addressof(out)
 
 
-def load_backend(bundle: Path, manifest: Mapping[str, Any], *, threads: int = 1) -> TreeliteBackend:
-    """The bundle's treelite export, checked: present, for this machine, loadable, right width."""
+def load_backend(bundle: Bundle, *, threads: int = 1) -> TreeliteBackend:
+    """The bundle's treelite export, checked: listed and checksummed in the bundle (the bytes
+    hashed are the bytes loaded), for this machine, loadable, right width."""
+    manifest = bundle.manifest
     entry = manifest.get("backends", {}).get("treelite")
     if not isinstance(entry, Mapping) or "library" not in entry:
-        raise ExportError(f"{bundle}: has no treelite export; {_RERUN}")
-    library = bundle / entry["library"]
-    if not library.is_file():
-        raise BundleError(f"{bundle}: {entry['library']} is listed in the manifest but missing")
+        raise ExportError(f"{bundle.path}: has no treelite export; {_RERUN}")
+    # The name was checked by the bundle's path validator (inside, listed in files), and
+    # read() refuses links and checks the sha256 of the bytes it returns: a ChecksumError or
+    # BundleError here is not a fallback to another backend, it refuses the bundle.
+    data = bundle.read(entry["library"])
+    library = bundle.path / entry["library"]
     machine = entry.get("machine")
     if machine and machine != platform.machine():
         raise ExportError(
             f"{library}: compiled for {machine}, this machine is {platform.machine()}; {_RERUN} "
             "(or use --format c --target TRIPLE for a device)"
         )
-    backend = TreeliteBackend(library, threads=threads)
+    backend = TreeliteBackend(library, threads=threads, data=data)
     expected = len(manifest.get("features", {}).get("model", [])) or entry.get("num_feature")
     if expected is not None and backend.num_feature != expected:
         raise ExportError(
@@ -129,13 +138,14 @@ def load_backend(bundle: Path, manifest: Mapping[str, Any], *, threads: int = 1)
     return backend
 
 
-def _open(library: Path) -> ctypes.CDLL:
+def _open(library: Path, data: bytes | None) -> ctypes.CDLL:
     """Load a shared library, turning a bad file into a clear ExportError (never a crash)."""
+    if data is None:
+        try:
+            data = library.read_bytes()
+        except OSError as exc:
+            raise ExportError(f"{library}: cannot be read ({exc.strerror}); {_RERUN}") from None
     try:
-        check_library(library)
+        return load_library(data, source=str(library))
     except ExportError as exc:
         raise ExportError(f"{exc}; {_RERUN}") from None
-    try:
-        return ctypes.CDLL(str(library.resolve()))
-    except OSError as exc:
-        raise ExportError(f"{library}: cannot be loaded ({exc}); {_RERUN}") from None

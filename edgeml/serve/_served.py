@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import EdgeMLError, ExportError
 from edgeml.feature_plan import FeaturePlan
 from edgeml.runtime import FeatureStream, Predictor, load
@@ -62,9 +63,10 @@ class ServedModel:
     ) -> ServedModel:
         """Verify and open ``path``; :class:`~edgeml.errors.BundleError` if it cannot serve."""
         path = Path(path)
-        manifest = _manifest_of(path)
+        bundle = open_bundle(path, verify=True)  # everything below reads this one version
+        manifest = bundle.manifest
         stream = _stream_of(path, manifest)
-        predictor = load(path, backend=backend, verify=True)
+        predictor = load(bundle, backend=backend)
         columns = serving_columns(manifest.get("input_schema", []), _inputs(predictor, stream))
         if stream is not None and stream.plan.entity_col:
             # A new entity (a machine added to the fleet) is served, its category missing.
@@ -74,7 +76,7 @@ class ServedModel:
                 for c in columns
             ]
         title = str(manifest.get("target", {}).get("name") or path.stem)
-        checks = _readiness(path, predictor)
+        checks = _readiness(bundle, predictor)
         return cls(
             path=path,
             version=_version(path, manifest),
@@ -202,12 +204,6 @@ def _inputs(predictor: Predictor, stream: FeatureStream | None) -> list[str]:
     return [*keys, *(c for c in predictor.input_schema if c not in generated and c not in keys)]
 
 
-def _manifest_of(path: Path) -> dict[str, Any]:
-    from edgeml.bundle import read_manifest
-
-    return read_manifest(path, verify=True)
-
-
 def _version(path: Path, manifest: dict[str, Any]) -> str:
     digest = str(manifest.get("files", {}).get("model.txt", ""))[:12] or "unknown"
     # A registry version (``churn/v3``) names its model too; a plain bundle is its file name.
@@ -216,7 +212,7 @@ def _version(path: Path, manifest: dict[str, Any]) -> str:
     return f"{label}@{digest}"
 
 
-def _readiness(path: Path, predictor: Predictor) -> dict[str, Any]:
+def _readiness(bundle: Bundle, predictor: Predictor) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     backend = predictor.backend_name
     recorded = predictor.manifest.get("backends", {}).get(backend, {}).get("parity")
@@ -225,7 +221,7 @@ def _readiness(path: Path, predictor: Predictor) -> dict[str, Any]:
             "passed": bool(recorded and recorded.get("passed")),
             "max_abs_diff": (recorded or {}).get("max_abs_diff"),
         }
-    rows = _reference_rows(path)
+    rows = _reference_rows(bundle)
     if rows is None:
         return checks
     output = np.asarray(predictor.output(rows), dtype=np.float64)
@@ -235,7 +231,7 @@ def _readiness(path: Path, predictor: Predictor) -> dict[str, Any]:
     }
     if backend != "lightgbm":
         try:  # LightGBM itself, where installed (not in the slim serving image)
-            reference = load(path, backend="lightgbm")
+            reference = load(bundle, backend="lightgbm")
         except ExportError:
             return checks
         expected = np.asarray(reference.output(rows), dtype=np.float64)
@@ -248,11 +244,10 @@ def _readiness(path: Path, predictor: Predictor) -> dict[str, Any]:
     return checks
 
 
-def _reference_rows(path: Path) -> dict[str, list[Any]] | None:
-    file = path / _REFERENCE
-    if not file.is_file():
+def _reference_rows(bundle: Bundle) -> dict[str, list[Any]] | None:
+    if _REFERENCE not in bundle.files:
         return None
-    payload = json.loads(file.read_bytes())
+    payload = json.loads(bundle.read(_REFERENCE))
     columns: list[str] = payload["columns"]
     rows: list[list[Any]] = payload["rows"]
     return {name: [row[j] for row in rows] for j, name in enumerate(columns)}
