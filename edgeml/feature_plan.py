@@ -20,6 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from edgeml._fields import check_fields
 from edgeml.errors import BundleError
 
 __all__ = [
@@ -216,15 +217,18 @@ class FeaturePlan:
     def from_dict(cls, raw: dict[str, Any]) -> FeaturePlan:
         try:
             steps = [_step(s) for s in raw["steps"]]
-            return cls(
+            plan = cls(
                 time_col=raw.get("time_col"),
                 entity_col=raw.get("entity_col"),
                 steps=steps,
                 kept=raw.get("kept"),
                 candidates=list(raw.get("candidates", [])),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"manifest feature plan is malformed: {exc}") from None
+        for k, part in enumerate([*plan.steps, plan]):
+            check_fields(part, where=f"manifest feature plan, {type(part).__name__} {k}")
+        return plan
 
 
 def _step(raw: dict[str, Any]) -> FeatureStep:

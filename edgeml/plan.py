@@ -17,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from edgeml._fields import check_fields
 from edgeml.errors import BundleError
 
 DATE_PARTS_DATE = ("year", "month", "day", "weekday", "day_of_year")
@@ -163,9 +164,12 @@ class PrepPlan:
         try:
             steps = [_step_from_dict(s) for s in raw["steps"]]
             columns = [ColumnSpec(**c) for c in raw["columns"]]
-            return cls(columns=columns, steps=steps, row_filters=list(raw.get("row_filters", [])))
-        except (KeyError, TypeError) as exc:
+            plan = cls(columns=columns, steps=steps, row_filters=list(raw.get("row_filters", [])))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"manifest prep plan is malformed: {exc}") from None
+        for k, part in enumerate([*plan.columns, *plan.steps, plan]):
+            check_fields(part, where=f"manifest prep plan, {type(part).__name__} {k}")
+        return plan
 
 
 def _step_from_dict(raw: dict[str, Any]) -> Step:
@@ -174,7 +178,7 @@ def _step_from_dict(raw: dict[str, Any]) -> Step:
         raise BundleError(f"manifest prep plan: unknown step kind {kind!r}")
     values = dict(raw)
     for key in ("clip", "scale"):
-        if values.get(key) is not None:
+        if isinstance(values.get(key), list):
             values[key] = tuple(values[key])
     step: Step = _STEP_KINDS[kind](**values)
     return step

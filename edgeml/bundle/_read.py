@@ -27,6 +27,7 @@ from typing import Any
 from edgeml.bundle._digest import DIGEST, manifest_digest, parse_manifest
 from edgeml.bundle._paths import MANIFEST, check_paths, read_member, safe_name
 from edgeml.bundle._recover import recover
+from edgeml.bundle._shape import check_shape
 from edgeml.errors import BundleError, ChecksumError, VersionError
 
 __all__ = ["SCHEMA_VERSION", "Bundle", "open_bundle", "read_bundle_files", "read_manifest"]
@@ -96,6 +97,7 @@ def open_bundle(path: str | Path, *, verify: bool = True, public_key: Any = None
         )
     _check_digest(manifest, path)
     files = check_paths(manifest, where=str(path))
+    check_shape(manifest, where=str(path))
     bundle = Bundle(path=path, root=root, manifest=manifest, files=files, manifest_bytes=text)
     if verify:
         for name in files:
