@@ -169,6 +169,19 @@ class PrepPlan:
             raise BundleError(f"manifest prep plan is malformed: {exc}") from None
         for k, part in enumerate([*plan.columns, *plan.steps, plan]):
             check_fields(part, where=f"manifest prep plan, {type(part).__name__} {k}")
+        inputs = plan.input_schema
+        for step in plan.steps:
+            dtype = inputs.get(step.column)
+            if dtype is None:
+                raise BundleError(
+                    f"manifest prep plan: a {step.kind} step reads column {step.column!r}, "
+                    "which is not one of the plan's input columns"
+                )
+            if dtype not in input_types(step):
+                raise BundleError(
+                    f"manifest prep plan: a {step.kind} step reads column {step.column!r}, "
+                    f"whose type is {dtype!r}; expected {' or '.join(input_types(step))}"
+                )
         return plan
 
 

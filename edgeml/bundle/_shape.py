@@ -46,6 +46,13 @@ _FIELDS: dict[tuple[str, ...], tuple[type | None, ...]] = {
     ("monitoring", "prediction"): (dict, None),
     ("data_card", "sources"): (list,),
 }
+# Keys every reader of their table needs (checked when the table is there).
+_REQUIRED: tuple[tuple[str, str], ...] = (
+    ("target", "name"),
+    ("model", "file"),
+    ("prep", "columns"),
+    ("prep", "steps"),
+)
 _NAMES: dict[type | None, str] = {list: "a list", dict: "an object", str: "a string", None: "null"}
 
 
@@ -54,6 +61,9 @@ def check_shape(manifest: Mapping[str, Any], *, where: str) -> None:
     for key in _TABLES:
         if key in manifest and not isinstance(manifest[key], dict):
             _refuse(where, key, manifest[key], (dict,))
+    for required in _REQUIRED:
+        if required[0] in manifest and not _lookup(manifest, required)[0]:
+            raise BundleError(f"{where}: manifest {required[0]} has no {required[1]!r}")
     for path, expected in _FIELDS.items():
         found, value = _lookup(manifest, path)
         if found and not _matches(value, expected):
@@ -81,6 +91,7 @@ def _check_lists(manifest: Mapping[str, Any], where: str) -> None:
         found, value = _lookup(manifest, path)
         if found and not all(isinstance(v, dict) for v in value):
             raise BundleError(f"{where}: manifest {'.'.join(path)} must be a list of objects")
+    _check_baselines(manifest.get("monitoring", {}), where)
     for k, column in enumerate(manifest.get("input_schema", [])):
         categories = column.get("categories", [])
         if (
@@ -93,6 +104,31 @@ def _check_lists(manifest: Mapping[str, Any], where: str) -> None:
                 f"{where}: manifest input_schema[{k}] needs a name, a dtype (strings) and "
                 "categories as a list of plain values"
             )
+
+
+def _check_baselines(monitoring: Mapping[str, Any], where: str) -> None:
+    """Histogram baselines (read by monitor, report and the server): numbers where numbers go.
+    Keys other than these are left to their readers."""
+    features = monitoring.get("features", {})
+    prediction = monitoring.get("prediction")
+    baselines = {f"features.{k}": v for k, v in features.items()}
+    if prediction is not None:
+        baselines["prediction"] = prediction
+    for name, baseline in baselines.items():
+        if not isinstance(baseline, dict):
+            raise BundleError(f"{where}: manifest monitoring.{name} is not an object")
+        for key in ("edges", "counts"):
+            values = baseline.get(key, [])
+            if not isinstance(values, list) or not all(_number(v) for v in values):
+                raise BundleError(
+                    f"{where}: manifest monitoring.{name}.{key} must be a list of numbers"
+                )
+        if "missing" in baseline and not _number(baseline["missing"]):
+            raise BundleError(f"{where}: manifest monitoring.{name}.missing must be a number")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _lookup(manifest: Mapping[str, Any], path: tuple[str, ...]) -> tuple[bool, Any]:

@@ -25,7 +25,7 @@ from edgeml._files import write_text_atomically
 from edgeml._model import Model, load
 from edgeml._reference import REFERENCE_ROWS, load_reference_rows
 from edgeml.data import conform
-from edgeml.errors import ConfigError, DataError
+from edgeml.errors import BundleError, ConfigError, DataError
 from edgeml.evaluate import _report_results as results
 from edgeml.evaluate import _report_sections as tables
 from edgeml.evaluate._html import Raw, esc, figure, fmt, note
@@ -61,9 +61,16 @@ def report(
     model = load(bundle)
     source = "<in-memory DataFrame>" if isinstance(data, pl.DataFrame) else str(data)
     evaluation = _evaluate(model, data, table, query) if data is not None else None
-    write_text_atomically(
-        out, page(model.manifest, str(bundle), _sections(model, evaluation, source))
-    )
+    try:
+        html = page(model.manifest, str(bundle), _sections(model, evaluation, source))
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        # The manifest passed its digest and outline checks, yet a value deep in a section
+        # (a learning curve, the data card) is not what training writes: edited and re-sealed.
+        raise BundleError(
+            f"{bundle}: manifest.json holds a value the report cannot show "
+            f"({type(exc).__name__}: {exc}); re-train or re-export the bundle"
+        ) from None
+    write_text_atomically(out, html)
     return out
 
 

@@ -138,16 +138,9 @@ def feature_shares(
     >>> train.tolist(), live.tolist(), missing, out
     ([0.25, 0.75, 0.0], [0.5, 0.0, 0.5], 0.5, 0.0)
     """
-    try:  # the baseline comes from manifest.json: numbers, or a clear error
-        edges = np.asarray(baseline.get("edges", []), dtype=np.float64)
-        counts = np.asarray(baseline.get("counts", []), dtype=np.float64)
-        base_missing = float(baseline.get("missing", 0.0))
-    except (TypeError, ValueError, AttributeError):
-        raise BundleError(
-            "manifest monitoring baseline: edges, counts and missing must be numbers"
-        ) from None
-    if edges.ndim != 1 or counts.ndim != 1:
-        raise BundleError("manifest monitoring baseline: edges and counts must be lists of numbers")
+    edges = np.asarray(baseline.get("edges", []), dtype=np.float64)
+    counts = np.asarray(baseline.get("counts", []), dtype=np.float64)
+    base_missing = float(baseline.get("missing", 0.0))
     x = np.asarray(values, dtype=np.float64).reshape(-1)
     missing = np.isnan(x)
     present = x[~missing]

@@ -10,6 +10,7 @@ import numpy as np
 
 from edgeml._progress import SILENT, Reporter
 from edgeml.config import TrainConfig
+from edgeml.errors import BundleError
 from edgeml.train._target import Task
 
 # Objective and per-round metrics; early stopping watches the first, the primary metric's own
@@ -121,6 +122,11 @@ def fit_booster(
 
 def predict_proba(booster: lgb.Booster, x: np.ndarray, task: Task) -> np.ndarray:
     """Raw LightGBM output shaped (n, K) for classification (binary too), (n,) for regression."""
+    if x.ndim == 2 and x.shape[1] != booster.num_feature():
+        raise BundleError(
+            f"the prep plan yields {x.shape[1]} features, the model takes "
+            f"{booster.num_feature()}: the bundle's manifest and model file do not belong together"
+        )
     raw = np.asarray(booster.predict(x), dtype=np.float64)
     if task == "binary":
         return np.column_stack([1.0 - raw, raw])
