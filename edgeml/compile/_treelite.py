@@ -91,7 +91,9 @@ def build(request: ExportRequest) -> Artifact:
     reporter.status(f"treelite library {'found in the cache' if hit else 'compiled'} ({key[:12]})")
     from edgeml.runtime._treelite_backend import TreeliteBackend
 
-    backend = TreeliteBackend(entry / "model.so", threads=2)
+    # Read once: the bytes the parity gate runs are the bytes the bundle stores.
+    library = (entry / "model.so").read_bytes()
+    backend = TreeliteBackend(entry / "model.so", threads=2, data=library)
     rows = np.vstack([reference.matrix, reference.adversarial(), _probes(reference, text)])
     report = _parity.compare(
         "treelite",
@@ -100,7 +102,6 @@ def build(request: ExportRequest) -> Artifact:
         rows=rows,
         tolerance=_parity.TOLERANCE,
     )
-    library = (entry / "model.so").read_bytes()
     facts = json.loads((entry / "build.json").read_text(encoding="utf-8"))
     info = {
         "library": LIBRARY,
