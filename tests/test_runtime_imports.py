@@ -103,6 +103,8 @@ def test_runtime_imports_numpy_only_and_matches_polars(device_bundle, tmp_path):
         "edgeml.formula",
         "edgeml._files",
         "edgeml._process",
+        "edgeml._fields",
+        "edgeml._extras",
     } | {m for m in out["edgeml"] if m.startswith(("edgeml.runtime.", "edgeml.bundle."))}
     assert "edgeml.bundle._sign" not in out["edgeml"]  # signatures only when a key is given
 
