@@ -3,7 +3,8 @@
 :func:`check_paths` is the one validator every reader goes through (it runs inside
 :func:`edgeml.bundle.read_manifest`): ``files`` maps safe names to sha256 digests, and every
 other path the manifest holds — ``model.file``, each backend's ``files``, ``library``,
-``description`` and ``file`` — is a safe name listed in ``files``. A safe name is relative,
+``description``, ``file`` and ``tables`` — is a safe name listed in ``files``. A safe name is
+relative,
 normalised (no ``.``, ``..`` or empty part, no backslash or control character) and is not the
 manifest itself.
 
@@ -34,7 +35,7 @@ __all__ = ["PATH_KEYS", "check_paths", "path_references", "read_member", "safe_n
 
 MANIFEST = "manifest.json"
 #: Keys of a ``backends`` entry whose value is one path in the bundle (``files``: a list of them).
-PATH_KEYS = ("library", "description", "file")
+PATH_KEYS = ("library", "description", "file", "tables")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _BAD_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\]")
 _READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)

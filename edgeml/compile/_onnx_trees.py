@@ -64,7 +64,6 @@ _BRANCH_LEQ, _BRANCH_MEMBER = 0, 6  # TreeEnsemble's nodes_modes
 _SUM = 1  # TreeEnsemble's aggregate_function
 
 
-
 @dataclass
 class _Nodes:
     """TreeEnsemble's parallel node and leaf arrays, filled tree by tree."""

@@ -7,7 +7,7 @@ or truncated blob is an :class:`~edgeml.errors.ExportError`, never a read out of
 is one foreign call (on ``threads`` threads in C); a single row is one call on preallocated
 buffers.
 
->>> backend = load_backend(Path("churn.edgeml"), manifest)      # doctest: +SKIP
+>>> backend = load_backend(open_bundle("churn.edgeml"))          # doctest: +SKIP
 >>> backend.predict(np.zeros((2, backend.num_feature)))           # doctest: +SKIP
 array([0.21, 0.21])
 """
@@ -20,12 +20,15 @@ import struct
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeml.errors import BundleError, ExportError
-from edgeml.runtime._elf import check_library
+from edgeml.errors import ExportError
+from edgeml.runtime._native import load_library
+
+if TYPE_CHECKING:
+    from edgeml.bundle import Bundle
 
 __all__ = ["ERRORS", "NativeBackend", "load_backend", "open_core"]
 
@@ -45,11 +48,13 @@ ERRORS = {
 _Doubles = ctypes.Array[ctypes.c_double]
 
 
-def open_core(library: Path) -> ctypes.CDLL:
-    """Load the engine's shared library (ELF checked first) and declare its functions."""
+def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
+    """Load the engine's shared library (ELF checked first) and declare its functions.
+
+    ``data``: the library's bytes, already verified (from the bundle); loaded as they are,
+    never re-read from ``library`` (see :mod:`edgeml.runtime._native`)."""
     try:
-        check_library(library)
-        lib = ctypes.CDLL(str(library.resolve()))
+        lib = load_library(library.read_bytes() if data is None else data, source=str(library))
         lib.edgeml_forest_open.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
                                            ctypes.POINTER(ctypes.c_size_t)]  # fmt: skip
         lib.edgeml_forest_open.restype = ctypes.c_int
@@ -144,22 +149,23 @@ class NativeBackend:
         return buffers
 
 
-def load_backend(bundle: Path, manifest: Mapping[str, Any], *, threads: int = 1) -> NativeBackend:
-    """The bundle's native export, checked: present, for this machine, a valid table."""
+def load_backend(bundle: Bundle, *, threads: int = 1) -> NativeBackend:
+    """The bundle's native export, checked: listed and checksummed in the bundle (the bytes
+    hashed are the bytes loaded), for this machine, a valid table."""
+    manifest = bundle.manifest
     entry = manifest.get("backends", {}).get("native")
     if not isinstance(entry, Mapping) or "library" not in entry or "tables" not in entry:
-        raise ExportError(f"{bundle}: has no native export; {_RERUN}")
-    library, tables = bundle / entry["library"], bundle / entry["tables"]
-    for name, path in ((entry["library"], library), (entry["tables"], tables)):
-        if not path.is_file():
-            raise BundleError(f"{bundle}: {name} is listed in the manifest but missing")
+        raise ExportError(f"{bundle.path}: has no native export; {_RERUN}")
+    # Both names were checked by the bundle's path validator; read() refuses links and checks
+    # each file's sha256: a BundleError here refuses the bundle, it is not a fallback.
+    core, blob = bundle.read(entry["library"]), bundle.read(entry["tables"])
+    library, tables = bundle.path / entry["library"], bundle.path / entry["tables"]
     machine = entry.get("machine")
     if machine and machine != platform.machine():
         raise ExportError(
             f"{library}: compiled for {machine}, this machine is {platform.machine()}; {_RERUN}"
         )
-    backend = NativeBackend(open_core(library), tables.read_bytes(), threads=threads,
-                            source=str(tables))  # fmt: skip
+    backend = NativeBackend(open_core(library, core), blob, threads=threads, source=str(tables))
     expected = len(manifest.get("features", {}).get("model", [])) or backend.num_feature
     if backend.num_feature != expected:
         raise ExportError(
