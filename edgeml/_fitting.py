@@ -21,6 +21,7 @@ from edgeml.config import Config
 from edgeml.evaluate import baseline_predictions, compute_metrics
 from edgeml.plan import Role
 from edgeml.prep import PrepPlan, apply_prep, fit_prep, inside_fences, to_matrix
+from edgeml.runtime import Post
 from edgeml.train import Splitter, TargetEncoding, fit_booster, predict_proba
 
 # Share of a training set held back to decide when boosting stops (only without CV folds).
@@ -153,11 +154,15 @@ def _fit_plan_and_booster(
     return Fitted(plan=plan, booster=booster, train_matrix=x_train, train_target=y_train)
 
 
-def metrics_of(output: np.ndarray, y: np.ndarray, target: TargetEncoding) -> dict[str, float]:
-    """Task metrics for model output as returned by :meth:`Fitted.predict`."""
+def metrics_of(
+    output: np.ndarray, y: np.ndarray, target: TargetEncoding, post: Post | None = None
+) -> dict[str, float]:
+    """Task metrics for model output as returned by :meth:`Fitted.predict`, after the bundle's
+    calibration and decision threshold (``post``) when given."""
     if target.task == "regression":
         return compute_metrics("regression", y, prediction=output)
-    return compute_metrics(target.task, y, prediction=output.argmax(axis=1), proba=output)
+    proba, codes = (post or Post()).decide(output)
+    return compute_metrics(target.task, y, prediction=codes, proba=proba)
 
 
 def baseline_of(y_train: np.ndarray, y: np.ndarray, target: TargetEncoding) -> dict[str, float]:

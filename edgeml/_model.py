@@ -18,6 +18,7 @@ from edgeml.errors import BundleError, SchemaError
 from edgeml.feature_plan import FeaturePlan, TargetHistoryStep
 from edgeml.features import apply_features
 from edgeml.prep import PrepPlan, apply_prep, to_matrix
+from edgeml.runtime import Post
 from edgeml.train import TargetEncoding, predict_proba
 
 __all__ = ["Model", "load"]
@@ -60,6 +61,7 @@ class Model:
             raise BundleError(f"{path}: manifest lacks {exc}") from None
         except (TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"{path}: manifest is malformed ({exc})") from None
+        self.post = Post.from_manifest(manifest, source=str(path))
 
     @property
     def task(self) -> str:
@@ -86,7 +88,8 @@ class Model:
         columns = [frame[c] for c in ids]
         if self.target.classes is None:
             return pl.DataFrame([*columns, pl.Series("prediction", output)])
-        labels = pl.Series("prediction", self.target.classes).gather(output.argmax(axis=1))
+        output, codes = self.post.decide(output)
+        labels = pl.Series("prediction", self.target.classes).gather(codes)
         probas = [
             pl.Series(f"proba_{label}", output[:, k]) for k, label in enumerate(self.target.classes)
         ]
@@ -112,8 +115,24 @@ class Model:
             "task": self.task,
             "rows": frame.height,
             "unlabelled_rows": unlabelled,
-            "metrics": metrics_of(output, y, self.target),
+            "metrics": metrics_of(output, y, self.target, self.post),
             "baseline": baseline_of(self._training_target(), y, self.target),
+            **self.decision_summary(),
+        }
+
+    def decision_summary(self) -> dict[str, Any]:
+        """How a binary model decides: ``decision`` (threshold, rule, reason) and
+        ``calibration`` (method), as every command states them; empty for other tasks."""
+        if self.task != "binary":
+            return {}
+        decision = self.manifest.get("decision") or {
+            "threshold": 0.5,
+            "rule": "fixed",
+            "reason": "a bundle from before decision thresholds: 0.5",
+        }
+        return {
+            "decision": {k: decision[k] for k in ("threshold", "rule", "reason") if k in decision},
+            "calibration": {"method": self.post.method},
         }
 
     def _read(

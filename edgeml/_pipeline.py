@@ -20,11 +20,14 @@ from edgeml._progress import SILENT, Reporter
 from edgeml._reference import REFERENCE_ROWS, reference_rows
 from edgeml.bundle import write_bundle
 from edgeml.config import Config, TrainConfig
+from edgeml.errors import ConfigError
 from edgeml.evaluate import primary_metric, summarize_folds
 from edgeml.feature_plan import FeaturePlan
 from edgeml.features import apply_features, fit_features
 from edgeml.features._fit import history_target
 from edgeml.prep import CategoricalStep
+from edgeml.runtime import Post
+from edgeml.train import fit_post
 
 __all__ = ["TrainResult", "train"]
 
@@ -53,6 +56,7 @@ class TrainResult:
             "rows": m["metrics"]["rows"],
             "notes": m["metrics"].get("notes", []),
             "features": len(m["features"]["model"]),
+            **{key: _brief(m[key]) for key in ("decision", "calibration") if key in m},
             **{key: m[key] for key in ("search", "leaderboard") if key in m},
         }
 
@@ -92,14 +96,24 @@ def train(
     prepared, tuning = _tune(prepared, reporter)
     config = prepared.config  # the best found by a search
     settings = config.train
+    encoding = prepared.target
     cv: dict[str, dict[str, float]] = {}
     curves: dict[str, Any] = {}
     fold_rounds: list[tuple[int, int]] = []
+    outputs: list[tuple[np.ndarray, np.ndarray]] = []
     if settings.cv_folds:
         folds = prepared.cross_validate(
-            reporter=reporter, rows=prepared.train_rows, rounds=fold_rounds, curves=curves
+            reporter=reporter,
+            rows=prepared.train_rows,
+            rounds=fold_rounds,
+            curves=curves,
+            outputs=outputs,
         )
         cv = summarize_folds(folds)
+    post, decision = _post(prepared, outputs)
+    if outputs and encoding.task == "binary":
+        # fold metrics at the bundle's calibration and threshold, as the holdout's are
+        cv = summarize_folds([metrics_of(o, prepared.y[r], encoding, post) for r, o in outputs])
     rounds = _final_rounds(settings, fold_rounds, len(prepared.train_rows))
     reporter.status(f"training the final model on {len(prepared.train_rows)} rows")
     final = prepared.fit(
@@ -111,12 +125,13 @@ def train(
     )
     holdout: dict[str, float] = {}
     baseline: dict[str, float] = {}
-    test_rows, encoding = prepared.test_rows, prepared.target
+    test_rows = prepared.test_rows
     output: np.ndarray | None = None
     if len(test_rows):
         output = final.predict(prepared.frame[test_rows], encoding.task)
-        holdout = metrics_of(output, prepared.y[test_rows], encoding)
+        holdout = metrics_of(output, prepared.y[test_rows], encoding, post)
         baseline = baseline_of(final.train_target, prepared.y[test_rows], encoding)
+        output = post.decide(output)[0] if encoding.task == "binary" else output
     metrics = {
         "primary": primary_metric(encoding.task),
         "holdout": holdout,
@@ -128,6 +143,9 @@ def train(
         "notes": list(prepared.notes),
     }
     manifest = _manifest(final, prepared, metrics, feature_plan, output)
+    if encoding.task == "binary":
+        manifest["decision"] = decision
+        manifest["calibration"] = post.to_dict()
     manifest["learning_curves"] = curves
     if rounds:
         manifest["model"]["rounds"] = rounds
@@ -155,6 +173,30 @@ def _final_rounds(
         "fold_train_rows": [n for _, n in fold_rounds],
         "rule": ROUNDS_RULE,
     }
+
+
+def _post(
+    prepared: Prepared, folds: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[Post, dict[str, Any]]:
+    """Calibration and threshold of a binary model from the CV folds' predictions of training
+    rows (the holdout's labels stay out of the choice)."""
+    target, settings = prepared.target, prepared.config.train
+    if target.task != "binary":
+        if settings.decision is not None or settings.calibration != "none":
+            raise ConfigError(
+                f"[train] decision and calibration apply to binary targets; "
+                f"{target.name!r} is a {target.task} target"
+            )
+        return Post(), {}
+    oof = None
+    if folds:
+        rows = np.concatenate([r for r, _ in folds])
+        p = np.concatenate([o[:, 1] for _, o in folds])
+        keep = np.isin(rows, prepared.train_rows)
+        oof = (prepared.y[rows[keep]], p[keep])
+    return fit_post(
+        settings, classes=target.classes or [], y_train=prepared.y[prepared.train_rows], oof=oof
+    )
 
 
 def _tune(prepared: Prepared, reporter: Reporter) -> tuple[Prepared, dict[str, Any]]:
@@ -262,6 +304,11 @@ def _scores(final: Fitted, task: str, holdout_output: np.ndarray | None) -> np.n
 
 def _vocab(vocab: dict[str, list[str]], column: str) -> dict[str, Any]:
     return {"categories": vocab[column]} if column in vocab else {}
+
+
+def _brief(entry: dict[str, Any]) -> dict[str, Any]:
+    """A manifest entry without its long lists (curve points, isotonic breakpoints)."""
+    return {k: v for k, v in entry.items() if k not in ("curve", "x", "y")}
 
 
 def _version(package: str) -> str:

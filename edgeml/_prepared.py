@@ -100,6 +100,7 @@ class Prepared:
         rows: np.ndarray | None = None,
         rounds: list[tuple[int, int]] | None = None,
         curves: dict[str, Any] | None = None,
+        outputs: list[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> list[dict[str, float]]:
         """Metrics of each of ``cv_folds`` folds over ``rows`` (all labelled rows by default).
 
@@ -107,6 +108,8 @@ class Prepared:
         best iteration; ``rounds``, when given, receives each fold's (best iteration, training
         rows), from which :func:`edgeml._fitting.rounds_from_folds` sizes the final model, and
         ``curves`` the last fold's learning curves (training and validation part).
+        ``outputs``, when given, receives each fold's ``(test rows, model output)``: the
+        out-of-fold predictions that calibration and the decision threshold are learned on.
 
         The folds are the same for every config of a run (same seed, same rows), so results of
         different configs are paired fold by fold. Model selection passes the training rows, so
@@ -129,6 +132,8 @@ class Prepared:
             if rounds is not None:
                 rounds.append((fitted.booster.current_iteration(), len(fold_train)))
             output = fitted.predict(self.frame[fold_test], self.target.task)
+            if outputs is not None:
+                outputs.append((fold_test, output))
             results.append(metrics_of(output, self.y[fold_test], self.target))
             if on_fold is not None:
                 on_fold(i, results[-1])

@@ -51,6 +51,7 @@ def show_training(console: Console, result: dict[str, Any]) -> None:
     )
     for note in result.get("notes", []):
         console.print(f"note: {note}", markup=False)
+    show_decision(console, result)
     console.print(f"bundle: {result['bundle']}")
 
 
@@ -58,6 +59,25 @@ def show_evaluation(console: Console, report: dict[str, Any]) -> None:
     """The summary ``edgeml evaluate`` prints."""
     console.print(f"{report['task']} model {report['bundle']} on {report['rows']} labelled rows")
     console.print(metrics_table("metrics", report["metrics"], report["baseline"]))
+    show_decision(console, report)
+
+
+def decision_line(result: dict[str, Any]) -> str | None:
+    """``decision threshold 0.31 (f1; default: ...), calibration isotonic`` of a binary model."""
+    decision = result.get("decision")
+    if not decision:
+        return None
+    method = result.get("calibration", {}).get("method", "none")
+    return (
+        f"decision threshold {decision['threshold']:.4g} ({decision['rule']}; "
+        f"{decision['reason']}), calibration {method}"
+    )
+
+
+def show_decision(console: Console, result: dict[str, Any]) -> None:
+    line = decision_line(result)
+    if line:
+        console.print(line, markup=False)
 
 
 def show_demo(console: Console, result: dict[str, Any]) -> None:

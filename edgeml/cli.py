@@ -236,9 +236,13 @@ def predict(bundle: Path, data: str, out: Path, table: str | None, query: str | 
     Example:
         edgeml predict churn.edgeml new_customers.csv -o predictions.parquet
     """
-    predictions = load(bundle).predict(data, table=table, query=query)
+    model = load(bundle)
+    predictions = model.predict(data, table=table, query=query)
     write_frame(predictions, out)
     click.echo(f"wrote {predictions.height} predictions to {out}")
+    line = _views.decision_line(model.decision_summary())
+    if line:
+        click.echo(line)
 
 
 @cli.command()

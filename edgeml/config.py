@@ -22,6 +22,7 @@ wins over the file (see :meth:`Config.with_overrides`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -39,6 +40,7 @@ __all__ = [
     "SearchConfig",
     "TrainConfig",
     "load_config",
+    "parse_decision",
 ]
 
 Task = Literal["auto", "binary", "multiclass", "regression"]
@@ -98,6 +100,13 @@ class TrainConfig:
     num_boost_round: int = 2000
     early_stopping_rounds: int = 50
     refit: bool = True
+    # Binary targets: how the decision threshold is chosen on out-of-fold predictions (see
+    # parse_decision); None is F1 when the minority class is under 30% of rows, else 0.5.
+    decision: str | float | None = None
+    cost_fp: float = 1.0
+    cost_fn: float = 1.0
+    # Binary targets: probability calibration fitted on out-of-fold predictions.
+    calibration: Literal["none", "isotonic", "platt"] = "none"
     learning_rate: float = 0.05
     num_leaves: int = 31
     params: dict[str, Any] = field(default_factory=dict)
@@ -308,7 +317,12 @@ def _check(value: Any, hint: Any, where: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _check(value, inner[0], where)
+        for option in inner[:-1]:  # the first type the value fits; the last one's error if none
+            try:
+                return _check(value, option, where)
+            except ConfigError:
+                continue
+        return _check(value, inner[-1], where)
     if origin is Literal:
         if value not in args:
             allowed = ", ".join(repr(a) for a in args)
@@ -357,7 +371,38 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_rows": (10, float("inf")),
     "confidence": (0.5, 0.9999),
     "bootstrap": (100, 100_000),
+    "cost_fp": (0.0, float("inf")),
+    "cost_fn": (0.0, float("inf")),
 }
+
+DECISION_RULES = ("f1", "balanced", "cost", "precision>=P", "recall>=R", "a number in (0, 1)")
+
+
+def parse_decision(value: str | float | None, where: str = "[train] decision") -> tuple[str, float]:
+    """``[train] decision`` as ``(rule, value)``: rule is ``default``, ``f1``, ``balanced``,
+    ``cost``, ``precision``, ``recall`` (value: the target) or ``fixed`` (value: the threshold).
+
+    >>> parse_decision("precision>=0.8"), parse_decision(0.3), parse_decision("0.5")
+    (('precision', 0.8), ('fixed', 0.3), ('fixed', 0.5))
+    """
+    if value is None:
+        return "default", math.nan
+    text = str(value).strip().replace(" ", "")
+    if text in ("f1", "balanced", "cost"):
+        return text, math.nan
+    rule = "fixed"
+    for name in ("precision", "recall"):
+        if text.startswith(f"{name}>="):
+            rule, text = name, text[len(name) + 2 :]
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not 0.0 < number < 1.0 or isinstance(value, bool):
+        raise ConfigError(
+            f"{where}: {value!r} is not allowed; expected one of: {', '.join(DECISION_RULES)}"
+        )
+    return rule, number
 
 
 def _check_ranges(cls: type, values: dict[str, Any], where: str) -> None:
@@ -366,6 +411,8 @@ def _check_ranges(cls: type, values: dict[str, Any], where: str) -> None:
             lo, hi = _RANGES[key]
             if not lo <= value <= hi:
                 raise ConfigError(f"{where} {key}: {value!r} is out of range; expected {lo}..{hi}")
+    if "decision" in values:
+        parse_decision(values["decision"], f"{where} decision")
     folds = values.get("cv_folds")
     if folds is not None and folds != 0 and folds < 2:
         raise ConfigError(f"{where} cv_folds: {folds!r}; expected 0 (no CV) or at least 2")

@@ -27,6 +27,8 @@ def test_train_json_is_one_object_with_the_contract_keys(churn_csv, tmp_path):
     assert set(payload["metrics"]) == {"holdout", "cv"}
     assert set(payload["metrics"]["cv"]["roc_auc"]) == {"mean", "std"}
     assert isinstance(payload["metrics"]["holdout"]["log_loss"], float)
+    assert 0 < payload["decision"]["threshold"] < 1
+    assert payload["decision"]["reason"].startswith("default: the minority class")
 
 
 def test_train_for_people_shows_metrics_beside_baseline(churn_csv, tmp_path):
@@ -36,6 +38,7 @@ def test_train_for_people_shows_metrics_beside_baseline(churn_csv, tmp_path):
         result.stdout
     )
     assert "roc_auc" in result.stdout and "baseline" in result.stdout
+    assert "decision threshold " in result.stdout
     assert result.stdout.rstrip().endswith(f"bundle: {tmp_path / 'm.edgeml'}")
 
 
@@ -54,7 +57,10 @@ def test_evaluate_json(trained_bundle, tmp_path):
         "roc_auc",
         "pr_auc",
         "log_loss",
+        "brier",
     }
+    assert set(payload["decision"]) == {"threshold", "rule", "reason"}
+    assert payload["calibration"] == {"method": "none"}
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".ndjson"])
@@ -64,7 +70,9 @@ def test_predict_writes_each_format(trained_bundle, tmp_path, suffix):
     out = tmp_path / f"pred{suffix}"
     result = run("predict", trained_bundle, data, "-o", out)
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"wrote 25 predictions to {out}\n"
+    first, second = result.stdout.splitlines()
+    assert first == f"wrote 25 predictions to {out}"
+    assert second.startswith("decision threshold ")
     reader = {".parquet": pl.read_parquet, ".csv": pl.read_csv, ".ndjson": pl.read_ndjson}[suffix]
     frame = reader(out)
     assert frame.columns == ["customer_id", "prediction", "proba_No", "proba_Yes"]

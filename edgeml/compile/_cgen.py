@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from edgeml.compile._cpost import LABEL_API, calibration_source, label_function, threshold_define
 from edgeml.compile._craw import RawInput, raw_inputs
 from edgeml.compile._ctemplates import API, EXAMPLE, MAKEFILE, MODEL_SOURCE, README
 from edgeml.errors import ExportError
 from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan
+from edgeml.runtime import Post
 
 __all__ = ["CORE_FILES", "ModelInfo", "c_string", "package_sources"]
 
@@ -51,6 +53,7 @@ class ModelInfo:
     classes: list[str]
     n_outputs: int
     version: str
+    post: Post = field(default_factory=Post)  # a binary model's calibration and threshold
 
 
 def package_sources(
@@ -69,7 +72,7 @@ def package_sources(
     sources = ["edgeml_core.c", "edgeml_model.c", *sorted(f for f in tree_files if f[-2:] == ".c")]
     return {
         "edgeml_model.h": _header(plan, inputs, model, names),
-        "edgeml_model.c": _model_source(plan, inputs, tree_inputs),
+        "edgeml_model.c": _model_source(plan, inputs, tree_inputs, model),
         "Makefile": _makefile(sources),
         "example.c": EXAMPLE,
         "README.md": _readme(inputs, model, names),
@@ -188,7 +191,8 @@ def _header(plan: PrepPlan, inputs: list[RawInput], model: ModelInfo, names: _Na
         " *",
         out_lines,
         " *",
-        " * The numbers equal LightGBM's Booster.predict after edgeml's prep within 1e-6: edgeml",
+        " * The numbers equal LightGBM's Booster.predict after edgeml's prep (and the bundle's",
+        " * calibration, if any) within 1e-6: edgeml",
         " * checked this package on the training reference rows and on rows probing every split",
         " * before exporting it.",
         " */",
@@ -211,6 +215,7 @@ def _header(plan: PrepPlan, inputs: list[RawInput], model: ModelInfo, names: _Na
         f"#define EDGEML_N_FEATURES {len(plan.features)}  /* model features per row, after prep */",
         f"#define EDGEML_N_OUTPUTS {model.n_outputs}   /* values written per row */",
         f"#define EDGEML_TASK {c_string(model.task)}",
+        *threshold_define(model.task, model.post),
         "",
         "/* Index of each input column in a raw row. */",
         "enum edgeml_input {",
@@ -229,7 +234,16 @@ def _header(plan: PrepPlan, inputs: list[RawInput], model: ModelInfo, names: _Na
     for spec in inputs:
         if spec.kind == "category":
             lines += _category_block(spec, names)
-    lines += [API, "#ifdef __cplusplus", "}", "#endif", "", "#endif /* EDGEML_MODEL_H */", ""]
+    lines += [
+        API,
+        LABEL_API,
+        "#ifdef __cplusplus",
+        "}",
+        "#endif",
+        "",
+        "#endif /* EDGEML_MODEL_H */",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -286,7 +300,11 @@ def _output_names(model: ModelInfo) -> list[str]:
 def _output_doc(model: ModelInfo) -> str:
     if model.task == "binary":
         positive = model.classes[1] if len(model.classes) > 1 else "1"
-        return f"the probability of class {c_string(str(positive))}, as LightGBM's Booster.predict"
+        calibrated = "" if model.post.method == "none" else f", {model.post.method}-calibrated"
+        return (
+            f"the probability of class {c_string(str(positive))}, as LightGBM's Booster.predict"
+            f"{calibrated}; edgeml_label gives the class"
+        )
     if model.task == "multiclass":
         return "the probability of each class, in this order"
     return f"the predicted {c_string(model.target)}"
@@ -295,7 +313,9 @@ def _output_doc(model: ModelInfo) -> str:
 # -- edgeml_model.c ------------------------------------------------------------------------------
 
 
-def _model_source(plan: PrepPlan, inputs: list[RawInput], tree_inputs: list[int]) -> str:
+def _model_source(
+    plan: PrepPlan, inputs: list[RawInput], tree_inputs: list[int], model: ModelInfo
+) -> str:
     column = {spec.name: j for j, spec in enumerate(inputs)}
     feature = {name: i for i, name in enumerate(plan.features)}
     numeric: list[str] = []
@@ -326,6 +346,8 @@ def _model_source(plan: PrepPlan, inputs: list[RawInput], tree_inputs: list[int]
         plan=f"EDGEML_N_INPUTS, EDGEML_N_FEATURES, {field('numeric', numeric)}, "
         f"{field('categorical', categorical)}, {field('date', dates)}",
         kinds=kinds,
+        calibration=calibration_source(model.task, model.post),
+        label=label_function(model.task, model.post),
     )
 
 

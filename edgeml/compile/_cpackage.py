@@ -55,6 +55,7 @@ from edgeml.compile._toolchain import (
 from edgeml.errors import ExportError, ParityError, ToolchainError
 from edgeml.plan import PrepPlan
 from edgeml.prep import apply_prep, to_matrix
+from edgeml.runtime import Post
 
 __all__ = ["Tools", "build", "find_tools", "generate_package", "kernels_dir"]
 
@@ -157,6 +158,7 @@ def generate_package(manifest: dict[str, Any], reference: Reference) -> dict[str
         classes=[str(c) for c in target.get("classes") or []],
         n_outputs=trees.n_outputs,
         version=str(manifest.get("edgeml_version", "unknown")),
+        post=Post.from_manifest(manifest),
     )
     files = package_sources(
         plan, model, tree_files=list(trees.files), tree_inputs=trees.input_kinds
@@ -265,11 +267,12 @@ def _parity(
     prepared = to_matrix(apply_prep(plan, decode(adversarial, inputs)))
     raw_rows = np.vstack([base, adversarial])
     polars_features = np.vstack([reference.matrix, prepared])
-    raw_expected = _predict(reference, polars_features)
+    post = Post.from_manifest(manifest)
+    raw_expected = _predict(reference, polars_features, post)
     feature_rows = np.vstack(
         [reference.adversarial(), adversarial_features(reference.matrix, reference.categorical)]
     )
-    feature_expected = _predict(reference, feature_rows)
+    feature_expected = _predict(reference, feature_rows, post)
     where = "natively" if not tools.runner else f"under {Path(tools.runner[0]).name}"
     reporter.status(
         f"parity: running the {tools.target} example {where} on {len(raw_rows)} raw and "
@@ -280,6 +283,9 @@ def _parity(
     _same_features(
         run_example(directory, tools, raw_rows, mode="-p"), polars_features, raw_rows, plan
     )
+    task = str(manifest.get("task"))
+    if task in ("binary", "multiclass"):
+        _same_labels(run_example(directory, tools, raw_rows, mode="-l"), raw_expected, post)
     raw_report = compare(f"c ({tools.target})", raw_out, raw_expected, rows=raw_rows)
     feature_report = compare(
         f"c ({tools.target}, features)", feature_out, feature_expected, rows=feature_rows
@@ -310,17 +316,37 @@ def _same_features(ours: np.ndarray, expected: np.ndarray, raw: np.ndarray, plan
         )
 
 
-def _predict(reference: Reference, matrix: np.ndarray) -> np.ndarray:
+def _predict(reference: Reference, matrix: np.ndarray, post: Post) -> np.ndarray:
+    """LightGBM's output, calibrated as the bundle says (``Post`` is the identity otherwise)."""
     if not len(matrix):
         return np.empty((0, reference.booster.num_model_per_iteration()))
-    return reference.predict(matrix)
+    output = reference.predict(matrix)
+    return post.calibrate(output) if output.ndim == 1 else output
+
+
+def _same_labels(labels: np.ndarray, expected: np.ndarray, post: Post) -> None:
+    """``edgeml_label`` against the bundle's decision (binary: rows within 1e-9 of the
+    threshold aside, where the last bit decides; multiclass: the first largest output)."""
+    if expected.ndim == 1:
+        decided = post.positive(expected).astype(np.int64)
+        clear = np.abs(expected - post.threshold) > 1e-9
+    else:
+        decided, clear = expected.argmax(axis=1), np.ones(len(expected), dtype=bool)
+    wrong = np.flatnonzero(clear & (labels[:, 0].astype(np.int64) != decided))
+    if len(wrong):
+        row = int(wrong[0])
+        raise ParityError(
+            f"c export refused: edgeml_label gives class {int(labels[row, 0])} for raw row {row} "
+            f"where the bundle's decision gives class {int(decided[row])}"
+        )
 
 
 def run_example(
     directory: Path, tools: Tools, rows: np.ndarray, *, mode: str | None = None
 ) -> np.ndarray:
     """The example program's outputs for raw ``rows``; ``mode`` ``-f``: rows are model
-    features; ``-p``: print the prepared features instead of predictions."""
+    features; ``-p``: print the prepared features instead of predictions; ``-l``: print the
+    class index ``edgeml_label`` gives."""
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as handle:
         for row in np.asarray(rows, dtype=np.float64).tolist():
             handle.write(",".join(map(repr, row)) + "\n")  # repr: exact, strtod reads it back

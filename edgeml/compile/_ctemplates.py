@@ -33,7 +33,8 @@ int edgeml_prepare_row(const double *raw, size_t n_raw, double *features, size_t
 
 /*
  * Predict from model features already prepared (n_features == EDGEML_N_FEATURES, NaN for
- * missing), as LightGBM's Booster.predict on that feature row.
+ * missing), as LightGBM's Booster.predict on that feature row (then calibrated, if the model
+ * is, as edgeml_predict_row).
  */
 int edgeml_predict_features(const double *features, size_t n_features, double *out,
                             size_t n_out);
@@ -70,7 +71,8 @@ static const edgeml_plan plan = {{{plan}}};
 /* How the tree code reads each feature (enum edgeml_tree_input in edgeml_core.h). */
 static const unsigned char tree_inputs[EDGEML_N_FEATURES] = {{{kinds}}};
 
-/* Trees on features[] (converted in place) into out[0 .. EDGEML_N_OUTPUTS - 1]. */
+{calibration}
+/* Trees on features[] (converted in place) into out[0 .. EDGEML_N_OUTPUTS - 1], calibrated. */
 static void predict_prepared(double *features, double *out)
 {{
     size_t k;
@@ -79,8 +81,10 @@ static void predict_prepared(double *features, double *out)
         out[k] = 0.0; /* the tree code adds each tree's leaf to its output */
     }}
     edgeml_trees_predict(features, 0, out);
+    calibrate(out);
 }}
 
+{label}
 int edgeml_predict_row(const double *raw, size_t n_raw, double *out, size_t n_out)
 {{
     double features[EDGEML_N_FEATURES];
@@ -216,13 +220,14 @@ EXAMPLE = """\
 /*
  * example.c - predict rows of comma-separated numbers with the model.
  *
- *     ./example [-f | -p] [FILE]        (reads standard input without FILE)
+ *     ./example [-f | -p | -l] [FILE]   (reads standard input without FILE)
  *
  * Each line holds EDGEML_N_INPUTS raw values in the order of edgeml_model.h (with -f:
  * EDGEML_N_FEATURES prepared model features). An empty field or "nan" is missing; "inf" and
  * "-inf" are infinities. Each prediction is printed on its own line, EDGEML_N_OUTPUTS values
  * separated by commas, with %.17g so they read back exactly. With -p the program prints the
- * EDGEML_N_FEATURES model features of each raw row instead (the prep plan alone).
+ * EDGEML_N_FEATURES model features of each raw row instead (the prep plan alone); with -l
+ * the predicted class index of each raw row (edgeml_label).
  */
 #include <math.h>
 #include <stdio.h>
@@ -235,7 +240,7 @@ EXAMPLE = """\
 #define MAX_OUT (EDGEML_N_OUTPUTS > EDGEML_N_FEATURES ? EDGEML_N_OUTPUTS : EDGEML_N_FEATURES)
 #define MAX_TOKEN 127
 
-enum mode { PREDICT_RAW, PREDICT_FEATURES, PREPARE };
+enum mode { PREDICT_RAW, PREDICT_FEATURES, PREPARE, LABEL };
 
 /* The number in token (NaN if empty); 0 if it is not a number. */
 static int parse(const char *token, double *value)
@@ -273,6 +278,10 @@ static int run(const double *row, size_t width, enum mode mode, long line)
                 mode == PREDICT_FEATURES ? EDGEML_N_FEATURES : EDGEML_N_INPUTS);
         return 0;
     }
+    if (mode == LABEL) {
+        printf("%d\\n", edgeml_label(out));
+        return 1;
+    }
     for (k = 0; k < n; ++k) {
         printf(k ? ",%.17g" : "%.17g", out[k]);
     }
@@ -294,6 +303,9 @@ int main(int argc, char **argv)
         ++argi;
     } else if (argi < argc && strcmp(argv[argi], "-p") == 0) {
         mode = PREPARE;
+        ++argi;
+    } else if (argi < argc && strcmp(argv[argi], "-l") == 0) {
+        mode = LABEL;
         ++argi;
     }
     if (argi < argc && (in = fopen(argv[argi], "r")) == NULL) {

@@ -6,7 +6,10 @@ double precision (``_onnx_trees`` says which op and why). Outputs:
 
 - ``prediction``: ``[N, 2]`` ``[1 - p, p]`` for binary, ``[N, K]`` for multiclass, ``[N, 1]``
   for regression — LightGBM's ``predict`` numbers;
-- ``features``: ``[N, F]``, the model's feature matrix, so the prep can be checked on its own.
+  (a binary model's calibration applied, as the bundle's ``calibration`` says);
+- ``features``: ``[N, F]``, the model's feature matrix, so the prep can be checked on its own;
+- ``label``: ``[N, 1]`` int64 class index for classifiers (binary: ``p > threshold``, the
+  bundle's decision threshold).
 
 Before it is accepted the graph passes ``onnx.checker`` (full check, shape inference included)
 and three parity suites run by onnxruntime, each within 1e-6 of ``Booster.predict``:
@@ -33,11 +36,13 @@ import lightgbm as lgb
 import numpy as np
 import onnx
 import polars as pl
+from onnx import TensorProto, helper
 
 from edgeml.compile import Artifact, ExportRequest
 from edgeml.compile._onnx_graph import ML_OPSET, OPSET, GraphBuilder, matrix_output
+from edgeml.compile._onnx_post import add_calibration, add_label
 from edgeml.compile._onnx_prep import add_prep
-from edgeml.compile._onnx_trees import Link, add_ensemble, add_link, ensemble_model
+from edgeml.compile._onnx_trees import Link, add_ensemble, add_link, ensemble_model, link_of
 from edgeml.compile._parity import (
     ParityReport,
     Reference,
@@ -49,6 +54,7 @@ from edgeml.compile._parity import (
 from edgeml.errors import ExportError, ParityError
 from edgeml.plan import CategoricalStep, NumericStep, PrepPlan
 from edgeml.prep import apply_prep, to_matrix
+from edgeml.runtime import Post
 from edgeml.runtime._onnx_backend import MISSING_TEXT, ONNX_FILE, load_session, seconds_from_micros
 
 __all__ = ["build", "check_model", "frame_feeds", "pipeline_model", "prep_model", "raw_probes"]
@@ -75,18 +81,19 @@ def build(request: ExportRequest) -> Artifact:
     reference = load_reference(manifest, files)
     dump = reference.booster.dump_model()
     reporter.status("building the ONNX graph (prep plan + trees, double precision)")
-    model, link = pipeline_model(plan, dump)
+    post = Post.from_manifest(manifest)
+    model, link = pipeline_model(plan, dump, post=post)
     check_model(model)
     content = model.SerializeToString()
     reporter.status("checking the ONNX graph against Polars + LightGBM")
     session = load_session(content, threads=int(request.options.get("threads", 1)))
     suites: dict[str, ParityReport] = {}
     suites["reference"] = _check_raw(
-        session, plan, reference.raw, reference.booster, "reference rows"
+        session, plan, reference.raw, reference.booster, "reference rows", post
     )
     probes = raw_probes(plan, reference.booster, reference.raw)
     suites["raw_adversarial"] = _check_raw(
-        session, plan, probes, reference.booster, "adversarial rows"
+        session, plan, probes, reference.booster, "adversarial rows", post
     )
     suites["feature_adversarial"] = _check_trees(dump, reference, link)
     worst = max(suites.values(), key=lambda r: r.max_abs_diff)
@@ -110,12 +117,20 @@ def build(request: ExportRequest) -> Artifact:
         },
         "missing_text": MISSING_TEXT,
         "date_unit": "seconds since 1970-01-01 (UTC)",
+        "calibration": post.method if link.kind == "binary" else "none",
+        "threshold": post.threshold if link.kind == "binary" else None,
     }
     return Artifact(files={ONNX_FILE: content}, info=info, parity=parity)
 
 
-def pipeline_model(plan: PrepPlan, dump: dict[str, Any]) -> tuple[onnx.ModelProto, Link]:
-    """The whole-pipeline graph for a plan and a ``Booster.dump_model()``, and its link."""
+def pipeline_model(
+    plan: PrepPlan, dump: dict[str, Any], *, post: Post | None = None
+) -> tuple[onnx.ModelProto, Link]:
+    """The whole-pipeline graph for a plan and a ``Booster.dump_model()``, and its link.
+
+    ``post`` (a binary model's calibration and threshold) is applied inside the graph.
+    """
+    post = post or Post()
     n_model = int(dump["max_feature_idx"]) + 1
     if n_model != len(plan.features):
         raise ExportError(
@@ -124,12 +139,20 @@ def pipeline_model(plan: PrepPlan, dump: dict[str, Any]) -> tuple[onnx.ModelProt
     g = GraphBuilder()
     inputs, features = add_prep(g, plan, output="features")
     raw = add_ensemble(g, features, dump)
-    link = add_link(g, raw, dump, output="prediction")
+    calibrate = link_of(dump).kind == "binary" and post.method != "none"
+    probabilities = g.fresh("uncalibrated") if calibrate else "prediction"
+    link = add_link(g, raw, dump, output=probabilities)
+    if calibrate:
+        add_calibration(g, probabilities, post, output="prediction")
     outputs = [
         matrix_output("prediction", link.width),
         matrix_output("features", len(plan.features)),
     ]
+    if add_label(g, "prediction", link.kind, post, output="label"):
+        outputs.append(helper.make_tensor_value_info("label", TensorProto.INT64, ["N", 1]))
     metadata = {
+        "edgeml.calibrated": "1" if calibrate else "0",
+        "edgeml.threshold": repr(post.threshold),
         "edgeml.output": link.kind,
         "edgeml.missing_text": MISSING_TEXT,
         "edgeml.date_unit": "s",
@@ -180,9 +203,10 @@ def _check_trees(dump: dict[str, Any], reference: Reference, link: Link) -> Pari
 
 
 def _check_raw(
-    session: Any, plan: PrepPlan, frame: pl.DataFrame, booster: Any, suite: str
+    session: Any, plan: PrepPlan, frame: pl.DataFrame, booster: Any, suite: str, post: Post
 ) -> ParityReport:
-    """Run raw rows through the graph; compare features with Polars', outputs with LightGBM's."""
+    """Run raw rows through the graph; compare features with Polars', outputs with LightGBM's
+    (calibrated as the bundle says), and labels with the bundle's decision."""
     if frame.height == 0:  # a bundle without reference rows
         return ParityReport(backend=f"onnx ({suite})", rows=0, max_abs_diff=0.0, worst_row=0)
     matrix = to_matrix(apply_prep(plan, frame))
@@ -191,7 +215,25 @@ def _check_raw(
     link_kind = session.get_modelmeta().custom_metadata_map.get("edgeml.output", "value")
     ours = _lightgbm_shaped(prediction, Link(link_kind, prediction.shape[1], ""))
     reference = np.asarray(booster.predict(matrix), dtype=np.float64)
+    if link_kind == "binary":
+        reference = post.calibrate(reference)
+        _same_labels(session, frame, plan, reference, post, suite)
     return compare(f"onnx ({suite})", ours, reference, rows=np.array(frame.rows(), dtype=object))
+
+
+def _same_labels(
+    session: Any, frame: pl.DataFrame, plan: PrepPlan, p: np.ndarray, post: Post, suite: str
+) -> None:
+    """The graph's ``label`` is ``p > threshold`` (rows within 1e-9 of it aside: rounding)."""
+    (label,) = session.run(["label"], frame_feeds(frame, plan))
+    clear = np.abs(p - post.threshold) > 1e-9
+    wrong = np.flatnonzero(clear & (label[:, 0] != post.positive(p)))
+    if len(wrong):
+        row = int(wrong[0])
+        raise ParityError(
+            f"onnx ({suite}): row {row} gets label {int(label[row, 0])} but its probability "
+            f"{p[row]:.9g} against the threshold {post.threshold:.9g} says otherwise"
+        )
 
 
 def _same_features(

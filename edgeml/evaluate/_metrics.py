@@ -28,8 +28,8 @@ from edgeml.errors import DataError
 Task = Literal["binary", "multiclass", "regression"]
 
 METRIC_NAMES: Mapping[Task, tuple[str, ...]] = {
-    "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss"),
-    "multiclass": ("accuracy", "macro_f1", "weighted_f1", "log_loss"),
+    "binary": ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "log_loss", "brier"),
+    "multiclass": ("accuracy", "macro_f1", "weighted_f1", "log_loss", "brier"),
     "regression": ("rmse", "mae", "r2", "mape"),
 }
 
@@ -49,7 +49,7 @@ def compute_metrics(
 
     Classification inputs are integer class codes ``0..K-1``; ``proba`` is ``(n, K)`` (binary
     too: two columns, column 1 the positive class ``1``). Without ``proba`` the probability
-    metrics (``roc_auc``, ``pr_auc``, ``log_loss``) are left out of the result.
+    metrics (``roc_auc``, ``pr_auc``, ``log_loss``, ``brier``) are left out of the result.
 
     Defined edge cases, so callers never see sklearn warnings or exceptions:
 
@@ -121,6 +121,7 @@ def _binary(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None) -> dict[s
     out["roc_auc"] = float(roc_auc_score(y, score)) if both_classes else math.nan
     out["pr_auc"] = float(average_precision_score(y, score)) if both_classes else math.nan
     out["log_loss"] = float(log_loss(y, proba, labels=[0, 1]))
+    out["brier"] = _brier(y, proba)
     return out
 
 
@@ -132,7 +133,17 @@ def _multiclass(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None) -> di
     }
     if proba is not None:
         out["log_loss"] = float(log_loss(y, proba, labels=list(range(proba.shape[1]))))
+        out["brier"] = _brier(y, proba)
     return out
+
+
+def _brier(y: np.ndarray, proba: np.ndarray) -> float:
+    """Mean squared error of the probabilities against the one-hot truth; for binary targets
+    the positive class's alone (sklearn's ``brier_score_loss``), over all classes otherwise."""
+    if proba.shape[1] == 2:
+        return float(np.mean((proba[:, 1] - y) ** 2))
+    onehot = np.eye(proba.shape[1])[y]
+    return float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
 
 
 def _regression(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

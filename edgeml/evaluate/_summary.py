@@ -8,7 +8,7 @@ import numpy as np
 
 from edgeml.evaluate._metrics import METRIC_NAMES, Task
 
-_LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
+_LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
 _KNOWN = frozenset(name for names in METRIC_NAMES.values() for name in names)
 _PRIMARY: dict[str, str] = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "r2"}
 

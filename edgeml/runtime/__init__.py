@@ -30,6 +30,7 @@ from pathlib import Path
 
 from edgeml.bundle import read_manifest as read_bundle_manifest
 from edgeml.runtime._backend import BACKENDS, Backend
+from edgeml.runtime._post import Post
 from edgeml.runtime._predictor import Predictor, load
 from edgeml.runtime._prep import RuntimePrep
 from edgeml.runtime._stream import FeatureStream
@@ -38,6 +39,7 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "FeatureStream",
+    "Post",
     "Predictor",
     "RuntimePrep",
     "load",

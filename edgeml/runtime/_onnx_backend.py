@@ -114,6 +114,8 @@ class OnnxBackend:
             )
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.output_kind = metadata.get("edgeml.output", "value")
+        # The graph applies the bundle's calibration itself (the predictor must not again).
+        self.calibrated = metadata.get("edgeml.calibrated") == "1"
         self._outputs = ["prediction"]
         self._feature_outputs = ["features"]
 

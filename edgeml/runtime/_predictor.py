@@ -33,6 +33,7 @@ import numpy as np
 from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import BundleError, ConfigError, ExportError, SchemaError
 from edgeml.runtime._backend import BACKENDS, Backend
+from edgeml.runtime._post import Post
 from edgeml.runtime._prep import RuntimePrep
 
 __all__ = ["Predictor", "load"]
@@ -131,6 +132,9 @@ class Predictor:
             raise BundleError(f"{path}: manifest lacks {exc}") from None
         self.classes: list[Any] | None = list(classes) if classes is not None else None
         self.columns = [f"proba_{c}" for c in self.classes or []]
+        self.post = Post.from_manifest(manifest, source=str(path))
+        # A whole-pipeline ONNX graph may calibrate inside the graph already.
+        self._calibrate = self.post.method != "none" and not getattr(backend, "calibrated", False)
         # Optional single-row fast paths (see ``_backend``): prepared features, or a raw row.
         self._one = None if backend.takes_raw_input else getattr(backend, "predict_one", None)
         self._raw_one = getattr(backend, "predict_row", None) if backend.takes_raw_input else None
@@ -159,11 +163,12 @@ class Predictor:
             return {"prediction": float(raw[0])}
         if self.task == "binary":
             positive = float(raw[0])
-            negative = 1.0 - positive
+            if self._calibrate:
+                positive = self.post.calibrate_one(positive)
             no, yes = self.columns
-            # argmax of [1 - p, p], first index on a tie, as NumPy (and edgeml.load) picks
-            label = classes[1] if positive > negative else classes[0]
-            return {"prediction": label, no: negative, yes: positive}
+            # p > threshold; at 0.5 that is the argmax of [1 - p, p], first index on a tie
+            label = classes[1] if positive > self.post.threshold else classes[0]
+            return {"prediction": label, no: 1.0 - positive, yes: positive}
         probabilities = [float(p) for p in raw]
         result = {"prediction": classes[probabilities.index(max(probabilities))]}
         result.update(zip(self.columns, probabilities, strict=True))
@@ -198,11 +203,14 @@ class Predictor:
         output = self.output(columns)
         if self.classes is None:
             return {"prediction": output}
-        labels = np.asarray(self.classes)[output.argmax(axis=1)]
+        # output is calibrated already: only the threshold is left to apply
+        codes = self.post.positive(output[:, 1]) if self.task == "binary" else output.argmax(axis=1)
+        labels = np.asarray(self.classes)[codes.astype(np.int64)]
         return {"prediction": labels, **{c: output[:, k] for k, c in enumerate(self.columns)}}
 
     def output(self, columns: Mapping[str, Any] | np.ndarray) -> np.ndarray:
-        """Class probabilities ``(n, K)`` (binary too) or values ``(n,)``, as ``edgeml.load``."""
+        """Class probabilities ``(n, K)`` (binary too: calibrated when the bundle says so) or
+        values ``(n,)``, as ``edgeml.load``."""
         if self.backend.takes_raw_input:
             if isinstance(columns, np.ndarray):
                 columns = {name: columns[:, j] for j, name in enumerate(self.prep.input_schema)}
@@ -211,5 +219,5 @@ class Predictor:
             raw = self.backend.predict(self.prep.transform(columns))
         raw = np.asarray(raw, dtype=np.float64)
         if self.task == "binary":
-            return np.column_stack([1.0 - raw, raw])
+            return self.post.proba(raw) if self._calibrate else np.column_stack([1.0 - raw, raw])
         return raw

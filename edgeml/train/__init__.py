@@ -14,6 +14,9 @@ import types
 from typing import Any
 
 from edgeml.train._booster import fit_booster, lightgbm_params, predict_proba
+from edgeml.train._calibrate import fit_calibration
+from edgeml.train._decision import choose_threshold
+from edgeml.train._postfit import fit_post
 from edgeml.train._sizes import SplitSizes, split_sizes
 from edgeml.train._split import Splitter
 from edgeml.train._target import TargetEncoding, Task, fit_target
@@ -23,7 +26,10 @@ __all__ = [
     "Splitter",
     "TargetEncoding",
     "Task",
+    "choose_threshold",
     "fit_booster",
+    "fit_calibration",
+    "fit_post",
     "fit_target",
     "lightgbm_params",
     "predict_proba",
