@@ -7,7 +7,7 @@ a non-decreasing step fit whose breakpoints are then interpolated linearly.
 >>> rng = np.random.default_rng(0); p = rng.uniform(size=500)
 >>> y = (rng.uniform(size=500) < p ** 2).astype(int)  # the model is over-confident
 >>> post = fit_calibration("platt", y, p)
->>> post.method, post.calibrate(np.array([0.5]))[0] < 0.5
+>>> post.method, bool(post.calibrate(np.array([0.5]))[0] < 0.5)
 ('platt', True)
 """
 
