@@ -308,7 +308,7 @@ def _vocab(vocab: dict[str, list[str]], column: str) -> dict[str, Any]:
 
 def _brief(entry: dict[str, Any]) -> dict[str, Any]:
     """A manifest entry without its long lists (curve points, isotonic breakpoints)."""
-    return {k: v for k, v in entry.items() if k not in ("curve", "x", "y")}
+    return {k: v for k, v in entry.items() if k not in ("curve", "x", "y", "reliability")}
 
 
 def _version(package: str) -> str:

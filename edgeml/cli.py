@@ -227,17 +227,28 @@ def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: s
     required=True,
     help="Output file: .parquet, .csv or .ndjson.",
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Add each feature's contribution (contrib_<feature>, contrib_bias: exact TreeSHAP).",
+)
 @_data_options
 @user_errors
-def predict(bundle: Path, data: str, out: Path, table: str | None, query: str | None) -> None:
+def predict(
+    bundle: Path, data: str, out: Path, explain: bool, table: str | None, query: str | None
+) -> None:
     """Predict every row of DATA and write the predictions to OUT.
 
     \b
     Example:
         edgeml predict churn.edgeml new_customers.csv -o predictions.parquet
+        edgeml predict churn.edgeml new_customers.csv -o explained.parquet --explain
     """
     model = load(bundle)
     predictions = model.predict(data, table=table, query=query)
+    if explain:
+        reasons = model.explain(data, table=table, query=query)
+        predictions = predictions.hstack(reasons.drop(model.manifest.get("id_cols", [])))
     write_frame(predictions, out)
     click.echo(f"wrote {predictions.height} predictions to {out}")
     line = _views.decision_line(model.decision_summary())

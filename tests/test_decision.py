@@ -217,3 +217,14 @@ def test_post_of_a_bundle_without_decision_is_the_argmax():
     post = Post.from_manifest({"task": "binary"})
     output = np.array([[0.5, 0.5], [0.4, 0.6], [0.7, 0.3]])
     assert post.decide(output)[1].tolist() == [0, 1, 0]
+
+
+def test_report_draws_the_threshold_curve_and_reliability(calibrated_bundle, tmp_path):
+    from edgeml.evaluate import report
+
+    out = report(calibrated_bundle, tmp_path / "r.html", data=churn_like(n=300, seed=13))
+    html = out.read_text()
+    assert 'id="threshold"' in html and 'id="reliability"' in html
+    threshold = edgeml.load(calibrated_bundle).manifest["decision"]["threshold"]
+    assert f"probability is above {threshold:.4g}" in html
+    assert "calibration: isotonic" in html

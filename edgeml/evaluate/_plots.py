@@ -86,8 +86,15 @@ def curve_classes(y: np.ndarray, n_classes: int) -> list[int]:
     return [int(k) for k in present[:MAX_CLASS_CURVES]]
 
 
-def importance(names: Sequence[str], gain: np.ndarray) -> bytes:
-    """Horizontal bars of the ``TOP_FEATURES`` largest total gains, largest on top."""
+def importance(
+    names: Sequence[str],
+    gain: np.ndarray,
+    *,
+    title: str = "Feature importance (total gain)",
+    xlabel: str = "total gain of the splits on the feature",
+) -> bytes:
+    """Horizontal bars of the ``TOP_FEATURES`` largest values (total gain, or mean absolute
+    contribution), largest on top."""
     order = np.argsort(-gain, kind="stable")[:TOP_FEATURES]
     order = order[::-1]  # barh draws bottom-up
     labels = [short(names[i], _IMPORTANCE_CHARS) for i in order]
@@ -103,7 +110,7 @@ def importance(names: Sequence[str], gain: np.ndarray) -> bytes:
     for i, value in enumerate(values):
         ax.text(value, i, f" {value / total:.1%}", va="center", fontsize=8)
     ax.set_xlim(0, float(values.max() or 1.0) * 1.15)
-    style_axes(ax, "Feature importance (total gain)", "total gain of the splits on the feature", "")
+    style_axes(ax, title, xlabel, "")
     # 1.2M reads better than 1200000 on the axis; the bar labels carry the exact shares.
     ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     ax.grid(axis="y", alpha=0)

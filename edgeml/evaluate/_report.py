@@ -29,6 +29,7 @@ from edgeml.errors import BundleError, ConfigError, DataError
 from edgeml.evaluate import _report_results as results
 from edgeml.evaluate import _report_sections as tables
 from edgeml.evaluate._html import Raw, esc, figure, fmt, note
+from edgeml.evaluate._report_explain import contributions
 from edgeml.evaluate._report_page import page
 from edgeml.prep import apply_prep, to_matrix
 from edgeml.train import predict_proba
@@ -96,8 +97,13 @@ def _sections(model: Model, evaluation: dict[str, Any] | None, source: str) -> l
         out.append(("search", "Hyperparameter search", _search(manifest)))
     out += [
         ("metrics", "Metrics", results.metrics(manifest, evaluation, source)),
+    ]
+    if manifest.get("decision"):
+        out.append(("decision", "Decision threshold and calibration", _decision(manifest)))
+    out += [
         ("evaluation", "Evaluation plots", _evaluation(model, evaluation, source)),
         ("importance", "Feature importance", _importance(names, gain)),
+        ("explanations", "Explanations", _explanations(model, evaluation, source)),
         ("learning-curves", "Learning curves", _learning(manifest)),
     ]
     return out
@@ -124,8 +130,11 @@ def _evaluate(
     # The model's raw output ((n, K) probabilities, or values): unlike predict(), it does not
     # ask for the id columns, which plots do not need.
     output = model._output(frame, source)
+    codes = None
+    if model.target.classes is not None:
+        output, codes = model.post.decide(output)  # calibrated, labels at the threshold
     y = model.target.encode(frame[name], source=source)
-    return {**scores, "y": y, "output": output}
+    return {**scores, "y": y, "output": output, "codes": codes, "frame": frame}
 
 
 def _show(png: bytes, **kwargs: Any) -> str:
@@ -174,7 +183,7 @@ def _evaluation(model: Model, evaluation: dict[str, Any] | None, source: str) ->
         only = classes[int(y[0])]
         out = note(f"ROC and precision-recall curves need two classes; {source} has only {only!r}.")
     confusion = _show(
-        evaluation_plots.confusion(y, output.argmax(axis=1), classes),
+        evaluation_plots.confusion(y, evaluation["codes"], classes),
         alt="confusion matrix",
         ident="confusion",
         caption=f"Confusion matrix {where}.",
@@ -191,16 +200,73 @@ def _evaluation(model: Model, evaluation: dict[str, Any] | None, source: str) ->
     return out + f'<div class="pair">{confusion}{calibration}</div>'
 
 
+def _decision(manifest: dict[str, Any]) -> str:
+    """The threshold, why it was chosen, and the out-of-fold curves it was chosen on."""
+    from edgeml.evaluate import _plots_decision as plots
+
+    decision = manifest["decision"]
+    method = (manifest.get("calibration") or {}).get("method", "none")
+    at = decision.get("out_of_fold", {})
+    text = (
+        f"A row is predicted {manifest['target']['classes'][1]!r} when its probability is above "
+        f"{decision['threshold']:.4g} (rule {decision['rule']}: {decision['reason']}); "
+        f"calibration: {method}."
+    )
+    if "f1" in at:
+        text += (
+            f" On {at['rows']:,} out-of-fold training rows that threshold gives precision "
+            f"{at['precision']:.3f}, recall {at['recall']:.3f}, F1 {at['f1']:.3f}."
+        )
+    out = note(text)
+    figures = []
+    if decision.get("curve"):
+        figures.append(
+            _show(
+                plots.threshold_curve(decision),
+                alt="precision and recall against the threshold",
+                ident="threshold",
+                caption="Precision and recall of the cross-validation folds' predictions of the "
+                "training rows against the threshold; the dot marks the chosen one.",
+            )
+        )
+    if decision.get("reliability"):
+        figures.append(
+            _show(
+                plots.reliability(decision["reliability"], method),
+                alt="out-of-fold reliability curve",
+                ident="reliability",
+                caption="Observed positive rate against the predicted probability in ten "
+                "equal-count bins of the out-of-fold predictions, with their Brier scores.",
+            )
+        )
+    return out + (f'<div class="pair">{"".join(figures)}</div>' if figures else "")
+
+
+def _explanations(model: Model, evaluation: dict[str, Any] | None, source: str) -> str:
+    if evaluation is not None:
+        return contributions(model, evaluation["frame"], f"rows of {source}", _show)
+    raw = _reference_frame(model)
+    return contributions(model, raw, "the bundle's reference rows", _show)
+
+
+def _reference_frame(model: Model) -> pl.DataFrame | None:
+    """The bundle's reference rows (a sample of training inputs, no labels), if it has them."""
+    if REFERENCE_ROWS not in model.bundle.files:
+        return None
+    columns, rows = load_reference_rows(model.bundle.read(REFERENCE_ROWS))
+    if not rows:
+        return None
+    return pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+
+
 def _reference_scores(model: Model) -> str:
     """Predictions on the bundle's reference rows: a sample of training inputs, no labels."""
     from edgeml.evaluate import _plots as plots
 
-    if REFERENCE_ROWS not in model.bundle.files:
+    raw = _reference_frame(model)
+    if raw is None:
         return ""
-    columns, rows = load_reference_rows(model.bundle.read(REFERENCE_ROWS))
-    if not rows:
-        return ""
-    raw = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
+    rows = raw.rows()
     conformed = conform(raw, model.plan.input_schema, source=REFERENCE_ROWS)
     matrix = to_matrix(apply_prep(model.plan, conformed))
     output = predict_proba(model.booster, matrix, model.task)  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from edgeml.bundle import read_manifest as read_bundle_manifest
 from edgeml.runtime._backend import BACKENDS, Backend
+from edgeml.runtime._explain import contribution_names, explanation
 from edgeml.runtime._post import Post
 from edgeml.runtime._predictor import Predictor, load
 from edgeml.runtime._prep import RuntimePrep
@@ -42,6 +43,8 @@ __all__ = [
     "Post",
     "Predictor",
     "RuntimePrep",
+    "contribution_names",
+    "explanation",
     "load",
     "load_prep",
     "read_bundle_manifest",

@@ -33,6 +33,7 @@ import numpy as np
 from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import BundleError, ConfigError, ExportError, SchemaError
 from edgeml.runtime._backend import BACKENDS, Backend
+from edgeml.runtime._explain import explanation
 from edgeml.runtime._post import Post
 from edgeml.runtime._prep import RuntimePrep
 
@@ -133,6 +134,7 @@ class Predictor:
         self.classes: list[Any] | None = list(classes) if classes is not None else None
         self.columns = [f"proba_{c}" for c in self.classes or []]
         self.post = Post.from_manifest(manifest, source=str(path))
+        self._explainer: Backend | None = None  # LightGBM, loaded by the first explain()
         # A whole-pipeline ONNX graph may calibrate inside the graph already.
         self._calibrate = self.post.method != "none" and not getattr(backend, "calibrated", False)
         # Optional single-row fast paths (see ``_backend``): prepared features, or a raw row.
@@ -207,6 +209,18 @@ class Predictor:
         codes = self.post.positive(output[:, 1]) if self.task == "binary" else output.argmax(axis=1)
         labels = np.asarray(self.classes)[codes.astype(np.int64)]
         return {"prediction": labels, **{c: output[:, k] for k, c in enumerate(self.columns)}}
+
+    def explain(self, columns: Mapping[str, Any] | np.ndarray) -> dict[str, np.ndarray]:
+        """Exact TreeSHAP contributions per row (see :mod:`edgeml.runtime._explain`):
+        ``contrib_<feature>`` and ``contrib_bias``, summing to the raw score. Needs lightgbm
+        (imported on the first call, whatever the prediction backend)."""
+        booster = getattr(self.backend, "booster", None)
+        if booster is None:
+            if self._explainer is None:
+                self._explainer = _load_backend("lightgbm", self.path, self.manifest, 1)
+            booster = self._explainer.booster  # type: ignore[attr-defined]
+        matrix = self.prep.transform(columns)
+        return explanation(booster, matrix, self.prep.features, self.classes)
 
     def output(self, columns: Mapping[str, Any] | np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, K)`` (binary too: calibrated when the bundle says so) or

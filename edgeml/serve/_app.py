@@ -104,15 +104,20 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.post("/predict")
     async def predict(request: Request) -> JSONResponse:
-        """One record (a JSON object) or several (a JSON array) → predictions."""
+        """One record (a JSON object) or several (a JSON array) → predictions.
+
+        With ``?explain=true`` each prediction also holds ``contrib_<feature>`` and
+        ``contrib_bias``: exact TreeSHAP contributions that sum to the raw score.
+        """
         request_id = _request_id(request)
+        explain = request.query_params.get("explain", "false").lower() in ("true", "1", "yes")
         raw = await request.body()
         body = (
             parse_json(raw)
             if len(raw) <= _INLINE_BYTES
             else await run_in_threadpool(parse_json, raw)
         )
-        return _json(await predictions.records(body, request_id), request_id)
+        return _json(await predictions.records(body, request_id, explain=explain), request_id)
 
     @app.post("/predict/batch")
     async def predict_batch(request: Request) -> JSONResponse:

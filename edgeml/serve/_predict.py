@@ -44,8 +44,12 @@ class Predictions:
         self.log = log
         self.metrics = metrics
 
-    async def records(self, body: Any, request_id: str) -> dict[str, Any]:
-        """``POST /predict``: one record → one prediction; a list → ``predictions``."""
+    async def records(self, body: Any, request_id: str, *, explain: bool = False) -> dict[str, Any]:
+        """``POST /predict``: one record → one prediction; a list → ``predictions``.
+
+        ``explain`` (``?explain=true``) adds each prediction's ``contrib_<feature>`` and
+        ``contrib_bias`` (exact TreeSHAP, summing to the raw score); they are not logged.
+        """
         start = time.perf_counter()
         served = self.holder.current  # in-flight requests keep the model they started with
         single = isinstance(body, dict)
@@ -63,6 +67,8 @@ class Predictions:
         rows, outputs = work() if len(items) <= _INLINE_ROWS else await run_in_threadpool(work)
         latency_us = (time.perf_counter() - start) * 1e6
         self._record(served, request_id, rows, outputs, latency_us)
+        if explain:
+            outputs = _explained(served, rows, outputs)
         head = {"request_id": request_id, "model_version": served.version}
         return {**head, **outputs[0]} if single else {**head, "predictions": outputs}
 
@@ -183,6 +189,19 @@ def _predict_records(served: ServedModel, items: list[dict[str, Any]]) -> list[d
     result = _guarded(lambda: predictor.predict(columns))()
     lists = {name: np.asarray(values).tolist() for name, values in result.items()}
     return [dict(zip(lists, values, strict=True)) for values in zip(*lists.values(), strict=True)]
+
+
+def _explained(
+    served: ServedModel, rows: list[dict[str, Any]], outputs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``outputs`` with each row's contributions added (after logging: the log keeps outputs)."""
+    columns = {name: [row[name] for row in rows] for name in served.predictor.input_schema}
+    reasons = _guarded(lambda: served.predictor.explain(columns))()
+    lists = {name: np.asarray(values).tolist() for name, values in reasons.items()}
+    return [
+        {**output, **dict(zip(lists, values, strict=True))}
+        for output, values in zip(outputs, zip(*lists.values(), strict=True), strict=True)
+    ]
 
 
 def _log_rows(

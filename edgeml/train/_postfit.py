@@ -75,10 +75,24 @@ def fit_post(
         cost_fn=settings.cost_fn,
         reason=reason,
     )
-    post = Post(
+    calibrated = Post(
         threshold=choice.threshold, method=post.method, a=post.a, b=post.b, x=post.x, y=post.y
     )
-    return post, choice.to_dict()
+    return calibrated, {**choice.to_dict(), "reliability": reliability(y, p, post.calibrate(p))}
+
+
+def reliability(y: np.ndarray, before: np.ndarray, after: np.ndarray) -> dict[str, Any]:
+    """Brier score and a 10-bin (equal-count) reliability curve of the out-of-fold
+    probabilities, before and after calibration: what the report draws."""
+    out: dict[str, Any] = {}
+    for name, p in (("before", before), ("after", after)):
+        chunks = [c for c in np.array_split(np.argsort(p, kind="stable"), 10) if len(c)]
+        out[name] = {
+            "brier": float(np.mean((p - y) ** 2)),
+            "predicted": [round(float(p[c].mean()), 6) for c in chunks],
+            "observed": [round(float(y[c].mean()), 6) for c in chunks],
+        }
+    return out
 
 
 def _entry(threshold: float, rule: str, reason: str) -> dict[str, Any]:
