@@ -5,8 +5,11 @@
    ``edgeml/datasets/data/README.md``; the tuned-vs-default difference is paired over the folds.
 2. Race: for a few seeds, random and TPE searches of the same length on the same folds; how
    many trials TPE needs to reach the best value the random search found.
+3. Versus (``_search_versus``): on edgeml's holdout, plain LightGBM, edgeml default, edgeml
+   ``--search bayes --trials N`` and FLAML ``AutoML`` given the search's wall time.
 
     .venv/bin/python benchmarks/bench_search.py [--trials 30] [--seeds 3] [--write-readme]
+    .venv/bin/python benchmarks/bench_search.py --parts versus --datasets cells,hpc_jobs
 
 The best of N trials scored on the same folds it was chosen on is optimistic by construction;
 so both configs are scored again on new folds and LightGBM seeds (``seed = 1``) the search
@@ -29,6 +32,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 from _readme import write_section
+from _search_versus import versus
 
 from edgeml._prepared import Prepared, prepare
 from edgeml._progress import SILENT, Reporter
@@ -39,6 +43,7 @@ from edgeml.search import search
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Search"
+VERSUS_SECTION = "## Search against FLAML"
 # dataset: (file, target, dropped columns, plain-LightGBM figure from edgeml.datasets.REAL)
 CASES: dict[str, tuple[str, str, list[str], float]] = {
     "diamonds": ("diamonds.csv", "price", [], 0.982),
@@ -164,6 +169,12 @@ def race(names: list[str], trials: int, seeds: int, out: Path, reporter: Reporte
     return lines
 
 
+def _flaml_version() -> str:
+    import flaml
+
+    return str(flaml.__version__)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=30)
@@ -171,13 +182,38 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(CASES))
     parser.add_argument("--race-datasets", default="cells,hpc_jobs,telco_churn")
     parser.add_argument("--quiet", action="store_true", help="No progress on stderr.")
+    parser.add_argument("--parts", default="tuned,race", help="tuned, race and/or versus")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
     reporter = SILENT if args.quiet else Reporter()
+    parts = set(args.parts.split(","))
+    if "versus" in parts:
+        names = [n for n in args.datasets.split(",") if n]
+        with tempfile.TemporaryDirectory() as tmp:
+            lines = versus(CASES, names, dataset_path, args.trials, Path(tmp), reporter)
+        text = "\n".join(
+            [
+                f"Command: `python benchmarks/bench_search.py --parts versus --trials "
+                f"{args.trials} --datasets {args.datasets}`",
+                "",
+                f"Machine: {platform.machine()}, 2 cores shared with other jobs (load ~25); "
+                f"Python {platform.python_version()}, LightGBM {lgb.__version__}, "
+                f"Optuna {optuna.__version__}, FLAML {_flaml_version()}. Holdout = edgeml's "
+                "20% split; one run per dataset (a search of this length is too slow here for "
+                "repeats), every tool on one thread; FLAML gets edgeml's search wall time.",
+                "",
+                *lines,
+            ]
+        )
+        print(text)
+        if args.write_readme:
+            write_section(VERSUS_SECTION, text)
+        if parts == {"versus"}:
+            return
     header = (
         f"Machine: {platform.machine()}, 2 shared cores; Python {platform.python_version()}, "
         f"LightGBM {lgb.__version__}, Optuna {optuna.__version__}. 5-fold CV over every "
-        "labelled row (the run's folds), LightGBM on one thread, median pruner on."
+        "labelled row (the run's folds), LightGBM on one thread, Hyperband pruner on."
     )
     with tempfile.TemporaryDirectory() as tmp:
         names = [n for n in args.datasets.split(",") if n]

@@ -164,6 +164,9 @@ class SearchConfig:
     time_budget: str | None = None
     resume: bool = False
     prune: bool = True
+    # Trials boost at this rate (when the space does not search the rate): fewer rounds each;
+    # the final model is refitted at [train] learning_rate, its rounds found again.
+    learning_rate: float = 0.15
     grid_points: int = 3
     max_latency_us: float | None = None
     max_model_kb: float | None = None

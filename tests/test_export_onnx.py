@@ -119,7 +119,7 @@ def test_binary_pipeline_equals_lightgbm_and_is_recorded(binary_bundle: Path) ->
     model = onnx.load(str(binary_bundle / "onnx/model.onnx"))
     onnx.checker.check_model(model, full_check=True)
     assert {i.name for i in model.graph.input} == set(load_prep(binary_bundle).input_schema)
-    assert [o.name for o in model.graph.output] == ["prediction", "features"]
+    assert [o.name for o in model.graph.output] == ["prediction", "features", "label"]
     tree = next(n for n in model.graph.node if n.op_type == "TreeEnsemble")
     splits = next(a for a in tree.attribute if a.name == "nodes_splits")
     assert splits.t.data_type == onnx.TensorProto.DOUBLE  # thresholds kept in double

@@ -51,7 +51,6 @@ def frame():
 def test_default_space_covers_the_documented_parameters():
     assert set(DEFAULT_SPACE) == {
         "num_leaves",
-        "learning_rate",
         "min_data_in_leaf",
         "feature_fraction",
         "bagging_fraction",
@@ -59,7 +58,18 @@ def test_default_space_covers_the_documented_parameters():
         "lambda_l2",
         "max_depth",
     }
-    assert DEFAULT_SPACE["learning_rate"].log and DEFAULT_SPACE["lambda_l2"].log
+    assert DEFAULT_SPACE["num_leaves"].log and DEFAULT_SPACE["lambda_l2"].log
+
+
+def test_trials_boost_faster_and_the_final_model_at_the_train_rate():
+    from edgeml.search._study import searching
+
+    config = Config().with_overrides("train", learning_rate=0.05, early_stopping_rounds=60)
+    trial = searching(config, parse_space({}))
+    assert trial.train.learning_rate == config.search.learning_rate == 0.15
+    assert trial.train.early_stopping_rounds == 20  # patience in proportion to the rate
+    searched = parse_space({"learning_rate": [0.01, 0.3]})
+    assert searching(config, searched) == config  # the space decides the rate then
 
 
 def test_space_entries_replace_add_and_fix():
@@ -176,8 +186,8 @@ def test_grid_walks_only_the_given_values(tmp_path, frame):
 
 
 def test_hopeless_trials_are_pruned(tmp_path, frame):
-    # A third of the trials cannot split (300 rows, 1000 per leaf): the median pruner stops
-    # those after their first fold once five trials have finished.
+    # A third of the trials cannot split (300 rows, 1000 per leaf): successive halving stops
+    # those after their first fold.
     config = small_config(
         tmp_path,
         method="random",

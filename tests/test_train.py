@@ -91,6 +91,7 @@ def test_train_writes_an_evaluated_bundle(trained_bundle):
         "roc_auc",
         "pr_auc",
         "log_loss",
+        "brier",
     }
     assert set(manifest["metrics"]["cv"]["roc_auc"]) == {"mean", "std"}
     assert manifest["metrics"]["holdout"]["roc_auc"] > manifest["metrics"]["baseline"]["roc_auc"]
@@ -116,7 +117,8 @@ def test_predict_gives_labels_probabilities_and_ids(trained_bundle, tmp_path):
     assert out.columns == ["customer_id", "prediction", "proba_No", "proba_Yes"]
     assert out["customer_id"].to_list() == frame["customer_id"].to_list()
     np.testing.assert_allclose(out["proba_No"] + out["proba_Yes"], 1.0)
-    expected = np.where(out["proba_Yes"].to_numpy() > 0.5, "Yes", "No")
+    threshold = edgeml.load(trained_bundle).manifest["decision"]["threshold"]
+    expected = np.where(out["proba_Yes"].to_numpy() > threshold, "Yes", "No")
     assert out["prediction"].to_list() == expected.tolist()
 
 

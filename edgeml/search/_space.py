@@ -1,12 +1,14 @@
 """The hyperparameter space: the documented default, ``[search.space]`` overrides, validation.
 
-Default LightGBM space (rounds are not searched: early stopping picks them per fit):
+Default LightGBM space (rounds are not searched: early stopping picks them per fit; nor is the
+learning rate: trials boost at ``[search] learning_rate``, a higher rate that makes each one a few
+times cheaper, and the final model is refitted at ``[train] learning_rate`` with its rounds found
+again by early stopping — add ``learning_rate`` to ``[search.space]`` to search it instead):
 
 =================  ==========================  ==============================================
 parameter          range                       why
 =================  ==========================  ==============================================
 num_leaves         7 .. 255 (int, log)          model capacity; size and latency grow with it
-learning_rate      0.01 .. 0.3 (log)           step size; early stopping adapts the rounds
 min_data_in_leaf   5 .. 100 (int, log)         the main guard against overfitting small data
 feature_fraction   0.5 .. 1.0                  column subsampling per tree
 bagging_fraction   0.5 .. 1.0                  row subsampling (``bagging_freq = 1`` is added)
@@ -109,7 +111,6 @@ class Param:
 
 DEFAULT_SPACE: dict[str, Param] = {
     "num_leaves": Param(kind="int", low=7, high=255, log=True),
-    "learning_rate": Param(kind="float", low=0.01, high=0.3, log=True),
     "min_data_in_leaf": Param(kind="int", low=5, high=100, log=True),
     "feature_fraction": Param(kind="float", low=0.5, high=1.0),
     "bagging_fraction": Param(kind="float", low=0.5, high=1.0),

@@ -79,8 +79,11 @@ def open_study(
         if budget.active
         else {"direction": direction}
     )
+    # Successive halving over the folds (Hyperband's brackets): a trial is scored on one fold,
+    # then three, then all, and only the best third of each rung goes on to the next.
+    folds = max(2, prepared.config.train.cv_folds)
     pruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        optuna.pruners.HyperbandPruner(min_resource=1, max_resource=folds, reduction_factor=3)
         if settings.prune and not budget.active
         else optuna.pruners.NopPruner()
     )

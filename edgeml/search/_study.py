@@ -3,12 +3,14 @@
 Every trial scores its parameters by the mean primary metric over the folds of
 :meth:`edgeml._prepared.Prepared.cross_validate` on the training rows (the same folds for every
 trial; the holdout that scores the final model takes no part in choosing it), reports the
-running mean after each fold so the median pruner can stop a hopeless trial early, and is
+running mean after each fold so the Hyperband pruner can stop a hopeless trial early (after one
+fold, then three), boosts at the higher ``[search] learning_rate`` (see :func:`searching`), and is
 written to ``<bundle>.study.db`` as it finishes: a killed search resumes with ``resume``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -175,7 +177,7 @@ def _optimize(
 
     def objective(trial: optuna.Trial) -> Any:
         params = {name: param.suggest(trial, name) for name, param in space.params.items()}
-        trial_config = apply_params(prepared.config, {**space.fixed, **params})
+        trial_config = searching(apply_params(prepared.config, {**space.fixed, **params}), space)
         values: list[float] = []
 
         def on_fold(fold: int, metrics: dict[str, float]) -> None:
@@ -232,6 +234,21 @@ def _optimize(
             callbacks=[after_trial],
             catch=(_OutOfTime,),
         )
+
+
+def searching(config: Config, space: Space) -> Config:
+    """A trial's config: boosting at ``[search] learning_rate`` (unless the space searches or
+    fixes the rate) with early stopping's patience shortened in proportion, so a trial takes a
+    fraction of the rounds; the final model goes back to ``[train] learning_rate``."""
+    if "learning_rate" in space.params or "learning_rate" in space.fixed:
+        return config
+    train = config.train
+    rate = max(config.search.learning_rate, train.learning_rate)
+    patience = train.early_stopping_rounds
+    if patience:
+        patience = max(10, round(patience * train.learning_rate / rate))
+    faster = dataclasses.replace(train, learning_rate=rate, early_stopping_rounds=patience)
+    return dataclasses.replace(config, train=faster)
 
 
 def _best_value(study: Any, budget: EdgeBudget) -> float | None:
