@@ -388,6 +388,8 @@ int rc = edgeml_predict_row(raw, EDGEML_N_INPUTS, out, EDGEML_N_OUTPUTS);
 `edgeml_predict_features` split the prep plan from the trees. Return codes: `EDGEML_OK` (0),
 `EDGEML_ERR_NULL`, `EDGEML_ERR_WIDTH` (a row of the wrong width), `EDGEML_ERR_OUT` (output
 buffer too small); `edgeml_strerror` describes them. `edgeml_model.h` documents everything.
+`edgeml_label(out)` turns a row's outputs into the predicted class index (a binary model: 1
+when `out[0] > EDGEML_THRESHOLD`, the decision threshold chosen in training).
 
 Outputs: {outputs}.
 
