@@ -213,7 +213,7 @@ def main() -> None:
     header = (
         f"Machine: {platform.machine()}, 2 shared cores; Python {platform.python_version()}, "
         f"LightGBM {lgb.__version__}, Optuna {optuna.__version__}. 5-fold CV over every "
-        "labelled row (the run's folds), LightGBM on one thread, Hyperband pruner on."
+        "labelled row (the run's folds), LightGBM on one thread, median pruner on."
     )
     with tempfile.TemporaryDirectory() as tmp:
         names = [n for n in args.datasets.split(",") if n]

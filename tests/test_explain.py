@@ -92,6 +92,9 @@ def test_server_explains_on_request_only(trained_bundle: Path, tmp_path: Path) -
     bundle = bundle_copy(trained_bundle, tmp_path / "m.edgeml")
     settings = ServeSettings(bundle=bundle, log=tmp_path / "log.db")
     with TestClient(create_app(settings)) as client:
+        schema = client.get("/schema").json()
+        threshold = edgeml.load(bundle).manifest["decision"]["threshold"]
+        assert schema["decision"]["threshold"] == threshold
         plain = client.post("/predict", json=record()).json()
         assert not any(k.startswith("contrib_") for k in plain)
         answer = client.post("/predict?explain=true", json=record()).json()

@@ -186,8 +186,8 @@ def test_grid_walks_only_the_given_values(tmp_path, frame):
 
 
 def test_hopeless_trials_are_pruned(tmp_path, frame):
-    # A third of the trials cannot split (300 rows, 1000 per leaf): successive halving stops
-    # those after their first fold.
+    # A third of the trials cannot split (300 rows, 1000 per leaf): the median pruner stops
+    # those after their first fold once five trials have finished.
     config = small_config(
         tmp_path,
         method="random",

@@ -3,8 +3,8 @@
 Every trial scores its parameters by the mean primary metric over the folds of
 :meth:`edgeml._prepared.Prepared.cross_validate` on the training rows (the same folds for every
 trial; the holdout that scores the final model takes no part in choosing it), reports the
-running mean after each fold so the Hyperband pruner can stop a hopeless trial early (after one
-fold, then three), boosts at the higher ``[search] learning_rate`` (see :func:`searching`), and is
+running mean after each fold so the median pruner can stop a hopeless trial early, boosts at the
+higher ``[search] learning_rate`` (see :func:`searching`), and is
 written to ``<bundle>.study.db`` as it finishes: a killed search resumes with ``resume``.
 """
 
@@ -174,6 +174,7 @@ def _optimize(
     budget_s = parse_duration(settings.time_budget) if settings.time_budget else None
     deadline = start + budget_s if budget_s is not None else None
     durations: list[float] = []
+    folds_total = prepared.config.train.cv_folds
 
     def objective(trial: optuna.Trial) -> Any:
         params = {name: param.suggest(trial, name) for name, param in space.params.items()}
@@ -186,7 +187,8 @@ def _optimize(
             finite = [v for v in values if not math.isnan(v)]
             if finite and not budget.active:
                 trial.report(float(np.mean(finite)), fold)
-                if trial.should_prune():
+                # After the last fold the trial's cost is spent: keep its complete value.
+                if fold < folds_total and trial.should_prune():
                     raise optuna.TrialPruned()
             if deadline is not None and time.monotonic() > deadline:
                 trial.set_user_attr("stopped", "time budget")

@@ -174,6 +174,18 @@ class ServedModel:
             "inputs": self.columns,
             "outputs": outputs,
             "backend": self.backend,
+            **self._decision(),
+        }
+
+    def _decision(self) -> dict[str, Any]:
+        """A binary model's threshold and calibration, as every output states them."""
+        if self.predictor.task != "binary":
+            return {}
+        post = self.predictor.post
+        rule = (self.manifest.get("decision") or {}).get("rule", "fixed")
+        return {
+            "decision": {"threshold": post.threshold, "rule": rule},
+            "calibration": {"method": post.method},
         }
 
     def score_of(self, output: dict[str, Any]) -> float | None:
