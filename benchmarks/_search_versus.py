@@ -35,7 +35,7 @@ def _frame_for_others(frame: pl.DataFrame, target: str) -> pd.DataFrame:
     """The features as a pandas frame, text as categories (one vocabulary for all rows)."""
     x = frame.drop(target).to_pandas()
     for column in x.columns:
-        if x[column].dtype == object or str(x[column].dtype).startswith("string"):
+        if pd.api.types.is_object_dtype(x[column]) or pd.api.types.is_string_dtype(x[column]):
             x[column] = x[column].astype("category")
         elif str(x[column].dtype).startswith(("datetime", "date")):
             x[column] = x[column].astype("int64")
