@@ -132,8 +132,12 @@ def test_report_is_complete_and_self_contained(bundles, tmp_path, task, with_dat
     if not with_data:
         assert not set(LABELLED[task]) & page.ids
         assert "--data LABELLED_DATA" in text
-    # importance, learning curves, reference scores or evaluation plots: all decode.
-    assert len(decode_images(page)) == 2 + (len(LABELLED[task]) if with_data else 1)
+    # importance, learning curves, contributions, reference scores or evaluation plots, and a
+    # binary model's threshold and reliability curves: all decode.
+    decision = {"threshold", "reliability"} if task == "binary" else set()
+    assert decision | {"contributions", "reasons"} <= page.ids
+    expected_images = 3 + len(decision) + (len(LABELLED[task]) if with_data else 1)
+    assert len(decode_images(page)) == expected_images
     # Offline: nothing fetched, nothing run.
     assert not [link for link in page.links if link.startswith(("http://", "https://", "//"))]
     assert "script" not in page.tags and "link" not in page.tags
