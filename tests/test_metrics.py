@@ -281,7 +281,7 @@ def test_primary_metric_and_direction() -> None:
     for task, names in METRIC_NAMES.items():
         assert primary_metric(task) in names
         for name in names:
-            expected = name not in {"log_loss", "rmse", "mae", "mape"}
+            expected = name not in {"log_loss", "brier", "rmse", "mae", "mape"}
             assert higher_is_better(name) is expected
     with pytest.raises(ValueError, match="unknown metric"):
         higher_is_better("auc")
