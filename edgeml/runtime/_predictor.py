@@ -217,7 +217,9 @@ class Predictor:
         booster = getattr(self.backend, "booster", None)
         if booster is None:
             if self._explainer is None:
-                self._explainer = _load_backend("lightgbm", self.path, self.manifest, 1)
+                if self.bundle is None:
+                    raise ExportError(f"{self.path}: explanations need the opened bundle")
+                self._explainer = _load_backend("lightgbm", self.bundle, 1)
             booster = self._explainer.booster  # type: ignore[attr-defined]
         matrix = self.prep.transform(columns)
         return explanation(booster, matrix, self.prep.features, self.classes)
