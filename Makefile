@@ -48,6 +48,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy edgeml
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[all,dev,bench]'
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_kernels.py
 	$(BIN)/python benchmarks/bench_features_real.py
