@@ -26,7 +26,7 @@ import numpy as np
 
 from edgeml.bundle import read_manifest
 from edgeml.config import Config, MonitorConfig
-from edgeml.errors import ConfigError, EdgeMLError
+from edgeml.errors import BundleError, ConfigError, EdgeMLError
 from edgeml.maintain._drift import FeatureDrift, PredictionDrift, feature_drift, prediction_drift
 from edgeml.maintain._live import LiveAccuracy
 from edgeml.maintain._monitor_labels import labelled_rows
@@ -172,7 +172,9 @@ def monitor_summary(
     pred_base = monitoring.get("prediction")
     prediction = prediction_drift(pred_base, data.score, config) if pred_base else None
     metrics = manifest.get("metrics") or {}
-    holdout = metrics.get("holdout") or {}
+    if not isinstance(metrics, dict):
+        raise BundleError(f"{bundle}: manifest metrics is not a table")
+    holdout = _holdout_metrics(metrics, bundle)
     primary = metrics.get("primary")
     labelled = labelled_rows(data, task, classes)
     live = labelled.accuracy(holdout, config, primary)
@@ -288,3 +290,23 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _holdout_metrics(metrics: Any, bundle: Path | str) -> dict[str, float]:
+    """The manifest's holdout metrics as numbers (null: undefined), or a BundleError naming one."""
+    holdout = metrics.get("holdout") if isinstance(metrics, dict) else None
+    if not holdout:
+        return {}
+    if not isinstance(holdout, dict):
+        raise BundleError(f"{bundle}: manifest metrics.holdout is not a table of metrics")
+    numbers: dict[str, float] = {}
+    for name, value in holdout.items():
+        if value is None:
+            numbers[name] = math.nan
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            numbers[name] = float(value)
+        else:
+            raise BundleError(
+                f"{bundle}: manifest metrics.holdout.{name} is {value!r}, expected a number"
+            )
+    return numbers
