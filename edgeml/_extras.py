@@ -21,9 +21,9 @@ __all__ = ["EXTRAS", "extra_of", "missing"]
 EXTRAS: dict[str, frozenset[str]] = {
     "train": frozenset({
         "polars", "lightgbm", "numba", "sklearn", "click", "rich", "treelite", "tl2cgen",
-        "onnx", "onnxruntime", "optuna", "matplotlib",
+        "onnx", "onnxruntime", "optuna", "matplotlib", "cryptography",
     }),
-    "serve": frozenset({"fastapi", "uvicorn", "prometheus_client", "httpx"}),
+    "serve": frozenset({"fastapi", "uvicorn", "prometheus_client", "httpx", "cryptography"}),
 }  # fmt: skip
 
 
