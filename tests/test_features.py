@@ -204,6 +204,8 @@ def test_pipeline_selects_records_and_predicts_with_history(tmp_path):
         time_col="timestamp",
         entity_col="machine_id",
         cv_folds=3,
+        # the label looks 24 h ahead: its own history would leak the future
+        config=Config.from_dict({"features": {"target_history": False}}),
         out=tmp_path / "m.edgeml",
     )
     plan = result.manifest["features"]["plan"]

@@ -6,7 +6,7 @@ metric on the run's folds. The study lives in SQLite next to the bundle, so ``re
 an interrupted search. ``compare_models`` scores several model families on the same folds.
 
 >>> from edgeml.search import DEFAULT_SPACE
->>> DEFAULT_SPACE["learning_rate"].log
+>>> DEFAULT_SPACE["num_leaves"].log
 True
 
 Attributes are imported on first use (PEP 562): :class:`edgeml.config.SearchConfig` validates
