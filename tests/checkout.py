@@ -2,10 +2,10 @@
 directories, the Python installation and the system.
 
 conftest.py installs :func:`audit` as an audit hook (``sys.addaudithook``) for the whole session
-and fails the run if any test opened a file elsewhere (``../shared``, a sibling checkout, a
-user's home), so the suite passes on a machine with nothing but the repository. Python's own
-``open`` is seen; files read by native code (Polars, LightGBM) are not: ``.ci/run`` runs the
-suite in a copy of the checkout with nothing beside it, which catches those.
+and fails the run if any test opened a file elsewhere (the shared data directory, a sibling
+checkout, a user's home), so the suite passes on a machine with nothing but the repository.
+Python's own ``open`` is seen; files read by native code (Polars, LightGBM) are not: ``.ci/run``
+runs the suite in a copy of the checkout with nothing beside it, which catches those.
 """
 
 from __future__ import annotations
