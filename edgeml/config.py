@@ -140,6 +140,10 @@ class FeaturesConfig:
     # ``auto`` with a time column also builds the target's own history per entity (past labels:
     # a server needs them fed back through POST /feedback); false leaves it out.
     target_history: bool = True
+    # Readings of an entity between a reading and the moment its label is known (a label that
+    # looks 24 readings ahead is known 24 readings later): target history uses only labels at
+    # least this old, so a forward-looking label does not leak the future into training.
+    label_delay: int = 0
     target_lags: list[int] = field(default_factory=list)
     target_windows: list[str] = field(default_factory=list)
     interactions: Literal["none", "auto"] = "none"
@@ -363,6 +367,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "infer_schema_length": (1, float("inf")),
     "reference_rows": (0, 100_000),
     "max_candidates": (1, 10_000),
+    "label_delay": (0, 100_000),
     "window": (10, float("inf")),
     "psi_warn": (0.0, float("inf")),
     "psi_alert": (0.0, float("inf")),

@@ -126,6 +126,9 @@ class TargetHistoryStep:
     windows: list[str] = field(default_factory=list)
     stats: list[str] = field(default_factory=lambda: ["mean"])
     relative: bool = False
+    # Rows of the entity whose labels are not known yet when a row is predicted: lag k reads
+    # the label k + delay rows back, windows end delay rows before the current one.
+    delay: int = 0
     kind: Literal["target_history"] = "target_history"
 
     @property

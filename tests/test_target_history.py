@@ -154,11 +154,42 @@ def test_entity_as_feature_can_be_turned_off(tmp_path: Path) -> None:
         edgeml.Config.from_dict({"features": {"entity_as_feature": "no"}})
 
 
-def test_a_stream_fed_labels_equals_the_batch_pipeline() -> None:
+def test_a_label_delay_reads_only_labels_that_old() -> None:
+    """With ``delay`` d, a row's target history is the history the row d readings earlier had
+    without delay (NaN for an entity's first d rows): no label younger than d rows enters."""
+    frame = regions(n_regions=3, days=40, seed=2).sort("region", "date")
+    y = frame["count"].to_numpy().astype(np.float64)
+    kwargs = dict(target="count", lags=[1, 2], windows=["3"], stats=["mean"], relative=True)
+    undelayed = TargetHistoryStep(**kwargs)  # type: ignore[arg-type]
+    delayed = TargetHistoryStep(**kwargs, delay=4)  # type: ignore[arg-type]
+    plans = [
+        FeaturePlan(time_col="date", entity_col="region", steps=[s]) for s in (undelayed, delayed)
+    ]
+    base, late = (apply_features(p, frame, target=y).select(p.outputs).to_numpy() for p in plans)
+    for region in frame["region"].unique():
+        rows = np.flatnonzero((frame["region"] == region).to_numpy())
+        assert np.isnan(late[rows[:4]]).all()
+        np.testing.assert_array_equal(late[rows[4:]], base[rows[:-4]])
+
+
+def test_label_delay_comes_from_the_features_config() -> None:
+    plan = candidate_plan(
+        FeaturesConfig(label_delay=24), numeric=[], known={}, time_col="t", entity_col="e",
+        target="y", task="binary",
+    )  # fmt: skip
+    (step,) = [s for s in plan.steps if isinstance(s, TargetHistoryStep)]
+    assert step.delay == 24
+    with pytest.raises(edgeml.ConfigError, match="label_delay"):
+        edgeml.Config.from_dict({"features": {"label_delay": -1}})
+
+
+@pytest.mark.parametrize("delay", [0, 4])
+def test_a_stream_fed_labels_equals_the_batch_pipeline(delay: int) -> None:
     frame = regions(n_regions=3, days=50, seed=3)
     step = TargetHistoryStep(
-        target="count", lags=[1, 7], windows=["7", "28"], stats=["mean"], relative=True
-    )
+        target="count", lags=[1, 7], windows=["7", "28"], stats=["mean"], relative=True,
+        delay=delay,
+    )  # fmt: skip
     plan = FeaturePlan(time_col="date", entity_col="region", steps=[step])
     y = frame["count"].to_numpy().astype(np.float64)
     expected = apply_features(plan, frame, target=y).select(step.outputs).to_numpy()

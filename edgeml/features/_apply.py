@@ -173,12 +173,15 @@ def _target_history(
             "(give past values, and leave the rows to predict empty)"
         )
     values = groups.sorted(np.asarray(target, dtype=np.float64))
+    delay = step.delay
     out = {
-        f"{step.target}_lag_{k}": groups.restore(lag(values, groups.offsets, k)) for k in step.lags
+        f"{step.target}_lag_{k}": groups.restore(lag(values, groups.offsets, k + delay))
+        for k in step.lags
     }
     if step.windows:
-        # Windows over the previous rows' labels: the current label is what is predicted.
-        past = lag(values, groups.offsets, 1)
+        # Windows over the labels known by now: the current label is what is predicted, and the
+        # last ``delay`` rows' labels are not known yet.
+        past = lag(values, groups.offsets, 1 + delay)
         sizes = [parse_window(w)[1] for w in step.windows]
         stats = list(dict.fromkeys([*step.stats, *(["mean"] if step.relative else [])]))
         result = rolling_rows(past, groups.offsets, sizes, stats)

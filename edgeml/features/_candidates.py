@@ -96,6 +96,7 @@ def candidate_plan(
                 windows=list(AUTO_TARGET_WINDOWS),
                 stats=["mean"],
                 relative=task == "regression",
+                delay=config.label_delay,
             )
         )
     if config.interactions == "auto":
@@ -121,6 +122,7 @@ def _target_history(config: FeaturesConfig, target: str, task: str) -> TargetHis
         lags=_positive(config.target_lags, "target_lags"),
         windows=windows,
         stats=list(config.stats),
+        delay=config.label_delay,
     )
 
 

@@ -84,7 +84,8 @@ class FeatureStream:
                         self._span_reach = max(self._span_reach, size)
             elif isinstance(step, TargetHistoryStep):
                 sizes = [parse_window(w)[1] for w in step.windows]
-                self._target_reach = max(self._target_reach, *step.lags, *[s + 1 for s in sizes])
+                reach = max([*step.lags, *[s + 1 for s in sizes]], default=0) + step.delay
+                self._target_reach = max(self._target_reach, reach)
         self._row_reach = row_reach
         self._formulas = {
             s.name: Formula.parse(s.name, s.formula)
@@ -314,7 +315,8 @@ def window_stat(values: np.ndarray, stat: str) -> float:
 
 
 def _target_history(step: TargetHistoryStep, targets: deque[float]) -> dict[str, float]:
-    past = list(targets)
+    # The last ``delay`` readings' labels are not known at this reading, even when pushed early.
+    past = list(targets)[: max(0, len(targets) - step.delay)]
     out = {f"{step.target}_lag_{k}": past[-k] if len(past) >= k else math.nan for k in step.lags}
     for window in step.windows:
         size = parse_window(window)[1]
