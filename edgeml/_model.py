@@ -164,6 +164,9 @@ class Model:
             for column in (plan.time_col, plan.entity_col):
                 if column:
                     schema[column] = dtypes[column]
+        # A feature's source column is read even when prep dropped the raw column itself.
+        for column in plan.sources if plan.selected else []:
+            schema.setdefault(column, dtypes[column])
         return schema
 
     def explain(

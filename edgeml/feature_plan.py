@@ -199,6 +199,49 @@ class FeaturePlan:
         return [name for step in self.steps for name in step.outputs]
 
     @property
+    def sources(self) -> list[str]:
+        """Input columns the per-column and pairwise steps read (formulas name their own).
+
+        >>> FeaturePlan(time_col="t", entity_col=None, steps=[
+        ...     LagStep(columns=["x", "y"], lags=[1]), CreatedStep(op="ratio", left="y", right="z")
+        ... ]).sources
+        ['x', 'y', 'z']
+        """
+        names: list[str] = []
+        for step in self.steps:
+            if isinstance(step, WindowStep | LagStep | EwmStep):
+                names += step.columns
+            elif isinstance(step, CreatedStep):
+                names += [step.left] if step.op == "square" else [step.left, step.right]
+        return list(dict.fromkeys(names))
+
+    def pruned(self) -> FeaturePlan:
+        """This plan computing only what it keeps: a column none of whose features were kept is
+        no longer read (so data without it, or with prep dropping it, still predicts).
+
+        >>> plan = FeaturePlan(time_col="t", entity_col=None, kept=["y_lag_1"],
+        ...                    steps=[LagStep(columns=["x", "y"], lags=[1])])
+        >>> plan.pruned().steps
+        [LagStep(columns=['y'], lags=[1], diff=False, kind='lag')]
+        """
+        if self.kept is None:
+            return self
+        kept = set(self.kept)
+        steps: list[FeatureStep] = []
+        for step in self.steps:
+            if isinstance(step, WindowStep | LagStep | EwmStep):
+                columns = [
+                    c
+                    for c in step.columns
+                    if kept.intersection(dataclasses.replace(step, columns=[c]).outputs)
+                ]
+                if columns:
+                    steps.append(dataclasses.replace(step, columns=columns))
+            elif kept.intersection(step.outputs):
+                steps.append(step)
+        return dataclasses.replace(self, steps=steps)
+
+    @property
     def selected(self) -> list[str]:
         """The computed columns the model uses (all of them before selection)."""
         return list(self.outputs if self.kept is None else self.kept)

@@ -26,7 +26,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     data = root / "fleet.csv"
     frame.write_csv(data)
     # Readings only: the label looks 24 h ahead, so a past label is known only a day later.
-    config = edgeml.Config.from_dict({"features": {"target_history": False}})
+    # Every candidate kept (no selection), so the server has per-machine history to keep.
+    config = edgeml.Config.from_dict({"features": {"target_history": False, "select": False}})
     bundle = edgeml.train(
         data,
         target=TARGET,
@@ -151,3 +152,43 @@ def test_a_featured_model_is_refused_more_than_one_worker(fleet: tuple[Path, Any
         f"Error: {fleet[0]}: a model with time-series features keeps each entity's history in "
         "one process; serve it with --workers 1\n"
     )
+
+
+def test_a_feature_of_a_column_prep_drops_is_computed_from_the_sent_column(
+    tmp_path: Path,
+) -> None:
+    """``x_copy`` duplicates ``x``, so prep drops the raw column, but its lag is a kept feature:
+    the library and the server both read it, and answer alike. Columns whose features were all
+    dropped are no longer read at all (the plan is pruned to what it keeps)."""
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    n = 240
+    x = rng.normal(size=n)
+    frame = pl.DataFrame(
+        {"t": np.arange(n), "m": np.repeat(["a", "b"], n // 2), "x": x, "x_copy": x,
+         "noise": rng.normal(size=n), "y": 2 * np.roll(x, 1) + rng.normal(size=n) * 0.1}
+    )  # fmt: skip
+    config = edgeml.Config.from_dict(
+        {"features": {"mode": "manual", "columns": ["x_copy", "noise"], "lags": [1],
+                      "select": True, "rfe": False}}
+    )  # fmt: skip
+    result = edgeml.train(
+        frame, target="y", time_col="t", entity_col="m", config=config, cv_folds=2,
+        out=tmp_path / "m.edgeml",
+    )  # fmt: skip
+    roles = {c["name"]: c["role"] for c in result.manifest["input_schema"]}
+    assert roles["x_copy"] == "dropped" and roles["x_copy_lag_1"] == "feature"
+    plan = result.manifest["features"]["plan"]
+    read = {c for step in plan["steps"] for c in step.get("columns", [])}
+    assert read == {c.split("_lag_")[0].split("_diff_")[0] for c in plan["kept"]}
+    model = edgeml.load(result.bundle)
+    assert "x_copy" in model.input_schema
+    expected = model.predict(frame)["prediction"].to_numpy()
+    settings = ServeSettings(bundle=result.bundle, log=tmp_path / "log.db")
+    with TestClient(create_app(settings)) as client:
+        inputs = [c["name"] for c in client.get("/schema").json()["inputs"]]
+        assert "x_copy" in inputs
+        rows = readings(frame, inputs)
+        served = [client.post("/predict", json=row).json()["prediction"] for row in rows]
+    np.testing.assert_allclose(served, expected, rtol=0, atol=1e-9)

@@ -38,7 +38,7 @@ def fit_features(prepared: Prepared, *, reporter: Reporter = SILENT) -> FeatureP
         return plan
     reporter.status(f"computing {len(plan.outputs)} candidate features")
     candidates = apply_features(plan, prepared.frame, target=history_target(prepared))
-    return select_features(prepared, plan, candidates, reporter=reporter)
+    return select_features(prepared, plan, candidates, reporter=reporter).pruned()
 
 
 def history_target(prepared: Prepared) -> np.ndarray:

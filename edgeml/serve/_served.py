@@ -213,7 +213,9 @@ def _inputs(predictor: Predictor, stream: FeatureStream | None) -> list[str]:
     plan = stream.plan
     generated = set(plan.selected)
     keys = [c for c in (plan.time_col, plan.entity_col) if c is not None]
-    return [*keys, *(c for c in predictor.input_schema if c not in generated and c not in keys)]
+    inputs = [c for c in predictor.input_schema if c not in generated and c not in keys]
+    # A feature's source column is sent even when prep dropped the raw column itself.
+    return list(dict.fromkeys([*keys, *inputs, *plan.sources]))
 
 
 def _version(path: Path, manifest: dict[str, Any]) -> str:
