@@ -18,13 +18,13 @@ from edgeml._cli_monitor import monitor
 from edgeml._cli_registry import registry, retrain
 from edgeml._demo import run_demo
 from edgeml._model import load
-from edgeml._output import write_frame
 from edgeml._pipeline import train as train_bundle
 from edgeml._progress import Reporter
 from edgeml.bundle import generate_keypair, sign_bundle
 from edgeml.compile import FORMATS
 from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
+from edgeml.runtime import BACKENDS
 from edgeml.data import profile as profile_frame
 from edgeml.data import read_data
 from edgeml.evaluate import report as write_report
@@ -225,33 +225,61 @@ def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: s
     "out",
     type=click.Path(path_type=Path),
     required=True,
-    help="Output file: .parquet, .csv or .ndjson.",
+    help="Output: .parquet, .csv, .ndjson, or a directory (Parquet parts).",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", *BACKENDS]),
+    default="auto",
+    show_default=True,
+    help="Inference engine; auto picks the fastest exported one.",
+)
+@click.option("--threads", type=int, default=1, show_default=True, help="Engine threads.")
+@click.option("--batch-rows", type=int, help="Rows per batch (default: sized to 256 MB).")
+@click.option("--id-cols", help="Columns passed through to the output, e.g. A,B.")
 @click.option(
     "--explain",
     is_flag=True,
     help="Add each feature's contribution (contrib_<feature>, contrib_bias: exact TreeSHAP).",
 )
+@click.option("--dask", "dask_address", help="Score on this Dask scheduler (OUT is a directory).")
 @_data_options
 @user_errors
 def predict(
-    bundle: Path, data: str, out: Path, explain: bool, table: str | None, query: str | None
+    bundle: Path,
+    data: str,
+    out: Path,
+    backend: str,
+    threads: int,
+    batch_rows: int | None,
+    id_cols: str | None,
+    explain: bool,
+    dask_address: str | None,
+    table: str | None,
+    query: str | None,
 ) -> None:
-    """Predict every row of DATA and write the predictions to OUT.
+    """Predict every row of DATA and write the predictions to OUT, batch by batch.
 
     \b
     Example:
         edgeml predict churn.edgeml new_customers.csv -o predictions.parquet
         edgeml predict churn.edgeml new_customers.csv -o explained.parquet --explain
+        edgeml predict churn.edgeml 'parts/*.parquet' -o scores/ --dask tcp://10.0.0.5:8786
     """
-    model = load(bundle)
-    predictions = model.predict(data, table=table, query=query)
-    if explain:
-        reasons = model.explain(data, table=table, query=query)
-        predictions = predictions.hstack(reasons.drop(model.manifest.get("id_cols", [])))
-    write_frame(predictions, out)
-    click.echo(f"wrote {predictions.height} predictions to {out}")
-    line = _views.decision_line(model.decision_summary())
+    from edgeml import batch
+
+    ids = None if id_cols is None else [c.strip() for c in id_cols.split(",") if c.strip()]
+    options: dict[str, Any] = dict(
+        backend=backend, threads=threads, batch_rows=batch_rows, id_cols=ids, explain=explain
+    )
+    if dask_address is not None:
+        if table is not None or query is not None:
+            raise UserError("--dask scores files (a glob or a Parquet directory), not sqlite")
+        result = batch.predict_on_dask(bundle, data, out, address=dask_address, **options)
+    else:
+        result = batch.predict_file(bundle, data, out, table=table, query=query, **options)
+    click.echo(f"wrote {result.rows} predictions to {out}")
+    line = _views.decision_line(result.decision)
     if line:
         click.echo(line)
 

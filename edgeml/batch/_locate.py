@@ -1,0 +1,54 @@
+"""Name the line of a block of text that Polars refused to parse (only on that error path).
+
+>>> err = bad_block(Path("d.csv"), b"1,2\\n3,4,5\\n", 10, 2, Exception("more fields than"))
+>>> str(err)
+'d.csv: line 11 has 3 fields; the header has 2'
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from edgeml.errors import SourceError
+
+__all__ = ["bad_block"]
+
+
+def bad_block(path: Path, block: bytes, first_line: int, width: int, exc: Exception) -> SourceError:
+    """A SourceError naming ``path`` and the line of ``block`` at fault.
+
+    ``first_line`` is the file line ``block`` starts at; ``width`` the CSV header's number of
+    fields (0 for NDJSON, whose lines are checked as JSON).
+    """
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = first_line + block.count(b"\n", 0, bad.start)
+        return SourceError(f"{path}: not valid UTF-8 on line {line}; re-encode the file as UTF-8")
+    if width:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        start = 0
+        for record in reader:
+            if len(record) > width:
+                line = first_line + start
+                return SourceError(
+                    f"{path}: line {line} has {len(record)} fields; the header has {width}"
+                )
+            start = reader.line_num
+    else:
+        import json
+
+        for offset, raw in enumerate(text.splitlines()):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw)
+            except ValueError as error:
+                return SourceError(f"{path}: line {first_line + offset} is not JSON ({error})")
+            if not isinstance(value, dict):
+                return SourceError(f"{path}: line {first_line + offset} is not a JSON object")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    last = first_line + max(block.count(b"\n") - 1, 0)
+    return SourceError(f"{path}: cannot parse lines {first_line}-{last}: {first}")

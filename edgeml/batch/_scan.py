@@ -1,0 +1,408 @@
+"""Scan a data source in batches of rows, in input order, holding one batch at a time.
+
+A source is what ``edgeml predict`` takes as DATA: a ``.csv``/``.csv.gz``, ``.parquet``,
+``.ndjson``/``.jsonl`` or ``.arrow``/``.ipc``/``.feather`` file, a glob of them (files in sorted
+order), a directory of Parquet files (Hive ``key=value`` folders become columns), or
+``sqlite:///PATH.db`` with a table or query (read with a cursor, ``batch_rows`` at a time).
+
+Only the columns asked for are read. CSV columns the model reads as numbers are parsed as
+Float64 by Polars and every other model column as text, so :func:`edgeml.data.conform` converts
+them exactly as the one-shot path does; a block whose numbers do not parse is read again as text
+(conform then names the row at fault). Each :class:`Batch` says which file and row it starts at,
+for error messages.
+
+>>> import tempfile, polars as pl
+>>> path = tempfile.mkdtemp() + "/d.csv"
+>>> pl.DataFrame({"x": [1.5, 2.5, 3.5], "c": ["a", "b", "c"]}).write_csv(path)
+>>> [(b.first_row, b.frame["x"].to_list()) for b in scan(path, numbers=["x"], text=["c"],
+...                                                            batch_rows=2)]
+[(0, [1.5, 2.5]), (2, [3.5])]
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import io
+import sqlite3
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+
+from edgeml.batch._chunks import record_blocks
+from edgeml.batch._locate import bad_block
+from edgeml.config import DataConfig
+from edgeml.errors import SchemaError, SourceError
+
+__all__ = ["KINDS", "Batch", "Scan", "scan"]
+
+# File kind by (lower-cased) suffix, longest first, as edgeml.data.read_data reads them.
+KINDS = {
+    ".csv.gz": "csv", ".csv": "csv", ".parquet": "parquet", ".ndjson": "ndjson",
+    ".jsonl": "ndjson", ".arrow": "ipc", ".ipc": "ipc", ".feather": "ipc",
+}  # fmt: skip
+_SQLITE = "sqlite:///"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows ``first_row`` … of ``source`` (0-based); ``first_line`` is the file line of the
+    first row when every row of the batch is one line of text (CSV, NDJSON), else None."""
+
+    frame: pl.DataFrame
+    source: str
+    first_row: int
+    first_line: int | None = None
+
+    def where(self, row: int) -> str:
+        """``"FILE row N (line L)"`` for 0-based ``row`` of this batch."""
+        line = f" (line {self.first_line + row})" if self.first_line is not None else ""
+        return f"{self.source} row {self.first_row + row + 1}{line}"
+
+
+class Scan:
+    """An iterable of :class:`Batch`; ``total_rows`` is known for Parquet and SQLite."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        numbers: Collection[str],
+        text: Collection[str],
+        optional: Collection[str] = (),
+        batch_rows: int,
+        table: str | None = None,
+        query: str | None = None,
+        config: DataConfig | None = None,
+    ) -> None:
+        if batch_rows < 1:
+            raise SourceError(f"{source}: batch rows must be at least 1, got {batch_rows}")
+        self.source = str(source)
+        self.numbers = set(numbers)
+        self.wanted = list(dict.fromkeys([*numbers, *text]))
+        self.optional = [c for c in optional if c not in self.wanted]
+        self.batch_rows = batch_rows
+        self.config = config or DataConfig()
+        self.table, self.query = table, query
+        if self.source.startswith("sqlite:"):
+            self._sql = _sql(self.source, table, query)
+            self.paths: list[Path] = []
+        else:
+            if table is not None or query is not None:
+                raise SourceError(
+                    f"{source}: a table or query only applies to sqlite:///PATH.db sources"
+                )
+            self.paths = expand(self.source)
+
+    def count_rows(self) -> int | None:
+        """The number of rows when it is cheap to know (Parquet metadata, SQLite, plain CSV)."""
+        if self.paths and all(kind(p) == "parquet" for p in self.paths):
+            import pyarrow.parquet as pq
+
+            return sum(pq.ParquetFile(p).metadata.num_rows for p in self.paths)
+        if self.paths and all(p.name.lower().endswith(".csv") for p in self.paths):
+            return sum(_count_csv_rows(p) for p in self.paths)
+        if not self.paths:
+            path, sql = self._sql
+            with closing(_connect(path)) as conn:
+                return int(conn.execute(f"SELECT COUNT(*) FROM ({sql})").fetchone()[0])
+        return None
+
+    def __iter__(self) -> Iterator[Batch]:
+        if not self.paths:
+            yield from _rebatch(self._sqlite(), self.batch_rows)
+            return
+        for path in self.paths:
+            reader = {"csv": self._csv, "parquet": self._parquet, "ndjson": self._ndjson,
+                      "ipc": self._ipc}[kind(path)]  # fmt: skip
+            yield from _rebatch(reader(path), self.batch_rows)
+
+    # -- one file -----------------------------------------------------------------------------
+
+    def _columns(self, present: Sequence[str], where: str) -> list[str]:
+        missing = [c for c in self.wanted if c not in present]
+        if missing:
+            raise SchemaError(
+                f"{where}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+                f"needed: {', '.join(self.wanted)}"
+            )
+        return [*self.wanted, *(c for c in self.optional if c in present)]
+
+    def _csv(self, path: Path) -> Iterator[Batch]:
+        header = _csv_header(path)
+        columns = self._columns(header, str(path))
+        # Model columns as the one-shot path reads them: numbers parsed, the rest (and the
+        # target, kept as written) as text for conform; other columns typed by the first block.
+        text = [*self.wanted, *(c for c in self.optional if c in header)]
+        typed = {c: pl.Float64 if c in self.numbers else pl.String for c in text}
+        as_text = dict.fromkeys(text, pl.String)
+        rest: dict[str, Any] | None = None  # other columns' types, from the first block
+        row, line = 0, 2
+        with _open_binary(path) as fh:
+            head = fh.readline()
+            size = _block_bytes(path, self.batch_rows)
+            for block in record_blocks(fh, size=size, quoted=True):
+                data = head + block
+                options = dict(columns=columns, null_values=list(self.config.null_values))
+                try:
+                    frame = _read_csv(data, {**typed, **(rest or {})}, self.config, options)
+                except pl.exceptions.PolarsError:
+                    try:  # numbers that Polars does not parse: conform judges them as text
+                        frame = _read_csv(data, as_text, self.config, options)
+                    except pl.exceptions.PolarsError as exc:
+                        raise bad_block(path, block, line, len(header), exc) from None
+                if rest is None:
+                    rest = {c: frame.schema[c] for c in columns if c not in typed}
+                newlines = block.count(b"\n") + (not block.endswith(b"\n"))
+                single = newlines == frame.height
+                yield Batch(frame, str(path), row, line if single else None)
+                row += frame.height
+                line += newlines
+
+    def _ndjson(self, path: Path) -> Iterator[Batch]:
+        row, line = 0, 1
+        with path.open("rb") as fh:
+            size = _block_bytes(path, self.batch_rows)
+            for block in record_blocks(fh, size=size, quoted=False):
+                try:
+                    frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+                except pl.exceptions.PolarsError as exc:
+                    raise bad_block(path, block, line, 0, exc) from None
+                frame = frame.select(self._columns(frame.columns, str(path)))
+                yield Batch(frame, str(path), row, line if block.count(b"\n") == frame.height
+                            else None)  # fmt: skip
+                row += frame.height
+                line += block.count(b"\n")
+
+    def _parquet(self, path: Path) -> Iterator[Batch]:
+        import pyarrow.parquet as pq
+
+        try:
+            file = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+            raise SourceError(f"{path}: cannot read as parquet: {exc}") from None
+        partitions = _hive_values(path, self.source)
+        present = [*file.schema_arrow.names, *partitions]
+        columns = self._columns(present, str(path))
+        stored = [c for c in columns if c not in partitions]
+        row = 0
+        for record in file.iter_batches(batch_size=self.batch_rows, columns=stored):
+            frame = pl.from_arrow(record)
+            assert isinstance(frame, pl.DataFrame)  # a RecordBatch always gives a frame
+            if partitions:
+                frame = frame.with_columns(
+                    pl.lit(v, dtype=pl.String).alias(k) for k, v in partitions.items()
+                    if k in columns
+                ).select(columns)  # fmt: skip
+            yield Batch(frame, str(path), row)
+            row += frame.height
+
+    def _ipc(self, path: Path) -> Iterator[Batch]:
+        import pyarrow as pa
+
+        try:
+            reader: Any = pa.ipc.open_file(pa.OSFile(str(path)))
+            records: Iterator[Any] = (
+                reader.get_batch(i) for i in range(reader.num_record_batches)
+            )
+        except pa.ArrowInvalid:
+            try:
+                records = iter(pa.ipc.open_stream(pa.OSFile(str(path))))
+            except pa.ArrowInvalid as exc:
+                raise SourceError(f"{path}: cannot read as ipc: {exc}") from None
+        row = 0
+        for record in records:
+            frame = pl.from_arrow(record)
+            assert isinstance(frame, pl.DataFrame)
+            frame = frame.select(self._columns(frame.columns, str(path)))
+            yield Batch(frame, str(path), row)
+            row += frame.height
+
+    def _sqlite(self) -> Iterator[Batch]:
+        path, sql = self._sql
+        row = 0
+        with closing(_connect(path)) as conn:
+            try:
+                cursor = conn.execute(sql)
+                names = [d[0] for d in cursor.description]
+                columns = self._columns(names, self.source)
+                while rows := cursor.fetchmany(self.batch_rows):
+                    frame = pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+                    yield Batch(frame.select(columns), self.source, row)
+                    row += frame.height
+            except sqlite3.Error as exc:
+                raise SourceError(f"{self.source}: {exc}") from None
+            except pl.exceptions.PolarsError as exc:
+                raise SourceError(
+                    f"{self.source}: rows {row + 1}…{row + self.batch_rows}: {exc}"
+                ) from None
+
+
+def scan(source: str | Path, **options: Any) -> Scan:
+    """A :class:`Scan` of ``source`` (see the module docstring and :class:`Scan`'s arguments)."""
+    return Scan(str(source), **options)
+
+
+def kind(path: Path) -> str:
+    name = path.name.lower()
+    for suffix, found in KINDS.items():
+        if name.endswith(suffix):
+            return found
+    raise SourceError(
+        f"{path}: unknown file type; expected one of: {', '.join(KINDS)} "
+        "(or a Parquet directory, or sqlite:///PATH.db with a table or query)"
+    )
+
+
+def expand(text: str) -> list[Path]:
+    """The files a path, glob or Parquet directory names, in sorted order."""
+    path = Path(text)
+    if path.is_dir():
+        paths = sorted(p for p in path.rglob("*.parquet") if p.is_file()
+                       and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))  # fmt: skip
+        if not paths:
+            raise SourceError(f"{text}: directory holds no .parquet files")
+        return paths
+    if any(ch in text for ch in "*?[") and not path.is_file():
+        paths = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        if not paths:
+            raise SourceError(f"{text}: no files match this pattern")
+    elif not path.exists():
+        raise SourceError(f"{text}: file not found")
+    else:
+        paths = [path]
+    for p in paths:
+        kind(p)
+        if p.stat().st_size == 0:
+            raise SourceError(f"{p}: empty file (0 bytes)")
+    return paths
+
+
+def _rebatch(batches: Iterator[Batch], rows: int) -> Iterator[Batch]:
+    """Batches of exactly ``rows`` rows (the last one shorter) out of blocks of any size."""
+    held: list[Batch] = []
+    count = 0
+    for batch in batches:
+        if batch.frame.height == 0:
+            continue
+        held.append(batch)
+        count += batch.frame.height
+        while count >= rows:
+            out, held, count = _take(held, rows)
+            yield out
+    if held:
+        yield _take(held, count)[0]
+
+
+def _take(held: list[Batch], rows: int) -> tuple[Batch, list[Batch], int]:
+    first = held[0]
+    parts, need, rest = [], rows, []
+    lines_known = True
+    for i, batch in enumerate(held):
+        if need == 0:
+            rest = held[i:]
+            break
+        height = batch.frame.height
+        if height <= need:
+            parts.append(batch.frame)
+            need -= height
+            lines_known &= batch.first_line is not None
+        else:
+            parts.append(batch.frame.slice(0, need))
+            lines_known &= batch.first_line is not None
+            line = None if batch.first_line is None else batch.first_line + need
+            rest = [Batch(batch.frame.slice(need), batch.source, batch.first_row + need, line),
+                    *held[i + 1 :]]  # fmt: skip
+            need = 0
+            break
+    frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
+    out = Batch(frame, first.source, first.first_row, first.first_line if lines_known else None)
+    return out, rest, sum(b.frame.height for b in rest)
+
+
+def _read_csv(
+    text: bytes, overrides: dict[str, Any], config: DataConfig, options: dict[str, Any]
+) -> pl.DataFrame:
+    return pl.read_csv(
+        io.BytesIO(text),
+        schema_overrides=overrides,
+        infer_schema_length=config.infer_schema_length,
+        **options,
+    )
+
+
+def _block_bytes(path: Path, rows: int) -> int:
+    """Bytes per block for about ``rows`` rows, from the average line length of the start."""
+    with _open_binary(path) as fh:
+        sample = fh.read(1 << 20)
+    per_row = len(sample) / max(sample.count(b"\n"), 1)
+    return int(min(max(per_row * rows, 1 << 16), 1 << 30))
+
+
+def _count_csv_rows(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 24):
+            lines += block.count(b"\n")
+    return max(lines - 1, 0)
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with _open_binary(path) as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            header = next(csv.reader(text), [])
+    except UnicodeDecodeError:
+        raise SourceError(f"{path}: not valid UTF-8 on line 1") from None
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"{path}: cannot read as csv: {exc}") from None
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:
+        raise SchemaError(f"{path}: duplicate column name(s) in the header: {duplicated}")
+    return header
+
+
+def _hive_values(path: Path, root: str) -> dict[str, str]:
+    """``{key: value}`` of the ``key=value`` folders between the scanned directory and a file."""
+    base = Path(root)
+    if not base.is_dir():
+        return {}
+    parts = path.relative_to(base).parts[:-1]
+    return dict(p.split("=", 1) for p in parts if "=" in p)
+
+
+def _sql(uri: str, table: str | None, query: str | None) -> tuple[Path, str]:
+    if not uri.startswith(_SQLITE) or len(uri) == len(_SQLITE):
+        raise SourceError(f"{uri}: expected sqlite:///PATH.db (or sqlite:////ABSOLUTE/PATH.db)")
+    path = Path(uri[len(_SQLITE) :])
+    if (table is None) == (query is None):
+        raise SourceError(f"{uri}: a sqlite source needs exactly one of --table or --query")
+    if not path.is_file():
+        raise SourceError(f"{path}: sqlite database file not found (from {uri})")
+    if table is not None:
+        with closing(_connect(path)) as conn:
+            names = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]  # fmt: skip
+        match = [n for n in names if n == table] or [
+            n for n in names if n.casefold() == table.casefold()
+        ]
+        if not match:
+            raise SourceError(f"{uri}: no table {table!r}; tables: {', '.join(sorted(names))}")
+        return path, 'SELECT * FROM "' + match[0].replace('"', '""') + '"'
+    return path, str(query).strip().rstrip(";")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Read-only, so a mistyped path can never create an empty database.
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)

@@ -1,0 +1,159 @@
+"""Score one batch of raw rows: the bundle's plans run by Polars, the trees by a compiled backend.
+
+The rows go through what ``edgeml.load(bundle).predict`` does — :func:`edgeml.data.conform`,
+the feature plan (carried across batches, see :mod:`edgeml.batch._carry`), the prep plan
+(:func:`edgeml.prep.apply_prep`) — all vectorised, then the backend that
+:func:`edgeml.runtime.load` picked predicts the whole matrix in one call, and the bundle's
+calibration and decision threshold (:class:`edgeml.runtime.Post`) make the output columns.
+
+>>> scorer = Scorer(edgeml.load("churn.edgeml"), edgeml.runtime.load("churn.edgeml").backend)
+... # doctest: +SKIP
+>>> scorer.score(batch).columns                                    # doctest: +SKIP
+['customer_id', 'prediction', 'proba_No', 'proba_Yes']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from edgeml.batch._carry import FeatureCarry
+from edgeml.batch._scan import Batch
+from edgeml.data import conform, infer_types, logical_schema
+from edgeml.errors import SchemaError
+from edgeml.feature_plan import TargetHistoryStep
+from edgeml.prep import apply_prep, to_matrix
+from edgeml.runtime import Backend, explanation
+
+if TYPE_CHECKING:
+    from edgeml import Model
+
+__all__ = ["Scorer"]
+
+_HERE = "\x00"  # stands for the batch in conform's messages, replaced by the file and row
+_ROW = re.compile(r"^\x00: column (?P<column>.+?) row (?P<row>\d+): (?P<rest>.*)$", re.S)
+
+
+class Scorer:
+    """Predictions for batches of one stream, in order (time-series state is carried)."""
+
+    def __init__(
+        self,
+        model: Model,
+        backend: Backend,
+        *,
+        id_cols: Sequence[str] | None = None,
+        explain: bool = False,
+    ) -> None:
+        self.model = model
+        self.backend = backend
+        self.explain = explain
+        self.schema = dict(model.input_schema)
+        self.ids = list(model.manifest.get("id_cols", []) if id_cols is None else id_cols)
+        self.numbers = [c for c, t in self.schema.items() if t == "float"]
+        self.text = [c for c in [*self.schema, *self.ids] if c not in self.numbers]
+        plan = model.feature_plan
+        history = plan.selected and any(isinstance(s, TargetHistoryStep) for s in plan.steps)
+        self.optional = [model.target.name] if history else []
+        self.carry = FeatureCarry(plan) if plan.selected else None
+        self._id_types: dict[str, str] | None = None  # logical types, from the first batch
+        # what the raw-input (ONNX) backend takes: the prep plan's own input columns
+        self._raw_schema = dict(model.plan.input_schema)
+
+    @property
+    def columns(self) -> dict[str, list[str]]:
+        """Scan arguments: model columns read as numbers, as text, and optional ones."""
+        return {"numbers": self.numbers, "text": self.text, "optional": self.optional}
+
+    def score(self, batch: Batch) -> pl.DataFrame:
+        """The prediction frame of ``batch``: id columns, ``prediction``, ``proba_<class>``."""
+        frame = batch.frame
+        conformed = _named(batch, lambda: conform(frame, self.schema, source=_HERE))
+        if self.carry is not None:
+            target = self._history(frame, batch.source)
+            conformed = self.carry.apply(
+                conformed, target=target, source=batch.source, where=batch.where
+            )
+        matrix = None
+        if self.backend.takes_raw_input:
+            raw = self.backend.predict(_raw_columns(conformed, self._raw_schema))
+        else:
+            matrix = to_matrix(apply_prep(self.model.plan, conformed))
+            raw = self.backend.predict(matrix)
+        columns = [*self._ids(batch), *self._outputs(np.asarray(raw, dtype=np.float64))]
+        if self.explain:
+            if matrix is None:
+                matrix = to_matrix(apply_prep(self.model.plan, conformed))
+            reasons = explanation(
+                self.model.booster, matrix, self.model.plan.features, self.model.target.classes
+            )
+            columns += [pl.Series(name, values) for name, values in reasons.items()]
+        return pl.DataFrame(columns)
+
+    def _outputs(self, raw: np.ndarray) -> list[pl.Series]:
+        target, post = self.model.target, self.model.post
+        if target.classes is None:
+            return [pl.Series("prediction", raw)]
+        output = np.column_stack([1.0 - raw, raw]) if target.task == "binary" else raw
+        output, codes = post.decide(output)
+        labels = pl.Series("prediction", target.classes).gather(codes)
+        probas = [pl.Series(f"proba_{c}", output[:, k]) for k, c in enumerate(target.classes)]
+        return [labels, *probas]
+
+    def _ids(self, batch: Batch) -> list[pl.Series]:
+        if not self.ids:
+            return []
+        missing = [c for c in self.ids if c not in batch.frame.columns]
+        if missing:
+            raise SchemaError(f"{batch.source}: id column(s) {', '.join(missing)} not found")
+        ids = batch.frame.select(self.ids)
+        if self._id_types is None:  # typed as the one-shot read types them, from the first rows
+            keep = [self.model.target.name, *(c for c, t in self.schema.items() if t == "str")]
+            self._id_types = logical_schema(infer_types(ids, keep_raw=keep))
+        types = self._id_types
+        return _named(batch, lambda: conform(ids, types, source=_HERE)).get_columns()
+
+    def _history(self, frame: pl.DataFrame, source: str) -> np.ndarray | None:
+        """The target's past values, encoded (NaN where unknown), as ``edgeml.load`` feeds them."""
+        name = self.model.target.name
+        if not self.optional or name not in frame.columns:
+            return None
+        # typed as the one-shot read types it (labels "0"/"1" are numbers, "Yes"/"No" text)
+        column = infer_types(frame.select(name), keep_raw=[name])[name]
+        present = column.is_not_null().to_numpy()
+        values = np.full(frame.height, np.nan)
+        if present.any():
+            values[present] = self.model.target.encode(column.filter(present), source=source)
+        return values
+
+
+def _named(batch: Batch, convert: Any) -> pl.DataFrame:
+    """Run ``convert`` and name the file and row of a value it refuses."""
+    try:
+        frame: pl.DataFrame = convert()
+    except SchemaError as exc:
+        match = _ROW.match(str(exc))
+        if match is None:
+            raise SchemaError(str(exc).replace(_HERE, batch.source)) from None
+        where = batch.where(int(match["row"]) - 1)
+        raise SchemaError(f"{where}: column {match['column']}: {match['rest']}") from None
+    return frame
+
+
+def _raw_columns(frame: pl.DataFrame, schema: dict[str, str]) -> dict[str, np.ndarray]:
+    """Columns as the ONNX backend takes them: numbers and times as NumPy arrays (converted
+    without a Python loop), text as an object array (the backend maps None to its marker)."""
+    out: dict[str, np.ndarray] = {}
+    for name, logical in schema.items():
+        series = frame[name]
+        if logical == "str":
+            out[name] = series.cast(pl.String).to_numpy()
+        elif logical in ("date", "datetime"):
+            out[name] = series.cast(pl.Datetime("us")).to_numpy()
+        else:
+            out[name] = series.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    return out
