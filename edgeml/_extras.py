@@ -2,7 +2,8 @@
 
 ``pip install edgeml`` brings NumPy alone: enough for :mod:`edgeml.runtime` to run a bundle on a
 device. Training, export and the command line need ``edgeml[train]``, the HTTP server
-``edgeml[serve]``; ``edgeml[all]`` is both. When an import fails for want of one of these
+``edgeml[serve]``, batch prediction on a Dask cluster ``edgeml[dask]``; ``edgeml[all]`` is
+all three. When an import fails for want of one of these
 packages, :func:`missing` turns the ``ModuleNotFoundError`` into a
 :class:`~edgeml.errors.DependencyError` that says what to install (a test keeps this table
 equal to pyproject's extras).
@@ -21,8 +22,9 @@ __all__ = ["EXTRAS", "extra_of", "missing"]
 EXTRAS: dict[str, frozenset[str]] = {
     "train": frozenset({
         "polars", "lightgbm", "numba", "sklearn", "click", "rich", "treelite", "tl2cgen",
-        "onnx", "onnxruntime", "optuna", "matplotlib", "cryptography",
+        "onnx", "onnxruntime", "optuna", "matplotlib", "cryptography", "pyarrow",
     }),
+    "dask": frozenset({"dask", "distributed"}),
     "serve": frozenset({"fastapi", "uvicorn", "prometheus_client", "httpx", "cryptography"}),
 }  # fmt: skip
 

@@ -24,10 +24,10 @@ from edgeml.bundle import generate_keypair, sign_bundle
 from edgeml.compile import FORMATS
 from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
-from edgeml.runtime import BACKENDS
 from edgeml.data import profile as profile_frame
 from edgeml.data import read_data
 from edgeml.evaluate import report as write_report
+from edgeml.runtime import BACKENDS
 from edgeml.search._view import show_tuning
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -163,7 +163,8 @@ class FeatureCarry:
         # where a restarted kernel would take the next value: keep the one-shot semantics.
         if state is not None:
             poisoned = state.select(
-                _KEY, *[(pl.col(f"{n}__seen") & pl.col(n).is_nan()).alias(f"{n}__dead") for n in names]
+                _KEY,
+                *[(pl.col(f"{n}__seen") & pl.col(n).is_nan()).alias(f"{n}__dead") for n in names],
             )
             smoothed = smoothed.join(poisoned, on=_KEY, how="left").with_columns(
                 pl.when(pl.col(f"{n}__dead") & pl.lit(ewm_alpha(halflife=h) < 1.0))

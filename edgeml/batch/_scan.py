@@ -207,9 +207,7 @@ class Scan:
 
         try:
             reader: Any = pa.ipc.open_file(pa.OSFile(str(path)))
-            records: Iterator[Any] = (
-                reader.get_batch(i) for i in range(reader.num_record_batches)
-            )
+            records: Iterator[Any] = (reader.get_batch(i) for i in range(reader.num_record_batches))
         except pa.ArrowInvalid:
             try:
                 records = iter(pa.ipc.open_stream(pa.OSFile(str(path))))
@@ -263,8 +261,10 @@ def expand(text: str) -> list[Path]:
     """The files a path, glob or Parquet directory names, in sorted order."""
     path = Path(text)
     if path.is_dir():
-        paths = sorted(p for p in path.rglob("*.parquet") if p.is_file()
-                       and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))  # fmt: skip
+        paths = sorted(
+            p for p in path.rglob("*.parquet")
+            if p.is_file() and not _hidden(p.relative_to(path))
+        )  # fmt: skip
         if not paths:
             raise SourceError(f"{text}: directory holds no .parquet files")
         return paths
@@ -281,6 +281,11 @@ def expand(text: str) -> list[Path]:
         if p.stat().st_size == 0:
             raise SourceError(f"{p}: empty file (0 bytes)")
     return paths
+
+
+def _hidden(relative: Path) -> bool:
+    """A temporary or marker file (``.name``, ``_SUCCESS``), as Spark and Dask write them."""
+    return any(part.startswith((".", "_")) for part in relative.parts)
 
 
 def _rebatch(batches: Iterator[Batch], rows: int) -> Iterator[Batch]:

@@ -142,7 +142,9 @@ def _same_types(frame: pl.DataFrame, schema: pl.Schema, out: Path) -> pl.DataFra
     try:
         return frame.cast(dict(schema))  # type: ignore[arg-type]
     except pl.exceptions.PolarsError as exc:
-        raise SchemaError(f"{out}: a batch's columns do not fit the first batch's types: {exc}")
+        raise SchemaError(
+            f"{out}: a batch's columns do not fit the first batch's types: {exc}"
+        ) from None
 
 
 def _remove(path: Path) -> None:

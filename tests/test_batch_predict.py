@@ -1,0 +1,230 @@
+"""edgeml predict streamed on the compiled engine: equal to the one-shot Booster path, any input."""
+
+import gzip
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+import edgeml
+from edgeml.batch import predict_file
+from edgeml.cli import cli
+from edgeml.compile import export
+from edgeml.config import Config
+from edgeml.errors import DataError, SchemaError, SourceError
+from tests.conftest import churn_like
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def exported(trained_bundle, tmp_path_factory) -> Path:
+    """The churn bundle with every engine exported."""
+    bundle = tmp_path_factory.mktemp("exported") / "churn.edgeml"
+    shutil.copytree(trained_bundle, bundle)
+    for format_ in ("native", "treelite", "onnx"):
+        export(bundle, format=format_)
+    return bundle
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory) -> tuple[Path, Path]:
+    """A time-series bundle using every stateful feature (lags, row and span windows, EWM, gap)
+    and new readings in time order."""
+    root = tmp_path_factory.mktemp("fleet")
+    history = edgeml.datasets.sensor_fleet(n_machines=5, days=6, seed=1)
+    history.write_parquet(root / "history.parquet")
+    config = Config.from_dict({
+        "train": {"cv_folds": 2, "num_boost_round": 40, "learning_rate": 0.3},
+        "features": {"mode": "manual", "columns": ["temperature", "vibration"], "lags": [1, 3],
+                     "windows": ["5", "3h"], "stats": ["mean", "std", "max"],
+                     "ewm_halflives": [4.0], "time_since_previous": True, "select": False,
+                     "target_history": False},
+    })  # fmt: skip
+    bundle = edgeml.train(
+        root / "history.parquet",
+        target="failure_within_24h",
+        time_col="timestamp",
+        entity_col="machine_id",
+        out=root / "fleet.edgeml",
+        config=config,
+    ).bundle
+    export(bundle, format="native")
+    new = edgeml.datasets.sensor_fleet(n_machines=5, days=3, seed=3)
+    new = new.sort("timestamp", maintain_order=True).drop("failure_within_24h")
+    new.write_csv(root / "new.csv")
+    return bundle, root / "new.csv"
+
+
+@pytest.mark.parametrize("backend", ["lightgbm", "native", "treelite", "onnx", "auto"])
+def test_every_backend_equals_the_booster_path(exported, tmp_path, backend):
+    data = tmp_path / "new.csv"
+    churn_like(n=3000, seed=4).drop("churn").write_csv(data)
+    expected = edgeml.load(exported).predict(data)  # pl.read_csv + lightgbm.Booster.predict
+    out = tmp_path / "p.parquet"
+    result = predict_file(exported, data, out, backend=backend, threads=2, batch_rows=700)
+    assert result.backend == ("native" if backend == "auto" else backend)
+    assert result.batches == 5 and result.rows == 3000
+    got = pl.read_parquet(out)
+    assert got.columns == expected.columns
+    assert got["prediction"].equals(expected["prediction"])
+    assert got["customer_id"].equals(expected["customer_id"])
+    if backend == "onnx":  # a graph of float64 ops: the same up to rounding of the last bit
+        np.testing.assert_allclose(got["proba_Yes"], expected["proba_Yes"], rtol=0, atol=1e-15)
+    else:
+        assert got.equals(expected)
+
+
+def test_time_series_streamed_equals_one_shot(fleet, tmp_path):
+    bundle, data = fleet
+    model = edgeml.load(bundle)
+    kinds = {s.kind for s in model.feature_plan.steps}
+    assert {"lag", "window", "ewm", "gap"} <= kinds
+    expected = model.predict(data)
+    machines = pl.read_csv(data)["machine_id"]
+    for rows in (41, 250):
+        out = tmp_path / f"p{rows}.parquet"
+        predict_file(bundle, data, out, batch_rows=rows)
+        # batch boundaries fall inside every machine's rows
+        spans = (
+            pl.DataFrame({"m": machines})
+            .with_row_index()
+            .group_by("m")
+            .agg(first=pl.col("index").min() // rows, last=pl.col("index").max() // rows)
+        )
+        assert (spans["last"] - spans["first"] >= 2).all()
+        got = pl.read_parquet(out)
+        assert got["prediction"].equals(expected["prediction"])
+        # window means regroup their sums from where the carried context starts: a feature
+        # may differ in its last bit, the probability then by as little
+        np.testing.assert_allclose(got["proba_1"], expected["proba_1"], rtol=1e-12, atol=1e-15)
+
+
+def test_time_series_out_of_order_across_batches_is_refused(fleet, tmp_path):
+    bundle, data = fleet
+    unsorted = tmp_path / "unsorted.csv"
+    pl.read_csv(data).reverse().write_csv(unsorted)
+    out = tmp_path / "p.parquet"
+    result = run("predict", bundle, unsorted, "-o", out, "--batch-rows", 100)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: {unsorted} row 101 (line 102): a reading of")
+    assert not out.exists()
+
+
+def _inputs(frame: pl.DataFrame, root: Path) -> dict[str, str]:
+    frame.write_csv(root / "a.csv")
+    with gzip.open(root / "a.csv.gz", "wb") as fh:
+        frame.write_csv(fh)
+    frame.write_parquet(root / "a.parquet", row_group_size=50)
+    frame.write_ndjson(root / "a.ndjson")
+    frame.write_ipc(root / "a.arrow")
+    (root / "parts").mkdir()
+    for i, part in enumerate(frame.iter_slices(130)):
+        part.write_csv(root / "parts" / f"p{i:02d}.csv")
+    for contract, part in frame.with_row_index("i").group_by("contract", maintain_order=True):
+        folder = root / "hive" / f"contract={contract[0]}"
+        folder.mkdir(parents=True)
+        part.sort("i").drop("i", "contract").write_parquet(folder / "0.parquet")
+    db = root / "a.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"CREATE TABLE t ({', '.join(frame.columns)})")
+        conn.executemany(f"INSERT INTO t VALUES ({', '.join('?' * frame.width)})", frame.rows())
+    return {
+        "csv": str(root / "a.csv"),
+        "csv.gz": str(root / "a.csv.gz"),
+        "parquet": str(root / "a.parquet"),
+        "ndjson": str(root / "a.ndjson"),
+        "ipc": str(root / "a.arrow"),
+        "glob": str(root / "parts" / "*.csv"),
+        "sqlite": f"sqlite:///{db}",
+    }
+
+
+def test_every_source_kind_equals_the_one_shot_read(trained_bundle, tmp_path):
+    frame = churn_like(n=500, seed=5).drop("churn")
+    expected = edgeml.load(trained_bundle).predict(frame)
+    for name, source in _inputs(frame, tmp_path).items():
+        out = tmp_path / f"{name}.parquet"
+        extra = ["--table", "t"] if name == "sqlite" else []
+        result = run("predict", trained_bundle, source, "-o", out, "--batch-rows", 77, *extra)
+        assert result.exit_code == 0, (name, result.output)
+        assert result.stdout.startswith(f"wrote 500 predictions to {out}\n")
+        assert pl.read_parquet(out).equals(expected), name
+    # a Hive-partitioned directory: the partition value is a column again
+    out = tmp_path / "hive.csv"
+    result = run("predict", trained_bundle, tmp_path / "hive", "-o", out, "--batch-rows", 60)
+    assert result.exit_code == 0, result.output
+    got = pl.read_csv(out).sort("customer_id")
+    assert got.equals(expected.sort("customer_id"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".ndjson", ""])
+def test_outputs_and_id_cols(trained_bundle, tmp_path, suffix):
+    data = tmp_path / "new.csv"
+    churn_like(n=300, seed=6).drop("churn").write_csv(data)
+    out = tmp_path / f"scores{suffix}"
+    result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 50,
+                 "--id-cols", "customer_id,contract")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = {".csv": pl.read_csv, ".ndjson": pl.read_ndjson}.get(suffix, pl.read_parquet)(
+        out / "*.parquet" if suffix == "" else out
+    )
+    assert got.columns[:3] == ["customer_id", "contract", "prediction"]
+    assert got["customer_id"].to_list() == pl.read_csv(data)["customer_id"].to_list()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_explain_streams_too(trained_bundle, tmp_path):
+    data = tmp_path / "new.csv"
+    churn_like(n=120, seed=7).drop("churn").write_csv(data)
+    model = edgeml.load(trained_bundle)
+    expected = model.predict(data).hstack(model.explain(data).drop("customer_id"))
+    out = tmp_path / "x.parquet"
+    assert run("predict", trained_bundle, data, "-o", out, "--explain", "--batch-rows", 33)
+    assert pl.read_parquet(out).equals(expected)
+
+
+def test_a_malformed_row_deep_in_the_file_names_it_and_leaves_nothing(trained_bundle, tmp_path):
+    data = tmp_path / "big.csv"
+    frame = churn_like(n=20_000, seed=8).drop("churn")
+    frame = frame.with_columns(pl.col("monthly_charges").cast(pl.String))
+    frame[17_345, "monthly_charges"] = "12,5"  # a quoted decimal comma: not a number
+    frame.write_csv(data)
+    out = tmp_path / "p.parquet"
+    out.write_bytes(b"previous result")
+    result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 1000)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"Error: {data} row 17346 (line 17347): column 'monthly_charges': "
+        "cannot convert '12,5' to float\n"
+    )
+    assert out.read_bytes() == b"previous result"  # replaced only on success
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "p.parquet"]
+
+
+def test_a_ragged_line_names_the_line(trained_bundle, tmp_path):
+    data = tmp_path / "ragged.csv"
+    churn_like(n=5000, seed=9).drop("churn").write_csv(data)
+    lines = data.read_text().splitlines(keepends=True)
+    lines[4321] = lines[4321].rstrip("\n") + ",extra\n"
+    data.write_text("".join(lines))
+    result = run("predict", trained_bundle, data, "-o", tmp_path / "p.csv", "--batch-rows", 500)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: {data}: line 4322 has 7 fields; the header has 6\n"
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_library_errors_are_typed(trained_bundle, tmp_path):
+    data = tmp_path / "new.csv"
+    churn_like(n=10).drop("churn", "tenure").write_csv(data)
+    with pytest.raises(SchemaError, match="missing column"):
+        predict_file(trained_bundle, data, tmp_path / "p.csv")
+    with pytest.raises(SourceError, match="no files match"):
+        predict_file(trained_bundle, str(tmp_path / "none*.csv"), tmp_path / "p.csv")
+    assert issubclass(SchemaError, DataError)
