@@ -28,7 +28,7 @@ def plan() -> FeaturePlan:
             EwmStep(columns=["x", "y"], halflives=[1.0, 5.0]),
             GapStep(),
             CreatedStep(op="ratio", left="x", right="y"),
-            TargetHistoryStep(target="label", lags=[1, 2], windows=["3"], stats=["mean"]),
+            TargetHistoryStep(target="label", lags=[1, 2], windows=["3"], stats=["mean"], delay=2),
         ],
     )
 

@@ -229,8 +229,9 @@ def test_unsupported_output_format(trained_bundle, churn_csv, tmp_path):
     assert_user_error(
         result,
         f"{tmp_path / 'p.xlsx'}: cannot write .xlsx; expected one of: .parquet, .csv, "
-        ".ndjson, .jsonl",
+        ".ndjson, .jsonl or a directory",
     )
+    assert [p.name for p in tmp_path.iterdir()] == ["churn.csv"]
 
 
 def test_python_dash_m_and_console_script_agree():

@@ -64,7 +64,8 @@ class FeatureCarry:
                         span = max(span, size)
             elif isinstance(step, TargetHistoryStep):
                 sizes = [parse_window(w)[1] for w in step.windows]
-                rows = max(rows, *step.lags, *[s + 1 for s in sizes]) + 1
+                reach = max([*step.lags, *[s + 1 for s in sizes]], default=0)
+                rows = max(rows, reach + getattr(step, "delay", 0) + 1)
         self.rows, self.span = rows, span
         selected = set(plan.selected)
         # (output name, input column, halflife) of every selected EWM output
