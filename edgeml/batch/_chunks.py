@@ -11,9 +11,8 @@ quote characters since the last cut is even (an escaped quote ``""`` counts twic
 the parity right). NDJSON escapes newlines inside strings, so every newline is a boundary.
 
 >>> import io
->>> blocks = list(record_blocks(io.BytesIO(b'a,"x\\ny"\\nb,z\\nc,w\\n'), size=4, quoted=True))
->>> blocks
-[b'a,"x\\ny"\\n', b'b,z\\nc,w\\n']
+>>> list(record_blocks(io.BytesIO(b'a,"x\\ny"\\nb,z\\nc,w\\n'), size=12, quoted=True))
+[b'a,"x\\ny"\\nb,z\\n', b'c,w\\n']
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ def record_blocks(stream: IO[bytes], *, size: int, quoted: bool) -> Iterator[byt
     one ending at a record boundary (the last one at the end of the stream)."""
     pending = b""
     while True:
-        data = stream.read(max(size - len(pending), 1 << 16))
+        data = stream.read(max(size - len(pending), size // 4, 1))
         if not data:
             if pending:
                 yield pending
