@@ -228,3 +228,9 @@ def test_library_errors_are_typed(trained_bundle, tmp_path):
     with pytest.raises(SourceError, match="no files match"):
         predict_file(trained_bundle, str(tmp_path / "none*.csv"), tmp_path / "p.csv")
     assert issubclass(SchemaError, DataError)
+
+
+def test_dask_is_refused_in_one_line_until_it_exists(trained_bundle, churn_csv, tmp_path):
+    result = run("predict", trained_bundle, churn_csv, "-o", tmp_path / "out", "--dask", "x:1")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --dask x:1: scoring on a Dask cluster is not available yet\n"

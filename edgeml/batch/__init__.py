@@ -1,11 +1,9 @@
-"""Offline batch inference at any size: streamed on one machine, or spread over a Dask cluster.
+"""Offline batch inference at any size, streamed on one machine.
 
 :func:`predict_file` scans the input in batches (``.csv``/``.csv.gz``, Parquet, NDJSON, IPC,
 globs, Parquet directories, SQLite), runs the bundle's plans with Polars and the trees with the
 compiled backend, and writes the result incrementally to a temporary file renamed at the end, in
 input order; time-series features carry each entity's history from batch to batch.
-:func:`predict_on_dask` scores a partitioned dataset on an existing Dask cluster, one Parquet part
-per partition.
 
 >>> import edgeml.batch
 >>> edgeml.batch.predict_file("churn.edgeml", "big.csv", "scores.parquet")  # doctest: +SKIP
@@ -16,8 +14,7 @@ from __future__ import annotations
 
 from edgeml._lazy import lazy_exports
 
-__all__ = ["BatchResult", "FeatureCarry", "Scan", "Scorer", "Writer", "predict_file",
-           "predict_on_dask", "scan"]  # fmt: skip
+__all__ = ["BatchResult", "FeatureCarry", "Scan", "Scorer", "Writer", "predict_file", "scan"]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -28,7 +25,6 @@ __getattr__, __dir__ = lazy_exports(
         "Scorer": "edgeml.batch._score",
         "Writer": "edgeml.batch._writer",
         "predict_file": "edgeml.batch._run",
-        "predict_on_dask": "edgeml.batch._dask",
         "scan": "edgeml.batch._scan",
     },
 )
