@@ -28,8 +28,9 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 }
 
 # Strings accepted as booleans when converting a column that must be bool.
+# The runtime's edgeml.runtime.contract.BOOL_WORDS (tests/test_contract.py checks they agree).
 _BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "y": True, "n": False,
-               "t": True, "f": False, "1": True, "0": False}  # fmt: skip
+               "t": True, "f": False, "on": True, "off": False, "1": True, "0": False}  # fmt: skip
 # Inference is stricter: every value must come from one of these pairs, so that a column of
 # letter codes such as {"t", "n", "y"} is not mistaken for a boolean.
 _BOOL_PAIRS = ({"yes", "no"}, {"true", "false"}, {"y", "n"}, {"t", "f"})
@@ -57,8 +58,8 @@ def conform(frame: pl.DataFrame, schema: Mapping[str, str], *, source: str) -> p
     """Return ``frame`` with exactly the columns of ``schema``, in order, cast to their types.
 
     Extra columns are dropped. Strings holding numbers, booleans (yes/no, true/false, y/n, t/f,
-    1/0) or ISO dates are converted; blank strings and nulls become null. ``source`` names the
-    data in error messages.
+    on/off, 1/0) or ISO dates are converted; blank strings and nulls become null. ``source``
+    names the data in error messages.
 
     >>> df = pl.DataFrame({"x": ["1", "2.5"], "flag": ["Yes", "no"], "extra": [0, 0]})
     >>> conform(df, {"flag": "bool", "x": "float"}, source="new.csv").row(1)

@@ -9,7 +9,7 @@ what ``conform`` would make of a one-row column holding it, or raises :class:`Va
 - ``float``: numbers, booleans (1/0) and numeric text (``"1e3"``, ``"inf"``, ``"nan"``);
 - ``int``: whole numbers within int64 (``1.0`` and ``"1e3"`` too; ``1.5`` is refused), NaN is
   missing;
-- ``bool``: booleans, 1/0, and the words yes/no, true/false, y/n, t/f, 1/0 in any case;
+- ``bool``: booleans, 1/0, and the words yes/no, true/false, y/n, t/f, on/off, 1/0 in any case;
 - ``str``: text as is, other values formatted as Polars formats them (``1e-05`` → ``"0.00001"``);
 - ``date``/``datetime``: ``datetime.date``/``datetime.datetime`` (aware ones in UTC, made naive),
   ``numpy.datetime64`` and ISO-8601 text (the shapes ``conform`` tries, offsets converted to UTC).
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["format_float", "parse_datetime", "to_datetime", "to_number", "to_text"]
+__all__ = ["BOOL_WORDS", "format_float", "parse_datetime", "to_datetime", "to_number", "to_text"]
 
 NAN = math.nan
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -54,8 +54,9 @@ _FLOAT_TEXT = re.compile(
 )
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
-_BOOL_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0,
-               "t": 1.0, "f": 0.0, "1": 1.0, "0": 0.0}  # fmt: skip
+#: The words a ``bool`` column reads in text (any case, whitespace stripped): the contract's.
+BOOL_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0,
+              "t": 1.0, "f": 0.0, "on": 1.0, "off": 0.0, "1": 1.0, "0": 0.0}  # fmt: skip
 
 # The ISO-8601 shapes `conform` tries (chrono's "%Y-%m-%d[T| ]%H:%M[:%S[%.f][%#z]]"). chrono
 # takes a year of 1-4 digits, or any number after a sign; lets whitespace precede a number and an
@@ -98,7 +99,7 @@ def to_number(value: Any, logical: str) -> float:
         if not text:
             return NAN
         if logical == "bool":
-            flag = _BOOL_WORDS.get(text.lower())
+            flag = BOOL_WORDS.get(text.lower())
             if flag is None:
                 raise _cannot(value, logical)
             return flag
