@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from edgeml._fitting import ROUNDS_RULE, Fitted, baseline_of, metrics_of, rounds_from_folds
-from edgeml._monitoring import feature_histograms, prediction_baseline
+from edgeml._monitoring import Categorical, feature_histograms, prediction_baseline
 from edgeml._prepared import Prepared, prepare
 from edgeml._progress import SILENT, Reporter
 from edgeml._reference import REFERENCE_ROWS, reference_rows
@@ -25,7 +25,7 @@ from edgeml.evaluate import primary_metric, summarize_folds
 from edgeml.feature_plan import FeaturePlan
 from edgeml.features import apply_features, fit_features
 from edgeml.features._fit import history_target
-from edgeml.prep import CategoricalStep
+from edgeml.prep import CategoricalStep, PrepPlan
 from edgeml.runtime import Post
 from edgeml.train import fit_post
 
@@ -279,7 +279,9 @@ def _manifest(
         "metrics": metrics,
         "data_card": {**prepared.card.to_dict(), "rows_used": prepared.frame.height},
         "monitoring": {
-            "features": feature_histograms(final.train_matrix, plan.features),
+            "features": feature_histograms(
+                final.train_matrix, plan.features, _categorical(plan, prepared)
+            ),
             "prediction": prediction_baseline(
                 target.task, _scores(final, target.task, holdout_output)
             ),
@@ -288,6 +290,23 @@ def _manifest(
         "decisions": list(prepared.decisions),
         "config": config.to_dict(),
     }
+
+
+def _categorical(plan: PrepPlan, prepared: Prepared) -> dict[str, Categorical]:
+    """The categorical features drift is measured on per category: a native or frequency
+    encoded input (one-hot outputs are 0/1 features), with its raw training values as text."""
+    frame = prepared.frame[prepared.train_rows]
+    out: dict[str, Categorical] = {}
+    for step in plan.steps:
+        if (
+            isinstance(step, CategoricalStep)
+            and step.encoding != "onehot"
+            and step.column in frame.columns
+            and len(step.output_names) == 1
+        ):
+            texts = frame[step.column].cast(pl.String).to_list()
+            out[step.output_names[0]] = (step.column, step.categories, texts)
+    return out
 
 
 def _scores(final: Fitted, task: str, holdout_output: np.ndarray | None) -> np.ndarray:

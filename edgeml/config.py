@@ -191,12 +191,15 @@ class MonitorConfig:
 
     Drift compares the last ``window`` logged rows with the training baselines in the manifest:
     PSI per model feature and of the prediction (``psi_warn`` / ``psi_alert``), the rise in the
-    share of missing values and the share outside the training range. ``accuracy_drop`` is how
+    share of missing values and the share outside the training range. No feature, prediction or
+    window is called drifted (warning, alert, ``--retrain-if-drift``) on fewer than ``min_rows``
+    rows: its status is then "too few rows". ``accuracy_drop`` is how
     far the live primary metric may fall below the holdout one before it is an alert.
     ``log_max_rows`` and ``log_max_mb`` bound the prediction log (oldest rows go first).
     """
 
     window: int = 10_000
+    min_rows: int = 200
     psi_warn: float = 0.1
     psi_alert: float = 0.25
     missing_alert: float = 0.1
@@ -369,6 +372,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_candidates": (1, 10_000),
     "label_delay": (0, 100_000),
     "window": (10, float("inf")),
+    "min_rows": (1, float("inf")),
     "psi_warn": (0.0, float("inf")),
     "psi_alert": (0.0, float("inf")),
     "missing_alert": (0.0, 1.0),

@@ -319,8 +319,10 @@ def _shares(
     """Counts as shares of all rows: the training counts cover non-missing rows only, so scaled
     by the non-missing share they sit beside the missing share as one distribution."""
     base_missing = baseline.get("missing", 0.0) or 0.0
-    if isinstance(base_missing, bool) or not isinstance(base_missing, int | float) or not (
-        0.0 <= base_missing <= 1.0
+    if (
+        isinstance(base_missing, bool)
+        or not isinstance(base_missing, int | float)
+        or not (0.0 <= base_missing <= 1.0)
     ):
         raise BundleError(f"manifest monitoring baseline: missing share {base_missing!r}")
     base_missing = float(base_missing)

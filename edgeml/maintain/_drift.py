@@ -1,22 +1,26 @@
 """Drift of live model features and predictions against the training baselines in the manifest.
 
-NumPy and the standard library only: the server imports this inside a slim image.
+NumPy and the standard library only: the server imports this inside a slim image. The buckets
+and the PSI come from :mod:`edgeml.drift` (one implementation for every caller): per category
+(with an "other/unseen" bucket) for a categorical input, per value for a feature with few
+values (0/1 flags), on quantile bins otherwise; missing values are always a bucket of their own.
 
-A feature's baseline (``manifest["monitoring"]["features"][name]``) holds quantile bin edges over
-the finite training values, counts per bin ([edge, next edge), the last closed) and the share
-missing. Live values are binned on the same edges, a value outside the training range going to
-the first or last bin (±inf too), and missing values (NaN) form one more bucket of their own, so
-a rise in missing values moves the PSI as well as the ``missing`` share. An empty bucket counts as
-a share of ``PSI_EPSILON``, as :func:`edgeml.kernels.psi_from_counts` has it.
-
-Status, from the ``[monitor]`` thresholds: ``"alert"`` when PSI ≥ ``psi_alert``, the missing share
-rose by more than ``missing_alert`` or more than ``out_of_range_alert`` of the values lie outside
-the training range; ``"warn"`` when PSI ≥ ``psi_warn``; ``"no data"`` for an empty window.
+Status, from the ``[monitor]`` thresholds: ``"too few rows"`` below ``min_rows`` rows (never a
+warning or an alert: a handful of rows says nothing about a distribution); ``"alert"`` when
+PSI ≥ ``psi_alert``, the missing share rose by more than ``missing_alert`` or more than
+``out_of_range_alert`` of the values lie outside what training had (outside the range, a value
+or a category it never had); ``"warn"`` when PSI ≥ ``psi_warn``; ``"no data"`` for an empty
+window. Each reason says how many rows it rests on.
 
 >>> base = {"edges": [0.0, 1.0, 2.0], "counts": [50, 50], "missing": 0.0}
->>> drift = feature_drift({"x": base}, np.array([[0.5], [1.5], [9.0], [np.nan]]), ["x"])
+>>> live = np.array([[0.5], [1.5], [9.0], [np.nan]] * 50)
+>>> drift = feature_drift({"x": base}, live, ["x"])
 >>> drift["x"].status, drift["x"].out_of_range, drift["x"].missing
 ('alert', 0.25, 0.25)
+>>> drift["x"].reasons[-1]
+'25.0% outside the training range (> 5%) on 200 rows'
+>>> feature_drift({"x": base}, live[:3], ["x"])["x"].reasons
+('too few rows (3 < 200)',)
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import numpy as np
 import numpy.typing as npt
 
 from edgeml.config import MonitorConfig
+from edgeml.drift import PSI_EPSILON, Buckets, baseline_kind, buckets, psi_from_counts
 from edgeml.errors import BundleError, DataError
+from edgeml.runtime.contract import convert_value
 
 __all__ = [
     "PSI_EPSILON",
@@ -38,23 +44,22 @@ __all__ = [
     "PredictionDrift",
     "Status",
     "feature_drift",
-    "feature_shares",
+    "feature_psi",
     "prediction_drift",
     "psi_from_counts",
 ]
 
-#: Share given to an empty bucket so the logarithm stays finite (the kernel's value).
-PSI_EPSILON = 1e-4
-
-Status = Literal["ok", "warn", "alert", "no data"]
+Status = Literal["ok", "warn", "alert", "no data", "too few rows"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class FeatureDrift:
     """How one feature's recent values compare with training.
 
-    ``shares`` and ``baseline_shares`` are per bucket: the value bins, then missing. ``missing``
-    and ``out_of_range`` are shares of the window's rows; every number is NaN without rows.
+    ``kind`` is the baseline's (``quantiles``, ``values``, ``categories``); ``buckets`` names
+    the buckets ``shares`` and ``baseline_shares`` are of (missing last). ``missing`` and
+    ``out_of_range`` are shares of the window's rows (NaN without rows); ``unseen`` counts the
+    rows outside what training had (a category or value it never had, or outside its range).
     """
 
     name: str
@@ -65,6 +70,9 @@ class FeatureDrift:
     out_of_range: float
     status: Status
     reasons: tuple[str, ...] = ()
+    kind: str = "quantiles"
+    unseen: int = 0
+    buckets: tuple[str, ...] = ()
     edges: tuple[float, ...] = ()
     shares: tuple[float, ...] = ()
     baseline_shares: tuple[float, ...] = ()
@@ -78,13 +86,16 @@ class FeatureDrift:
         """
         return {
             "name": self.name,
+            "kind": self.kind,
             "rows": self.rows,
             "psi": _num(self.psi),
             "missing": _num(self.missing),
             "missing_baseline": _num(self.missing_baseline),
             "out_of_range": _num(self.out_of_range),
+            "unseen": self.unseen,
             "status": self.status,
             "reasons": list(self.reasons),
+            "buckets": list(self.buckets),
             "edges": [_num(e) for e in self.edges],
             "shares": [_num(s) for s in self.shares],
             "baseline_shares": [_num(s) for s in self.baseline_shares],
@@ -97,76 +108,7 @@ class PredictionDrift(FeatureDrift):
     buckets as for a feature) or ``"classes"`` (predicted class index; one bucket per class,
     no missing bucket, ``edges`` empty)."""
 
-    kind: Literal["numeric", "classes"] = "numeric"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **super().to_dict()}
-
-
-def psi_from_counts(
-    expected: npt.ArrayLike, actual: npt.ArrayLike, epsilon: float = PSI_EPSILON
-) -> float:
-    """``Σ (a - e)·ln(a / e)`` over bucket shares, an empty bucket counted as ``epsilon``.
-
-    NaN when either side is empty. Counts may be fractional (shares work as well).
-
-    >>> round(psi_from_counts([50, 50], [90, 10]), 6)
-    0.87889
-    """
-    e = np.asarray(expected, dtype=np.float64)
-    a = np.asarray(actual, dtype=np.float64)
-    if e.shape != a.shape or e.ndim != 1:
-        raise DataError(f"PSI needs two 1-D count vectors of one length, got {e.shape}, {a.shape}")
-    if e.sum() <= 0 or a.sum() <= 0:
-        return math.nan
-    p = np.where(e > 0, e / e.sum(), epsilon)
-    q = np.where(a > 0, a / a.sum(), epsilon)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
-def feature_shares(
-    baseline: Mapping[str, Any], values: npt.ArrayLike
-) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Bucket shares of training and of ``values`` on the baseline's bins (missing last), plus
-    the live missing and out-of-range shares (NaN without values).
-
-    A feature with no finite training value has one value bucket ("any value") beside missing,
-    and every live value is out of its (empty) range.
-
-    >>> train, live, missing, out = feature_shares(
-    ...     {"edges": [0.0, 1.0, 2.0], "counts": [1, 3], "missing": 0.0}, [0.5, np.nan])
-    >>> train.tolist(), live.tolist(), missing, out
-    ([0.25, 0.75, 0.0], [0.5, 0.0, 0.5], 0.5, 0.0)
-    """
-    edges = np.asarray(baseline.get("edges", []), dtype=np.float64)
-    counts = np.asarray(baseline.get("counts", []), dtype=np.float64)
-    base_missing = float(baseline.get("missing", 0.0))
-    x = np.asarray(values, dtype=np.float64).reshape(-1)
-    missing = np.isnan(x)
-    present = x[~missing]
-    if edges.size == 0:
-        train_values = np.array([0.0 if counts.sum() == 0 else 1.0])
-        live_counts = np.array([float(present.size)])
-        out_of_range = float(present.size)
-    else:
-        if counts.size != max(edges.size - 1, 1):
-            raise BundleError(
-                f"manifest monitoring baseline: {counts.size} counts do not fit {edges.size} edges"
-            )
-        train_values = counts
-        bins = np.searchsorted(edges[1:-1], present, side="right")
-        live_counts = np.bincount(bins, minlength=counts.size).astype(np.float64)
-        out_of_range = float(np.count_nonzero((present < edges[0]) | (present > edges[-1])))
-    # The training histogram counts finite values only; scaled by the non-missing share it
-    # becomes the same "share of all rows" as the missing bucket beside it.
-    total = train_values.sum()
-    train = train_values / total * (1.0 - base_missing) if total > 0 else train_values * 0.0
-    train = np.append(train, base_missing)
-    n = x.size
-    if n == 0:
-        return train, np.append(live_counts, 0.0), math.nan, math.nan
-    live = np.append(live_counts, float(np.count_nonzero(missing))) / n
-    return train, live, float(missing.mean()), out_of_range / n
+    kind: str = "numeric"
 
 
 def feature_drift(
@@ -174,13 +116,18 @@ def feature_drift(
     matrix: npt.ArrayLike,
     names: Sequence[str],
     config: MonitorConfig | None = None,
+    *,
+    raw: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[str, FeatureDrift]:
     """Drift of each column of ``matrix`` (model features named by ``names``) that has a baseline.
 
-    Columns without a baseline are left out (an older bundle may lack some).
+    A ``categories`` baseline reads the raw input column from ``raw`` (``{column: values}``, the
+    logged records), so an unseen category is told from a missing value; without it, the
+    feature's codes in ``matrix`` stand for the categories. Columns without a baseline are left
+    out (an older bundle may lack some).
 
     >>> base = {"edges": [0.0, 1.0, 2.0], "counts": [50, 50], "missing": 0.0}
-    >>> feature_drift({"x": base}, np.array([[0.2], [1.7]]), ["x"])["x"].status
+    >>> feature_drift({"x": base}, np.array([[0.2], [1.7]] * 100), ["x"])["x"].status
     'ok'
     """
     config = config or MonitorConfig()
@@ -193,8 +140,41 @@ def feature_drift(
     for j, name in enumerate(names):
         baseline = baselines.get(name)
         if baseline is not None:
-            out[name] = _numeric_drift(FeatureDrift, name, baseline, data[:, j], config)
+            values = live_values(baseline, data[:, j], raw, name)
+            out[name] = _drift(FeatureDrift, name, baseline, values, config)
     return out
+
+
+def feature_psi(
+    baseline: Mapping[str, Any],
+    column: np.ndarray,
+    raw: Mapping[str, Sequence[Any]] | None = None,
+    name: str = "feature",
+) -> float:
+    """PSI of one feature's live values (``column`` of the model matrix, or the raw input of a
+    ``categories`` baseline from ``raw``), as :func:`feature_drift` computes it."""
+    return buckets(baseline, live_values(baseline, column, raw, name), name).psi
+
+
+def live_values(
+    baseline: Mapping[str, Any],
+    column: np.ndarray,
+    raw: Mapping[str, Sequence[Any]] | None,
+    name: str,
+) -> Any:
+    """What :func:`edgeml.drift.buckets` takes for this baseline: the feature's numbers, or the
+    raw input's categories as text (``None`` for missing) for a ``categories`` baseline."""
+    if baseline_kind(baseline, name) != "categories":
+        return column
+    source = baseline.get("column")
+    if raw is not None and source in raw:
+        return [_category(value) for value in raw[source]]
+    categories = baseline.get("categories")
+    if not isinstance(categories, list):
+        raise BundleError(f"manifest monitoring baseline of {name!r}: categories is not a list")
+    whole = np.isfinite(column) & (column >= 0) & (column < len(categories))
+    whole &= column == np.floor(np.where(whole, column, 0.0))
+    return [str(categories[int(v)]) if ok else None for v, ok in zip(column, whole, strict=True)]
 
 
 def prediction_drift(
@@ -202,84 +182,99 @@ def prediction_drift(
 ) -> PredictionDrift:
     """Drift of the logged scores against ``manifest["monitoring"]["prediction"]``.
 
-    >>> drift = prediction_drift({"kind": "classes", "counts": [50, 50]}, [0, 0, 0, 1])
+    >>> drift = prediction_drift({"kind": "classes", "counts": [50, 50]}, [0, 0, 0, 1] * 50)
     >>> drift.kind, round(drift.psi, 4), drift.status
     ('classes', 0.2747, 'alert')
     """
     config = config or MonitorConfig()
     kind = baseline.get("kind")
     if kind == "numeric":
-        return _numeric_drift(PredictionDrift, "prediction", baseline, scores, config)
+        return _drift(PredictionDrift, "prediction", baseline, scores, config)
     if kind != "classes":
         raise BundleError(
             f"manifest monitoring prediction baseline: kind {kind!r}; expected numeric or classes"
         )
-    counts = np.asarray(baseline.get("counts", []), dtype=np.float64)
+    counts = baseline.get("counts", [])
+    if not isinstance(counts, list):
+        raise BundleError("manifest monitoring prediction baseline: counts is not a list")
     x = np.asarray(scores, dtype=np.float64).reshape(-1)
-    valid = np.isfinite(x) & (x >= 0) & (x < counts.size) & (x == np.floor(x))
-    live = np.bincount(x[valid].astype(np.int64), minlength=counts.size).astype(np.float64)
-    n = x.size
-    train = counts / counts.sum() if counts.sum() > 0 else counts
-    if n == 0:
-        return PredictionDrift(
-            kind="classes", name="prediction", rows=0, psi=math.nan, missing=math.nan,
-            missing_baseline=0.0, out_of_range=math.nan, status="no data",
-            baseline_shares=tuple(train.tolist()), shares=tuple(0.0 for _ in train),
-        )  # fmt: skip
-    missing = float(np.isnan(x).mean())
-    out_of_range = float((~valid & ~np.isnan(x)).mean())
-    value = psi_from_counts(counts, live)
-    status, reasons = _status(value, missing, 0.0, out_of_range, config)
-    return PredictionDrift(
-        kind="classes", name="prediction", rows=n, psi=value, missing=missing,
-        missing_baseline=0.0, out_of_range=out_of_range, status=status, reasons=reasons,
-        shares=tuple((live / n).tolist()), baseline_shares=tuple(train.tolist()),
-    )  # fmt: skip
+    valid = np.isfinite(x) & (x >= 0) & (x < len(counts)) & (x == np.floor(x))
+    # Classes are categories whose codes are the class indices: one bucket each, then the
+    # missing bucket (empty in training) and an "other" bucket for an impossible index.
+    as_categories = {"kind": "categories", "categories": [str(i) for i in range(len(counts))],
+                     "counts": counts, "other": 0, "missing": 0.0}  # fmt: skip
+    texts = [
+        str(int(v)) if ok else (None if np.isnan(v) else "?")
+        for v, ok in zip(x, valid, strict=True)
+    ]
+    drift = _drift(PredictionDrift, "prediction", as_categories, texts, config)
+    return PredictionDrift(**{**drift.__dict__, "kind": "classes"})
 
 
-def _numeric_drift(
+def _drift(
     cls: type[FeatureDrift],
     name: str,
     baseline: Mapping[str, Any],
-    values: npt.ArrayLike,
+    values: Any,
     config: MonitorConfig,
 ) -> Any:
-    train, live, missing, out_of_range = feature_shares(baseline, values)
-    rows = int(np.asarray(values).size)
-    base_missing = float(baseline.get("missing", 0.0))
-    value = psi_from_counts(train, live) if rows else math.nan
-    status, reasons = _status(value, missing, base_missing, out_of_range, config)
+    found: Buckets = buckets(baseline, values, name)
+    kind = baseline_kind(baseline, name)
+    base_missing = float(found.train[-1])
+    status, reasons = _status(found, base_missing, config, kind)
+    edges = baseline.get("edges", []) if kind == "quantiles" else []
     return cls(
-        name=name, rows=rows, psi=value, missing=missing, missing_baseline=base_missing,
-        out_of_range=out_of_range, status=status, reasons=reasons,
-        edges=tuple(float(e) for e in baseline.get("edges", [])),
-        shares=tuple(live.tolist()), baseline_shares=tuple(train.tolist()),
+        name=name, rows=found.rows, psi=found.psi, missing=found.missing,
+        missing_baseline=base_missing, out_of_range=found.outside, status=status,
+        reasons=reasons, kind=str(baseline.get("kind", "quantiles")), unseen=found.unseen,
+        buckets=found.labels, edges=tuple(float(e) for e in edges),
+        shares=tuple(found.live.tolist()), baseline_shares=tuple(found.train.tolist()),
     )  # fmt: skip
 
 
+_OUTSIDE = {
+    "quantiles": "outside the training range",
+    "values": "values training never had",
+    "categories": "categories training never had",
+}
+
+
 def _status(
-    psi: float, missing: float, base_missing: float, out_of_range: float, config: MonitorConfig
+    found: Buckets, base_missing: float, config: MonitorConfig, kind: str
 ) -> tuple[Status, tuple[str, ...]]:
-    """The status and, when not ok, why (short phrases the summary turns into alerts)."""
-    if math.isnan(psi) and math.isnan(missing):
+    """The status and, when not ok, why (short phrases the summary turns into alerts), each
+    saying how many rows it rests on."""
+    rows = found.rows
+    if rows == 0:
         return "no data", ()
+    if rows < config.min_rows:
+        return "too few rows", (f"too few rows ({rows:,} < {config.min_rows:,})",)
+    psi, missing, outside = found.psi, found.missing, found.outside
+    on = f" on {rows:,} rows"
     alerts = []
     if psi >= config.psi_alert:
-        alerts.append(f"PSI {psi:.3f} ≥ {config.psi_alert:g}")
+        alerts.append(f"PSI {psi:.3f} ≥ {config.psi_alert:g}{on}")
     if missing - base_missing > config.missing_alert:
         alerts.append(
             f"missing {missing:.1%} vs {base_missing:.1%} in training "
-            f"(rise > {config.missing_alert:.0%})"
+            f"(rise > {config.missing_alert:.0%}){on}"
         )
-    if out_of_range > config.out_of_range_alert:
-        alerts.append(
-            f"{out_of_range:.1%} outside the training range (> {config.out_of_range_alert:.0%})"
-        )
+    if outside > config.out_of_range_alert:
+        alerts.append(f"{outside:.1%} {_OUTSIDE[kind]} (> {config.out_of_range_alert:.0%}){on}")
     if alerts:
         return "alert", tuple(alerts)
     if psi >= config.psi_warn:
-        return "warn", (f"PSI {psi:.3f} ≥ {config.psi_warn:g}",)
+        return "warn", (f"PSI {psi:.3f} ≥ {config.psi_warn:g}{on}",)
     return "ok", ()
+
+
+def _category(value: Any) -> str | None:
+    """A raw categorical value as the runtime reads it; one it cannot read counts as missing."""
+    try:
+        text = convert_value(value, "str")
+    except ValueError:
+        return None
+    return None if text == "" else text
 
 
 def _num(value: float) -> float | None:

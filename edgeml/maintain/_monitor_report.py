@@ -38,7 +38,7 @@ __all__ = ["TOP_FEATURES", "write_monitor_report"]
 #: Features drawn in the drift-over-time plot: more lines than this are a tangle.
 TOP_FEATURES = 12
 
-_BADGE = {"ok": "ok", "warn": "muted", "alert": "bad", "no data": "muted"}
+_BADGE = {"ok": "ok", "warn": "muted", "alert": "bad", "no data": "muted", "too few rows": "muted"}
 
 
 def write_monitor_report(
@@ -82,6 +82,7 @@ def render(summary: MonitorSummary) -> str:
     state = (
         badge("alert", "bad") if summary.alerts
         else badge("no data", "muted") if not summary.rows
+        else badge("too few rows", "muted") if summary.rows < summary.config.min_rows
         else badge("ok", "ok")
     )  # fmt: skip
     return (

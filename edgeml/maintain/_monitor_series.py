@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from edgeml.config import MonitorConfig
-from edgeml.maintain._drift import feature_shares, prediction_drift, psi_from_counts
+from edgeml.maintain._drift import feature_psi, prediction_drift
 from edgeml.maintain._monitor_labels import Labelled
 from edgeml.maintain._monitor_log import LogWindow
 
@@ -82,8 +82,12 @@ def time_buckets(
     config: MonitorConfig,
     primary: str | None = None,
     n: int = BUCKETS,
+    raw: Mapping[str, Sequence[Any]] | None = None,
 ) -> list[Bucket]:
-    """``n`` buckets over the window's time span (one when every row has the same time)."""
+    """``n`` buckets over the window's time span (one when every row has the same time).
+
+    ``raw`` holds the logged inputs by column, for the features whose baseline is per category.
+    """
     if window.rows == 0:
         return []
     ts = window.ts
@@ -97,7 +101,11 @@ def time_buckets(
         psi = {}
         for j, name in enumerate(names):
             if name in baselines:
-                psi[name] = _psi(baselines[name], matrix[rows, j]) if rows.size else math.nan
+                psi[name] = (
+                    feature_psi(baselines[name], matrix[rows, j], _rows_of(raw, rows), name)
+                    if rows.size
+                    else math.nan
+                )
         latency = window.request_latency(rows)
         in_bucket = np.isin(labelled.rows, rows)
         scores = window.score[rows]
@@ -126,9 +134,12 @@ def time_buckets(
     return out
 
 
-def _psi(baseline: Mapping[str, Any], values: np.ndarray) -> float:
-    train, live, _, _ = feature_shares(baseline, values)
-    return psi_from_counts(train, live)
+def _rows_of(
+    raw: Mapping[str, Sequence[Any]] | None, rows: np.ndarray
+) -> dict[str, list[Any]] | None:
+    if raw is None:
+        return None
+    return {name: [values[i] for i in rows] for name, values in raw.items()}
 
 
 def _num(value: float) -> float | None:

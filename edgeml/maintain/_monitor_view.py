@@ -20,7 +20,8 @@ __all__ = ["show_monitor"]
 #: Features listed in the terminal table; the HTML report and --json have every one.
 TABLE_FEATURES = 12
 
-_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", "no data": "dim"}
+_STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red", "no data": "dim",
+          "too few rows": "dim"}  # fmt: skip
 
 
 def show_monitor(console: Console, s: MonitorSummary) -> None:
@@ -54,6 +55,11 @@ def show_monitor(console: Console, s: MonitorSummary) -> None:
         console.print(f"[bold red]ALERT[/] {escape(alert)}")
     for warning in s.warnings:
         console.print(f"[yellow]warn[/] {escape(warning)}")
+    if s.rows < s.config.min_rows:
+        console.print(
+            f"[dim]too few rows ({s.rows:,} < min_rows {s.config.min_rows:,}): no drift verdict "
+            "yet[/]"
+        )
     if not s.alerts:
         console.print("[green]no alerts[/]")
 

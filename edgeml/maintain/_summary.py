@@ -168,7 +168,8 @@ def monitor_summary(
     prep = RuntimePrep.from_manifest(manifest, source=str(bundle))
     names = list(prep.features)
     matrix, unreadable = _feature_matrix(prep, data)
-    features = feature_drift(baselines, matrix, names, config)
+    raw = _raw_columns(baselines, data)
+    features = feature_drift(baselines, matrix, names, config, raw=raw)
     pred_base = monitoring.get("prediction")
     prediction = prediction_drift(pred_base, data.score, config) if pred_base else None
     metrics = manifest.get("metrics") or {}
@@ -184,7 +185,7 @@ def monitor_summary(
         warnings.append(stale)
     series = time_buckets(
         data, matrix, names, baselines, pred_base, labelled,
-        holdout=holdout, config=config, primary=primary,
+        holdout=holdout, config=config, primary=primary, raw=raw,
     )  # fmt: skip
     start, end = (float(data.ts.min()), float(data.ts.max())) if data.rows else (None, None)
     span = (end - start) if start is not None and end is not None else 0.0
@@ -224,6 +225,15 @@ def _feature_matrix(prep: RuntimePrep, data: LogWindow) -> tuple[np.ndarray, int
         except EdgeMLError:
             unreadable += 1
     return matrix, unreadable
+
+
+def _raw_columns(baselines: Any, data: LogWindow) -> dict[str, list[Any]]:
+    """The logged inputs of the columns a per-category baseline reads (a key absent from a
+    record is a missing value)."""
+    if not isinstance(baselines, dict):
+        raise BundleError("manifest monitoring.features is not a table")
+    wanted = {b.get("column") for b in baselines.values() if isinstance(b, dict)} - {None}
+    return {str(c): [record.get(c) for record in data.inputs] for c in wanted}
 
 
 def _latency(data: LogWindow) -> dict[str, float]:
@@ -272,6 +282,8 @@ def _messages(
     ranked = sorted(features.values(), key=lambda d: -d.psi if math.isfinite(d.psi) else 0.0)
     for drift in [*ranked, *([prediction] if prediction is not None else [])]:
         what = "prediction" if isinstance(drift, PredictionDrift) else f"feature {drift.name!r}"
+        if drift.status == "too few rows":  # a verdict on a handful of rows is noise
+            continue
         target = alerts if drift.status == "alert" else warnings
         target.extend(f"{what}: {reason}" for reason in drift.reasons)
     if live.alert:

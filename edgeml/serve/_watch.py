@@ -114,9 +114,10 @@ class Watch:
         except EdgeMLError:  # a row the model refused never reaches the window; be safe anyway
             return {}
         monitoring = served.manifest.get("monitoring", {})
-        drift = feature_drift(
-            monitoring.get("features", {}), matrix, list(prep.features), self.config
-        )
+        baselines = monitoring.get("features", {})
+        wanted = {b.get("column") for b in baselines.values() if isinstance(b, dict)} - {None}
+        raw = {str(c): [r.get(c) for r in records] for c in wanted}
+        drift = feature_drift(baselines, matrix, list(prep.features), self.config, raw=raw)
         out: Gauges = {
             "edgeml_feature_psi": (
                 "PSI of each feature over the window vs training.",
@@ -129,7 +130,7 @@ class Watch:
                 ("feature",),
             ),
             "edgeml_feature_out_of_range_share": (
-                "Share of values outside the training range per feature.",
+                "Share of values per feature outside what training had (range, value, category).",
                 {(n,): _finite(d.out_of_range) for n, d in drift.items()},
                 ("feature",),
             ),
