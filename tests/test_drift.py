@@ -24,14 +24,12 @@ from edgeml import kernels
 from edgeml._monitoring import feature_histograms, prediction_baseline
 from edgeml.config import MonitorConfig
 from edgeml.errors import BundleError, DataError
-from edgeml.maintain._drift import (
-    PSI_EPSILON,
-    feature_drift,
-    feature_shares,
-    prediction_drift,
-    psi_from_counts,
-)
+from edgeml.drift import buckets, quantile_baseline
+from edgeml.maintain._drift import PSI_EPSILON, feature_drift, prediction_drift, psi_from_counts
 from edgeml.maintain._live import MIN_LABELLED, live_accuracy, live_metrics, roc_auc
+
+#: Thresholds without the minimum sample: these tests check the statuses on a few rows.
+ANY = MonitorConfig(min_rows=1)
 
 counts = st.lists(st.integers(0, 1000), min_size=1, max_size=15)
 values = arrays(
@@ -70,9 +68,9 @@ def test_psi_from_counts_equals_the_kernel(data):
 @settings(max_examples=150, deadline=None)
 @given(training, values)
 def test_feature_psi_equals_the_kernel_on_the_baselines_bins(train, live):
-    baseline = feature_histograms(train.reshape(-1, 1), ["x"])["x"]
+    baseline = quantile_baseline(train)
     assume(len(baseline["edges"]) >= 3)  # the kernel needs at least one cut point
-    drift = feature_drift({"x": baseline}, live.reshape(-1, 1), ["x"])["x"]
+    drift = feature_drift({"x": baseline}, live.reshape(-1, 1), ["x"], ANY)["x"]
     # The kernel bins on the cut points (edges[1:-1]), NaN in a bucket of its own, as we do.
     cuts = baseline["edges"][1:-1]
     reference = kernels.psi(train, live, cuts)
@@ -91,32 +89,34 @@ def test_feature_psi_equals_the_kernel_on_the_baselines_bins(train, live):
 
 def test_infinities_fall_in_the_outer_bins_and_out_of_range():
     baseline = {"edges": [0.0, 1.0, 2.0], "counts": [10, 10], "missing": 0.0}
-    train, live, missing, out = feature_shares(baseline, [-math.inf, math.inf, 1.5, math.nan])
-    assert live.tolist() == [0.25, 0.5, 0.25] and missing == 0.25 and out == 0.5
-    assert train.tolist() == [0.5, 0.5, 0.0]
+    found = buckets(baseline, [-math.inf, math.inf, 1.5, math.nan])
+    assert found.live.tolist() == [0.25, 0.5, 0.25] and found.missing == 0.25
+    assert found.outside == 0.5 and found.train.tolist() == [0.5, 0.5, 0.0]
 
 
 def test_baseline_missing_share_is_its_own_bucket():
     baseline = {"edges": [0.0, 1.0], "counts": [80], "missing": 0.2}
-    train, live, missing, _ = feature_shares(baseline, [0.5, math.nan])
-    assert train.tolist() == pytest.approx([0.8, 0.2]) and live.tolist() == [0.5, 0.5]
-    assert missing == 0.5
+    found = buckets(baseline, [0.5, math.nan])
+    assert found.train.tolist() == pytest.approx([0.8, 0.2]) and found.live.tolist() == [0.5, 0.5]
+    assert found.missing == 0.5
 
 
 def test_a_feature_without_finite_training_values():
     baseline = {"edges": [], "counts": [], "missing": 1.0}
-    drift = feature_drift({"x": baseline}, np.array([[math.nan], [math.nan]]), ["x"])["x"]
+    drift = feature_drift({"x": baseline}, np.array([[math.nan], [math.nan]]), ["x"], ANY)["x"]
     assert drift.psi == 0.0 and drift.status == "ok" and drift.out_of_range == 0.0
-    drift = feature_drift({"x": baseline}, np.array([[1.0], [math.nan]]), ["x"])["x"]
+    drift = feature_drift({"x": baseline}, np.array([[1.0], [math.nan]]), ["x"], ANY)["x"]
     # Values where training had none: every one is outside the (empty) training range.
     assert drift.out_of_range == 0.5 and drift.status == "alert"
 
 
-def test_a_constant_training_feature_has_one_bin():
+def test_a_constant_training_feature_has_one_value_bucket():
     baseline = feature_histograms(np.full((50, 1), 3.0), ["x"])["x"]
-    assert baseline["edges"] == [3.0] and baseline["counts"] == [50]
-    drift = feature_drift({"x": baseline}, np.array([[3.0], [4.0]]), ["x"])["x"]
-    assert drift.psi == 0.0 and drift.out_of_range == 0.5
+    assert baseline["kind"] == "values"
+    assert baseline["values"] == [3.0] and baseline["counts"] == [50]
+    drift = feature_drift({"x": baseline}, np.array([[3.0], [4.0]]), ["x"], ANY)["x"]
+    # 4.0 is a value training never had: its own bucket, outside what training had
+    assert drift.psi > 1.0 and drift.out_of_range == 0.5 and drift.unseen == 1
 
 
 def test_an_empty_window_is_no_data_and_json_safe():
@@ -137,14 +137,16 @@ def test_an_empty_window_is_no_data_and_json_safe():
 )  # fmt: skip
 def test_status_follows_the_psi_thresholds(live, status):
     baseline = {"edges": [0.0, 1.0, 2.0], "counts": [50, 50], "missing": 0.0}
-    drift = feature_drift({"x": baseline}, np.array(live).reshape(-1, 1), ["x"])["x"]
+    drift = feature_drift({"x": baseline}, np.array(live).reshape(-1, 1), ["x"], ANY)["x"]
     assert drift.status == status
     assert (drift.reasons == ()) == (status == "ok")
 
 
 def test_missing_and_range_thresholds():
     baseline = {"edges": [0.0, 1.0, 2.0], "counts": [50, 50], "missing": 0.05}
-    config = MonitorConfig(missing_alert=0.1, out_of_range_alert=0.05, psi_alert=10, psi_warn=10)
+    config = MonitorConfig(
+        missing_alert=0.1, out_of_range_alert=0.05, psi_alert=10, psi_warn=10, min_rows=1
+    )
     rows = np.array([0.5, 1.5] * 43 + [math.nan] * 14).reshape(-1, 1)  # 14% missing: +9 points
     assert feature_drift({"x": baseline}, rows, ["x"], config)["x"].status == "ok"
     rows = np.array([0.5, 1.5] * 41 + [math.nan] * 18).reshape(-1, 1)  # 18%: +13 points
@@ -169,7 +171,7 @@ def test_class_prediction_psi_equals_the_kernel(k, data):
     train = data.draw(arrays(np.int64, st.integers(1, 200), elements=st.integers(0, k - 1)))
     live = data.draw(arrays(np.int64, st.integers(1, 200), elements=st.integers(0, k - 1)))
     baseline = prediction_baseline("multiclass", np.eye(k)[train])
-    drift = prediction_drift(baseline, live.astype(float))
+    drift = prediction_drift(baseline, live.astype(float), ANY)
     expected = kernels.psi_from_counts(
         np.bincount(train, minlength=k), np.bincount(live, minlength=k)
     )
@@ -181,6 +183,7 @@ def test_numeric_prediction_drift_and_bad_kinds():
     scores = np.random.default_rng(0).uniform(size=2000)
     baseline = prediction_baseline("binary", scores)
     assert prediction_drift(baseline, scores[:500]).status == "ok"
+    assert prediction_drift(baseline, np.clip(scores[:199] + 0.4, 0, 1)).status == "too few rows"
     shifted = prediction_drift(baseline, np.clip(scores[:500] + 0.4, 0, 1))
     assert shifted.kind == "numeric" and shifted.status == "alert"
     with pytest.raises(BundleError, match="kind"):

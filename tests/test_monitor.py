@@ -437,6 +437,9 @@ def test_cli_json_is_one_object_with_the_documented_keys(telco):
     assert data["rows"] == 500 and data["drifted"] is True
     assert set(data["features"]["tenure"]) == {
         "name",
+        "kind",
+        "unseen",
+        "buckets",
         "rows",
         "psi",
         "missing",

@@ -18,7 +18,11 @@ def test_counts_match_numpy_histogram(matrix):
         finite = column[np.isfinite(column)]
         entry = result[name]
         assert entry["missing"] == (float(np.isnan(column).mean()) if len(column) else 0.0)
-        if finite.size == 0:
+        if entry["kind"] == "values":  # at most ten distinct values, all finite: one bucket each
+            assert len(entry["values"]) <= 10 and finite.size == np.count_nonzero(~np.isnan(column))
+            assert entry["values"] == np.unique(finite).tolist()
+            assert entry["counts"] == [int(np.sum(finite == v)) for v in entry["values"]]
+        elif finite.size == 0:
             assert entry["edges"] == [] and entry["counts"] == []
         elif len(entry["edges"]) == 1:
             assert entry["counts"] == [finite.size]
