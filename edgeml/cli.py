@@ -409,10 +409,10 @@ def report(bundle: Path, out: Path, data: str | None, table: str | None, query: 
 )
 @click.option(
     "--unknown-categories",
-    default="reject",
+    default="missing",
     show_default=True,
-    type=click.Choice(["reject", "missing"]),
-    help="A category unseen in training: 422, or predict it as missing.",
+    type=click.Choice(["missing", "reject"]),
+    help="A category unseen in training: predict it as missing (counted in /metrics), or 422.",
 )
 @user_errors
 def serve(

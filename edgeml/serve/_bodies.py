@@ -52,8 +52,11 @@ def parse_json(body: bytes) -> Any:
         ) from None
 
 
-def parse_batch(body: bytes, content_type: str, needed: Sequence[str]) -> dict[str, list[Any]]:
-    """``{column: values}`` for ``POST /predict/batch``, with exactly the ``needed`` columns."""
+def parse_batch(
+    body: bytes, content_type: str, needed: Sequence[str]
+) -> tuple[dict[str, list[Any]], list[str]]:
+    """``{column: values}`` for ``POST /predict/batch`` with exactly the ``needed`` columns, and
+    the names of the other columns sent (the target, extras): ignored, for the caller to count."""
     kind = content_type.split(";")[0].strip().lower()
     if kind in CSV_TYPES:
         columns = _csv_columns(body)
@@ -95,15 +98,16 @@ def check_categories(
                 )
 
 
-def _checked(columns: Mapping[str, Any], needed: Sequence[str]) -> dict[str, list[Any]]:
+def _checked(
+    columns: Mapping[str, Any], needed: Sequence[str]
+) -> tuple[dict[str, list[Any]], list[str]]:
     missing = [c for c in needed if c not in columns]
     if missing:
-        raise BadRequest(f"missing column(s): {', '.join(map(repr, missing))}")
-    extra = [c for c in columns if c not in needed]
-    if extra:
         raise BadRequest(
-            f"unknown column(s): {', '.join(map(repr, extra))}; expected: {', '.join(needed)}"
+            f"missing column(s): {', '.join(map(repr, missing))}; expected: {', '.join(needed)}"
         )
+    wanted = set(needed)
+    ignored = [str(c) for c in columns if c not in wanted]  # the input contract: not an error
     out: dict[str, list[Any]] = {}
     for name in needed:
         values = columns[name]
@@ -119,7 +123,7 @@ def _checked(columns: Mapping[str, Any], needed: Sequence[str]) -> dict[str, lis
         raise BadRequest(f"columns differ in length: {sizes}")
     if not lengths or lengths == {0}:
         raise BadRequest("empty batch: send at least one row")
-    return out
+    return out, ignored
 
 
 def _csv_columns(body: bytes) -> dict[str, list[Any]]:

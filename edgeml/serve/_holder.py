@@ -36,7 +36,7 @@ class ServeSettings:
     log: Path | None = None
     admin_token: str | None = None
     max_body_bytes: int = 16 * 2**20
-    unknown_categories: Literal["reject", "missing"] = "reject"
+    unknown_categories: Literal["reject", "missing"] = "missing"
     poll_seconds: float = 1.0
 
     def __post_init__(self) -> None:

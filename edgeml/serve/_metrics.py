@@ -92,6 +92,18 @@ class ServerMetrics:
             "True labels attached through /feedback.",
             registry=self.registry,
         )
+        self.unseen = Counter(
+            "edgeml_unseen_categories",
+            "Values of a categorical column training never saw (predicted as missing).",
+            ("column",),
+            registry=self.registry,
+        )
+        self.ignored = Counter(
+            "edgeml_ignored_columns",
+            "Values of columns the model does not read (extra columns, the target), ignored.",
+            ("column",),
+            registry=self.registry,
+        )
         self._scrape_time = _ScrapeTime(gauges)
         self.registry.register(self._scrape_time)
 

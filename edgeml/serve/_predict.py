@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from edgeml.errors import DataError
+from edgeml.runtime.contract import count_unseen, ignored_columns
 from edgeml.serve._bodies import BadRequest, check_categories, parse_batch
 from edgeml.serve._holder import ModelHolder
 from edgeml.serve._log import LogRow, PredictionLog
@@ -65,6 +66,7 @@ class Predictions:
             return rows, _predict_records(served, rows)
 
         rows, outputs = work() if len(items) <= _INLINE_ROWS else await run_in_threadpool(work)
+        self._count(served, items)
         latency_us = (time.perf_counter() - start) * 1e6
         self._record(served, request_id, rows, outputs, latency_us)
         if explain:
@@ -78,8 +80,11 @@ class Predictions:
         served = self.holder.current
         needed = served.inputs
 
+        ignored: list[str] = []
+
         def work() -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-            columns = parse_batch(body, content_type, needed)
+            columns, extra = parse_batch(body, content_type, needed)
+            ignored.extend(extra)
             check_categories(columns, served.categories)
             if served.stream is not None:  # the features each reading adds, in row order
                 names = list(columns)
@@ -96,6 +101,10 @@ class Predictions:
         n = len(answer["prediction"])
         latency_us = (time.perf_counter() - start) * 1e6
         names = list(answer)
+        for name in ignored:
+            self.metrics.ignored.labels(name).inc(n)
+        for name, count in count_unseen(columns, served.vocabulary).items():
+            self.metrics.unseen.labels(name).inc(count)
 
         def rows() -> list[LogRow]:  # expanded on the log's thread, not the request's
             outputs = [
@@ -163,6 +172,20 @@ class Predictions:
             "updated": updated,
             "unknown": [{"request_id": r, "row": k} for r, k in unknown],
         }
+
+    def _count(self, served: ServedModel, items: list[dict[str, Any]]) -> None:
+        """The input contract's tallies: columns ignored, categories never seen in training."""
+        needed = served.inputs
+        ignored: dict[str, int] = {}
+        for item in items:
+            for name in ignored_columns(item, dict.fromkeys(needed, "")):
+                ignored[name] = ignored.get(name, 0) + 1
+        for name, count in ignored.items():
+            self.metrics.ignored.labels(name).inc(count)
+        if served.vocabulary:
+            columns = {name: [item.get(name) for item in items] for name in served.vocabulary}
+            for name, count in count_unseen(columns, served.vocabulary).items():
+                self.metrics.unseen.labels(name).inc(count)
 
     def _record(
         self,

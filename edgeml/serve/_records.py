@@ -1,13 +1,19 @@
 """Request models built from a bundle's input schema: what the OpenAPI document shows and what
 turns a bad request into a 422 naming the field.
 
-A record must carry every input column (``null`` for a missing value) and nothing else; numbers
-must be JSON numbers (NaN and infinity are refused: send ``null``), and a categorical column takes
-one of its training categories unless the server maps unknown ones to missing.
+Values follow the input contract (:mod:`edgeml.runtime.contract`), as ``edgeml predict`` and the
+runtime read them: a record must carry every input column (``null`` for a missing value); other
+keys (the target among them) are ignored and counted by the caller; numbers may come as JSON
+numbers or as text (``"12"``, ``" 3.5 "``, ``"1e3"``; ``""`` and ``"nan"`` are missing), booleans
+as JSON booleans, 1/0 or the contract's words (``"no"``, ``"Yes"``, ``"off"``); a categorical
+column takes any text (an unseen category is predicted as missing) unless the server refuses
+unknown categories (``--unknown-categories reject``). JSON's NaN and Infinity stay refused.
 
->>> Record = record_model([{"name": "tenure", "dtype": "int", "role": "feature"}], "Churn")
->>> Record.model_validate({"tenure": 12}).model_dump(by_alias=True)
-{'tenure': 12}
+>>> Record = record_model([{"name": "tenure", "dtype": "int", "role": "feature"},
+...                        {"name": "paperless", "dtype": "bool", "role": "feature"}], "Churn")
+>>> Record.model_validate({"tenure": "12", "paperless": "no", "churn": "Yes"}).model_dump(
+...     by_alias=True)
+{'tenure': 12, 'paperless': False}
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from edgeml.runtime.contract import convert_value
+
 __all__ = ["FeedbackItem", "record_model", "serving_columns"]
 
-_NUMBER: dict[str, Any] = {"float": float, "int": int, "bool": bool, "str": str}
 _DATES: dict[str, Any] = {"date": dt.date, "datetime": dt.datetime}
 
 
@@ -36,15 +43,15 @@ def serving_columns(
 def record_model(
     columns: Sequence[Mapping[str, Any]], title: str, *, strict_categories: bool = True
 ) -> type[BaseModel]:
-    """A pydantic model of one input record: every column required, nullable, no extras."""
+    """A pydantic model of one input record: every column required, nullable, extras ignored."""
     fields: dict[str, Any] = {}
     for i, column in enumerate(columns):
         name = str(column["name"])
         fields[_attribute(name, i)] = (
-            _annotation(column, strict_categories) | None,
+            _annotation(column, strict_categories),
             Field(..., alias=name, description=_describe(column)),
         )
-    config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title=title)
+    config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False, title=title)
     model: type[BaseModel] = create_model(
         f"{_identifier(title)}Record", __config__=config, **fields
     )
@@ -64,23 +71,45 @@ class FeedbackItem(BaseModel):
 def _annotation(column: Mapping[str, Any], strict_categories: bool) -> Any:
     dtype = column.get("dtype", "str")
     categories = column.get("categories")
-    if dtype == "str" and categories and strict_categories:
-        return Literal[tuple(str(c) for c in categories)]
     if dtype in _DATES:
         # Dates arrive as ISO text, which strict mode refuses (it wants Python objects).
-        return Annotated[_DATES[dtype], Field(strict=False)]
-    if dtype == "float":
-        return float  # strict float still takes a JSON integer
+        return Annotated[_DATES[dtype] | None, Field(strict=False)]
+    if dtype == "str":
+        kind: Any = str
+        if categories and strict_categories:
+            kind = Literal[tuple(str(c) for c in categories)]
+        return Annotated[kind | None, BeforeValidator(_contract("str"))]
     if dtype == "int":  # the runtime reads whole numbers as int64
-        return Annotated[int, Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_whole)]
-    return _NUMBER.get(dtype, str)
+        return Annotated[
+            int | None, Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_contract("int"))
+        ]
+    if dtype == "bool":
+        return Annotated[bool | None, BeforeValidator(_contract("bool"))]
+    # Text such as "inf" is a number by the contract; JSON itself cannot carry one.
+    return Annotated[float | None, Field(allow_inf_nan=True), BeforeValidator(_contract("float"))]
 
 
-def _whole(value: Any) -> Any:
-    # JSON Schema counts 12.0 as an integer, and so does the runtime; 12.5 and "12" stay refused.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+def _contract(logical: str) -> Any:
+    """The contract's conversion of one value for a column of type ``logical``, as the Python
+    type the field holds (``None`` for missing); a refused value is a 422 naming the field."""
+
+    def convert(value: Any) -> Any:
+        if value is None or isinstance(value, dict | list):
+            return value  # null, or left to the type check to refuse with its own message
+        if logical == "str" and isinstance(value, str):
+            return value
+        converted = convert_value(value, logical)  # ValueError: pydantic's 422
+        if logical == "str":
+            return converted
+        if converted != converted:
+            return None
+        if logical == "int":
+            return int(converted)
+        if logical == "bool":
+            return bool(converted)
+        return converted
+
+    return convert
 
 
 def _describe(column: Mapping[str, Any]) -> str:

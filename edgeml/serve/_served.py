@@ -53,13 +53,14 @@ class ServedModel:
     columns: list[dict[str, Any]]
     categories: dict[str, frozenset[str]]
     ready: bool
+    vocabulary: dict[str, list[str]] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
     stream: FeatureStream | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def load(
-        cls, path: str | Path, *, backend: str = "auto", strict_categories: bool = True
+        cls, path: str | Path, *, backend: str = "auto", strict_categories: bool = False
     ) -> ServedModel:
         """Verify and open ``path``; :class:`~edgeml.errors.BundleError` if it cannot serve."""
         path = Path(path)
@@ -87,6 +88,11 @@ class ServedModel:
                 c["name"]: frozenset(map(str, c["categories"]))
                 for c in columns
                 if c.get("categories") and strict_categories
+            },
+            vocabulary={
+                c["name"]: [str(v) for v in c["categories"]]
+                for c in columns
+                if c.get("categories") and c.get("dtype", "str") == "str"
             },
             ready=all(check.get("passed", False) for check in checks.values()),
             checks=checks,
