@@ -555,3 +555,89 @@ def shutil_copy(source: Path, target: Path) -> None:
     src.backup(dst)
     src.close()
     dst.close()
+
+
+# -- issue 10, item 9: PSI that sees 0/1 flags and categories, and no verdict on a handful ------
+
+
+def _telco_records(n: int, seed: int) -> list[dict[str, Any]]:
+    frame = pl.read_csv(shared("telco_churn.csv"), infer_schema_length=10_000)
+    return frame.sample(n, seed=seed).drop("churn").to_dicts()
+
+
+def test_a_flag_at_all_ones_alerts_on_200_rows(telco, tmp_path):
+    # Training has senior_citizen = 1 in 16% of rows; a quantile histogram of 0/1 had one bin
+    # (PSI 0.000, "ok"). One bucket per value sees it.
+    records = [{**r, "senior_citizen": 1} for r in _telco_records(200, seed=11)]
+    log = write_log(tmp_path / "seniors.db", telco["bundle"], records, None)
+    result = run(str(telco["bundle"]), "--log", str(log), "--json")
+    assert result.exit_code == 0, result.output
+    drift = json.loads(result.stdout)["features"]["senior_citizen"]
+    assert drift["kind"] == "values" and drift["buckets"] == ["0", "1", "other", "missing"]
+    assert drift["status"] == "alert" and drift["psi"] > 1.0
+    assert drift["reasons"][0].endswith("on 200 rows")
+    alerts = json.loads(result.stdout)["alerts"]
+    assert any(a.startswith("feature 'senior_citizen': PSI") for a in alerts)
+
+
+def test_categories_do_not_merge_and_unseen_ones_are_counted(telco, tmp_path):
+    bundle = telco["bundle"]
+    baseline = json.loads((bundle / "manifest.json").read_text())["monitoring"]["features"]
+    assert baseline["contract"]["kind"] == "categories"
+    one, two = "One year", "Two year"  # codes 2 and 1: one quantile bin held both
+    records = [{**r, "contract": one if r["contract"] == two else r["contract"]}
+               for r in _telco_records(600, seed=12)]  # fmt: skip
+    log = write_log(tmp_path / "merged.db", bundle, records, None)
+    drift = monitor_summary(bundle, log=log).features["contract"]
+    assert drift.buckets == ("Month-to-month", "Two year", "One year", "other", "missing")
+    shares = dict(zip(drift.buckets, drift.shares, strict=True))
+    assert shares[two] == 0.0
+    assert shares[one] == pytest.approx(sum(r["contract"] == one for r in records) / 600)
+    assert drift.status == "alert" and drift.psi > 1.0 and drift.unseen == 0
+    from edgeml.drift import feature_psi, quantile_baseline
+
+    # What the manifest held before: the codes binned as numbers, 1 and 2 in one bin.
+    old = quantile_baseline(np.array([0.0] * 3092 + [1.0] * 1350 + [2.0] * 1175))
+    live = np.array([{"Month-to-month": 0.0, two: 1.0, one: 2.0}[r["contract"]] for r in records])
+    assert feature_psi(old, live) < 0.05  # "ok": the merged bin hid it
+
+    lifetime = [{**r, "contract": "Lifetime"} if i % 2 else r for i, r in enumerate(records)]
+    log = write_log(tmp_path / "unseen.db", bundle, lifetime, None)
+    drift = monitor_summary(bundle, log=log).features["contract"]
+    assert drift.unseen == 300 and drift.out_of_range == 0.5 and drift.missing == 0.0
+    assert drift.status == "alert"
+    assert "50.0% categories training never had (> 5%) on 600 rows" in drift.reasons
+
+
+def test_three_rows_alert_nothing_and_retrain_nothing(telco, tmp_path):
+    from edgeml.maintain._registry import Registry
+
+    drifted = [{**r, "tenure": r["tenure"] + 40, "contract": "Lifetime", "senior_citizen": 1}
+               for r in _telco_records(3, seed=13)]  # fmt: skip
+    log = write_log(tmp_path / "three.db", telco["bundle"], drifted, None)
+    summary = monitor_summary(telco["bundle"], log=log)
+    assert summary.alerts == [] and summary.warnings == [] and not summary.drifted
+    assert {d.status for d in summary.features.values()} == {"too few rows"}
+    assert summary.features["tenure"].reasons == ("too few rows (3 < 200)",)
+    assert summary.prediction is not None and summary.prediction.status == "too few rows"
+    table = run(str(telco["bundle"]), "--log", str(log))
+    assert "too few rows (3 < min_rows 200)" in table.stdout and "no alerts" in table.stdout
+
+    registry = Registry(tmp_path / "models")
+    registry.add("telco", telco["bundle"], promote=True)
+    current = tmp_path / "models" / "telco" / "current"
+    new = tmp_path / "new.csv"
+    pl.read_csv(shared("telco_churn.csv"), infer_schema_length=10_000).head(300).write_csv(new)
+    result = run(str(current), "--log", str(log), "--retrain-if-drift", str(new),
+                 "--registry", str(tmp_path / "models"), "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["retrain"] is None
+    assert [v.version for v in registry.versions("telco")] == [1]
+
+
+def test_min_rows_is_a_checked_config_key():
+    assert Config.from_dict({"monitor": {"min_rows": 50}}).monitor.min_rows == 50
+    assert MonitorConfig().min_rows == 200
+    for bad in (0, -5, 2.5, "many", True):
+        with pytest.raises(ConfigError, match="min_rows"):
+            Config.from_dict({"monitor": {"min_rows": bad}})

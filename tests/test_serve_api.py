@@ -218,6 +218,30 @@ def test_metrics_report_traffic_log_and_drift(client: TestClient) -> None:
     assert "edgeml_log_rows_dropped 0.0" in text
 
 
+def _gauge(text: str, name: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[-1])
+
+
+def test_three_rows_drift_nothing_in_metrics(client: TestClient) -> None:
+    for _ in range(3):  # far outside training, an unseen category, every flag the same
+        client.post("/predict", json=record(tenure=500, contract="lifetime", paperless="no"))
+    client.app.state.log.flush()  # type: ignore[attr-defined]
+    text = client.get("/metrics").text
+    assert _gauge(text, "edgeml_window_rows") == 3.0
+    assert _gauge(text, "edgeml_features_drifted") == 0.0
+    assert 'edgeml_unseen_categories_total{column="contract"} 3.0' in text
+
+
+def test_a_flag_that_drifted_shows_in_metrics(client: TestClient) -> None:
+    rows = [record(tenure=i % 70, paperless="Yes") for i in range(250)]  # training: ~half
+    assert client.post("/predict", json=rows).status_code == 200
+    client.app.state.log.flush()  # type: ignore[attr-defined]
+    text = client.get("/metrics").text
+    assert _gauge(text, 'edgeml_feature_psi{feature="paperless"}') > 1.0
+    assert _gauge(text, "edgeml_features_drifted") >= 1.0
+
+
 def test_schema_health_ready_and_openapi(client: TestClient) -> None:
     schema = client.get("/schema").json()
     assert [c["name"] for c in schema["inputs"]] == list(record())
