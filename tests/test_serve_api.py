@@ -117,7 +117,11 @@ def test_csv_and_arrow_batches(client: TestClient) -> None:
         (b'{"tenure": 12, "monthly_charges": NaN}', 422, "body: NaN is not JSON"),
         (b'{"tenure": 12, "monthly_charges": Infinity}', 422, "body: Infinity is not JSON"),
         (json.dumps(record(monthly_charges=1e400)).encode(), 422, "body: Infinity is not JSON"),
-        (json.dumps(record(contract=[1])).encode(), 422, "contract: Input should be a valid string"),
+        (
+            json.dumps(record(contract=[1])).encode(),
+            422,
+            "contract: Input should be a valid string",
+        ),
         (b"[]", 422, "empty batch: send at least one record"),
         (b'"text"', 422, "body: expected a JSON object"),
         (
