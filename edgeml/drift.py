@@ -20,8 +20,8 @@ A baseline records how one model feature looked in training, as one of three kin
   kinds existed) is read as quantiles.
 
 PSI is ``Σ (a - e)·ln(a / e)`` over the bucket shares of live (``a``) and training (``e``)
-rows, an empty bucket counted as a share of :data:`PSI_EPSILON`; NaN when either side has no
-rows. Missing is always a bucket of its own, so a rise in missing values moves the PSI too.
+rows, a share below :data:`PSI_EPSILON` (an empty bucket) counted as that; NaN when either side
+has no rows. Missing is always a bucket of its own, so a rise in missing values moves the PSI.
 
 >>> base = numeric_baseline(np.array([0.0] * 84 + [1.0] * 16))
 >>> base["kind"], base["values"], base["counts"]
@@ -73,7 +73,8 @@ KINDS: tuple[str, ...] = ("quantiles", "values", "categories")
 def psi_from_counts(
     expected: npt.ArrayLike, actual: npt.ArrayLike, epsilon: float = PSI_EPSILON
 ) -> float:
-    """``Σ (a - e)·ln(a / e)`` over bucket shares, an empty bucket counted as ``epsilon``.
+    """``Σ (a - e)·ln(a / e)`` over bucket shares, a share below ``epsilon`` (an empty bucket)
+    counted as ``epsilon``.
 
     Counts may be fractional (shares work as well). NaN when either side sums to zero.
 
@@ -94,8 +95,10 @@ def psi_from_counts(
         raise DataError(f"epsilon: expected 0 < epsilon < 1, got {epsilon!r}")
     if e.sum() <= 0 or a.sum() <= 0:
         return math.nan
-    p = np.where(e > 0, e / e.sum(), epsilon)
-    q = np.where(a > 0, a / a.sum(), epsilon)
+    # A share below epsilon (an empty bucket, or one of 1e-300) counts as epsilon: the log
+    # stays finite and no bucket's PSI term can grow without bound.
+    p = np.maximum(e / e.sum(), epsilon)
+    q = np.maximum(a / a.sum(), epsilon)
     return float(np.sum((q - p) * np.log(q / p)))
 
 
@@ -304,7 +307,10 @@ def _quantile_buckets(baseline: Mapping[str, Any], x: np.ndarray, name: str) -> 
         bins = np.searchsorted(edges[1:-1], present, side="right")
         live = np.bincount(bins, minlength=counts.size).astype(np.float64)
         outside = int(np.count_nonzero((present < edges[0]) | (present > edges[-1])))
-        labels = tuple(f"[{edges[i]:g}, {edges[i + 1]:g})" for i in range(counts.size))
+        labels = tuple(
+            f"[{edges[i]:g}, {edges[i + 1]:g})" if edges.size > 1 else f"{edges[0]:g}"
+            for i in range(counts.size)
+        )
     live = np.append(live, float(np.count_nonzero(missing)))
     return _shares(baseline, (*labels, "missing"), train, live, outside)
 
