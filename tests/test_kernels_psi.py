@@ -62,10 +62,8 @@ def reference_quantile(baseline: dict, values: np.ndarray) -> tuple[list[float],
             if edge <= v:
                 k += 1
         live[k] += 1
-    if not edges:
-        train = [0.0 if sum(counts) == 0 else 1.0]
-    else:
-        train = [float(c) for c in counts]
+    # no finite training value: one "any value" bucket
+    train = [float(c) for c in counts] if edges else [0.0 if sum(counts) == 0 else 1.0]
     total = sum(train)
     train = [c / total * (1 - missing) if total else 0.0 for c in train] + [missing]
     return train, live
