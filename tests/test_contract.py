@@ -135,7 +135,7 @@ def test_runtime_rows_and_batches(bundle, runtime_p):
     keys = list(model.input_schema)
     batch = model.predict({k: [row[k] for row in rows] for k in keys})["proba_Yes"]
     np.testing.assert_array_equal(batch, [runtime_p[name] for name, _ in ACCEPTED])
-    for name, row, column in REFUSED:
+    for _name, row, column in REFUSED:
         with pytest.raises(SchemaError, match=repr(column)):
             model.predict_row(row)
         with pytest.raises(SchemaError, match=repr(column)):
