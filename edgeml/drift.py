@@ -198,7 +198,7 @@ def baseline_kind(baseline: Mapping[str, Any], name: str = "feature") -> Kind:
             f"manifest monitoring baseline of {name!r}: kind {kind!r}; "
             f"expected one of: {', '.join(KINDS)}"
         )
-    return kind  # type: ignore[no-any-return]
+    return kind
 
 
 # -- live buckets --------------------------------------------------------------------------------

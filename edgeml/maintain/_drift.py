@@ -47,6 +47,7 @@ __all__ = [
     "feature_psi",
     "prediction_drift",
     "psi_from_counts",
+    "raw_columns",
 ]
 
 Status = Literal["ok", "warn", "alert", "no data", "too few rows"]
@@ -167,7 +168,7 @@ def live_values(
     if baseline_kind(baseline, name) != "categories":
         return column
     source = baseline.get("column")
-    if raw is not None and source in raw:
+    if raw is not None and isinstance(source, str) and source in raw:
         return [_category(value) for value in raw[source]]
     categories = baseline.get("categories")
     if not isinstance(categories, list):
@@ -175,6 +176,15 @@ def live_values(
     whole = np.isfinite(column) & (column >= 0) & (column < len(categories))
     whole &= column == np.floor(np.where(whole, column, 0.0))
     return [str(categories[int(v)]) if ok else None for v, ok in zip(column, whole, strict=True)]
+
+
+def raw_columns(baselines: Any, records: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """The logged inputs of the columns the per-category baselines read, for ``raw`` (a key
+    absent from a record is a missing value)."""
+    if not isinstance(baselines, Mapping):
+        raise BundleError("manifest monitoring.features is not a table")
+    wanted = {b.get("column") for b in baselines.values() if isinstance(b, Mapping)}
+    return {c: [r.get(c) for r in records] for c in wanted if isinstance(c, str)}
 
 
 def prediction_drift(
@@ -274,7 +284,7 @@ def _category(value: Any) -> str | None:
         text = convert_value(value, "str")
     except ValueError:
         return None
-    return None if text == "" else text
+    return text if isinstance(text, str) and text != "" else None
 
 
 def _num(value: float) -> float | None:

@@ -27,7 +27,13 @@ import numpy as np
 from edgeml.bundle import read_manifest
 from edgeml.config import Config, MonitorConfig
 from edgeml.errors import BundleError, ConfigError, EdgeMLError
-from edgeml.maintain._drift import FeatureDrift, PredictionDrift, feature_drift, prediction_drift
+from edgeml.maintain._drift import (
+    FeatureDrift,
+    PredictionDrift,
+    feature_drift,
+    prediction_drift,
+    raw_columns,
+)
 from edgeml.maintain._live import LiveAccuracy
 from edgeml.maintain._monitor_labels import labelled_rows
 from edgeml.maintain._monitor_log import LogWindow, read_window
@@ -168,7 +174,7 @@ def monitor_summary(
     prep = RuntimePrep.from_manifest(manifest, source=str(bundle))
     names = list(prep.features)
     matrix, unreadable = _feature_matrix(prep, data)
-    raw = _raw_columns(baselines, data)
+    raw = raw_columns(baselines, data.inputs)
     features = feature_drift(baselines, matrix, names, config, raw=raw)
     pred_base = monitoring.get("prediction")
     prediction = prediction_drift(pred_base, data.score, config) if pred_base else None
@@ -225,15 +231,6 @@ def _feature_matrix(prep: RuntimePrep, data: LogWindow) -> tuple[np.ndarray, int
         except EdgeMLError:
             unreadable += 1
     return matrix, unreadable
-
-
-def _raw_columns(baselines: Any, data: LogWindow) -> dict[str, list[Any]]:
-    """The logged inputs of the columns a per-category baseline reads (a key absent from a
-    record is a missing value)."""
-    if not isinstance(baselines, dict):
-        raise BundleError("manifest monitoring.features is not a table")
-    wanted = {b.get("column") for b in baselines.values() if isinstance(b, dict)} - {None}
-    return {str(c): [record.get(c) for record in data.inputs] for c in wanted}
 
 
 def _latency(data: LogWindow) -> dict[str, float]:

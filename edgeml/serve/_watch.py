@@ -17,7 +17,7 @@ import numpy as np
 
 from edgeml.config import MonitorConfig
 from edgeml.errors import EdgeMLError
-from edgeml.maintain._drift import feature_drift, prediction_drift
+from edgeml.maintain._drift import feature_drift, prediction_drift, raw_columns
 from edgeml.maintain._monitor_labels import labelled_rows
 from edgeml.maintain._monitor_log import LogWindow, read_window
 from edgeml.serve._holder import ModelHolder
@@ -115,8 +115,7 @@ class Watch:
             return {}
         monitoring = served.manifest.get("monitoring", {})
         baselines = monitoring.get("features", {})
-        wanted = {b.get("column") for b in baselines.values() if isinstance(b, dict)} - {None}
-        raw = {str(c): [r.get(c) for r in records] for c in wanted}
+        raw = raw_columns(baselines, records)
         drift = feature_drift(baselines, matrix, list(prep.features), self.config, raw=raw)
         out: Gauges = {
             "edgeml_feature_psi": (
