@@ -69,10 +69,10 @@ def test_bad_requests_leave_the_server_serving(bundle: Path, tmp_path: Path) -> 
         bad = [
             (b"{oops", 400),
             (json.dumps(record(tenure="x")).encode(), 422),
-            (json.dumps(record(extra=True)).encode(), 422),
+            (json.dumps(record(paperless="maybe")).encode(), 422),
             (b'{"tenure": NaN}', 422),
             (b"[]", 422),
-            (json.dumps(record(contract="lifetime")).encode(), 422),
+            (json.dumps(record(tenure="1,234")).encode(), 422),
             (json.dumps([record()] * 200).encode(), 413),
         ]
         for body, status in bad:
