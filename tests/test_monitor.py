@@ -301,6 +301,13 @@ def test_multiclass_and_regression_logs(small):
         summary.live.metrics
     )
     assert summary.live.rows == 400 and summary.alerts == []
+    prediction = summary.prediction
+    assert prediction.buckets == ("0", "1", "2", "other", "missing")
+    assert len(prediction.shares) == len(prediction.baseline_shares) == 5
+    from edgeml.maintain._monitor_report import write_monitor_report
+
+    html = write_monitor_report(summary, small["multiclass"][0].parent / "m.html").read_text()
+    assert "Predicted class: training vs live" in html
     bundle, log = small["regression"]
     summary = monitor_summary(bundle, log=log)
     assert summary.prediction is not None and summary.prediction.kind == "numeric"

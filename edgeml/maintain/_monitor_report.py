@@ -195,7 +195,8 @@ def _prediction(s: MonitorSummary) -> str:
     if not s.rows:
         return facts
     if d.kind == "classes":
-        labels = [str(c) for c in (s.classes or range(len(d.shares)))]
+        names = [str(c) for c in s.classes or ()]
+        labels = [names[int(b)] if b.isdigit() and int(b) < len(names) else b for b in d.buckets]
         title = "Predicted class: training vs live"
     else:
         labels = [*_bin_labels(d.edges), "missing"]
