@@ -201,3 +201,24 @@ def test_any_numeric_column_gives_finite_or_nan_features(values):
         else:
             lo, hi = plan.steps[0].clip
             assert got == min(max(raw, lo), hi)
+
+
+def test_near_duplicates_are_judged_within_each_entity():
+    """Across machines whose levels differ by 100s, two sensors correlate at 0.999 pooled; within
+    a machine one is noise around the other: with the entity given, both are kept."""
+    rng = np.random.default_rng(0)
+    level = np.repeat(np.arange(5) * 100.0, 200)
+    a = level + rng.normal(size=1000)
+    b = level + rng.normal(size=1000)
+    frame = pl.DataFrame({"m": np.repeat(list("vwxyz"), 200), "a": a, "b": b})
+    pooled = fit_prep(frame, roles={"m": "entity"})
+    assert [c.role for c in pooled.columns if c.name == "b"] == ["dropped"]
+    within = fit_prep(frame, roles={"m": "entity"}, group="m")
+    assert {c.name: c.role for c in within.columns} == {
+        "m": "entity",
+        "a": "feature",
+        "b": "feature",
+    }
+    # A true duplicate is still one within every entity.
+    copy = fit_prep(frame.with_columns(c=pl.col("a") * 2), roles={"m": "entity"}, group="m")
+    assert [c.reason for c in copy.columns if c.name == "c"] == ["near-duplicate of a (r=+1.0000)"]

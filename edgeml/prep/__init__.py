@@ -16,6 +16,7 @@ from edgeml.plan import (
 )
 from edgeml.prep._apply import apply_prep, to_matrix
 from edgeml.prep._fit import fit_prep, inside_fences
+from edgeml.prep._screen import within_groups
 
 __all__ = [
     "CategoricalStep",
@@ -27,4 +28,5 @@ __all__ = [
     "fit_prep",
     "inside_fences",
     "to_matrix",
+    "within_groups",
 ]

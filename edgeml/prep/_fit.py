@@ -36,10 +36,12 @@ def fit_prep(
     *,
     config: PrepConfig | None = None,
     roles: Mapping[str, Role] | None = None,
+    group: str | None = None,
 ) -> PrepPlan:
     """Learn how to turn these training rows into model features.
 
-    ``roles`` names the columns that are not features (target, time, entity, group, id).
+    ``roles`` names the columns that are not features (target, time, entity, group, id);
+    ``group``, the entity column, makes near-duplicates be judged within each entity.
 
     >>> import polars as pl
     >>> frame = pl.DataFrame({"x": [1.0, 2.0, 3.0], "k": [7, 7, 7]})
@@ -65,7 +67,8 @@ def fit_prep(
             columns.append(ColumnSpec(name=name, dtype=dtype, role="feature"))
 
     numeric = [c for c in kept if dtypes[c] in ("float", "int")]
-    redundant = correlated_pairs(frame, numeric, config.correlation_threshold)
+    within = group if group in frame.columns else None
+    redundant = correlated_pairs(frame, numeric, config.correlation_threshold, group=within)
     columns = [
         ColumnSpec(
             name=c.name,

@@ -42,19 +42,24 @@ def _looks_like_id(stats: ColumnStats, dtype: str) -> bool:
     return span <= 1.5 * rows
 
 
-def correlated_pairs(frame: pl.DataFrame, columns: list[str], threshold: float) -> dict[str, str]:
+def correlated_pairs(
+    frame: pl.DataFrame, columns: list[str], threshold: float, *, group: str | None = None
+) -> dict[str, str]:
     """Map each column to drop onto the earlier column it nearly duplicates (|r| >= threshold).
 
     Missing values are filled with the column mean for the estimate, so a sparse column is not
-    judged on a handful of complete rows.
+    judged on a handful of complete rows. With ``group`` (the entity column), the correlation is
+    taken within groups (see :func:`within_groups`).
     """
     if threshold >= 1.0 or len(columns) < 2 or frame.height < 3:
         return {}
-    sample = frame.select(columns)
+    sample = frame.select([*columns, *([group] if group else [])])
     if sample.height > _CORRELATION_SAMPLE:
         # An even stride is deterministic and cheaper than a random sample.
         sample = sample.gather_every(sample.height // _CORRELATION_SAMPLE)
     matrix = sample.select(pl.col(c).cast(pl.Float64).fill_nan(None) for c in columns).to_numpy()
+    if group is not None:
+        matrix = within_groups(matrix, sample[group].to_numpy())
     means = np.nanmean(np.where(np.isfinite(matrix), matrix, np.nan), axis=0)
     matrix = np.where(np.isfinite(matrix), matrix, means)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -69,3 +74,24 @@ def correlated_pairs(frame: pl.DataFrame, columns: list[str], threshold: float) 
                 dropped[columns[j]] = f"{columns[i]} (r={r:+.4f})"
                 break
     return dropped
+
+
+def within_groups(columns: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Each column minus its group's (entity's) mean, missing values kept: pooled over entities
+    with different levels, every reading of a series and its lags and past means correlate near
+    1 (the level), though within an entity they carry different information (yesterday against
+    last week). Near-duplicates are judged on what is left.
+
+    >>> x = np.array([[1.0], [3.0], [10.0], [14.0]])
+    >>> within_groups(x, np.array(["a", "a", "b", "b"])).ravel().tolist()
+    [-1.0, 1.0, -2.0, 2.0]
+    """
+    _, codes = np.unique(keys.astype(str), return_inverse=True)
+    present = np.isfinite(columns)
+    counts = np.zeros((codes.max() + 1, columns.shape[1])) if len(codes) else np.zeros((0, 0))
+    sums = np.zeros_like(counts)
+    np.add.at(counts, codes, present)
+    np.add.at(sums, codes, np.where(present, columns, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    return columns - means[codes]
