@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import polars as pl
 
@@ -192,8 +192,7 @@ class Scan:
         stored = [c for c in columns if c not in partitions]
         row = 0
         for record in file.iter_batches(batch_size=self.batch_rows, columns=stored):
-            frame = pl.from_arrow(record)
-            assert isinstance(frame, pl.DataFrame)  # a RecordBatch always gives a frame
+            frame = cast(pl.DataFrame, pl.from_arrow(record))  # a RecordBatch gives a frame
             if partitions:
                 frame = frame.with_columns(
                     pl.lit(v, dtype=pl.String).alias(k) for k, v in partitions.items()
@@ -215,8 +214,7 @@ class Scan:
                 raise SourceError(f"{path}: cannot read as ipc: {exc}") from None
         row = 0
         for record in records:
-            frame = pl.from_arrow(record)
-            assert isinstance(frame, pl.DataFrame)
+            frame = cast(pl.DataFrame, pl.from_arrow(record))
             frame = frame.select(self._columns(frame.columns, str(path)))
             yield Batch(frame, str(path), row)
             row += frame.height
