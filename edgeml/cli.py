@@ -272,9 +272,12 @@ def predict(
     options: dict[str, Any] = dict(
         backend=backend, threads=threads, batch_rows=batch_rows, id_cols=ids, explain=explain
     )
-    if dask_address is not None:  # issue 14 item 3: the worker plugin and parts writer
-        raise UserError(f"--dask {dask_address}: scoring on a Dask cluster is not available yet")
-    result = batch.predict_file(bundle, data, out, table=table, query=query, **options)
+    if dask_address is not None:
+        result = batch.predict_dask(
+            bundle, data, out, dask_address, table=table, query=query, **options
+        )
+    else:
+        result = batch.predict_file(bundle, data, out, table=table, query=query, **options)
     click.echo(f"wrote {result.rows} predictions to {out}")
     line = _views.decision_line(result.decision)
     if line:

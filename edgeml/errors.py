@@ -19,6 +19,7 @@ Exception tree::
     │   └── ParityError       a compiled artifact that does not equal LightGBM
     ├── RegistryError         a model registry name or version that does not exist
     ├── ServeError            a server that cannot start (port, token, log database)
+    ├── ClusterError          a Dask scheduler that cannot be reached or a job it lost
     ├── DependencyError       an optional package is not installed (names the extra to install)
     └── NotFittedError        a plan or model used before ``fit``
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "BundleError",
     "ChecksumError",
+    "ClusterError",
     "ConfigError",
     "DataError",
     "DependencyError",
@@ -101,6 +103,11 @@ class RegistryError(EdgeMLError):
 
 class ServeError(EdgeMLError):
     """A server that cannot start as asked: address, admin token or log database."""
+
+
+class ClusterError(EdgeMLError):
+    """A Dask scheduler that cannot be reached, or a job it lost (its workers died); names the
+    scheduler's address and the partition."""
 
 
 class DependencyError(EdgeMLError):

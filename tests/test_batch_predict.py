@@ -230,7 +230,21 @@ def test_library_errors_are_typed(trained_bundle, tmp_path):
     assert issubclass(SchemaError, DataError)
 
 
-def test_dask_is_refused_in_one_line_until_it_exists(trained_bundle, churn_csv, tmp_path):
-    result = run("predict", trained_bundle, churn_csv, "-o", tmp_path / "out", "--dask", "x:1")
+def test_dask_refuses_a_file_output_and_a_database_before_connecting(
+    trained_bundle, churn_csv, tmp_path
+):
+    # nothing listens on x:1: both are refused before any connection is tried
+    out = tmp_path / "p.parquet"
+    result = run("predict", trained_bundle, churn_csv, "-o", out, "--dask", "x:1")
     assert result.exit_code == 2
-    assert result.stderr == "Error: --dask x:1: scoring on a Dask cluster is not available yet\n"
+    assert result.stderr == (
+        f"Error: {out}: --dask writes a directory of Parquet parts, not one .parquet file; "
+        "give a directory\n"
+    )
+    db = tmp_path / "d.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (tenure REAL)")
+    result = run("predict", trained_bundle, f"sqlite:///{db}", "--table", "t", "-o",
+                 tmp_path / "out", "--dask", "x:1")  # fmt: skip
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: sqlite:///{db}: --dask scores files")

@@ -4,6 +4,8 @@
 globs, Parquet directories, SQLite), runs the bundle's plans with Polars and the trees with the
 compiled backend, and writes the result incrementally to a temporary file renamed at the end, in
 input order; time-series features carry each entity's history from batch to batch.
+:func:`predict_dask` scores a partitioned dataset on an existing Dask cluster instead, one task
+per file or Parquet row group, into a directory of Parquet parts.
 
 >>> import edgeml.batch
 >>> edgeml.batch.predict_file("churn.edgeml", "big.csv", "scores.parquet")  # doctest: +SKIP
@@ -14,7 +16,10 @@ from __future__ import annotations
 
 from edgeml._lazy import lazy_exports
 
-__all__ = ["BatchResult", "FeatureCarry", "Scan", "Scorer", "Writer", "predict_file", "scan"]
+__all__ = [
+    "BatchResult", "FeatureCarry", "Scan", "Scorer", "Writer", "predict_dask", "predict_file",
+    "scan",
+]  # fmt: skip
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -24,6 +29,7 @@ __getattr__, __dir__ = lazy_exports(
         "Scan": "edgeml.batch._scan",
         "Scorer": "edgeml.batch._score",
         "Writer": "edgeml.batch._writer",
+        "predict_dask": "edgeml.batch._dask",
         "predict_file": "edgeml.batch._run",
         "scan": "edgeml.batch._scan",
     },

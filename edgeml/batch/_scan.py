@@ -79,6 +79,7 @@ class Scan:
         table: str | None = None,
         query: str | None = None,
         config: DataConfig | None = None,
+        paths: Sequence[Path] | None = None,
     ) -> None:
         if batch_rows < 1:
             raise SourceError(f"{source}: batch rows must be at least 1, got {batch_rows}")
@@ -97,7 +98,8 @@ class Scan:
                 raise SourceError(
                     f"{source}: a table or query only applies to sqlite:///PATH.db sources"
                 )
-            self.paths = expand(self.source)
+            # ``paths``: the files of ``source`` when already listed (a Dask task reads one)
+            self.paths = expand(self.source) if paths is None else [Path(p) for p in paths]
 
     def count_rows(self) -> int | None:
         """The number of rows when it is cheap to know (Parquet metadata, SQLite, plain CSV)."""
@@ -118,9 +120,17 @@ class Scan:
             yield from _rebatch(self._sqlite(), self.batch_rows)
             return
         for path in self.paths:
-            reader = {"csv": self._csv, "parquet": self._parquet, "ndjson": self._ndjson,
-                      "ipc": self._ipc}[kind(path)]  # fmt: skip
-            yield from _rebatch(reader(path), self.batch_rows)
+            yield from self.part(path)
+
+    def part(self, path: Path, row_group: int | None = None) -> Iterator[Batch]:
+        """The batches of one file of this source, or of one row group of a Parquet file (what
+        a Dask task scores); rows are numbered from the start of the file."""
+        if row_group is not None:
+            yield from _rebatch(self._parquet(path, row_group), self.batch_rows)
+            return
+        reader = {"csv": self._csv, "parquet": self._parquet, "ndjson": self._ndjson,
+                  "ipc": self._ipc}[kind(path)]  # fmt: skip
+        yield from _rebatch(reader(path), self.batch_rows)
 
     # -- one file -----------------------------------------------------------------------------
 
@@ -179,7 +189,7 @@ class Scan:
                 row += frame.height
                 line += block.count(b"\n")
 
-    def _parquet(self, path: Path) -> Iterator[Batch]:
+    def _parquet(self, path: Path, row_group: int | None = None) -> Iterator[Batch]:
         import pyarrow.parquet as pq
 
         try:
@@ -190,8 +200,11 @@ class Scan:
         present = [*file.schema_arrow.names, *partitions]
         columns = self._columns(present, str(path))
         stored = [c for c in columns if c not in partitions]
-        row = 0
-        for record in file.iter_batches(batch_size=self.batch_rows, columns=stored):
+        groups = None if row_group is None else [row_group]
+        before = range(0 if row_group is None else row_group)
+        row = sum(file.metadata.row_group(i).num_rows for i in before)
+        records = file.iter_batches(batch_size=self.batch_rows, columns=stored, row_groups=groups)
+        for record in records:
             frame = cast(pl.DataFrame, pl.from_arrow(record))  # a RecordBatch gives a frame
             if partitions:
                 frame = frame.with_columns(

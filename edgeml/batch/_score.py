@@ -48,6 +48,7 @@ class Scorer:
         *,
         id_cols: Sequence[str] | None = None,
         explain: bool = False,
+        id_types: dict[str, str] | None = None,
     ) -> None:
         self.model = model
         self.backend = backend
@@ -60,7 +61,9 @@ class Scorer:
         history = plan.selected and any(isinstance(s, TargetHistoryStep) for s in plan.steps)
         self.optional = [model.target.name] if history else []
         self.carry = FeatureCarry(plan) if plan.selected else None
-        self._id_types: dict[str, str] | None = None  # logical types, from the first batch
+        # the id columns' logical types: given (a Dask task takes the driver's), or typed
+        # from the first batch
+        self._id_types = id_types
         # what the raw-input (ONNX) backend takes: the prep plan's own input columns
         self._raw_schema = dict(model.plan.input_schema)
 
@@ -104,17 +107,23 @@ class Scorer:
         probas = [pl.Series(f"proba_{c}", output[:, k]) for k, c in enumerate(target.classes)]
         return [labels, *probas]
 
-    def _ids(self, batch: Batch) -> list[pl.Series]:
-        if not self.ids:
-            return []
+    def id_types(self, batch: Batch) -> dict[str, str]:
+        """The id columns' logical types, typed from ``batch`` when it is the first one (as the
+        one-shot read types them, from the first rows), fixed from then on."""
         missing = [c for c in self.ids if c not in batch.frame.columns]
         if missing:
             raise SchemaError(f"{batch.source}: id column(s) {', '.join(missing)} not found")
-        ids = batch.frame.select(self.ids)
-        if self._id_types is None:  # typed as the one-shot read types them, from the first rows
+        if self._id_types is None:
             keep = [self.model.target.name, *(c for c, t in self.schema.items() if t == "str")]
+            ids = batch.frame.select(self.ids)
             self._id_types = logical_schema(infer_types(ids, keep_raw=keep))
-        types = self._id_types
+        return self._id_types
+
+    def _ids(self, batch: Batch) -> list[pl.Series]:
+        if not self.ids:
+            return []
+        types = self.id_types(batch)
+        ids = batch.frame.select(self.ids)
         return _named(batch, lambda: conform(ids, types, source=_HERE)).get_columns()
 
     def _history(self, frame: pl.DataFrame, source: str) -> np.ndarray | None:

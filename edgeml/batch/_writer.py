@@ -36,7 +36,7 @@ FILE_FORMATS = (".parquet", ".csv", ".ndjson", ".jsonl")
 class Writer:
     """An output being written; use it as a context manager (see the module docstring)."""
 
-    def __init__(self, out: str | Path) -> None:
+    def __init__(self, out: str | Path, *, make_parent: bool = True) -> None:
         self.out = Path(out)
         suffix = self.out.suffix.lower()
         self.directory = suffix not in FILE_FORMATS
@@ -47,7 +47,8 @@ class Writer:
             )
         self.kind = ".parquet" if self.directory else suffix
         self.rows = 0
-        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if make_parent:  # else a parent removed meanwhile (a cancelled Dask job) stays gone
+            self.out.parent.mkdir(parents=True, exist_ok=True)
         prefix = f".{self.out.name}."
         if self.directory:
             self.temp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=self.out.parent))
