@@ -19,12 +19,14 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check edgeml tests benchmarks examples
 	$(BIN)/mypy edgeml
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The same without what is marked slow (training on the real datasets, servers, qemu).
 test-fast: $(STAMP)
 	$(BIN)/ruff check edgeml tests benchmarks examples
 	$(BIN)/mypy edgeml
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -m "not slow"
 
 # Cross compilers and qemu-user for the C package tests (aarch64 and armhf under emulation),
@@ -57,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

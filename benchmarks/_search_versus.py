@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from edgeml._pipeline import train
-from edgeml._progress import Reporter
 from edgeml.config import Config
 from edgeml.evaluate import compute_metrics, primary_metric
+from edgeml.pipeline._train import train
+from edgeml.util.progress import Reporter
 
 __all__ = ["versus"]
 
@@ -84,7 +84,7 @@ def versus(
         search_s = time.perf_counter() - start
 
         # The same rows edgeml trained and held out on (its prepare() is deterministic).
-        from edgeml._prepared import prepare
+        from edgeml.learn import prepare
 
         prepared = prepare(locate(file), Config.from_dict({**keys, "train": {"target": target}}))
         x = _frame_for_others(prepared.frame, target)

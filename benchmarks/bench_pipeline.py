@@ -23,7 +23,7 @@ import polars as pl
 import edgeml
 from edgeml.config import Config
 from edgeml.datasets import path as dataset_path
-from edgeml.train import lightgbm_params
+from edgeml.learn import lightgbm_params
 
 CASES = [
     ("diamonds.csv", "price", "regression"),

@@ -34,12 +34,12 @@ import optuna
 from _readme import write_section
 from _search_versus import versus
 
-from edgeml._prepared import Prepared, prepare
-from edgeml._progress import SILENT, Reporter
 from edgeml.config import Config
 from edgeml.datasets import path as dataset_path
 from edgeml.evaluate import primary_metric
+from edgeml.learn import Prepared, prepare
 from edgeml.search import search
+from edgeml.util.progress import SILENT, Reporter
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Search"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from edgeml._extras import missing
 from edgeml.errors import (
     BundleError,
     ChecksumError,
@@ -27,22 +26,22 @@ from edgeml.errors import (
     TargetError,
     VersionError,
 )
+from edgeml.util.extras import missing
 
 if TYPE_CHECKING:
     from edgeml import datasets
-    from edgeml._model import Model, load
-    from edgeml._pipeline import TrainResult, train
     from edgeml.config import Config, load_config
     from edgeml.data import DataCard, Dataset, profile, read_data
+    from edgeml.pipeline import Model, TrainResult, load, train
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "datasets": ("edgeml.datasets", None),
-    "Model": ("edgeml._model", "Model"),
-    "load": ("edgeml._model", "load"),
-    "TrainResult": ("edgeml._pipeline", "TrainResult"),
-    "train": ("edgeml._pipeline", "train"),
+    "Model": ("edgeml.pipeline", "Model"),
+    "load": ("edgeml.pipeline", "load"),
+    "TrainResult": ("edgeml.pipeline", "TrainResult"),
+    "train": ("edgeml.pipeline", "train"),
     "Config": ("edgeml.config", "Config"),
     "load_config": ("edgeml.config", "load_config"),
     "DataCard": ("edgeml.data", "DataCard"),

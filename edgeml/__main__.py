@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from edgeml._extras import missing
 from edgeml.errors import DependencyError
+from edgeml.util.extras import missing
 
 
 def main() -> None:

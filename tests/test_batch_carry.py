@@ -6,7 +6,8 @@ import pytest
 
 from edgeml.batch import FeatureCarry
 from edgeml.errors import DataError
-from edgeml.feature_plan import (
+from edgeml.features import apply_features
+from edgeml.spec.feature_plan import (
     CreatedStep,
     EwmStep,
     FeaturePlan,
@@ -15,7 +16,6 @@ from edgeml.feature_plan import (
     TargetHistoryStep,
     WindowStep,
 )
-from edgeml.features import apply_features
 
 
 def plan() -> FeaturePlan:

@@ -196,7 +196,7 @@ def test_c_gets_the_runtimes_numbers_and_gives_its_output(bundle, runtime_p, tmp
     from edgeml.compile import _cpackage, export
     from edgeml.compile._craw import raw_inputs
     from edgeml.errors import ToolchainError
-    from edgeml.plan import PrepPlan
+    from edgeml.spec.prep_plan import PrepPlan
 
     device = tmp_path / "device.edgeml"
     shutil.copytree(bundle, device)

@@ -11,8 +11,8 @@ import edgeml.runtime
 from edgeml.compile import export
 from edgeml.config import Config, parse_decision
 from edgeml.errors import ConfigError
+from edgeml.learn import choose_threshold, fit_calibration
 from edgeml.runtime import Post
-from edgeml.train import choose_threshold, fit_calibration
 from tests.conftest import churn_like
 
 

@@ -19,7 +19,7 @@ import edgeml.runtime
 from edgeml.compile import _cpackage, export
 from edgeml.compile._craw import encode, raw_inputs
 from edgeml.data import conform
-from edgeml.plan import PrepPlan
+from edgeml.spec.prep_plan import PrepPlan
 from tests.conftest import churn_like
 
 FEW_ROUNDS = {"num_boost_round": 40, "early_stopping_rounds": 0, "cv_folds": 3}

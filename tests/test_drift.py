@@ -21,12 +21,12 @@ from sklearn.metrics import (
 )
 
 from edgeml import kernels
-from edgeml._monitoring import feature_histograms, prediction_baseline
 from edgeml.config import MonitorConfig
-from edgeml.drift import buckets, quantile_baseline
 from edgeml.errors import BundleError, DataError
-from edgeml.maintain._drift import PSI_EPSILON, feature_drift, prediction_drift, psi_from_counts
-from edgeml.maintain._live import MIN_LABELLED, live_accuracy, live_metrics, roc_auc
+from edgeml.metrics.drift import buckets, quantile_baseline
+from edgeml.monitor._drift import PSI_EPSILON, feature_drift, prediction_drift, psi_from_counts
+from edgeml.monitor._live import MIN_LABELLED, live_accuracy, live_metrics, roc_auc
+from edgeml.pipeline._baselines import feature_histograms, prediction_baseline
 
 #: Thresholds without the minimum sample: these tests check the statuses on a few rows.
 ANY = MonitorConfig(min_rows=1)

@@ -26,7 +26,7 @@ from edgeml.compile import _cpackage, export
 from edgeml.compile._craw import encode, raw_inputs
 from edgeml.data import conform
 from edgeml.errors import ParityError, ToolchainError
-from edgeml.plan import PrepPlan
+from edgeml.spec.prep_plan import PrepPlan
 from tests.conftest import churn_like, shared
 
 FEW_ROUNDS = {"num_boost_round": 30, "early_stopping_rounds": 0}

@@ -23,10 +23,10 @@ from edgeml.compile._onnx_graph import GraphBuilder
 from edgeml.compile._onnx_prep import add_prep
 from edgeml.compile._onnx_trees import K_ZERO_THRESHOLD, ensemble_model
 from edgeml.errors import ExportError
-from edgeml.plan import PrepPlan
 from edgeml.prep import apply_prep, to_matrix
 from edgeml.runtime import load_prep
 from edgeml.runtime._onnx_backend import MISSING_TEXT, OnnxBackend, feeds_for, load_session
+from edgeml.spec.prep_plan import PrepPlan
 from tests.conftest import shared
 
 ROOT = Path(__file__).resolve().parents[1]

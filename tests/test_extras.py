@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from edgeml._extras import EXTRAS, extra_of, missing
 from edgeml.errors import DependencyError
+from edgeml.util.extras import EXTRAS, extra_of, missing
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

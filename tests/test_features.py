@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 import edgeml
 from edgeml.config import Config, FeaturesConfig
 from edgeml.errors import ConfigError, SchemaError
-from edgeml.feature_plan import (
+from edgeml.features import Formula, apply_features
+from edgeml.features._candidates import candidate_plan
+from edgeml.spec.feature_plan import (
     CreatedStep,
     EwmStep,
     FeaturePlan,
@@ -20,8 +22,6 @@ from edgeml.feature_plan import (
     WindowStep,
     parse_window,
 )
-from edgeml.features import Formula, apply_features
-from edgeml.features._candidates import candidate_plan
 
 
 def readings(n: int = 60, seed: int = 0) -> pl.DataFrame:

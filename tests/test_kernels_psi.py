@@ -1,4 +1,4 @@
-"""PSI, the one implementation (edgeml.drift, and the Numba binning kernel that feeds it),
+"""PSI, the one implementation (edgeml.metrics.drift, and the Numba binning kernel that feeds it),
 against a plain-Python reference written here from the definitions: bucket by bucket, value by
 value, on inputs with NaN, ±inf, nothing and a single row. tests/test_kernels_nojit.py runs this
 file again with the JIT off."""
@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from edgeml import kernels
-from edgeml.drift import (
+from edgeml.errors import BundleError, DataError
+from edgeml.metrics.drift import (
     MAX_VALUES,
     PSI_EPSILON,
     buckets,
@@ -24,7 +25,6 @@ from edgeml.drift import (
     psi_from_counts,
     quantile_baseline,
 )
-from edgeml.errors import BundleError, DataError
 from tests.kernels_reference import EXAMPLES
 
 SPECIAL = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0])

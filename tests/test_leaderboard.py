@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from edgeml._prepared import prepare
 from edgeml.cli import cli
 from edgeml.config import Config
 from edgeml.errors import ConfigError
+from edgeml.learn import prepare
 from edgeml.search import FAMILIES, Candidate, compare_models
 from edgeml.search._leaderboard import _rank, ship_choice
 from tests.conftest import churn_like

@@ -23,14 +23,14 @@ from sklearn.metrics import f1_score, log_loss, roc_auc_score
 
 import edgeml
 import edgeml.runtime
-from edgeml._cli_monitor import monitor
-from edgeml._progress import SILENT
+from edgeml.cli._monitor import monitor
 from edgeml.config import Config, MonitorConfig
 from edgeml.errors import ConfigError, DataError
 from edgeml.evaluate import primary_metric
-from edgeml.maintain._live import MIN_LABELLED, PRIMARY
-from edgeml.maintain._summary import monitor_config, monitor_summary
-from edgeml.serve._logschema import connect, default_log_path
+from edgeml.monitor._live import MIN_LABELLED, PRIMARY
+from edgeml.monitor._logschema import connect, default_log_path
+from edgeml.monitor._summary import monitor_config, monitor_summary
+from edgeml.util.progress import SILENT
 from tests.conftest import shared
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -304,7 +304,7 @@ def test_multiclass_and_regression_logs(small):
     prediction = summary.prediction
     assert prediction.buckets == ("0", "1", "2", "other", "missing")
     assert len(prediction.shares) == len(prediction.baseline_shares) == 5
-    from edgeml.maintain._monitor_report import write_monitor_report
+    from edgeml.monitor._report import write_monitor_report
 
     html = write_monitor_report(summary, small["multiclass"][0].parent / "m.html").read_text()
     assert "Predicted class: training vs live" in html
@@ -380,8 +380,8 @@ def test_summary_json_is_strict(telco):
 SLIM_SCRIPT = """
 import json, sys
 import numpy as np
-from edgeml.maintain._drift import feature_drift, prediction_drift
-from edgeml.maintain._live import live_accuracy
+from edgeml.monitor._drift import feature_drift, prediction_drift
+from edgeml.monitor._live import live_accuracy
 base = {"edges": [0.0, 1.0, 2.0], "counts": [5, 5], "missing": 0.0}
 feature_drift({"x": base}, np.array([[0.5], [3.0]]), ["x"])
 prediction_drift({"kind": "classes", "counts": [1, 1]}, [0, 1])
@@ -485,7 +485,7 @@ def test_cli_writes_the_report(telco, tmp_path):
 
 
 def test_drift_retrains_into_the_registry_and_records_the_decision(telco, tmp_path):
-    from edgeml.maintain._registry import Registry
+    from edgeml.registry._registry import Registry
 
     registry = Registry(tmp_path / "models")
     registry.add("telco", telco["bundle"], promote=True)
@@ -544,11 +544,11 @@ def test_retrain_with_a_registry_needs_a_bundle_from_it(telco, tmp_path):
 def test_no_drift_does_not_import_retraining(telco):
     script = (
         "import sys, click\nfrom click.testing import CliRunner\n"
-        "from edgeml._cli_monitor import monitor\n"
+        "from edgeml.cli._monitor import monitor\n"
         f"r = CliRunner().invoke(monitor, [{str(telco['bundle'])!r}, '--log', "
         f"{str(telco['ok'])!r}, '--retrain-if-drift', 'x.csv', '--json'])\n"
         "assert r.exit_code == 0, r.output\n"
-        "print('edgeml.maintain._retrain' in sys.modules)\n"
+        "print('edgeml.retrain._retrain' in sys.modules)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
@@ -601,7 +601,7 @@ def test_categories_do_not_merge_and_unseen_ones_are_counted(telco, tmp_path):
     assert shares[two] == 0.0
     assert shares[one] == pytest.approx(sum(r["contract"] == one for r in records) / 600)
     assert drift.status == "alert" and drift.psi > 1.0 and drift.unseen == 0
-    from edgeml.drift import feature_psi, quantile_baseline
+    from edgeml.metrics.drift import feature_psi, quantile_baseline
 
     # What the manifest held before: the codes binned as numbers, 1 and 2 in one bin.
     old = quantile_baseline(np.array([0.0] * 3092 + [1.0] * 1350 + [2.0] * 1175))
@@ -617,7 +617,7 @@ def test_categories_do_not_merge_and_unseen_ones_are_counted(telco, tmp_path):
 
 
 def test_three_rows_alert_nothing_and_retrain_nothing(telco, tmp_path):
-    from edgeml.maintain._registry import Registry
+    from edgeml.registry._registry import Registry
 
     drifted = [{**r, "tenure": r["tenure"] + 40, "contract": "Lifetime", "senior_citizen": 1}
                for r in _telco_records(3, seed=13)]  # fmt: skip

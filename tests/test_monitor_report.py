@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from edgeml.errors import ConfigError
-from edgeml.maintain import _monitor_plots
-from edgeml.maintain._monitor_report import TOP_FEATURES, write_monitor_report
-from edgeml.maintain._summary import monitor_summary
-from edgeml.serve._logschema import connect
+from edgeml.monitor import _plots as _monitor_plots
+from edgeml.monitor._logschema import connect
+from edgeml.monitor._report import TOP_FEATURES, write_monitor_report
+from edgeml.monitor._summary import monitor_summary
 from tests.test_monitor import build_telco, shutil_copy
 from tests.test_report import decode_images, parse
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from edgeml._monitoring import feature_histograms
+from edgeml.pipeline._baselines import feature_histograms
 
 
 @settings(max_examples=80, deadline=None)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from edgeml._cli_registry import registry as registry_cli
 from edgeml.bundle import read_manifest, write_bundle
+from edgeml.cli._registry import registry as registry_cli
 from edgeml.errors import ChecksumError, RegistryError
-from edgeml.maintain._registry import Registry, parse_version
+from edgeml.registry._registry import Registry, parse_version
 
 CREATED = "2026-01-01T00:00:00+00:00"
 

@@ -97,14 +97,16 @@ def test_runtime_imports_numpy_only_and_matches_polars(device_bundle, tmp_path):
         "edgeml",
         "edgeml.errors",
         "edgeml.bundle",
-        "edgeml.plan",
+        "edgeml.spec",
+        "edgeml.util",
+        "edgeml.spec.prep_plan",
         "edgeml.runtime",
-        "edgeml.feature_plan",
-        "edgeml.formula",
-        "edgeml._files",
-        "edgeml._process",
-        "edgeml._fields",
-        "edgeml._extras",
+        "edgeml.spec.feature_plan",
+        "edgeml.spec.formula",
+        "edgeml.util.files",
+        "edgeml.util.process",
+        "edgeml.util.fields",
+        "edgeml.util.extras",
     } | {m for m in out["edgeml"] if m.startswith(("edgeml.runtime.", "edgeml.bundle."))}
     assert "edgeml.bundle._sign" not in out["edgeml"]  # signatures only when a key is given
 

@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from edgeml.config import PrepConfig
 from edgeml.data import conform, read_data
 from edgeml.errors import BundleError, SchemaError
-from edgeml.plan import PrepPlan as RuntimePlan
 from edgeml.prep import PrepPlan, apply_prep, fit_prep, to_matrix
 from edgeml.runtime import RuntimePrep
 from edgeml.runtime._schema import to_datetime, to_number, to_text
+from edgeml.spec.prep_plan import PrepPlan as RuntimePlan
 from tests.conftest import shared
 
 UTC = dt.UTC

@@ -8,7 +8,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import edgeml
-from edgeml.feature_plan import (
+from edgeml.features import apply_features
+from edgeml.runtime import FeatureStream
+from edgeml.runtime._stream import window_stat, window_stats
+from edgeml.spec.feature_plan import (
     CreatedStep,
     EwmStep,
     FeaturePlan,
@@ -18,9 +21,6 @@ from edgeml.feature_plan import (
     TargetHistoryStep,
     WindowStep,
 )
-from edgeml.features import apply_features
-from edgeml.runtime import FeatureStream
-from edgeml.runtime._stream import window_stat, window_stats
 
 PLAN = FeaturePlan(
     time_col="timestamp",

@@ -16,15 +16,15 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from edgeml._pipeline import train
-from edgeml._prepared import prepare
-from edgeml._progress import Reporter
 from edgeml.cli import cli
 from edgeml.config import Config, load_config
 from edgeml.errors import ConfigError, EdgeMLError
+from edgeml.learn import prepare
+from edgeml.pipeline._train import train
 from edgeml.search import DEFAULT_SPACE, parse_duration, parse_space, search
 from edgeml.search._budget import EdgeBudget, pareto_front
 from edgeml.search._choose import choose_best
+from edgeml.util.progress import Reporter
 from tests.conftest import churn_like
 
 ROOT = Path(__file__).resolve().parents[1]

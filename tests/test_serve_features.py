@@ -119,7 +119,7 @@ def test_target_history_models_are_served_with_labels_fed_back(tmp_path: Path) -
     assert ready["status"] == "ready"  # it still predicts, from missing target history
     assert ready["labels"]["status"] == "labels_stale"
     assert "POST /feedback" in ready["warning"]
-    from edgeml.maintain import monitor_summary
+    from edgeml.monitor import monitor_summary
 
     warnings = monitor_summary(bundle, log=tmp_path / "l2.db").warnings
     assert any(w.startswith("labels_stale: ") and "0 of 30" in w for w in warnings), warnings

@@ -12,10 +12,10 @@ import pytest
 
 import edgeml
 from edgeml.config import FeaturesConfig
-from edgeml.feature_plan import FeaturePlan, LagStep, TargetHistoryStep
 from edgeml.features import apply_features
 from edgeml.features._candidates import candidate_plan
 from edgeml.runtime import FeatureStream
+from edgeml.spec.feature_plan import FeaturePlan, LagStep, TargetHistoryStep
 
 
 def regions(n_regions: int = 6, days: int = 150, seed: int = 0) -> pl.DataFrame:
@@ -114,7 +114,7 @@ def test_the_entity_is_a_categorical_feature_and_the_history_is_kept(
 
 
 def test_rounds_come_from_the_cv_folds(regions_model: edgeml.TrainResult) -> None:
-    from edgeml._fitting import rounds_from_folds
+    from edgeml.learn import rounds_from_folds
 
     model = regions_model.manifest["model"]
     rounds = model["rounds"]

@@ -11,8 +11,8 @@ import pytest
 import edgeml
 from edgeml.data import conform
 from edgeml.errors import SchemaError, TargetError
+from edgeml.learn import Splitter, fit_target
 from edgeml.prep import apply_prep, to_matrix
-from edgeml.train import Splitter, fit_target
 from tests.conftest import churn_like
 
 

@@ -14,7 +14,7 @@ BatchResult(out=PosixPath('scores.parquet'), rows=3000000, backend='native', ...
 
 from __future__ import annotations
 
-from edgeml._lazy import lazy_exports
+from edgeml.util.lazy import lazy_exports
 
 __all__ = [
     "BatchResult", "FeatureCarry", "Scan", "Scorer", "Writer", "predict_dask", "predict_file",

@@ -13,7 +13,7 @@ order is fine, ties keep arrival order, as in the one-shot sort). A row older th
 entity's rows in an earlier batch would change features already written, so it raises
 :class:`~edgeml.errors.DataError` naming the row.
 
->>> from edgeml.feature_plan import FeaturePlan, LagStep
+>>> from edgeml.spec.feature_plan import FeaturePlan, LagStep
 >>> plan = FeaturePlan(time_col="t", entity_col="m", steps=[LagStep(columns=["x"], lags=[1])])
 >>> carry = FeatureCarry(plan)
 >>> one = pl.DataFrame({"t": [1, 1], "m": ["a", "b"], "x": [1.0, 5.0]})
@@ -30,7 +30,9 @@ import numpy as np
 import polars as pl
 
 from edgeml.errors import DataError
-from edgeml.feature_plan import (
+from edgeml.features import apply_features
+from edgeml.kernels import ewm_alpha, ewm_mean
+from edgeml.spec.feature_plan import (
     EwmStep,
     FeaturePlan,
     LagStep,
@@ -38,8 +40,6 @@ from edgeml.feature_plan import (
     WindowStep,
     parse_window,
 )
-from edgeml.features import apply_features
-from edgeml.kernels import ewm_alpha, ewm_mean
 
 __all__ = ["FeatureCarry"]
 

@@ -25,9 +25,9 @@ from edgeml.batch._carry import FeatureCarry
 from edgeml.batch._scan import Batch
 from edgeml.data import conform, infer_types, logical_schema
 from edgeml.errors import SchemaError
-from edgeml.feature_plan import TargetHistoryStep
 from edgeml.prep import apply_prep, to_matrix
 from edgeml.runtime import Backend, explanation
+from edgeml.spec.feature_plan import TargetHistoryStep
 
 if TYPE_CHECKING:
     from edgeml import Model

@@ -30,9 +30,9 @@ import re
 import shutil
 from pathlib import Path
 
-from edgeml._files import fsync_dir
-from edgeml._process import alive
 from edgeml.errors import BundleError
+from edgeml.util.files import fsync_dir
+from edgeml.util.process import alive
 
 __all__ = ["ACTIVE", "leftover_name", "recover"]
 

@@ -18,12 +18,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from edgeml._files import fsync_dir
 from edgeml.bundle._digest import DIGEST, SIGNATURE, manifest_digest
 from edgeml.bundle._paths import MANIFEST, check_paths, safe_name
 from edgeml.bundle._read import SCHEMA_VERSION
 from edgeml.bundle._recover import ACTIVE, leftover_name, recover
 from edgeml.errors import BundleError
+from edgeml.util.files import fsync_dir
 
 __all__ = ["write_bundle"]
 

@@ -12,23 +12,23 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
-from edgeml import _views
-from edgeml._cli_common import UserError, emit_json, user_errors
-from edgeml._cli_monitor import monitor
-from edgeml._cli_registry import registry, retrain
-from edgeml._demo import run_demo
-from edgeml._model import load
-from edgeml._pipeline import train as train_bundle
-from edgeml._progress import Reporter
 from edgeml.bundle import generate_keypair, sign_bundle
+from edgeml.cli import _views
+from edgeml.cli._common import UserError, emit_json, user_errors
+from edgeml.cli._monitor import monitor
+from edgeml.cli._registry import registry, retrain
 from edgeml.compile import FORMATS
 from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
 from edgeml.data import profile as profile_frame
 from edgeml.data import read_data
+from edgeml.demo import run_demo
 from edgeml.evaluate import report as write_report
+from edgeml.pipeline import load
+from edgeml.pipeline import train as train_bundle
 from edgeml.runtime import BACKENDS
 from edgeml.search._view import show_tuning
+from edgeml.util.progress import Reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
 

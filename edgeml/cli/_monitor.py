@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from edgeml._cli_common import user_errors
+from edgeml.cli._common import user_errors
 
 __all__ = ["monitor"]
 
@@ -68,19 +68,19 @@ def monitor(
         edgeml monitor churn.edgeml --window 5000 --json
         edgeml monitor churn.edgeml --report monitor.html --retrain-if-drift march.csv
     """
-    from edgeml.maintain._summary import monitor_summary
+    from edgeml.monitor._summary import monitor_summary
 
     summary = monitor_summary(bundle, log=log, window=window)
     payload = summary.to_dict()
     if report is not None:
-        from edgeml.maintain._monitor_report import write_monitor_report
+        from edgeml.monitor._report import write_monitor_report
 
         payload["report"] = str(write_monitor_report(summary, report))
     retrained = None
     if new_data is not None and (summary.drifted or summary.accuracy_alert):
         # Imported only when it runs: retraining loads the whole training stack.
-        from edgeml.maintain._registry import Registry
-        from edgeml.maintain._retrain import retrain
+        from edgeml.registry._registry import Registry
+        from edgeml.retrain._retrain import retrain
 
         if registry is None:
             retrained = retrain(bundle, new_data)
@@ -94,7 +94,7 @@ def monitor(
         return
     from rich.console import Console
 
-    from edgeml.maintain._monitor_view import show_monitor
+    from edgeml.monitor._view import show_monitor
 
     console = Console(highlight=False, soft_wrap=True)
     show_monitor(console, summary)
@@ -103,7 +103,8 @@ def monitor(
     if new_data is not None and retrained is None:
         console.print("no drift and no accuracy alert: not retraining")
     elif retrained is not None:
-        from edgeml._cli_registry import retrain_lines
+        # Imported here: retraining (and its training stack) is loaded only when it ran.
+        from edgeml.cli._registry import retrain_lines
 
         for line in retrain_lines(retrained):
             console.print(line)

@@ -1,7 +1,8 @@
-"""``edgeml retrain`` and ``edgeml registry ...``: thin click commands over edgeml.maintain.
+"""``edgeml retrain`` and ``edgeml registry ...``: thin click commands over edgeml.retrain and
+edgeml.registry.
 
 Registered on the main group by ``edgeml.cli``. User mistakes (:class:`EdgeMLError`) become one
-line on stderr and exit code 2 (``edgeml._cli_common``).
+line on stderr and exit code 2 (``edgeml.cli._common``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from typing import Any, TypeVar
 
 import click
 
-from edgeml._cli_common import emit_json, user_errors
-from edgeml._progress import Reporter
+from edgeml.cli._common import emit_json, user_errors
 from edgeml.config import load_config
-from edgeml.maintain._registry import Registry, VersionInfo
-from edgeml.maintain._retrain import RetrainResult
-from edgeml.maintain._retrain import retrain as retrain_model
+from edgeml.registry._registry import Registry, VersionInfo
+from edgeml.retrain._retrain import RetrainResult
+from edgeml.retrain._retrain import retrain as retrain_model
+from edgeml.util.progress import Reporter
 
 __all__ = ["registry", "retrain"]
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from edgeml._files import write_bytes_atomically
-from edgeml._progress import SILENT, Reporter
 from edgeml.bundle import read_bundle_files, sign_bundle, write_bundle
 from edgeml.errors import ConfigError
+from edgeml.util.files import write_bytes_atomically
+from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["FORMATS", "Artifact", "ExportRequest", "ExportResult", "export"]
 

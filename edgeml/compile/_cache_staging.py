@@ -18,7 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
-from edgeml._process import alive
+from edgeml.util.process import alive
 
 __all__ = ["MAX_AGE_SECONDS", "remove_stale", "staging_prefix"]
 

@@ -4,7 +4,7 @@ an example program and a README (the tree code comes from ``_ctrees``, the core 
 
 Everything here is text generation; the result is a ``{file name: text}`` dict.
 
->>> from edgeml.plan import PrepPlan
+>>> from edgeml.spec.prep_plan import PrepPlan
 >>> plan = PrepPlan.from_dict({
 ...     "columns": [{"name": "x", "dtype": "float", "role": "feature"}],
 ...     "steps": [{"kind": "numeric", "column": "x", "output": "x", "impute": 0.5}]})
@@ -26,8 +26,8 @@ from edgeml.compile._cpost import LABEL_API, calibration_source, label_function,
 from edgeml.compile._craw import RawInput, raw_inputs
 from edgeml.compile._ctemplates import API, EXAMPLE, MAKEFILE, MODEL_SOURCE, README
 from edgeml.errors import ExportError
-from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan
 from edgeml.runtime import Post
+from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan
 
 __all__ = ["CORE_FILES", "ModelInfo", "c_string", "package_sources"]
 

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 
-from edgeml._progress import Reporter
 from edgeml.compile import Artifact, ExportRequest
 from edgeml.compile._cgen import CORE_FILES, ModelInfo, package_sources
 from edgeml.compile._craw import (
@@ -53,9 +52,11 @@ from edgeml.compile._toolchain import (
     find_compiler,
 )
 from edgeml.errors import ExportError, ParityError, ToolchainError
-from edgeml.plan import PrepPlan
 from edgeml.prep import apply_prep, to_matrix
 from edgeml.runtime import Post
+from edgeml.spec.feature_plan import FeaturePlan
+from edgeml.spec.prep_plan import PrepPlan
+from edgeml.util.progress import Reporter
 
 __all__ = ["Tools", "build", "find_tools", "generate_package", "kernels_dir"]
 
@@ -173,8 +174,6 @@ def _derived_inputs(manifest: dict[str, Any], plan: PrepPlan) -> list[str]:
     raw = manifest.get("features", {}).get("plan")
     if not raw or not raw.get("steps"):
         return []
-    from edgeml.feature_plan import FeaturePlan
-
     return [name for name in FeaturePlan.from_dict(raw).selected if name in plan.input_schema]
 
 

@@ -14,7 +14,7 @@ executor (how LightGBM's numbers for raw adversarial rows are computed), and
 :func:`adversarial_raw` builds those rows: the split values of the model mapped back through
 the prep plan, plus missing, infinite, unseen and out-of-range values for every column.
 
->>> from edgeml.plan import PrepPlan
+>>> from edgeml.spec.prep_plan import PrepPlan
 >>> plan = PrepPlan.from_dict({
 ...     "columns": [{"name": "c", "dtype": "str", "role": "feature"}],
 ...     "steps": [{"kind": "categorical", "column": "c", "encoding": "native",
@@ -38,7 +38,7 @@ import polars as pl
 
 from edgeml.compile._parity import probe_values
 from edgeml.errors import ExportError
-from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, Step
+from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, Step
 
 __all__ = ["RawInput", "adversarial_features", "adversarial_raw", "decode", "encode", "raw_inputs"]
 

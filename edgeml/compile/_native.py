@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeml.compile import Artifact, ExportRequest, _parity
+from edgeml.compile._cpackage import kernels_dir
 from edgeml.compile._forest import parse_model
 from edgeml.compile._native_tables import VERSION, forest_blob
 from edgeml.compile._toolchain import cache_key, cached_build, compile_shared, find_compiler
 from edgeml.errors import ConfigError, ExportError
+from edgeml.runtime._native_backend import NativeBackend, open_core
 
 __all__ = [
     "CORE_FLAGS",
@@ -50,8 +52,6 @@ def core_library(target: str = "host") -> tuple[Path, bool]:
 
     Returns its path and whether it came from the cache.
     """
-    from edgeml.compile._cpackage import kernels_dir
-
     kernels = kernels_dir()
     sources = [kernels / name for name in CORE_SOURCES]
     missing = [str(p) for p in sources if not p.is_file()]
@@ -75,8 +75,6 @@ def core_library(target: str = "host") -> tuple[Path, bool]:
 def build(request: ExportRequest) -> Artifact:
     """The bundle's model as engine tables plus the core for this machine, proven equal to
     LightGBM; refused (ParityError, ExportError) otherwise."""
-    from edgeml.runtime._native_backend import NativeBackend, open_core
-
     if request.target != "host":
         raise ExportError(
             f"--format native runs on this machine (--target host), not {request.target}; "

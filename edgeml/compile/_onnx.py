@@ -52,10 +52,10 @@ from edgeml.compile._parity import (
     split_values,
 )
 from edgeml.errors import ExportError, ParityError
-from edgeml.plan import CategoricalStep, NumericStep, PrepPlan
 from edgeml.prep import apply_prep, to_matrix
 from edgeml.runtime import Post
 from edgeml.runtime._onnx_backend import MISSING_TEXT, ONNX_FILE, load_session, seconds_from_micros
+from edgeml.spec.prep_plan import CategoricalStep, NumericStep, PrepPlan
 
 __all__ = ["build", "check_model", "frame_feeds", "pipeline_model", "prep_model", "raw_probes"]
 

@@ -24,7 +24,7 @@ bit-identical to Polars' (the export asserts it):
   arithmetic on ``floor(seconds)``, so year, month, day, weekday (Monday = 1), day of year,
   hour and minute equal Polars' ``dt.*`` for every proleptic Gregorian date.
 
->>> from edgeml.plan import PrepPlan
+>>> from edgeml.spec.prep_plan import PrepPlan
 >>> from edgeml.compile._onnx_graph import GraphBuilder
 >>> plan = PrepPlan.from_dict({"columns": [{"name": "x", "dtype": "float", "role": "feature"}],
 ...     "steps": [{"kind": "numeric", "column": "x", "output": "x", "impute": 0.5}]})
@@ -42,8 +42,8 @@ from onnx import TensorProto, helper
 
 from edgeml.compile._onnx_graph import ML_DOMAIN, PREFIX, GraphBuilder, column_input
 from edgeml.errors import ExportError
-from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 from edgeml.runtime._onnx_backend import MISSING_TEXT
+from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 
 __all__ = ["MISSING_TEXT", "add_prep"]
 

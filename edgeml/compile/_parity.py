@@ -15,12 +15,12 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from edgeml._reference import REFERENCE_ROWS, load_reference_rows
 from edgeml.compile._forest import K_ZERO, parse_model
 from edgeml.data import conform
 from edgeml.errors import ParityError
-from edgeml.plan import PrepPlan
 from edgeml.prep import apply_prep, to_matrix
+from edgeml.prep._reference import REFERENCE_ROWS, load_reference_rows
+from edgeml.spec.prep_plan import PrepPlan
 
 TOLERANCE = 1e-6
 # Values no reference row holds but a caller may send: LightGBM's zero threshold and below,

@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from edgeml._progress import SILENT, Reporter
 from edgeml.compile._cache_staging import remove_stale, staging_prefix
 from edgeml.errors import ConfigError, ExportError, ToolchainError
+from edgeml.util.progress import SILENT, Reporter
 
 __all__ = [
     "DEFAULT_FLAGS",

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from edgeml._reference import REFERENCE_ROWS
 from edgeml.compile import Artifact, ExportRequest, _parity
 from edgeml.compile._toolchain import (
     DEFAULT_FLAGS,
@@ -36,6 +35,8 @@ from edgeml.compile._toolchain import (
 )
 from edgeml.compile._treecode import ABI_VERSION, fingerprint, generate, split_features
 from edgeml.errors import ConfigError, ExportError
+from edgeml.prep._reference import REFERENCE_ROWS
+from edgeml.runtime._treelite_backend import TreeliteBackend
 
 __all__ = ["LIBRARY", "build"]
 
@@ -89,7 +90,6 @@ def build(request: ExportRequest) -> Artifact:
 
     entry, hit = cached_build(key, make)
     reporter.status(f"treelite library {'found in the cache' if hit else 'compiled'} ({key[:12]})")
-    from edgeml.runtime._treelite_backend import TreeliteBackend
 
     # Read once: the bytes the parity gate runs are the bytes the bundle stores.
     library = (entry / "model.so").read_bytes()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from edgeml.config._space import check_search_config
 from edgeml.errors import ConfigError
 
 __all__ = [
@@ -179,9 +180,6 @@ class SearchConfig:
     space: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Imported here: edgeml.search needs this module first.
-        from edgeml.search._space import check_search_config
-
         check_search_config(self)
 
 

@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from edgeml.config._duration import parse_duration
 from edgeml.errors import ConfigError
 
 if TYPE_CHECKING:
-    from edgeml.config import Config, SearchConfig
+    from edgeml.config._schema import Config, SearchConfig
 
 __all__ = ["DEFAULT_SPACE", "Param", "Space", "apply_params", "check_search_config", "parse_space"]
 
@@ -252,8 +253,6 @@ def apply_params(config: Config, params: Mapping[str, Any]) -> Config:
 
 def check_search_config(config: SearchConfig) -> None:
     """Validate ``[search]`` (called when the config is built): ranges, duration, space."""
-    from edgeml.search._budget import parse_duration
-
     limits = {"trials": (1, 100_000), "grid_points": (2, 50)}
     for key, (lo, hi) in limits.items():
         value = getattr(config, key)

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import polars as pl
 
-from edgeml._progress import SILENT, Reporter
 from edgeml.compile import export
 from edgeml.errors import ServeError
-from edgeml.maintain import monitor_summary
+from edgeml.monitor import monitor_summary
 from edgeml.serve import ServeSettings, create_app
+from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["deploy_demo"]
 

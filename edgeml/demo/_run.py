@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeml._demo_deploy import deploy_demo
-from edgeml._output import write_frame
-from edgeml._pipeline import train
-from edgeml._progress import SILENT, Reporter
 from edgeml.config import Config
 from edgeml.data import profile, read_data
 from edgeml.datasets import sensor_fleet
+from edgeml.demo._deploy import deploy_demo
+from edgeml.pipeline._train import train
+from edgeml.util.output import write_frame
+from edgeml.util.progress import SILENT, Reporter
 
 TARGET = "failure_within_24h"
 

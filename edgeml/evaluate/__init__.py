@@ -1,4 +1,7 @@
-"""Stage 5: metrics, the trivial baseline, cross-validation summaries and the HTML report.
+"""Stage 5, evaluate: a bundle's HTML report (metrics, baseline, curves, explanations).
+
+The metrics themselves live in :mod:`edgeml.metrics` (a leaf every stage scores with); they are
+named here too, so ``from edgeml.evaluate import compute_metrics`` keeps working.
 
 Example:
     >>> import numpy as np
@@ -7,13 +10,18 @@ Example:
     1.0
 """
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
-from typing import TYPE_CHECKING, Any
-
-from edgeml.evaluate._baseline import baseline_predictions
-from edgeml.evaluate._metrics import METRIC_NAMES, Task, compute_metrics
-from edgeml.evaluate._summary import higher_is_better, primary_metric, summarize_folds
+from edgeml.metrics import (
+    METRIC_NAMES,
+    Task,
+    baseline_predictions,
+    compute_metrics,
+    higher_is_better,
+    primary_metric,
+    summarize_folds,
+)
+from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml.evaluate._report import report
@@ -29,12 +37,7 @@ __all__ = [
     "summarize_folds",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # The report loads bundles (edgeml._model imports this package) and matplotlib: imported on
-    # first use, so `import edgeml.evaluate` stays light and free of an import cycle.
-    if name == "report":
-        from edgeml.evaluate._report import report
-
-        return report
-    raise AttributeError(f"module 'edgeml.evaluate' has no attribute {name!r}")
+# The report loads bundles through the training stack (Polars, LightGBM) and draws with
+# matplotlib: imported on first use, so the monitor report can share this package's HTML and
+# plot helpers without them.
+__getattr__, _dir = lazy_exports(__name__, {"report": "edgeml.evaluate._report"})

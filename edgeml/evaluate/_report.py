@@ -21,9 +21,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml._files import write_text_atomically
-from edgeml._model import Model, load
-from edgeml._reference import REFERENCE_ROWS, load_reference_rows
 from edgeml.data import conform
 from edgeml.errors import BundleError, ConfigError, DataError
 from edgeml.evaluate import _report_results as results
@@ -31,8 +28,11 @@ from edgeml.evaluate import _report_sections as tables
 from edgeml.evaluate._html import Raw, esc, figure, fmt, note
 from edgeml.evaluate._report_explain import contributions
 from edgeml.evaluate._report_page import page
+from edgeml.learn import predict_proba
+from edgeml.pipeline._model import Model, load
 from edgeml.prep import apply_prep, to_matrix
-from edgeml.train import predict_proba
+from edgeml.prep._reference import REFERENCE_ROWS, load_reference_rows
+from edgeml.util.files import write_text_atomically
 
 __all__ = ["report"]
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml._model import Model
 from edgeml.evaluate._html import fmt, note, table
+from edgeml.pipeline._model import Model
 from edgeml.runtime import explanation
 
 __all__ = ["contributions"]

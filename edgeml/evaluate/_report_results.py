@@ -13,7 +13,7 @@ from pathlib import PurePath
 from typing import Any
 
 from edgeml.evaluate._html import Raw, badge, esc, fmt, key_values, note, table
-from edgeml.evaluate._summary import higher_is_better
+from edgeml.metrics import higher_is_better
 
 
 def metrics(manifest: dict[str, Any], evaluation: dict[str, Any] | None, source: str) -> str:

@@ -8,19 +8,6 @@ import numpy as np
 import polars as pl
 
 from edgeml.errors import SchemaError
-from edgeml.feature_plan import (
-    CreatedStep,
-    EwmStep,
-    FeaturePlan,
-    FeatureStep,
-    FormulaStep,
-    GapStep,
-    LagStep,
-    TargetHistoryStep,
-    WindowStep,
-    parse_window,
-)
-from edgeml.formula import Formula
 from edgeml.kernels import (
     diff,
     ewm_mean,
@@ -33,6 +20,19 @@ from edgeml.kernels import (
     sort_groups,
     time_since_previous,
 )
+from edgeml.spec.feature_plan import (
+    CreatedStep,
+    EwmStep,
+    FeaturePlan,
+    FeatureStep,
+    FormulaStep,
+    GapStep,
+    LagStep,
+    TargetHistoryStep,
+    WindowStep,
+    parse_window,
+)
+from edgeml.spec.formula import Formula
 
 _OPS = {"product": "product", "ratio": "ratio", "difference": "difference", "square": "product"}
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from edgeml.config import FeaturesConfig
 from edgeml.errors import ConfigError
-from edgeml.feature_plan import (
+from edgeml.spec.feature_plan import (
     CreatedStep,
     EwmStep,
     FeaturePlan,
@@ -18,7 +18,7 @@ from edgeml.feature_plan import (
     WindowStep,
     parse_window,
 )
-from edgeml.formula import Formula
+from edgeml.spec.formula import Formula
 
 # What ``auto`` builds per numeric column when a time column is set: short and longer memory.
 AUTO_LAGS = [1]

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgeml._progress import SILENT, Reporter
 from edgeml.data import logical_schema
-from edgeml.feature_plan import FeaturePlan
 from edgeml.features._apply import apply_features, float_column
 from edgeml.features._candidates import candidate_plan
 from edgeml.features._select import select_features
 from edgeml.kernels import mutual_information
+from edgeml.spec.feature_plan import FeaturePlan
+from edgeml.util.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
-    from edgeml._prepared import Prepared
+    from edgeml.learn import Prepared
 
 
 def fit_features(prepared: Prepared, *, reporter: Reporter = SILENT) -> FeaturePlan:

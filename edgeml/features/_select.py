@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from edgeml._fitting import metrics_of
-from edgeml._progress import SILENT, Reporter
 from edgeml.data import logical_schema
-from edgeml.evaluate import higher_is_better, primary_metric
-from edgeml.feature_plan import FeaturePlan
 from edgeml.kernels import mutual_information, pearson
+from edgeml.learn import metrics_of
+from edgeml.metrics import higher_is_better, primary_metric
 from edgeml.prep import within_groups
+from edgeml.spec.feature_plan import FeaturePlan
+from edgeml.util.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
-    from edgeml._prepared import Prepared
+    from edgeml.learn import Prepared
 
 # Selection models train on at most this many rows (an even stride keeps time order): enough to
 # rank features, and it keeps ``auto`` affordable on large tables.

@@ -1,18 +1,19 @@
 """Population stability index between a reference sample and a new one, on fixed bins: the
-bins counted by the Numba binning kernel, the PSI by :func:`edgeml.drift.psi_from_counts`."""
+bins counted by the Numba binning kernel, the PSI by
+:func:`edgeml.metrics.drift.psi_from_counts`."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
 
-from edgeml.drift import PSI_EPSILON, psi_from_counts
 from edgeml.kernels._binning import bin_index
 from edgeml.kernels._validate import as_vector
+from edgeml.metrics.drift import PSI_EPSILON, psi_from_counts
 
 __all__ = ["PSI_EPSILON", "bin_counts", "psi", "psi_from_counts"]
 
-# The PSI formula and its epsilon live in edgeml.drift (NumPy only, so the server can use it
+# The PSI formula and its epsilon live in edgeml.metrics.drift (NumPy only, so the server can use it
 # without Numba): one implementation for monitoring and for these kernels.
 
 

@@ -1,47 +1,52 @@
-"""Stage 4, train: the target's task and encoding, row splits, and LightGBM boosters.
+"""Stage 4, learn: the training set, one fit of prep plan + booster, and cross-validation.
+
+The target's task and encoding (:func:`fit_target`), row splits (:class:`Splitter`), LightGBM
+boosters (:func:`fit_booster`), the decision threshold and calibration (:func:`fit_post`), the
+labelled rows made ready for fitting (:func:`prepare`) and one fit scored on other rows
+(:func:`fit_rows`). Feature engineering and search build on this package; the pipeline
+(``edgeml.train``) drives it.
 
 >>> import polars as pl
 >>> fit_target(pl.Series("churn", ["No", "Yes", "No"])).task
 'binary'
-
-``edgeml.train`` names both this sub-package and the pipeline function ``edgeml.train(...)``:
-once this package is imported Python binds the name to the module, so the module is made
-callable and forwards to :func:`edgeml._pipeline.train`.
 """
 
-import sys
-import types
-from typing import Any
-
-from edgeml.train._booster import fit_booster, lightgbm_params, predict_proba
-from edgeml.train._calibrate import fit_calibration
-from edgeml.train._decision import choose_threshold
-from edgeml.train._postfit import fit_post
-from edgeml.train._sizes import SplitSizes, split_sizes
-from edgeml.train._split import Splitter
-from edgeml.train._target import TargetEncoding, Task, fit_target
+from edgeml.learn._booster import fit_booster, lightgbm_params, predict_proba
+from edgeml.learn._calibrate import fit_calibration
+from edgeml.learn._decision import choose_threshold
+from edgeml.learn._fitting import (
+    ROUNDS_RULE,
+    Fitted,
+    baseline_of,
+    fit_rows,
+    metrics_of,
+    rounds_from_folds,
+)
+from edgeml.learn._postfit import fit_post
+from edgeml.learn._prepared import Prepared, prepare
+from edgeml.learn._sizes import SplitSizes, split_sizes
+from edgeml.learn._split import Splitter
+from edgeml.learn._target import TargetEncoding, Task, fit_target
 
 __all__ = [
+    "ROUNDS_RULE",
+    "Fitted",
+    "Prepared",
     "SplitSizes",
     "Splitter",
     "TargetEncoding",
     "Task",
+    "baseline_of",
     "choose_threshold",
     "fit_booster",
     "fit_calibration",
     "fit_post",
+    "fit_rows",
     "fit_target",
     "lightgbm_params",
+    "metrics_of",
     "predict_proba",
+    "prepare",
+    "rounds_from_folds",
     "split_sizes",
 ]
-
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from edgeml._pipeline import train
-
-        return train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -8,10 +8,10 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from edgeml._progress import SILENT, Reporter
 from edgeml.config import TrainConfig
 from edgeml.errors import BundleError
-from edgeml.train._target import Task
+from edgeml.learn._target import Task
+from edgeml.util.progress import SILENT, Reporter
 
 # Objective and per-round metrics; early stopping watches the first, the primary metric's own
 # (AUC for roc_auc; l2 orders models as r2 does on a fixed set). Macro-F1 has no per-round

@@ -16,13 +16,15 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from edgeml._progress import SILENT, Reporter
 from edgeml.config import Config
-from edgeml.evaluate import baseline_predictions, compute_metrics
-from edgeml.plan import Role
+from edgeml.learn._booster import fit_booster, predict_proba
+from edgeml.learn._split import Splitter
+from edgeml.learn._target import TargetEncoding
+from edgeml.metrics import baseline_predictions, compute_metrics
 from edgeml.prep import PrepPlan, apply_prep, fit_prep, inside_fences, to_matrix
 from edgeml.runtime import Post
-from edgeml.train import Splitter, TargetEncoding, fit_booster, predict_proba
+from edgeml.spec.prep_plan import Role
+from edgeml.util.progress import SILENT, Reporter
 
 # Share of a training set held back to decide when boosting stops (only without CV folds).
 EARLY_STOPPING_FRACTION = 0.1

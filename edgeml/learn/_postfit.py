@@ -19,9 +19,9 @@ import numpy as np
 
 from edgeml.config import TrainConfig, parse_decision
 from edgeml.errors import ConfigError
+from edgeml.learn._calibrate import fit_calibration
+from edgeml.learn._decision import MINORITY_SHARE, choose_threshold
 from edgeml.runtime import Post
-from edgeml.train._calibrate import fit_calibration
-from edgeml.train._decision import MINORITY_SHARE, choose_threshold
 
 __all__ = ["fit_post"]
 

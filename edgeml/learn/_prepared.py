@@ -16,13 +16,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml._fitting import Fitted, fit_rows, metrics_of
-from edgeml._progress import SILENT, Reporter
 from edgeml.config import Config
 from edgeml.data import DataCard, Dataset, infer_types, logical_schema, read_data
 from edgeml.errors import ConfigError, SchemaError
-from edgeml.plan import Role
-from edgeml.train import Splitter, TargetEncoding, fit_target, split_sizes
+from edgeml.learn._fitting import Fitted, fit_rows, metrics_of
+from edgeml.learn._sizes import split_sizes
+from edgeml.learn._split import Splitter
+from edgeml.learn._target import TargetEncoding, fit_target
+from edgeml.spec.prep_plan import Role
+from edgeml.util.progress import SILENT, Reporter
 
 # Decisions that make a role column (also) a model feature.
 _AS_FEATURE = ("entity_feature", "time_calendar")
@@ -106,7 +108,7 @@ class Prepared:
 
         Each fold early-stops on its own test part (as ``lightgbm.cv`` does) and is scored at its
         best iteration; ``rounds``, when given, receives each fold's (best iteration, training
-        rows), from which :func:`edgeml._fitting.rounds_from_folds` sizes the final model, and
+        rows), from which :func:`edgeml.learn._fitting.rounds_from_folds` sizes the final model, and
         ``curves`` the last fold's learning curves (training and validation part).
         ``outputs``, when given, receives each fold's ``(test rows, model output)``: the
         out-of-fold predictions that calibration and the decision threshold are learned on.

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgeml.errors import DataError
-from edgeml.train._split import Splitter
+from edgeml.learn._split import Splitter
 
 __all__ = ["MIN_HOLDOUT_ROWS", "SplitSizes", "split_sizes"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeml.errors import DataError
-from edgeml.evaluate._metrics import Task
+from edgeml.metrics._metrics import Task
 
 
 def baseline_predictions(

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from edgeml.evaluate._metrics import METRIC_NAMES, Task
+from edgeml.metrics._metrics import METRIC_NAMES, Task
 
 _LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
 _KNOWN = frozenset(name for names in METRIC_NAMES.values() for name in names)

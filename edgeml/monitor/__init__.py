@@ -1,11 +1,11 @@
-"""Stage 6d: keep a deployed model healthy — monitoring, retraining and the model registry.
+"""Stage 6d, monitor: drift, live accuracy and latency of a served model, from its prediction log.
 
 :func:`monitor_summary` reads the prediction log ``edgeml serve`` writes and compares recent
 inputs and predictions with the training baselines in the manifest (PSI, missing and
 out-of-range shares), computes live metrics on rows that got labels through ``/feedback`` and
 latency percentiles; :func:`write_monitor_report` draws it as one HTML file.
 
->>> from edgeml.maintain import monitor_summary                           # doctest: +SKIP
+>>> from edgeml.monitor import monitor_summary                           # doctest: +SKIP
 >>> summary = monitor_summary("churn.edgeml")                             # doctest: +SKIP
 >>> summary.drifted, summary.to_dict()["latency_us"]["p99"]               # doctest: +SKIP
 (False, 412.0)
@@ -15,21 +15,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edgeml._lazy import lazy_exports
+from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from edgeml.maintain._monitor_report import write_monitor_report
-    from edgeml.maintain._summary import MonitorSummary, monitor_summary
+    from edgeml.monitor._report import write_monitor_report
+    from edgeml.monitor._summary import MonitorSummary, monitor_summary
 
 __all__ = ["MonitorSummary", "monitor_summary", "write_monitor_report"]
 
-# Imported on first use (PEP 562): the server imports the drift modules only, without the
-# training stack that retraining needs.
+# Imported on first use (PEP 562): the server imports the log and drift modules only, without
+# the report's HTML and plot helpers (and what they import).
 _HOME = {
-    "MonitorSummary": "edgeml.maintain._summary",
-    "monitor_summary": "edgeml.maintain._summary",
-    "write_monitor_report": "edgeml.maintain._monitor_report",
+    "MonitorSummary": "edgeml.monitor._summary",
+    "monitor_summary": "edgeml.monitor._summary",
+    "write_monitor_report": "edgeml.monitor._report",
 }
-
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOME)

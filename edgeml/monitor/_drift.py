@@ -1,8 +1,8 @@
 """Drift of live model features and predictions against the training baselines in the manifest.
 
 NumPy and the standard library only: the server imports this inside a slim image. The buckets
-and the PSI come from :mod:`edgeml.drift` (one implementation for every caller): per category
-(with an "other/unseen" bucket) for a categorical input, per value for a feature with few
+and the PSI come from :mod:`edgeml.metrics.drift` (one implementation for every caller): per
+category (with an "other/unseen" bucket) for a categorical input, per value for a feature with few
 values (0/1 flags), on quantile bins otherwise; missing values are always a bucket of their own.
 
 Status, from the ``[monitor]`` thresholds: ``"too few rows"`` below ``min_rows`` rows (never a
@@ -34,8 +34,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edgeml.config import MonitorConfig
-from edgeml.drift import PSI_EPSILON, Buckets, baseline_kind, buckets, psi_from_counts
 from edgeml.errors import BundleError, DataError
+from edgeml.metrics.drift import PSI_EPSILON, Buckets, baseline_kind, buckets, psi_from_counts
 from edgeml.runtime.contract import convert_value
 
 __all__ = [
@@ -163,8 +163,8 @@ def live_values(
     raw: Mapping[str, Sequence[Any]] | None,
     name: str,
 ) -> Any:
-    """What :func:`edgeml.drift.buckets` takes for this baseline: the feature's numbers, or the
-    raw input's categories as text (``None`` for missing) for a ``categories`` baseline."""
+    """What :func:`edgeml.metrics.drift.buckets` takes for this baseline: the feature's numbers,
+    or the raw input's categories as text (``None`` for missing) for a ``categories`` baseline."""
     if baseline_kind(baseline, name) != "categories":
         return column
     source = baseline.get("column")

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from edgeml.config import MonitorConfig
-from edgeml.maintain._live import LiveAccuracy, live_accuracy
-from edgeml.maintain._monitor_log import LogWindow
+from edgeml.monitor._live import LiveAccuracy, live_accuracy
+from edgeml.monitor._log import LogWindow
 
 __all__ = ["Labelled", "label_codes", "labelled_rows"]
 

@@ -2,7 +2,7 @@
 
 Built like the training report's (:mod:`edgeml.evaluate._plots`): ``matplotlib.figure.Figure``
 on the Agg canvas, fixed sizes, imported only when a report is written. Each takes the plain
-numbers of a :class:`~edgeml.maintain._summary.MonitorSummary`, so it can be tested alone.
+numbers of a :class:`~edgeml.monitor._summary.MonitorSummary`, so it can be tested alone.
 
 >>> png = latency([100.0, 200.0, 400.0], [3.0, 1.0], {"p50": 150.0}, [], [], [])
 >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"

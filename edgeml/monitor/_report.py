@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edgeml._files import write_text_atomically
 from edgeml.errors import ConfigError
 from edgeml.evaluate._html import (
     badge,
@@ -30,8 +29,9 @@ from edgeml.evaluate._html import (
     table,
 )
 from edgeml.evaluate._report_page import _CSS
-from edgeml.maintain._drift import FeatureDrift, PredictionDrift
-from edgeml.maintain._summary import MonitorSummary, monitor_summary
+from edgeml.monitor._drift import FeatureDrift, PredictionDrift
+from edgeml.monitor._summary import MonitorSummary, monitor_summary
+from edgeml.util.files import write_text_atomically
 
 __all__ = ["TOP_FEATURES", "write_monitor_report"]
 
@@ -130,7 +130,7 @@ def _alerts(s: MonitorSummary) -> str:
 
 
 def _traffic(s: MonitorSummary) -> str:
-    from edgeml.maintain import _monitor_plots as plots
+    from edgeml.monitor import _plots as plots
 
     lat = s.latency_us
     facts = key_values(
@@ -155,7 +155,7 @@ def _traffic(s: MonitorSummary) -> str:
 
 
 def _drift(s: MonitorSummary) -> str:
-    from edgeml.maintain import _monitor_plots as plots
+    from edgeml.monitor import _plots as plots
 
     ranked = s.top_features(len(s.features))
     rows = [_drift_row(d) for d in ranked]
@@ -184,7 +184,7 @@ def _drift(s: MonitorSummary) -> str:
 
 
 def _prediction(s: MonitorSummary) -> str:
-    from edgeml.maintain import _monitor_plots as plots
+    from edgeml.monitor import _plots as plots
 
     d = s.prediction
     if d is None:
@@ -206,7 +206,7 @@ def _prediction(s: MonitorSummary) -> str:
 
 
 def _accuracy(s: MonitorSummary) -> str:
-    from edgeml.maintain import _monitor_plots as plots
+    from edgeml.monitor import _plots as plots
 
     live = s.live
     if not live.rows:

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from edgeml.config import MonitorConfig
-from edgeml.maintain._drift import feature_psi, prediction_drift
-from edgeml.maintain._monitor_labels import Labelled
-from edgeml.maintain._monitor_log import LogWindow
+from edgeml.monitor._drift import feature_psi, prediction_drift
+from edgeml.monitor._labels import Labelled
+from edgeml.monitor._log import LogWindow
 
 __all__ = ["BUCKETS", "Bucket", "bucket_index", "time_buckets"]
 

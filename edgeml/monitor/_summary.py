@@ -27,19 +27,19 @@ import numpy as np
 from edgeml.bundle import read_manifest
 from edgeml.config import Config, MonitorConfig
 from edgeml.errors import BundleError, ConfigError, EdgeMLError
-from edgeml.maintain._drift import (
+from edgeml.monitor._drift import (
     FeatureDrift,
     PredictionDrift,
     feature_drift,
     prediction_drift,
     raw_columns,
 )
-from edgeml.maintain._live import LiveAccuracy
-from edgeml.maintain._monitor_labels import labelled_rows
-from edgeml.maintain._monitor_log import LogWindow, read_window
-from edgeml.maintain._monitor_series import Bucket, time_buckets
+from edgeml.monitor._labels import labelled_rows
+from edgeml.monitor._live import LiveAccuracy
+from edgeml.monitor._log import LogWindow, read_window
+from edgeml.monitor._logschema import default_log_path
+from edgeml.monitor._series import Bucket, time_buckets
 from edgeml.runtime._prep import RuntimePrep
-from edgeml.serve._logschema import default_log_path
 
 __all__ = ["MonitorSummary", "monitor_config", "monitor_summary"]
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from edgeml.maintain._summary import MonitorSummary
+from edgeml.monitor._summary import MonitorSummary
 
 __all__ = ["show_monitor"]
 

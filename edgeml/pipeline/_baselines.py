@@ -1,7 +1,8 @@
 """Monitoring baselines: what each model feature looked like in training, for drift checks later.
 
-The baselines and their kinds are :mod:`edgeml.drift`'s: per category for a categorical input
-(native or frequency encoding), per value for a feature with few values, quantile bins otherwise.
+The baselines and their kinds are :mod:`edgeml.metrics.drift`'s: per category for a categorical
+input (native or frequency encoding), per value for a feature with few values, quantile bins
+otherwise.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeml.drift import EDGE_SAMPLE, category_baseline, numeric_baseline, quantile_baseline
+from edgeml.metrics.drift import EDGE_SAMPLE, category_baseline, numeric_baseline, quantile_baseline
 
 #: A categorical feature's source: (input column, training vocabulary, raw training values).
 Categorical = tuple[str, Sequence[str], Sequence[str | None]]

@@ -10,16 +10,15 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-from edgeml._fitting import baseline_of, metrics_of
 from edgeml.bundle import Bundle, open_bundle
 from edgeml.config import DataConfig
 from edgeml.data import conform, read_data
 from edgeml.errors import BundleError, SchemaError
-from edgeml.feature_plan import FeaturePlan, TargetHistoryStep
 from edgeml.features import apply_features
+from edgeml.learn import TargetEncoding, baseline_of, metrics_of, predict_proba
 from edgeml.prep import PrepPlan, apply_prep, to_matrix
 from edgeml.runtime import Post, explanation
-from edgeml.train import TargetEncoding, predict_proba
+from edgeml.spec.feature_plan import FeaturePlan, TargetHistoryStep
 
 __all__ = ["Model", "load"]
 

@@ -13,21 +13,28 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml._fitting import ROUNDS_RULE, Fitted, baseline_of, metrics_of, rounds_from_folds
-from edgeml._monitoring import Categorical, feature_histograms, prediction_baseline
-from edgeml._prepared import Prepared, prepare
-from edgeml._progress import SILENT, Reporter
-from edgeml._reference import REFERENCE_ROWS, reference_rows
 from edgeml.bundle import write_bundle
 from edgeml.config import Config, TrainConfig
 from edgeml.errors import ConfigError
-from edgeml.evaluate import primary_metric, summarize_folds
-from edgeml.feature_plan import FeaturePlan
 from edgeml.features import apply_features, fit_features
 from edgeml.features._fit import history_target
+from edgeml.learn import (
+    ROUNDS_RULE,
+    Fitted,
+    Prepared,
+    baseline_of,
+    fit_post,
+    metrics_of,
+    prepare,
+    rounds_from_folds,
+)
+from edgeml.metrics import primary_metric, summarize_folds
+from edgeml.pipeline._baselines import Categorical, feature_histograms, prediction_baseline
 from edgeml.prep import CategoricalStep, PrepPlan
+from edgeml.prep._reference import REFERENCE_ROWS, reference_rows
 from edgeml.runtime import Post
-from edgeml.train import fit_post
+from edgeml.spec.feature_plan import FeaturePlan
+from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["TrainResult", "train"]
 

@@ -7,16 +7,16 @@
 [0.0, 1.0, 0.0]
 """
 
-from edgeml.plan import (
+from edgeml.prep._apply import apply_prep, to_matrix
+from edgeml.prep._fit import fit_prep, inside_fences
+from edgeml.prep._screen import within_groups
+from edgeml.spec.prep_plan import (
     CategoricalStep,
     ColumnSpec,
     DatePartsStep,
     NumericStep,
     PrepPlan,
 )
-from edgeml.prep._apply import apply_prep, to_matrix
-from edgeml.prep._fit import fit_prep, inside_fences
-from edgeml.prep._screen import within_groups
 
 __all__ = [
     "CategoricalStep",

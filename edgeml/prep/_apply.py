@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, Step
+from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, Step
 
 
 def apply_prep(plan: PrepPlan, frame: pl.DataFrame) -> pl.DataFrame:

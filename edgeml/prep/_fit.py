@@ -11,7 +11,10 @@ import polars as pl
 
 from edgeml.config import PrepConfig
 from edgeml.data import logical_schema
-from edgeml.plan import (
+from edgeml.prep._apply import DATE_PART_FUNCTIONS
+from edgeml.prep._screen import correlated_pairs, screen_column
+from edgeml.prep._stats import ColumnStats, column_stats
+from edgeml.spec.prep_plan import (
     DATE_PARTS_DATE,
     DATE_PARTS_DATETIME,
     NUMERIC_TYPES,
@@ -23,9 +26,6 @@ from edgeml.plan import (
     Role,
     Step,
 )
-from edgeml.prep._apply import DATE_PART_FUNCTIONS
-from edgeml.prep._screen import correlated_pairs, screen_column
-from edgeml.prep._stats import ColumnStats, column_stats
 
 # LightGBM refuses feature names holding JSON punctuation.
 _UNSAFE = re.compile(r'[\[\]{}",:\s]+')

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from edgeml.plan import PrepPlan
+from edgeml.spec.prep_plan import PrepPlan
 
 REFERENCE_ROWS = "reference_rows.json"
 

@@ -34,10 +34,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgeml._files import fsync_dir
-from edgeml._process import alive
 from edgeml.bundle import open_bundle, read_manifest
 from edgeml.errors import RegistryError
+from edgeml.util.files import fsync_dir
+from edgeml.util.process import alive
 
 __all__ = ["Registry", "VersionInfo"]
 

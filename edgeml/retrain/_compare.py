@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeml.evaluate import higher_is_better
+from edgeml.metrics import higher_is_better
 
 __all__ = ["Comparison", "paired_bootstrap", "weighted_metric"]
 

@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml._progress import Reporter
 from edgeml.bundle import MANIFEST, sha256_file
 from edgeml.config import Config, RetrainConfig
 from edgeml.data import conform, logical_schema, read_data
 from edgeml.errors import DataError, SchemaError, SourceError
+from edgeml.util.progress import Reporter
 
 __all__ = ["MIN_HOLDOUT_ROWS", "gather_rows"]
 

@@ -6,7 +6,7 @@ Both models are scored on the same holdout: a share of the *new* rows the challe
 the most recent ones when the model has a time column. The challenger is accepted only if
 
 1. the paired bootstrap gain of the primary metric is above zero at ``confidence``
-   (:mod:`edgeml.maintain._compare`),
+   (:mod:`edgeml.retrain._compare`),
 2. every backend the champion was exported to exports again and passes the parity gate,
 3. it meets the ``[search]`` edge budgets (single-row latency, model size) when any are set
    (in the ``config`` passed in, else in the champion's).
@@ -30,16 +30,18 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml._model import Model, load
-from edgeml._pipeline import train
-from edgeml._progress import SILENT, Reporter
 from edgeml.bundle import MANIFEST, read_bundle_files, read_manifest, write_bundle
+from edgeml.compile._parity import load_reference
 from edgeml.config import Config, RetrainConfig
 from edgeml.errors import BundleError, ConfigError, DataError, ExportError
-from edgeml.evaluate import primary_metric
-from edgeml.maintain._compare import Comparison, paired_bootstrap
-from edgeml.maintain._registry import Registry
-from edgeml.maintain._retrain_data import MIN_HOLDOUT_ROWS, gather_rows
+from edgeml.metrics import primary_metric
+from edgeml.pipeline._model import Model, load
+from edgeml.pipeline._train import train
+from edgeml.registry._registry import Registry
+from edgeml.retrain._compare import Comparison, paired_bootstrap
+from edgeml.retrain._data import MIN_HOLDOUT_ROWS, gather_rows
+from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes
+from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["MIN_HOLDOUT_ROWS", "RetrainResult", "retrain"]
 
@@ -299,9 +301,6 @@ def _gates(
 
 
 def _budget(path: Path, config: Config, checks: dict[str, Any]) -> list[str]:
-    from edgeml.compile._parity import load_reference
-    from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes
-
     budget = EdgeBudget(
         max_latency_us=config.search.max_latency_us, max_model_kb=config.search.max_model_kb
     )

@@ -23,9 +23,9 @@ import numpy as np
 
 from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import BundleError, ExportError, SchemaError
-from edgeml.plan import DATE_TYPES, NUMERIC_TYPES, PrepPlan
 from edgeml.runtime._prep import _micros_column, _number_column, _text_column
 from edgeml.runtime._schema import epoch_micros, to_datetime, to_number, to_text
+from edgeml.spec.prep_plan import DATE_TYPES, NUMERIC_TYPES, PrepPlan
 
 __all__ = [
     "MISSING_TEXT",

@@ -15,7 +15,7 @@ it would refuse raises :class:`~edgeml.errors.SchemaError` naming the column and
 
 The plan is compiled once into flat tuples and lookup dicts, so one row costs a few µs.
 
->>> from edgeml.plan import PrepPlan
+>>> from edgeml.spec.prep_plan import PrepPlan
 >>> plan = PrepPlan.from_dict({
 ...     "columns": [{"name": "x", "dtype": "float", "role": "feature"},
 ...                 {"name": "c", "dtype": "str", "role": "feature"}],
@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from edgeml.errors import BundleError, SchemaError
-from edgeml.plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 from edgeml.runtime._schema import epoch_micros, to_datetime, to_number, to_text
+from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 
 __all__ = ["RuntimePrep"]
 

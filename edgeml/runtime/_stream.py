@@ -9,7 +9,7 @@ Semantics equal ``edgeml.features.apply_features`` on the same rows in arrival o
 time broken by arrival): windows end at and include the current reading, target history ends at
 the previous row, statistics skip NaN and follow NumPy's ``nan*`` functions on the window.
 
->>> from edgeml.feature_plan import FeaturePlan, LagStep
+>>> from edgeml.spec.feature_plan import FeaturePlan, LagStep
 >>> stream = FeatureStream(FeaturePlan(time_col="t", entity_col="m",
 ...                                    steps=[LagStep(columns=["x"], lags=[1])]))
 >>> [stream.push({"t": t, "m": "a", "x": x})["x_lag_1"] for t, x in [(1, 5.0), (2, 7.0)]]
@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from edgeml.errors import SchemaError
-from edgeml.feature_plan import (
+from edgeml.runtime._schema import epoch_micros, to_datetime
+from edgeml.spec.feature_plan import (
     CreatedStep,
     EwmStep,
     FeaturePlan,
@@ -38,8 +39,7 @@ from edgeml.feature_plan import (
     WindowStep,
     parse_window,
 )
-from edgeml.formula import Formula
-from edgeml.runtime._schema import epoch_micros, to_datetime
+from edgeml.spec.formula import Formula
 
 
 @dataclass
@@ -147,7 +147,7 @@ class FeatureStream:
         False when no reading of that entity at that time is still remembered (too old to
         matter, or never pushed); the label of the latest such reading is set.
 
-        >>> from edgeml.feature_plan import TargetHistoryStep
+        >>> from edgeml.spec.feature_plan import TargetHistoryStep
         >>> stream = FeatureStream(FeaturePlan(time_col="t", entity_col="m",
         ...     steps=[TargetHistoryStep(target="y", lags=[1])]))
         >>> _ = stream.push({"t": 1, "m": "a"})

@@ -10,17 +10,17 @@ an interrupted search. ``compare_models`` scores several model families on the s
 True
 
 Attributes are imported on first use (PEP 562): :class:`edgeml.config.SearchConfig` validates
-its keys through :mod:`edgeml.search._space` without importing Optuna or the training stack.
+its keys through :mod:`edgeml.config._space` without importing Optuna or the training stack.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edgeml._lazy import lazy_exports
+from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from edgeml.search._budget import parse_duration
+    from edgeml.config import DEFAULT_SPACE, Param, parse_duration, parse_space
     from edgeml.search._leaderboard import (
         FAMILIES,
         Candidate,
@@ -28,21 +28,20 @@ if TYPE_CHECKING:
         compare_models,
         family_config_of,
     )
-    from edgeml.search._space import DEFAULT_SPACE, Param, parse_space
     from edgeml.search._storage import study_location
     from edgeml.search._study import SearchResult, search
 
 _LAZY = {
-    "DEFAULT_SPACE": "edgeml.search._space",
+    "DEFAULT_SPACE": "edgeml.config._space",
     "FAMILIES": "edgeml.search._leaderboard",
     "Candidate": "edgeml.search._leaderboard",
     "Leaderboard": "edgeml.search._leaderboard",
-    "Param": "edgeml.search._space",
+    "Param": "edgeml.config._space",
     "SearchResult": "edgeml.search._study",
     "compare_models": "edgeml.search._leaderboard",
     "family_config_of": "edgeml.search._leaderboard",
-    "parse_duration": "edgeml.search._budget",
-    "parse_space": "edgeml.search._space",
+    "parse_duration": "edgeml.config",
+    "parse_space": "edgeml.config._space",
     "search": "edgeml.search._study",
     "study_location": "edgeml.search._storage",
 }

@@ -25,13 +25,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgeml._fitting import baseline_of
-from edgeml._prepared import Prepared
-from edgeml._progress import SILENT, Reporter
 from edgeml.config import Config
 from edgeml.errors import ConfigError
-from edgeml.evaluate import higher_is_better, primary_metric, summarize_folds
+from edgeml.learn import Prepared, baseline_of
+from edgeml.metrics import higher_is_better, primary_metric, summarize_folds
 from edgeml.search._budget import LATENCY_CALLS, latency_us, model_size_bytes
+from edgeml.util.progress import SILENT, Reporter
 
 __all__ = [
     "FAMILIES",

@@ -1,7 +1,7 @@
 """The search's progress on stderr: trials done of total, best value so far, time left.
 
 A live bar on a terminal, one line per trial otherwise (logs, CI); nothing for a silent
-:class:`~edgeml._progress.Reporter` (library use).
+:class:`~edgeml.util.progress.Reporter` (library use).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from edgeml._progress import Reporter
+from edgeml.util.progress import Reporter
 
 
 class TrialMonitor:
     """Told about each finished trial; shows the progress through ``reporter``.
 
-    >>> from edgeml._progress import SILENT
+    >>> from edgeml.util.progress import SILENT
     >>> with TrialMonitor.start(SILENT, total=3, done=0, metric="r2", deadline=None) as monitor:
     ...     monitor.finished(number=0, state="complete", value=0.5, best=0.5)
     """

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeml._prepared import Prepared
+from edgeml.config import Space
+from edgeml.learn import Prepared
 from edgeml.search._budget import EdgeBudget
-from edgeml.search._space import Space
 
 __all__ = ["open_study", "study_location"]
 

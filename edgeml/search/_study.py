@@ -1,7 +1,7 @@
 """Hyperparameter search: an Optuna study over the run's CV folds, stored in SQLite.
 
 Every trial scores its parameters by the mean primary metric over the folds of
-:meth:`edgeml._prepared.Prepared.cross_validate` on the training rows (the same folds for every
+:meth:`edgeml.learn.Prepared.cross_validate` on the training rows (the same folds for every
 trial; the holdout that scores the final model takes no part in choosing it), reports the
 running mean after each fold so the median pruner can stop a hopeless trial early, boosts at the
 higher ``[search] learning_rate`` (see :func:`searching`), and is
@@ -19,16 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from edgeml._prepared import Prepared
-from edgeml._progress import SILENT, Reporter
-from edgeml.config import Config
+from edgeml.config import Config, Space, apply_params, parse_duration, parse_space
 from edgeml.errors import ConfigError
-from edgeml.evaluate import higher_is_better, primary_metric, summarize_folds
-from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes, parse_duration
+from edgeml.learn import Prepared
+from edgeml.metrics import higher_is_better, primary_metric, summarize_folds
+from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes
 from edgeml.search._choose import choose_best, trial_records
 from edgeml.search._monitor import TrialMonitor
-from edgeml.search._space import Space, apply_params, parse_space
 from edgeml.search._storage import open_study, study_location
+from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["SearchResult", "search", "study_location"]
 

@@ -29,10 +29,11 @@ from starlette.concurrency import run_in_threadpool
 
 from edgeml.config import Config, MonitorConfig
 from edgeml.errors import BundleError, ConfigError
+from edgeml.monitor._logschema import recent_inputs
 from edgeml.serve._bodies import BadRequest, parse_json
 from edgeml.serve._holder import ModelHolder, ServeSettings
+from edgeml.serve._limit import BodyLimit
 from edgeml.serve._log import PredictionLog
-from edgeml.serve._logschema import recent_inputs
 from edgeml.serve._metrics import ServerMetrics, worker_exited
 from edgeml.serve._observe import Observe
 from edgeml.serve._openapi import openapi_document
@@ -184,7 +185,6 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return JSONResponse({"error": str(exc)}, status_code=409)
 
     app.openapi = lambda: _openapi(app, holder)  # type: ignore[method-assign]
-    from edgeml.serve._limit import BodyLimit
 
     app.add_middleware(Observe, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from edgeml.errors import BundleError, EdgeMLError, ServeError
+from edgeml.monitor._logschema import default_log_path
+from edgeml.registry._registry import Registry
 from edgeml.serve._served import ServedModel
 
 __all__ = ["ModelHolder", "ServeSettings"]
@@ -55,8 +57,6 @@ class ServeSettings:
         """The bundle to load now (the registry's current version when following one)."""
         if self.bundle is not None:
             return self.bundle
-        from edgeml.maintain._registry import Registry
-
         return Registry(self._registry()).current(self._name())
 
     def pointer(self) -> Path | None:
@@ -67,8 +67,6 @@ class ServeSettings:
 
     def log_path(self) -> Path:
         """The prediction log: ``--log``, else beside the bundle, else in the registry entry."""
-        from edgeml.serve._logschema import default_log_path
-
         if self.log is not None:
             return self.log
         if self.bundle is not None:

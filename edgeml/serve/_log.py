@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from edgeml.serve._logschema import connect
+from edgeml.monitor._logschema import connect
 from edgeml.serve._shm import SharedMemoryGuard
 
 __all__ = ["LogRow", "PredictionLog"]

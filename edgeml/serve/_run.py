@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from edgeml.bundle import read_manifest
 from edgeml.errors import ServeError
 from edgeml.serve._holder import ServeSettings
 
@@ -83,8 +84,6 @@ def app_from_environment() -> Any:
 
 
 def _has_features(bundle: Path) -> bool:
-    from edgeml.bundle import read_manifest
-
     plan = read_manifest(bundle, verify=False).get("features", {}).get("plan") or {}
     return bool(plan.get("steps"))
 

@@ -24,9 +24,9 @@ from pydantic import BaseModel
 
 from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import EdgeMLError, ExportError
-from edgeml.feature_plan import FeaturePlan
 from edgeml.runtime import FeatureStream, Predictor, load
 from edgeml.serve._records import record_model, serving_columns
+from edgeml.spec.feature_plan import FeaturePlan
 
 __all__ = ["ServedModel"]
 
@@ -195,7 +195,7 @@ class ServedModel:
         }
 
     def score_of(self, output: dict[str, Any]) -> float | None:
-        """The number the log keeps for drift (see :mod:`edgeml.serve._logschema`)."""
+        """The number the log keeps for drift (see :mod:`edgeml.monitor._logschema`)."""
         classes = self.predictor.classes
         if classes is None:
             return float(output["prediction"])

@@ -32,9 +32,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from edgeml._model import load
-from edgeml._pipeline import train
 from edgeml.config import Config
+from edgeml.pipeline._model import load
+from edgeml.pipeline._train import train
 
 __all__ = ["Classifier", "Regressor"]
 

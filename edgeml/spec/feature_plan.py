@@ -20,8 +20,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from edgeml._fields import check_fields
 from edgeml.errors import BundleError
+from edgeml.util.fields import check_fields
 
 __all__ = [
     "CreatedStep",

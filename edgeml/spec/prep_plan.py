@@ -17,8 +17,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from edgeml._fields import check_fields
 from edgeml.errors import BundleError
+from edgeml.util.fields import check_fields
 
 DATE_PARTS_DATE = ("year", "month", "day", "weekday", "day_of_year")
 DATE_PARTS_DATETIME = (*DATE_PARTS_DATE, "hour", "minute")
