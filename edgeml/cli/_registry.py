@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from edgeml.cli._common import emit_json, user_errors
 from edgeml.config import load_config
 from edgeml.registry._registry import Registry, VersionInfo
-from edgeml.retrain._retrain import RetrainResult
-from edgeml.retrain._retrain import retrain as retrain_model
 from edgeml.util.progress import Reporter
+
+if TYPE_CHECKING:
+    from edgeml.retrain import RetrainResult
 
 __all__ = ["registry", "retrain"]
 
@@ -75,6 +76,9 @@ def retrain(
         edgeml retrain churn march.csv --registry models/ --json
         edgeml retrain models/churn/current march.csv --registry models/
     """
+    # Imported when the command runs: retraining loads the whole training stack.
+    from edgeml.retrain import retrain as retrain_model
+
     champion: str | None = bundle
     if root is not None and name is None and Path(bundle).exists():
         name, champion = Registry(root).name_of(bundle), None  # a version's path: its model
