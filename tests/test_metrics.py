@@ -1,4 +1,4 @@
-"""edgeml.evaluate: metrics against hand-computed values, edge cases and properties."""
+"""edgeml.metrics: against hand-computed values and scikit-learn, edge cases and properties."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from edgeml.errors import DataError
-from edgeml.evaluate import (
+from edgeml.metrics import (
     METRIC_NAMES,
+    METRICS,
     baseline_predictions,
     compute_metrics,
     higher_is_better,
@@ -375,3 +376,99 @@ def test_summarize_matches_numpy(values: list[float]) -> None:
     assert s["mean"] == pytest.approx(np.mean(values), abs=1e-9)
     expected_std = np.std(values, ddof=1) if len(values) > 1 else 0.0
     assert s["std"] == pytest.approx(expected_std, abs=1e-9)
+
+
+# --- the NumPy kernels against scikit-learn ---------------------------------------------------
+
+
+def _sklearn_reference(task: str, y, pred, proba, weight) -> dict[str, float]:
+    """The same metrics from scikit-learn, rows counted ``weight`` times."""
+    from sklearn import metrics as sk
+
+    kw = {"sample_weight": weight}
+    if task == "regression":
+        nonzero = y != 0
+        return {
+            "rmse": sk.root_mean_squared_error(y, pred, **kw),
+            "mae": sk.mean_absolute_error(y, pred, **kw),
+            "r2": sk.r2_score(y, pred, **kw),
+            "mape": sk.mean_absolute_percentage_error(
+                y[nonzero], pred[nonzero], sample_weight=weight[nonzero]
+            ),
+        }
+    k = proba.shape[1]
+    out = {
+        "accuracy": sk.accuracy_score(y, pred, **kw),
+        "log_loss": sk.log_loss(y, proba, labels=list(range(k)), **kw),
+    }
+    if task == "binary":
+        out |= {
+            "precision": sk.precision_score(y, pred, zero_division=0, **kw),
+            "recall": sk.recall_score(y, pred, zero_division=0, **kw),
+            "f1": sk.f1_score(y, pred, zero_division=0, **kw),
+            "roc_auc": sk.roc_auc_score(y, proba[:, 1], **kw),
+            "pr_auc": sk.average_precision_score(y, proba[:, 1], **kw),
+            "brier": sk.brier_score_loss(y, proba[:, 1], **kw),
+        }
+    else:
+        out |= {
+            "macro_f1": sk.f1_score(y, pred, average="macro", zero_division=0, **kw),
+            "weighted_f1": sk.f1_score(y, pred, average="weighted", zero_division=0, **kw),
+        }
+    return out
+
+
+def _case(task: str, seed: int):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(8, 80))
+    if task == "regression":
+        y = rng.normal(size=n)
+        y[rng.random(n) < 0.2] = 0.0  # zero targets: left out of mape
+        return y, y + rng.normal(size=n), None
+    k = 2 if task == "binary" else int(rng.integers(3, 6))
+    y = np.r_[np.arange(k), rng.integers(0, k, n - k)]  # every class present
+    proba = np.round(rng.dirichlet(np.ones(k), n), 1) + 1e-3  # rounded: tied scores
+    proba /= proba.sum(axis=1, keepdims=True)
+    pred = rng.integers(0, k, n) if task == "multiclass" else (proba[:, 1] > 0.4).astype(int)
+    return y, pred, proba
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("seed", range(8))
+def test_every_metric_equals_scikit_learn(task: str, seed: int) -> None:
+    y, pred, proba = _case(task, seed)
+    ours = compute_metrics(task, y, prediction=pred, proba=proba)  # type: ignore[arg-type]
+    expected = _sklearn_reference(task, y, pred, proba, np.ones(len(y)))
+    assert set(ours) == set(METRIC_NAMES[task])  # type: ignore[index]
+    for name, value in expected.items():
+        assert ours[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("seed", range(4))
+def test_weighted_kernels_equal_scikit_learn_sample_weight(task: str, seed: int) -> None:
+    y, pred, proba = _case(task, seed)
+    weight = np.random.default_rng(seed + 100).integers(1, 4, len(y)).astype(np.float64)
+    expected = _sklearn_reference(task, y, pred, proba, weight)
+    for name, value in expected.items():
+        metric = METRICS[name]
+        output = proba if metric.needs == "proba" else pred
+        ours = float(metric.score(weight.reshape(1, -1), y, output)[0])
+        assert ours == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+def test_every_reported_metric_has_a_kernel_and_a_direction() -> None:
+    for names in METRIC_NAMES.values():
+        for name in names:
+            assert METRICS[name].higher_is_better == higher_is_better(name)
+    assert {m for m in METRICS if not METRICS[m].higher_is_better} == {
+        "log_loss", "brier", "rmse", "mae", "mape"
+    }  # fmt: skip
+
+
+def test_kernels_score_many_weightings_at_once() -> None:
+    y, _, proba = _case("binary", 0)
+    weights = np.random.default_rng(1).integers(0, 3, (5, len(y))).astype(np.float64)
+    together = METRICS["roc_auc"].score(weights, y, proba)
+    one_by_one = [METRICS["roc_auc"].score(w.reshape(1, -1), y, proba)[0] for w in weights]
+    assert together.tolist() == pytest.approx(one_by_one)

@@ -1,4 +1,5 @@
-"""Metrics in NumPy: scores by task, the trivial baseline and cross-validation summaries.
+"""Metrics in NumPy: every metric once (weighted, with its task and direction), scores by task,
+the trivial baseline and cross-validation summaries.
 
 A leaf of the package: evaluation, search, live monitoring and retraining all score through it.
 
@@ -11,14 +12,18 @@ Example:
 
 from edgeml.metrics._baseline import baseline_predictions
 from edgeml.metrics._metrics import METRIC_NAMES, Task, compute_metrics
+from edgeml.metrics._scores import METRICS, Metric, score_rows
 from edgeml.metrics._summary import higher_is_better, primary_metric, summarize_folds
 
 __all__ = [
+    "METRICS",
     "METRIC_NAMES",
+    "Metric",
     "Task",
     "baseline_predictions",
     "compute_metrics",
     "higher_is_better",
     "primary_metric",
+    "score_rows",
     "summarize_folds",
 ]

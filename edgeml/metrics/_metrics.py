@@ -1,29 +1,14 @@
-"""Stage-5 metrics: one call per task, edge cases defined rather than left to warnings."""
+"""The metrics of a task in one call, inputs checked, edge cases defined (see :mod:`._scores`)."""
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Mapping
 from typing import Literal, get_args
 
 import numpy as np
-from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    f1_score,
-    log_loss,
-    mean_absolute_error,
-    mean_absolute_percentage_error,
-    precision_score,
-    r2_score,
-    recall_score,
-    roc_auc_score,
-    root_mean_squared_error,
-)
 
 from edgeml.errors import DataError
+from edgeml.metrics._scores import METRICS, score_rows
 
 Task = Literal["binary", "multiclass", "regression"]
 
@@ -51,7 +36,7 @@ def compute_metrics(
     too: two columns, column 1 the positive class ``1``). Without ``proba`` the probability
     metrics (``roc_auc``, ``pr_auc``, ``log_loss``, ``brier``) are left out of the result.
 
-    Defined edge cases, so callers never see sklearn warnings or exceptions:
+    Defined edge cases, so callers never see warnings or exceptions from them:
 
     * one class only in ``y_true``: ``roc_auc`` and ``pr_auc`` are NaN (a ranking needs both).
     * precision/recall/f1 with nothing predicted or present: 0 (``zero_division=0``).
@@ -79,87 +64,40 @@ def compute_metrics(
         raise DataError(
             f"metric input 'prediction' has {pred.shape[0]} rows but 'y_true' has {y.shape[0]}"
         )
-    # sklearn turns its own undefined cases into warnings; each one is handled explicitly below.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        if task == "regression":
-            if proba is not None:
-                raise DataError("metric input 'proba' must be None for a regression task")
-            return _regression(y, pred)
-        n_classes = 2 if task == "binary" else None
-        y_codes = _as_codes(y, "y_true")
-        pred_codes = _as_codes(pred, "prediction")
-        p = None if proba is None else _as_proba(proba, y.shape[0], n_classes)
-        k = p.shape[1] if p is not None else int(max(y_codes.max(), pred_codes.max())) + 1
-        for name, codes in (("y_true", y_codes), ("prediction", pred_codes)):
-            if n_classes is not None and codes.max() >= n_classes:
-                raise DataError(
-                    f"metric input {name!r} of a binary task holds codes other than 0 and 1"
-                )
-            if codes.max() >= k:
-                raise DataError(
-                    f"metric input {name!r} holds class code {int(codes.max())} but 'proba' has "
-                    f"only {k} columns"
-                )
-        if task == "binary":
-            return _binary(y_codes, pred_codes, p)
-        return _multiclass(y_codes, pred_codes, p)
+    if task == "regression":
+        if proba is not None:
+            raise DataError("metric input 'proba' must be None for a regression task")
+        return _scores(task, y.astype(np.float64), pred.astype(np.float64), None)
+    n_classes = 2 if task == "binary" else None
+    y_codes = _as_codes(y, "y_true")
+    pred_codes = _as_codes(pred, "prediction")
+    p = None if proba is None else _as_proba(proba, y.shape[0], n_classes)
+    k = p.shape[1] if p is not None else int(max(y_codes.max(), pred_codes.max())) + 1
+    for name, codes in (("y_true", y_codes), ("prediction", pred_codes)):
+        if n_classes is not None and codes.max() >= n_classes:
+            raise DataError(
+                f"metric input {name!r} of a binary task holds codes other than 0 and 1"
+            )
+        if codes.max() >= k:
+            raise DataError(
+                f"metric input {name!r} holds class code {int(codes.max())} but 'proba' has "
+                f"only {k} columns"
+            )
+    return _scores(task, y_codes, pred_codes, p)
 
 
-def _binary(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None) -> dict[str, float]:
-    out = {
-        "accuracy": float(accuracy_score(y, pred)),
-        "precision": float(precision_score(y, pred, pos_label=1, zero_division=0)),
-        "recall": float(recall_score(y, pred, pos_label=1, zero_division=0)),
-        "f1": float(f1_score(y, pred, pos_label=1, zero_division=0)),
-    }
-    if proba is None:
-        return out
-    # A ranking metric needs a positive and a negative to rank against each other.
-    both_classes = np.unique(y).size == 2
-    score = proba[:, 1]
-    out["roc_auc"] = float(roc_auc_score(y, score)) if both_classes else math.nan
-    out["pr_auc"] = float(average_precision_score(y, score)) if both_classes else math.nan
-    out["log_loss"] = float(log_loss(y, proba, labels=[0, 1]))
-    out["brier"] = _brier(y, proba)
+def _scores(
+    task: Task, y: np.ndarray, prediction: np.ndarray, proba: np.ndarray | None
+) -> dict[str, float]:
+    """The task's metrics in :data:`METRIC_NAMES` order; without ``proba`` those that need it
+    are left out."""
+    out = {}
+    for name in METRIC_NAMES[task]:
+        needs = METRICS[name].needs
+        if needs == "proba" and proba is None:
+            continue
+        out[name] = score_rows(name, y, proba if needs == "proba" else prediction)
     return out
-
-
-def _multiclass(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None) -> dict[str, float]:
-    out = {
-        "accuracy": float(accuracy_score(y, pred)),
-        "macro_f1": float(f1_score(y, pred, average="macro", zero_division=0)),
-        "weighted_f1": float(f1_score(y, pred, average="weighted", zero_division=0)),
-    }
-    if proba is not None:
-        out["log_loss"] = float(log_loss(y, proba, labels=list(range(proba.shape[1]))))
-        out["brier"] = _brier(y, proba)
-    return out
-
-
-def _brier(y: np.ndarray, proba: np.ndarray) -> float:
-    """Mean squared error of the probabilities against the one-hot truth; for binary targets
-    the positive class's alone (sklearn's ``brier_score_loss``), over all classes otherwise."""
-    if proba.shape[1] == 2:
-        return float(np.mean((proba[:, 1] - y) ** 2))
-    onehot = np.eye(proba.shape[1])[y]
-    return float(np.mean(np.sum((proba - onehot) ** 2, axis=1)))
-
-
-def _regression(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    nonzero = y != 0
-    mape = (
-        float(mean_absolute_percentage_error(y[nonzero], pred[nonzero]))
-        if nonzero.any()
-        else math.nan
-    )
-    r2 = float(r2_score(y, pred)) if y.shape[0] > 1 else math.nan
-    return {
-        "rmse": float(root_mean_squared_error(y, pred)),
-        "mae": float(mean_absolute_error(y, pred)),
-        "r2": r2,
-        "mape": mape,
-    }
 
 
 def _as_1d(values: np.ndarray, name: str) -> np.ndarray:
@@ -209,5 +147,5 @@ def _as_proba(proba: np.ndarray, n_rows: int, n_classes: int | None) -> np.ndarr
         raise DataError(
             f"metric input 'proba' row {row} sums to {sums[row]:.6g}, not 1; pass probabilities"
         )
-    # Rescale away float rounding so sklearn does not warn about rows summing to 0.99999994.
+    # Rescale away float rounding (rows summing to 0.99999994 in float32).
     return p / sums[:, None]

@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 
-from edgeml.metrics._metrics import METRIC_NAMES, Task
+from edgeml.metrics._metrics import Task
+from edgeml.metrics._scores import METRICS
 
-_LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae", "mape"})
-_KNOWN = frozenset(name for names in METRIC_NAMES.values() for name in names)
 _PRIMARY: dict[str, str] = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "r2"}
 
 
@@ -62,6 +61,6 @@ def higher_is_better(metric: str) -> bool:
         >>> higher_is_better("rmse")
         False
     """
-    if metric not in _KNOWN:
-        raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(_KNOWN)}")
-    return metric not in _LOWER_IS_BETTER
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {sorted(METRICS)}")
+    return METRICS[metric].higher_is_better

@@ -1,11 +1,7 @@
 """Live model quality: metrics on the logged rows that got a label back, against the holdout.
 
-NumPy and the standard library only (the server imports this inside a slim image), so the
-metrics are written out here rather than taken from scikit-learn; the tests check them against
-``sklearn.metrics``. They follow its conventions: ``roc_auc`` from average ranks (ties count
-half), ``log_loss`` on probabilities clipped to ``[eps, 1 - eps]``, ``f1`` of class 1 and
-``macro_f1`` over the classes present in the labels or the predictions (0 when undefined), and
-``r2`` of a constant truth 1.0 for a perfect prediction, else 0.0.
+NumPy only (the server imports this inside a slim image): the metrics are
+:mod:`edgeml.metrics`' kernels, the same that score training, search and retraining.
 
 The primary metric (``roc_auc``, ``macro_f1``, ``r2``; higher is better for each) is compared
 with the manifest's holdout value: a fall of more than ``[monitor] accuracy_drop`` is an alert,
@@ -28,6 +24,7 @@ import numpy.typing as npt
 
 from edgeml.config import MonitorConfig
 from edgeml.errors import DataError
+from edgeml.metrics import primary_metric, score_rows
 
 __all__ = [
     "MIN_LABELLED",
@@ -38,9 +35,10 @@ __all__ = [
     "roc_auc",
 ]
 
-#: The metric that ranks models of each task. It repeats ``edgeml.evaluate.primary_metric``,
-#: which cannot be imported here (it loads scikit-learn); a test keeps the two equal.
-PRIMARY: Mapping[str, str] = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "r2"}
+#: The metric that ranks models of each task (:func:`edgeml.metrics.primary_metric`).
+PRIMARY: Mapping[str, str] = {
+    task: primary_metric(task) for task in ("binary", "multiclass", "regression")
+}
 
 #: Fewer labelled rows than this give a metric too noisy to alert on (it is still reported).
 MIN_LABELLED = 30
@@ -88,18 +86,8 @@ def roc_auc(y: npt.ArrayLike, score: npt.ArrayLike) -> float:
     >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     0.75
     """
-    truth = np.asarray(y).reshape(-1) == 1
-    s = np.asarray(score, dtype=np.float64).reshape(-1)
-    positives = int(truth.sum())
-    negatives = truth.size - positives
-    if positives == 0 or negatives == 0:
-        return math.nan
-    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
-    # Average rank of each distinct score: tied scores share the mean of their positions.
-    ends = np.cumsum(counts)
-    average = ends - (counts - 1) / 2.0
-    ranks = average[inverse]
-    return float((ranks[truth].sum() - positives * (positives + 1) / 2.0) / positives / negatives)
+    truth = (np.asarray(y).reshape(-1) == 1).astype(np.int64)
+    return score_rows("roc_auc", truth, np.asarray(score, dtype=np.float64).reshape(-1))
 
 
 def live_metrics(
@@ -134,8 +122,8 @@ def live_metrics(
         p = _vector(proba, truth.size, "proba")
         predicted = (p > 0.5).astype(np.int64)
         return {
-            "accuracy": float(np.mean(predicted == codes)),
-            "f1": _f1(codes, predicted, 1),
+            "accuracy": score_rows("accuracy", codes, predicted),
+            "f1": score_rows("f1", codes, predicted),
             "roc_auc": roc_auc(codes, p),
             "log_loss": _log_loss(codes, np.column_stack([1.0 - p, p])),
         }
@@ -151,10 +139,9 @@ def live_metrics(
         predicted = _vector(prediction, truth.size, "prediction").astype(np.int64)
     else:
         raise DataError("live metrics: a multiclass task needs proba or prediction")
-    present = np.union1d(codes, predicted)
     out = {
-        "accuracy": float(np.mean(predicted == codes)),
-        "macro_f1": float(np.mean([_f1(codes, predicted, int(k)) for k in present])),
+        "accuracy": score_rows("accuracy", codes, predicted),
+        "macro_f1": score_rows("macro_f1", codes, predicted),
     }
     if matrix is not None:
         out["log_loss"] = _log_loss(codes, matrix)
@@ -207,37 +194,15 @@ def _vector(values: npt.ArrayLike, n: int, name: str) -> np.ndarray:
     return out
 
 
-def _f1(y: np.ndarray, predicted: np.ndarray, k: int) -> float:
-    """F1 of class ``k``; 0 when it is neither present nor predicted (sklearn's zero_division)."""
-    hit = np.count_nonzero((predicted == k) & (y == k))
-    denominator = np.count_nonzero(predicted == k) + np.count_nonzero(y == k)
-    return 2.0 * float(hit) / float(denominator) if denominator else 0.0
-
-
 def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
-    eps = np.finfo(np.float64).eps
     inside = (y >= 0) & (y < proba.shape[1])
     if not inside.all():
         raise DataError(f"live metrics: a label code is outside 0..{proba.shape[1] - 1}")
-    chosen = np.clip(proba[np.arange(y.size), y], eps, 1.0 - eps)
-    return float(-np.mean(np.log(chosen)))
+    return score_rows("log_loss", y, proba)
 
 
 def _regression(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    error = predicted - y
-    residual = float(np.sum(error**2))
-    total = float(np.sum((y - y.mean()) ** 2))
-    if y.size < 2:
-        r2 = math.nan
-    elif total == 0.0:
-        r2 = 1.0 if residual == 0.0 else 0.0
-    else:
-        r2 = 1.0 - residual / total
-    return {
-        "rmse": float(np.sqrt(np.mean(error**2))),
-        "mae": float(np.mean(np.abs(error))),
-        "r2": r2,
-    }
+    return {name: score_rows(name, y, predicted) for name in ("rmse", "mae", "r2")}
 
 
 def _num(value: float) -> float | None:
