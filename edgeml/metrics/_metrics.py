@@ -93,10 +93,10 @@ def _scores(
     are left out."""
     out = {}
     for name in METRIC_NAMES[task]:
-        needs = METRICS[name].needs
-        if needs == "proba" and proba is None:
-            continue
-        out[name] = score_rows(name, y, proba if needs == "proba" else prediction)
+        if METRICS[name].needs != "proba":
+            out[name] = score_rows(name, y, prediction)
+        elif proba is not None:
+            out[name] = score_rows(name, y, proba)
     return out
 
 
