@@ -31,11 +31,13 @@ test-fast: $(STAMP)
 
 # Cross compilers and qemu-user for the C package tests (aarch64 and armhf under emulation),
 # installed with apt only when missing; as root in CI, through sudo otherwise.
-SYSTEM_DEPS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user
+# PostgreSQL: the server that tests/test_source_postgres.py starts (initdb/pg_ctl on a temp dir).
+SYSTEM_DEPS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user postgresql
 .PHONY: system-deps
 system-deps:
 	@if command -v aarch64-linux-gnu-gcc >/dev/null && command -v arm-linux-gnueabihf-gcc >/dev/null \
-	    && command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null; then :; else \
+	    && command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null \
+	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
 	  if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \

@@ -43,7 +43,7 @@ def _modules_of(requirement: str) -> set[str]:
 
 def test_the_base_install_is_numpy_alone():
     assert [re.split(r"[<>=]", r)[0] for r in PROJECT["dependencies"]] == ["numpy"]
-    assert PROJECT["optional-dependencies"]["all"] == ["edgeml[train,serve,dask]"]
+    assert PROJECT["optional-dependencies"]["all"] == ["edgeml[train,serve,dask,postgres]"]
 
 
 @pytest.mark.parametrize("extra", sorted(EXTRAS))

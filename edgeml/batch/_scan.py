@@ -3,7 +3,9 @@
 A source is what ``edgeml predict`` takes as DATA: a ``.csv``/``.csv.gz``, ``.parquet``,
 ``.ndjson``/``.jsonl`` or ``.arrow``/``.ipc``/``.feather`` file, a glob of them (files in sorted
 order), a directory of Parquet files (Hive ``key=value`` folders become columns), or
-``sqlite:///PATH.db`` with a table or query (read with a cursor, ``batch_rows`` at a time).
+``sqlite:///PATH.db`` with a table or query (read with a cursor, ``batch_rows`` at a time),
+``postgresql://USER@HOST:PORT/DB`` with a table or query (Arrow batches streamed by the driver)
+or an ``http(s)://`` API (page by page).
 
 Only the columns asked for are read. CSV columns the model reads as numbers are parsed as
 Float64 by Polars and every other model column as text, so :func:`edgeml.data.conform` converts
@@ -37,6 +39,15 @@ import polars as pl
 from edgeml.batch._chunks import record_blocks
 from edgeml.batch._locate import bad_block
 from edgeml.config import DataConfig
+from edgeml.data import (
+    PostgresSource,
+    http_pages,
+    is_http,
+    is_postgres,
+    postgres_batches,
+    postgres_source,
+    redact,
+)
 from edgeml.errors import SchemaError, SourceError
 
 __all__ = ["KINDS", "Batch", "Scan", "scan"]
@@ -90,13 +101,26 @@ class Scan:
         self.batch_rows = batch_rows
         self.config = config or DataConfig()
         self.table, self.query = table, query
+        self.paths: list[Path] = []
+        self._postgres: PostgresSource | None = None
+        self._http = False
         if self.source.startswith("sqlite:"):
             self._sql = _sql(self.source, table, query)
-            self.paths: list[Path] = []
+        elif is_postgres(self.source):
+            if table is None and query is None:
+                table, query = self.config.table, self.config.query
+            self._postgres = postgres_source(self.source, table=table, query=query)
+            self.source = self._postgres.shown  # no password in any message
+        elif is_http(self.source):
+            if table is not None or query is not None:
+                raise SourceError(f"{redact(source)}: a table or query only applies to databases")
+            self._http, self._url = True, self.source
+            self.source = redact(self.source)
         else:
             if table is not None or query is not None:
                 raise SourceError(
-                    f"{source}: a table or query only applies to sqlite:///PATH.db sources"
+                    f"{redact(source)}: a table or query only applies to sqlite:///PATH.db and "
+                    "postgresql:// sources"
                 )
             # ``paths``: the files of ``source`` when already listed (a Dask task reads one)
             self.paths = expand(self.source) if paths is None else [Path(p) for p in paths]
@@ -109,6 +133,8 @@ class Scan:
             return sum(pq.ParquetFile(p).metadata.num_rows for p in self.paths)
         if self.paths and all(p.name.lower().endswith(".csv") for p in self.paths):
             return sum(_count_csv_rows(p) for p in self.paths)
+        if self._postgres is not None or self._http:
+            return None
         if not self.paths:
             path, sql = self._sql
             with closing(_connect(path)) as conn:
@@ -116,6 +142,14 @@ class Scan:
         return None
 
     def __iter__(self) -> Iterator[Batch]:
+        if self._postgres is not None:
+            yield from _rebatch(self._frames(postgres_batches(
+                self._postgres, batch_rows=self.batch_rows)), self.batch_rows)  # fmt: skip
+            return
+        if self._http:
+            pages = http_pages(self._url, config=self.config)
+            yield from _rebatch(self._frames(pages), self.batch_rows)
+            return
         if not self.paths:
             yield from _rebatch(self._sqlite(), self.batch_rows)
             return
@@ -230,6 +264,24 @@ class Scan:
             frame = cast(pl.DataFrame, pl.from_arrow(record))
             frame = frame.select(self._columns(frame.columns, str(path)))
             yield Batch(frame, str(path), row)
+            row += frame.height
+
+    def _frames(self, frames: Iterator[pl.DataFrame]) -> Iterator[Batch]:
+        """Batches of a database's or an API's frames; an API page lacking an optional column
+        that the first page has gets it as nulls, so every batch has the same columns."""
+        row = 0
+        columns: list[str] | None = None
+        for frame in frames:
+            if frame.height == 0:
+                continue
+            if columns is None:
+                columns = self._columns(frame.columns, self.source)
+            else:
+                self._columns(frame.columns, self.source)
+                frame = frame.with_columns(
+                    pl.lit(None).alias(c) for c in columns if c not in frame.columns
+                )
+            yield Batch(frame.select(columns), self.source, row)
             row += frame.height
 
     def _sqlite(self) -> Iterator[Batch]:

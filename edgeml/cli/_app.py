@@ -21,7 +21,7 @@ from edgeml.compile import FORMATS
 from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
 from edgeml.data import profile as profile_frame
-from edgeml.data import read_data
+from edgeml.data import read_data, redact
 from edgeml.demo import run_demo
 from edgeml.evaluate import report as write_report
 from edgeml.pipeline import load
@@ -38,8 +38,9 @@ def _stdout() -> Console:
 
 
 def _data_options(command: F) -> F:
-    command = click.option("--query", help="SQL query, for sqlite:/// sources.")(command)
-    command = click.option("--table", help="Table name, for sqlite:/// sources.")(command)
+    databases = "for sqlite:/// and postgresql:// sources"
+    command = click.option("--query", help=f"SQL query, {databases}.")(command)
+    command = click.option("--table", help=f"Table name, {databases}.")(command)
     return command
 
 
@@ -101,7 +102,7 @@ def profile(
     dataset = read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
     report = profile_frame(dataset.frame, target=target)
     if as_json:
-        emit_json({"source": data, **report.to_dict()})
+        emit_json({"source": redact(data), **report.to_dict()})
     else:
         report.render(_stdout())
 

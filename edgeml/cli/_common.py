@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from edgeml.data import redact
 from edgeml.errors import EdgeMLError
 
 __all__ = ["UserError", "emit_json", "user_errors"]
@@ -30,7 +31,8 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except EdgeMLError as exc:
-            raise UserError(str(exc).replace("\n", " ")) from None
+            # redact: a source's own error already hides its secrets; this is the safety net.
+            raise UserError(redact(str(exc).replace("\n", " "))) from None
 
     return wrapper  # type: ignore[return-value]
 

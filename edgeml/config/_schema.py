@@ -61,6 +61,26 @@ class DataConfig:
     dtypes: dict[str, DType] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
+    # http(s):// sources (edgeml.data._http): the page format ("auto": by Content-Type), where
+    # the records sit in a JSON page (dotted path; "auto": the page itself if it is a list, else
+    # its only list of objects), and how to reach the next page besides a Link rel="next" header.
+    format: Literal["auto", "json", "ndjson", "csv"] = "auto"
+    records: str | None = None
+    next_field: str | None = None
+    cursor_field: str | None = None
+    cursor_param: str = "cursor"
+    page_param: str | None = None
+    offset_param: str | None = None
+    limit_param: str | None = None
+    page_size: int = 100
+    # The environment variable holding the API token (never the token itself), sent as
+    # "<auth_header>: <auth_scheme> <token>" (auth_scheme "" sends the token alone).
+    auth_env: str | None = None
+    auth_header: str = "Authorization"
+    auth_scheme: str = "Bearer"
+    http_timeout: float = 30.0
+    http_retries: int = 3
+    max_pages: int = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -366,6 +386,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "learning_rate": (1e-6, 1.0),
     "num_leaves": (2, 131072),
     "infer_schema_length": (1, float("inf")),
+    "page_size": (1, 1_000_000),
+    "http_timeout": (0.001, 3600.0),
+    "http_retries": (0, 100),
+    "max_pages": (1, 10_000_000),
     "reference_rows": (0, 100_000),
     "max_candidates": (1, 10_000),
     "label_delay": (0, 100_000),

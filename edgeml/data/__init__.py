@@ -1,4 +1,5 @@
-"""Stage 1, collect: read files, globs and SQLite into typed Polars frames, and profile them.
+"""Stage 1, collect: read files, globs, SQLite, PostgreSQL and HTTP APIs into typed Polars
+frames, and profile them.
 
 >>> from edgeml.data import read_data, profile
 >>> from edgeml.datasets import path
@@ -10,8 +11,11 @@
 from __future__ import annotations
 
 from edgeml.data._card import DataCard, Dataset
+from edgeml.data._http import http_pages, is_http
 from edgeml.data._leakage import LeakageSuspect, TargetProfile
+from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile
+from edgeml.data._redact import redact
 from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, infer_types, logical_schema
 from edgeml.data._sources import read_data
 
@@ -22,11 +26,18 @@ __all__ = [
     "Dataset",
     "LeakageSuspect",
     "LogicalType",
+    "PostgresSource",
     "Profile",
     "TargetProfile",
     "conform",
+    "http_pages",
     "infer_types",
+    "is_http",
+    "is_postgres",
     "logical_schema",
+    "postgres_batches",
+    "postgres_source",
     "profile",
     "read_data",
+    "redact",
 ]

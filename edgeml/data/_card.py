@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import polars as pl
 
 from edgeml.errors import BundleError
 
-__all__ = ["DataCard", "Dataset", "file_facts"]
+__all__ = ["DataCard", "Dataset", "RowDigest", "fetched_facts", "file_facts"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,4 +89,56 @@ def file_facts(path: Path, uri: str) -> dict[str, Any]:
         "path": str(path.resolve()),
         "sha256": digest,
         "bytes": path.stat().st_size,
+    }
+
+
+class RowDigest:
+    """sha256 of rows as fetched from a database or an API: the rows written as CSV (header
+    once, then every batch in order), so the same rows give the same digest however they were
+    batched.
+
+    >>> a, b = RowDigest(), RowDigest()
+    >>> a.update(pl.DataFrame({"x": [1, 2, 3]}))
+    >>> b.update(pl.DataFrame({"x": [1]})); b.update(pl.DataFrame({"x": [2, 3]}))
+    >>> a.hexdigest() == b.hexdigest(), a.rows
+    (True, 3)
+    """
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._header = True
+        self.rows = 0
+
+    def update(self, frame: pl.DataFrame) -> None:
+        """Add the rows of ``frame`` (the first frame also adds the header)."""
+        if frame.width == 0:
+            return
+        self._hash.update(frame.write_csv(include_header=self._header).encode())
+        self._header = False
+        self.rows += frame.height
+
+    def hexdigest(self) -> str:
+        """The sha256 so far, as hex."""
+        return self._hash.hexdigest()
+
+
+def fetched_facts(
+    kind: str, uri: str, what: dict[str, Any], digest: RowDigest, **extra: Any
+) -> dict[str, Any]:
+    """The card entry of a database or API source: ``uri`` (already without credentials),
+    the table, query or endpoint in ``what``, the row count, the sha256 of the rows as fetched
+    (:class:`RowDigest`) and when they were fetched.
+
+    >>> facts = fetched_facts("postgresql", "postgresql://ann@h/db", {"table": "t"}, RowDigest())
+    >>> sorted(facts)
+    ['fetched_at', 'kind', 'rows', 'sha256', 'table', 'uri']
+    """
+    return {
+        "kind": kind,
+        "uri": uri,
+        **what,
+        "rows": digest.rows,
+        "sha256": digest.hexdigest(),
+        "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **extra,
     }

@@ -1,4 +1,5 @@
-"""Reading files, globs and SQLite databases into one Polars frame with a data card.
+"""Reading files, globs, SQLite and PostgreSQL databases and HTTP APIs into one Polars frame
+with a data card.
 
 Every failure a user can cause (missing file, bad bytes, ragged rows, unknown table, bad SQL)
 becomes a one-line :class:`SourceError` or :class:`SchemaError` naming the file; no raw Polars or
@@ -22,6 +23,9 @@ import polars as pl
 
 from edgeml.config import DataConfig
 from edgeml.data._card import DataCard, Dataset, file_facts
+from edgeml.data._http import is_http, read_http
+from edgeml.data._postgres import is_postgres, read_postgres
+from edgeml.data._redact import redact
 from edgeml.data._schema import convert, infer_types, logical_schema
 from edgeml.data._sqlite import first_line, read_sqlite
 from edgeml.errors import ConfigError, SchemaError, SourceError
@@ -43,13 +47,16 @@ def read_data(
     query: str | None = None,
     keep_raw: Collection[str] = (),
 ) -> Dataset:
-    """Read a file, a glob or a SQLite table/query into a :class:`Dataset`.
+    """Read a file, a glob, a database table/query or an HTTP API into a :class:`Dataset`.
 
     ``source`` is a ``.csv``, ``.csv.gz``, ``.parquet``, ``.ndjson``/``.jsonl`` or
     ``.arrow``/``.ipc``/``.feather`` path; a glob such as ``"parts/*.csv"`` (files concatenated
     in sorted order, all with the same columns); or ``"sqlite:///PATH.db"`` (SQLAlchemy style:
     ``sqlite:////abs/path.db`` for an absolute path) with exactly one of ``table`` or ``query``
-    (arguments win over ``config.table``/``config.query``).
+    (arguments win over ``config.table``/``config.query``); ``"postgresql://USER@HOST:PORT/DB"``
+    likewise (see :mod:`edgeml.data._postgres`: the password from ``PGPASSWORD``, ``~/.pgpass``
+    or a service file; one in the URI is never shown); or an ``http(s)://`` URL of JSON, NDJSON
+    or CSV pages (see :mod:`edgeml.data._http` and the ``[data]`` keys it reads).
 
     CSV cells in ``config.null_values`` are null. ``config.drop`` columns are removed, then types
     are inferred so that every column holds one logical type (see :data:`POLARS_TYPES`): text
@@ -71,9 +78,20 @@ def read_data(
     text_columns = set(config.dtypes) | set(keep_raw)
     if text.startswith("sqlite:"):
         frame, sources = read_sqlite(text, table=table, query=query, config=config)
+    elif is_postgres(text):
+        frame, sources = read_postgres(text, table=table, query=query, config=config)
+        text = sources[0]["uri"]  # without the password, for every message below
+    elif is_http(text):
+        if table is not None or query is not None:
+            raise SourceError(f"{redact(text)}: a table or query only applies to database URIs")
+        frame, sources = read_http(text, config=config)
+        text = sources[0]["uri"]
     else:
         if table is not None or query is not None:
-            raise SourceError(f"{text}: a table or query only applies to sqlite:///PATH.db sources")
+            raise SourceError(
+                f"{redact(text)}: a table or query only applies to sqlite:///PATH.db and "
+                "postgresql:// sources"
+            )
         paths = _expand(text)
         frames = [_read_file(p, config=config, text_columns=text_columns) for p in paths]
         frame = _concat(frames, paths)

@@ -2,9 +2,9 @@
 
 ``pip install edgeml`` brings NumPy alone: enough for :mod:`edgeml.runtime` to run a bundle on a
 device. Training, export and the command line need ``edgeml[train]``, the HTTP server
-``edgeml[serve]``, batch prediction on a Dask cluster ``edgeml[dask]``; ``edgeml[all]`` is
-all three. When an import fails for want of one of these
-packages, :func:`missing` turns the ``ModuleNotFoundError`` into a
+``edgeml[serve]``, batch prediction on a Dask cluster ``edgeml[dask]``, reading
+``postgresql://`` sources ``edgeml[postgres]``; ``edgeml[all]`` is all four. When an import
+fails for want of one of these packages, :func:`missing` turns the ``ModuleNotFoundError`` into a
 :class:`~edgeml.errors.DependencyError` that says what to install (a test keeps this table
 equal to pyproject's extras).
 
@@ -22,8 +22,9 @@ __all__ = ["EXTRAS", "extra_of", "missing"]
 EXTRAS: dict[str, frozenset[str]] = {
     "train": frozenset({
         "polars", "lightgbm", "numba", "sklearn", "click", "rich", "treelite", "tl2cgen",
-        "onnx", "onnxruntime", "optuna", "matplotlib", "cryptography", "pyarrow",
+        "onnx", "onnxruntime", "optuna", "matplotlib", "cryptography", "pyarrow", "httpx",
     }),
+    "postgres": frozenset({"adbc_driver_postgresql", "adbc_driver_manager"}),
     "dask": frozenset({"dask", "distributed"}),
     "serve": frozenset({"fastapi", "uvicorn", "prometheus_client", "httpx", "cryptography"}),
 }  # fmt: skip
