@@ -210,3 +210,25 @@ def test_train_predict_evaluate_profile_on_postgres(pg, password, tmp_path):
     assert "accuracy" in json.loads(output)["metrics"]
     code, output = run("profile", pg.uri(), "--table", "readings", "--json")
     assert code == 0 and json.loads(output)["rows"] == ROWS
+
+
+@pytest.mark.slow
+def test_retrain_fetches_new_rows_and_the_champions_rows_again(pg, password, tmp_path):
+    pg.psql("CREATE TABLE retrain_rows AS SELECT * FROM readings")  # this test changes it
+    bundle = tmp_path / "m.edgeml"
+    old = "SELECT * FROM retrain_rows WHERE id <= 250"
+    new = "SELECT * FROM retrain_rows WHERE id > 250"
+    code, output = run("train", pg.uri(), "--query", old, "--target", "failed", "--out", bundle)
+    assert code == 0, output
+    code, output = run("retrain", bundle, pg.uri(), "--query", new, "--out",
+                       tmp_path / "c.edgeml", "--json")  # fmt: skip
+    assert code == 0, output
+    sources = json.loads((tmp_path / "c.edgeml" / "manifest.json").read_text())["data_card"]
+    assert [s.get("query") for s in sources["sources"]] == [old, new]
+    assert all(s["uri"] == pg.uri() for s in sources["sources"])
+    # The champion's rows changed under it: refused, naming the source, not silently different.
+    pg.psql("UPDATE retrain_rows SET temp = temp + 1 WHERE id = 1")
+    code, output = run("retrain", bundle, pg.uri(), "--query", new, "--out",
+                       tmp_path / "d.edgeml")  # fmt: skip
+    assert code == 2 and "rows changed since the champion was trained" in output, output
+    assert not (tmp_path / "d.edgeml").exists()

@@ -53,8 +53,8 @@ def _registry_option(command: F) -> F:
     "--config", "config_path", type=click.Path(path_type=Path), help="edgeml.toml ([retrain])."
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Challenger bundle (no registry).")
-@click.option("--table", help="Table name, for sqlite:/// sources.")
-@click.option("--query", help="SQL query, for sqlite:/// sources.")
+@click.option("--table", help="Table name, for sqlite:/// and postgresql:// sources.")
+@click.option("--query", help="SQL query, for sqlite:/// and postgresql:// sources.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
 def retrain(

@@ -43,6 +43,8 @@ __all__ = ["MIN_HOLDOUT_ROWS", "gather_rows"]
 MIN_HOLDOUT_ROWS = 20
 _IN_MEMORY = "<in-memory DataFrame>"
 _SQLITE = "sqlite:///"
+# Data-card kinds of sources fetched over the network (no file to re-read, rows re-fetched).
+_FETCHED = frozenset({"postgresql", "http"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,6 +151,9 @@ def _read_old(
                 f"{champion}: the champion was trained on {uri}, which cannot be read again; "
                 'set [retrain] window = "new" to train on the new rows only'
             )
+        if entry.get("kind") in _FETCHED:
+            frames.append(_refetch(entry, trained, target, champion, advice, reporter))
+            continue
         # The resolved path the card records (a card written before it had one: the uri,
         # relative to where training ran), so any working directory finds the same file.
         given = uri[len(_SQLITE) :] if uri.startswith(_SQLITE) else uri
@@ -175,6 +180,29 @@ def _read_old(
     )
 
 
+def _refetch(
+    entry: dict[str, Any],
+    trained: Config,
+    target: str,
+    champion: Path,
+    advice: str,
+    reporter: Reporter,
+) -> pl.DataFrame:
+    """A database's or an API's rows fetched again; they must be the rows the card hashed."""
+    uri = str(entry["uri"])
+    reporter.status(f"fetching the champion's data again from {uri}")
+    dataset = read_data(
+        uri, config=trained.data, table=entry.get("table"), query=entry.get("query"),
+        keep_raw=[target],
+    )  # fmt: skip
+    if dataset.card.sources[0].get("sha256") != entry["sha256"]:
+        raise SourceError(
+            f"{uri}: its rows changed since the champion was trained (sha256 differs from the "
+            f"data card in {champion / MANIFEST}); {advice}"
+        )
+    return dataset.frame
+
+
 def _align(new: pl.DataFrame, old: pl.DataFrame, source: str, warnings: list[str]) -> pl.DataFrame:
     """The new rows with the old data's columns and types (extra columns left out, noted)."""
     missing = [c for c in old.columns if c not in new.columns]
@@ -192,6 +220,8 @@ def _align(new: pl.DataFrame, old: pl.DataFrame, source: str, warnings: list[str
 def _absolute(entry: dict[str, Any]) -> dict[str, Any]:
     """A data-card source with an absolute path, so a later retrain finds it from anywhere."""
     uri = str(entry["uri"])
+    if entry.get("kind") in _FETCHED:
+        return entry
     if uri.startswith(_SQLITE):
         return {**entry, "uri": _SQLITE + str(Path(uri[len(_SQLITE) :]).absolute())}
     return {**entry, "uri": str(Path(uri).absolute())}
