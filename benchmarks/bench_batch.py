@@ -1,0 +1,377 @@
+"""Offline batch inference: ``edgeml predict`` beside the script a user would write instead.
+
+Two workloads, each ``--rows`` rows (1M by default) written to CSV and Parquet in a temp dir:
+
+- ``telco``: edgeml.datasets.load("telco_churn") resampled with jitter on the charges and a
+  ``customer_id``; a 200-tree bundle with the native engine exported. The plain script is what
+  a user writes by hand: ``pl.read_csv`` (or ``pl.read_parquet``), categories mapped to the
+  model's codes and numbers cast, ``lightgbm.Booster.predict``, the output written to Parquet.
+- ``fleet``: edgeml.datasets.sensor_fleet sized to ~1M rows, a bundle with time-series features
+  (lags, row and time windows, EWM per machine). The comparison is the one-shot in-memory path
+  (``edgeml.load(bundle).predict``: read everything, features, ``Booster.predict``), since
+  hand-writing the features would be a different program.
+
+Each run is a fresh subprocess; its peak RSS is ``resource.getrusage(RUSAGE_CHILDREN)`` read by
+a wrapper process around it; the time is measured inside it, after the imports, and includes
+opening the bundle and writing the output. Medians of ``--repeats`` runs. ``edgeml predict``
+runs with ``--threads 2`` (``Booster.predict`` uses both cores by default). The engine's own
+rate is the compiled backend on the already prepared float matrix in memory. Peak RSS is also
+measured at ``--big-rows`` (3M) to show it is flat, and ``predict --dask`` on a LocalCluster of
+2 workers vs 1 (one thread each; Parquet row groups of 100k rows as tasks).
+
+    .venv/bin/python benchmarks/bench_batch.py                  # print the tables
+    .venv/bin/python benchmarks/bench_batch.py --write-readme   # also update README.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import polars as pl
+from _readme import write_section
+
+import edgeml
+import edgeml.runtime
+from edgeml.compile import export
+
+SECTION = "## Batch inference"
+TABLE_HEAD = (
+    "| data | rows | plain rows/s | plain peak MB | edgeml rows/s | edgeml peak MB "
+    "| throughput × plain | RSS × plain | engine rows/s | edgeml × engine |\n"
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+)
+GROUP_ROWS = 100_000
+# Runs the command after it in a child; prints the child's last stdout line and its peak RSS.
+_PEAK = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "if done.returncode: sys.exit(done.stderr)\n"
+    "print(done.stdout.strip().splitlines()[-1])\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+# -- data and bundles -------------------------------------------------------------------------
+
+
+def telco_rows(n: int, seed: int = 0) -> pl.DataFrame:
+    """telco_churn resampled to ``n`` rows, the charges jittered by ~2%, with a customer_id."""
+    base = edgeml.datasets.load("telco_churn").drop("churn")
+    rng = np.random.default_rng(seed)
+    rows = base[rng.integers(0, base.height, n)]
+    jitter = pl.Series(rng.normal(1.0, 0.02, n))
+    return rows.with_columns(
+        (pl.col("monthly_charges") * jitter).round(2),
+        (pl.col("total_charges") * jitter).round(2),
+    ).select(pl.format("C{}", pl.int_range(n)).alias("customer_id"), pl.all())
+
+
+def fleet_rows(n: int) -> pl.DataFrame:
+    """The demo fleet with enough machines for about ``n`` rows over 60 days, in time order."""
+    machines = max(1, round(n / (60 * 48 * 0.98)))
+    frame = edgeml.datasets.sensor_fleet(n_machines=machines, days=60, seed=5)
+    return frame.drop("failure_within_24h").sort("timestamp", maintain_order=True)
+
+
+def train_bundles(work: Path) -> dict[str, Path]:
+    telco = edgeml.train(
+        edgeml.datasets.load("telco_churn"),
+        target="churn",
+        config=edgeml.Config.from_dict(
+            {"train": {"num_boost_round": 200, "early_stopping_rounds": 0}}
+        ),
+        cv_folds=0,
+        out=work / "telco.edgeml",
+    ).bundle
+    fleet_config = edgeml.Config.from_dict({
+        "train": {"num_boost_round": 200, "early_stopping_rounds": 0},
+        "features": {"mode": "manual", "columns": ["temperature", "vibration", "pressure"],
+                     "lags": [1, 3], "windows": ["6", "3h"], "stats": ["mean", "std", "max"],
+                     "ewm_halflives": [4.0], "select": False, "target_history": False},
+    })  # fmt: skip
+    history = work / "history.parquet"
+    edgeml.datasets.sensor_fleet(seed=1).write_parquet(history)
+    fleet = edgeml.train(
+        history, target="failure_within_24h", time_col="timestamp", entity_col="machine_id",
+        config=fleet_config, cv_folds=0, out=work / "fleet.edgeml",
+    ).bundle  # fmt: skip
+    for bundle in (telco, fleet):
+        export(bundle, format="native")
+    return {"telco": telco, "fleet": fleet}
+
+
+def write_inputs(frame: pl.DataFrame, stem: Path) -> dict[str, Path]:
+    csv, parquet = stem.with_suffix(".csv"), stem.with_suffix(".parquet")
+    frame.write_csv(csv)
+    frame.write_parquet(parquet, row_group_size=GROUP_ROWS)
+    return {"csv": csv, "parquet": parquet}
+
+
+# -- the programs measured --------------------------------------------------------------------
+
+
+def edgeml_code(bundle: Path, data: Path, out: Path, ids: list[str]) -> str:
+    return f"""
+import json, time
+from edgeml.batch import predict_file
+t = time.perf_counter()
+r = predict_file({str(bundle)!r}, {str(data)!r}, {str(out)!r}, threads=2, id_cols={ids!r},
+                 progress=False)
+print(json.dumps({{"seconds": time.perf_counter() - t, "rows": r.rows}}))
+"""
+
+
+def plain_telco_code(bundle: Path, data: Path, out: Path) -> str:
+    """The script a user writes: read, cast and map categories by hand, Booster.predict."""
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    steps = manifest["prep"]["steps"]
+    categories = {s["column"]: s["categories"] for s in steps if s["kind"] == "categorical"}
+    features = [s["column"] for s in steps]
+    read = "pl.read_csv" if data.suffix == ".csv" else "pl.read_parquet"
+    return f"""
+import json, time
+import lightgbm as lgb, numpy as np, polars as pl
+t = time.perf_counter()
+categories = {categories!r}
+features = {features!r}
+booster = lgb.Booster(model_file={str(bundle / "model.txt")!r})
+df = {read}({str(data)!r})
+X = df.select([
+    pl.col(c).replace_strict(categories[c], list(range(len(categories[c]))), default=None,
+                             return_dtype=pl.Float64)
+    if c in categories else pl.col(c).cast(pl.Float64)
+    for c in features
+]).to_numpy()
+p = booster.predict(X)
+pl.DataFrame({{"customer_id": df["customer_id"],
+              "prediction": np.where(p >= 0.5, "Yes", "No"),
+              "proba_No": 1 - p, "proba_Yes": p}}).write_parquet({str(out)!r})
+print(json.dumps({{"seconds": time.perf_counter() - t, "rows": len(p)}}))
+"""
+
+
+def plain_fleet_code(bundle: Path, data: Path, out: Path) -> str:
+    """The one-shot in-memory path: all rows read, features, Booster.predict."""
+    return f"""
+import json, time
+import edgeml
+t = time.perf_counter()
+result = edgeml.load({str(bundle)!r}).predict({str(data)!r})
+result.write_parquet({str(out)!r})
+print(json.dumps({{"seconds": time.perf_counter() - t, "rows": result.height}}))
+"""
+
+
+def measure(code: str, out: Path) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of ``code`` run in a fresh subprocess."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, sys.executable, "-c", code],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    line, peak = done.stdout.strip().splitlines()[-2:]
+    if out.is_dir():
+        shutil.rmtree(out)
+    else:
+        out.unlink(missing_ok=True)
+    return json.loads(line)["seconds"], int(peak) / 1024
+
+
+def repeated(code: str, out: Path, repeats: int) -> dict[str, float]:
+    runs = [measure(code, out) for _ in range(repeats)]
+    return {
+        "seconds": statistics.median(s for s, _ in runs),
+        "rss": statistics.median(r for _, r in runs),
+    }
+
+
+def engine_rate(bundle: Path, frame: pl.DataFrame) -> float:
+    """Rows/s of the compiled backend alone on the prepared matrix (threads=2, median of 3)."""
+    model = edgeml.load(bundle)
+    matrix = model._matrix(frame, "bench")  # the prepared float matrix, as predict builds it
+    backend = edgeml.runtime.load(bundle, backend="native", threads=2).backend
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        backend.predict(matrix)
+        times.append(time.perf_counter() - started)
+    return matrix.shape[0] / statistics.median(times)
+
+
+def dask_ratio(bundle: Path, data: Path, work: Path, repeats: int) -> dict[str, float]:
+    """Seconds of predict --dask on a LocalCluster of 1 and of 2 workers (one thread each)."""
+    from distributed import LocalCluster
+
+    from edgeml.batch import predict_dask
+
+    seconds = {}
+    for workers in (1, 2):
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster:  # fmt: skip
+            runs = []
+            for _ in range(repeats + 1):  # the first run warms the workers (imports, numba)
+                out = work / "dask-out"
+                started = time.perf_counter()
+                predict_dask(bundle, data, out, cluster.scheduler_address, threads=1,
+                             id_cols=["customer_id"], progress=False)  # fmt: skip
+                runs.append(time.perf_counter() - started)
+                shutil.rmtree(out)
+            seconds[workers] = statistics.median(runs[1:])
+    return seconds
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    with open("/proc/cpuinfo") as handle:
+        names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+    with open("/proc/loadavg") as handle:
+        load = " ".join(handle.read().split()[:3])
+    return (
+        f"Machine: {os.cpu_count()} cores, {(names or [platform.processor()])[0]}; Linux "
+        f"{platform.release()}; load average {load} at the start (shared with other jobs: "
+        f"absolute figures are noisy, compare within a table). Python "
+        f"{platform.python_version()}, LightGBM {lgb.__version__}, Polars {pl.__version__}."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big-rows", type=int, default=3_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-dask", action="store_true")
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+    header = machine()
+    work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    try:
+        body = run(args, work, header)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(body)
+    if args.write_readme:
+        write_section(SECTION, body)
+
+
+def run(args: argparse.Namespace, work: Path, header: str) -> str:
+    bundles = train_bundles(work)
+    out = work / "out.parquet"
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    frames = {"telco": telco_rows(args.rows), "fleet": fleet_rows(args.rows)}
+    results: dict[str, Any] = {}
+    for name, frame in frames.items():
+        bundle = bundles[name]
+        inputs = write_inputs(frame, work / name)
+        ids = ["customer_id"] if name == "telco" else ["machine_id", "timestamp"]
+        rate = engine_rate(bundle, frame.drop(ids) if name == "telco" else frame)
+        for fmt, data in inputs.items():
+            ours = repeated(edgeml_code(bundle, data, out, ids), out, args.repeats)
+            plain_code = (plain_telco_code if name == "telco" else plain_fleet_code)(
+                bundle, data, out
+            )
+            plain = repeated(plain_code, out, args.repeats)
+            n = frame.height
+            results[(name, fmt)] = (ours, plain, rate, n)
+            rows.append([
+                f"{name} {fmt}", f"{n:,}",
+                f"{n / plain['seconds']:,.0f}", f"{plain['rss']:,.0f}",
+                f"{n / ours['seconds']:,.0f}", f"{ours['rss']:,.0f}",
+                f"{plain['seconds'] / ours['seconds']:.2f}×", f"{ours['rss'] / plain['rss']:.2f}×",
+                f"{rate:,.0f}", f"{n / ours['seconds'] / rate:.2f}×",
+            ])  # fmt: skip
+            print(" | ".join(rows[-1]), flush=True)
+        if name == "telco":
+            notes.append(agreement(bundle, inputs["csv"], work))
+    # flat memory: the telco CSV at --big-rows
+    big = write_inputs(telco_rows(args.big_rows, seed=1), work / "big")["csv"]
+    big_ours = measure(edgeml_code(bundles["telco"], big, out, ["customer_id"]), out)
+    big_plain = measure(plain_telco_code(bundles["telco"], big, out), out)
+    big.unlink()
+    small_ours, small_plain = results[("telco", "csv")][0], results[("telco", "csv")][1]
+    flat = (
+        f"| telco csv | {args.rows:,} | {small_ours['rss']:,.0f} | {small_plain['rss']:,.0f} |\n"
+        f"| telco csv | {args.big_rows:,} | {big_ours[1]:,.0f} | {big_plain[1]:,.0f} |"
+    )
+    print(flat, flush=True)
+    dask_text = "not run (--no-dask)."
+    if not args.no_dask:
+        data = work / "telco.parquet"
+        seconds = dask_ratio(bundles["telco"], data, work, max(2, args.repeats - 1))
+        n = frames["telco"].height
+        dask_text = (
+            f"`predict --dask` on a LocalCluster (processes, 1 thread each, `--threads 1`), the "
+            f"telco Parquet file ({n:,} rows, {-(-n // GROUP_ROWS)} row groups = tasks), median of "
+            f"{max(2, args.repeats - 1)} runs after a warm-up: 1 worker {seconds[1]:.2f} s "
+            f"({n / seconds[1]:,.0f} rows/s), 2 workers {seconds[2]:.2f} s "
+            f"({n / seconds[2]:,.0f} rows/s): **{seconds[1] / seconds[2]:.2f}×** with 2 workers."
+        )
+        print(dask_text, flush=True)
+    command = (
+        f"python benchmarks/bench_batch.py --rows {args.rows} --big-rows {args.big_rows} "
+        f"--repeats {args.repeats} --write-readme"
+    )
+    table = "\n".join("| " + " | ".join(r) + " |" for r in rows)
+    return f"""{header}
+
+Command: `{command}`
+
+Each run is a fresh subprocess (peak RSS from `getrusage(RUSAGE_CHILDREN)` in a wrapper around
+it; time measured inside it after the imports, including opening the bundle and writing the
+Parquet output); medians of {args.repeats} runs. `edgeml predict` = `edgeml.batch.predict_file`
+(what the CLI calls) with `--threads 2`, the native engine, default batch size. Plain (telco) =
+`pl.read_csv`/`pl.read_parquet`, categories mapped to the model's codes and numbers cast by hand,
+`lightgbm.Booster.predict` (both cores), output to Parquet. Plain (fleet, time-series features)
+= the one-shot in-memory path `edgeml.load(bundle).predict` (whole file read, features over all
+rows, `Booster.predict`). Engine = the native backend alone on the prepared float matrix in
+memory (2 threads).
+
+{TABLE_HEAD}
+{table}
+
+Targets (issue 14): throughput ≥ 1.5× plain, peak RSS ≤ 0.3× plain, ≥ 0.8× the engine's rate.
+{" ".join(notes)}
+
+Peak RSS as the input grows (MB):
+
+| data | rows | edgeml predict | plain |
+| --- | ---: | ---: | ---: |
+{flat}
+
+Dask: {dask_text}
+"""
+
+
+def agreement(bundle: Path, data: Path, work: Path) -> str:
+    """How far the hand-written script's probabilities are from edgeml predict's."""
+    ours, plain = work / "ours.parquet", work / "plain.parquet"
+    measure(edgeml_code(bundle, data, ours, ["customer_id"]), work / "none")
+    measure(plain_telco_code(bundle, data, plain), work / "none")
+    a, b = pl.read_parquet(ours), pl.read_parquet(plain)
+    diff = float(np.max(np.abs(a["proba_Yes"].to_numpy() - b["proba_Yes"].to_numpy())))
+    same = bool((a["prediction"] == b["prediction"]).all())
+    return (
+        f"The plain telco script's probabilities differ from edgeml's by at most {diff:.1e} "
+        f"(labels {'identical' if same else 'NOT identical'})."
+    )
+
+
+if __name__ == "__main__":
+    main()
