@@ -195,3 +195,14 @@ def test_train_then_profile_from_an_api(api, tmp_path):
     assert source["uri"] == api.url("/next") and source["rows"] == TOTAL
     code, output = run("profile", api.url("/link"), "--json")
     assert code == 0 and json.loads(output)["rows"] == TOTAL, output
+
+
+def test_since_keeps_only_newer_records_and_snapshots_them(api, tmp_path):
+    config = DataConfig(watermark="id", since="30", since_param="since",
+                        snapshot=str(tmp_path / "snap"))  # fmt: skip
+    ds = read_data(api.url("/link"), config=config)
+    assert ds.frame["id"].to_list() == list(range(31, TOTAL + 1))
+    (source,) = ds.card.sources
+    assert source["uri"] == api.url("/link")  # the since parameter is the query, not the source
+    assert source["watermark"] == {"column": "id", "after": "30", "min": "31", "max": "35"}
+    assert pl.read_parquet(source["snapshot"]).equals(ds.frame)

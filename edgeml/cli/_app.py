@@ -131,6 +131,7 @@ def profile(
 @click.option("--max-latency-us", type=float, help="Edge budget: µs per single-row prediction.")
 @click.option("--max-model-kb", type=float, help="Edge budget: model size in KB.")
 @click.option("--compare", is_flag=True, help="Leaderboard of model families on the same folds.")
+@click.option("--since", help="With [data] watermark: only rows after this value.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_data_options
 @user_errors
@@ -152,6 +153,7 @@ def train(
     max_latency_us: float | None,
     max_model_kb: float | None,
     compare: bool,
+    since: str | None,
     as_json: bool,
     table: str | None,
     query: str | None,
@@ -166,6 +168,7 @@ def train(
         edgeml train customers.csv --target churn --search bayes --max-model-kb 64 --compare
     """
     config: Config = load_config(config_path).with_overrides("features", mode=features_mode)
+    config = config.with_overrides("data", since=since)
     config = config.with_overrides(
         "search",
         method=method,

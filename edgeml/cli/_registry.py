@@ -55,6 +55,9 @@ def _registry_option(command: F) -> F:
 @click.option("--out", type=click.Path(path_type=Path), help="Challenger bundle (no registry).")
 @click.option("--table", help="Table name, for sqlite:/// and postgresql:// sources.")
 @click.option("--query", help="SQL query, for sqlite:/// and postgresql:// sources.")
+@click.option(
+    "--since", help="With [data] watermark: new rows after this value [the champion's latest]."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @user_errors
 def retrain(
@@ -66,6 +69,7 @@ def retrain(
     out: Path | None,
     table: str | None,
     query: str | None,
+    since: str | None,
     as_json: bool,
 ) -> None:
     """Train a challenger on NEW_DATA and keep it only if it beats the champion beyond noise.
@@ -92,6 +96,7 @@ def retrain(
         query=query,
         out=out,
         reporter=Reporter(),
+        since=since,
     )
     if as_json:
         emit_json(result.to_dict())

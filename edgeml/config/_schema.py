@@ -81,6 +81,13 @@ class DataConfig:
     http_timeout: float = 30.0
     http_retries: int = 3
     max_pages: int = 10_000
+    # Incremental collection (edgeml.data._watermark): the column that grows with new rows, the
+    # value to read after (--since; edgeml retrain: the champion's latest), the API's query
+    # parameter that takes it, and a directory that keeps the rows fetched as Parquet.
+    watermark: str | None = None
+    since: str | None = None
+    since_param: str | None = None
+    snapshot: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

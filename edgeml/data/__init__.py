@@ -18,6 +18,7 @@ from edgeml.data._profile import ColumnProfile, Profile, profile
 from edgeml.data._redact import redact
 from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, infer_types, logical_schema
 from edgeml.data._sources import read_data
+from edgeml.data._watermark import last_watermark
 
 __all__ = [
     "POLARS_TYPES",
@@ -34,6 +35,7 @@ __all__ = [
     "infer_types",
     "is_http",
     "is_postgres",
+    "last_watermark",
     "logical_schema",
     "postgres_batches",
     "postgres_source",

@@ -172,6 +172,8 @@ def _first_url(url: str, config: DataConfig) -> str:
         url = next_url(url, config.page_param, 1)
     if config.offset_param is not None:
         url = next_url(url, config.offset_param, 0)
+    if config.since_param is not None and config.since is not None:  # only the new rows
+        url = next_url(url, config.since_param, config.since)
     return url
 
 

@@ -28,6 +28,7 @@ from edgeml.data._postgres import is_postgres, read_postgres
 from edgeml.data._redact import redact
 from edgeml.data._schema import convert, infer_types, logical_schema
 from edgeml.data._sqlite import first_line, read_sqlite
+from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
 
 __all__ = ["read_data"]
@@ -99,8 +100,23 @@ def read_data(
     if frame.width == 0:
         raise SourceError(f"{text}: no columns")
     if frame.height == 0:
+        if config.watermark is not None and config.since is not None:
+            _nothing_new(text, config)
         raise SourceError(f"{text}: no rows (only a header or an empty result)")
     frame = _apply_config(frame, config=config, keep_raw=keep_raw, source=text)
+    if config.watermark is not None:
+        frame = keep_newer(frame, config.watermark, config.since, source=text)
+        if frame.height == 0:
+            _nothing_new(text, config)
+        span = watermark_range(frame, config.watermark, config.since)
+        sources = [{**s, "watermark": span} for s in sources]
+    if config.snapshot is not None:
+        if len(sources) != 1 or "kind" not in sources[0]:
+            raise ConfigError(
+                f"{text}: [data] snapshot keeps rows fetched from a database or API; "
+                "files are their own snapshot"
+            )
+        sources = [{**sources[0], **write_snapshot(frame, config.snapshot)}]
     schema = logical_schema(frame)
     card = DataCard(
         sources=sources,
@@ -113,7 +129,14 @@ def read_data(
     return Dataset(frame, card)
 
 
+def _nothing_new(source: str, config: DataConfig) -> NoReturn:
+    what = f"no rows with {config.watermark} after {config.since}"
+    raise SourceError(f"{source}: {what} (nothing new)")
+
+
 def _check_config_names(config: DataConfig) -> None:
+    if config.since is not None and config.watermark is None:
+        raise ConfigError('[data] since (--since) needs [data] watermark = "COLUMN"')
     overlap = sorted(set(config.drop) & set(config.dtypes))
     if overlap:
         raise ConfigError(f"[data]: columns {overlap} are both dropped and given a dtype")

@@ -23,6 +23,7 @@ retrained in turn, the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,8 @@ import numpy as np
 import polars as pl
 
 from edgeml.bundle import MANIFEST, sha256_file
-from edgeml.config import Config, RetrainConfig
-from edgeml.data import conform, logical_schema, read_data
+from edgeml.config import Config, DataConfig, RetrainConfig
+from edgeml.data import conform, last_watermark, logical_schema, read_data, redact
 from edgeml.errors import DataError, SchemaError, SourceError
 from edgeml.util.progress import Reporter
 
@@ -67,13 +68,23 @@ def gather_rows(
     table: str | None,
     query: str | None,
     reporter: Reporter,
+    since: str | None = None,
 ) -> _Rows:
-    """Read the new rows, hold some out, and add the champion's rows as the window asks."""
+    """Read the new rows, hold some out, and add the champion's rows as the window asks.
+
+    With ``[data] watermark`` the new rows are those after ``since``, by default the latest
+    watermark the champion's data card records: exactly the rows collected since it trained.
+    """
     target = str(manifest["target"]["name"])
     source = str(new_data)
-    reporter.status(f"reading new data {source}")
-    new = read_data(new_data, config=trained.data, table=table, query=query, keep_raw=[target])
     old_sources = [dict(s) for s in manifest["data_card"]["sources"]]
+    data = trained.data
+    if data.watermark is not None and since is None:
+        since = last_watermark(old_sources, data.watermark)
+    if since is not None:
+        data = dataclasses.replace(data, since=since)
+    reporter.status(f"reading new data {redact(source)}")
+    new = read_data(new_data, config=data, table=table, query=query, keep_raw=[target])
     _check_unseen(new.card.sources, old_sources)
     labelled = _labelled(new.frame, target, source)
     frame, holdout = _split_holdout(labelled, settings, trained, source)
@@ -151,6 +162,9 @@ def _read_old(
                 f"{champion}: the champion was trained on {uri}, which cannot be read again; "
                 'set [retrain] window = "new" to train on the new rows only'
             )
+        if entry.get("snapshot"):
+            frames.append(_snapshot(entry, trained, target, champion, advice))
+            continue
         if entry.get("kind") in _FETCHED:
             frames.append(_refetch(entry, trained, target, champion, advice, reporter))
             continue
@@ -168,7 +182,7 @@ def _read_old(
         reporter.status(f"re-reading the champion's data {uri}")
         dataset = read_data(
             _SQLITE + str(path) if uri.startswith(_SQLITE) else str(path),
-            config=trained.data,
+            config=_reread(trained, entry),
             table=entry.get("table"),
             query=entry.get("query"),
             keep_raw=[target],
@@ -178,6 +192,29 @@ def _read_old(
     return pl.concat(
         [conform(f, schema, source=s["uri"]) for f, s in zip(frames, sources, strict=True)]
     )
+
+
+def _reread(trained: Config, entry: dict[str, Any]) -> DataConfig:
+    """How to read a champion's source again: the same watermark bound, no new snapshot."""
+    after = (entry.get("watermark") or {}).get("after")
+    return dataclasses.replace(trained.data, snapshot=None, since=after)
+
+
+def _snapshot(
+    entry: dict[str, Any], trained: Config, target: str, champion: Path, advice: str
+) -> pl.DataFrame:
+    """The rows a source gave the champion, from the Parquet snapshot the card names."""
+    path = Path(str(entry["snapshot"]))
+    uri = str(entry.get("uri"))
+    if not path.is_file():
+        raise SourceError(f"{uri}: the snapshot {path} of the champion's rows is gone; {advice}")
+    if sha256_file(path) != entry.get("snapshot_sha256"):
+        raise SourceError(f"{uri}: the snapshot {path} changed since the champion was trained")
+    # Stored after [data] drop and dtypes, and already past the watermark: read as it is.
+    config = dataclasses.replace(
+        trained.data, snapshot=None, since=None, watermark=None, drop=[], dtypes={}
+    )
+    return read_data(str(path), config=config, keep_raw=[target]).frame
 
 
 def _refetch(
@@ -192,7 +229,7 @@ def _refetch(
     uri = str(entry["uri"])
     reporter.status(f"fetching the champion's data again from {uri}")
     dataset = read_data(
-        uri, config=trained.data, table=entry.get("table"), query=entry.get("query"),
+        uri, config=_reread(trained, entry), table=entry.get("table"), query=entry.get("query"),
         keep_raw=[target],
     )  # fmt: skip
     if dataset.card.sources[0].get("sha256") != entry["sha256"]:

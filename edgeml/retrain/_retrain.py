@@ -98,6 +98,7 @@ def retrain(
     query: str | None = None,
     out: str | Path | None = None,
     reporter: Reporter = SILENT,
+    since: str | None = None,
 ) -> RetrainResult:
     """Train a challenger on ``new_data`` (plus the champion's data) and keep the better model.
 
@@ -107,7 +108,9 @@ def retrain(
     next version and made current only if accepted. Only the ``[retrain]`` section and the
     ``[search]`` edge budgets of ``config`` are used (default: the champion's): the challenger
     trains with the champion's own settings, so the two differ by their data alone (a stored
-    search is not re-run: its best parameters are kept).
+    search is not re-run: its best parameters are kept). With the champion's ``[data]
+    watermark``, ``new_data`` gives only the rows after ``since`` (default: the latest watermark
+    in the champion's data card).
 
     >>> result = retrain("churn.edgeml", "march.csv")                      # doctest: +SKIP
     >>> result.accepted, result.comparison.gain > result.comparison.low > 0  # doctest: +SKIP
@@ -118,7 +121,9 @@ def retrain(
     manifest = read_manifest(champion, verify=True)
     trained = _trained_config(manifest, champion)
     settings = (config or trained).retrain
-    rows = gather_rows(new_data, manifest, trained, settings, champion, table, query, reporter)
+    rows = gather_rows(
+        new_data, manifest, trained, settings, champion, table, query, reporter, since=since
+    )
 
     staging = store.scratch(str(name)) if store is not None else _beside(_out_path(champion, out))
     with staging as scratch:
