@@ -10,8 +10,7 @@ pull in Polars, LightGBM or scikit-learn through this package's ``__init__``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from edgeml.errors import (
     BundleError,
@@ -26,7 +25,7 @@ from edgeml.errors import (
     TargetError,
     VersionError,
 )
-from edgeml.util.extras import missing
+from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml import datasets
@@ -36,33 +35,23 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "datasets": ("edgeml.datasets", None),
-    "Model": ("edgeml.pipeline", "Model"),
-    "load": ("edgeml.pipeline", "load"),
-    "TrainResult": ("edgeml.pipeline", "TrainResult"),
-    "train": ("edgeml.pipeline", "train"),
-    "Config": ("edgeml.config", "Config"),
-    "load_config": ("edgeml.config", "load_config"),
-    "DataCard": ("edgeml.data", "DataCard"),
-    "Dataset": ("edgeml.data", "Dataset"),
-    "profile": ("edgeml.data", "profile"),
-    "read_data": ("edgeml.data", "read_data"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'edgeml' has no attribute {name!r}")
-    module_name, attribute = _LAZY[name]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:  # a device install without the extra that provides it
-        raise missing(exc, f"edgeml.{name}") from None
-    value = module if attribute is None else getattr(module, attribute)
-    globals()[name] = value
-    return value
-
+# Imported on first use (PEP 562): the training stack loads only when a name needs it.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "datasets": "edgeml.datasets",
+        "Model": "edgeml.pipeline",
+        "load": "edgeml.pipeline",
+        "TrainResult": "edgeml.pipeline",
+        "train": "edgeml.pipeline",
+        "Config": "edgeml.config",
+        "load_config": "edgeml.config",
+        "DataCard": "edgeml.data",
+        "Dataset": "edgeml.data",
+        "profile": "edgeml.data",
+        "read_data": "edgeml.data",
+    },
+)
 
 __all__ = [
     "BundleError",

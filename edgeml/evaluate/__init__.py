@@ -40,4 +40,4 @@ __all__ = [
 # The report loads bundles through the training stack (Polars, LightGBM) and draws with
 # matplotlib: imported on first use, so the monitor report can share this package's HTML and
 # plot helpers without them.
-__getattr__, _dir = lazy_exports(__name__, {"report": "edgeml.evaluate._report"})
+__getattr__, __dir__ = lazy_exports(__name__, {"report": "edgeml.evaluate._report"})
