@@ -1,6 +1,10 @@
 """The ``edgeml`` command line: each command parses options, calls one library function and prints.
 
 User mistakes (:class:`edgeml.EdgeMLError`) become one line on stderr and exit code 2.
+
+Each command imports the stage it calls when it runs, inside its body: the training stack
+(Polars, LightGBM, scikit-learn, Numba) and the server take seconds to import, and
+``edgeml --help`` / ``--version`` should not wait for them (a test checks ``sys.modules``).
 """
 
 from __future__ import annotations
@@ -20,14 +24,7 @@ from edgeml.cli._registry import registry, retrain
 from edgeml.compile import FORMATS
 from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
-from edgeml.data import profile as profile_frame
-from edgeml.data import read_data, redact
-from edgeml.demo import run_demo
-from edgeml.evaluate import report as write_report
-from edgeml.pipeline import load
-from edgeml.pipeline import train as train_bundle
 from edgeml.runtime import BACKENDS
-from edgeml.search._view import show_tuning
 from edgeml.util.progress import Reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,6 +69,8 @@ def demo(out: Path) -> None:
     Example:
         edgeml demo --out /tmp/demo
     """
+    from edgeml.demo import run_demo  # the whole pipeline: imported when the command runs
+
     result = run_demo(out, reporter=Reporter())
     _views.show_demo(_stdout(), result)
 
@@ -97,6 +96,9 @@ def profile(
     Example:
         edgeml profile customers.csv --target churn
     """
+    from edgeml.data import profile as profile_frame  # Polars: imported when the command runs
+    from edgeml.data import read_data, redact
+
     config = load_config(config_path)
     keep_raw = [target] if target else []
     dataset = read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
@@ -167,6 +169,10 @@ def train(
         edgeml train customers.csv --target churn --search bayes --trials 30 --time-budget 10m
         edgeml train customers.csv --target churn --search bayes --max-model-kb 64 --compare
     """
+    # The training stack: imported when the command runs.
+    from edgeml.pipeline import train as train_bundle
+    from edgeml.search import show_tuning
+
     config: Config = load_config(config_path).with_overrides("features", mode=features_mode)
     config = config.with_overrides("data", since=since)
     config = config.with_overrides(
@@ -213,6 +219,8 @@ def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: s
     Example:
         edgeml evaluate churn.edgeml holdout.csv --json
     """
+    from edgeml.pipeline import load  # the training stack: imported when the command runs
+
     report = load(bundle).evaluate(data, table=table, query=query)
     if as_json:
         emit_json(report)
@@ -270,7 +278,7 @@ def predict(
         edgeml predict churn.edgeml new_customers.csv -o explained.parquet --explain
         edgeml predict churn.edgeml 'parts/*.parquet' -o scores/ --dask tcp://10.0.0.5:8786
     """
-    from edgeml import batch
+    from edgeml import batch  # Polars and the model's backend: imported when the command runs
 
     ids = None if id_cols is None else [c.strip() for c in id_cols.split(",") if c.strip()]
     options: dict[str, Any] = dict(
@@ -377,6 +385,9 @@ def report(bundle: Path, out: Path, data: str | None, table: str | None, query: 
         edgeml report churn.edgeml -o churn.html
         edgeml report churn.edgeml -o churn.html --data holdout.csv
     """
+    # The training stack and matplotlib: imported when the command runs.
+    from edgeml.evaluate import report as write_report
+
     path = write_report(bundle, out, data=data, table=table, query=query)
     click.echo(f"wrote {path}")
 
@@ -444,7 +455,7 @@ def serve(
         EDGEML_ADMIN_TOKEN=... edgeml serve --registry models/ --name churn
         curl -s localhost:8000/predict -d '{"tenure": 12, "contract": "Month-to-month", ...}'
     """
-    from edgeml.serve import ServeSettings, run
+    from edgeml.serve import ServeSettings, run  # FastAPI: imported when the command runs
 
     settings = ServeSettings(
         bundle=bundle,

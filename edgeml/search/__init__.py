@@ -30,19 +30,21 @@ if TYPE_CHECKING:
     )
     from edgeml.search._storage import study_location
     from edgeml.search._study import SearchResult, search
+    from edgeml.search._view import show_tuning
 
 _LAZY = {
-    "DEFAULT_SPACE": "edgeml.config._space",
+    "DEFAULT_SPACE": "edgeml.config",
     "FAMILIES": "edgeml.search._leaderboard",
     "Candidate": "edgeml.search._leaderboard",
     "Leaderboard": "edgeml.search._leaderboard",
-    "Param": "edgeml.config._space",
+    "Param": "edgeml.config",
     "SearchResult": "edgeml.search._study",
     "compare_models": "edgeml.search._leaderboard",
     "family_config_of": "edgeml.search._leaderboard",
     "parse_duration": "edgeml.config",
-    "parse_space": "edgeml.config._space",
+    "parse_space": "edgeml.config",
     "search": "edgeml.search._study",
+    "show_tuning": "edgeml.search._view",
     "study_location": "edgeml.search._storage",
 }
 
@@ -62,5 +64,6 @@ __all__ = [
     "parse_duration",
     "parse_space",
     "search",
+    "show_tuning",
     "study_location",
 ]
