@@ -36,7 +36,7 @@ from typing import Any
 
 from edgeml.bundle import open_bundle, read_manifest
 from edgeml.errors import RegistryError
-from edgeml.util.files import fsync_dir
+from edgeml.util.files import fsync_dir, write_text_atomically
 from edgeml.util.process import alive
 
 __all__ = ["Registry", "VersionInfo"]
@@ -390,15 +390,5 @@ def _remove_stale(folder: Path) -> None:
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f"{_TEMP}{os.getpid()}-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    text = json.dumps(payload, indent=2, default=str) + "\n"
+    write_text_atomically(path, text, prefix=f"{_TEMP}{os.getpid()}-", durable=True)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
 from edgeml.errors import ConfigError
+from edgeml.util.files import atomic_path
 
 FORMATS = (".parquet", ".csv", ".ndjson", ".jsonl")
 
@@ -28,18 +27,11 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> Path:
             f"{path}: cannot write {suffix or 'a file without extension'}; "
             f"expected one of: {', '.join(FORMATS)}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as temp:
         if suffix == ".parquet":
-            frame.write_parquet(tmp)
+            frame.write_parquet(temp)
         elif suffix == ".csv":
-            frame.write_csv(tmp)
+            frame.write_csv(temp)
         else:
-            frame.write_ndjson(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            frame.write_ndjson(temp)
     return path
