@@ -43,7 +43,6 @@ The parity gate proves the result on thresholds, their neighbours, NaN, ±inf, 0
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import math
 import re
@@ -55,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from edgeml.compile._entry_c import ENTRY_TEMPLATE
+from edgeml.compile._forest import K_ZERO, parse_model
 from edgeml.errors import ExportError
 
 __all__ = [
@@ -74,7 +74,6 @@ __all__ = [
 
 ABI_VERSION = 1
 NUMERIC, ZERO_AS_MISSING, CATEGORICAL = 0, 1, 2
-K_ZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold
 _MAX_CATEGORY = 1 << 24  # Treelite's generated test accepts categories up to 2^24 only
 _NODES_PER_UNIT = 1000  # about 200 KB of C: gcc -O2 needs ~2 s and ~80 MB per unit
 _FINGERPRINT = hashlib.sha256(Path(__file__).read_bytes() + ENTRY_TEMPLATE.encode()).hexdigest()
@@ -105,16 +104,14 @@ def feature_kinds(model_text: str, num_feature: int) -> tuple[int, ...]:
     """
     kinds = [NUMERIC] * num_feature
     missing: dict[int, set[int]] = {}
-    for tree in _trees(model_text):
-        features = _ints(tree.get("split_feature", ""))
-        decisions = _ints(tree.get("decision_type", ""))
-        for feature, decision in zip(features, decisions, strict=True):
+    for tree in parse_model(model_text).trees:
+        decisions = tree.decision_type.tolist()
+        for feature, decision in zip(tree.split_feature.tolist(), decisions, strict=True):
             if decision & 1:
                 kinds[feature] = CATEGORICAL
             else:
                 missing.setdefault(feature, set()).add((decision >> 2) & 3)
-        bounds = _ints(tree.get("cat_boundaries", ""))
-        widest = max((b - a for a, b in itertools.pairwise(bounds)), default=0)
+        widest = int(np.diff(tree.cat_boundaries).max(initial=0))
         if widest * 32 > _MAX_CATEGORY:
             raise ExportError(
                 f"a categorical split names categories up to {widest * 32}; TL2cgen handles "
@@ -135,14 +132,16 @@ def feature_kinds(model_text: str, num_feature: int) -> tuple[int, ...]:
 
 def split_features(model_text: str) -> set[int]:
     """The features the trees split on (cheaper than ``Booster.dump_model`` for big models)."""
-    return {f for tree in _trees(model_text) for f in _ints(tree.get("split_feature", ""))}
+    return parse_model(model_text).split_features()
 
 
 def treelite_text(model_text: str) -> str:
     """The model text Treelite should read: missing type Zero marked NaN (default way kept)."""
 
     def fix(match: re.Match[str]) -> str:
-        values = [(d & ~12) | 8 if (d >> 2) & 3 == 1 else d for d in _ints(match.group(1))]
+        values = [
+            (d & ~12) | 8 if (d >> 2) & 3 == 1 else d for d in map(int, match.group(1).split())
+        ]
         return "decision_type=" + " ".join(map(str, values))
 
     text = re.sub(r"^decision_type=(.*)$", fix, model_text, flags=re.MULTILINE)
@@ -171,7 +170,7 @@ def normalize(matrix: np.ndarray, kinds: tuple[int, ...]) -> np.ndarray:
 
 def parallel_units(model_text: str) -> int:
     """How many translation units to split the trees into, so each compiles in bounded time."""
-    nodes = sum(len(_ints(t.get("split_feature", ""))) for t in _trees(model_text))
+    nodes = sum(len(tree.split_feature) for tree in parse_model(model_text).trees)
     return max(1, math.ceil(nodes / _NODES_PER_UNIT))
 
 
@@ -299,26 +298,3 @@ def _entry(num_feature: int, num_output: int, kinds: tuple[int, ...], units: lis
         .replace("@KINDS@", ", ".join(map(str, kinds)))
         .replace("@K_ZERO@", repr(K_ZERO))
     )
-
-
-# -- reading LightGBM's model text ---------------------------------------------------------------
-
-
-def _trees(model_text: str) -> list[dict[str, str]]:
-    """The ``key=value`` lines of each ``Tree=`` block."""
-    trees: list[dict[str, str]] = []
-    current: dict[str, str] | None = None
-    for line in model_text.splitlines():
-        if line.startswith("Tree="):
-            current = {}
-            trees.append(current)
-        elif line.startswith("end of trees"):
-            break
-        elif current is not None and "=" in line:
-            key, _, value = line.partition("=")
-            current[key] = value
-    return trees
-
-
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split()]
