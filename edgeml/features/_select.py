@@ -15,7 +15,7 @@ import polars as pl
 
 from edgeml.data import logical_schema
 from edgeml.kernels import mutual_information, pearson
-from edgeml.learn import metrics_of
+from edgeml.learn import Fitted
 from edgeml.metrics import higher_is_better, primary_metric
 from edgeml.prep import within_groups
 from edgeml.spec.feature_plan import FeaturePlan
@@ -255,17 +255,16 @@ def _cv(
     frame = prepared.frame.with_columns(candidates.select(columns)) if columns else prepared.frame
     trial = dataclasses.replace(prepared, frame=frame, config=config)
     metric = primary_metric(prepared.target.task)
-    scores: list[float] = []
-    gains: dict[str, float] = {}
-    folds = prepared.splitter.folds(rows, min(SELECTION_FOLDS, max(2, settings.cv_folds or 3)))
+    folds = min(SELECTION_FOLDS, max(2, settings.cv_folds or 3))
     reporter.status(f"feature selection: CV with {len(columns)} candidate features")
-    for fold_train, fold_test in folds:
-        fitted = trial.fit(fold_train)
-        output = fitted.predict(frame[fold_test], prepared.target.task)
-        scores.append(metrics_of(output, prepared.y[fold_test], prepared.target)[metric])
-        importance = fitted.booster.feature_importance("gain")
-        for name, value in zip(fitted.booster.feature_name(), importance, strict=True):
-            gains[name] = gains.get(name, 0.0) + float(value) / len(folds)
+    models: list[Fitted] = []
+    results = trial.cross_validate(rows=rows, folds=folds, stop_on_test=False, fitted=models)
+    scores = [fold[metric] for fold in results]
+    gains: dict[str, float] = {}
+    for model in models:
+        importance = model.booster.feature_importance("gain")
+        for name, value in zip(model.booster.feature_name(), importance, strict=True):
+            gains[name] = gains.get(name, 0.0) + float(value) / len(models)
     values = np.asarray(scores, dtype=np.float64)
     spread = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
     return float(np.nanmean(values)), spread, gains

@@ -103,15 +103,22 @@ class Prepared:
         rounds: list[tuple[int, int]] | None = None,
         curves: dict[str, Any] | None = None,
         outputs: list[tuple[np.ndarray, np.ndarray]] | None = None,
+        folds: int | None = None,
+        stop_on_test: bool = True,
+        fitted: list[Fitted] | None = None,
     ) -> list[dict[str, float]]:
-        """Metrics of each of ``cv_folds`` folds over ``rows`` (all labelled rows by default).
+        """Metrics of each of ``folds`` folds (``[train] cv_folds`` by default) over ``rows`` (all
+        labelled rows by default): the one cross-validation loop of edgeml.
 
         Each fold early-stops on its own test part (as ``lightgbm.cv`` does) and is scored at its
-        best iteration; ``rounds``, when given, receives each fold's (best iteration, training
-        rows), from which :func:`edgeml.learn._fitting.rounds_from_folds` sizes the final model, and
-        ``curves`` the last fold's learning curves (training and validation part).
+        best iteration (``stop_on_test=False``: it stops on a part of its training rows, as a
+        final model does, and the test part only scores it). ``rounds``, when given, receives
+        each fold's (best iteration, training rows), from which :func:`rounds_from_folds` sizes
+        the final model, and ``curves`` the last fold's learning curves (training and validation
+        part).
         ``outputs``, when given, receives each fold's ``(test rows, model output)``: the
-        out-of-fold predictions that calibration and the decision threshold are learned on.
+        out-of-fold predictions that calibration and the decision threshold are learned on;
+        ``fitted`` each fold's model.
 
         The folds are the same for every config of a run (same seed, same rows), so results of
         different configs are paired fold by fold. Model selection passes the training rows, so
@@ -119,21 +126,23 @@ class Prepared:
         """
         config = config or self.config
         rows = np.arange(self.frame.height) if rows is None else rows
-        folds = self.splitter.folds(rows, config.train.cv_folds)
+        splits = self.splitter.folds(rows, folds or config.train.cv_folds)
         results = []
-        for i, (fold_train, fold_test) in enumerate(folds, start=1):
-            reporter.status(f"cross-validation fold {i}/{len(folds)} ({self.splitter.kind})")
-            fitted = self.fit(
+        for i, (fold_train, fold_test) in enumerate(splits, start=1):
+            reporter.status(f"cross-validation fold {i}/{len(splits)} ({self.splitter.kind})")
+            model = self.fit(
                 fold_train,
                 config=config,
                 reporter=reporter,
                 label=f"fold {i}",
-                valid_rows=fold_test,
-                curves=curves if i == len(folds) else None,
+                valid_rows=fold_test if stop_on_test else None,
+                curves=curves if i == len(splits) else None,
             )
             if rounds is not None:
-                rounds.append((fitted.booster.current_iteration(), len(fold_train)))
-            output = fitted.predict(self.frame[fold_test], self.target.task)
+                rounds.append((model.booster.current_iteration(), len(fold_train)))
+            if fitted is not None:
+                fitted.append(model)
+            output = model.predict(self.frame[fold_test], self.target.task)
             if outputs is not None:
                 outputs.append((fold_test, output))
             results.append(metrics_of(output, self.y[fold_test], self.target))
