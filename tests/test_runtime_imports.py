@@ -100,6 +100,7 @@ def test_runtime_imports_numpy_only_and_matches_polars(device_bundle, tmp_path):
         "edgeml.spec",
         "edgeml.util",
         "edgeml.spec.prep_plan",
+        "edgeml.spec.manifest",
         "edgeml.runtime",
         "edgeml.spec.feature_plan",
         "edgeml.spec.formula",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,10 @@ from edgeml.bundle._digest import DIGEST, manifest_digest, parse_manifest
 from edgeml.bundle._paths import MANIFEST, check_paths, read_member, safe_name
 from edgeml.bundle._recover import recover
 from edgeml.bundle._shape import check_shape
-from edgeml.errors import BundleError, ChecksumError, VersionError
+from edgeml.errors import BundleError, ChecksumError
+from edgeml.spec.manifest import SCHEMA_VERSION, Manifest, check_version
 
 __all__ = ["SCHEMA_VERSION", "Bundle", "open_bundle", "read_bundle_files", "read_manifest"]
-
-# 2: the manifest carries its digest, and every path in it is checked (edgeml 0.1, issue 10).
-SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +44,11 @@ class Bundle:
     manifest: dict[str, Any]
     files: dict[str, str]
     manifest_bytes: bytes = field(repr=False)
+
+    @cached_property
+    def spec(self) -> Manifest:
+        """The manifest, typed (:class:`edgeml.spec.manifest.Manifest`)."""
+        return Manifest.from_dict(self.manifest, where=str(self.path))
 
     def read(self, name: str) -> bytes:
         """The bytes of ``name``, a file listed in the manifest, checked against its sha256."""
@@ -89,12 +93,7 @@ def open_bundle(path: str | Path, *, verify: bool = True, public_key: Any = None
         raise BundleError(f"{path}: not an edgeml bundle (no {MANIFEST})")
     text = _member(root, MANIFEST, path)
     manifest = parse_manifest(text, where=str(path / MANIFEST))
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise VersionError(
-            f"{path}: bundle schema version {version!r} is not supported; this edgeml reads "
-            f"version {SCHEMA_VERSION} (re-train, or upgrade edgeml if the bundle is newer)"
-        )
+    check_version(manifest, where=str(path))
     _check_digest(manifest, path)
     files = check_paths(manifest, where=str(path))
     check_shape(manifest, where=str(path))

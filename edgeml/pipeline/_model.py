@@ -46,15 +46,17 @@ class Model:
         # Files are read through the bundle opened with this manifest (checked against it):
         # never another version's model.txt found later at the same path.
         self.bundle = bundle if bundle is not None else open_bundle(path, verify=False)
+        self.spec = self.bundle.spec
         try:
             self.plan = PrepPlan.from_dict(manifest["prep"])
             self.feature_plan = FeaturePlan.from_dict(
                 manifest["features"].get("plan") or {"steps": []}
             )
+            classes = self.spec.target.classes
             self.target = TargetEncoding(
-                name=manifest["target"]["name"],
-                task=manifest["task"],
-                classes=manifest["target"]["classes"],
+                name=self.spec.target.name,
+                task=self.spec.task,
+                classes=None if classes is None else list(classes),
             )
         except KeyError as exc:
             raise BundleError(f"{path}: manifest lacks {exc}") from None
@@ -68,7 +70,7 @@ class Model:
 
     @cached_property
     def booster(self) -> lgb.Booster:
-        text = self.bundle.read(self.manifest["model"]["file"]).decode("utf-8", "replace")
+        text = self.bundle.read(self.spec.model_file).decode("utf-8", "replace")
         try:
             return lgb.Booster(model_str=text)
         except lgb.basic.LightGBMError as exc:

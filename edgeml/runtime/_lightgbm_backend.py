@@ -52,10 +52,7 @@ class LightGBMBackend:
 
 
 def load_backend(bundle: Bundle, *, threads: int = 1) -> LightGBMBackend:
-    """The bundle's LightGBM model (``manifest["model"]["file"]``), read once and checksummed."""
-    try:
-        name = bundle.manifest["model"]["file"]
-    except (KeyError, TypeError):
-        raise BundleError(f"{bundle.path}: manifest names no model file") from None
+    """The bundle's LightGBM model (the manifest's model file), read once and checksummed."""
+    name = bundle.spec.model_file
     text = bundle.read(name).decode("utf-8", errors="replace")
     return LightGBMBackend(text, source=str(bundle.path / name), threads=threads)

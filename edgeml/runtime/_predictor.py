@@ -31,11 +31,12 @@ from typing import Any
 import numpy as np
 
 from edgeml.bundle import Bundle, open_bundle
-from edgeml.errors import BundleError, ConfigError, ExportError, SchemaError
+from edgeml.errors import ConfigError, ExportError, SchemaError
 from edgeml.runtime._backend import BACKENDS, Backend
 from edgeml.runtime._explain import explanation
 from edgeml.runtime._post import Post
 from edgeml.runtime._prep import RuntimePrep
+from edgeml.spec.manifest import Manifest
 
 __all__ = ["Predictor", "load"]
 
@@ -69,7 +70,7 @@ def load(
         raise ConfigError(
             f"backend {backend!r} is not known; expected auto or one of: {', '.join(BACKENDS)}"
         )
-    exported = set(manifest.get("backends", {})) | {"lightgbm"}  # model.txt is always there
+    exported = set(opened.spec.backends) | {"lightgbm"}  # model.txt is always there
     skipped: dict[str, str] = {}
     for name in BACKENDS if backend == "auto" else (backend,):
         if name not in exported:
@@ -126,11 +127,11 @@ class Predictor:
         self.prep = prep
         self.backend = backend
         self.skipped = dict(skipped or {})
-        try:
-            self.task: str = manifest["task"]
-            classes = manifest["target"]["classes"]
-        except (KeyError, TypeError) as exc:
-            raise BundleError(f"{path}: manifest lacks {exc}") from None
+        self.spec = (
+            bundle.spec if bundle is not None else Manifest.from_dict(manifest, where=str(path))
+        )
+        self.task: str = self.spec.task
+        classes = self.spec.target.classes
         self.classes: list[Any] | None = list(classes) if classes is not None else None
         self.columns = [f"proba_{c}" for c in self.classes or []]
         self.post = Post.from_manifest(manifest, source=str(path))
