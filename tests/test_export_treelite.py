@@ -255,6 +255,12 @@ def test_batches_on_two_threads_equal_one_thread(library, bundles):
 # -- model text and toolchain --------------------------------------------------------------------
 
 ZERO_AND_NAN = """tree
+version=v4
+num_class=1
+num_tree_per_iteration=1
+max_feature_idx=0
+objective=regression
+
 Tree=0
 num_leaves=3
 split_feature=0 0
@@ -262,6 +268,7 @@ decision_type=6 10
 threshold=0.5 1.5
 left_child=-1 -2
 right_child=1 -3
+leaf_value=0 1 2
 end of trees
 """
 

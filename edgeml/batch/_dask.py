@@ -41,8 +41,9 @@ from edgeml.batch._progress import Bar, wanted
 from edgeml.batch._run import BatchResult, batch_rows_for, data_config, open_model
 from edgeml.batch._scan import scan
 from edgeml.batch._score import Scorer
-from edgeml.batch._writer import FILE_FORMATS, replace_path
+from edgeml.batch._writer import FILE_FORMATS
 from edgeml.errors import ClusterError, ConfigError, DataError, EdgeMLError
+from edgeml.util.files import replace_path
 
 __all__ = ["SUCCESS", "predict_dask"]
 

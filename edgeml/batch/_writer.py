@@ -27,8 +27,9 @@ from typing import IO, Any
 import polars as pl
 
 from edgeml.errors import ConfigError, SchemaError
+from edgeml.util.files import replace_path
 
-__all__ = ["FILE_FORMATS", "Writer", "replace_path"]
+__all__ = ["FILE_FORMATS", "Writer"]
 
 FILE_FORMATS = (".parquet", ".csv", ".ndjson", ".jsonl")
 
@@ -122,19 +123,6 @@ class Writer:
             self.commit()
         else:
             self.abort()
-
-
-def replace_path(temp: Path, out: Path) -> None:
-    """Move ``temp`` (a file or a directory) to ``out``, replacing whatever is there."""
-    if temp.is_dir() and out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-        os.replace(out, old / "previous")
-        os.replace(temp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        if out.is_dir():
-            shutil.rmtree(out)
-        os.replace(temp, out)
 
 
 def _same_types(frame: pl.DataFrame, schema: pl.Schema, out: Path) -> pl.DataFrame:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edgeml.bundle import open_bundle
 from edgeml.errors import ConfigError, ExportError
+from edgeml.util.files import replace_path
 
 __all__ = ["RUNTIME_PACKAGES", "write_context"]
 
@@ -130,7 +131,7 @@ def write_context(bundle: str | Path, out: str | Path | None) -> list[str]:
         (staging / ".dockerignore").write_text(_DOCKERIGNORE)
         (staging / MARKER).write_text(json.dumps({"bundle": bundle.name}) + "\n")
         _readable(staging)
-        _replace(staging, out)
+        replace_path(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -158,22 +159,6 @@ def _is_context(out: Path, names: set[str]) -> bool:
     if marker.is_file() and not marker.is_symlink():
         return True
     return names == _LEGACY
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Rename the complete context onto ``out``; an earlier one is moved aside first."""
-    if not out.exists() or not any(out.iterdir()):
-        os.replace(staging, out)  # rename(2) replaces an empty directory in one step
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-    os.replace(out, retired / "context")
-    try:
-        os.replace(staging, out)
-    except BaseException:
-        os.replace(retired / "context", out)
-        raise
-    finally:
-        shutil.rmtree(retired, ignore_errors=True)
 
 
 def _copy_tree(source: Path, target: Path, *, skip: tuple[str, ...] = ()) -> None:

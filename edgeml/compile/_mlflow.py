@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from edgeml.bundle import read_manifest
-from edgeml.compile._docker import _BACKEND_PACKAGES, _copy_tree, _readable, _replace
+from edgeml.compile._docker import _BACKEND_PACKAGES, _copy_tree, _readable
 from edgeml.errors import ConfigError, ExportError
 from edgeml.runtime import RuntimePrep
+from edgeml.util.files import replace_path
 
 __all__ = ["LOADER_MODULE", "MARKER", "write_model"]
 
@@ -66,7 +67,7 @@ def write_model(bundle: str | Path, out: str | Path | None) -> list[str]:
         (staging / "MLmodel").write_text(_mlmodel(manifest, python))
         (staging / MARKER).write_text(json.dumps({"bundle": bundle.name}) + "\n")
         _readable(staging)
-        _replace(staging, out)
+        replace_path(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

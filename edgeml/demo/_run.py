@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgeml.batch import Writer
 from edgeml.config import Config
 from edgeml.data import profile, read_data
 from edgeml.datasets import sensor_fleet
 from edgeml.demo._deploy import deploy_demo
-from edgeml.pipeline._train import train
-from edgeml.util.output import write_frame
+from edgeml.pipeline import train
 from edgeml.util.progress import SILENT, Reporter
 
 TARGET = "failure_within_24h"
@@ -26,7 +26,9 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
     """
     out = Path(out)
     reporter.status("simulating the sensor fleet")
-    data_path = write_frame(sensor_fleet(seed=seed), out / "sensor_fleet.csv")
+    with Writer(out / "sensor_fleet.csv") as writer:
+        writer.write(sensor_fleet(seed=seed))
+    data_path = writer.out
     dataset = read_data(data_path, keep_raw=[TARGET])
     facts = profile(dataset.frame, target=TARGET).to_dict()
     columns = facts["column_profiles"].values()

@@ -1,20 +1,28 @@
 """Small file helpers shared across stages: a whole file replaced at once, never half-written.
 
-:func:`atomic_path` is the one atomic writer: reports, exports, result tables and the
-registry's records all write through it. (Bundles are directories: ``edgeml.bundle`` stages a
-whole directory and renames it, with crash recovery of its own.)
+:func:`atomic_path` is the one atomic writer of a whole file: reports, exports and the
+registry's records write through it. Whatever is written in steps (a batch prediction's output,
+an export's directory) is staged beside its target and moved over it by :func:`replace_path`.
+(Bundles are directories too, with crash recovery of their own: ``edgeml.bundle``.)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "fsync_dir", "write_bytes_atomically", "write_text_atomically"]
+__all__ = [
+    "atomic_path",
+    "fsync_dir",
+    "replace_path",
+    "write_bytes_atomically",
+    "write_text_atomically",
+]
 
 
 @contextmanager
@@ -47,7 +55,7 @@ def atomic_path(
         os.chmod(temp, mode)
         if durable:
             _fsync(temp)
-        os.replace(temp, out)
+        replace_path(temp, out)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -71,6 +79,38 @@ def write_bytes_atomically(out: str | Path, content: bytes, **options: Any) -> P
     with atomic_path(out, **options) as temp:
         temp.write_bytes(content)
     return Path(out)
+
+
+def replace_path(temp: Path, out: Path) -> None:
+    """Move ``temp`` (a finished file or directory beside ``out``) over ``out``: one rename, or,
+    where something that one rename cannot replace is in the way (a directory that is not empty,
+    a file where a directory goes), that moved aside first and put back if the move fails.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "new").mkdir(); (root / "out").mkdir(); (root / "out" / "old.txt").touch()
+    >>> replace_path(root / "new", root / "out")
+    >>> sorted(p.name for p in root.iterdir()), list((root / "out").iterdir())
+    (['out'], [])
+    """
+    in_the_way = out.exists() or out.is_symlink()
+    directory = out.is_dir() and not out.is_symlink()
+    if not in_the_way or not (temp.is_dir() or directory) or (directory and _empty(out)):
+        os.replace(temp, out)  # rename(2) replaces a file, a link or an empty directory
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    os.replace(out, retired / "previous")
+    try:
+        os.replace(temp, out)
+    except BaseException:
+        os.replace(retired / "previous", out)
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _empty(directory: Path) -> bool:
+    return not any(directory.iterdir())
 
 
 def fsync_dir(directory: str | Path) -> None:
