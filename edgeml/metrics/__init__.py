@@ -1,5 +1,6 @@
 """Metrics in NumPy: every metric once (weighted, with its task and direction), scores by task,
-the trivial baseline and cross-validation summaries.
+the trivial baseline and cross-validation summaries. The PSI behind every drift number is
+:mod:`edgeml.metrics.drift`.
 
 A leaf of the package: evaluation, search, live monitoring and retraining all score through it.
 
