@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from edgeml.data import redact
 from edgeml.errors import EdgeMLError
+from edgeml.util.redact import redact
 
 __all__ = ["UserError", "emit_json", "user_errors"]
 

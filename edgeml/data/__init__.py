@@ -15,10 +15,10 @@ from edgeml.data._http import http_pages, is_http
 from edgeml.data._leakage import LeakageSuspect, TargetProfile
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile
-from edgeml.data._redact import redact
 from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, infer_types, logical_schema
 from edgeml.data._sources import read_data
 from edgeml.data._watermark import last_watermark
+from edgeml.util.redact import redact
 
 __all__ = [
     "POLARS_TYPES",

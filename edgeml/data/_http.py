@@ -46,8 +46,8 @@ import polars as pl
 
 from edgeml.config import DataConfig
 from edgeml.data._card import RowDigest, fetched_facts
-from edgeml.data._redact import redact_text
 from edgeml.errors import DependencyError, SchemaError, SourceError
+from edgeml.util.redact import redact_text
 
 __all__ = ["flatten", "http_pages", "is_http", "next_url", "read_http"]
 

@@ -32,9 +32,9 @@ import polars as pl
 
 from edgeml.config import DataConfig
 from edgeml.data._card import RowDigest, fetched_facts
-from edgeml.data._redact import redact, redact_text
 from edgeml.data._watermark import since_sql
 from edgeml.errors import DependencyError, SourceError
+from edgeml.util.redact import redact, redact_text
 
 __all__ = [
     "PREFIXES", "PostgresSource", "is_postgres", "postgres_batches", "postgres_source",

@@ -25,11 +25,11 @@ from edgeml.config import DataConfig
 from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._http import is_http, read_http
 from edgeml.data._postgres import is_postgres, read_postgres
-from edgeml.data._redact import redact
 from edgeml.data._schema import convert, infer_types, logical_schema
 from edgeml.data._sqlite import first_line, read_sqlite
 from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
+from edgeml.util.redact import redact
 
 __all__ = ["read_data"]
 
