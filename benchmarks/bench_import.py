@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from importlib import metadata
 from io import BytesIO
 from pathlib import Path
 
@@ -99,9 +101,7 @@ def main() -> None:
             f"| {label} | {median:.3f} | {min(seconds):.3f} | {median / now:.2f} | "
             f"{', '.join(heavy) if heavy else 'none'} |"
         )
-    libraries = ", ".join(
-        f"{name} {__import__(name).__version__}" for name in ("click", "rich", "numpy")
-    )
+    libraries = ", ".join(f"{name} {metadata.version(name)}" for name in ("click", "rich", "numpy"))
     body = "\n".join([
         f"Machine: {_machine()}. Python {platform.python_version()}, {libraries}.",
         "",
@@ -119,7 +119,7 @@ def main() -> None:
 
 
 def _machine() -> str:
-    cores = len(__import__("os").sched_getaffinity(0))
+    cores = len(os.sched_getaffinity(0))
     return f"{cores} cores, {platform.machine()}; {platform.system()} {platform.release()}"
 
 

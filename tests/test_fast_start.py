@@ -16,8 +16,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # What the commands import when they run, never to print help: the training stack, the server,
-# the exporters, plotting.
-HEAVY = ("polars", "lightgbm", "sklearn", "numba", "scipy", "pandas", "pyarrow", "fastapi",
+# the exporters, plotting; NumPy too (80 ms of the help's start-up when it was imported).
+HEAVY = ("numpy", "polars", "lightgbm", "sklearn", "numba", "scipy", "pandas", "pyarrow", "fastapi",
          "starlette", "uvicorn", "optuna", "onnx", "onnxruntime", "treelite", "tl2cgen",
          "matplotlib", "cryptography")  # fmt: skip
 

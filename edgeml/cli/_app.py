@@ -24,7 +24,7 @@ from edgeml.cli._registry import registry, retrain
 from edgeml.compile import FORMATS
 from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
-from edgeml.runtime import BACKENDS
+from edgeml.spec.manifest import BACKENDS
 from edgeml.util.progress import Reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -403,7 +403,7 @@ def report(bundle: Path, out: Path, data: str | None, table: str | None, query: 
     "--backend",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", "native", "treelite", "onnx", "lightgbm"]),
+    type=click.Choice(["auto", *BACKENDS]),
     help="Model backend.",
 )
 @click.option(

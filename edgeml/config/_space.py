@@ -38,8 +38,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from edgeml.config._duration import parse_duration
 from edgeml.errors import ConfigError
 
@@ -98,8 +96,7 @@ class Param:
         """Values a grid search tries."""
         if self.kind == "choice":
             return list(self.choices)
-        spaced = np.geomspace if self.log else np.linspace
-        values = spaced(self.low, self.high, points)
+        values = _spaced(self.low, self.high, points, log=self.log)
         if self.kind == "int":
             return sorted({round(float(v)) for v in values})
         return [float(f"{v:.6g}") for v in values]
@@ -229,6 +226,22 @@ def _is_number(value: Any) -> bool:
 
 def _is_scalar(value: Any) -> bool:
     return isinstance(value, int | float | str | bool)
+
+
+def _spaced(low: float, high: float, points: int, *, log: bool) -> list[float]:
+    """``points`` values from ``low`` to ``high`` (both exact), evenly or geometrically spaced:
+    NumPy's linspace/geomspace, in plain Python so the config schema imports no NumPy.
+
+    >>> _spaced(1.0, 100.0, 3, log=True), _spaced(0.0, 1.0, 3, log=False)
+    ([1.0, 10.000000000000002, 100.0], [0.0, 0.5, 1.0])
+    """
+    if points == 1:
+        return [float(low)]
+    ends = (math.log(low), math.log(high)) if log else (float(low), float(high))
+    steps = [ends[0] + (ends[1] - ends[0]) * i / (points - 1) for i in range(points)]
+    values = [math.exp(v) for v in steps] if log else steps
+    values[0], values[-1] = float(low), float(high)
+    return values
 
 
 def apply_params(config: Config, params: Mapping[str, Any]) -> Config:

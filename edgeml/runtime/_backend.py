@@ -40,10 +40,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["BACKENDS", "Backend"]
+from edgeml.spec.manifest import BACKENDS
 
-# Fastest first: ``auto`` picks the first one that is exported and loads on this machine.
-BACKENDS: tuple[str, ...] = ("native", "treelite", "onnx", "lightgbm")
+__all__ = ["BACKENDS", "Backend"]  # BACKENDS, fastest first, is the manifest's list
 
 
 @runtime_checkable

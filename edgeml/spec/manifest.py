@@ -27,11 +27,13 @@ from typing import Any, Literal, cast
 
 from edgeml.errors import BundleError, VersionError
 
-__all__ = ["SCHEMA_VERSION", "TASKS", "Manifest", "Target", "check_version"]
+__all__ = ["BACKENDS", "SCHEMA_VERSION", "TASKS", "Manifest", "Target", "check_version"]
 
 # 2: the manifest carries its digest, and every path in it is checked (edgeml 0.1, issue 10).
 SCHEMA_VERSION = 2
 TASKS = ("binary", "multiclass", "regression")
+#: The model backends a manifest may list, fastest first: what ``auto`` tries, in this order.
+BACKENDS: tuple[str, ...] = ("native", "treelite", "onnx", "lightgbm")
 Task = Literal["binary", "multiclass", "regression"]
 
 
