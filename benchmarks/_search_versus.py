@@ -25,7 +25,7 @@ import polars as pl
 
 from edgeml.config import Config
 from edgeml.evaluate import compute_metrics, primary_metric
-from edgeml.pipeline._train import train
+from edgeml.pipeline import train
 from edgeml.util.progress import Reporter
 
 __all__ = ["versus"]

@@ -11,7 +11,7 @@ import pytest
 
 import edgeml
 import edgeml.runtime
-from edgeml.registry._registry import Registry
+from edgeml.registry import Registry
 from tests.conftest import churn_like
 
 

@@ -15,7 +15,7 @@ import edgeml.runtime
 from edgeml.bundle import generate_keypair, read_manifest, sign_bundle, write_bundle
 from edgeml.cli import cli
 from edgeml.errors import BundleError, ChecksumError, ConfigError
-from edgeml.registry._registry import Registry
+from edgeml.registry import Registry
 from tests.conftest import reseal
 
 

@@ -24,7 +24,7 @@ from edgeml.bundle import open_bundle, read_manifest
 from edgeml.cli import cli
 from edgeml.compile import export
 from edgeml.errors import BundleError, ChecksumError
-from edgeml.registry._registry import Registry
+from edgeml.registry import Registry
 from edgeml.serve import ServeSettings, create_app
 from tests.conftest import churn_like, reseal
 from tests.serving import TOKEN, record

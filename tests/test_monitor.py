@@ -485,7 +485,7 @@ def test_cli_writes_the_report(telco, tmp_path):
 
 
 def test_drift_retrains_into_the_registry_and_records_the_decision(telco, tmp_path):
-    from edgeml.registry._registry import Registry
+    from edgeml.registry import Registry
 
     registry = Registry(tmp_path / "models")
     registry.add("telco", telco["bundle"], promote=True)
@@ -617,7 +617,7 @@ def test_categories_do_not_merge_and_unseen_ones_are_counted(telco, tmp_path):
 
 
 def test_three_rows_alert_nothing_and_retrain_nothing(telco, tmp_path):
-    from edgeml.registry._registry import Registry
+    from edgeml.registry import Registry
 
     drifted = [{**r, "tenure": r["tenure"] + 40, "contract": "Lifetime", "senior_citizen": 1}
                for r in _telco_records(3, seed=13)]  # fmt: skip

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from edgeml.bundle import read_manifest, write_bundle
 from edgeml.cli._registry import registry as registry_cli
 from edgeml.errors import ChecksumError, RegistryError
-from edgeml.registry._registry import Registry, parse_version
+from edgeml.registry import Registry, parse_version
 
 CREATED = "2026-01-01T00:00:00+00:00"
 

@@ -17,10 +17,10 @@ from edgeml.cli._registry import retrain as retrain_cli
 from edgeml.config import Config
 from edgeml.errors import DataError, ParityError, SourceError
 from edgeml.evaluate import compute_metrics
-from edgeml.registry._registry import Registry
+from edgeml.registry import Registry
+from edgeml.retrain import retrain
 from edgeml.retrain._compare import paired_bootstrap, weighted_metric
 from edgeml.retrain._data import _split_holdout
-from edgeml.retrain._retrain import retrain
 from tests.conftest import shared
 
 REPO = Path(__file__).resolve().parents[1]
@@ -389,7 +389,7 @@ def test_cli_user_errors_exit_2_with_one_line(tmp_path, data):
 # (every os.replace, os.rename, os.symlink) and at several delays, and lists the runs.
 DRIVER = r"""
 import json, os, shutil, signal, sys, time, traceback
-from edgeml.retrain._retrain import retrain
+from edgeml.retrain import retrain
 
 template, new, work = sys.argv[1], sys.argv[2], sys.argv[3]
 

@@ -20,7 +20,7 @@ from edgeml.cli import cli
 from edgeml.config import Config, load_config
 from edgeml.errors import ConfigError, EdgeMLError
 from edgeml.learn import prepare
-from edgeml.pipeline._train import train
+from edgeml.pipeline import train
 from edgeml.search import DEFAULT_SPACE, parse_duration, parse_space, search
 from edgeml.search._budget import EdgeBudget, pareto_front
 from edgeml.search._choose import choose_best

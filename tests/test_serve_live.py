@@ -240,7 +240,7 @@ def test_cli_refuses_bad_settings_in_one_line(bundle: Path) -> None:
 
 
 def test_serving_from_a_registry_follows_promotions(bundle: Path, tmp_path: Path) -> None:
-    from edgeml.registry._registry import Registry
+    from edgeml.registry import Registry
 
     registry = Registry(tmp_path / "models")
     registry.add("churn", bundle, promote=True)

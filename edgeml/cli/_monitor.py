@@ -79,8 +79,8 @@ def monitor(
     retrained = None
     if new_data is not None and (summary.drifted or summary.accuracy_alert):
         # Imported only when it runs: retraining loads the whole training stack.
-        from edgeml.registry._registry import Registry
-        from edgeml.retrain._retrain import retrain
+        from edgeml.registry import Registry
+        from edgeml.retrain import retrain
 
         if registry is None:
             retrained = retrain(bundle, new_data)

@@ -15,7 +15,7 @@ import click
 
 from edgeml.cli._common import emit_json, user_errors
 from edgeml.config import load_config
-from edgeml.registry._registry import Registry, VersionInfo
+from edgeml.registry import Registry, VersionInfo
 from edgeml.util.progress import Reporter
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from edgeml.evaluate._html import fmt, note, table
-from edgeml.pipeline._model import Model
+from edgeml.pipeline import Model
 from edgeml.runtime import explanation
 
 __all__ = ["contributions"]

@@ -17,7 +17,7 @@ from typing import Literal
 
 from edgeml.errors import BundleError, EdgeMLError, ServeError
 from edgeml.monitor._logschema import default_log_path
-from edgeml.registry._registry import Registry
+from edgeml.registry import Registry
 from edgeml.serve._served import ServedModel
 
 __all__ = ["ModelHolder", "ServeSettings"]

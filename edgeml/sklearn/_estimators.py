@@ -33,8 +33,7 @@ from sklearn.utils.validation import (
 )
 
 from edgeml.config import Config
-from edgeml.pipeline._model import load
-from edgeml.pipeline._train import train
+from edgeml.pipeline import load, train
 
 __all__ = ["Classifier", "Regressor"]
 
