@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import polars as pl
@@ -116,14 +116,10 @@ def postgres_batches(
                 raise SourceError(f"{source.shown}: duplicate column name(s): {duplicated}")
             empty = True
             for record in reader:
-                frame = pl.from_arrow(record)
-                assert isinstance(frame, pl.DataFrame)  # a RecordBatch always gives a frame
                 empty = False
-                yield frame
+                yield cast(pl.DataFrame, pl.from_arrow(record))  # a RecordBatch gives a frame
             if empty:  # still say which columns there are
-                frame = pl.from_arrow(reader.schema.empty_table())
-                assert isinstance(frame, pl.DataFrame)
-                yield frame
+                yield cast(pl.DataFrame, pl.from_arrow(reader.schema.empty_table()))
     except SourceError:
         raise
     except Exception as exc:  # adbc_driver_manager.Error and its DB-API subclasses
