@@ -68,12 +68,12 @@ def monitor(
         edgeml monitor churn.edgeml --window 5000 --json
         edgeml monitor churn.edgeml --report monitor.html --retrain-if-drift march.csv
     """
-    from edgeml.monitor._summary import monitor_summary
+    from edgeml.monitor import monitor_summary
 
     summary = monitor_summary(bundle, log=log, window=window)
     payload = summary.to_dict()
     if report is not None:
-        from edgeml.monitor._report import write_monitor_report
+        from edgeml.monitor import write_monitor_report
 
         payload["report"] = str(write_monitor_report(summary, report))
     retrained = None
@@ -94,7 +94,7 @@ def monitor(
         return
     from rich.console import Console
 
-    from edgeml.monitor._view import show_monitor
+    from edgeml.monitor import show_monitor
 
     console = Console(highlight=False, soft_wrap=True)
     show_monitor(console, summary)

@@ -20,8 +20,9 @@ from edgeml.util.lazy import lazy_exports
 if TYPE_CHECKING:
     from edgeml.monitor._report import write_monitor_report
     from edgeml.monitor._summary import MonitorSummary, monitor_summary
+    from edgeml.monitor._view import show_monitor
 
-__all__ = ["MonitorSummary", "monitor_summary", "write_monitor_report"]
+__all__ = ["MonitorSummary", "monitor_summary", "show_monitor", "write_monitor_report"]
 
 # Imported on first use (PEP 562): the server imports the log and drift modules only, without
 # the report's HTML and plot helpers (and what they import).
@@ -29,6 +30,7 @@ _HOME = {
     "MonitorSummary": "edgeml.monitor._summary",
     "monitor_summary": "edgeml.monitor._summary",
     "write_monitor_report": "edgeml.monitor._report",
+    "show_monitor": "edgeml.monitor._view",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOME)
