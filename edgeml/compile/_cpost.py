@@ -11,7 +11,7 @@ NumPy's: Platt with ``log`` and ``exp``, the isotonic table as ``numpy.interp`` 
 
 from __future__ import annotations
 
-from edgeml.runtime._post import LOGIT_EPS, Post
+from edgeml.runtime import LOGIT_EPS, Post
 
 __all__ = ["LABEL_API", "calibration_source", "label_function", "threshold_define"]
 

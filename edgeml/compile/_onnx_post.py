@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeml.compile._onnx_graph import GraphBuilder
-from edgeml.runtime._post import LOGIT_EPS, Post
+from edgeml.runtime import LOGIT_EPS, Post
 
 __all__ = ["add_calibration", "add_label"]
 

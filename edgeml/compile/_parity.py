@@ -18,8 +18,7 @@ import polars as pl
 from edgeml.compile._forest import K_ZERO, parse_model
 from edgeml.data import conform
 from edgeml.errors import ParityError
-from edgeml.prep import apply_prep, to_matrix
-from edgeml.prep._reference import REFERENCE_ROWS, load_reference_rows
+from edgeml.prep import REFERENCE_ROWS, apply_prep, load_reference_rows, to_matrix
 from edgeml.spec.prep_plan import PrepPlan
 
 TOLERANCE = 1e-6

@@ -30,8 +30,7 @@ from edgeml.evaluate._report_explain import contributions
 from edgeml.evaluate._report_page import page
 from edgeml.learn import predict_proba
 from edgeml.pipeline import Model, load
-from edgeml.prep import apply_prep, to_matrix
-from edgeml.prep._reference import REFERENCE_ROWS, load_reference_rows
+from edgeml.prep import REFERENCE_ROWS, apply_prep, load_reference_rows, to_matrix
 from edgeml.util.files import write_text_atomically
 
 __all__ = ["report"]

@@ -18,7 +18,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from edgeml.errors import ConfigError
-from edgeml.runtime._post import LOGIT_EPS, Post
+from edgeml.runtime import LOGIT_EPS, Post
 
 __all__ = ["fit_calibration"]
 

@@ -39,7 +39,7 @@ from edgeml.monitor._live import LiveAccuracy
 from edgeml.monitor._log import LogWindow, read_window
 from edgeml.monitor._logschema import default_log_path
 from edgeml.monitor._series import Bucket, time_buckets
-from edgeml.runtime._prep import RuntimePrep
+from edgeml.runtime import RuntimePrep
 
 __all__ = ["MonitorSummary", "monitor_config", "monitor_summary"]
 

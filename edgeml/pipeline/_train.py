@@ -30,8 +30,7 @@ from edgeml.learn import (
 )
 from edgeml.metrics import primary_metric, summarize_folds
 from edgeml.pipeline._baselines import Categorical, feature_histograms, prediction_baseline
-from edgeml.prep import CategoricalStep, PrepPlan
-from edgeml.prep._reference import REFERENCE_ROWS, reference_rows
+from edgeml.prep import REFERENCE_ROWS, CategoricalStep, PrepPlan, reference_rows
 from edgeml.runtime import Post
 from edgeml.spec.feature_plan import FeaturePlan
 from edgeml.util.progress import SILENT, Reporter

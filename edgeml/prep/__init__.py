@@ -9,6 +9,7 @@
 
 from edgeml.prep._apply import apply_prep, to_matrix
 from edgeml.prep._fit import fit_prep, inside_fences
+from edgeml.prep._reference import REFERENCE_ROWS, load_reference_rows, reference_rows
 from edgeml.prep._screen import within_groups
 from edgeml.spec.prep_plan import (
     CategoricalStep,
@@ -19,6 +20,7 @@ from edgeml.spec.prep_plan import (
 )
 
 __all__ = [
+    "REFERENCE_ROWS",
     "CategoricalStep",
     "ColumnSpec",
     "DatePartsStep",
@@ -27,6 +29,8 @@ __all__ = [
     "apply_prep",
     "fit_prep",
     "inside_fences",
+    "load_reference_rows",
+    "reference_rows",
     "to_matrix",
     "within_groups",
 ]

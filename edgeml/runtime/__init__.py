@@ -31,13 +31,14 @@ from pathlib import Path
 from edgeml.bundle import read_manifest as read_bundle_manifest
 from edgeml.runtime._backend import BACKENDS, Backend
 from edgeml.runtime._explain import contribution_names, explanation
-from edgeml.runtime._post import Post
+from edgeml.runtime._post import LOGIT_EPS, Post
 from edgeml.runtime._predictor import Predictor, load
 from edgeml.runtime._prep import RuntimePrep
 from edgeml.runtime._stream import FeatureStream
 
 __all__ = [
     "BACKENDS",
+    "LOGIT_EPS",
     "Backend",
     "FeatureStream",
     "Post",
