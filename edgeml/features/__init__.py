@@ -14,7 +14,7 @@ plan one reading at a time with ``edgeml.runtime``.
 """
 
 from edgeml.features._apply import apply_features
-from edgeml.features._fit import fit_features
+from edgeml.features._fit import fit_features, history_target
 from edgeml.spec.formula import Formula
 
-__all__ = ["Formula", "apply_features", "fit_features"]
+__all__ = ["Formula", "apply_features", "fit_features", "history_target"]

@@ -16,8 +16,7 @@ import polars as pl
 from edgeml.bundle import write_bundle
 from edgeml.config import Config, TrainConfig
 from edgeml.errors import ConfigError
-from edgeml.features import apply_features, fit_features
-from edgeml.features._fit import history_target
+from edgeml.features import apply_features, fit_features, history_target
 from edgeml.learn import (
     ROUNDS_RULE,
     Fitted,

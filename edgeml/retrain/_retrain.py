@@ -35,9 +35,8 @@ from edgeml.compile._parity import load_reference
 from edgeml.config import Config, RetrainConfig
 from edgeml.errors import BundleError, ConfigError, DataError, ExportError
 from edgeml.metrics import primary_metric
-from edgeml.pipeline._model import Model, load
-from edgeml.pipeline._train import train
-from edgeml.registry._registry import Registry
+from edgeml.pipeline import Model, load, train
+from edgeml.registry import Registry
 from edgeml.retrain._compare import Comparison, paired_bootstrap
 from edgeml.retrain._data import MIN_HOLDOUT_ROWS, gather_rows
 from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes
