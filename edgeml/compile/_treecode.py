@@ -206,7 +206,10 @@ def generate(
         if annotate_rows is not None and len(annotate_rows):
             path = Path(scratch) / "annotation.json"
             rows = normalize(annotate_rows, kinds)
-            tl2cgen.annotate_branch(model, tl2cgen.DMatrix(rows), path, nthread=2)
+            # One thread: a few thousand reference rows take milliseconds, and OpenMP's limit is
+            # process-wide: after LightGBM ran with num_threads=1 in this process, asking
+            # tl2cgen for 2 fails ("nthread cannot exceed 1").
+            tl2cgen.annotate_branch(model, tl2cgen.DMatrix(rows), path, nthread=1)
             params["annotate_in"] = str(path)
         tl2cgen.generate_c_code(model, directory, params=params)
     recipe = json.loads((directory / "recipe.json").read_text())
