@@ -35,10 +35,6 @@ from edgeml.kernels import ewm_alpha, ewm_mean
 from edgeml.spec.feature_plan import (
     EwmStep,
     FeaturePlan,
-    LagStep,
-    TargetHistoryStep,
-    WindowStep,
-    parse_window,
 )
 
 __all__ = ["FeatureCarry"]
@@ -51,22 +47,9 @@ class FeatureCarry:
 
     def __init__(self, plan: FeaturePlan) -> None:
         self.plan = plan
-        rows, span = 1, 0
-        for step in plan.steps:
-            if isinstance(step, LagStep):
-                rows = max(rows, max(step.lags) + 1)
-            elif isinstance(step, WindowStep):
-                for window in step.windows:
-                    unit, size = parse_window(window)
-                    if unit == "rows":
-                        rows = max(rows, size)
-                    else:
-                        span = max(span, size)
-            elif isinstance(step, TargetHistoryStep):
-                sizes = [parse_window(w)[1] for w in step.windows]
-                reach = max([*step.lags, *[s + 1 for s in sizes]], default=0)
-                rows = max(rows, reach + getattr(step, "delay", 0) + 1)
-        self.rows, self.span = rows, span
+        rows, span, labels = plan.reach()
+        # a row's label history ends labels rows back; one more keeps the row before it
+        self.rows, self.span = max(rows, labels + 1), span
         selected = set(plan.selected)
         # (output name, input column, halflife) of every selected EWM output
         self.ewm = [

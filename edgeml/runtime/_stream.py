@@ -70,23 +70,7 @@ class FeatureStream:
             }
         )
         self._index = {c: i for i, c in enumerate(self._columns)}
-        row_reach, self._span_reach = 1, 0
-        self._target_reach = 0
-        for step in plan.steps:
-            if isinstance(step, LagStep):
-                row_reach = max(row_reach, max(step.lags) + 1)
-            elif isinstance(step, WindowStep):
-                for window in step.windows:
-                    kind, size = parse_window(window)
-                    if kind == "rows":
-                        row_reach = max(row_reach, size)
-                    else:
-                        self._span_reach = max(self._span_reach, size)
-            elif isinstance(step, TargetHistoryStep):
-                sizes = [parse_window(w)[1] for w in step.windows]
-                reach = max([*step.lags, *[s + 1 for s in sizes]], default=0) + step.delay
-                self._target_reach = max(self._target_reach, reach)
-        self._row_reach = row_reach
+        self._row_reach, self._span_reach, self._target_reach = plan.reach()
         self._formulas = {
             s.name: Formula.parse(s.name, s.formula)
             for s in plan.steps

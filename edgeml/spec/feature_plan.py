@@ -215,6 +215,35 @@ class FeaturePlan:
                 names += [step.left] if step.op == "square" else [step.left, step.right]
         return list(dict.fromkeys(names))
 
+    def reach(self) -> tuple[int, int, int]:
+        """How far back the steps look: (rows of inputs, nanoseconds of inputs, rows of labels).
+
+        Input rows count the current one; the label reach includes the label delay (the current
+        label is never read). A stream keeps that much history per entity; a batch carries it
+        across batch boundaries.
+
+        >>> FeaturePlan(time_col="t", entity_col=None, steps=[
+        ...     LagStep(columns=["x"], lags=[2]),
+        ...     WindowStep(columns=["x"], windows=["6h"], stats=["mean"]),
+        ...     TargetHistoryStep(target="y", lags=[1], windows=["7"], delay=3)]).reach()
+        (3, 21600000000000, 11)
+        """
+        rows, span, labels = 1, 0, 0
+        for step in self.steps:
+            if isinstance(step, LagStep):
+                rows = max(rows, max(step.lags) + 1)
+            elif isinstance(step, WindowStep):
+                for window in step.windows:
+                    unit, size = parse_window(window)
+                    if unit == "rows":
+                        rows = max(rows, size)
+                    else:
+                        span = max(span, size)
+            elif isinstance(step, TargetHistoryStep):
+                sizes = [parse_window(w)[1] + 1 for w in step.windows]
+                labels = max(labels, max([*step.lags, *sizes], default=0) + step.delay)
+        return rows, span, labels
+
     def pruned(self) -> FeaturePlan:
         """This plan computing only what it keeps: a column none of whose features were kept is
         no longer read (so data without it, or with prep dropping it, still predicts).
