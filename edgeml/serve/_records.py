@@ -98,6 +98,8 @@ def _contract(logical: str) -> Any:
             return value  # null, or left to the type check to refuse with its own message
         if logical == "str" and isinstance(value, str):
             return value
+        if logical == "int" and isinstance(value, int) and not isinstance(value, bool):
+            return value  # exact: through a float, 2**63 - 2 would round past the int64 bound
         converted = convert_value(value, logical)  # ValueError: pydantic's 422
         if logical == "str":
             return converted
