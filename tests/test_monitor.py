@@ -28,7 +28,7 @@ from edgeml.config import Config, MonitorConfig
 from edgeml.errors import ConfigError, DataError
 from edgeml.evaluate import primary_metric
 from edgeml.monitor._live import MIN_LABELLED, PRIMARY
-from edgeml.monitor._logschema import connect, default_log_path
+from edgeml.monitor import connect_log, default_log_path
 from edgeml.monitor._summary import monitor_config, monitor_summary
 from edgeml.util.progress import SILENT
 from tests.conftest import shared
@@ -117,7 +117,7 @@ def write_log(
                 None if labels is None or labels[i] is None else json.dumps(labels[i]),
             )
         )
-    connection = connect(path)
+    connection = connect_log(path)
     connection.executemany(
         "INSERT INTO predictions (request_id, row, ts, model_version, backend, latency_us, "
         "batch_size, inputs, outputs, score, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -336,7 +336,7 @@ def test_the_default_log_sits_beside_the_bundle(telco):
 
 
 def test_an_empty_log_is_a_summary_of_nothing(telco, tmp_path):
-    connect(tmp_path / "empty.db").close()
+    connect_log(tmp_path / "empty.db").close()
     summary = monitor_summary(telco["bundle"], log=tmp_path / "empty.db")
     assert summary.rows == 0 and summary.alerts == [] and summary.series == []
     assert not summary.drifted and not summary.accuracy_alert

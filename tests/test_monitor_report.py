@@ -10,7 +10,7 @@ import pytest
 
 from edgeml.errors import ConfigError
 from edgeml.monitor import _plots as _monitor_plots
-from edgeml.monitor._logschema import connect
+from edgeml.monitor import connect_log
 from edgeml.monitor._report import TOP_FEATURES, write_monitor_report
 from edgeml.monitor._summary import monitor_summary
 from tests.test_monitor import build_telco, shutil_copy
@@ -67,7 +67,7 @@ def test_drift_plot_shows_the_top_features_only(telco, tmp_path, monkeypatch):
 
 
 def test_an_empty_log_gives_a_report_with_notes(telco, tmp_path):
-    connect(tmp_path / "empty.db").close()
+    connect_log(tmp_path / "empty.db").close()
     out = write_monitor_report(telco["bundle"], tmp_path / "m.html", log=tmp_path / "empty.db")
     page = parse(out)
     assert page.ids >= SECTIONS and page.images == []

@@ -18,7 +18,7 @@ from edgeml.cli import cli
 from edgeml.config import Config
 from edgeml.errors import BundleError, ConfigError, DataError
 from edgeml.evaluate import report
-from edgeml.evaluate._html import MAX_ROWS, VISIBLE_ROWS, table
+from edgeml.util.html import MAX_ROWS, VISIBLE_ROWS, table
 from edgeml.util.progress import SILENT
 from tests.conftest import reseal
 

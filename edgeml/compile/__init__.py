@@ -14,14 +14,33 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from edgeml.bundle import read_bundle_files, sign_bundle, write_bundle
 from edgeml.errors import ConfigError
 from edgeml.util.files import write_bytes_atomically
+from edgeml.util.lazy import lazy_exports
 from edgeml.util.progress import SILENT, Reporter
 
-__all__ = ["FORMATS", "Artifact", "ExportRequest", "ExportResult", "export"]
+if TYPE_CHECKING:
+    from edgeml.compile._parity import Reference, load_reference
+
+__all__ = [
+    "FORMATS",
+    "Artifact",
+    "ExportRequest",
+    "ExportResult",
+    "Reference",
+    "export",
+    "load_reference",
+]
+
+# A bundle's booster and prepared reference rows, which retraining checks a new model against;
+# imported on first use (it loads LightGBM and Polars).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {"Reference": "edgeml.compile._parity", "load_reference": "edgeml.compile._parity"},
+)
 
 Format = Literal["native", "lightgbm", "treelite", "onnx", "c", "docker", "mlflow"]
 FORMATS: tuple[str, ...] = ("native", "lightgbm", "treelite", "onnx", "c", "docker", "mlflow")

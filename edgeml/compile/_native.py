@@ -27,7 +27,7 @@ from edgeml.compile._forest import parse_model
 from edgeml.compile._native_tables import VERSION, forest_blob
 from edgeml.compile._toolchain import cache_key, cached_build, compile_shared, find_compiler
 from edgeml.errors import ConfigError, ExportError
-from edgeml.runtime._native_backend import NativeBackend, open_core
+from edgeml.runtime import NativeBackend, open_core
 
 __all__ = [
     "CORE_FLAGS",

@@ -53,8 +53,7 @@ from edgeml.compile._parity import (
 )
 from edgeml.errors import ExportError, ParityError
 from edgeml.prep import apply_prep, to_matrix
-from edgeml.runtime import Post
-from edgeml.runtime._onnx_backend import MISSING_TEXT, ONNX_FILE, load_session, seconds_from_micros
+from edgeml.runtime import MISSING_TEXT, ONNX_FILE, Post, load_session, seconds_from_micros
 from edgeml.spec.prep_plan import CategoricalStep, NumericStep, PrepPlan
 
 __all__ = ["build", "check_model", "frame_feeds", "pipeline_model", "prep_model", "raw_probes"]

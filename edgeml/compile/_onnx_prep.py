@@ -42,7 +42,7 @@ from onnx import TensorProto, helper
 
 from edgeml.compile._onnx_graph import ML_DOMAIN, PREFIX, GraphBuilder, column_input
 from edgeml.errors import ExportError
-from edgeml.runtime._onnx_backend import MISSING_TEXT
+from edgeml.runtime import MISSING_TEXT
 from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 
 __all__ = ["MISSING_TEXT", "add_prep"]

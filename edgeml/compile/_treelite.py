@@ -36,7 +36,7 @@ from edgeml.compile._toolchain import (
 from edgeml.compile._treecode import ABI_VERSION, fingerprint, generate, split_features
 from edgeml.errors import ConfigError, ExportError
 from edgeml.prep import REFERENCE_ROWS
-from edgeml.runtime._treelite_backend import TreeliteBackend
+from edgeml.runtime import TreeliteBackend
 
 __all__ = ["LIBRARY", "build"]
 

@@ -1,6 +1,7 @@
 """Report figures as PNG bytes: importance, learning curves, Pareto front, output histogram.
 
-Also the helpers shared with :mod:`._plots_eval` (the figures that need labelled rows).
+The figures that need labelled rows are in :mod:`._plots_eval`; the building blocks in
+:mod:`edgeml.util.figures`.
 
 Figures are built with ``matplotlib.figure.Figure`` and rendered by the Agg canvas, never through
 ``pyplot``: no global backend is switched, no window can open, and nothing leaks between calls.
@@ -13,16 +14,14 @@ True
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 
-# Twice the usual screen density: text stays crisp when the browser scales the image down.
-DPI = 144
+from edgeml.util.figures import new_figure, short, style_axes, to_png
+
 # Enough bars to see which features matter; the rest are listed as a count under the figure.
 TOP_FEATURES = 20
 # Per-class curves beyond this many become an unreadable tangle: the most frequent classes get
@@ -30,53 +29,8 @@ TOP_FEATURES = 20
 MAX_CLASS_CURVES = 8
 # A residual scatter of more points than this is a solid blob and a large PNG.
 MAX_POINTS = 4000
-_LABEL_CHARS = 40
 # Feature names on the importance plot are cut only past this (the figure widens for them).
 _IMPORTANCE_CHARS = 90
-
-
-def short(label: Any, limit: int = _LABEL_CHARS) -> str:
-    """A label cut in the middle when too long, so both its start and its end stay readable.
-
-    >>> short("temperature_rolling_mean_over_the_last_48_hours_per_machine", 30)
-    'temperature_ro…urs_per_machine'
-    """
-    text = str(label)
-    if len(text) <= limit:
-        return text
-    head = (limit - 1) // 2
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
-
-
-def display_width(png: bytes) -> int:
-    """CSS pixels to show a figure at: 100 per inch, so every figure's text has the same size.
-
-    >>> display_width(to_png(new_figure(8, 3)))
-    800
-    """
-    pixels = int.from_bytes(png[16:20], "big")  # the IHDR chunk's width field
-    return round(pixels * 100 / DPI)
-
-
-def new_figure(width: float, height: float) -> Figure:
-    """A figure of ``width`` × ``height`` inches whose layout keeps labels inside it."""
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-
-
-def to_png(fig: Figure) -> bytes:
-    """The figure rendered as PNG bytes (Agg, white background)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
-    return buffer.getvalue()
-
-
-def style_axes(ax: Any, title: str, xlabel: str, ylabel: str) -> None:
-    """Title on the left, axis labels, a light grid, no top or right frame."""
-    ax.set_title(title, fontsize=11, loc="left")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.spines[["top", "right"]].set_visible(False)
 
 
 def curve_classes(y: np.ndarray, n_classes: int) -> list[int]:

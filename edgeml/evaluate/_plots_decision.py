@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeml.evaluate._plots import new_figure, style_axes, to_png
+from edgeml.util.figures import new_figure, style_axes, to_png
 
 __all__ = ["reliability", "threshold_curve"]
 

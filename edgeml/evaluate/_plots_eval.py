@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from edgeml.evaluate._plots import MAX_POINTS, curve_classes, new_figure, short, style_axes, to_png
+from edgeml.evaluate._plots import MAX_POINTS, curve_classes
+from edgeml.util.figures import new_figure, short, style_axes, to_png
 
 __all__ = ["calibration", "confusion", "residuals", "roc_pr"]
 

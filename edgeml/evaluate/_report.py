@@ -25,13 +25,13 @@ from edgeml.data import conform
 from edgeml.errors import BundleError, ConfigError, DataError
 from edgeml.evaluate import _report_results as results
 from edgeml.evaluate import _report_sections as tables
-from edgeml.evaluate._html import Raw, esc, figure, fmt, note
 from edgeml.evaluate._report_explain import contributions
 from edgeml.evaluate._report_page import page
 from edgeml.learn import predict_proba
 from edgeml.pipeline import Model, load
 from edgeml.prep import REFERENCE_ROWS, apply_prep, load_reference_rows, to_matrix
 from edgeml.util.files import write_text_atomically
+from edgeml.util.html import Raw, esc, figure, fmt, note
 
 __all__ = ["report"]
 
@@ -137,8 +137,8 @@ def _evaluate(
 
 
 def _show(png: bytes, **kwargs: Any) -> str:
-    """A figure at the common scale (see :func:`edgeml.evaluate._plots.display_width`)."""
-    from edgeml.evaluate._plots import display_width
+    """A figure at the common scale (see :func:`edgeml.util.figures.display_width`)."""
+    from edgeml.util.figures import display_width
 
     return figure(png, width=display_width(png), **kwargs)
 

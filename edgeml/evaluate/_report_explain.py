@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml.evaluate._html import fmt, note, table
 from edgeml.pipeline import Model
 from edgeml.runtime import explanation
+from edgeml.util.html import fmt, note, table
 
 __all__ = ["contributions"]
 

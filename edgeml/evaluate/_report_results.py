@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
-from edgeml.evaluate._html import Raw, badge, esc, fmt, key_values, note, table
 from edgeml.metrics import higher_is_better
+from edgeml.util.html import Raw, badge, esc, fmt, key_values, note, table
 
 
 def metrics(manifest: dict[str, Any], evaluation: dict[str, Any] | None, source: str) -> str:

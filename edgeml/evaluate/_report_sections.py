@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgeml.evaluate._html import Raw, badge, breakable, esc, fmt, key_values, note, table
+from edgeml.util.html import Raw, badge, breakable, esc, fmt, key_values, note, table
 
 
 def data_card(manifest: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOG_FILE", "SCHEMA", "connect", "default_log_path", "recent_inputs"]
+__all__ = ["LOG_FILE", "SCHEMA", "connect_log", "default_log_path", "recent_inputs"]
 
 #: File name of the log beside a bundle (``churn.edgeml`` → ``churn.edgeml.log.db``).
 LOG_FILE = ".log.db"
@@ -54,7 +54,7 @@ def default_log_path(bundle: str | Path) -> Path:
     return path.with_name(path.name + LOG_FILE)
 
 
-def connect(path: str | Path, *, timeout: float = 0.5) -> sqlite3.Connection:
+def connect_log(path: str | Path, *, timeout: float = 0.5) -> sqlite3.Connection:
     """Open (creating if needed) a prediction log in WAL mode with the schema in place."""
     connection = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")

@@ -1,6 +1,6 @@
 """The monitor report's figures as PNG bytes: drift over time, latency, accuracy, predictions.
 
-Built like the training report's (:mod:`edgeml.evaluate._plots`): ``matplotlib.figure.Figure``
+Built like the training report's (:mod:`edgeml.util.figures`): ``matplotlib.figure.Figure``
 on the Agg canvas, fixed sizes, imported only when a report is written. Each takes the plain
 numbers of a :class:`~edgeml.monitor._summary.MonitorSummary`, so it can be tested alone.
 
@@ -19,7 +19,7 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.ticker import PercentFormatter
 
-from edgeml.evaluate._plots import new_figure, short, style_axes, to_png
+from edgeml.util.figures import new_figure, short, style_axes, to_png
 
 __all__ = ["accuracy_over_time", "distribution", "latency", "psi_over_time"]
 

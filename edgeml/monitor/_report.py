@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from edgeml.errors import ConfigError
-from edgeml.evaluate._html import (
+from edgeml.monitor._drift import FeatureDrift, PredictionDrift
+from edgeml.monitor._summary import MonitorSummary, monitor_summary
+from edgeml.util.files import write_text_atomically
+from edgeml.util.html import (
+    STYLESHEET,
     badge,
     breakable,
     esc,
@@ -28,10 +32,6 @@ from edgeml.evaluate._html import (
     section,
     table,
 )
-from edgeml.evaluate._report_page import _CSS
-from edgeml.monitor._drift import FeatureDrift, PredictionDrift
-from edgeml.monitor._summary import MonitorSummary, monitor_summary
-from edgeml.util.files import write_text_atomically
 
 __all__ = ["TOP_FEATURES", "write_monitor_report"]
 
@@ -89,7 +89,7 @@ def render(summary: MonitorSummary) -> str:
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<title>{esc(title)}</title><style>{STYLESHEET}</style></head><body><main>"
         f'<header id="summary"><h1>{esc(title)} {state}</h1>'
         f'<p class="subtitle">{esc(summary.bundle)} · log {esc(summary.log)} · generated '
         f"{esc(_when(summary.generated_at))}</p>{_overview(summary)}<nav>{contents}</nav></header>"
@@ -244,7 +244,7 @@ def _table(head: list[str], rows: list[list[Any]], *, numeric: Sequence[int], wh
 
 
 def _figure(png: bytes, alt: str, ident: str, caption: str = "") -> str:
-    from edgeml.evaluate._plots import display_width
+    from edgeml.util.figures import display_width
 
     return figure(png, alt=alt, ident=ident, caption=caption, width=display_width(png))
 

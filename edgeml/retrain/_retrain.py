@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 
 from edgeml.bundle import MANIFEST, read_bundle_files, read_manifest, write_bundle
-from edgeml.compile._parity import load_reference
+from edgeml.compile import load_reference
 from edgeml.config import Config, RetrainConfig
 from edgeml.errors import BundleError, ConfigError, DataError, ExportError
 from edgeml.metrics import primary_metric
@@ -39,7 +39,7 @@ from edgeml.pipeline import Model, load, train
 from edgeml.registry import Registry
 from edgeml.retrain._compare import Comparison, paired_bootstrap
 from edgeml.retrain._data import MIN_HOLDOUT_ROWS, gather_rows
-from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes
+from edgeml.search import EdgeBudget, latency_us, model_size_bytes
 from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["MIN_HOLDOUT_ROWS", "RetrainResult", "retrain"]

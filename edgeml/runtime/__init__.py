@@ -27,6 +27,7 @@ array([[12. , 70.5,  0. ,  1. ],
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgeml.bundle import read_manifest as read_bundle_manifest
 from edgeml.runtime._backend import BACKENDS, Backend
@@ -35,21 +36,55 @@ from edgeml.runtime._post import LOGIT_EPS, Post
 from edgeml.runtime._predictor import Predictor, load
 from edgeml.runtime._prep import RuntimePrep
 from edgeml.runtime._stream import FeatureStream
+from edgeml.util.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from edgeml.runtime._onnx_backend import (
+        MISSING_TEXT,
+        ONNX_FILE,
+        load_session,
+        seconds_from_micros,
+    )
+    from edgeml.runtime._native_backend import NativeBackend, open_core
+    from edgeml.runtime._treelite_backend import TreeliteBackend
 
 __all__ = [
     "BACKENDS",
     "LOGIT_EPS",
+    "MISSING_TEXT",
+    "NativeBackend",
+    "ONNX_FILE",
     "Backend",
     "FeatureStream",
     "Post",
     "Predictor",
     "RuntimePrep",
+    "TreeliteBackend",
     "contribution_names",
     "explanation",
     "load",
     "load_prep",
+    "load_session",
+    "open_core",
     "read_bundle_manifest",
+    "seconds_from_micros",
 ]
+
+# What the exporters build against (the ONNX feed conventions, the native and treelite libraries'
+# callers),
+# imported on first use so a device that runs one backend loads only that one.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "MISSING_TEXT": "edgeml.runtime._onnx_backend",
+        "ONNX_FILE": "edgeml.runtime._onnx_backend",
+        "load_session": "edgeml.runtime._onnx_backend",
+        "seconds_from_micros": "edgeml.runtime._onnx_backend",
+        "TreeliteBackend": "edgeml.runtime._treelite_backend",
+        "NativeBackend": "edgeml.runtime._native_backend",
+        "open_core": "edgeml.runtime._native_backend",
+    },
+)
 
 
 def load_prep(bundle: str | Path, *, verify: bool = True) -> RuntimePrep:

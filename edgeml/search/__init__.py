@@ -21,6 +21,7 @@ from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml.config import DEFAULT_SPACE, Param, parse_duration, parse_space
+    from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes
     from edgeml.search._leaderboard import (
         FAMILIES,
         Candidate,
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "DEFAULT_SPACE": "edgeml.config",
+    "EdgeBudget": "edgeml.search._budget",
+    "latency_us": "edgeml.search._budget",
+    "model_size_bytes": "edgeml.search._budget",
     "FAMILIES": "edgeml.search._leaderboard",
     "Candidate": "edgeml.search._leaderboard",
     "Leaderboard": "edgeml.search._leaderboard",
@@ -56,11 +60,14 @@ __all__ = [
     "DEFAULT_SPACE",
     "FAMILIES",
     "Candidate",
+    "EdgeBudget",
     "Leaderboard",
     "Param",
     "SearchResult",
     "compare_models",
     "family_config_of",
+    "latency_us",
+    "model_size_bytes",
     "parse_duration",
     "parse_space",
     "search",

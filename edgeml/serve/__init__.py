@@ -4,7 +4,7 @@
 ``POST /predict/batch``, ``POST /feedback``, ``GET /health``, ``/ready``, ``/schema``,
 ``/metrics`` (Prometheus), ``POST /admin/reload`` (token), and ``/openapi.json`` generated from
 the bundle's input schema. Predictions go to a SQLite log beside the bundle
-(:mod:`edgeml.monitor._logschema`), which ``edgeml monitor`` reads.
+(:func:`edgeml.monitor.connect_log`), which ``edgeml monitor`` reads.
 
 >>> from edgeml.serve import ServeSettings, create_app                      # doctest: +SKIP
 >>> app = create_app(ServeSettings(bundle=Path("churn.edgeml")))            # doctest: +SKIP
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from edgeml.monitor._logschema import default_log_path
+    from edgeml.monitor import default_log_path
     from edgeml.serve._app import create_app
     from edgeml.serve._holder import ServeSettings
     from edgeml.serve._run import run
@@ -28,7 +28,7 @@ __all__ = ["ServeSettings", "create_app", "default_log_path", "run"]
 _HOME = {
     "ServeSettings": "edgeml.serve._holder",
     "create_app": "edgeml.serve._app",
-    "default_log_path": "edgeml.monitor._logschema",
+    "default_log_path": "edgeml.monitor",
     "run": "edgeml.serve._run",
 }
 

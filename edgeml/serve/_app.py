@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from edgeml.config import Config, MonitorConfig
 from edgeml.errors import BundleError, ConfigError
-from edgeml.monitor._logschema import recent_inputs
+from edgeml.monitor import recent_inputs
 from edgeml.serve._bodies import BadRequest, parse_json
 from edgeml.serve._holder import ModelHolder, ServeSettings
 from edgeml.serve._limit import BodyLimit

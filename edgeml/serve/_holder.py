@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from edgeml.errors import BundleError, EdgeMLError, ServeError
-from edgeml.monitor._logschema import default_log_path
+from edgeml.monitor import default_log_path
 from edgeml.registry import Registry
 from edgeml.serve._served import ServedModel
 

@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from edgeml.monitor._logschema import connect
+from edgeml.monitor import connect_log
 from edgeml.serve._shm import SharedMemoryGuard
 
 __all__ = ["LogRow", "PredictionLog"]
@@ -259,7 +259,7 @@ class PredictionLog:
             self._connection = None
         self._shm.close()  # only now: closing its descriptor drops the locks SQLite held
         try:
-            self._connection = connect(self.path)
+            self._connection = connect_log(self.path)
             self._inode = _inode(self.path)
             self._shm.attach()
             if self.max_bytes is not None:

@@ -195,7 +195,7 @@ class ServedModel:
         }
 
     def score_of(self, output: dict[str, Any]) -> float | None:
-        """The number the log keeps for drift (see :mod:`edgeml.monitor._logschema`)."""
+        """The number the log keeps for drift (see :func:`edgeml.monitor.connect_log`)."""
         classes = self.predictor.classes
         if classes is None:
             return float(output["prediction"])

@@ -17,9 +17,14 @@ import numpy as np
 
 from edgeml.config import MonitorConfig
 from edgeml.errors import EdgeMLError
-from edgeml.monitor._drift import feature_drift, prediction_drift, raw_columns
-from edgeml.monitor._labels import labelled_rows
-from edgeml.monitor._log import LogWindow, read_window
+from edgeml.monitor import (
+    LogWindow,
+    feature_drift,
+    labelled_rows,
+    prediction_drift,
+    raw_columns,
+    read_window,
+)
 from edgeml.serve._holder import ModelHolder
 from edgeml.serve._log import PredictionLog
 from edgeml.serve._served import ServedModel

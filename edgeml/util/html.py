@@ -1,4 +1,5 @@
-"""Small HTML builders for the report: escaped text, capped tables, embedded figures, sections.
+"""Small HTML builders for edgeml's pages (the report, the monitor page): escaped text, capped
+tables, embedded figures, sections, and the stylesheet they share.
 
 Everything returns a string of HTML; every piece of data passes through :func:`esc`, so a column
 named ``<script>`` shows as text.
@@ -20,6 +21,55 @@ VISIBLE_ROWS = 25
 # Rows past this are not written at all (the manifest has them): a 5,000-column dataset must not
 # make a 5,000-row table.
 MAX_ROWS = 500
+
+
+# System fonts only: the report must render the same offline, with nothing fetched.
+STYLESHEET = """
+:root { --ink: #1f2933; --muted: #616e7c; --line: #d9dee3; --head: #f1f4f7; --accent: #2f5d8a; }
+* { box-sizing: border-box; }
+body { margin: 0; color: var(--ink); background: #fff;
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 32px 64px; }
+header { border-bottom: 3px solid var(--accent); padding-bottom: 12px; margin-bottom: 8px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 36px 0 10px; padding-bottom: 4px; color: var(--accent);
+  border-bottom: 1px solid var(--line); }
+h3 { font-size: 16px; margin: 22px 0 8px; }
+h4 { font-size: 14px; margin: 18px 0 6px; color: var(--muted); text-transform: uppercase;
+  letter-spacing: .04em; }
+.subtitle { color: var(--muted); margin: 0; overflow-wrap: anywhere; }
+.headline { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0 4px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px; min-width: 150px; }
+.card .label { color: var(--muted); font-size: 12px; }
+.card .value { font-size: 20px; font-weight: 600; }
+nav { margin: 14px 0 0; font-size: 13px; }
+nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-space: nowrap; }
+table { border-collapse: collapse; margin: 6px 0 10px; font-size: 13px; max-width: 100%; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+thead th { background: var(--head); font-weight: 600; }
+tbody tr:nth-child(even) { background: #fafbfc; }
+/* break-word (not anywhere) keeps short cells like 'datetime' whole; long names still wrap. */
+td { overflow-wrap: break-word; }
+td code { word-break: break-all; }
+td:first-child { min-width: 13em; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.kv th { background: var(--head); font-weight: 600; white-space: nowrap; }
+table.kv { min-width: 420px; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
+.note { color: var(--muted); margin: 6px 0 10px; }
+.badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 12px;
+  font-weight: 600; white-space: nowrap; }
+.badge.ok { background: #e3f4e8; color: #1e6b35; }
+.badge.bad { background: #fbe6e6; color: #9b2226; }
+.badge.muted { background: #eceff2; color: #52606d; }
+figure { margin: 12px 0 18px; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; max-width: 900px; }
+.pair { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+.pair figure { flex: 1 1 420px; max-width: 560px; }
+details summary { cursor: pointer; color: var(--accent); margin: 4px 0; }
+ul { margin: 6px 0 10px; padding-left: 22px; }
+"""
 
 
 class Raw(str):
