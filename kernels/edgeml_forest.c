@@ -472,6 +472,19 @@ static void predict_share(const edgeml_forest *f, const double *x, size_t n, dou
     }
 }
 
+void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out,
+                       uint32_t *work)
+{
+    double *leaf = (double *)(work + BLOCK * forest->n_slots);
+    uint32_t k;
+    for (k = 0; k < forest->n_outputs; ++k) {
+        out[k] = 0.0;
+    }
+    row_codes(forest, x, work);
+    row_trees(forest, work, out, leaf);
+    transform(forest, out);
+}
+
 void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
                        uint32_t *work)
 {

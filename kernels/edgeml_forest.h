@@ -127,6 +127,11 @@ size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads);
 int edgeml_forest_predict(const edgeml_forest *forest, const double *x, size_t n, double *out,
                           int nthreads, uint32_t *work);
 
+/* One row of features to its n_outputs values, as edgeml_forest_predict with n = 1 and one
+ * thread, without its block set-up (the single-row path of edgeml_row_predict). */
+void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out,
+                       uint32_t *work);
+
 /* The raw sums (before averaging and the link), n x n_outputs; one thread. */
 void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
                        uint32_t *work);

@@ -1,11 +1,11 @@
 """The ``native`` export: edgeml's own tree engine, the model as data and one C core as code.
 
-The core (``kernels/edgeml_forest.c`` with ``edgeml_core.c``) is compiled once per machine and
-cached (``_toolchain.cached_build``, keyed by the sources, compiler and flags), so exporting a
-model only writes its tables (``_native_tables``): no per-model C, whatever the model's size.
-The parity gate then runs the engine on the bundle's reference rows, the adversarial rows and
-the input-rule probes against ``Booster.predict``. The bundle gains ``native/core.so``,
-``native/forest.bin`` and ``native/model.json``.
+The core (``kernels/edgeml_forest.c``, ``edgeml_core.c``, ``edgeml_row.c``) is compiled once
+per machine and cached (``_toolchain.cached_build``, keyed by the sources, compiler and flags),
+so exporting a model only writes its tables (``_native_tables``): no per-model C, whatever the
+model's size. The parity gate then runs the engine on the bundle's reference rows, the
+adversarial rows and the input-rule probes against ``Booster.predict``. The bundle gains
+``native/core.so``, ``native/forest.bin`` and ``native/model.json``.
 
 >>> from edgeml.compile import export
 >>> export("churn.edgeml", format="native").parity["max_abs_diff"]   # doctest: +SKIP
@@ -42,7 +42,7 @@ __all__ = [
 LIBRARY = "native/core.so"
 TABLES = "native/forest.bin"
 DESCRIPTION = "native/model.json"
-CORE_SOURCES = ("edgeml_core.c", "edgeml_forest.c")
+CORE_SOURCES = ("edgeml_core.c", "edgeml_forest.c", "edgeml_row.c")
 # -O3 unrolls the interleaved lanes; no -ffast-math and no contraction: IEEE compares and sums.
 CORE_FLAGS = ("-O3", "-fPIC", "-std=c99", "-ffp-contract=off", "-fvisibility=default")
 

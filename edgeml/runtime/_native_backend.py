@@ -26,9 +26,11 @@ import numpy as np
 
 from edgeml.errors import ExportError
 from edgeml.runtime._native import load_library
+from edgeml.runtime._native_row import NativeRow
 
 if TYPE_CHECKING:
     from edgeml.bundle import Bundle
+    from edgeml.runtime._prep import RuntimePrep
 
 __all__ = ["ERRORS", "NativeBackend", "load_backend", "open_core"]
 
@@ -65,6 +67,9 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
         lib.edgeml_forest_predict.argtypes = [pointer, pointer, ctypes.c_size_t, pointer,
                                               ctypes.c_int, pointer]  # fmt: skip
         lib.edgeml_forest_predict.restype = ctypes.c_int
+        if hasattr(lib, "edgeml_row_predict"):  # absent from cores built before it existed
+            lib.edgeml_row_predict.argtypes = [pointer]
+            lib.edgeml_row_predict.restype = ctypes.c_int
     except OSError as exc:
         raise ExportError(f"{library}: cannot be loaded ({exc}); {_RERUN}") from None
     except AttributeError as exc:
@@ -137,6 +142,16 @@ class NativeBackend:
             ) from None
         self._predict(self._forest_address, inp_address, 1, out_address, 1, work_address)
         return out[:]
+
+    def row_predictor(self, prep: RuntimePrep) -> NativeRow | None:
+        """Prep, trees and transform of one raw row in one foreign call (see
+        :mod:`edgeml.runtime._native_row`), or None if this core predates it or the plan has a
+        shape its C executor does not take."""
+        function = getattr(self._lib, "edgeml_row_predict", None)
+        if function is None or len(prep.features) != self.num_feature:
+            return None
+        return NativeRow.build(function, self._forest_address, prep, num_output=self.num_output,
+                               work_size=self._one_work)  # fmt: skip
 
     def _buffers(self) -> tuple[_Doubles, int, _Doubles, int, int]:
         inp = (ctypes.c_double * self.num_feature)()

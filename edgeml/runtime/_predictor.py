@@ -141,6 +141,9 @@ class Predictor:
         # Optional single-row fast paths (see ``_backend``): prepared features, or a raw row.
         self._one = None if backend.takes_raw_input else getattr(backend, "predict_one", None)
         self._raw_one = getattr(backend, "predict_row", None) if backend.takes_raw_input else None
+        # The native engine takes the raw row: prep, trees and transform in one foreign call.
+        row_predictor = getattr(backend, "row_predictor", None)
+        self._row = row_predictor(prep) if row_predictor is not None else None
 
     @property
     def backend_name(self) -> str:
@@ -159,8 +162,12 @@ class Predictor:
     def predict_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """``{"prediction": label or value, "proba_<class>": p, ...}`` for one input row."""
         # The hot path of a service: plain Python floats and lists, no NumPy per call.
-        one = self._one
-        raw = one(self.prep.transform_row(row)) if one else self.output_row(row).tolist()
+        if self._row is not None:
+            raw = self._row(row)
+        elif self._one is not None:
+            raw = self._one(self.prep.transform_row(row))
+        else:
+            raw = self.output_row(row).tolist()
         classes = self.classes
         if classes is None:
             return {"prediction": float(raw[0])}
@@ -179,6 +186,8 @@ class Predictor:
 
     def output_row(self, row: Mapping[str, Any]) -> np.ndarray:
         """The backend's raw output for one row: ``(1,)``, or ``(K,)`` for multiclass."""
+        if self._row is not None:
+            return np.array(self._row(row), dtype=np.float64)
         if self._one is not None:
             return np.array(self._one(self.prep.transform_row(row)), dtype=np.float64)
         if self._raw_one is not None:

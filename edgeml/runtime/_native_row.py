@@ -1,0 +1,305 @@
+"""One row through the native engine in one foreign call: prep plan, trees and transform in C.
+
+The bundle's prep plan becomes ``edgeml_plan`` tables (``kernels/edgeml_core.h``) built once
+with ctypes, as data: no per-model code. A row (a dict) becomes raw doubles as the C package
+takes them (``edgeml.compile._craw``): numbers, category codes, Unix seconds; then
+``edgeml_row_predict`` (``kernels/edgeml_row.c``) runs the prep plan, the forest and LightGBM's
+output transform and writes the model's outputs. Values are converted exactly as
+:class:`~edgeml.runtime.RuntimePrep` converts them (the same ``to_number``/``to_text``/
+``to_datetime`` rules and lookup tables), so the outputs are bit for bit those of the Python prep
+followed by the engine; a value it would refuse raises the same SchemaError.
+
+Each raw slot belongs to one prep step. Float columns (the common case) are read with one
+``itemgetter`` and stored with one slice assignment when every value is a float, int or bool.
+
+>>> row = NativeRow.build(backend, prep)                          # doctest: +SKIP
+>>> row({"tenure": 12, "contract": "month"})                       # doctest: +SKIP
+[0.19]
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime as dt
+import math
+import operator
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from edgeml.errors import SchemaError
+from edgeml.runtime._prep import RuntimePrep, _number, _stamp, _text
+from edgeml.runtime._schema import epoch_micros
+from edgeml.spec.prep_plan import CategoricalStep, NumericStep, Step
+
+__all__ = ["NativeRow"]
+
+NAN = math.nan
+_NONE = ctypes.c_size_t(-1).value  # EDGEML_NONE
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_PARTS = ("year", "month", "day", "weekday", "day_of_year", "hour", "minute")
+_PARTS_SET = frozenset(_PARTS)
+_ENCODINGS = {"native": 0, "onehot": 1, "frequency": 2}
+_NUMBERS = frozenset({float, int, bool})  # what a float column's fast path stores as is
+_UNSEEN = -1.0  # a code no category has: unseen (not imputed), as the Python prep
+_P = ctypes.c_void_p
+
+
+class _Numeric(ctypes.Structure):
+    _fields_ = [("input", ctypes.c_size_t), ("output", ctypes.c_size_t),
+                ("indicator", ctypes.c_size_t), ("lo", ctypes.c_double),
+                ("hi", ctypes.c_double), ("impute", ctypes.c_double),
+                ("center", ctypes.c_double), ("inverse", ctypes.c_double)]  # fmt: skip
+
+
+class _Categorical(ctypes.Structure):
+    _fields_ = [("input", ctypes.c_size_t), ("encoding", ctypes.c_int),
+                ("output", ctypes.c_size_t), ("n_categories", ctypes.c_size_t),
+                ("impute_code", ctypes.c_double), ("frequencies", _P)]  # fmt: skip
+
+
+class _Date(ctypes.Structure):
+    _fields_ = [("input", ctypes.c_size_t), ("n_parts", ctypes.c_size_t), ("parts", _P),
+                ("outputs", _P)]  # fmt: skip
+
+
+class _Plan(ctypes.Structure):
+    _fields_ = [("n_inputs", ctypes.c_size_t), ("n_features", ctypes.c_size_t),
+                ("n_numeric", ctypes.c_size_t), ("numeric", _P),
+                ("n_categorical", ctypes.c_size_t), ("categorical", _P),
+                ("n_dates", ctypes.c_size_t), ("dates", _P)]  # fmt: skip
+
+
+class _Row(ctypes.Structure):
+    _fields_ = [("plan", _P), ("forest", _P), ("raw", _P), ("features", _P), ("out", _P),
+                ("work", _P)]  # fmt: skip
+
+
+Convert = Callable[[Any], float]
+
+
+class NativeRow:
+    """``row -> list of num_output floats`` through one call of ``edgeml_row_predict``.
+
+    Build with :meth:`build`; safe to call from several threads at once (buffers per thread).
+    """
+
+    def __init__(
+        self,
+        function: Any,
+        forest_address: int,
+        prep: RuntimePrep,
+        plan: _Plan,
+        keep: list[Any],
+        fast: tuple[str, ...],
+        others: tuple[tuple[int, str, Convert], ...],
+        *,
+        num_output: int,
+        work_size: int,
+    ) -> None:
+        self._function = function
+        self._forest_address = forest_address
+        self._prep = prep
+        self._plan = plan
+        self._keep = keep  # the arrays the plan points into
+        self._fast_columns = fast
+        self._n_fast = len(fast)
+        self._fast = operator.itemgetter(*fast) if len(fast) > 1 else None
+        self._fast_one = fast[0] if len(fast) == 1 else None
+        self._others = others
+        self._num_output = num_output
+        self._work_size = work_size
+        self._local = threading.local()
+
+    @classmethod
+    def build(
+        cls, function: Any, forest_address: int, prep: RuntimePrep, *, num_output: int,
+        work_size: int,
+    ) -> NativeRow | None:  # fmt: skip
+        """The one-call path for this prep plan, or None if the plan has a shape the C
+        executor does not take (one-hot outputs not consecutive, a step without outputs)."""
+        position = {name: i for i, name in enumerate(prep.features)}
+        numeric: list[_Numeric] = []
+        categorical: list[_Categorical] = []
+        dates: list[_Date] = []
+        keep: list[Any] = []
+        fast: list[str] = []
+        others: list[tuple[int, str, Convert]] = []
+
+        # float columns first: their raw slots 0..k-1 take one slice assignment
+        def fast_last(step: Step) -> bool:
+            return not (isinstance(step, NumericStep) and prep.input_schema[step.column] == "float")
+
+        steps = sorted(prep.plan.steps, key=fast_last)
+        for slot, step in enumerate(steps):
+            logical = prep.input_schema[step.column]
+            if isinstance(step, NumericStep):
+                numeric.append(_numeric_step(step, slot, position))
+                if logical == "float":
+                    fast.append(step.column)
+                else:
+                    others.append((slot, step.column, _number_converter(logical, step.column)))
+            elif isinstance(step, CategoricalStep):
+                built = _categorical_step(step, slot, position, keep)
+                if built is None:
+                    return None
+                entry, codes = built
+                categorical.append(entry)
+                others.append((slot, step.column, _code_converter(codes, step.column)))
+            else:
+                if len(step.parts) != len(step.output_names) or not {*step.parts} <= _PARTS_SET:
+                    return None
+                parts = (ctypes.c_ubyte * len(step.parts))(*(_PARTS.index(p) for p in step.parts))
+                outputs = (ctypes.c_size_t * len(step.parts))(
+                    *(position[name] for name in step.output_names)
+                )
+                keep += [parts, outputs]
+                dates.append(_Date(slot, len(step.parts), ctypes.addressof(parts),
+                                   ctypes.addressof(outputs)))  # fmt: skip
+                others.append((slot, step.column, _seconds_converter(logical, step.column)))
+        arrays: list[int] = []
+        groups: tuple[tuple[Any, list[Any]], ...] = (
+            (_Numeric, numeric), (_Categorical, categorical), (_Date, dates),
+        )  # fmt: skip
+        for kind, items in groups:
+            array = (kind * max(1, len(items)))(*items)
+            keep.append(array)
+            arrays += [len(items), ctypes.addressof(array)]
+        plan = _Plan(len(steps), len(prep.features), *arrays)
+        return cls(function, forest_address, prep, plan, keep, tuple(fast), tuple(others),
+                   num_output=num_output, work_size=work_size)  # fmt: skip
+
+    def __call__(self, row: Mapping[str, Any]) -> list[float]:
+        """LightGBM's ``num_output`` values for one input row (extra keys are ignored)."""
+        try:
+            raw, out, call = self._local.buffers
+        except AttributeError:
+            raw, out, call = self._buffers()
+        try:
+            if self._fast is not None:
+                values = self._fast(row)
+                if _NUMBERS.issuperset(map(type, values)):
+                    try:
+                        raw[: self._n_fast] = values
+                    except OverflowError:  # an int beyond a double: refused one by one
+                        self._fill_fast(row, raw)
+                else:
+                    self._fill_fast(row, raw)
+            elif self._fast_one is not None:
+                raw[0] = _float(row[self._fast_one], self._fast_one)
+            for slot, column, convert in self._others:
+                raw[slot] = convert(row[column])
+        except (KeyError, SchemaError):
+            # the error the Python prep gives (the first in its order of steps), then ours
+            self._prep.transform_row(row)
+            raise
+        self._function(call)
+        return out[:]
+
+    def _fill_fast(self, row: Mapping[str, Any], raw: Any) -> None:
+        for slot, column in enumerate(self._fast_columns):
+            raw[slot] = _float(row[column], column)
+
+    def floor(self) -> int:
+        """Call the C function with NULL (it returns at once): the cost of the foreign call."""
+        result: int = self._function(None)
+        return result
+
+    def _buffers(self) -> tuple[Any, Any, ctypes.c_void_p]:
+        raw = (ctypes.c_double * max(1, self._plan.n_inputs))()
+        features = (ctypes.c_double * max(1, self._plan.n_features))()
+        out = (ctypes.c_double * self._num_output)()
+        work = (ctypes.c_uint64 * max(1, (self._work_size + 1) // 2))()  # 8-byte aligned
+        address = ctypes.addressof
+        row = _Row(address(self._plan), self._forest_address, address(raw), address(features),
+                   address(out), address(work))  # fmt: skip
+        self._local.keep = (features, work, row)
+        buffers = (raw, out, ctypes.c_void_p(ctypes.addressof(row)))
+        self._local.buffers = buffers
+        return buffers
+
+
+# -- the plan as tables --------------------------------------------------------------------------
+
+
+def _numeric_step(step: NumericStep, slot: int, position: dict[str, int]) -> _Numeric:
+    # as RuntimePrep's _compile_numeric: no clip is ±inf, no scaling is (x - 0) * 1
+    lo, hi = step.clip if step.clip is not None else (-math.inf, math.inf)
+    center, scale = step.scale if step.scale is not None else (0.0, 1.0)
+    indicator = position[step.missing_indicator] if step.missing_indicator else _NONE
+    impute = NAN if step.impute is None else float(step.impute)
+    return _Numeric(slot, position[step.output], indicator, float(lo), float(hi), impute,
+                    float(center), 1.0 / float(scale))  # fmt: skip
+
+
+def _categorical_step(
+    step: CategoricalStep, slot: int, position: dict[str, int], keep: list[Any]
+) -> tuple[_Categorical, dict[str | None, float]] | None:
+    """The step's table entry and its code of each category, chosen so that C's
+    ``output + code`` (one-hot), ``(double)code`` (native) and ``frequencies[code]`` give what
+    RuntimePrep gives (for a repeated category: its last index, one-hot its first)."""
+    n = len(step.categories)
+    if step.encoding == "onehot":
+        if len(step.output_names) != n:
+            return None
+        first = position[step.output_names[0]] if n else 0
+        if any(position[name] != first + k for k, name in enumerate(step.output_names)):
+            return None
+        codes: dict[str | None, float] = {}
+        for k, category in enumerate(step.categories):
+            codes.setdefault(category, float(k))
+    else:
+        if len(step.output_names) != 1:
+            return None
+        first = position[step.output_names[0]]
+        if step.encoding == "frequency" and len(step.frequencies) != n:
+            return None
+        codes = {category: float(k) for k, category in enumerate(step.categories)}
+    impute = codes.get(step.impute, NAN) if step.impute is not None else NAN
+    frequencies = None
+    if step.encoding == "frequency":
+        frequencies = (ctypes.c_double * max(1, n))(*(float(f) for f in step.frequencies))
+        keep.append(frequencies)
+    table = ctypes.addressof(frequencies) if frequencies is not None else None
+    entry = _Categorical(slot, _ENCODINGS[step.encoding], first, n, impute, table)
+    return entry, codes
+
+
+# -- values to raw doubles -----------------------------------------------------------------------
+
+
+def _float(value: Any, column: str) -> float:
+    return value if type(value) is float else _number(value, "float", column)
+
+
+def _number_converter(logical: str, column: str) -> Convert:
+    fast_int = logical != "bool"
+
+    def convert(value: Any) -> float:
+        if type(value) is int and fast_int and _INT64_MIN <= value <= _INT64_MAX:
+            return float(value)
+        return _number(value, logical, column)
+
+    return convert
+
+
+def _code_converter(codes: dict[str | None, float], column: str) -> Convert:
+    def convert(value: Any) -> float:
+        if type(value) is not str:
+            value = _text(value, column)
+            if value is None:
+                return NAN  # missing: the C executor imputes
+        return codes.get(value, _UNSEEN)
+
+    return convert
+
+
+def _seconds_converter(logical: str, column: str) -> Convert:
+    def convert(value: Any) -> float:
+        if type(value) is not dt.datetime or value.tzinfo is not None:
+            value = _stamp(value, logical, column)
+            if value is None:
+                return NAN
+        return float(epoch_micros(value) // 1_000_000)
+
+    return convert

@@ -1,0 +1,19 @@
+/*
+ * edgeml_row.c - prep plan, trees and transform of one raw row (see edgeml_row.h).
+ */
+#include "edgeml_row.h"
+
+int edgeml_row_predict(const edgeml_row *row)
+{
+    size_t i;
+    if (row == NULL || row->plan == NULL || row->forest == NULL ||
+        row->plan->n_features != row->forest->n_features) {
+        return -1;
+    }
+    for (i = 0; i < row->plan->n_features; ++i) {
+        row->features[i] = 0.0; /* a feature no step writes reads 0, as edgeml's executors */
+    }
+    edgeml_apply_plan(row->plan, row->raw, row->features);
+    edgeml_forest_one(row->forest, row->features, row->out, row->work);
+    return 0;
+}
