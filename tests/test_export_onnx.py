@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -17,7 +18,8 @@ import pytest
 
 import edgeml
 from edgeml.bundle import read_bundle_files, read_manifest, write_bundle
-from edgeml.compile import ExportRequest, export
+from edgeml.compile import ExportRequest, _forest, export
+from edgeml.compile._forest import parse_model
 from edgeml.compile._onnx import build, frame_feeds, prep_model
 from edgeml.compile._onnx_graph import GraphBuilder
 from edgeml.compile._onnx_prep import add_prep
@@ -266,9 +268,12 @@ def test_trees_follow_lightgbm_rules(objective: str, params: dict) -> None:
     booster, x = _lightgbm_rule_booster(objective, **params)
     tiny = [0.0, -0.0, K_ZERO_THRESHOLD, -K_ZERO_THRESHOLD, 1e-36, -1e-40, np.nan, 2e-35]
     odd_codes = [-0.5, -0.99, 2.7, 3.2, 33.0, -1.0, np.nan, 2.0**31, 1e300, 40.0]
+    odd_codes += [np.nextafter(1e300, np.inf), -np.nextafter(1e300, np.inf), np.inf, -np.inf]
     probes = np.array([[a, b, c] for a in tiny for b in (np.nan, 0.3) for c in odd_codes])
     rows = np.vstack([x[:200], probes])
-    session = load_session(ensemble_model(booster.dump_model()).SerializeToString())
+    session = load_session(
+        ensemble_model(parse_model(booster.model_to_string())).SerializeToString()
+    )
     ours = session.run(["prediction"], {"features": rows})[0]
     expected = np.asarray(booster.predict(rows))
     if expected.ndim == 1:
@@ -280,33 +285,32 @@ def test_trees_follow_lightgbm_rules(objective: str, params: dict) -> None:
 def test_float32_thresholds_would_flip_a_decision_ours_does_not() -> None:
     """The off-the-shelf converter's float32 thresholds (and input) send a row the wrong way."""
     booster, x = _lightgbm_rule_booster("regression")
-    dump = booster.dump_model()
-    roots = [t["tree_structure"] for t in dump["tree_info"]]
-    root = next(
-        r for r in roots
-        if r.get("decision_type") == "<=" and float(np.float32(r["threshold"])) != r["threshold"]
+    forest = parse_model(booster.model_to_string())
+    tree = next(
+        t for t in forest.trees
+        if t.num_leaves > 1 and not t.is_categorical(0)
+        and float(np.float32(t.threshold[0])) != t.threshold[0]
     )  # fmt: skip
-    threshold = float(root["threshold"])
-    feature = int(root["split_feature"])
+    threshold = float(tree.threshold[0])
+    feature = int(tree.split_feature[0])
     row = x[:1].copy()
     row[0, feature] = np.nextafter(threshold, np.inf)  # just above: LightGBM goes right
     # float32 emulation: the input and every threshold rounded to float32, as onnxmltools does
-    as32 = json.loads(json.dumps(dump))
-
-    def round_thresholds(node: dict) -> None:
-        if "split_feature" in node:
-            if node["decision_type"] == "<=":
-                node["threshold"] = float(np.float32(node["threshold"]))
-            round_thresholds(node["left_child"])
-            round_thresholds(node["right_child"])
-
-    for tree in as32["tree_info"]:
-        round_thresholds(tree["tree_structure"])
+    numeric = [(t.decision_type & _forest.CATEGORICAL) == 0 for t in forest.trees]
+    as32 = dataclasses.replace(
+        forest,
+        trees=[
+            dataclasses.replace(
+                t, threshold=np.where(m, t.threshold.astype(np.float32), t.threshold)
+            )
+            for t, m in zip(forest.trees, numeric, strict=True)
+        ],
+    )
     assert np.float32(row[0, feature]) <= np.float32(threshold)  # float32 says: go left
     float32_way = load_session(ensemble_model(as32).SerializeToString()).run(
         ["prediction"], {"features": row.astype(np.float32).astype(np.float64)}
     )[0][:, 0]
-    ours = load_session(ensemble_model(dump).SerializeToString()).run(
+    ours = load_session(ensemble_model(forest).SerializeToString()).run(
         ["prediction"], {"features": row}
     )[0][:, 0]
     truth = booster.predict(row)

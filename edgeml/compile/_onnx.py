@@ -39,6 +39,7 @@ import polars as pl
 from onnx import TensorProto, helper
 
 from edgeml.compile import Artifact, ExportRequest
+from edgeml.compile._forest import Forest, parse_model
 from edgeml.compile._onnx_graph import ML_OPSET, OPSET, GraphBuilder, matrix_output
 from edgeml.compile._onnx_post import add_calibration, add_label
 from edgeml.compile._onnx_prep import add_prep
@@ -78,10 +79,10 @@ def build(request: ExportRequest) -> Artifact:
             "(engineered features need the runtime's streaming state)"
         )
     reference = load_reference(manifest, files)
-    dump = reference.booster.dump_model()
+    forest = parse_model(files[manifest["model"]["file"]].decode())
     reporter.status("building the ONNX graph (prep plan + trees, double precision)")
     post = Post.from_manifest(manifest)
-    model, link = pipeline_model(plan, dump, post=post)
+    model, link = pipeline_model(plan, forest, post=post)
     check_model(model)
     content = model.SerializeToString()
     reporter.status("checking the ONNX graph against Polars + LightGBM")
@@ -94,7 +95,7 @@ def build(request: ExportRequest) -> Artifact:
     suites["raw_adversarial"] = _check_raw(
         session, plan, probes, reference.booster, "adversarial rows", post
     )
-    suites["feature_adversarial"] = _check_trees(dump, reference, link)
+    suites["feature_adversarial"] = _check_trees(forest, reference, link)
     worst = max(suites.values(), key=lambda r: r.max_abs_diff)
     parity = {
         "rows": sum(r.rows for r in suites.values()),
@@ -123,24 +124,24 @@ def build(request: ExportRequest) -> Artifact:
 
 
 def pipeline_model(
-    plan: PrepPlan, dump: dict[str, Any], *, post: Post | None = None
+    plan: PrepPlan, forest: Forest, *, post: Post | None = None
 ) -> tuple[onnx.ModelProto, Link]:
-    """The whole-pipeline graph for a plan and a ``Booster.dump_model()``, and its link.
+    """The whole-pipeline graph for a plan and a model (the IR of :mod:`._forest`), and its link.
 
     ``post`` (a binary model's calibration and threshold) is applied inside the graph.
     """
     post = post or Post()
-    n_model = int(dump["max_feature_idx"]) + 1
+    n_model = forest.num_feature
     if n_model != len(plan.features):
         raise ExportError(
             f"the model reads {n_model} features but the prep plan yields {len(plan.features)}"
         )
     g = GraphBuilder()
     inputs, features = add_prep(g, plan, output="features")
-    raw = add_ensemble(g, features, dump)
-    calibrate = link_of(dump).kind == "binary" and post.method != "none"
+    raw = add_ensemble(g, features, forest)
+    calibrate = link_of(forest).kind == "binary" and post.method != "none"
     probabilities = g.fresh("uncalibrated") if calibrate else "prediction"
-    link = add_link(g, raw, dump, output=probabilities)
+    link = add_link(g, raw, forest, output=probabilities)
     if calibrate:
         add_calibration(g, probabilities, post, output="prediction")
     outputs = [
@@ -187,9 +188,9 @@ def _lightgbm_shaped(output: np.ndarray, link: Link) -> np.ndarray:
     return output if link.kind == "multiclass" else output[:, 0]
 
 
-def _check_trees(dump: dict[str, Any], reference: Reference, link: Link) -> ParityReport:
+def _check_trees(forest: Forest, reference: Reference, link: Link) -> ParityReport:
     """The trees alone on feature-space probes (values no raw input can produce)."""
-    trees = ensemble_model(dump)
+    trees = ensemble_model(forest)
     check_model(trees)
     rows = np.vstack([reference.adversarial(), _categorical_probes(reference)])
     ours = load_session(trees.SerializeToString()).run(["prediction"], {"features": rows})[0]

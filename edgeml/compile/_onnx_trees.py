@@ -1,5 +1,7 @@
 """A LightGBM model as ONNX nodes, in double precision, deciding exactly as LightGBM decides.
 
+The trees are read from the one model IR (:mod:`._forest`), like the native engine's tables.
+
 **Op choice.** ``ai.onnx.ml`` ``TreeEnsemble`` (opset 5) with a ``tensor(double)`` input:
 ``nodes_splits``, ``leaf_weights`` and ``membership_values`` are double tensors and the output is
 double. The older ``TreeEnsembleRegressor``/``Classifier`` (opset 3) can hold double thresholds
@@ -36,14 +38,13 @@ row reader), and how the graph matches each one:
 >>> import lightgbm as lgb
 >>> x = np.random.default_rng(0).normal(size=(200, 2))
 >>> b = lgb.train({"verbosity": -1, "num_leaves": 4}, lgb.Dataset(x, x[:, 0]), 2)
->>> model = ensemble_model(b.dump_model())
+>>> model = ensemble_model(_forest.parse_model(b.model_to_string()))
 >>> [n.op_type for n in model.graph.node][-2:]
 ['TreeEnsemble', 'Identity']
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,6 @@ from onnx import TensorProto, helper
 
 from edgeml.compile import _forest
 from edgeml.compile._onnx_graph import ML_DOMAIN, GraphBuilder, matrix_output, tensor_attribute
-from edgeml.errors import ExportError
 
 __all__ = ["K_ZERO_THRESHOLD", "Link", "add_ensemble", "add_link", "ensemble_model", "link_of"]
 
@@ -104,33 +104,31 @@ class _Nodes:
             self.falsenodeids[parent], self.falseleafs[parent] = child, int(is_leaf)
 
 
-def _convert(dump: dict[str, Any]) -> _Nodes:
-    n_features = int(dump["max_feature_idx"]) + 1
-    per_iteration = int(dump["num_tree_per_iteration"])
+def _convert(forest: _forest.Forest) -> _Nodes:
     nodes = _Nodes()
-    for index, tree in enumerate(dump["tree_info"]):
-        target = index % per_iteration  # multiclass trees are interleaved class by class
-        root = tree["tree_structure"]
-        if "split_feature" not in root:
+    for tree in forest.trees:
+        target = tree.index % forest.num_class  # multiclass trees are interleaved class by class
+        if tree.num_leaves == 1:
             # A one-leaf tree: TreeEnsemble needs a root node, so a node whose two branches
             # reach the same leaf (onnxruntime recognises it as a leaf).
-            leaf = nodes.add_leaf(target, _leaf_value(root))
+            leaf = nodes.add_leaf(target, float(tree.leaf_value[0]))
             node = nodes.add_node(0, _BRANCH_LEQ, 0.0, False)
             nodes.link(node, True, leaf, True)
             nodes.link(node, False, leaf, True)
             nodes.roots.append(node)
             continue
-        # Iterative walk: LightGBM trees can be deeper than Python's recursion limit.
-        stack: list[tuple[dict[str, Any], int, bool]] = [(root, -1, True)]
+        # Iterative walk: LightGBM trees can be deeper than Python's recursion limit. A child
+        # c >= 0 is internal node c, c < 0 is leaf ~c (the IR keeps LightGBM's layout).
+        stack: list[tuple[int, int, bool]] = [(0, -1, True)]
         while stack:
             current, parent, left = stack.pop()
-            if "split_feature" in current:
-                child = _add_split(nodes, current, n_features)
+            if current >= 0:
+                child = _add_split(nodes, tree, current, forest.num_feature)
                 is_leaf = False
-                stack.append((current["right_child"], child, False))
-                stack.append((current["left_child"], child, True))
+                stack.append((int(tree.right_child[current]), child, False))
+                stack.append((int(tree.left_child[current]), child, True))
             else:
-                child = nodes.add_leaf(target, _leaf_value(current))
+                child = nodes.add_leaf(target, float(tree.leaf_value[~current]))
                 is_leaf = True
             if parent < 0:
                 nodes.roots.append(child)
@@ -139,31 +137,21 @@ def _convert(dump: dict[str, Any]) -> _Nodes:
     return nodes
 
 
-def _leaf_value(leaf: dict[str, Any]) -> float:
-    if "leaf_coeff" in leaf:
-        raise ExportError("linear trees (linear_tree=true) cannot be exported to ONNX")
-    return float(leaf["leaf_value"])
-
-
-def _add_split(nodes: _Nodes, node: dict[str, Any], n_features: int) -> int:
-    feature = int(node["split_feature"])
-    if node["decision_type"] == "==":
+def _add_split(nodes: _Nodes, tree: _forest.Tree, node: int, n_features: int) -> int:
+    feature = int(tree.split_feature[node])
+    if tree.is_categorical(node):
         nodes.categorical.add(feature)
-        members = [float(int(c)) for c in str(node["threshold"]).split("||")]
+        members = [float(c) for c in tree.categories(node)]
         nodes.membership.extend([*members, np.nan])  # sets are separated by NaN
         return nodes.add_node(feature, _BRANCH_MEMBER, 0.0, False)
-    if node["decision_type"] != "<=":
-        raise ExportError(f"unknown LightGBM decision type {node['decision_type']!r}")
-    threshold = float(node["threshold"])
-    if abs(threshold) >= 1e300:
-        # dump_model() writes an infinite threshold as ±1e300 (LightGBM's AvoidInf); the model
-        # compares against ±inf, which decides differently for inputs beyond 1e300.
-        threshold = math.copysign(math.inf, threshold)
-    missing = node.get("missing_type", "None")
-    default_left = bool(node.get("default_left", False))
-    if missing == "NaN":
+    # The threshold exactly as the model holds it: LightGBM stores every threshold finite
+    # (AvoidInf clamps to ±1e300) and compares against that, so an input beyond 1e300 goes right.
+    threshold = float(tree.threshold[node])
+    missing = tree.missing_type(node)
+    default_left = tree.default_left(node)
+    if missing == _forest.MISSING_NAN:
         tracks_true = default_left
-    elif missing == "Zero":
+    elif missing == _forest.MISSING_ZERO:
         feature = nodes.zero_features.setdefault(feature, n_features + len(nodes.zero_features))
         tracks_true = default_left
     else:  # None: NaN is read as 0.0 and compared
@@ -171,10 +159,10 @@ def _add_split(nodes: _Nodes, node: dict[str, Any], n_features: int) -> int:
     return nodes.add_node(feature, _BRANCH_LEQ, threshold, tracks_true)
 
 
-def add_ensemble(g: GraphBuilder, features: str, dump: dict[str, Any]) -> str:
+def add_ensemble(g: GraphBuilder, features: str, forest: _forest.Forest) -> str:
     """Add the trees reading ``features`` ``[N, F]``; return the raw scores ``[N, K]``."""
-    nodes = _convert(dump)
-    n_features = int(dump["max_feature_idx"]) + 1
+    nodes = _convert(forest)
+    n_features = forest.num_feature
     limit = g.const(np.array(K_ZERO_THRESHOLD), "k_zero_threshold")
     near_zero = g.op("LessOrEqual", [g.op("Abs", [features], "abs"), limit], "near_zero")
     value = g.op("Where", [near_zero, g.const(np.array(0.0), "zero"), features], "zeroed")
@@ -205,7 +193,7 @@ def add_ensemble(g: GraphBuilder, features: str, dump: dict[str, Any]) -> str:
     attributes: dict[str, Any] = {
         "aggregate_function": _SUM,
         "post_transform": 0,  # NONE: the link is applied by ops that match LightGBM's formula
-        "n_targets": int(dump["num_tree_per_iteration"]),
+        "n_targets": forest.num_class,
         "tree_roots": nodes.roots,
         "nodes_featureids": nodes.featureids,
         "nodes_modes": tensor_attribute(np.array(nodes.modes, dtype=np.uint8)),
@@ -235,22 +223,21 @@ class Link:
     sigmoid: float = 1.0
 
 
-def link_of(dump: dict[str, Any]) -> Link:
-    """The output transform named by the model's objective line (``"binary sigmoid:1"``), as the
-    model IR reads it; binary gives both columns ``[1 - p, p]`` here."""
-    link = _forest.link_of(str(dump.get("objective", "none")), int(dump["num_tree_per_iteration"]))
+def link_of(forest: _forest.Forest) -> Link:
+    """The model's output transform as the IR reads it; binary gives both columns ``[1 - p, p]``
+    here."""
+    link = forest.link
     width = 2 if link.kind == "binary" else link.width
     return Link(link.kind, width, link.function, link.sigmoid)
 
 
-def add_link(g: GraphBuilder, raw: str, dump: dict[str, Any], *, output: str) -> Link:
+def add_link(g: GraphBuilder, raw: str, forest: _forest.Forest, *, output: str) -> Link:
     """Turn raw scores into LightGBM's ``predict`` output, named ``output``."""
-    link = link_of(dump)
-    per_iteration = int(dump["num_tree_per_iteration"])
-    if dump.get("average_output"):
+    link = link_of(forest)
+    if forest.average_output:
         # rf mode: LightGBM divides the sum by the number of iterations used
-        iterations = max(len(dump["tree_info"]) // per_iteration, 1)
-        raw = g.op("Div", [raw, g.const(np.array(float(iterations)), "iterations")], "average")
+        iterations = float(forest.num_iterations)
+        raw = g.op("Div", [raw, g.const(np.array(iterations), "iterations")], "average")
     if link.function == "sigmoid":
         # 1 / (1 + exp(-sigmoid * s)), as LightGBM writes it
         scaled = g.op("Mul", [raw, g.const(np.array(-link.sigmoid), "minus_sigmoid")], "scaled")
@@ -279,15 +266,15 @@ def add_link(g: GraphBuilder, raw: str, dump: dict[str, Any], *, output: str) ->
     return link
 
 
-def ensemble_model(dump: dict[str, Any]) -> onnx.ModelProto:
+def ensemble_model(forest: _forest.Forest) -> onnx.ModelProto:
     """The trees alone: the feature matrix ``features`` ``[N, F]`` in, ``prediction`` out.
 
     Used to check the trees on feature-space probes that no raw input can produce.
     """
     g = GraphBuilder()
-    n_features = int(dump["max_feature_idx"]) + 1
-    raw = add_ensemble(g, "features", dump)
-    link = add_link(g, raw, dump, output="prediction")
+    n_features = forest.num_feature
+    raw = add_ensemble(g, "features", forest)
+    link = add_link(g, raw, forest, output="prediction")
     inputs = [helper.make_tensor_value_info("features", TensorProto.DOUBLE, ["N", n_features])]
     return g.model(
         inputs,
