@@ -85,8 +85,17 @@ static int check_thresholds(const edgeml_forest *f, size_t *where)
             }
         }
     }
+    for (j = 0; f->nodes != NULL && j < f->n_features; ++j) {
+        /* compact: every code (at most the count of thresholds) stays below a leaf's 0xFFFF */
+        if (f->feature_start[j + 1] - f->feature_start[j] >= EDGEML_COMPACT_LEAF) {
+            *where = j;
+            return EDGEML_FOREST_BAD_THRESHOLDS;
+        }
+    }
     for (j = 0; j < f->n_slots; ++j) {
-        if (f->slots[2 * j] >= f->n_features || f->slots[2 * j + 1] > EDGEML_SLOT_CATEGORY) {
+        if (f->slots[2 * j] >= f->n_features || f->slots[2 * j + 1] > EDGEML_SLOT_CATEGORY ||
+            (f->nodes != NULL && (f->slots[2 * j + 1] == EDGEML_SLOT_CATEGORY ||
+                                  (uint64_t)j * LANES >= EDGEML_COMPACT_LEAF))) {
             *where = j;
             return EDGEML_FOREST_BAD_SLOT;
         }
@@ -105,7 +114,17 @@ static int check_nodes(const edgeml_forest *f, size_t *where)
             return EDGEML_FOREST_BAD_TREE;
         }
     }
-    for (i = 0; i < f->n_nodes; ++i) {
+    for (i = 0; f->nodes != NULL && i < f->n_nodes; ++i) {
+        uint32_t left = f->nodes[i].left, threshold = f->nodes[i].rule >> 16;
+        uint32_t slot = f->nodes[i].rule & 0xFFFFu;
+        if (slot % LANES != 0 || slot / LANES >= f->n_slots ||
+            (threshold == EDGEML_COMPACT_LEAF ? left >= f->n_nodes
+                                              : (uint64_t)left + 1u >= f->n_nodes)) {
+            *where = i;
+            return EDGEML_FOREST_BAD_NODE;
+        }
+    }
+    for (i = 0; f->nodes == NULL && i < f->n_nodes; ++i) {
         uint32_t slot = f->slot[i] / LANES, threshold = f->threshold[i], left = f->left[i];
         uint32_t cat = f->cat[i];
         int category;
@@ -183,7 +202,8 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     f.flags = get32(p + 48);
     f.n_iterations = get32(p + 52);
     memcpy(&f.sigmoid, p + 56, sizeof f.sigmoid);
-    if (f.n_outputs == 0 || f.link > EDGEML_LINK_SQRT || f.flags > EDGEML_FOREST_AVERAGE ||
+    if (f.n_outputs == 0 || f.link > EDGEML_LINK_SQRT ||
+        f.flags > (EDGEML_FOREST_AVERAGE | EDGEML_FOREST_COMPACT) ||
         f.n_iterations == 0 || (f.n_trees > 0 && f.n_nodes == 0) || f.n_slots == 0) {
         return EDGEML_FOREST_BAD_HEADER;
     }
@@ -196,14 +216,21 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     at += 8ull * f.n_slots;
     f.trees = (const edgeml_tree_info *)(p + at);
     at += 32ull * f.n_trees;
-    f.threshold = (const uint32_t *)(p + at);
-    at += pad8(4ull * f.n_nodes);
-    f.slot = (const uint32_t *)(p + at);
-    at += pad8(4ull * f.n_nodes);
-    f.left = (const uint32_t *)(p + at);
-    at += pad8(4ull * f.n_nodes);
-    f.cat = (const uint32_t *)(p + at);
-    at += pad8(4ull * f.n_nodes);
+    if (f.flags & EDGEML_FOREST_COMPACT) {
+        f.nodes = (const edgeml_node *)(p + at);
+        at += 8ull * f.n_nodes;
+        f.no_code = EDGEML_COMPACT_LEAF;
+    } else {
+        f.threshold = (const uint32_t *)(p + at);
+        at += pad8(4ull * f.n_nodes);
+        f.slot = (const uint32_t *)(p + at);
+        at += pad8(4ull * f.n_nodes);
+        f.left = (const uint32_t *)(p + at);
+        at += pad8(4ull * f.n_nodes);
+        f.cat = (const uint32_t *)(p + at);
+        at += pad8(4ull * f.n_nodes);
+        f.no_code = NO_CODE;
+    }
     f.values = (const double *)(p + at);
     at += 8ull * f.n_nodes;
     f.words = (const uint32_t *)(p + at);
@@ -218,7 +245,7 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     if (status != EDGEML_FOREST_OK) {
         return status;
     }
-    for (i = 0; i < f.n_nodes; ++i) {
+    for (i = 0; f.nodes == NULL && i < f.n_nodes; ++i) {
         if (f.cat[i] != EDGEML_FOREST_NO_CAT) {
             f.has_categorical = 1;
             break;
@@ -275,14 +302,14 @@ static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes)
                        : bin;
             break;
         case EDGEML_SLOT_NAN_LEFT: code = nan ? 0 : bin; break;
-        case EDGEML_SLOT_NAN_RIGHT: code = nan ? NO_CODE : bin; break;
+        case EDGEML_SLOT_NAN_RIGHT: code = nan ? f->no_code : bin; break;
         case EDGEML_SLOT_ZERO_LEFT: code = nan || zero ? 0 : bin; break;
-        case EDGEML_SLOT_ZERO_RIGHT: code = nan || zero ? NO_CODE : bin; break;
+        case EDGEML_SLOT_ZERO_RIGHT: code = nan || zero ? f->no_code : bin; break;
         default: /* category: LightGBM's (int)x, negative and NaN go right */
             code = v > -1.0 && v < 2147483648.0 ? (uint32_t)(int32_t)v : NO_CODE;
             break;
         }
-        codes[s * LANES] = code;
+        codes[s * LANES] = f->nodes != NULL ? code << 16 : code; /* compact: see the header */
     }
 }
 
@@ -385,6 +412,87 @@ static void row_trees(const edgeml_forest *f, const uint32_t *codes, double *acc
     }
 }
 
+/* The compact layout: the same walks; a node's rule holds threshold << 16 | slot and the codes
+ * are shifted left by 16, so the node goes right iff codes[slot] > rule. The slot is read as
+ * its own 16-bit load (half[4 * node + 2]: the rule's low half) so that no ALU operation sits
+ * between the node's load and the code's on the critical path of a step. */
+#define COMPACT_STEP(nodes, half, codes, i)                                                    \
+    ((nodes)[i].left + ((codes)[(half)[4 * (size_t)(i) + 2]] > (nodes)[i].rule))
+#define COMPACT_DONE (EDGEML_COMPACT_LEAF << 16)
+
+static void tree_lanes_compact(const edgeml_forest *f, const edgeml_tree_info *t,
+                               const uint32_t *codes, double *acc)
+{
+    const edgeml_node *nodes = f->nodes;
+    const uint16_t *half = (const uint16_t *)(const void *)f->nodes;
+    size_t K = f->n_outputs;
+    uint32_t n[LANES];
+    uint32_t d, l;
+    for (l = 0; l < LANES; ++l) {
+        n[l] = t->root;
+    }
+    for (d = 0; d < t->check; ++d) {
+        for (l = 0; l < LANES; ++l) {
+            n[l] = COMPACT_STEP(nodes, half, codes + l, n[l]);
+        }
+    }
+    for (; d < t->depth; ++d) {
+        uint32_t done = COMPACT_DONE;
+        for (l = 0; l < LANES; ++l) {
+            done &= nodes[n[l]].rule;
+        }
+        if ((done & COMPACT_DONE) == COMPACT_DONE) {
+            break;
+        }
+        for (l = 0; l < LANES; ++l) {
+            n[l] = COMPACT_STEP(nodes, half, codes + l, n[l]);
+        }
+    }
+    for (l = 0; l < LANES; ++l) {
+        acc[l * K + t->output] += f->values[n[l]];
+    }
+}
+
+/* One row through every tree, LANES trees at a time in depth order (as row_trees); a group
+ * stops as soon as all its trees are at leaves, tested on the nodes just loaded. */
+static void row_trees_compact(const edgeml_forest *f, const uint32_t *codes, double *acc,
+                              double *leaf)
+{
+    const edgeml_node *nodes = f->nodes;
+    const uint16_t *half = (const uint16_t *)(const void *)f->nodes;
+    uint32_t n[LANES], id[LANES], g, d, l, depth;
+    uint32_t T = f->n_trees;
+    for (g = 0; g < T; g += LANES) {
+        uint32_t count = T - g < LANES ? T - g : LANES;
+        depth = 0;
+        for (l = 0; l < count; ++l) {
+            id[l] = f->trees[g + l].by_depth;
+            n[l] = f->trees[id[l]].root;
+            depth = f->trees[id[l]].depth > depth ? f->trees[id[l]].depth : depth;
+        }
+        for (; l < LANES; ++l) { /* a short last group walks its first tree again */
+            id[l] = id[0];
+            n[l] = n[0];
+        }
+        for (d = 0; d < depth; ++d) {
+            uint32_t done = COMPACT_DONE;
+            for (l = 0; l < LANES; ++l) {
+                done &= nodes[n[l]].rule;
+                n[l] = COMPACT_STEP(nodes, half, codes, n[l]);
+            }
+            if ((done & COMPACT_DONE) == COMPACT_DONE) {
+                break;
+            }
+        }
+        for (l = 0; l < count; ++l) {
+            leaf[id[l]] = f->values[n[l]];
+        }
+    }
+    for (g = 0; g < T; ++g) {
+        acc[f->trees[g].output] += leaf[g];
+    }
+}
+
 static void block_raw(const edgeml_forest *f, const double *x, size_t rows, double *acc,
                       uint32_t *codes)
 {
@@ -398,12 +506,23 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
         row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES);
     }
     for (t = 0; t < f->n_trees && full > 0; ++t) {
-        for (r = 0; r < full; r += LANES) {
-            tree_lanes(f, &f->trees[t], codes + r * S, acc + r * K);
+        if (f->nodes != NULL) {
+            for (r = 0; r < full; r += LANES) {
+                tree_lanes_compact(f, &f->trees[t], codes + r * S, acc + r * K);
+            }
+        } else {
+            for (r = 0; r < full; r += LANES) {
+                tree_lanes(f, &f->trees[t], codes + r * S, acc + r * K);
+            }
         }
     }
     for (r = full; r < rows; ++r) {
-        row_trees(f, codes + (r / LANES) * S * LANES + r % LANES, acc + r * K, leaf);
+        const uint32_t *row = codes + (r / LANES) * S * LANES + r % LANES;
+        if (f->nodes != NULL) {
+            row_trees_compact(f, row, acc + r * K, leaf);
+        } else {
+            row_trees(f, row, acc + r * K, leaf);
+        }
     }
 }
 
@@ -481,7 +600,11 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
         out[k] = 0.0;
     }
     row_codes(forest, x, work);
-    row_trees(forest, work, out, leaf);
+    if (forest->nodes != NULL) {
+        row_trees_compact(forest, work, out, leaf);
+    } else {
+        row_trees(forest, work, out, leaf);
+    }
     transform(forest, out);
 }
 

@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-#define EDGEML_FOREST_VERSION 1u
+#define EDGEML_FOREST_VERSION 2u
 #define EDGEML_FOREST_HEADER 80u /* bytes before the first section */
 
 /* Slot variants: how a feature's value becomes a code for the nodes that read the slot. */
@@ -55,6 +55,7 @@ enum edgeml_link {
 };
 
 #define EDGEML_FOREST_AVERAGE 1u /* flag: divide sums by n_iterations (random forest) */
+#define EDGEML_FOREST_COMPACT 2u /* flag: nodes in the 8-byte layout (see below) */
 
 /* Nodes are four parallel uint32 arrays. A numeric node goes right iff code > threshold; a
  * categorical node (cat != EDGEML_FOREST_NO_CAT) goes left iff code < threshold (its bitset's
@@ -63,6 +64,21 @@ enum edgeml_link {
  * (the codes of a group of rows are slot-major), saving a multiply per step. */
 #define EDGEML_FOREST_LANES 8u
 #define EDGEML_FOREST_NO_CAT UINT32_MAX
+
+/* The compact layout, when the model allows it (no categorical split, fewer than 65,535
+ * thresholds per feature, fewer than 8,192 slots; chosen at export): a node is two uint32,
+ * left and threshold << 16 | slot (slot times EDGEML_FOREST_LANES), so the nodes of a
+ * 500-tree x 63-leaf model take 500 KB instead of 1 MB. A compact forest's codes are stored
+ * shifted left by 16, so "code > threshold" is one compare of the code with the whole second
+ * word. A leaf has threshold 0xFFFF (no code is above it: default-right values get code 0xFFFF
+ * in a compact forest, every other code is at most its feature's count of thresholds) and
+ * left = itself. */
+#define EDGEML_COMPACT_LEAF 0xFFFFu
+
+typedef struct edgeml_node {
+    uint32_t left; /* the left child; the right child is left + 1 */
+    uint32_t rule; /* threshold << 16 | slot: the slot is the low half (little-endian) */
+} edgeml_node;
 
 typedef struct edgeml_tree_info {
     uint32_t root;  /* node index */
@@ -77,12 +93,14 @@ typedef struct edgeml_tree_info {
 typedef struct edgeml_forest {
     uint32_t n_features, n_outputs, n_trees, n_nodes, n_slots, n_thresholds, n_words;
     uint32_t link, flags, n_iterations, has_categorical;
+    uint32_t no_code; /* the code of a value that goes right by default */
     double sigmoid;
     const uint32_t *feature_start; /* n_features + 1 offsets into thresholds */
     const double *thresholds;      /* sorted, unique per feature */
     const uint32_t *slots;         /* n_slots (feature, variant) pairs */
     const edgeml_tree_info *trees;
-    const uint32_t *threshold, *slot, *left, *cat; /* per node */
+    const uint32_t *threshold, *slot, *left, *cat; /* per node; NULL when compact */
+    const edgeml_node *nodes; /* per node when compact, else NULL */
     const double *values; /* per node: the leaf value (0 for internal nodes) */
     const uint32_t *words; /* categorical bitsets */
 } edgeml_forest;

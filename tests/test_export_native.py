@@ -17,7 +17,7 @@ import edgeml
 import edgeml.runtime
 from edgeml.bundle import read_bundle_files
 from edgeml.cli import cli
-from edgeml.compile import export
+from edgeml.compile import _native_tables, export
 from edgeml.compile._forest import parse_model
 from edgeml.compile._native import core_library
 from edgeml.compile._native_tables import LEAF, forest_blob, forest_tables, pack
@@ -73,8 +73,11 @@ def test_parity_is_exact_on_every_task_and_load_picks_native(bundles, tmp_path, 
         assert predictor.predict_row(row) == fallback.predict_row(row)
 
 
-def lightgbm_model(params: dict, n: int = 1500, rounds: int = 20) -> lgb.Booster:
-    """NaN, exact zeros, a categorical feature (column 3) with many codes."""
+def lightgbm_model(
+    params: dict, n: int = 1500, rounds: int = 20, categorical: bool = True
+) -> lgb.Booster:
+    """NaN, exact zeros, a categorical feature (column 3) with many codes (a numeric one when
+    not ``categorical``: the engine then lays nodes out compact)."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(n, 4))
     x[rng.random((n, 4)) < 0.1] = np.nan
@@ -92,7 +95,8 @@ def lightgbm_model(params: dict, n: int = 1500, rounds: int = 20) -> lgb.Booster
         y = signal + rng.normal(0, 0.2, n)
     base = {"verbosity": -1, "num_leaves": 12, "min_data_per_group": 5, "cat_smooth": 1,
             "num_threads": 1}  # fmt: skip
-    data = lgb.Dataset(x, y, categorical_feature=[3], params={"verbosity": -1})
+    data = lgb.Dataset(x, y, categorical_feature=[3] if categorical else [],
+                       params={"verbosity": -1})  # fmt: skip
     return lgb.train({**base, **params}, data, rounds)
 
 
@@ -111,10 +115,12 @@ MODELS = {
 }
 
 
+@pytest.mark.parametrize("layout", ["wide", "compact"])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_engine_equals_booster_predict_bit_for_bit(core, name):
-    booster = lightgbm_model(MODELS[name])
+def test_engine_equals_booster_predict_bit_for_bit(core, name, layout):
+    booster = lightgbm_model(MODELS[name], categorical=layout == "wide")
     forest = parse_model(booster.model_to_string())
+    assert forest_tables(forest).compact or layout == "wide"  # wide when a category is split
     base = np.random.default_rng(2).normal(size=(40, 4))
     rows = np.vstack([
         base, adversarial_matrix(booster, base, categorical={3}),
@@ -128,8 +134,10 @@ def test_engine_equals_booster_predict_bit_for_bit(core, name):
     assert np.array_equal(one.reshape(truth[:50].shape), truth[:50])
 
 
-def test_a_large_batch_on_threads_equals_one_thread(core):
-    booster = lightgbm_model({"objective": "multiclass", "num_class": 3}, rounds=10)
+@pytest.mark.parametrize("categorical", [True, False])
+def test_a_large_batch_on_threads_equals_one_thread(core, categorical):
+    booster = lightgbm_model({"objective": "multiclass", "num_class": 3}, rounds=10,
+                             categorical=categorical)  # fmt: skip
     blob = forest_blob(booster.model_to_string())
     rows = np.random.default_rng(3).normal(size=(5000, 4))
     one = NativeBackend(core, blob, threads=1, source="one").predict(rows)
@@ -162,9 +170,13 @@ def test_linear_trees_are_refused_naming_the_tree():
         parse_model(booster.model_to_string())
 
 
-@pytest.fixture(scope="module")
-def small_blob() -> bytes:
-    return forest_blob(lightgbm_model({"objective": "binary"}, n=400, rounds=3).model_to_string())
+@pytest.fixture(scope="module", params=["wide", "compact"])
+def small_blob(request: pytest.FixtureRequest) -> bytes:
+    wide = request.param == "wide"  # 10 rounds split the category: the wide layout
+    booster = lightgbm_model({"objective": "binary"}, rounds=10 if wide else 3, categorical=wide)
+    forest = parse_model(booster.model_to_string())
+    assert forest_tables(forest).compact != wide
+    return forest_blob(forest)
 
 
 @settings(
@@ -184,9 +196,11 @@ def test_a_corrupted_or_truncated_blob_is_refused_never_read_out_of_range(core, 
         NativeBackend(core, bytes(blob), source="fuzzed")
 
 
-def test_a_blob_with_a_valid_checksum_but_bad_indices_is_refused(core):
-    tables = forest_tables(parse_model(lightgbm_model({"objective": "binary"}, rounds=2)
-                                       .model_to_string()))  # fmt: skip
+@pytest.mark.parametrize("categorical", [True, False])
+def test_a_blob_with_a_valid_checksum_but_bad_indices_is_refused(core, categorical):
+    booster = lightgbm_model({"objective": "binary"}, rounds=10, categorical=categorical)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.compact != categorical
     internal = int(np.flatnonzero(tables.nodes[:, 0] != LEAF)[-1])
     bad = tables.nodes.copy()
     bad[internal, 2] = len(bad) - 1  # its right child (left + 1) would be past the end
@@ -196,6 +210,19 @@ def test_a_blob_with_a_valid_checksum_but_bad_indices_is_refused(core):
     bad[0, 0] = 99  # a feature the rows do not have
     with pytest.raises(ExportError, match="corrupted slot 0"):
         NativeBackend(core, pack(replace(tables, slots=bad)), source="bad slot")
+    if tables.compact:  # a compact forest cannot hold a categorical split (its codes are 16-bit)
+        bad = tables.slots.copy()
+        bad[0, 1] = 5
+        with pytest.raises(ExportError, match="corrupted slot 0"):
+            NativeBackend(core, pack(replace(tables, slots=bad)), source="compact category")
+
+
+def test_a_blob_of_the_previous_layout_is_refused_by_version(core, monkeypatch):
+    booster = lightgbm_model({"objective": "binary"}, rounds=2, categorical=False)
+    monkeypatch.setattr(_native_tables, "VERSION", _native_tables.VERSION - 1)
+    old = forest_blob(booster.model_to_string())
+    with pytest.raises(ExportError, match="written by another version of edgeml's engine"):
+        NativeBackend(core, old, source="old")
 
 
 def test_a_tampered_engine_is_refused_by_the_gate(bundles, tmp_path, monkeypatch):

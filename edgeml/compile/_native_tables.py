@@ -11,7 +11,9 @@ Layout (little-endian; ``kernels/edgeml_forest.h`` reads it and checks every ind
   tree by depth; ``check``: steps before the engine first tests whether its rows are done);
 - nodes breadth first as four arrays ``threshold``, ``slot`` (times 8, the engine's lanes),
   ``left`` and ``cat``: children adjacent (right = left + 1), a leaf looping to itself with
-  threshold ``UINT32_MAX``;
+  threshold ``UINT32_MAX``; or, when the model allows it (flag 2, "compact": no categorical
+  split, fewer than 65,535 thresholds per feature and 8,192 slots), two uint32 per node,
+  ``left`` and ``threshold << 16 | slot``, a leaf's threshold ``0xFFFF``;
 - per node its leaf value (0.0 for internal nodes); the categorical bitset words.
 
 >>> import lightgbm as lgb
@@ -42,7 +44,7 @@ from edgeml.compile._forest import (
 __all__ = ["HEADER_SIZE", "MAGIC", "VERSION", "Tables", "forest_blob", "forest_tables", "pack"]
 
 MAGIC = b"EDGEMLFT"
-VERSION = 1
+VERSION = 2
 HEADER_SIZE = 80
 NONE, NAN_LEFT, NAN_RIGHT, ZERO_LEFT, ZERO_RIGHT, CATEGORY = range(6)
 LINKS = {"identity": 0, "sigmoid": 1, "softmax": 2, "exp": 3, "sqrt": 4}
@@ -50,7 +52,8 @@ LEAF = 0xFFFFFFFF  # a leaf's threshold: no code is above it, so it never moves
 NO_CAT = 0xFFFFFFFF
 LANES = 8  # EDGEML_FOREST_LANES: node slots are stored times this
 CHECK_SHARE = 0.98  # see _check_steps
-_AVERAGE = 1
+_AVERAGE, _COMPACT = 1, 2
+COMPACT_LEAF = 0xFFFF  # a compact leaf's threshold (EDGEML_COMPACT_LEAF)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +73,7 @@ class Tables:
     nodes: np.ndarray  # uint32 (N, 4)
     values: np.ndarray  # float64 (N)
     words: np.ndarray  # uint32
+    compact: bool = False  # nodes packed as two uint32 each in the blob
 
 
 def _variant(tree: Tree, node: int) -> int:
@@ -109,11 +113,18 @@ def forest_tables(forest: Forest) -> Tables:
         check = _check_steps(tree, depth)
         trees[i, [0, 1, 2, 4]] = root, depth, tree.index % forest.num_class, check
     trees[:, 3] = np.argsort(trees[:, 1], kind="stable")
+    counts = np.diff(feature_start)
+    compact = (
+        not words and len(slots) * LANES < COMPACT_LEAF
+        and all(kind != CATEGORY for _, kind in slots)
+        and (len(counts) == 0 or int(counts.max()) < COMPACT_LEAF)
+    )  # fmt: skip
     return Tables(
+        compact=compact,
         num_feature=forest.num_feature,
         num_output=forest.num_class,
         link=LINKS[forest.link.function],
-        flags=_AVERAGE if forest.average_output else 0,
+        flags=(_AVERAGE if forest.average_output else 0) | (_COMPACT if compact else 0),
         iterations=forest.num_iterations,
         sigmoid=forest.link.sigmoid,
         feature_start=feature_start,
@@ -189,6 +200,17 @@ def forest_blob(forest: Forest | str) -> bytes:
     return pack(forest_tables(parse_model(forest) if isinstance(forest, str) else forest))
 
 
+def _node_sections(tables: Tables) -> list[bytes]:
+    """Four uint32 arrays, or when compact two uint32 per node: ``left`` and ``threshold << 16 |
+    slot`` (a leaf's threshold becomes COMPACT_LEAF)."""
+    nodes = tables.nodes
+    if not tables.compact:
+        return [nodes[:, k].astype("<u4").tobytes() for k in range(4)]
+    threshold = np.where(nodes[:, 0] == LEAF, COMPACT_LEAF, nodes[:, 0]).astype(np.uint32)
+    packed = np.column_stack([nodes[:, 2], threshold << np.uint32(16) | nodes[:, 1]])
+    return [packed.astype("<u4").tobytes()]
+
+
 def pack(tables: Tables) -> bytes:
     """Tables as a blob: header, sections padded to 8 bytes, CRC-32."""
     sections = [
@@ -196,7 +218,7 @@ def pack(tables: Tables) -> bytes:
         tables.thresholds.astype("<f8").tobytes(),
         tables.slots.astype("<u4").tobytes(),
         tables.trees.astype("<u4").tobytes(),
-        *(tables.nodes[:, k].astype("<u4").tobytes() for k in range(4)),
+        *_node_sections(tables),
         tables.values.astype("<f8").tobytes(),
         tables.words.astype("<u4").tobytes(),
     ]
