@@ -208,6 +208,29 @@ def test_a_malformed_row_deep_in_the_file_names_it_and_leaves_nothing(trained_bu
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "p.parquet"]
 
 
+def test_integers_polars_does_not_parse_are_converted_as_the_one_shot_path_does(
+    trained_bundle, tmp_path
+):
+    # The scan parses an integer column as Int64; a block holding "1.0" or "5 " there is read
+    # again as text and conform converts it, as the one-shot read does ("+3" parses either way).
+    frame = churn_like(n=400, seed=10).drop("churn").with_columns(pl.col("tenure").cast(pl.String))
+    for row, text in [(5, "+3"), (250, "1.0"), (251, "5 "), (390, "")]:
+        frame[row, "tenure"] = text
+    data = tmp_path / "odd.csv"
+    frame.write_csv(data)
+    out = tmp_path / "p.parquet"
+    result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 100)
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(out).equals(edgeml.load(trained_bundle).predict(data))
+    frame[321, "tenure"] = "7 years"
+    frame.write_csv(data)
+    result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 100)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"Error: {data} row 322 (line 323): column 'tenure': cannot convert '7 years' to int\n"
+    )
+
+
 def test_a_ragged_line_names_the_line(trained_bundle, tmp_path):
     data = tmp_path / "ragged.csv"
     churn_like(n=5000, seed=9).drop("churn").write_csv(data)

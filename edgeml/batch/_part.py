@@ -63,9 +63,9 @@ def score_part(job: PartJob, partition: Partition) -> PartDone:
     path = Path(partition.path)
     columns = scorer.columns
     source = Scan(
-        job.source, numbers=columns["numbers"], text=columns["text"],
-        optional=columns["optional"], batch_rows=job.batch_rows, config=data_config(model),
-        paths=[path],
+        job.source, numbers=columns["numbers"], integers=columns["integers"],
+        text=columns["text"], optional=columns["optional"], batch_rows=job.batch_rows,
+        config=data_config(model), paths=[path],
     )  # fmt: skip
     entity = job.entity_col
     seen: set[str | None] | None = None if entity is None else set()

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from edgeml.batch._carry import FeatureCarry
 from edgeml.batch._scan import Batch
 from edgeml.data import conform, infer_types, logical_schema
 from edgeml.errors import SchemaError
@@ -31,6 +30,7 @@ from edgeml.spec.feature_plan import TargetHistoryStep
 
 if TYPE_CHECKING:
     from edgeml import Model
+    from edgeml.batch._carry import FeatureCarry
 
 __all__ = ["Scorer"]
 
@@ -56,11 +56,18 @@ class Scorer:
         self.schema = dict(model.input_schema)
         self.ids = list(model.manifest.get("id_cols", []) if id_cols is None else id_cols)
         self.numbers = [c for c, t in self.schema.items() if t == "float"]
-        self.text = [c for c in [*self.schema, *self.ids] if c not in self.numbers]
+        # integer model columns parsed as such (an id column stays text: typed by the first batch)
+        self.integers = [c for c, t in self.schema.items() if t == "int" and c not in self.ids]
+        parsed = {*self.numbers, *self.integers}
+        self.text = [c for c in [*self.schema, *self.ids] if c not in parsed]
         plan = model.feature_plan
         history = plan.selected and any(isinstance(s, TargetHistoryStep) for s in plan.steps)
         self.optional = [model.target.name] if history else []
-        self.carry = FeatureCarry(plan) if plan.selected else None
+        self.carry: FeatureCarry | None = None
+        if plan.selected:  # the Numba kernels are imported only for a plan that needs them
+            from edgeml.batch._carry import FeatureCarry
+
+            self.carry = FeatureCarry(plan)
         # the id columns' logical types: given (a Dask task takes the driver's), or typed
         # from the first batch
         self._id_types = id_types
@@ -69,8 +76,10 @@ class Scorer:
 
     @property
     def columns(self) -> dict[str, list[str]]:
-        """Scan arguments: model columns read as numbers, as text, and optional ones."""
-        return {"numbers": self.numbers, "text": self.text, "optional": self.optional}
+        """Scan arguments: model columns read as numbers, as integers, as text, and optional
+        ones."""
+        return {"numbers": self.numbers, "integers": self.integers, "text": self.text,
+                "optional": self.optional}  # fmt: skip
 
     def score(self, batch: Batch) -> pl.DataFrame:
         """The prediction frame of ``batch``: id columns, ``prediction``, ``proba_<class>``."""

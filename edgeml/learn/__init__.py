@@ -7,26 +7,60 @@ labelled rows made ready for fitting (:func:`prepare`) and one fit scored on oth
 (``edgeml.train``) drives it.
 
 >>> import polars as pl
+>>> from edgeml.learn import fit_target
 >>> fit_target(pl.Series("churn", ["No", "Yes", "No"])).task
 'binary'
 """
 
-from edgeml.learn._booster import fit_booster, lightgbm_params, predict_proba
-from edgeml.learn._calibrate import fit_calibration
-from edgeml.learn._decision import choose_threshold
-from edgeml.learn._fitting import (
-    ROUNDS_RULE,
-    Fitted,
-    baseline_of,
-    fit_rows,
-    metrics_of,
-    rounds_from_folds,
+from typing import TYPE_CHECKING
+
+from edgeml.util.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from edgeml.learn._booster import fit_booster, lightgbm_params, predict_proba
+    from edgeml.learn._calibrate import fit_calibration
+    from edgeml.learn._decision import choose_threshold
+    from edgeml.learn._fitting import (
+        ROUNDS_RULE,
+        Fitted,
+        baseline_of,
+        fit_rows,
+        metrics_of,
+        rounds_from_folds,
+    )
+    from edgeml.learn._postfit import fit_post
+    from edgeml.learn._prepared import Prepared, prepare
+    from edgeml.learn._sizes import SplitSizes, split_sizes
+    from edgeml.learn._split import Splitter
+    from edgeml.learn._target import TargetEncoding, Task, fit_target
+
+# Imported on first use: the target's encoding (read by every loaded model) does not pull in
+# LightGBM and scikit-learn; fitting does.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "fit_booster": "edgeml.learn._booster",
+        "lightgbm_params": "edgeml.learn._booster",
+        "predict_proba": "edgeml.learn._booster",
+        "fit_calibration": "edgeml.learn._calibrate",
+        "choose_threshold": "edgeml.learn._decision",
+        "ROUNDS_RULE": "edgeml.learn._fitting",
+        "Fitted": "edgeml.learn._fitting",
+        "baseline_of": "edgeml.learn._fitting",
+        "fit_rows": "edgeml.learn._fitting",
+        "metrics_of": "edgeml.learn._fitting",
+        "rounds_from_folds": "edgeml.learn._fitting",
+        "fit_post": "edgeml.learn._postfit",
+        "Prepared": "edgeml.learn._prepared",
+        "prepare": "edgeml.learn._prepared",
+        "SplitSizes": "edgeml.learn._sizes",
+        "split_sizes": "edgeml.learn._sizes",
+        "Splitter": "edgeml.learn._split",
+        "TargetEncoding": "edgeml.learn._target",
+        "Task": "edgeml.learn._target",
+        "fit_target": "edgeml.learn._target",
+    },
 )
-from edgeml.learn._postfit import fit_post
-from edgeml.learn._prepared import Prepared, prepare
-from edgeml.learn._sizes import SplitSizes, split_sizes
-from edgeml.learn._split import Splitter
-from edgeml.learn._target import TargetEncoding, Task, fit_target
 
 __all__ = [
     "ROUNDS_RULE",

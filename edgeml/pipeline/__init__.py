@@ -8,7 +8,23 @@ It drives the stages below it: data, prep, features, learn and search.
 >>> edgeml.load(result.bundle).predict("new.csv")                         # doctest: +SKIP
 """
 
-from edgeml.pipeline._model import Model, load
-from edgeml.pipeline._train import TrainResult, train
+from typing import TYPE_CHECKING
+
+from edgeml.util.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from edgeml.pipeline._model import Model, load
+    from edgeml.pipeline._train import TrainResult, train
+
+# Imported on first use: ``load`` alone does not pull in training (LightGBM, scikit-learn).
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Model": "edgeml.pipeline._model",
+        "load": "edgeml.pipeline._model",
+        "TrainResult": "edgeml.pipeline._train",
+        "train": "edgeml.pipeline._train",
+    },
+)
 
 __all__ = ["Model", "TrainResult", "load", "train"]

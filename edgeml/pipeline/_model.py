@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -14,11 +13,17 @@ from edgeml.bundle import Bundle, open_bundle
 from edgeml.config import DataConfig
 from edgeml.data import conform, read_data
 from edgeml.errors import BundleError, SchemaError
-from edgeml.features import apply_features
-from edgeml.learn import TargetEncoding, baseline_of, metrics_of, predict_proba
+from edgeml.learn import TargetEncoding
 from edgeml.prep import PrepPlan, apply_prep, to_matrix
 from edgeml.runtime import Post, explanation
 from edgeml.spec.feature_plan import FeaturePlan, TargetHistoryStep
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+
+# LightGBM, the Numba kernels and the metrics are imported where they are used: a batch run on
+# a compiled backend opens the model for its plans and never needs them (their import alone
+# raised its resident set from 75 MB to 370 MB).
 
 __all__ = ["Model", "load"]
 
@@ -70,6 +75,8 @@ class Model:
 
     @cached_property
     def booster(self) -> lgb.Booster:
+        import lightgbm as lgb
+
         text = self.bundle.read(self.spec.model_file).decode("utf-8", "replace")
         try:
             return lgb.Booster(model_str=text)
@@ -107,6 +114,8 @@ class Model:
         frame = frame.filter(pl.col(name).is_not_null())
         y = self.target.encode(frame[name], source=source)
         output = self._output(frame, source)
+        from edgeml.learn import baseline_of, metrics_of
+
         return {
             "bundle": str(self.path),
             "task": self.task,
@@ -199,6 +208,8 @@ class Model:
         return list(ids)
 
     def _output(self, frame: pl.DataFrame, source: str) -> np.ndarray:
+        from edgeml.learn import predict_proba
+
         matrix = self._matrix(frame, source)
         return predict_proba(self.booster, matrix, self.target.task)
 
@@ -209,6 +220,8 @@ class Model:
             history = None
             if any(isinstance(s, TargetHistoryStep) for s in self.feature_plan.steps):
                 history = self._history(frame, source)
+            from edgeml.features import apply_features
+
             conformed = apply_features(self.feature_plan, conformed, target=history, source=source)
         return to_matrix(apply_prep(self.plan, conformed))
 
