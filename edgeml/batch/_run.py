@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgeml.batch._ahead import ahead
 from edgeml.batch._progress import Bar, wanted
 from edgeml.batch._scan import scan
 from edgeml.batch._score import Scorer
@@ -108,10 +110,12 @@ def predict_file(
     show = wanted(progress)
     total = source.count_rows() if show else None
     batches = 0
-    with Writer(out) as writer, Bar(total, enabled=show) as bar:
-        for batch in source:
-            writer.write(scorer.score(batch))
-            bar.advance(batch.frame.height)
+    # the next batch is read and prepared (Polars) while this one is predicted (the engine)
+    prepared = ahead((scorer.prepare(batch) for batch in source), depth=1)
+    with closing(prepared), Writer(out) as writer, Bar(total, enabled=show) as bar:
+        for ready in prepared:
+            writer.write(scorer.finish(ready))
+            bar.advance(ready.rows)
             batches += 1
     return BatchResult(
         out=Path(out),

@@ -31,7 +31,7 @@ import glob
 import gzip
 import io
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -395,8 +395,10 @@ def _take(held: list[Batch], rows: int) -> tuple[Batch, list[Batch], int]:
     return out, rest, sum(b.frame.height for b in rest)
 
 
-def _read_csv(text: bytes, schema: dict[str, pl.DataType], options: dict[str, Any]) -> pl.DataFrame:
-    return pl.read_csv(io.BytesIO(text), schema=schema, **options)
+def _read_csv(
+    text: bytes, schema: Mapping[str, pl.DataType], options: dict[str, Any]
+) -> pl.DataFrame:
+    return pl.read_csv(text, schema=schema, **options)  # bytes as they are: no BytesIO copy
 
 
 def _parsed(column: str, numbers: Collection[str], integers: Collection[str]) -> pl.DataType:
