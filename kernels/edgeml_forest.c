@@ -569,10 +569,18 @@ static void transform(const edgeml_forest *f, double *v)
     }
 }
 
+/* uint32 values of one thread's work memory: a block's codes, then one double per tree
+ * (BLOCK * n_slots is even), rounded up to 64 bytes so that two threads' shares never write
+ * to one cache line (no false sharing between threads). */
+static size_t share_words(const edgeml_forest *f)
+{
+    size_t words = (size_t)BLOCK * f->n_slots + 2u * (size_t)f->n_trees;
+    return (words + 15u) & ~(size_t)15u;
+}
+
 size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads)
 {
-    /* per thread: a block's codes, then one double per tree (BLOCK * n_slots is even) */
-    return (size_t)(nthreads < 1 ? 1 : nthreads) * (BLOCK * forest->n_slots + 2 * forest->n_trees);
+    return (size_t)(nthreads < 1 ? 1 : nthreads) * share_words(forest);
 }
 
 static void predict_share(const edgeml_forest *f, const double *x, size_t n, double *out,
@@ -655,7 +663,7 @@ int edgeml_forest_predict(const edgeml_forest *forest, const double *x, size_t n
             shares[t].x = x + start * forest->n_features;
             shares[t].n = count;
             shares[t].out = out + start * forest->n_outputs;
-            shares[t].codes = work + (size_t)t * (BLOCK * forest->n_slots + 2 * forest->n_trees);
+            shares[t].codes = work + (size_t)t * share_words(forest);
             start += count;
         }
         /* share 0 runs on the calling thread, and so does any share no thread could take */
