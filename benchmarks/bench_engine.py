@@ -36,7 +36,9 @@ from _readme import write_section
 from edgeml.compile._forest import parse_model
 from edgeml.compile._native import core_library
 from edgeml.compile._native_tables import forest_blob
+from edgeml.runtime import RuntimePrep
 from edgeml.runtime._native_backend import NativeBackend, open_core
+from edgeml.spec.prep_plan import PrepPlan
 
 SECTION = "## Native engine (CPU time)"
 PROBE = Path(__file__).with_name("_engine_probe.py")
@@ -93,6 +95,41 @@ def wall_median(call: Any, rows: int, runs: int = RUNS) -> float:
     return statistics.median(times)
 
 
+def process_median(call: Any, rows: int, runs: int = RUNS) -> float:
+    """Median ns per row of ``call()`` in CPU time of the whole process (all its threads)."""
+    times = []
+    for _ in range(runs):
+        start = time.process_time()
+        call()
+        times.append((time.process_time() - start) / rows * 1e9)
+    return statistics.median(times)
+
+
+def one_call(backend: NativeBackend, rows: np.ndarray) -> dict[str, float]:
+    """µs per row of what Predictor.predict_row runs on the native engine: a dict of the 20 raw
+    float columns (an identity prep plan) converted and predicted in one C call, beside the
+    floor (the same foreign call returning at once) and the Python prep + engine path."""
+    names = [f"x{i}" for i in range(rows.shape[1])]
+    plan = PrepPlan.from_dict({
+        "columns": [{"name": n, "dtype": "float", "role": "feature"} for n in names],
+        "steps": [{"kind": "numeric", "column": n, "output": n} for n in names],
+    })  # fmt: skip
+    prep = RuntimePrep(plan)
+    row = backend.row_predictor(prep)
+    if row is None:
+        return {}
+    dicts = [dict(zip(names, r.tolist(), strict=True)) for r in rows]
+    n = len(dicts)
+    return {
+        "row_call": cpu_median(lambda: [row(d) for d in dicts], n) / 1e3,
+        "row_floor": cpu_median(lambda: [row.floor() for _ in dicts], n) / 1e3,
+        "row_python": cpu_median(
+            lambda: [backend.predict_one(prep.transform_row(d)) for d in dicts], n
+        )
+        / 1e3,
+    }
+
+
 def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict[str, Any]:
     path = model_file(work, name)
     text = path.read_text()
@@ -120,9 +157,12 @@ def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict
     }
     singles = list(rows[:1000])
     out["native_row"] = cpu_median(lambda: [one.predict_one(r) for r in singles], 1000) / 1e3
+    out.update(one_call(one, rows[:1000]))
     big = np.vstack([rows] * 5)
     out["threads"] = (wall_median(lambda: one.predict(big), len(big), 3),
                       wall_median(lambda: two.predict(big), len(big), 3))  # fmt: skip
+    out["threads_cpu"] = (process_median(lambda: one.predict(big), len(big), 3),
+                          process_median(lambda: two.predict(big), len(big), 3))  # fmt: skip
     if lleaves_python:
         command = [lleaves_python, str(PROBE), str(path), str(blob_path), str(core),
                    str(rows_path), str(RUNS)]  # fmt: skip
@@ -137,10 +177,10 @@ def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| model | native ns/row | lleaves ns/row (same process) | native ÷ lleaves | "
-        "LightGBM ns/row | native single row µs | lleaves single row µs | "
-        "export (text → tables) s | tables bytes | max abs diff vs LightGBM | "
-        "1 / 2 threads, 100k rows, wall ns/row |",
-        "| --- |" + " ---: |" * 10,
+        "LightGBM ns/row | native single row µs | predict_row one call µs (floor; Python "
+        "prep path) | lleaves single row µs | export (text → tables) s | tables bytes | "
+        "max abs diff vs LightGBM | 1 / 2 threads, 100k rows, wall ns/row (CPU ns/row) |",
+        "| --- |" + " ---: |" * 11,
     ]
     for r in results:
         ll = r.get("lleaves", {})
@@ -148,9 +188,12 @@ def table(results: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['name']} | {r['native']:,.0f} | {ll.get('lleaves', float('nan')):,.0f} "
             f"| {ratio} | {r['lightgbm']:,.0f} | {r['native_row']:.2f} "
+            f"| {r.get('row_call', float('nan')):.2f} ({r.get('row_floor', float('nan')):.2f}; "
+            f"{r.get('row_python', float('nan')):.2f}) "
             f"| {ll.get('lleaves_row', float('nan')):.2f} | {r['export_s']:.2f} "
             f"| {r['blob_bytes']:,} | {r['diff']:.1e} "
-            f"| {r['threads'][0]:,.0f} / {r['threads'][1]:,.0f} |"
+            f"| {r['threads'][0]:,.0f} / {r['threads'][1]:,.0f} "
+            f"({r['threads_cpu'][0]:,.0f} / {r['threads_cpu'][1]:,.0f}) |"
         )
     return "\n".join(lines)
 
