@@ -174,6 +174,35 @@ def test_duplicates_and_unlabelled_rows_are_recorded(tmp_path):
     assert filters["duplicates"] == 9  # row 5 lost its label, so its copy is no longer a twin
 
 
+def _regression_frame(n: int = 300) -> pl.DataFrame:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(n, 2))
+    return pl.DataFrame({"a": x[:, 0], "b": x[:, 1], "y": 2 * x[:, 0] + x[:, 1]})
+
+
+def test_nan_labels_are_unlabelled_rows_in_train_and_evaluate(tmp_path):
+    # Parquet and NumPy write a missing number as NaN, not null: those rows have no label.
+    frame = _regression_frame().with_columns(
+        pl.when(pl.int_range(pl.len()) < 7).then(float("nan")).otherwise(pl.col("y")).alias("y")
+    )
+    data = tmp_path / "nan_labels.parquet"
+    frame.write_parquet(data)
+    result = edgeml.train(data, target="y", out=tmp_path / "m.edgeml", cv_folds=3)
+    filters = {f["kind"]: f["rows_removed"] for f in result.manifest["prep"]["row_filters"]}
+    assert filters["unlabelled"] == 7
+    scored = edgeml.load(result.bundle).evaluate(data)
+    assert (scored["rows"], scored["unlabelled_rows"]) == (293, 7)
+    assert scored["metrics"]["r2"] > 0.5
+
+
+def test_an_infinite_label_is_named_with_its_row(tmp_path):
+    frame = _regression_frame().with_columns(
+        pl.when(pl.int_range(pl.len()) == 41).then(float("-inf")).otherwise(pl.col("y")).alias("y")
+    )
+    with pytest.raises(TargetError, match=r"target 'y' row 42: -inf is not a label"):
+        edgeml.train(frame, target="y", out=tmp_path / "m.edgeml", cv_folds=0)
+
+
 def test_time_column_orders_the_holdout(tmp_path):
     frame = edgeml.datasets.sensor_fleet(n_machines=6, days=10)
     result = edgeml.train(

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from edgeml.learn._prepared import Prepared, prepare
     from edgeml.learn._sizes import SplitSizes, split_sizes
     from edgeml.learn._split import Splitter
-    from edgeml.learn._target import TargetEncoding, Task, fit_target
+    from edgeml.learn._target import TargetEncoding, Task, fit_target, has_label
 
 # Imported on first use: the target's encoding (read by every loaded model) does not pull in
 # LightGBM and scikit-learn; fitting does.
@@ -59,6 +59,7 @@ __getattr__, __dir__ = lazy_exports(
         "TargetEncoding": "edgeml.learn._target",
         "Task": "edgeml.learn._target",
         "fit_target": "edgeml.learn._target",
+        "has_label": "edgeml.learn._target",
     },
 )
 
@@ -77,6 +78,7 @@ __all__ = [
     "fit_post",
     "fit_rows",
     "fit_target",
+    "has_label",
     "lightgbm_params",
     "metrics_of",
     "predict_proba",

@@ -22,7 +22,7 @@ from edgeml.errors import ConfigError, SchemaError
 from edgeml.learn._fitting import Fitted, fit_rows, metrics_of
 from edgeml.learn._sizes import split_sizes
 from edgeml.learn._split import Splitter
-from edgeml.learn._target import TargetEncoding, fit_target
+from edgeml.learn._target import TargetEncoding, fit_target, has_label
 from edgeml.spec.prep_plan import Role
 from edgeml.util.progress import SILENT, Reporter
 
@@ -169,9 +169,10 @@ def prepare(
     target = fit_target(frame[settings.target], task=settings.task, source=source)
 
     row_filters: list[dict[str, Any]] = []
-    unlabelled = int(frame[settings.target].is_null().sum())
+    labelled = has_label(frame[settings.target], source=source)
+    unlabelled = frame.height - int(labelled.sum())
     if unlabelled:
-        frame = frame.filter(pl.col(settings.target).is_not_null())
+        frame = frame.filter(labelled)
         row_filters.append(_row_filter("unlabelled", unlabelled, "target is missing"))
     if config.prep.dedupe:
         before = frame.height

@@ -99,6 +99,26 @@ def fit_target(series: pl.Series, *, task: str = "auto", source: str = "data") -
     )
 
 
+def has_label(target: pl.Series, *, source: str = "data") -> pl.Series:
+    """Which rows have a label (a boolean Series): null, and NaN in a float column (Parquet and
+    NumPy write a missing number as NaN), mark an unlabelled row; an infinite label is a
+    mistake in the data (:class:`~edgeml.errors.TargetError` naming the row).
+
+    >>> has_label(pl.Series("y", [1.0, None, float("nan"), 2.0])).to_list()
+    [True, False, False, True]
+    """
+    if not target.dtype.is_float():
+        return target.is_not_null()
+    infinite = target.is_infinite().fill_null(False)
+    if infinite.any():
+        row = int(infinite.arg_true()[0])
+        raise TargetError(
+            f"{source}: target {target.name!r} row {row + 1}: {target[row]} is not a label; "
+            "expected a finite number (leave it empty or NaN to mark the row unlabelled)"
+        )
+    return (target.is_not_null() & target.is_not_nan()).fill_null(False)
+
+
 def _detect(values: pl.Series, distinct: pl.Series) -> Task:
     n = distinct.len()
     if values.dtype in (pl.String, pl.Boolean, pl.Categorical, pl.Enum):

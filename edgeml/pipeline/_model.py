@@ -13,7 +13,7 @@ from edgeml.bundle import Bundle, open_bundle
 from edgeml.config import DataConfig
 from edgeml.data import conform, read_data
 from edgeml.errors import BundleError, SchemaError
-from edgeml.learn import TargetEncoding
+from edgeml.learn import TargetEncoding, has_label
 from edgeml.prep import PrepPlan, apply_prep, to_matrix
 from edgeml.runtime import Post, explanation
 from edgeml.spec.feature_plan import FeaturePlan, TargetHistoryStep
@@ -110,8 +110,9 @@ class Model:
         name = self.target.name
         if name not in frame.columns:
             raise SchemaError(f"{source}: target column {name!r} not found; evaluate needs labels")
-        unlabelled = int(frame[name].is_null().sum())
-        frame = frame.filter(pl.col(name).is_not_null())
+        labelled = has_label(frame[name], source=source)
+        unlabelled = frame.height - int(labelled.sum())
+        frame = frame.filter(labelled)
         y = self.target.encode(frame[name], source=source)
         output = self._output(frame, source)
         from edgeml.learn import baseline_of, metrics_of
@@ -230,12 +231,11 @@ class Model:
         name = self.target.name
         if name not in frame.columns:
             return None
-        present = frame[name].is_not_null().to_numpy()
+        labelled = has_label(frame[name], source=source)
+        present = labelled.to_numpy()
         values = np.full(frame.height, np.nan)
         if present.any():
-            values[present] = self.target.encode(
-                frame[name].filter(frame[name].is_not_null()), source=source
-            )
+            values[present] = self.target.encode(frame[name].filter(labelled), source=source)
         return values
 
     def _training_target(self) -> np.ndarray:

@@ -36,6 +36,7 @@ from edgeml.bundle import MANIFEST, sha256_file
 from edgeml.config import Config, DataConfig, RetrainConfig
 from edgeml.data import conform, last_watermark, logical_schema, read_data, redact
 from edgeml.errors import DataError, SchemaError, SourceError
+from edgeml.learn import has_label
 from edgeml.util.progress import Reporter
 
 __all__ = ["MIN_HOLDOUT_ROWS", "gather_rows"]
@@ -120,7 +121,7 @@ def _check_unseen(new: list[dict[str, Any]], old: list[dict[str, Any]]) -> None:
 def _labelled(frame: pl.DataFrame, target: str, source: str) -> pl.DataFrame:
     if target not in frame.columns:
         raise SchemaError(f"{source}: target column {target!r} not found; retraining needs labels")
-    return frame.filter(pl.col(target).is_not_null())
+    return frame.filter(has_label(frame[target], source=source))
 
 
 def _split_holdout(
