@@ -58,6 +58,10 @@ class DataConfig:
     # Rows Polars looks at to guess CSV types; a later value that does not fit makes the reader
     # scan the whole file instead, so a short window costs nothing in correctness.
     infer_schema_length: int = 10_000
+    # CSV field separator and decimal commas ("1234,5"): "auto" sniffs them from the file's
+    # first 64 KB (edgeml.data._dialect); a comma-separated file always reads as one.
+    separator: Literal["auto", ",", ";", "\t", "|"] = "auto"
+    decimal_comma: Literal["auto", True, False] = "auto"
     dtypes: dict[str, DType] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)

@@ -11,18 +11,20 @@ frames, and profile them.
 from __future__ import annotations
 
 from edgeml.data._card import DataCard, Dataset
+from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
 from edgeml.data._leakage import LeakageSuspect, TargetProfile
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile
 from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, infer_types, logical_schema
-from edgeml.data._sources import read_data
+from edgeml.data._sources import csv_dialect, read_data
 from edgeml.data._watermark import last_watermark
 from edgeml.util.redact import redact
 
 __all__ = [
     "POLARS_TYPES",
     "ColumnProfile",
+    "CsvDialect",
     "DataCard",
     "Dataset",
     "LeakageSuspect",
@@ -31,6 +33,7 @@ __all__ = [
     "Profile",
     "TargetProfile",
     "conform",
+    "csv_dialect",
     "http_pages",
     "infer_types",
     "is_http",

@@ -23,6 +23,7 @@ import polars as pl
 
 from edgeml.config import DataConfig
 from edgeml.data._card import DataCard, Dataset, file_facts
+from edgeml.data._dialect import CsvDialect, sniff_csv
 from edgeml.data._http import is_http, read_http
 from edgeml.data._postgres import is_postgres, read_postgres
 from edgeml.data._schema import convert, infer_types, logical_schema
@@ -31,7 +32,7 @@ from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.util.redact import redact
 
-__all__ = ["read_data"]
+__all__ = ["csv_dialect", "read_data"]
 
 # File kind by (lower-cased) suffix; longest suffix first so ".csv.gz" wins over ".gz".
 _KINDS = {
@@ -96,7 +97,7 @@ def read_data(
         paths = _expand(text)
         frames = [_read_file(p, config=config, text_columns=text_columns) for p in paths]
         frame = _concat(frames, paths)
-        sources = [file_facts(p, str(p)) for p in paths]
+        sources = [{**file_facts(p, str(p)), **_dialect_facts(p, config)} for p in paths]
     if frame.width == 0:
         raise SourceError(f"{text}: no columns")
     if frame.height == 0:
@@ -219,8 +220,28 @@ def _read_file(path: Path, *, config: DataConfig, text_columns: set[str]) -> pl.
         raise SourceError(f"{path}: cannot read as {kind}: {first_line(exc)}") from None
 
 
+def csv_dialect(path: Path, config: DataConfig) -> CsvDialect:
+    """The separator and number format to read the CSV file at ``path`` with (``[data]
+    separator`` and ``decimal_comma``, sniffed from the file where "auto")."""
+    try:
+        return sniff_csv(path, separator=config.separator, decimal_comma=config.decimal_comma)
+    except (OSError, EOFError) as exc:  # e.g. a ".csv.gz" that is not gzip
+        raise SourceError(f"{path}: cannot read as csv: {exc}") from None
+
+
+def _dialect_facts(path: Path, config: DataConfig) -> dict[str, Any]:
+    """What the data card records of a CSV file's dialect, when it is not plain commas."""
+    if _kind(path) != "csv":
+        return {}
+    dialect = csv_dialect(path, config)
+    if dialect == CsvDialect():
+        return {}
+    return {"separator": dialect.separator, "decimal_comma": dialect.decimal_comma}
+
+
 def _read_csv(path: Path, *, config: DataConfig, text_columns: set[str]) -> pl.DataFrame:
-    header = _csv_header(path)
+    dialect = csv_dialect(path, config)
+    header = _csv_header(path, dialect.separator)
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise SchemaError(f"{path}: duplicate column name(s) in the header: {duplicated}")
@@ -231,6 +252,7 @@ def _read_csv(path: Path, *, config: DataConfig, text_columns: set[str]) -> pl.D
         "null_values": list(config.null_values),
         "schema_overrides": overrides or None,
         "glob": False,
+        **dialect.polars_options(),
     }
     try:
         return pl.read_csv(path, infer_schema_length=config.infer_schema_length, **options)
@@ -241,7 +263,7 @@ def _read_csv(path: Path, *, config: DataConfig, text_columns: set[str]) -> pl.D
         if "utf-8" in message.lower():
             _raise_encoding(path)
         if "more fields than" in message:
-            line = _ragged_line(path, len(header))
+            line = _ragged_line(path, len(header), dialect.separator)
             where = f" on line {line}" if line else ""
             raise SourceError(
                 f"{path}: a row has more fields than the header's {len(header)}{where}"
@@ -262,21 +284,22 @@ def _open_binary(path: Path) -> Iterator[IO[bytes]]:
         yield fh  # type: ignore[misc]
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_header(path: Path, separator: str) -> list[str]:
     try:
         with _open_binary(path) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            return next(csv.reader(text), [])
+            return next(csv.reader(text, delimiter=separator), [])
     except UnicodeDecodeError:
         _raise_encoding(path)
     except (OSError, EOFError) as exc:  # e.g. a ".csv.gz" that is not gzip
         raise SourceError(f"{path}: cannot read as csv: {exc}") from None
 
 
-def _ragged_line(path: Path, width: int) -> int | None:
+def _ragged_line(path: Path, width: int, separator: str) -> int | None:
     """Line number of the first record with more fields than the header (only on the error path)."""
     with _open_binary(path) as raw:
-        reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        reader = csv.reader(text, delimiter=separator)
         for record in reader:
             if len(record) > width:
                 return reader.line_num

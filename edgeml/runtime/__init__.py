@@ -39,23 +39,23 @@ from edgeml.runtime._stream import FeatureStream
 from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from edgeml.runtime._native_backend import NativeBackend, open_core
     from edgeml.runtime._onnx_backend import (
         MISSING_TEXT,
         ONNX_FILE,
         load_session,
         seconds_from_micros,
     )
-    from edgeml.runtime._native_backend import NativeBackend, open_core
     from edgeml.runtime._treelite_backend import TreeliteBackend
 
 __all__ = [
     "BACKENDS",
     "LOGIT_EPS",
     "MISSING_TEXT",
-    "NativeBackend",
     "ONNX_FILE",
     "Backend",
     "FeatureStream",
+    "NativeBackend",
     "Post",
     "Predictor",
     "RuntimePrep",
