@@ -27,8 +27,8 @@ from edgeml.cli._monitor import monitor
 from edgeml.config import Config, MonitorConfig
 from edgeml.errors import ConfigError, DataError
 from edgeml.evaluate import primary_metric
-from edgeml.monitor._live import MIN_LABELLED, PRIMARY
 from edgeml.monitor import connect_log, default_log_path
+from edgeml.monitor._live import MIN_LABELLED, PRIMARY
 from edgeml.monitor._summary import monitor_config, monitor_summary
 from edgeml.util.progress import SILENT
 from tests.conftest import shared
