@@ -174,6 +174,10 @@ def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict
     return out
 
 
+def _or_dash(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| model | native ns/row | lleaves ns/row (same process) | native ÷ lleaves | "
@@ -186,11 +190,11 @@ def table(results: list[dict[str, Any]]) -> str:
         ll = r.get("lleaves", {})
         ratio = f"{ll['native'] / ll['lleaves']:.2f}" if ll else "—"
         lines.append(
-            f"| {r['name']} | {r['native']:,.0f} | {ll.get('lleaves', float('nan')):,.0f} "
+            f"| {r['name']} | {r['native']:,.0f} | {_or_dash(ll.get('lleaves'), ',.0f')} "
             f"| {ratio} | {r['lightgbm']:,.0f} | {r['native_row']:.2f} "
             f"| {r.get('row_call', float('nan')):.2f} ({r.get('row_floor', float('nan')):.2f}; "
             f"{r.get('row_python', float('nan')):.2f}) "
-            f"| {ll.get('lleaves_row', float('nan')):.2f} | {r['export_s']:.2f} "
+            f"| {_or_dash(ll.get('lleaves_row'), '.2f')} | {r['export_s']:.2f} "
             f"| {r['blob_bytes']:,} | {r['diff']:.1e} "
             f"| {r['threads'][0]:,.0f} / {r['threads'][1]:,.0f} "
             f"({r['threads_cpu'][0]:,.0f} / {r['threads_cpu'][1]:,.0f}) |"
@@ -203,20 +207,47 @@ How the engine works (kernels/edgeml_forest.c): per row, each (feature, missing 
 becomes an integer code by a branch-free binary search among the model's sorted thresholds of
 that feature, so every numeric split is `code > k`; trees are breadth-first arrays with
 adjacent children and self-looping leaves, and a step is `node = left[node] + (code > k)`.
-Batches walk 8 rows interleaved through one tree for 64-row blocks (the tree stays in L1);
-each group of 8 stops after the depth by which 98% of LightGBM's training rows reached a
-leaf if all 8 are at leaves, else continues to the tree's depth. A single row walks 8 trees
-interleaved, in depth order. Leaf values are added in LightGBM's tree order: results are
-bit-for-bit Booster.predict (max abs diff 0.0 in this table and in the parity gate).
+Tables v2: a model without categorical splits (fewer than 65,535 thresholds per feature) is
+laid out compact, a node as two uint32 (`left`, `threshold << 16 | slot`) with the codes
+shifted by 16, so a split is one compare of the code with the node's second word (500×63:
+tables 1.06 MB instead of 1.56 MB; deep 1000×255: 4.4 MB instead of 6.6 MB). Batches walk 8
+rows interleaved through one tree for 64-row blocks (the tree stays in L1); each group of 8
+stops after the depth by which 98% of LightGBM's training rows reached a leaf if all 8 are at
+leaves, else continues to the tree's depth. A single row walks 8 trees interleaved, in depth
+order, and a group stops once all 8 are at leaves. Leaf values are added in LightGBM's tree
+order: results are bit-for-bit Booster.predict (max abs diff 0.0 here and in the parity gate).
 
-Where it wins and loses: the traversal has no data-dependent branch, so it does not pay the
-branch mispredictions of if-else code (lleaves, TL2cgen, LightGBM's own loop): against
-LightGBM it gains 3-22× here, most on the 2000 shallow trees. It loses steps where trees are
-unbalanced (LightGBM grows leaf-wise: the 500×63 model has mean path 6.9 but depth 14; a
-group of 8 rows needs about 10.8), and a single
-row reads its nodes from L2/L3 (the tables of 500×63 are 1.5 MB). Not built yet: a QuickScorer
-variant for shallow trees, SIMD lanes, prep in the same C call (predict_row still runs the prep
-plan in Python), and `auto` choosing between algorithms by measurement.
+`predict_row` on the native backend is one foreign call: the dict's values are converted by
+the runtime's own rules (float columns with one `itemgetter` and one slice assignment) into
+raw doubles, and `edgeml_row_predict` runs the prep plan (edgeml_core's executor, the plan
+passed as ctypes tables), the codes, the trees and the link. The "predict_row one call"
+column times that on dicts of the 20 raw float columns (an identity prep plan); the floor is
+the same ctypes call returning at once, and the Python prep path is RuntimePrep.transform_row
+followed by the engine (what predict_row did before).
+
+Where it wins and loses (no hardware counters in this VM: `perf stat` reports cycles,
+instructions and branch misses as not supported, so the reasons below come from the
+generated code and from timing variants): the traversal has no data-dependent branch, so it
+does not pay the branch mispredictions of if-else code (lleaves, TL2cgen, LightGBM's own
+loop): against LightGBM it gains 3.6-16× here, most on the 2000 shallow trees. A step is a
+chain of two dependent loads (the node, then the code of its slot) plus a compare and an add;
+with 8 lanes the batch walk is bound by that chain's latency on L1 hits, and it loses steps
+where trees are unbalanced (LightGBM grows leaf-wise: the 500×63 model has mean path 6.3 but
+mean depth 15, at most 25). A single row is bound by the same chain on L2 hits: its 500 trees
+touch about 160 KB of nodes, more than L1, so each step waits ~14 cycles for the node; that
+is ~10 µs of the 13 µs, the codes ~1 µs, and the Python around the call ~0.3 µs (the floor
+is 0.17 µs), so the 5 µs target is out of reach for this walk. Variants measured and not
+kept: 12, 16, 24 or 32 trees interleaved (no gain: the chains are latency-bound and the
+lanes spill from registers past 8), lanes that refill with the next tree when theirs reaches
+a leaf (3,666 steps instead of ~5,650, but 30% slower: more instructions per step), two tree
+levels per node (16-byte nodes, half the steps: 1.5-2× slower), a lower check share for batches
+(0.9, 0.75, 0.5: 2-16% slower). Threads: each thread's share of the work memory starts on its
+own cache line (no lock, no shared write), and the CPU time per row of 2 threads stays
+within 18% of 1 thread (the rest is two cores sharing L3 and memory on a busy machine), so
+the wall-clock gain is what free cores allow; on this shared machine (load average 8-13 on 2
+cores) 2 threads gained at most 1.1×, and the 1.7× target could not be shown. Not built
+yet: a QuickScorer variant for shallow trees, SIMD lanes, and `auto` choosing between
+algorithms by measurement.
 """
 
 
