@@ -260,56 +260,105 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
 /* How many of the n sorted thresholds t are < x (x not NaN): branch-free binary search. */
 static uint32_t count_below(const double *t, uint32_t n, double x)
 {
-    const double *base = t;
+    uint32_t at = 0;
     if (n == 0) {
         return 0;
     }
     while (n > 1) {
         uint32_t half = n >> 1;
-        base = base[half - 1] < x ? base + half : base;
+        /* a mask, not a conditional: compilers turn `cond ? a : b` here into a branch that
+         * mispredicts half the time */
+        at += half & (0u - (uint32_t)(t[at + half - 1] < x));
         n -= half;
     }
-    return (uint32_t)(base - t) + (base[0] < x);
+    return at + (t[at] < x);
+}
+
+/* LightGBM's dense-row rule: a value this close to 0 reads as 0. */
+static double dense(double v) { return v >= -K_ZERO && v <= K_ZERO ? 0.0 : v; }
+
+/* The code of a slot of `variant` for value v (after dense()) whose count of thresholds below
+ * is bin (unused for NaN); zero_bin is the count below 0.0 (what NaN reads as for missing
+ * type None). Compact forests keep codes shifted left by 16 (see the header). */
+static uint32_t slot_code(const edgeml_forest *f, uint32_t variant, double v, uint32_t bin,
+                          uint32_t zero_bin)
+{
+    int nan = v != v, zero = v == 0.0;
+    uint32_t code;
+    switch (variant) {
+    case EDGEML_SLOT_NONE: code = nan ? zero_bin : bin; break;
+    case EDGEML_SLOT_NAN_LEFT: code = nan ? 0 : bin; break;
+    case EDGEML_SLOT_NAN_RIGHT: code = nan ? f->no_code : bin; break;
+    case EDGEML_SLOT_ZERO_LEFT: code = nan || zero ? 0 : bin; break;
+    case EDGEML_SLOT_ZERO_RIGHT: code = nan || zero ? f->no_code : bin; break;
+    default: /* category: LightGBM's (int)x, negative and NaN go right */
+        code = v > -1.0 && v < 2147483648.0 ? (uint32_t)(int32_t)v : NO_CODE;
+        break;
+    }
+    return f->nodes != NULL ? code << 16 : code;
 }
 
 /* The codes of one row's slots, written to codes[slot * LANES] (the row's lane of its group);
  * slots are sorted by feature: one search per feature. */
 static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes)
 {
-    uint32_t s, feature = UINT32_MAX, bin = 0;
+    uint32_t s, feature = UINT32_MAX, bin = 0, zero_bin = 0;
     double v = 0.0;
     for (s = 0; s < f->n_slots; ++s) {
-        uint32_t variant = f->slots[2 * s + 1];
-        uint32_t code;
-        int nan, zero;
         if (f->slots[2 * s] != feature) {
+            const double *t;
+            uint32_t n;
             feature = f->slots[2 * s];
-            v = x[feature];
-            if (v >= -K_ZERO && v <= K_ZERO) {
-                v = 0.0; /* LightGBM's dense rows drop such values: they read as 0 */
+            t = f->thresholds + f->feature_start[feature];
+            n = f->feature_start[feature + 1] - f->feature_start[feature];
+            v = dense(x[feature]);
+            bin = count_below(t, n, v != v ? 0.0 : v); /* NaN reads as 0.0 for type None */
+            zero_bin = bin;
+        }
+        codes[s * LANES] = slot_code(f, f->slots[2 * s + 1], v, bin, zero_bin);
+    }
+}
+
+/* The codes of a block of rows (codes[(r / LANES) * n_slots * LANES + slot * LANES + r % LANES]),
+ * feature by feature: the binary searches of LANES rows run interleaved, so their dependent
+ * loads overlap (a row's searches, one per feature, would each wait on its own loads). The
+ * same comparisons as row_codes: the same codes. */
+static void block_codes(const edgeml_forest *f, const double *x, size_t rows, uint32_t *codes)
+{
+    size_t S = f->n_slots, F = f->n_features, r;
+    uint32_t s = 0, end, l;
+    while (s < S) {
+        uint32_t feature = f->slots[2 * s];
+        const double *t = f->thresholds + f->feature_start[feature];
+        uint32_t count = f->feature_start[feature + 1] - f->feature_start[feature];
+        uint32_t zero_bin = count_below(t, count, 0.0);
+        for (end = s; end < S && f->slots[2 * end] == feature; ++end) {
+        }
+        for (r = 0; r < rows; r += LANES) {
+            double v[LANES];
+            uint32_t at[LANES], bin[LANES], n = count, k;
+            for (l = 0; l < LANES; ++l) {
+                v[l] = r + l < rows ? dense(x[(r + l) * F + feature]) : 0.0;
+                at[l] = 0;
             }
-            bin = v != v ? 0 : count_below(f->thresholds + f->feature_start[feature],
-                                          f->feature_start[feature + 1] -
-                                              f->feature_start[feature], v);
+            while (n > 1) { /* count_below's steps, LANES rows at a time */
+                uint32_t half = n >> 1;
+                for (l = 0; l < LANES; ++l) {
+                    at[l] += half & (0u - (uint32_t)(t[at[l] + half - 1] < v[l]));
+                }
+                n -= half;
+            }
+            for (l = 0; l < LANES; ++l) {
+                bin[l] = count == 0 ? 0 : at[l] + (t[at[l]] < v[l]);
+            }
+            for (k = s; k < end; ++k) {
+                uint32_t *out = codes + (r / LANES) * S * LANES + (size_t)k * LANES;
+                for (l = 0; l < LANES; ++l) {
+                    out[l] = slot_code(f, f->slots[2 * k + 1], v[l], bin[l], zero_bin);
+                }
+            }
         }
-        nan = v != v;
-        zero = v == 0.0;
-        switch (variant) {
-        case EDGEML_SLOT_NONE:
-            code = nan ? count_below(f->thresholds + f->feature_start[feature],
-                                     f->feature_start[feature + 1] - f->feature_start[feature],
-                                     0.0)
-                       : bin;
-            break;
-        case EDGEML_SLOT_NAN_LEFT: code = nan ? 0 : bin; break;
-        case EDGEML_SLOT_NAN_RIGHT: code = nan ? f->no_code : bin; break;
-        case EDGEML_SLOT_ZERO_LEFT: code = nan || zero ? 0 : bin; break;
-        case EDGEML_SLOT_ZERO_RIGHT: code = nan || zero ? f->no_code : bin; break;
-        default: /* category: LightGBM's (int)x, negative and NaN go right */
-            code = v > -1.0 && v < 2147483648.0 ? (uint32_t)(int32_t)v : NO_CODE;
-            break;
-        }
-        codes[s * LANES] = f->nodes != NULL ? code << 16 : code; /* compact: see the header */
+        s = end;
     }
 }
 
@@ -502,7 +551,8 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     for (r = 0; r < rows * K; ++r) {
         acc[r] = 0.0;
     }
-    for (r = 0; r < rows; ++r) {
+    block_codes(f, x, full, codes);
+    for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
         row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES);
     }
     for (t = 0; t < f->n_trees && full > 0; ++t) {
