@@ -153,18 +153,10 @@ static int check_nodes(const edgeml_forest *f, size_t *where)
     return EDGEML_FOREST_OK;
 }
 
-int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, size_t *where)
+/* The header's identity: size, magic, version, byte order and alignment (what both open and
+ * map check; the checksum and every index are open's alone). */
+static int check_identity(const unsigned char *p, size_t size)
 {
-    const unsigned char *p = (const unsigned char *)blob;
-    edgeml_forest f;
-    uint64_t at, total;
-    uint32_t counts[7];
-    size_t i, dummy;
-    int status;
-    if (where == NULL) {
-        where = &dummy;
-    }
-    *where = 0;
     if (size < EDGEML_FOREST_HEADER) {
         return EDGEML_FOREST_TRUNCATED;
     }
@@ -175,15 +167,22 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
         !little_endian()) {
         return EDGEML_FOREST_BAD_VERSION;
     }
-    if (((uintptr_t)blob & 7u) != 0) {
+    if (((uintptr_t)p & 7u) != 0) {
         return EDGEML_FOREST_ALIGNMENT;
     }
     if (get64(p + 72) != size) {
         return EDGEML_FOREST_TRUNCATED;
     }
-    if (get64(p + 64) != edgeml_forest_checksum(blob, size)) {
-        return EDGEML_FOREST_CHECKSUM;
-    }
+    return EDGEML_FOREST_OK;
+}
+
+/* The header's counts and settings and the section pointers: O(1), no index is read. */
+static int lay_out(const unsigned char *p, size_t size, edgeml_forest *out)
+{
+    edgeml_forest f;
+    uint64_t at, total;
+    uint32_t counts[7];
+    size_t i;
     for (i = 0; i < 7; ++i) {
         counts[i] = get32(p + 16 + 4 * i);
         if (counts[i] > MAX_COUNT) {
@@ -238,6 +237,33 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     if (total != size) {
         return EDGEML_FOREST_TRUNCATED;
     }
+    /* Only categorical nodes own bitset words (a LightGBM category set is never empty). */
+    f.has_categorical = f.n_words > 0;
+    *out = f;
+    return EDGEML_FOREST_OK;
+}
+
+int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, size_t *where)
+{
+    const unsigned char *p = (const unsigned char *)blob;
+    edgeml_forest f;
+    size_t i, dummy;
+    int status;
+    if (where == NULL) {
+        where = &dummy;
+    }
+    *where = 0;
+    status = check_identity(p, size);
+    if (status != EDGEML_FOREST_OK) {
+        return status;
+    }
+    if (get64(p + 64) != edgeml_forest_checksum(blob, size)) {
+        return EDGEML_FOREST_CHECKSUM;
+    }
+    status = lay_out(p, size, &f);
+    if (status != EDGEML_FOREST_OK) {
+        return status;
+    }
     status = check_thresholds(&f, where);
     if (status == EDGEML_FOREST_OK) {
         status = check_nodes(&f, where);
@@ -245,6 +271,7 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     if (status != EDGEML_FOREST_OK) {
         return status;
     }
+    f.has_categorical = 0;
     for (i = 0; f.nodes == NULL && i < f.n_nodes; ++i) {
         if (f.cat[i] != EDGEML_FOREST_NO_CAT) {
             f.has_categorical = 1;
@@ -253,6 +280,13 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     }
     *forest = f;
     return EDGEML_FOREST_OK;
+}
+
+int edgeml_forest_map(const void *blob, size_t size, edgeml_forest *forest)
+{
+    const unsigned char *p = (const unsigned char *)blob;
+    int status = check_identity(p, size);
+    return status != EDGEML_FOREST_OK ? status : lay_out(p, size, forest);
 }
 
 /* -- codes ------------------------------------------------------------------------------- */
@@ -624,8 +658,9 @@ static void transform(const edgeml_forest *f, double *v)
  * to one cache line (no false sharing between threads). */
 static size_t share_words(const edgeml_forest *f)
 {
-    size_t words = (size_t)BLOCK * f->n_slots + 2u * (size_t)f->n_trees;
-    return (words + 15u) & ~(size_t)15u;
+    typedef char block_matches_the_header[BLOCK == 64 ? 1 : -1];
+    (void)sizeof(block_matches_the_header);
+    return EDGEML_FOREST_WORK_WORDS(f->n_slots, f->n_trees);
 }
 
 size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads)

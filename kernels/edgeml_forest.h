@@ -127,11 +127,25 @@ enum edgeml_forest_error {
  */
 int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, size_t *where);
 
+/*
+ * Map a blob that was checked when it was made - one compiled into a program by edgeml export
+ * --format c, whose parity gate ran that very program - in O(1): the header's identity and
+ * counts and the section pointers, no checksum, no index check. Never use it on bytes read at
+ * run time (a file, a network): edgeml_forest_open checks everything.
+ */
+int edgeml_forest_map(const void *blob, size_t size, edgeml_forest *forest);
+
 /* CRC-32 (zlib's) of the blob with its checksum field read as zeros (what the header holds). */
 uint64_t edgeml_forest_checksum(const void *blob, size_t size);
 
 /* sizeof(edgeml_forest), for callers that allocate it without this header (ctypes). */
 size_t edgeml_forest_sizeof(void);
+
+/* uint32 values of work memory edgeml_forest_one (and one thread of edgeml_forest_predict)
+ * needs for a forest of n_slots slots and n_trees trees: codes for a 64-row block, a leaf
+ * value per tree, rounded up to 64 bytes. For callers that size the buffer at compile time. */
+#define EDGEML_FOREST_WORK_WORDS(n_slots, n_trees) \
+    ((64u * (size_t)(n_slots) + 2u * (size_t)(n_trees) + 15u) & ~(size_t)15u)
 
 /* uint32 values of work memory edgeml_forest_predict needs for nthreads threads. */
 size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads);

@@ -24,6 +24,8 @@ import pytest
 import edgeml
 from edgeml.compile import _cpackage, export
 from edgeml.compile._craw import encode, raw_inputs
+from edgeml.compile._forest import MISSING_ZERO, parse_model
+from edgeml.compile._native_tables import forest_blob
 from edgeml.data import conform
 from edgeml.errors import ParityError, ToolchainError
 from edgeml.spec.prep_plan import PrepPlan
@@ -105,7 +107,8 @@ def _build_example(package: Path, tmp_path: Path, cc: str = "cc") -> Path:
 def test_binary_with_categories_and_dates_matches_lightgbm(binary: Path, tmp_path: Path) -> None:
     result = _exported(binary, tmp_path / "pkg")
     package = tmp_path / "pkg"
-    for name in ("edgeml_model.h", "edgeml_model.c", "edgeml_core.c", "edgeml_trees.c",
+    for name in ("edgeml_model.h", "edgeml_model.c", "edgeml_core.c", "edgeml_forest.c",
+                     "edgeml_forest_data.c",
                  "Makefile", "example.c", "README.md", "build/host/libedgeml_model.a"):  # fmt: skip
         assert (package / name).is_file(), name
     header = (package / "edgeml_model.h").read_text()
@@ -143,18 +146,47 @@ def test_zero_as_missing_matches_lightgbm_and_a_wrong_package_is_refused(
         tmp_path, "zero", "churn", train={"params": {"zero_as_missing": True}},
         prep={"encoding": "frequency"},
     )  # fmt: skip
-    trees = _cpackage.tree_code(edgeml.load(bundle).booster)
-    assert 1 in trees.input_kinds  # some feature is split with zeros as missing
+    forest = parse_model(edgeml.load(bundle).booster.model_to_string())
+    zero = [
+        (t.index, n) for t in forest.trees for n in range(t.num_leaves - 1)
+        if t.missing_type(n) == MISSING_ZERO
+    ]  # fmt: skip
+    assert zero  # some feature is split with zeros as missing
     _exported(bundle, tmp_path / "pkg")
 
-    # Without the zero-as-missing input rule the trees send zeros the wrong way: refused.
-    def without_rule(booster: object) -> object:
-        code = trees
-        return dataclasses.replace(code, input_kinds=[0 if k == 1 else k for k in code.input_kinds])
+    # Tables that forget the zero-as-missing rule send zeros the wrong way: refused.
+    def without_rule(text: str) -> bytes:
+        model = parse_model(text)
+        trees = [dataclasses.replace(t, decision_type=t.decision_type & ~12) for t in model.trees]
+        return forest_blob(dataclasses.replace(model, trees=trees))
 
-    monkeypatch.setattr(_cpackage, "tree_code", without_rule)
+    monkeypatch.setattr(_cpackage, "forest_blob", without_rule)
     with pytest.raises(ParityError, match=r"refused: row \d+ .* a difference of"):
         export(bundle, format="c", target="host")
+
+
+def test_the_package_is_the_engine_plus_tables_and_reports_its_footprint(
+    binary: Path, tmp_path: Path
+) -> None:
+    result = _exported(binary, tmp_path / "pkg")
+    package = tmp_path / "pkg"
+    # The trees are data: the code compiled is edgeml's own core, the same for every model.
+    kernels = _cpackage.kernels_dir()
+    for name in ("edgeml_forest.c", "edgeml_forest.h", "edgeml_core.c", "edgeml_core.h"):
+        assert (package / name).read_text() == (kernels / name).read_text()
+    data = (package / "edgeml_forest_data.c").read_text()
+    assert "edgeml_forest_blob[" in data and "if (" not in data
+    footprint = result.info["footprint"]
+    assert 0 < footprint["code_bytes"] < 64_000  # engine + prep + API, whatever the model
+    assert (
+        footprint["table_bytes"] >= (package / "build/host/libedgeml_model.a").stat().st_size // 4
+    )
+    header = (package / "edgeml_model.h").read_text()
+    assert f"#define EDGEML_WORK_BYTES {footprint['stack_bytes'] - 8 * _features(header)}" in header
+
+
+def _features(header: str) -> int:
+    return int(header.split("#define EDGEML_N_FEATURES ")[1].split()[0])
 
 
 def test_host_sources_compile_warning_free(binary: Path, tmp_path: Path) -> None:

@@ -127,7 +127,13 @@ def show_export(console: Console, result: dict[str, Any]) -> None:
         f"exported {result['bundle']} as {result['format']} for {result.get('target', 'host')}: "
         f"{main}, {info.get('size_bytes', 0):,} bytes"
     )
-    if "code_size_bytes" in info:
+    if "footprint" in info:
+        size = info["footprint"]
+        console.print(
+            f"footprint: code {size['code_bytes']:,} bytes, tables {size['table_bytes']:,} bytes, "
+            f"stack {size['stack_bytes']:,} bytes per call, no heap"
+        )
+    elif "code_size_bytes" in info:
         console.print(f"code size: {info['code_size_bytes']:,} bytes")
     if parity.get("rows"):
         console.print(

@@ -1,6 +1,6 @@
-"""Generate the C package's own sources: the public header, the plan as C tables, a Makefile,
-an example program and a README (the tree code comes from ``_ctrees``, the core from
-``kernels/``).
+"""Generate the C package's own sources: the public header, the plan as C tables, the forest's
+table blob as a C array, a Makefile, an example program and a README (the prep executor and the
+tree engine come from ``kernels/``, the blob from ``_native_tables``).
 
 Everything here is text generation; the result is a ``{file name: text}`` dict.
 
@@ -9,9 +9,13 @@ Everything here is text generation; the result is a ``{file name: text}`` dict.
 ...     "columns": [{"name": "x", "dtype": "float", "role": "feature"}],
 ...     "steps": [{"kind": "numeric", "column": "x", "output": "x", "impute": 0.5}]})
 >>> model = ModelInfo(task="regression", target="y", classes=[], n_outputs=1, version="0")
->>> files = package_sources(plan, model, tree_files=["edgeml_trees.c"], tree_inputs=[0])
+>>> from edgeml.compile._native_tables import forest_blob
+>>> import lightgbm as lgb, numpy as np
+>>> x = np.random.default_rng(0).normal(size=(200, 1))
+>>> blob = forest_blob(lgb.train({"verbosity": -1}, lgb.Dataset(x, x[:, 0]), 2).model_to_string())
+>>> files = package_sources(plan, model, blob=blob)
 >>> sorted(files)
-['Makefile', 'README.md', 'edgeml_model.c', 'edgeml_model.h', 'example.c']
+['Makefile', 'README.md', 'edgeml_forest_data.c', 'edgeml_model.c', 'edgeml_model.h', 'example.c']
 >>> "#define EDGEML_N_INPUTS 1" in files["edgeml_model.h"]
 True
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from dataclasses import dataclass, field
 
 from edgeml.compile._cpost import LABEL_API, calibration_source, label_function, threshold_define
@@ -29,9 +34,10 @@ from edgeml.errors import ExportError
 from edgeml.runtime import Post
 from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan
 
-__all__ = ["CORE_FILES", "ModelInfo", "c_string", "package_sources"]
+__all__ = ["CORE_FILES", "ENGINE_FILES", "ModelInfo", "c_string", "package_sources"]
 
 CORE_FILES = ("edgeml_core.h", "edgeml_core.c")
+ENGINE_FILES = ("edgeml_forest.h", "edgeml_forest.c")
 _PART_ENUMS = {
     "year": "EDGEML_YEAR",
     "month": "EDGEML_MONTH",
@@ -56,27 +62,71 @@ class ModelInfo:
     post: Post = field(default_factory=Post)  # a binary model's calibration and threshold
 
 
-def package_sources(
-    plan: PrepPlan, model: ModelInfo, *, tree_files: list[str], tree_inputs: list[int]
-) -> dict[str, str]:
-    """The header, the plan tables + API, Makefile, example and README of a C package."""
+def package_sources(plan: PrepPlan, model: ModelInfo, *, blob: bytes) -> dict[str, str]:
+    """The header, the plan tables + API, the forest's blob, Makefile, example and README of a C
+    package; ``blob`` is the model as edgeml's engine tables (``_native_tables.forest_blob``)."""
     inputs = raw_inputs(plan)
     if not plan.features:
         raise ExportError("c export: the model has no features")
-    if len(tree_inputs) != len(plan.features):
+    counts = _blob_counts(blob)
+    if counts["n_features"] != len(plan.features):
         raise ExportError(
-            f"c export: the booster reads {len(tree_inputs)} features, the prep plan makes "
+            f"c export: the booster reads {counts['n_features']} features, the prep plan makes "
             f"{len(plan.features)}"
         )
     names = _Names()
-    sources = ["edgeml_core.c", "edgeml_model.c", *sorted(f for f in tree_files if f[-2:] == ".c")]
+    sources = ["edgeml_core.c", "edgeml_forest.c", "edgeml_model.c", "edgeml_forest_data.c"]
+    work_bytes = 4 * _work_words(counts["n_slots"], counts["n_trees"])
     return {
-        "edgeml_model.h": _header(plan, inputs, model, names),
-        "edgeml_model.c": _model_source(plan, inputs, tree_inputs, model),
+        "edgeml_model.h": _header(plan, inputs, model, names, work_bytes),
+        "edgeml_model.c": _model_source(plan, inputs, model, counts),
+        "edgeml_forest_data.c": forest_data_source(blob),
         "Makefile": _makefile(sources),
         "example.c": EXAMPLE,
         "README.md": _readme(inputs, model, names),
     }
+
+
+def forest_data_source(blob: bytes) -> str:
+    """The blob as a C array of 64-bit words (so it is 8-byte aligned, as the engine needs;
+    little-endian, the blob's byte order) and its size in bytes.
+
+    >>> print(forest_data_source(bytes(range(9))).splitlines()[-2])
+        0x0706050403020100u, 0x0000000000000008u,
+    """
+    padded = blob + bytes(-len(blob) % 8)
+    words = struct.unpack(f"<{len(padded) // 8}Q", padded)
+    lines = [
+        ", ".join(f"0x{w:016x}u" for w in words[i : i + 4]) + "," for i in range(0, len(words), 4)
+    ]
+    return "\n".join(
+        [
+            "/* edgeml_forest_data.c - the trees as edgeml's engine tables (edgeml_forest.h).",
+            " * Generated by edgeml; do not edit: re-export the bundle instead. */",
+            "#include <stddef.h>",
+            "#include <stdint.h>",
+            "",
+            f"const size_t edgeml_forest_blob_size = {len(blob)}u;",
+            f"const uint64_t edgeml_forest_blob[{len(words)}] = {{",
+            *(f"    {line}" for line in lines),
+            "};",
+            "",
+        ]
+    )
+
+
+_COUNTS = ("n_features", "n_outputs", "n_trees", "n_nodes", "n_slots", "n_thresholds", "n_words")
+
+
+def _blob_counts(blob: bytes) -> dict[str, int]:
+    """The counts in a blob's header (seven uint32 at byte 16, see edgeml_forest.c)."""
+    return dict(zip(_COUNTS, struct.unpack_from("<7I", blob, 16), strict=True))
+
+
+def _work_words(n_slots: int, n_trees: int) -> int:
+    """EDGEML_FOREST_WORK_WORDS of kernels/edgeml_forest.h (edgeml_model.c checks the two agree
+    when it compiles)."""
+    return (64 * n_slots + 2 * n_trees + 15) & ~15
 
 
 # -- C text helpers ------------------------------------------------------------------------------
@@ -118,7 +168,8 @@ def _double(value: float | None, missing: str = "NAN") -> str:
 
 # Names the headers define: a generated constant must never redefine one.
 _RESERVED = {
-    "EDGEML_OK", "EDGEML_ERR_NULL", "EDGEML_ERR_WIDTH", "EDGEML_ERR_OUT", "EDGEML_N_INPUTS",
+    "EDGEML_OK", "EDGEML_ERR_NULL", "EDGEML_ERR_WIDTH", "EDGEML_ERR_OUT", "EDGEML_ERR_MODEL",
+    "EDGEML_N_INPUTS", "EDGEML_WORK_BYTES", "EDGEML_WORK_WORDS", "EDGEML_FOREST_H",
     "EDGEML_N_FEATURES", "EDGEML_N_OUTPUTS", "EDGEML_TASK", "EDGEML_NONE",
     "EDGEML_ZERO_THRESHOLD", "EDGEML_NATIVE", "EDGEML_ONEHOT", "EDGEML_FREQUENCY",
     "EDGEML_TREE_NUMERIC", "EDGEML_TREE_ZERO_MISSING", "EDGEML_TREE_CATEGORICAL",
@@ -157,7 +208,9 @@ class _Names:
 # -- edgeml_model.h ------------------------------------------------------------------------------
 
 
-def _header(plan: PrepPlan, inputs: list[RawInput], model: ModelInfo, names: _Names) -> str:
+def _header(
+    plan: PrepPlan, inputs: list[RawInput], model: ModelInfo, names: _Names, work_bytes: int
+) -> str:
     outputs = _output_names(model)
     width = max(len(i.name) for i in inputs)
     table = "\n".join(
@@ -172,7 +225,8 @@ def _header(plan: PrepPlan, inputs: list[RawInput], model: ModelInfo, names: _Na
         " * Do not edit: re-export the bundle instead.",
         " *",
         " * Predict from raw input values: no allocation, no global state, thread-safe; a call",
-        " * uses 8 * EDGEML_N_FEATURES bytes of stack for the model features, and a few locals.",
+        " * uses 8 * EDGEML_N_FEATURES bytes of stack for the model features and EDGEML_WORK_BYTES",
+        " * for the tree engine's work memory, and a few locals.",
         " *",
         " *     double raw[EDGEML_N_INPUTS];      (one value per input column, order below)",
         " *     double out[EDGEML_N_OUTPUTS];",
@@ -210,10 +264,12 @@ def _header(plan: PrepPlan, inputs: list[RawInput], model: ModelInfo, names: _Na
         "#define EDGEML_ERR_NULL 1  /* an input or output pointer is NULL */",
         "#define EDGEML_ERR_WIDTH 2 /* a row's width is not EDGEML_N_INPUTS (or _FEATURES) */",
         "#define EDGEML_ERR_OUT 3   /* the output buffer holds fewer values than needed */",
+        "#define EDGEML_ERR_MODEL 4 /* the model tables do not map here (a big-endian CPU) */",
         "",
         f"#define EDGEML_N_INPUTS {len(inputs)}    /* raw input columns per row */",
         f"#define EDGEML_N_FEATURES {len(plan.features)}  /* model features per row, after prep */",
         f"#define EDGEML_N_OUTPUTS {model.n_outputs}   /* values written per row */",
+        f"#define EDGEML_WORK_BYTES {work_bytes}  /* stack a call uses for the tree engine */",
         f"#define EDGEML_TASK {c_string(model.task)}",
         *threshold_define(model.task, model.post),
         "",
@@ -314,7 +370,7 @@ def _output_doc(model: ModelInfo) -> str:
 
 
 def _model_source(
-    plan: PrepPlan, inputs: list[RawInput], tree_inputs: list[int], model: ModelInfo
+    plan: PrepPlan, inputs: list[RawInput], model: ModelInfo, counts: dict[str, int]
 ) -> str:
     column = {spec.name: j for j, spec in enumerate(inputs)}
     feature = {name: i for i, name in enumerate(plan.features)}
@@ -339,13 +395,13 @@ def _model_source(
     def field(kind: str, items: list[str]) -> str:
         return f"{len(items)}, {kind}_steps" if items else "0, NULL"
 
-    kinds = ", ".join(str(k) for k in tree_inputs)
     return MODEL_SOURCE.format(
+        n_slots=counts["n_slots"],
+        n_trees=counts["n_trees"],
         tables="\n".join(tables),
         arrays="\n".join(arrays),
         plan=f"EDGEML_N_INPUTS, EDGEML_N_FEATURES, {field('numeric', numeric)}, "
         f"{field('categorical', categorical)}, {field('date', dates)}",
-        kinds=kinds,
         calibration=calibration_source(model.task, model.post),
         label=label_function(model.task, model.post),
     )

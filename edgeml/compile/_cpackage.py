@@ -2,8 +2,10 @@
 
 The package (stored in the bundle under ``c/``, copied to ``-o DIR``) holds the public header
 ``edgeml_model.h`` (allocation-free, thread-safe API, inputs and category codes documented), the
-prep plan as constant tables (``edgeml_model.c``), edgeml's portable core (``kernels/``), the
-TL2cgen tree code adapted to LightGBM's decisions (``_ctrees``), a Makefile, ``example.c`` and a
+prep plan as constant tables (``edgeml_model.c``), the trees as edgeml's engine tables
+(``edgeml_forest_data.c``: the blob of ``export --format native`` as a const array), edgeml's
+portable prep executor and tree engine (``kernels/``: the same sources whatever the model, so a
+cross build compiles a few hundred lines of code plus one array), a Makefile, ``example.c`` and a
 README; plus, under ``c/build/TARGET/``, the static and shared libraries built for the target.
 
 :func:`build` checks the tools first (compiler, make and, for another architecture, qemu-user
@@ -23,7 +25,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
+import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from edgeml.compile import Artifact, ExportRequest
-from edgeml.compile._cgen import CORE_FILES, ModelInfo, package_sources
+from edgeml.compile._cgen import CORE_FILES, ENGINE_FILES, ModelInfo, package_sources
 from edgeml.compile._craw import (
     adversarial_features,
     adversarial_raw,
@@ -42,7 +46,7 @@ from edgeml.compile._craw import (
     encode,
     raw_inputs,
 )
-from edgeml.compile._ctrees import tree_code
+from edgeml.compile._native_tables import forest_blob
 from edgeml.compile._parity import Reference, compare, load_reference, split_values
 from edgeml.compile._toolchain import (
     MAKE_HINT,
@@ -151,22 +155,19 @@ def generate_package(manifest: dict[str, Any], reference: Reference) -> dict[str
             f"c export: the model reads features computed from earlier rows ({', '.join(derived)}),"
             " which the C package cannot compute from one row; train with --features none"
         )
-    trees = tree_code(reference.booster)
+    blob = forest_blob(reference.booster.model_to_string())
     target = manifest.get("target", {})
     model = ModelInfo(
         task=str(manifest.get("task", "regression")),
         target=str(target.get("name", "target")),
         classes=[str(c) for c in target.get("classes") or []],
-        n_outputs=trees.n_outputs,
+        n_outputs=struct.unpack_from("<I", blob, 20)[0],  # the blob header's n_outputs
         version=str(manifest.get("edgeml_version", "unknown")),
         post=Post.from_manifest(manifest),
     )
-    files = package_sources(
-        plan, model, tree_files=list(trees.files), tree_inputs=trees.input_kinds
-    )
+    files = package_sources(plan, model, blob=blob)
     core = kernels_dir()
-    files.update({name: (core / name).read_text() for name in CORE_FILES})
-    files.update(trees.files)
+    files.update({name: (core / name).read_text() for name in (*CORE_FILES, *ENGINE_FILES)})
     return files
 
 
@@ -195,9 +196,15 @@ def build(request: ExportRequest) -> Artifact:
     entry, hit = cached_build(key, lambda d: _compile(sources, d, tools, reporter))
     reporter.status(f"{'cached' if hit else 'compiled'} C package for {target}")
     sizes = _code_size(entry, tools)
+    footprint = {
+        "code_bytes": sizes["code_text"],
+        "table_bytes": sizes["tables_text"],
+        "stack_bytes": _stack_bytes(sources["edgeml_model.h"]),
+    }
     reporter.status(
-        f"library code size for {target}: {sizes['objects_text']:,} bytes of object code "
-        f"(text + rodata), .so text segment {sizes['so_text']:,} bytes"
+        f"footprint for {target}: code {footprint['code_bytes']:,} bytes, tables "
+        f"{footprint['table_bytes']:,} bytes (read-only), stack {footprint['stack_bytes']:,} "
+        "bytes per call, no heap"
     )
     parity = _parity(entry, tools, manifest, reference, reporter)
     built = f"c/build/{target}/"
@@ -206,6 +213,10 @@ def build(request: ExportRequest) -> Artifact:
         out_files[built + library] = (entry / library).read_bytes()
     info = {
         "target": target,
+        "library": built + "libedgeml_model.so",
+        "size_bytes": sizes["so_bytes"],
+        "code_size_bytes": footprint["code_bytes"],
+        "footprint": footprint,
         "compiler": tools.compiler_version,
         "cflags": list(tools.cflags),
         "code_size": sizes,
@@ -236,19 +247,37 @@ def _compile(sources: dict[str, str], directory: Path, tools: Tools, reporter: R
 
 
 def _code_size(directory: Path, tools: Tools) -> dict[str, int]:
-    """Berkeley ``size``: object code of the library (sum over the archive) and the .so text."""
+    """Berkeley ``size`` (text + rodata) of the library: the engine and prep code, the forest's
+    tables (``edgeml_forest_data.o``), the archive in total and the .so's text."""
     archive, shared = directory / "libedgeml_model.a", directory / "libedgeml_model.so"
     sizes = {"archive_bytes": archive.stat().st_size, "so_bytes": shared.stat().st_size}
     if tools.size is None:
-        return {**sizes, "objects_text": -1, "so_text": -1}
+        return {**sizes, "objects_text": -1, "so_text": -1, "code_text": -1, "tables_text": -1}
+    per_object: dict[str, int] = {}
     totals = []
     for path in (archive, shared):
         result = subprocess.run(
             [tools.size, str(path)], capture_output=True, text=True, check=False
         )
         rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
-        totals.append(sum(int(row[0]) for row in rows if row and row[0].isdigit()))
-    return {**sizes, "objects_text": totals[0], "so_text": totals[1]}
+        rows = [row for row in rows if row and row[0].isdigit()]
+        totals.append(sum(int(row[0]) for row in rows))
+        if path == archive:
+            per_object = {row[5]: int(row[0]) for row in rows if len(row) > 5}
+    tables = sum(v for k, v in per_object.items() if k.startswith("edgeml_forest_data"))
+    return {
+        **sizes,
+        "objects_text": totals[0],
+        "so_text": totals[1],
+        "code_text": totals[0] - tables,
+        "tables_text": tables,
+    }
+
+
+def _stack_bytes(header: str) -> int:
+    """Stack a prediction needs beyond locals: the features and the engine's work memory."""
+    defines = dict(re.findall(r"#define (EDGEML_\w+) (\d+)", header))
+    return 8 * int(defines["EDGEML_N_FEATURES"]) + int(defines["EDGEML_WORK_BYTES"])
 
 
 def _parity(

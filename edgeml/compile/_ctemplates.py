@@ -55,10 +55,17 @@ MODEL_SOURCE = """\
 #include <math.h>
 
 #include "edgeml_core.h"
-#include "edgeml_trees.h"
+#include "edgeml_forest.h"
 
-/* The tree code must write exactly EDGEML_N_OUTPUTS values (compile-time check). */
-typedef char edgeml_outputs_match[(N_TARGET * MAX_N_CLASS == EDGEML_N_OUTPUTS) ? 1 : -1];
+/* The engine's work memory for one row, on the stack (the header states EDGEML_WORK_BYTES;
+ * this checks it against the engine's own formula for this model's slots and trees). */
+#define EDGEML_WORK_WORDS (EDGEML_WORK_BYTES / 4)
+typedef char edgeml_work_fits[
+    (EDGEML_WORK_WORDS >= EDGEML_FOREST_WORK_WORDS({n_slots}u, {n_trees}u)) ? 1 : -1];
+
+/* The forest's tables (edgeml_forest_data.c): edgeml's table blob, checked when exported. */
+extern const uint64_t edgeml_forest_blob[];
+extern const size_t edgeml_forest_blob_size;
 
 /* Numeric steps: {{input, output, indicator, clip lo, clip hi, impute, center, 1/scale}};
  * categorical: {{input, encoding, first output, categories, imputed code, frequencies}};
@@ -68,20 +75,20 @@ typedef char edgeml_outputs_match[(N_TARGET * MAX_N_CLASS == EDGEML_N_OUTPUTS) ?
 
 static const edgeml_plan plan = {{{plan}}};
 
-/* How the tree code reads each feature (enum edgeml_tree_input in edgeml_core.h). */
-static const unsigned char tree_inputs[EDGEML_N_FEATURES] = {{{kinds}}};
-
 {calibration}
-/* Trees on features[] (converted in place) into out[0 .. EDGEML_N_OUTPUTS - 1], calibrated. */
-static void predict_prepared(double *features, double *out)
+/* Trees on features[] into out[0 .. EDGEML_N_OUTPUTS - 1], calibrated; 0, or EDGEML_ERR_MODEL
+ * when the tables do not map on this machine (a big-endian CPU). The work memory is on the
+ * stack: EDGEML_WORK_BYTES, sized for this model at export. */
+static int predict_prepared(const double *features, double *out)
 {{
-    size_t k;
-    edgeml_tree_inputs(tree_inputs, EDGEML_N_FEATURES, features);
-    for (k = 0; k < EDGEML_N_OUTPUTS; ++k) {{
-        out[k] = 0.0; /* the tree code adds each tree's leaf to its output */
+    edgeml_forest forest;
+    uint64_t work[EDGEML_WORK_WORDS / 2];
+    if (edgeml_forest_map(edgeml_forest_blob, edgeml_forest_blob_size, &forest) != 0) {{
+        return EDGEML_ERR_MODEL;
     }}
-    edgeml_trees_predict(features, 0, out);
+    edgeml_forest_one(&forest, features, out, (uint32_t *)work);
     calibrate(out);
+    return EDGEML_OK;
 }}
 
 {label}
@@ -98,8 +105,7 @@ int edgeml_predict_row(const double *raw, size_t n_raw, double *out, size_t n_ou
         return EDGEML_ERR_OUT;
     }}
     edgeml_apply_plan(&plan, raw, features);
-    predict_prepared(features, out);
-    return EDGEML_OK;
+    return predict_prepared(features, out);
 }}
 
 int edgeml_predict_batch(const double *raw, size_t n_rows, size_t n_raw, double *out,
@@ -117,8 +123,12 @@ int edgeml_predict_batch(const double *raw, size_t n_rows, size_t n_raw, double 
         return EDGEML_ERR_OUT;
     }}
     for (r = 0; r < n_rows; ++r) {{
+        int rc;
         edgeml_apply_plan(&plan, raw + r * EDGEML_N_INPUTS, features);
-        predict_prepared(features, out + r * EDGEML_N_OUTPUTS);
+        rc = predict_prepared(features, out + r * EDGEML_N_OUTPUTS);
+        if (rc != EDGEML_OK) {{
+            return rc;
+        }}
     }}
     return EDGEML_OK;
 }}
@@ -141,8 +151,6 @@ int edgeml_prepare_row(const double *raw, size_t n_raw, double *features, size_t
 int edgeml_predict_features(const double *features, size_t n_features, double *out,
                             size_t n_out)
 {{
-    double copy[EDGEML_N_FEATURES];
-    size_t i;
     if (features == NULL || out == NULL) {{
         return EDGEML_ERR_NULL;
     }}
@@ -152,11 +160,7 @@ int edgeml_predict_features(const double *features, size_t n_features, double *o
     if (n_out < EDGEML_N_OUTPUTS) {{
         return EDGEML_ERR_OUT;
     }}
-    for (i = 0; i < EDGEML_N_FEATURES; ++i) {{
-        copy[i] = features[i];
-    }}
-    predict_prepared(copy, out);
-    return EDGEML_OK;
+    return predict_prepared(features, out);
 }}
 
 const char *edgeml_strerror(int code)
@@ -166,6 +170,7 @@ const char *edgeml_strerror(int code)
     case EDGEML_ERR_NULL: return "a pointer argument is NULL";
     case EDGEML_ERR_WIDTH: return "row has the wrong number of values";
     case EDGEML_ERR_OUT: return "output buffer too small";
+    case EDGEML_ERR_MODEL: return "the model tables do not map on this machine";
     default: return "unknown return code";
     }}
 }}
@@ -180,8 +185,9 @@ MAKEFILE = """\
 CC ?= cc
 CFLAGS ?= -std=c99 -O2 -Wall -Wextra
 # Always: no fused multiply-add (it rounds differently from LightGBM and edgeml's executors),
-# position-independent objects (for the shared library).
-EDGEML_CFLAGS = -ffp-contract=off -fPIC
+# position-independent objects (for the shared library), the engine without its batch threads
+# (one row per call: no pthreads needed on the device).
+EDGEML_CFLAGS = -ffp-contract=off -fPIC -DEDGEML_NO_THREADS
 LDLIBS = -lm
 
 # The archiver of the compiler's toolchain: aarch64-linux-gnu-gcc -> aarch64-linux-gnu-ar.
@@ -198,7 +204,7 @@ OBJECTS = $(SOURCES:.c=.o)
 
 all: libedgeml_model.a libedgeml_model.so example
 
-%.o: %.c edgeml_model.h edgeml_core.h edgeml_trees.h
+%.o: %.c edgeml_model.h edgeml_core.h edgeml_forest.h
 \t$(CC) $(CFLAGS) $(EDGEML_CFLAGS) -c $< -o $@
 
 libedgeml_model.a: $(OBJECTS)
@@ -372,7 +378,8 @@ make CC=aarch64-linux-gnu-gcc     # cross-compile for 64-bit ARM Linux
 make CC=arm-linux-gnueabihf-gcc   # 32-bit ARM Linux, hard float
 ```
 
-Or add the `.c` files to your firmware's build with `-std=c99 -ffp-contract=off`.
+Or add the `.c` files to your firmware's build with
+`-std=c99 -ffp-contract=off -DEDGEML_NO_THREADS`.
 
 ## Use
 
@@ -413,8 +420,9 @@ echo "1.5,2,..." | ./example      # one row per line, comma-separated, empty fie
 
 ## Files
 
-`edgeml_model.h` the API; `edgeml_model.c` the prep plan as tables; `edgeml_core.[ch]` edgeml's
-portable prep executor; `edgeml_trees*.{{c,h}}` the trees (TL2cgen, rewritten to read doubles
-with NaN for missing); `example.c`; `build/TARGET/` the libraries edgeml built and verified for
-TARGET (`host` is the machine that exported them).
+`edgeml_model.h` the API; `edgeml_model.c` the prep plan as tables; `edgeml_forest_data.c` the
+trees as edgeml's table blob (data, not code: its size does not change the build time);
+`edgeml_core.[ch]` and `edgeml_forest.[ch]` edgeml's portable prep executor and tree engine,
+the same few hundred lines for every model; `example.c`; `build/TARGET/` the libraries edgeml
+built and verified for TARGET (`host` is the machine that exported them).
 """
