@@ -205,49 +205,54 @@ def table(results: list[dict[str, Any]]) -> str:
 NOTES = """\
 How the engine works (kernels/edgeml_forest.c): per row, each (feature, missing rule) in use
 becomes an integer code by a branch-free binary search among the model's sorted thresholds of
-that feature, so every numeric split is `code > k`; trees are breadth-first arrays with
-adjacent children and self-looping leaves, and a step is `node = left[node] + (code > k)`.
-Tables v2: a model without categorical splits (fewer than 65,535 thresholds per feature) is
-laid out compact, a node as two uint32 (`left`, `threshold << 16 | slot`) with the codes
-shifted by 16, so a split is one compare of the code with the node's second word (500×63:
-tables 1.06 MB instead of 1.56 MB; deep 1000×255: 4.4 MB instead of 6.6 MB). Batches walk 8
-rows interleaved through one tree for 64-row blocks (the tree stays in L1); each group of 8
-stops after the depth by which 98% of LightGBM's training rows reached a leaf if all 8 are at
-leaves, else continues to the tree's depth. A single row walks 8 trees interleaved, in depth
-order, and a group stops once all 8 are at leaves. Leaf values are added in LightGBM's tree
-order: results are bit-for-bit Booster.predict (max abs diff 0.0 here and in the parity gate).
+that feature, so every numeric split is `code > k` (a block's full groups of 8 rows are coded
+feature by feature, their 8 searches interleaved; the search steps by a mask, because gcc
+compiled the earlier `?:` step into a branch that mispredicted half the time: the codes of
+500×63 went from 1,040 to 450 ns/row and its batch from 5,180 to 4,515 ns/row); trees are
+breadth-first arrays with adjacent children and self-looping leaves, and a step is `node =
+left[node] + (code > k)`. Tables v2: a model without categorical splits (fewer than 65,535
+thresholds per feature) is laid out compact, a node as two uint32 (`left`, `threshold << 16 |
+slot`) with the codes shifted by 16, so a split is one compare of the code with the node's
+second word (500×63: tables 1.06 MB instead of 1.56 MB; deep 1000×255: 4.4 MB instead of 6.6
+MB). Batches walk 8 rows interleaved through one tree for 64-row blocks (the tree stays in L1);
+each group of 8 stops after the depth by which 98% of LightGBM's training rows reached a leaf
+if all 8 are at leaves, else continues to the tree's depth. A single row walks 8 trees
+interleaved, in depth order, and a group stops once all 8 are at leaves. Leaf values are added
+in LightGBM's tree order: results are bit-for-bit Booster.predict (max abs diff 0.0 here and in
+the parity gate).
 
-`predict_row` on the native backend is one foreign call: the dict's values are converted by
-the runtime's own rules (float columns with one `itemgetter` and one slice assignment) into
-raw doubles, and `edgeml_row_predict` runs the prep plan (edgeml_core's executor, the plan
-passed as ctypes tables), the codes, the trees and the link. The "predict_row one call"
-column times that on dicts of the 20 raw float columns (an identity prep plan); the floor is
-the same ctypes call returning at once, and the Python prep path is RuntimePrep.transform_row
-followed by the engine (what predict_row did before).
+`predict_row` on the native backend is one foreign call: the dict's values are converted by the
+runtime's own rules (float columns with one `itemgetter` and one slice assignment) into raw
+doubles, and `edgeml_row_predict` runs the prep plan (edgeml_core's executor, the plan passed
+as ctypes tables), the codes, the trees and the link. The "predict_row one call" column times
+that on dicts of the 20 raw float columns (an identity prep plan); the floor is the same ctypes
+call returning at once, and the Python prep path is RuntimePrep.transform_row followed by the
+engine (what predict_row did before).
 
 Where it wins and loses (no hardware counters in this VM: `perf stat` reports cycles,
-instructions and branch misses as not supported, so the reasons below come from the
-generated code and from timing variants): the traversal has no data-dependent branch, so it
-does not pay the branch mispredictions of if-else code (lleaves, TL2cgen, LightGBM's own
-loop): against LightGBM it gains 3.6-16× here, most on the 2000 shallow trees. A step is a
-chain of two dependent loads (the node, then the code of its slot) plus a compare and an add;
-with 8 lanes the batch walk is bound by that chain's latency on L1 hits, and it loses steps
-where trees are unbalanced (LightGBM grows leaf-wise: the 500×63 model has mean path 6.3 but
-mean depth 15, at most 25). A single row is bound by the same chain on L2 hits: its 500 trees
-touch about 160 KB of nodes, more than L1, so each step waits ~14 cycles for the node; that
-is ~10 µs of the 13 µs, the codes ~1 µs, and the Python around the call ~0.3 µs (the floor
-is 0.17 µs), so the 5 µs target is out of reach for this walk. Variants measured and not
-kept: 12, 16, 24 or 32 trees interleaved (no gain: the chains are latency-bound and the
-lanes spill from registers past 8), lanes that refill with the next tree when theirs reaches
-a leaf (3,666 steps instead of ~5,650, but 30% slower: more instructions per step), two tree
-levels per node (16-byte nodes, half the steps: 1.5-2× slower), a lower check share for batches
-(0.9, 0.75, 0.5: 2-16% slower). Threads: each thread's share of the work memory starts on its
-own cache line (no lock, no shared write), and the CPU time per row of 2 threads stays
-within 18% of 1 thread (the rest is two cores sharing L3 and memory on a busy machine), so
-the wall-clock gain is what free cores allow; on this shared machine (load average 8-13 on 2
-cores) 2 threads gained at most 1.1×, and the 1.7× target could not be shown. Not built
-yet: a QuickScorer variant for shallow trees, SIMD lanes, and `auto` choosing between
-algorithms by measurement.
+instructions and branch misses as not supported, so the reasons below come from the generated
+code and from timing variants): the traversal has no data-dependent branch, so it does not pay
+the branch mispredictions of if-else code (lleaves, TL2cgen, LightGBM's own loop): against
+LightGBM it gains 2.8-18× here, most on the 2000 shallow trees. A step is a chain of two
+dependent loads (the node, then the code of its slot) plus a compare and an add; with 8 lanes
+the batch walk is bound by that chain's latency on L1 hits, and it loses steps where trees are
+unbalanced (LightGBM grows leaf-wise: the 500×63 model has mean path 6.3 but mean depth 15, at
+most 25). A single row is bound by the same chain on L2 hits: its 500 trees touch about 160 KB
+of nodes, more than L1, so each step waits ~14 cycles for the node; that is ~10 µs of the 13-14
+µs, the codes ~0.5 µs, and the Python around the call ~0.3 µs (the floor is 0.17 µs), so the 5
+µs target is out of reach for this walk. Variants measured and not kept: 12, 16, 24 or 32 trees
+interleaved (no gain: the chains are latency-bound and the lanes spill from registers past 8),
+lanes that refill with the next tree when theirs reaches a leaf (3,666 steps instead of ~5,650,
+but 30% slower: more instructions per step), two tree levels per node (16-byte nodes, half the
+steps: 1.5-2× slower), a lower check share for batches (0.9, 0.75, 0.5: 2-16% slower), testing
+after every step whether a batch group is done (7-27% slower), the slot rules chosen once per 8
+lanes (no gain). Threads: each thread's share of the work memory starts on its own cache line
+(no lock, no shared write), and the CPU time per row of 2 threads stays within 3% of 1 thread
+in this run (within 18% in an earlier one at the same load: the rest is two cores sharing L3
+and memory on a busy machine), so the wall-clock gain is what free cores allow; on this shared
+machine (load average 8-14 on 2 cores) 2 threads gained at most 1.25× (500×63), and the 1.7×
+target could not be shown. Not built yet: a QuickScorer variant for shallow trees, SIMD lanes,
+and `auto` choosing between algorithms by measurement.
 """
 
 
