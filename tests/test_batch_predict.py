@@ -69,7 +69,8 @@ def test_every_backend_equals_the_booster_path(exported, tmp_path, backend):
     expected = edgeml.load(exported).predict(data)  # pl.read_csv + lightgbm.Booster.predict
     out = tmp_path / "p.parquet"
     result = predict_file(exported, data, out, backend=backend, threads=2, batch_rows=700)
-    assert result.backend == ("native" if backend == "auto" else backend)
+    # auto: the engine measured fastest on this machine (edgeml.runtime._choice)
+    assert result.backend == backend or (backend == "auto" and result.backend != "lightgbm")
     assert result.batches == 5 and result.rows == 3000
     got = pl.read_parquet(out)
     assert got.columns == expected.columns

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from edgeml.compile._cache_staging import remove_stale, staging_prefix
 from edgeml.errors import ConfigError, ExportError, ToolchainError
+from edgeml.util.cache import cache_dir
 from edgeml.util.progress import SILENT, Reporter
 
 __all__ = [
@@ -203,12 +204,6 @@ def compile_shared(
                 f"{compiler.command} could not link {out.name}: {_tail(result.stderr)}"
             )
     return out
-
-
-def cache_dir() -> Path:
-    """Where compiled artifacts are cached: ``$EDGEML_CACHE`` or ``~/.cache/edgeml``."""
-    configured = os.environ.get("EDGEML_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "edgeml"
 
 
 def cache_key(*parts: str | bytes) -> str:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from edgeml.bundle import read_manifest as read_bundle_manifest
 from edgeml.runtime._backend import BACKENDS, Backend
+from edgeml.runtime._choice import Choice, Measurement, reference_columns
 from edgeml.runtime._explain import contribution_names, explanation
 from edgeml.runtime._post import LOGIT_EPS, Post
 from edgeml.runtime._predictor import Predictor, load
@@ -54,7 +55,9 @@ __all__ = [
     "MISSING_TEXT",
     "ONNX_FILE",
     "Backend",
+    "Choice",
     "FeatureStream",
+    "Measurement",
     "NativeBackend",
     "Post",
     "Predictor",
@@ -67,6 +70,7 @@ __all__ = [
     "load_session",
     "open_core",
     "read_bundle_manifest",
+    "reference_columns",
     "seconds_from_micros",
 ]
 

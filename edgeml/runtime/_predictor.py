@@ -1,10 +1,11 @@
 """The runtime predictor: a bundle's prep plan (NumPy) and its fastest exported backend.
 
-``load`` picks ``native`` (edgeml's tree engine, through ctypes) over ``treelite`` (the
-TL2cgen library) over ``onnx`` over ``lightgbm`` (LightGBM itself: imports lightgbm, the only
-heavy import here), skipping a backend that was not exported or cannot run on this machine;
-``Predictor.skipped`` says why.
-Asking for one by name (``backend="treelite"``) raises instead of skipping.
+``load`` (``backend="auto"``) measures the exported compiled backends that run on this machine -
+``native`` (edgeml's tree engine, through ctypes), ``treelite`` (the TL2cgen library), ``onnx`` -
+on the bundle's reference rows and keeps the fastest (``Predictor.choice``; cached per machine,
+see :mod:`._choice`); ``lightgbm`` (LightGBM itself: imports lightgbm, the only heavy import
+here) only when none runs. ``Predictor.skipped`` says why a backend was left out. Asking for
+one by name (``backend="treelite"``) raises instead of skipping.
 
 Outputs follow ``edgeml predict``: ``prediction`` (the class label, or the value for
 regression) and, for classification, ``proba_<class>`` per class.
@@ -30,9 +31,19 @@ from typing import Any
 
 import numpy as np
 
+from edgeml import __version__
 from edgeml.bundle import Bundle, open_bundle
-from edgeml.errors import ConfigError, ExportError, SchemaError
+from edgeml.errors import ConfigError, EdgeMLError, ExportError, SchemaError
 from edgeml.runtime._backend import BACKENDS, Backend
+from edgeml.runtime._choice import (
+    Choice,
+    cached_choice,
+    choice_key,
+    measure,
+    pick,
+    reference_columns,
+    store_choice,
+)
 from edgeml.runtime._explain import explanation
 from edgeml.runtime._post import Post
 from edgeml.runtime._prep import RuntimePrep
@@ -48,11 +59,16 @@ def load(
     threads: int = 1,
     verify: bool = True,
     public_key: Any = None,
+    prefer: str = "row",
 ) -> Predictor:
     """Open a bundle for prediction with ``backend`` (``auto`` or one of native, treelite,
     onnx, lightgbm); ``threads`` is used for batches; ``verify`` checks every file's sha256 (the
     model files the backend reads are checked either way); ``public_key`` (a PEM file, or its
     bytes) refuses a bundle not signed by that key.
+
+    ``auto`` measures every exported backend that loads here on the bundle's reference rows and
+    keeps the fastest for ``prefer`` ("row": single-row latency, "batch": throughput), cached per
+    machine (see :mod:`edgeml.runtime._choice`); :attr:`Predictor.choice` says what it measured.
 
     A bundle that cannot be trusted (a path outside it, a file not listed or changed, a link)
     raises BundleError: ``auto`` falls back to the next backend only when an export cannot run
@@ -70,9 +86,13 @@ def load(
         raise ConfigError(
             f"backend {backend!r} is not known; expected auto or one of: {', '.join(BACKENDS)}"
         )
+    if prefer not in ("row", "batch"):
+        raise ConfigError(f"prefer {prefer!r} is not known; expected row or batch")
+    if backend == "auto":
+        return _fastest(opened, prep, threads, prefer)
     exported = set(opened.spec.backends) | {"lightgbm"}  # model.txt is always there
     skipped: dict[str, str] = {}
-    for name in BACKENDS if backend == "auto" else (backend,):
+    for name in (backend,):
         if name not in exported:
             skipped[name] = "not exported"
             if backend != "auto":
@@ -91,6 +111,59 @@ def load(
             path=path, manifest=manifest, prep=prep, backend=loaded, skipped=skipped, bundle=opened
         )
     raise ExportError(f"{path}: no backend can run here: {skipped}")  # pragma: no cover
+
+
+def _fastest(opened: Bundle, prep: RuntimePrep, threads: int, prefer: str) -> Predictor:
+    """``auto``: the exported backend measured fastest here (see :mod:`._choice`)."""
+    path, manifest = opened.path, opened.manifest
+
+    def predictor(backend: Backend, skipped: dict[str, str], choice: Choice | None) -> Predictor:
+        return Predictor(
+            path=path, manifest=manifest, prep=prep, backend=backend, skipped=skipped,
+            bundle=opened, choice=choice,
+        )  # fmt: skip
+
+    exported = [n for n in BACKENDS if n in opened.spec.backends and n != "lightgbm"]
+    skipped = {n: "not exported" for n in BACKENDS if n not in exported and n != "lightgbm"}
+    columns = reference_columns(opened)
+    digest = manifest.get("digest")
+    key = choice_key(str(digest), threads, __version__) if digest and columns else None
+    cached = cached_choice(key, prefer, set(exported), BACKENDS) if key else None
+    if cached is not None:
+        try:
+            return predictor(_load_backend(cached.chosen, opened, threads), skipped, cached)
+        except ExportError:
+            pass  # the export no longer loads here: measure again
+    loaded: dict[str, Backend] = {}
+    for name in exported:
+        try:
+            loaded[name] = _load_backend(name, opened, threads)
+        except ExportError as exc:
+            skipped[name] = str(exc)
+    if not loaded:  # LightGBM itself, the reference every bundle carries
+        try:
+            return predictor(_load_backend("lightgbm", opened, threads), skipped, None)
+        except ExportError as exc:
+            skipped["lightgbm"] = str(exc)
+            raise ExportError(f"{path}: no backend can run here: {skipped}") from None
+    candidates = {name: predictor(b, skipped, None) for name, b in loaded.items()}
+    if len(candidates) == 1 or columns is None:
+        return next(candidates[n] for n in BACKENDS if n in candidates)
+    measurements = {}
+    for name, candidate in candidates.items():
+        try:
+            measurements[name] = measure(candidate.predict_row, candidate.output, columns)
+        except EdgeMLError as exc:  # it loads but cannot predict these rows: not a candidate
+            skipped[name] = str(exc)
+    if not measurements:
+        raise ExportError(f"{path}: no backend can predict its reference rows: {skipped}")
+    choice = Choice(chosen=pick(measurements, BACKENDS, prefer), prefer=prefer,
+                    measurements=measurements)  # fmt: skip
+    if key is not None:
+        store_choice(key, choice)
+    chosen = candidates[choice.chosen]
+    chosen.choice = choice
+    return chosen
 
 
 def _load_backend(name: str, bundle: Bundle, threads: int) -> Backend:
@@ -120,8 +193,10 @@ class Predictor:
         backend: Backend,
         skipped: dict[str, str] | None = None,
         bundle: Bundle | None = None,
+        choice: Choice | None = None,
     ) -> None:
         self.path = path
+        self.choice = choice  # what ``auto`` measured, when it chose
         self.bundle = bundle
         self.manifest = manifest
         self.prep = prep

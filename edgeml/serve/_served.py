@@ -12,7 +12,6 @@ LightGBM is installed — those rows give LightGBM's own output within 1e-6.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,13 +23,12 @@ from pydantic import BaseModel
 
 from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import EdgeMLError, ExportError
-from edgeml.runtime import FeatureStream, Predictor, load
+from edgeml.runtime import FeatureStream, Predictor, load, reference_columns
 from edgeml.serve._records import record_model, serving_columns
 from edgeml.spec.feature_plan import FeaturePlan
 
 __all__ = ["ServedModel"]
 
-_REFERENCE = "reference_rows.json"
 _PARITY_TOLERANCE = 1e-6
 _MAX_ENTITIES = 100_000  # entity histories a server keeps; the one seen longest ago goes first
 # Readings before a missing share of labels counts as stale: a few unlabelled first readings
@@ -241,7 +239,7 @@ def _readiness(bundle: Bundle, predictor: Predictor) -> dict[str, Any]:
             "passed": bool(recorded and recorded.get("passed")),
             "max_abs_diff": (recorded or {}).get("max_abs_diff"),
         }
-    rows = _reference_rows(bundle)
+    rows = reference_columns(bundle)
     if rows is None:
         return checks
     output = np.asarray(predictor.output(rows), dtype=np.float64)
@@ -262,12 +260,3 @@ def _readiness(bundle: Bundle, predictor: Predictor) -> dict[str, Any]:
             "tolerance": _PARITY_TOLERANCE,
         }
     return checks
-
-
-def _reference_rows(bundle: Bundle) -> dict[str, list[Any]] | None:
-    if _REFERENCE not in bundle.files:
-        return None
-    payload = json.loads(bundle.read(_REFERENCE))
-    columns: list[str] = payload["columns"]
-    rows: list[list[Any]] = payload["rows"]
-    return {name: [row[j] for row in rows] for j, name in enumerate(columns)}
