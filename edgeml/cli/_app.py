@@ -247,7 +247,7 @@ def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: s
     help="Inference engine; auto picks the fastest exported one.",
 )
 @click.option("--threads", type=int, default=1, show_default=True, help="Engine threads.")
-@click.option("--batch-rows", type=int, help="Rows per batch (default: sized to 256 MB).")
+@click.option("--batch-rows", type=int, help="Rows per batch (default: sized to 48 MB).")
 @click.option("--id-cols", help="Columns passed through to the output, e.g. A,B.")
 @click.option(
     "--explain",
