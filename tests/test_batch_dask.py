@@ -263,3 +263,57 @@ def test_killed_worker_without_retries_fails_cleanly(cluster, churn, address, tm
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
     time.sleep(1)  # a task still running on the other worker cannot bring the staging back
     assert not list(tmp_path.glob(".scores.*"))
+
+
+def test_dask_config_section_gives_the_address(churn, address, tmp_path):
+    data = parquet_dir(tmp_path, 2000, files=2, group_rows=500)
+    expected = tmp_path / "single.parquet"
+    predict_file(churn, data, expected, batch_rows=300)
+    config = tmp_path / "edgeml.toml"
+    config.write_text(f'[dask]\naddress = "{address}"\n')
+    out = tmp_path / "scores"
+    result = run("predict", churn, data, "-o", out, "--config", config, "--batch-rows", 300)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "_SUCCESS").read_text())["scheduler"] == address
+    assert parts_of(out).equals(pl.read_parquet(expected))
+    # --dask on the command line wins over the file
+    config.write_text('[dask]\naddress = "tcp://127.0.0.1:1"\n')
+    result = run("predict", churn, data, "-o", out, "--config", config, "--dask", address)
+    assert result.exit_code == 0, result.output
+
+
+def test_dask_config_n_workers_runs_on_a_local_cluster_of_its_own(churn, tmp_path):
+    data = parquet_dir(tmp_path, 2000, files=2, group_rows=500)
+    expected = tmp_path / "single.parquet"
+    predict_file(churn, data, expected, batch_rows=300)
+    config = tmp_path / "edgeml.toml"
+    config.write_text("[dask]\nn_workers = 2\n")
+    out = tmp_path / "scores"
+    result = run("predict", churn, data, "-o", out, "--config", config, "--batch-rows", 300)
+    assert result.exit_code == 0, result.output
+    scheduler = json.loads((out / "_SUCCESS").read_text())["scheduler"]
+    assert scheduler.startswith("tcp://127.0.0.1:")
+    assert parts_of(out).equals(pl.read_parquet(expected))
+    with socket.socket() as sock:  # the cluster was closed with the run
+        assert sock.connect_ex(("127.0.0.1", int(scheduler.rsplit(":", 1)[1]))) != 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[dask]\nworkers = 2\n",
+            "[dask]: unknown key 'workers'; expected one of: address, n_workers",
+        ),
+        ("[dask]\nn_workers = 0\n", "[dask] n_workers: 0 is out of range; expected 1..1024"),
+    ],
+)
+def test_dask_config_errors_are_one_line(churn, tmp_path, text, message):
+    config = tmp_path / "edgeml.toml"
+    config.write_text(text)
+    data = tmp_path / "new.csv"
+    churn_like(n=20).drop("churn").write_csv(data)
+    result = run("predict", churn, data, "-o", tmp_path / "scores", "--config", config)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: {config}: {message}\n"
+    assert not (tmp_path / "scores").exists()

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edgeml.batch._cluster import connect
+from edgeml.batch._cluster import connect, local_cluster
 from edgeml.batch._part import PartDone, PartJob, score_part
 from edgeml.batch._partitions import Partition, partitions
 from edgeml.batch._progress import Bar, wanted
@@ -54,8 +54,9 @@ def predict_dask(
     bundle: str | Path,
     data: str | Path,
     out: str | Path,
-    address: str,
+    address: str | None = None,
     *,
+    n_workers: int | None = None,
     backend: str = "auto",
     threads: int = 1,
     batch_rows: int | None = None,
@@ -66,7 +67,9 @@ def predict_dask(
     progress: bool | None = None,
 ) -> BatchResult:
     """Score every row of ``data`` on the Dask scheduler at ``address`` into the directory
-    ``out`` (see the module docstring); the options are :func:`edgeml.batch.predict_file`'s."""
+    ``out`` (see the module docstring); the options are :func:`edgeml.batch.predict_file`'s.
+    Without ``address``, on a local cluster of ``n_workers`` processes started for this run
+    (``[dask] n_workers``)."""
     started = time.perf_counter()
     out = Path(out).resolve()
     if out.suffix.lower() in FILE_FORMATS:
@@ -74,6 +77,18 @@ def predict_dask(
             f"{out}: --dask writes a directory of Parquet parts, not one {out.suffix} file; "
             "give a directory"
         )
+    if address is None:
+        if n_workers is None:
+            raise ConfigError(
+                "--dask: give a scheduler address (--dask tcp://HOST:PORT or [dask] address), "
+                "or [dask] n_workers for a local cluster"
+            )
+        with local_cluster(n_workers) as local:
+            return predict_dask(
+                bundle, data, out, local, backend=backend, threads=threads,
+                batch_rows=batch_rows, id_cols=id_cols, explain=explain, table=table,
+                query=query, progress=progress,
+            )  # fmt: skip
     bundle = Path(bundle).resolve()
     model, predictor = open_model(bundle, backend=backend, threads=threads)
     rows = batch_rows_for(model) if batch_rows is None else batch_rows

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeml.batch._ahead import ahead
+from edgeml.batch._arrow import system_pool
 from edgeml.batch._progress import Bar, wanted
-from edgeml.batch._scan import scan
+from edgeml.batch._scan import kind, scan
 from edgeml.batch._score import Scorer
 from edgeml.batch._writer import Writer
 from edgeml.config import DataConfig
@@ -116,7 +117,10 @@ def predict_file(
     batches = 0
     # the next batch is read and prepared (Polars) while this one is predicted (the engine)
     prepared = ahead((scorer.prepare(batch) for batch in source), depth=1)
-    with closing(prepared), Writer(out) as writer, Bar(total, enabled=show) as bar:
+    arrow = any(kind(p) in ("parquet", "ipc") for p in source.paths)
+    writer = Writer(out)
+    arrow |= writer.kind == ".parquet"
+    with system_pool(needed=arrow), closing(prepared), writer, Bar(total, enabled=show) as bar:
         for ready in prepared:
             writer.write(scorer.finish(ready))
             bar.advance(ready.rows)

@@ -255,6 +255,9 @@ def evaluate(bundle: Path, data: str, as_json: bool, table: str | None, query: s
     help="Add each feature's contribution (contrib_<feature>, contrib_bias: exact TreeSHAP).",
 )
 @click.option("--dask", "dask_address", help="Score on this Dask scheduler (OUT is a directory).")
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), help="edgeml.toml ([dask])."
+)
 @_data_options
 @user_errors
 def predict(
@@ -267,6 +270,7 @@ def predict(
     id_cols: str | None,
     explain: bool,
     dask_address: str | None,
+    config_path: Path | None,
     table: str | None,
     query: str | None,
 ) -> None:
@@ -277,16 +281,25 @@ def predict(
         edgeml predict churn.edgeml new_customers.csv -o predictions.parquet
         edgeml predict churn.edgeml new_customers.csv -o explained.parquet --explain
         edgeml predict churn.edgeml 'parts/*.parquet' -o scores/ --dask tcp://10.0.0.5:8786
+        edgeml predict churn.edgeml 'parts/*.parquet' -o scores/ --config edgeml.toml
     """
     from edgeml import batch  # Polars and the model's backend: imported when the command runs
 
+    dask = load_config(config_path).with_overrides("dask", address=dask_address).dask
     ids = None if id_cols is None else [c.strip() for c in id_cols.split(",") if c.strip()]
     options: dict[str, Any] = dict(
         backend=backend, threads=threads, batch_rows=batch_rows, id_cols=ids, explain=explain
     )
-    if dask_address is not None:
+    if dask.address is not None or dask.n_workers is not None:
         result = batch.predict_dask(
-            bundle, data, out, dask_address, table=table, query=query, **options
+            bundle,
+            data,
+            out,
+            dask.address,
+            n_workers=dask.n_workers,
+            table=table,
+            query=query,
+            **options,
         )
     else:
         result = batch.predict_file(bundle, data, out, table=table, query=query, **options)

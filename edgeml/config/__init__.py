@@ -1,7 +1,8 @@
 """The ``edgeml.toml`` schema: typed sections, validated, unknown keys rejected by name.
 
 :class:`Config` holds one dataclass per section (``[data]``, ``[prep]``, ``[train]``,
-``[features]``, ``[search]``, ``[monitor]``, ``[retrain]``); :func:`load_config` reads a file.
+``[features]``, ``[search]``, ``[monitor]``, ``[retrain]``, ``[dask]``); :func:`load_config`
+reads a file.
 The search space of ``[search.space]`` and the durations of ``time_budget`` are part of the
 schema, so a bad value is refused when the config is read, not halfway through a search.
 
@@ -13,6 +14,7 @@ from edgeml.config._duration import parse_duration
 from edgeml.config._schema import (
     DECISION_RULES,
     Config,
+    DaskConfig,
     DataConfig,
     DType,
     FeaturesConfig,
@@ -39,6 +41,7 @@ __all__ = [
     "DEFAULT_SPACE",
     "Config",
     "DType",
+    "DaskConfig",
     "DataConfig",
     "FeaturesConfig",
     "MonitorConfig",

@@ -35,6 +35,7 @@ from edgeml.errors import ConfigError
 
 __all__ = [
     "Config",
+    "DaskConfig",
     "DataConfig",
     "FeaturesConfig",
     "PrepConfig",
@@ -257,6 +258,20 @@ class RetrainConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DaskConfig:
+    """Batch prediction on Dask: ``[dask]``.
+
+    ``address`` is an existing scheduler (``tcp://HOST:PORT``), as ``edgeml predict --dask``
+    gives it (the option wins). Without an address, ``n_workers`` starts a local cluster of that
+    many worker processes (one thread each) for the run and stops it afterwards. Neither: the
+    prediction runs in this process.
+    """
+
+    address: str | None = None
+    n_workers: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration. ``Config()`` is the default."""
 
@@ -267,6 +282,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    dask: DaskConfig = field(default_factory=DaskConfig)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> Config:
@@ -310,6 +326,7 @@ _SECTIONS: dict[str, type] = {
     "search": SearchConfig,
     "monitor": MonitorConfig,
     "retrain": RetrainConfig,
+    "dask": DaskConfig,
 }
 
 
@@ -416,6 +433,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "max_rows": (10, float("inf")),
     "confidence": (0.5, 0.9999),
     "bootstrap": (100, 100_000),
+    "n_workers": (1, 1024),
     "cost_fp": (0.0, float("inf")),
     "cost_fn": (0.0, float("inf")),
 }
