@@ -245,12 +245,28 @@ def test_edge_budget_gives_a_pareto_front(tmp_path, frame):
     manifest = train(frame, config=config).manifest
     found = manifest["search"]
     assert found["sampler"] == "NSGAIISampler"
-    assert found["budget"] == {"max_latency_us": None, "max_model_kb": 1e6}
+    assert found["budget"] == {
+        "max_latency_us": None,
+        "max_model_kb": 1e6,
+        "latency_by": "lightgbm Booster.predict",
+    }
     assert found["pareto"]
     for point in found["pareto"]:
         assert set(point) == {"trial", "metric", "latency_us", "size_kb", "params", "within_budget"}
         assert point["within_budget"] is True
     json.dumps(found)  # the report reads it from the manifest
+
+
+def test_a_latency_budget_is_timed_on_the_deployed_engine(tmp_path, frame):
+    from edgeml.compile import latency_meter
+
+    meter = latency_meter()
+    assert meter is not None  # the machine that runs the tests has a C compiler
+    config = small_config(tmp_path, method="random", trials=3, max_latency_us=1e6)
+    manifest = train(frame, config=config, latency=meter).manifest
+    found = manifest["search"]
+    assert found["budget"]["latency_by"] == "edgeml native engine"
+    assert all(0 < p["latency_us"] < 1e6 for p in found["pareto"])
 
 
 @pytest.mark.parametrize("budget", [{"max_model_kb": 0.001}, {"max_latency_us": 1e-6}])

@@ -185,6 +185,11 @@ def train(
         max_model_kb=max_model_kb,
         compare=compare or None,
     )
+    latency = None
+    if config.search.max_latency_us is not None or config.search.compare:
+        from edgeml.compile import latency_meter  # builds the engine's core once per machine
+
+        latency = latency_meter()  # None without a C compiler: Booster.predict times the trials
     result = train_bundle(
         data,
         target=target,
@@ -193,6 +198,7 @@ def train(
         table=table,
         query=query,
         reporter=Reporter(),
+        latency=latency,
         task=task,
         time_col=time_col,
         entity_col=entity_col,

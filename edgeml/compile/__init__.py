@@ -23,23 +23,32 @@ from edgeml.util.lazy import lazy_exports
 from edgeml.util.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
+    from edgeml.compile._latency import EngineMeter, latency_meter
     from edgeml.compile._parity import Reference, load_reference
 
 __all__ = [
     "FORMATS",
     "Artifact",
+    "EngineMeter",
     "ExportRequest",
     "ExportResult",
     "Reference",
     "export",
+    "latency_meter",
     "load_reference",
 ]
 
-# A bundle's booster and prepared reference rows, which retraining checks a new model against;
-# imported on first use (it loads LightGBM and Polars).
+# A bundle's booster and prepared reference rows, which retraining checks a new model against,
+# and the engine meter that times search trials as deployed; imported on first use (they load
+# LightGBM and Polars, or build the engine's core).
 __getattr__, __dir__ = lazy_exports(
     __name__,
-    {"Reference": "edgeml.compile._parity", "load_reference": "edgeml.compile._parity"},
+    {
+        "Reference": "edgeml.compile._parity",
+        "load_reference": "edgeml.compile._parity",
+        "EngineMeter": "edgeml.compile._latency",
+        "latency_meter": "edgeml.compile._latency",
+    },
 )
 
 Format = Literal["native", "lightgbm", "treelite", "onnx", "c", "docker", "mlflow"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -33,6 +33,9 @@ from edgeml.prep import REFERENCE_ROWS, CategoricalStep, PrepPlan, reference_row
 from edgeml.runtime import Post
 from edgeml.spec.feature_plan import FeaturePlan
 from edgeml.util.progress import SILENT, Reporter
+
+if TYPE_CHECKING:
+    from edgeml.search import LatencyMeter
 
 __all__ = ["TrainResult", "train"]
 
@@ -75,12 +78,15 @@ def train(
     table: str | None = None,
     query: str | None = None,
     reporter: Reporter = SILENT,
+    latency: LatencyMeter | None = None,
     **options: Any,
 ) -> TrainResult:
     """Train a LightGBM model on ``data`` and write it, with its plan and metrics, as a bundle.
 
     ``options`` are ``[train]`` config keys (``task``, ``time_col``, ``seed``, ...) and win over
-    ``config``.
+    ``config``. ``latency`` times candidate models against ``[search] max_latency_us`` and in
+    the leaderboard (``edgeml train`` passes :func:`edgeml.compile.latency_meter`, the deployed
+    engine; default: ``Booster.predict``).
 
     >>> import edgeml
     >>> frame = edgeml.datasets.sensor_fleet(n_machines=4, days=5)
@@ -98,7 +104,7 @@ def train(
             feature_plan, prepared.frame, target=history_target(prepared), source="data"
         )
         prepared = dataclasses.replace(prepared, frame=extended)
-    prepared, tuning = _tune(prepared, reporter)
+    prepared, tuning = _tune(prepared, reporter, latency)
     config = prepared.config  # the best found by a search
     settings = config.train
     encoding = prepared.target
@@ -204,7 +210,9 @@ def _post(
     )
 
 
-def _tune(prepared: Prepared, reporter: Reporter) -> tuple[Prepared, dict[str, Any]]:
+def _tune(
+    prepared: Prepared, reporter: Reporter, latency: LatencyMeter | None
+) -> tuple[Prepared, dict[str, Any]]:
     """Search and leaderboard when ``[search]`` asks: the run with the best config found, and
     the manifest's ``search`` and ``leaderboard`` entries."""
     entries: dict[str, Any] = {}
@@ -214,11 +222,11 @@ def _tune(prepared: Prepared, reporter: Reporter) -> tuple[Prepared, dict[str, A
     from edgeml.search import compare_models, family_config_of, search  # Optuna: when asked
 
     if settings.method != "none":
-        found = search(prepared, reporter=reporter)
+        found = search(prepared, reporter=reporter, latency=latency)
         prepared = dataclasses.replace(prepared, config=found.best_config)
         entries["search"] = found.to_dict()
     if settings.compare:
-        board = compare_models(prepared, reporter=reporter)
+        board = compare_models(prepared, reporter=reporter, latency=latency)
         entries["leaderboard"] = board.to_dict()
         shipped, reason = board.shipped
         gbdt_rounds = next((c.rounds for c in board.candidates if c.name == "gbdt"), None)

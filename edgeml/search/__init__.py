@@ -21,7 +21,7 @@ from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml.config import DEFAULT_SPACE, Param, parse_duration, parse_space
-    from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes
+    from edgeml.search._budget import EdgeBudget, LatencyMeter, latency_us, model_size_bytes
     from edgeml.search._leaderboard import (
         FAMILIES,
         Candidate,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "DEFAULT_SPACE": "edgeml.config",
     "EdgeBudget": "edgeml.search._budget",
+    "LatencyMeter": "edgeml.search._budget",
     "latency_us": "edgeml.search._budget",
     "model_size_bytes": "edgeml.search._budget",
     "FAMILIES": "edgeml.search._leaderboard",
@@ -61,6 +62,7 @@ __all__ = [
     "FAMILIES",
     "Candidate",
     "EdgeBudget",
+    "LatencyMeter",
     "Leaderboard",
     "Param",
     "SearchResult",

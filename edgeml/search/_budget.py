@@ -1,20 +1,25 @@
 """Budgets: the search's time budget and the edge budgets (single-row latency, model size).
 
-Latency is LightGBM's own ``Booster.predict`` on one row, single-threaded, on this machine: the
-median of many calls, so one slow call (a page fault, another process) does not count. Compiled
-exports (treelite, C) are faster still, so a model within budget here is within budget there.
+Latency is a single row's median time over many calls on this machine (one slow call - a page
+fault, another process - does not count), measured by a :data:`LatencyMeter`: the search and the
+leaderboard take one (``edgeml train`` passes edgeml's native engine,
+:func:`edgeml.compile.latency_meter`, so a budget is what the deployed model will take), and fall
+back to :func:`latency_us`, LightGBM's own ``Booster.predict`` - slower than any compiled engine,
+so a model within budget there is within budget on the device.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 LATENCY_CALLS = 200
+#: ``meter(booster, row) -> µs``: a model's single-row latency; ``row`` has shape (1, features).
+LatencyMeter = Callable[[Any, np.ndarray], float]
 
 
 def model_size_bytes(booster: Any) -> int:

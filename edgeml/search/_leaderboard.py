@@ -26,10 +26,10 @@ from rich.console import Console
 from rich.table import Table
 
 from edgeml.config import Config
-from edgeml.errors import ConfigError
+from edgeml.errors import ConfigError, EdgeMLError
 from edgeml.learn import Prepared, baseline_of
 from edgeml.metrics import higher_is_better, primary_metric, summarize_folds
-from edgeml.search._budget import LATENCY_CALLS, latency_us, model_size_bytes
+from edgeml.search._budget import LATENCY_CALLS, LatencyMeter, latency_us, model_size_bytes
 from edgeml.util.progress import SILENT, Reporter
 
 __all__ = [
@@ -208,6 +208,7 @@ def compare_models(
     families: Sequence[str] | None = None,
     reporter: Reporter = SILENT,
     latency_calls: int = LATENCY_CALLS,
+    latency: LatencyMeter | None = None,
 ) -> Leaderboard:
     """Score each family in ``families`` (default: all of :data:`FAMILIES`) on the run's folds.
 
@@ -239,7 +240,7 @@ def compare_models(
             continue
         family_config = family_config_of(config, name, gbdt_rounds)
         try:
-            row = _candidate(prepared, name, family_config, metric, latency_calls)
+            row = _candidate(prepared, name, family_config, metric, latency_calls, latency)
         except lgb.basic.LightGBMError as exc:
             # One family LightGBM refuses for this data must not sink the comparison.
             errors[name] = str(exc).splitlines()[0]
@@ -275,7 +276,12 @@ def family_config_of(config: Config, name: str, gbdt_rounds: int | None) -> Conf
 
 
 def _candidate(
-    prepared: Prepared, name: str, config: Config, metric: str, latency_calls: int
+    prepared: Prepared,
+    name: str,
+    config: Config,
+    metric: str,
+    latency_calls: int,
+    meter: LatencyMeter | None,
 ) -> Candidate:
     start = time.perf_counter()
     folds = prepared.cross_validate(config=config, rows=prepared.train_rows)
@@ -295,10 +301,21 @@ def _candidate(
         cv_seconds=round(cv_seconds, 3),
         fit_seconds=round(fit_seconds, 3),
         size_bytes=model_size_bytes(booster),
-        latency_us=latency_us(booster, fitted.train_matrix[:1], calls=latency_calls),
+        latency_us=_timed(booster, fitted.train_matrix[:1], latency_calls, meter),
         deployable=name not in NOT_DEPLOYABLE,
         not_deployable=NOT_DEPLOYABLE.get(name, ""),
     )
+
+
+def _timed(booster: Any, row: Any, calls: int, meter: LatencyMeter | None) -> float:
+    """A family's single-row latency: on the given meter (the deployed engine), else LightGBM.
+    A family the engine cannot express (the meter raises) is timed on LightGBM."""
+    if meter is not None:
+        try:
+            return meter(booster, row)
+        except EdgeMLError:
+            pass
+    return latency_us(booster, row, calls=calls)
 
 
 def _baseline(prepared: Prepared, metric: str) -> Candidate:

@@ -23,7 +23,7 @@ from edgeml.config import Config, Space, apply_params, parse_duration, parse_spa
 from edgeml.errors import ConfigError
 from edgeml.learn import Prepared
 from edgeml.metrics import higher_is_better, primary_metric, summarize_folds
-from edgeml.search._budget import EdgeBudget, latency_us, model_size_bytes
+from edgeml.search._budget import EdgeBudget, LatencyMeter, latency_us, model_size_bytes
 from edgeml.search._choose import choose_best, trial_records
 from edgeml.search._monitor import TrialMonitor
 from edgeml.search._storage import open_study, study_location
@@ -81,8 +81,13 @@ class SearchResult:
         return out
 
 
-def search(prepared: Prepared, *, reporter: Reporter = SILENT) -> SearchResult:
+def search(
+    prepared: Prepared, *, reporter: Reporter = SILENT, latency: LatencyMeter | None = None
+) -> SearchResult:
     """Search ``prepared.config.search`` over the CV folds and return the best config.
+
+    ``latency`` times a trial's model against ``max_latency_us`` (default: ``Booster.predict``;
+    ``edgeml train`` passes the native engine's meter).
 
     Example::
 
@@ -106,6 +111,7 @@ def search(prepared: Prepared, *, reporter: Reporter = SILENT) -> SearchResult:
     metric = primary_metric(prepared.target.task)
     direction = "maximize" if higher_is_better(metric) else "minimize"
     budget = EdgeBudget(max_latency_us=settings.max_latency_us, max_model_kb=settings.max_model_kb)
+    meter = latency or latency_us
     path, name = study_location(prepared)
     path.parent.mkdir(parents=True, exist_ok=True)
     storage = optuna.storages.RDBStorage(
@@ -124,7 +130,7 @@ def search(prepared: Prepared, *, reporter: Reporter = SILENT) -> SearchResult:
                     if len(study.trials)
                     else f"nothing to resume in {path} for this data and config: a new search"
                 )
-            _optimize(study, prepared, space, metric, budget, reused, reporter)
+            _optimize(study, prepared, space, metric, budget, reused, reporter, meter)
     finally:
         optuna.logging.set_verbosity(level)
     records = trial_records(study, multi=budget.active)
@@ -144,7 +150,7 @@ def search(prepared: Prepared, *, reporter: Reporter = SILENT) -> SearchResult:
         study_name=name,
         reused_trials=reused,
         space=space.to_dict(),
-        budget=budget.to_dict() if budget.active else {},
+        budget={**budget.to_dict(), "latency_by": _meter_name(meter)} if budget.active else {},
         pareto=best.pareto,
     )
     reporter.status(
@@ -162,6 +168,7 @@ def _optimize(
     budget: EdgeBudget,
     reused: int,
     reporter: Reporter,
+    meter: LatencyMeter,
 ) -> None:
     import optuna
 
@@ -201,12 +208,12 @@ def _optimize(
             return value
         fitted = prepared.fit(prepared.train_rows, config=trial_config)
         size_kb = model_size_bytes(fitted.booster) / 1024
-        latency = latency_us(fitted.booster, fitted.train_matrix[:1])
-        trial.set_user_attr("latency_us", latency)
+        measured = meter(fitted.booster, fitted.train_matrix[:1])
+        trial.set_user_attr("latency_us", measured)
         trial.set_user_attr("size_kb", size_kb)
-        for key, over in budget.violations(latency=latency, size_kb=size_kb).items():
+        for key, over in budget.violations(latency=measured, size_kb=size_kb).items():
             trial.set_constraint(key, over)
-        return value, latency, size_kb
+        return value, measured, size_kb
 
     with TrialMonitor.start(
         reporter, total=settings.trials, done=reused, metric=metric, deadline=deadline
@@ -250,6 +257,11 @@ def searching(config: Config, space: Space) -> Config:
         patience = max(10, round(patience * train.learning_rate / rate))
     faster = dataclasses.replace(train, learning_rate=rate, early_stopping_rounds=patience)
     return dataclasses.replace(config, train=faster)
+
+
+def _meter_name(meter: LatencyMeter) -> str:
+    """What timed the trials, as the manifest records it."""
+    return str(getattr(meter, "name", "lightgbm Booster.predict"))
 
 
 def _best_value(study: Any, budget: EdgeBudget) -> float | None:
