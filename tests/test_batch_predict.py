@@ -244,6 +244,26 @@ def test_a_ragged_line_names_the_line(trained_bundle, tmp_path):
     assert not (tmp_path / "p.csv").exists()
 
 
+def test_a_semicolon_file_with_decimal_commas_predicts_like_the_one_shot_path(
+    trained_bundle, tmp_path
+):
+    frame = churn_like(n=2000, seed=12).drop("churn")
+    data = tmp_path / "european.csv"
+    text = frame.write_csv(separator=";", float_precision=6)
+    data.write_text(text.replace(".", ","))  # numbers as a spreadsheet in much of Europe writes
+    expected = edgeml.load(trained_bundle).predict(data)  # read_data sniffs the same dialect
+    out = tmp_path / "p.parquet"
+    predict_file(trained_bundle, data, out, batch_rows=300)
+    got = pl.read_parquet(out)
+    assert got["prediction"].equals(expected["prediction"])
+    np.testing.assert_allclose(got["proba_Yes"], expected["proba_Yes"], rtol=0, atol=1e-12)
+    lines = data.read_text().splitlines(keepends=True)
+    lines[1234] = lines[1234].rstrip("\n") + ";extra\n"
+    data.write_text("".join(lines))
+    result = run("predict", trained_bundle, data, "-o", tmp_path / "q.csv", "--batch-rows", 300)
+    assert result.stderr == f"Error: {data}: line 1235 has 7 fields; the header has 6\n"
+
+
 def test_library_errors_are_typed(trained_bundle, tmp_path):
     data = tmp_path / "new.csv"
     churn_like(n=10).drop("churn", "tenure").write_csv(data)

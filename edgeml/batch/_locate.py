@@ -16,11 +16,13 @@ from edgeml.errors import SourceError
 __all__ = ["bad_block"]
 
 
-def bad_block(path: Path, block: bytes, first_line: int, width: int, exc: Exception) -> SourceError:
+def bad_block(
+    path: Path, block: bytes, first_line: int, width: int, exc: Exception, separator: str = ","
+) -> SourceError:
     """A SourceError naming ``path`` and the line of ``block`` at fault.
 
     ``first_line`` is the file line ``block`` starts at; ``width`` the CSV header's number of
-    fields (0 for NDJSON, whose lines are checked as JSON).
+    fields (0 for NDJSON, whose lines are checked as JSON); ``separator`` the CSV's.
     """
     try:
         text = block.decode("utf-8")
@@ -28,7 +30,7 @@ def bad_block(path: Path, block: bytes, first_line: int, width: int, exc: Except
         line = first_line + block.count(b"\n", 0, bad.start)
         return SourceError(f"{path}: not valid UTF-8 on line {line}; re-encode the file as UTF-8")
     if width:
-        reader = csv.reader(io.StringIO(text, newline=""))
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
         start = 0
         for record in reader:
             if len(record) > width:

@@ -44,6 +44,7 @@ from edgeml.batch._locate import bad_block
 from edgeml.config import DataConfig
 from edgeml.data import (
     PostgresSource,
+    csv_dialect,
     http_pages,
     is_http,
     is_postgres,
@@ -183,7 +184,8 @@ class Scan:
         return [*self.wanted, *(c for c in self.optional if c in present)]
 
     def _csv(self, path: Path) -> Iterator[Batch]:
-        header = _csv_header(path)
+        dialect = csv_dialect(path, self.config)  # separator and decimal commas, as read_data
+        header = _csv_header(path, dialect.separator)
         columns = self._columns(header, str(path))
         # Model columns as the one-shot path reads them: numbers parsed, the rest (and the
         # target, kept as written) as text for conform; columns not read are typed as text too
@@ -196,14 +198,20 @@ class Scan:
             size = _block_bytes(path, self.batch_rows)
             for block in record_blocks(fh, size=size, quoted=True):
                 data = head + block
-                options = dict(columns=columns, null_values=list(self.config.null_values))
+                options = dict(
+                    columns=columns,
+                    null_values=list(self.config.null_values),
+                    **dialect.polars_options(),
+                )
                 try:
                     frame = _read_csv(data, typed, options)
                 except pl.exceptions.PolarsError:
                     try:  # numbers that Polars does not parse: conform judges them as text
                         frame = _read_csv(data, as_text, options)
                     except pl.exceptions.PolarsError as exc:
-                        raise bad_block(path, block, line, len(header), exc) from None
+                        raise bad_block(
+                            path, block, line, len(header), exc, dialect.separator
+                        ) from None
                 newlines = block.count(b"\n") + (not block.endswith(b"\n"))
                 single = newlines == frame.height
                 yield Batch(frame, str(path), row, line if single else None)
@@ -430,11 +438,11 @@ def _open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_header(path: Path, separator: str) -> list[str]:
     try:
         with _open_binary(path) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            header = next(csv.reader(text), [])
+            header = next(csv.reader(text, delimiter=separator), [])
     except UnicodeDecodeError:
         raise SourceError(f"{path}: not valid UTF-8 on line 1") from None
     except (OSError, EOFError) as exc:
