@@ -125,12 +125,33 @@ def test_other_formats_get_the_same_inference(tmp_path: Path) -> None:
     assert frame["ns"][0] == dt.datetime(2023, 12, 31, 23)  # Oslo midnight in UTC
 
 
-def test_nested_columns_are_refused_unless_dropped(tmp_path: Path) -> None:
+def test_nested_columns_are_left_out_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "n.ndjson"
+    path.write_text('{"a": 1, "tags": ["x"], "at": {"x": 1}}\n{"a": 2, "tags": [], "at": null}\n')
+    dataset = read_data(path)
+    assert dataset.frame.columns == ["a"]
+    assert dataset.card.assumptions == [
+        f"column {name!r} left out: its type {kind} is not a flat number, text, boolean, date or "
+        "datetime (flatten it into such columns to use it)"
+        for name, kind in (("tags", "List(String)"), ("at", "Struct({'x': Int64})"))
+    ]
+    dropped = read_data(path, config=DataConfig(drop=["tags", "at"]))
+    assert dropped.frame.columns == ["a"] and dropped.card.assumptions == []
+
+
+def test_the_profile_says_which_columns_were_left_out(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
     path = tmp_path / "n.ndjson"
     path.write_text('{"a": 1, "tags": ["x"]}\n{"a": 2, "tags": []}\n')
-    with pytest.raises(SchemaError, match="column 'tags' has type List"):
-        read_data(path)
-    assert read_data(path, config=DataConfig(drop=["tags"])).frame.columns == ["a"]
+    result = CliRunner().invoke(cli, ["profile", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(
+        "note: column 'tags' left out: its type List(String) is not a flat number, text, "
+        "boolean, date or datetime (flatten it into such columns to use it)\n"
+    )
 
 
 # ------------------------------------------------------------------------------------ overrides

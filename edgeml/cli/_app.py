@@ -103,10 +103,13 @@ def profile(
     keep_raw = [target] if target else []
     dataset = read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
     report = profile_frame(dataset.frame, target=target)
+    notes = dataset.card.assumptions  # e.g. a nested column left out
     if as_json:
-        emit_json({"source": redact(data), **report.to_dict()})
+        emit_json({"source": redact(data), **report.to_dict(), "notes": notes})
     else:
         report.render(_stdout())
+        for note in notes:
+            _stdout().print(f"note: {note}", highlight=False, markup=False)
 
 
 @cli.command()

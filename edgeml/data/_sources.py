@@ -104,6 +104,7 @@ def read_data(
         if config.watermark is not None and config.since is not None:
             _nothing_new(text, config)
         raise SourceError(f"{text}: no rows (only a header or an empty result)")
+    frame, unusable = _drop_unusable(frame, config)
     frame = _apply_config(frame, config=config, keep_raw=keep_raw, source=text)
     if config.watermark is not None:
         frame = keep_newer(frame, config.watermark, config.since, source=text)
@@ -125,7 +126,7 @@ def read_data(
         columns=frame.width,
         schema=schema,
         read_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        assumptions=list(config.assumptions),
+        assumptions=[*config.assumptions, *unusable],
     )
     return Dataset(frame, card)
 
@@ -141,6 +142,30 @@ def _check_config_names(config: DataConfig) -> None:
     overlap = sorted(set(config.drop) & set(config.dtypes))
     if overlap:
         raise ConfigError(f"[data]: columns {overlap} are both dropped and given a dtype")
+
+
+def _drop_unusable(frame: pl.DataFrame, config: DataConfig) -> tuple[pl.DataFrame, list[str]]:
+    """Columns no model can read as they are (lists, structs, binary, times of day, durations)
+    are left out, each with a note for the data card, unless ``[data] dtypes`` converts them."""
+    unusable = {
+        name: dtype
+        for name, dtype in frame.schema.items()
+        if name not in config.dtypes and name not in config.drop and not _flat(dtype)
+    }
+    notes = [
+        f"column {name!r} left out: its type {dtype} is not a flat number, text, boolean, date "
+        "or datetime (flatten it into such columns to use it)"
+        for name, dtype in unusable.items()
+    ]
+    return frame.drop(list(unusable)), notes
+
+
+def _flat(dtype: pl.DataType) -> bool:
+    return (
+        dtype.is_numeric()
+        or dtype in (pl.Boolean, pl.String, pl.Categorical, pl.Enum, pl.Date, pl.Null)
+        or isinstance(dtype, pl.Datetime)
+    )
 
 
 def _apply_config(
