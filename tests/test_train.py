@@ -220,6 +220,10 @@ def test_time_column_orders_the_holdout(tmp_path):
     # The entity is a native categorical feature; the time column gives calendar parts.
     assert "machine_id" in result.manifest["features"]["categorical"]
     assert "timestamp_hour" in result.manifest["features"]["model"]
+    # Predictions say which machine and time they are for.
+    assert result.manifest["id_cols"] == ["machine_id", "timestamp"]
+    out = edgeml.load(result.bundle).predict(frame.head(20))
+    assert out.columns[:3] == ["machine_id", "timestamp", "prediction"]
 
 
 def test_regression_and_multiclass(tmp_path):

@@ -210,6 +210,15 @@ def _post(
     )
 
 
+def _id_cols(settings: TrainConfig, inputs: list[dict[str, Any]]) -> list[str]:
+    """The columns predictions carry to say which row they are: ``[train] id_cols``, else a
+    time-series model's entity and time columns (inputs it reads anyway)."""
+    if settings.id_cols:
+        return list(settings.id_cols)
+    read = {c["name"] for c in inputs if c["role"] not in ("dropped", "target")}
+    return [c for c in (settings.entity_col, settings.time_col) if c and c in read]
+
+
 def _tune(
     prepared: Prepared, reporter: Reporter, latency: LatencyMeter | None
 ) -> tuple[Prepared, dict[str, Any]]:
@@ -276,7 +285,7 @@ def _manifest(
         "task": target.task,
         "target": {**target.to_dict(), **target_stats},
         "roles": dict(prepared.roles),
-        "id_cols": list(config.train.id_cols),
+        "id_cols": _id_cols(config.train, input_schema),
         "input_schema": input_schema,
         "prep": prep,
         "features": {
