@@ -139,6 +139,16 @@ def test_nested_columns_are_left_out_with_a_note(tmp_path: Path) -> None:
     assert dropped.frame.columns == ["a"] and dropped.card.assumptions == []
 
 
+def test_training_says_which_columns_were_left_out(tmp_path: Path) -> None:
+    import edgeml
+
+    path = tmp_path / "n.ndjson"
+    rows = [f'{{"a": {i % 7}, "tags": ["x"], "y": {i % 2}}}' for i in range(60)]
+    path.write_text("\n".join(rows) + "\n")
+    result = edgeml.train(path, target="y", out=tmp_path / "m.edgeml", cv_folds=0)
+    assert result.manifest["metrics"]["notes"][0].startswith("column 'tags' left out")
+
+
 def test_the_profile_says_which_columns_were_left_out(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

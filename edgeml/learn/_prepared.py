@@ -218,8 +218,15 @@ def prepare(
         train_rows=sizes.train_rows,
         test_rows=sizes.test_rows,
         decisions=decisions,
-        notes=sizes.notes,
+        # what reading decided (a column left out), then what the row count allowed
+        notes=[*_read_notes(dataset, config), *sizes.notes],
     )
+
+
+def _read_notes(dataset: Dataset, config: Config) -> list[str]:
+    """The data card's notes that reading added (the user's own assumptions are not news)."""
+    given = set(config.data.assumptions)
+    return [note for note in dataset.card.assumptions if note not in given]
 
 
 def _load(
