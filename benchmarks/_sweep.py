@@ -43,12 +43,12 @@ __all__ = [
     "with_fixed_features",
 ]
 
-# learning rate × leaves × minimum rows per leaf (LightGBM's default is 20).
+# learning rate × leaves, at LightGBM's 20 rows per leaf (a min-leaf axis of 20 and 40 doubled
+# the run; on telco_churn it moved the AUC by less than the noise).
 GRID: list[dict[str, Any]] = [
-    {"learning_rate": rate, "num_leaves": leaves, "params": {"min_data_in_leaf": rows}}
+    {"learning_rate": rate, "num_leaves": leaves, "params": {"min_data_in_leaf": 20}}
     for rate in (0.05, 0.1)
     for leaves in (15, 31, 63)
-    for rows in (20, 40)
 ]
 
 

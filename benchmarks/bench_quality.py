@@ -20,6 +20,7 @@ method sees the true past targets of a holdout row (as a forecaster scored one d
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -205,9 +206,17 @@ def sweep(case: Case, tmp: Path) -> dict[str, Any]:
     return result
 
 
-def sweep_all(names: list[str] | None, tmp: Path) -> str:
-    """The sweep over the tabular datasets (all, or ``names``) as the README's table."""
-    results = {c.name: sweep(c, tmp) for c in TABULAR if not names or c.name in names}
+def sweep_all(names: list[str] | None, tmp: Path, save: Path | None) -> str:
+    """The sweep over the tabular datasets (all, or ``names``) as the README's table; with
+    ``save``, each dataset's result is kept there as it finishes and not run again."""
+    results: dict[str, Any] = json.loads(save.read_text()) if save and save.exists() else {}
+    for case in TABULAR:
+        if (names and case.name not in names) or case.name in results:
+            continue
+        results[case.name] = sweep(case, tmp)
+        if save:
+            save.write_text(json.dumps(results, indent=1))
+    results = {c.name: results[c.name] for c in TABULAR if c.name in results}
     scores_ = {n: {k: r[k] for k in ("metric", "plain", "settings")} for n, r in results.items()}
     chosen = _sweep.choose(scores_, current=_sweep.CURRENT, tolerance=TOLERANCE)
     return (
@@ -429,7 +438,8 @@ def fmt(rows: list[dict[str, Any]], metrics: list[str]) -> str:
 
 SWEEP_SECTION = "## Defaults sweep (learning rate, leaves, min rows per leaf)"
 SWEEP_INTRO = (
-    "Command: `python benchmarks/bench_quality.py --sweep --write-readme`. The same 80/20 "
+    "Command: `python benchmarks/bench_quality.py --sweep --save FILE --write-readme`. The same "
+    "80/20 "
     "split as the quality table; each setting goes through edgeml's default training (rounds "
     "from the 5 CV folds' best iterations, refit on the 80%) and is scored on the 20%. "
     "chicago_ridership's auto features are fitted once at the current defaults and every "
@@ -453,6 +463,9 @@ def main() -> None:
     parser.add_argument(
         "--sweep", action="store_true", help="edgeml's defaults against nearby settings"
     )
+    parser.add_argument(
+        "--save", type=Path, default=None, help="--sweep: keep results here, skip datasets done"
+    )
     args = parser.parse_args()
     sections: list[str] = []
     runners: dict[str, Callable[[Path], tuple[str, str]]] = {
@@ -465,7 +478,7 @@ def main() -> None:
         )
     if args.sweep:
         with tempfile.TemporaryDirectory() as name:
-            text = sweep_all(args.only, Path(name))
+            text = sweep_all(args.only, Path(name), args.save)
         print(text, flush=True)
         if args.write_readme:
             write_section(SWEEP_SECTION, f"{_machine()}\n\n{SWEEP_INTRO}\n\n{text}")
