@@ -143,11 +143,11 @@ def table(
     mean = ranks(scores)
     heads = [f"{d} {r['metric']}" for d, r in scores.items()]
     lines = [
-        f"| setting | {' | '.join(heads)} | mean rank | worst Δ |",
-        "|---" + "|---:" * (len(heads) + 2) + "|",
+        f"| setting | {' | '.join(heads)} | mean rank | mean Δ | worst Δ |",
+        "|---" + "|---:" * (len(heads) + 3) + "|",
         "| plain LightGBM (absolute) | "
         + " | ".join(f"{r['plain']:.4f}" for r in scores.values())
-        + " | — | — |",
+        + " | — | — | — |",
     ]
     for name in sorted(names, key=lambda n: mean[n]):
         deltas = [r["settings"][name] - r["plain"] for r in scores.values()]
@@ -158,7 +158,10 @@ def table(
         worst = min(deltas)
         flag = "" if worst >= -tolerance else " ✗"
         shown = f"**{name}** ({', '.join(marks)})" if marks else name
-        lines.append(f"| {shown} | {' | '.join(cells)} | {mean[name]:.2f} | {worst:+.4f}{flag} |")
+        lines.append(
+            f"| {shown} | {' | '.join(cells)} | {mean[name]:.2f} | {np.mean(deltas):+.4f} "
+            f"| {worst:+.4f}{flag} |"
+        )
     return "\n".join(lines)
 
 

@@ -436,13 +436,13 @@ def fmt(rows: list[dict[str, Any]], metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
-SWEEP_SECTION = "## Defaults sweep (learning rate, leaves, min rows per leaf)"
+SWEEP_SECTION = "## Defaults sweep (learning rate, leaves)"
 SWEEP_INTRO = (
     "Command: `python benchmarks/bench_quality.py --sweep --save FILE --write-readme`. The same "
     "80/20 "
     "split as the quality table; each setting goes through edgeml's default training (rounds "
     "from the 5 CV folds' best iterations, refit on the 80%) and is scored on the 20%. "
-    "chicago_ridership's auto features are fitted once at the current defaults and every "
+    "chicago_ridership's auto features are fitted once at the run's defaults and every "
     "setting trains on them (the feature selection is what makes that run slow; the grid is "
     "about the booster). Cells: primary metric minus plain LightGBM's (rounds). Rule: among the "
     f"settings no worse than plain − {TOLERANCE} on any dataset, the best mean rank; the current "
