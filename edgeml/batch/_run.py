@@ -75,14 +75,15 @@ def data_config(model: Model) -> DataConfig:
 
 def open_model(bundle: str | Path, *, backend: str = "auto", threads: int = 1) -> tuple[Model, Any]:
     """The bundle verified once: the model (plans, target, decision) and the runtime predictor
-    with ``backend`` (``auto`` picks as :func:`edgeml.runtime.load`)."""
+    with ``backend`` (``auto``: the backend :func:`edgeml.runtime.load` measures fastest on
+    batches here)."""
     import edgeml
     import edgeml.runtime
 
     if threads < 1:
         raise ConfigError(f"--threads: expected at least 1, got {threads}")
     model = edgeml.load(bundle)
-    predictor = edgeml.runtime.load(model.bundle, backend=backend, threads=threads)
+    predictor = edgeml.runtime.load(model.bundle, backend=backend, threads=threads, prefer="batch")
     return model, predictor
 
 
