@@ -7,9 +7,12 @@
    many trials TPE needs to reach the best value the random search found.
 3. Versus (``_search_versus``): on edgeml's holdout, plain LightGBM, edgeml default, edgeml
    ``--search bayes --trials N`` and FLAML ``AutoML`` given the search's wall time.
+4. Budget (``_search_budget``): what ``--max-latency-us`` measures, a default model's single-row
+   time on ``Booster.predict`` and on edgeml's native engine.
 
     .venv/bin/python benchmarks/bench_search.py [--trials 30] [--seeds 3] [--write-readme]
     .venv/bin/python benchmarks/bench_search.py --parts versus --datasets cells,hpc_jobs
+    .venv/bin/python benchmarks/bench_search.py --parts budget --datasets telco_churn,diamonds
 
 The best of N trials scored on the same folds it was chosen on is optimistic by construction;
 so both configs are scored again on new folds and LightGBM seeds (``seed = 1``) the search
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -32,6 +36,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 from _readme import write_section
+from _search_budget import budget_lines
 from _search_versus import versus
 
 from edgeml.config import Config
@@ -44,6 +49,7 @@ from edgeml.util.progress import SILENT, Reporter
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Search"
 VERSUS_SECTION = "## Search against FLAML"
+BUDGET_SECTION = "## Edge budgets: what a latency budget measures"
 # dataset: (file, target, dropped columns, plain-LightGBM figure from edgeml.datasets.REAL)
 CASES: dict[str, tuple[str, str, list[str], float]] = {
     "diamonds": ("diamonds.csv", "price", [], 0.982),
@@ -182,11 +188,34 @@ def main() -> None:
     parser.add_argument("--datasets", default=",".join(CASES))
     parser.add_argument("--race-datasets", default="cells,hpc_jobs,telco_churn")
     parser.add_argument("--quiet", action="store_true", help="No progress on stderr.")
-    parser.add_argument("--parts", default="tuned,race", help="tuned, race and/or versus")
+    parser.add_argument("--parts", default="tuned,race", help="tuned, race, versus and/or budget")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
     reporter = SILENT if args.quiet else Reporter()
     parts = set(args.parts.split(","))
+    if "budget" in parts:
+        names = [n for n in args.datasets.split(",") if n]
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = budget_lines(CASES, names, dataset_path, Path(tmp))
+        text = "\n".join(
+            [
+                f"Command: `python benchmarks/bench_search.py --parts budget --datasets "
+                f"{args.datasets}`",
+                "",
+                f"Machine: {platform.machine()}, 2 shared cores, {_load()}; Python "
+                f"{platform.python_version()}, LightGBM {lgb.__version__}. Each figure: the "
+                "median of 5 measurements, each the median of 200 single-row calls on one "
+                "thread, on a training row as the prep plan makes it.",
+                "",
+                *rows,
+            ]
+        )
+        print(text)
+        if args.write_readme:
+            write_section(BUDGET_SECTION, text)
+        parts.discard("budget")
+        if not parts:
+            return
     if "versus" in parts:
         names = [n for n in args.datasets.split(",") if n]
         with tempfile.TemporaryDirectory() as tmp:
@@ -196,7 +225,7 @@ def main() -> None:
                 f"Command: `python benchmarks/bench_search.py --parts versus --trials "
                 f"{args.trials} --datasets {args.datasets}`",
                 "",
-                f"Machine: {platform.machine()}, 2 cores shared with other jobs (load ~25); "
+                f"Machine: {platform.machine()}, 2 cores shared with other jobs ({_load()}); "
                 f"Python {platform.python_version()}, LightGBM {lgb.__version__}, "
                 f"Optuna {optuna.__version__}, FLAML {_flaml_version()}. Holdout = edgeml's "
                 "20% split; one run per dataset (a search of this length is too slow here for "
@@ -235,6 +264,12 @@ def main() -> None:
     print(text)
     if args.write_readme:
         write_section(SECTION, text)
+
+
+def _load() -> str:
+    """The load average now, as ``uptime`` shows it (the machine is shared)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 if __name__ == "__main__":
