@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -42,7 +40,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import polars as pl
-from _readme import write_section
+from _readme import machine, write_section
 
 import edgeml
 import edgeml.runtime
@@ -247,19 +245,6 @@ def dask_ratio(bundle: Path, data: Path, work: Path, repeats: int) -> dict[str, 
 # -- report -----------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    with open("/proc/cpuinfo") as handle:
-        names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-    with open("/proc/loadavg") as handle:
-        load = " ".join(handle.read().split()[:3])
-    return (
-        f"Machine: {os.cpu_count()} cores, {(names or [platform.processor()])[0]}; Linux "
-        f"{platform.release()}; load average {load} at the start (shared with other jobs: "
-        f"absolute figures are noisy, compare within a table). Python "
-        f"{platform.python_version()}, LightGBM {lgb.__version__}, Polars {pl.__version__}."
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -268,7 +253,7 @@ def main() -> None:
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--write-readme", action="store_true")
     args = parser.parse_args()
-    header = machine()
+    header = machine(f"LightGBM {lgb.__version__}, Polars {pl.__version__}")
     work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:
         body = run(args, work, header)

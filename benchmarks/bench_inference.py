@@ -28,7 +28,6 @@ import contextlib
 import functools
 import importlib.util
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -49,7 +48,7 @@ from _inference_others import (
     run_tl2cgen,
     timed,
 )
-from _readme import write_section
+from _readme import machine, write_section
 
 import edgeml
 import edgeml.runtime
@@ -281,19 +280,6 @@ def _has_onnx_export() -> bool:
 # -- report ---------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    with open("/proc/cpuinfo") as handle:
-        names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-    with open("/proc/loadavg") as handle:
-        load = " ".join(handle.read().split()[:3])
-    return (
-        f"Machine: {os.cpu_count()} cores, {(names or [platform.processor()])[0]}; Linux "
-        f"{platform.release()}; load average {load} at the start (the machine is shared: "
-        f"absolute figures are noisy, compare within a table). Python "
-        f"{platform.python_version()}, LightGBM {lgb.__version__}, {_versions()}."
-    )
-
-
 def _versions() -> str:
     from importlib import metadata
 
@@ -390,7 +376,7 @@ def main() -> None:
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     lleaves = args.lleaves_python if Path(args.lleaves_python).exists() else None
-    header = machine()
+    header = machine(f"LightGBM {lgb.__version__}, {_versions()}")
     models = [m for m in train_models(work) if args.only in m["name"]]
     results = [bench_model(m, work, lleaves, args.all_engines) for m in models]
     command = "`.venv/bin/python benchmarks/bench_inference.py --write-readme`"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import platform
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import optuna
-from _readme import write_section
+from _readme import load_average, write_section
 from _search_budget import budget_lines
 from _search_versus import versus
 
@@ -202,7 +201,7 @@ def main() -> None:
                 f"Command: `python benchmarks/bench_search.py --parts budget --datasets "
                 f"{args.datasets}`",
                 "",
-                f"Machine: {platform.machine()}, 2 shared cores, {_load()}; Python "
+                f"Machine: {platform.machine()}, 2 shared cores, {load_average()}; Python "
                 f"{platform.python_version()}, LightGBM {lgb.__version__}. Each figure: the "
                 "median of 5 measurements, each the median of 200 single-row calls on one "
                 "thread, on a training row as the prep plan makes it.",
@@ -225,11 +224,12 @@ def main() -> None:
                 f"Command: `python benchmarks/bench_search.py --parts versus --trials "
                 f"{args.trials} --datasets {args.datasets}`",
                 "",
-                f"Machine: {platform.machine()}, 2 cores shared with other jobs ({_load()}); "
-                f"Python {platform.python_version()}, LightGBM {lgb.__version__}, "
-                f"Optuna {optuna.__version__}, FLAML {_flaml_version()}. Holdout = edgeml's "
-                "20% split; one run per dataset (a search of this length is too slow here for "
-                "repeats), every tool on one thread; FLAML gets edgeml's search wall time.",
+                f"Machine: {platform.machine()}, 2 cores shared with other jobs "
+                f"({load_average()}); Python {platform.python_version()}, "
+                f"LightGBM {lgb.__version__}, Optuna {optuna.__version__}, "
+                f"FLAML {_flaml_version()}. Holdout = edgeml's 20% split; one run per dataset "
+                "(a search of this length is too slow here for repeats), every tool on one "
+                "thread; FLAML gets edgeml's search wall time.",
                 "",
                 *lines,
             ]
@@ -264,12 +264,6 @@ def main() -> None:
     print(text)
     if args.write_readme:
         write_section(SECTION, text)
-
-
-def _load() -> str:
-    """The load average now, as ``uptime`` shows it (the machine is shared)."""
-    one, five, fifteen = os.getloadavg()
-    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 if __name__ == "__main__":
