@@ -76,32 +76,14 @@ def model_file(work: Path, name: str) -> Path:
     return path
 
 
-def cpu_median(call: Any, rows: int, runs: int = RUNS) -> float:
-    """Median ns per row of ``call()`` in CPU time of this thread."""
+def median_ns(call: Any, rows: int, runs: int = RUNS, clock: Any = time.thread_time) -> float:
+    """Median ns per row of ``call()`` by ``clock``: this thread's CPU time (the default),
+    ``time.process_time`` (all the process's threads) or ``time.perf_counter`` (the wall)."""
     times = []
     for _ in range(runs):
-        start = time.thread_time()
+        start = clock()
         call()
-        times.append((time.thread_time() - start) / rows * 1e9)
-    return statistics.median(times)
-
-
-def wall_median(call: Any, rows: int, runs: int = RUNS) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) / rows * 1e9)
-    return statistics.median(times)
-
-
-def process_median(call: Any, rows: int, runs: int = RUNS) -> float:
-    """Median ns per row of ``call()`` in CPU time of the whole process (all its threads)."""
-    times = []
-    for _ in range(runs):
-        start = time.process_time()
-        call()
-        times.append((time.process_time() - start) / rows * 1e9)
+        times.append((clock() - start) / rows * 1e9)
     return statistics.median(times)
 
 
@@ -121,9 +103,9 @@ def one_call(backend: NativeBackend, rows: np.ndarray) -> dict[str, float]:
     dicts = [dict(zip(names, r.tolist(), strict=True)) for r in rows]
     n = len(dicts)
     return {
-        "row_call": cpu_median(lambda: [row(d) for d in dicts], n) / 1e3,
-        "row_floor": cpu_median(lambda: [row.floor() for _ in dicts], n) / 1e3,
-        "row_python": cpu_median(
+        "row_call": median_ns(lambda: [row(d) for d in dicts], n) / 1e3,
+        "row_floor": median_ns(lambda: [row.floor() for _ in dicts], n) / 1e3,
+        "row_python": median_ns(
             lambda: [backend.predict_one(prep.transform_row(d)) for d in dicts], n
         )
         / 1e3,
@@ -152,17 +134,18 @@ def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict
         "blob_bytes": len(blob),
         "export_s": export_seconds,
         "diff": float(np.max(np.abs(one.predict(rows).reshape(truth.shape) - truth))),
-        "native": cpu_median(lambda: one.predict(rows), len(rows)),
-        "lightgbm": cpu_median(lambda: booster.predict(rows[:4000], num_threads=1), 4000, 3),
+        "native": median_ns(lambda: one.predict(rows), len(rows)),
+        "lightgbm": median_ns(lambda: booster.predict(rows[:4000], num_threads=1), 4000, 3),
     }
     singles = list(rows[:1000])
-    out["native_row"] = cpu_median(lambda: [one.predict_one(r) for r in singles], 1000) / 1e3
+    out["native_row"] = median_ns(lambda: [one.predict_one(r) for r in singles], 1000) / 1e3
     out.update(one_call(one, rows[:1000]))
     big = np.vstack([rows] * 5)
-    out["threads"] = (wall_median(lambda: one.predict(big), len(big), 3),
-                      wall_median(lambda: two.predict(big), len(big), 3))  # fmt: skip
-    out["threads_cpu"] = (process_median(lambda: one.predict(big), len(big), 3),
-                          process_median(lambda: two.predict(big), len(big), 3))  # fmt: skip
+    for key, clock in (("threads", time.perf_counter), ("threads_cpu", time.process_time)):
+        out[key] = tuple(
+            median_ns(lambda b=backend: b.predict(big), len(big), 3, clock)
+            for backend in (one, two)
+        )
     if lleaves_python:
         command = [lleaves_python, str(PROBE), str(path), str(blob_path), str(core),
                    str(rows_path), str(RUNS)]  # fmt: skip

@@ -96,3 +96,12 @@ def reseal(bundle: Path) -> None:
     manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest["digest"] = manifest_digest(manifest)
     path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """``EDGEML_CACHE`` pointed at a directory of the module's own for its tests: compiles for
+    real, never reads or fills the user's ~/.cache/edgeml (``pytestmark = usefixtures(...)``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EDGEML_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield

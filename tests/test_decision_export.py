@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +24,8 @@ from tests.conftest import churn_like
 FEW_ROUNDS = {"num_boost_round": 40, "early_stopping_rounds": 0, "cv_folds": 3}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EDGEML_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+# Compiled cores and libraries go to a cache of this module's own, not ~/.cache/edgeml.
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _frame(n: int, seed: int) -> pl.DataFrame:

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +34,8 @@ FEW_ROUNDS = {"num_boost_round": 30, "early_stopping_rounds": 0}
 CROSS = {"aarch64-linux-gnu": 183, "arm-linux-gnueabihf": 40}  # ELF e_machine: AArch64, ARM
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Compile for real in these tests: a fresh compile cache, not the user's."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EDGEML_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+# Compiled cores and libraries go to a cache of this module's own, not ~/.cache/edgeml.
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def _frame(n: int = 600, seed: int = 1) -> pl.DataFrame:

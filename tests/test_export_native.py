@@ -26,13 +26,8 @@ from edgeml.errors import ExportError, ParityError
 from edgeml.runtime._native_backend import NativeBackend, open_core
 from tests.test_export_treelite import copy, train
 
-
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory):
-    """The engine's core is compiled into a cache of this module's own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EDGEML_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+# Compiled cores and libraries go to a cache of this module's own, not ~/.cache/edgeml.
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture(scope="module")

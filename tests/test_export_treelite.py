@@ -24,12 +24,8 @@ from tests.conftest import shared
 FEW_ROUNDS = {"num_boost_round": 30, "early_stopping_rounds": 0}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Compiled libraries go to a cache of this module's own, not ~/.cache/edgeml."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EDGEML_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+# Compiled cores and libraries go to a cache of this module's own, not ~/.cache/edgeml.
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def synthetic(task: str, n: int = 800, seed: int = 0) -> pl.DataFrame:

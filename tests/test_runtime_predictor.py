@@ -20,12 +20,8 @@ from tests.conftest import churn_like, reseal
 from tests.test_export_treelite import synthetic
 from tests.test_export_treelite import train as train_synthetic
 
-
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory: pytest.TempPathFactory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EDGEML_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
+# Compiled cores and libraries go to a cache of this module's own, not ~/.cache/edgeml.
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture(scope="module")

@@ -95,9 +95,14 @@ def read_data(
                 "postgresql:// sources"
             )
         paths = _expand(text)
-        frames = [_read_file(p, config=config, text_columns=text_columns) for p in paths]
+        # Each CSV's dialect is sniffed once: read with it, and recorded in the card.
+        dialects = {p: csv_dialect(p, config) for p in paths if _kind(p) == "csv"}
+        frames = [
+            _read_file(p, config=config, text_columns=text_columns, dialect=dialects.get(p))
+            for p in paths
+        ]
         frame = _concat(frames, paths)
-        sources = [{**file_facts(p, str(p)), **_dialect_facts(p, config)} for p in paths]
+        sources = [{**file_facts(p, str(p)), **_dialect_facts(dialects.get(p))} for p in paths]
     if frame.width == 0:
         raise SourceError(f"{text}: no columns")
     if frame.height == 0:
@@ -225,13 +230,17 @@ def _kind(path: Path) -> str:
     )
 
 
-def _read_file(path: Path, *, config: DataConfig, text_columns: set[str]) -> pl.DataFrame:
+def _read_file(
+    path: Path, *, config: DataConfig, text_columns: set[str], dialect: CsvDialect | None
+) -> pl.DataFrame:
     if path.stat().st_size == 0:
         raise SourceError(f"{path}: empty file (0 bytes)")
     kind = _kind(path)
     try:
         if kind == "csv":
-            return _read_csv(path, config=config, text_columns=text_columns)
+            return _read_csv(
+                path, config=config, text_columns=text_columns, dialect=dialect or CsvDialect()
+            )
         if kind == "parquet":
             return pl.read_parquet(path, glob=False)
         # read_ipc/read_ndjson expand globs ("[" in a name breaks them); a file handle does not.
@@ -254,18 +263,16 @@ def csv_dialect(path: Path, config: DataConfig) -> CsvDialect:
         raise SourceError(f"{path}: cannot read as csv: {exc}") from None
 
 
-def _dialect_facts(path: Path, config: DataConfig) -> dict[str, Any]:
+def _dialect_facts(dialect: CsvDialect | None) -> dict[str, Any]:
     """What the data card records of a CSV file's dialect, when it is not plain commas."""
-    if _kind(path) != "csv":
-        return {}
-    dialect = csv_dialect(path, config)
-    if dialect == CsvDialect():
+    if dialect is None or dialect == CsvDialect():
         return {}
     return {"separator": dialect.separator, "decimal_comma": dialect.decimal_comma}
 
 
-def _read_csv(path: Path, *, config: DataConfig, text_columns: set[str]) -> pl.DataFrame:
-    dialect = csv_dialect(path, config)
+def _read_csv(
+    path: Path, *, config: DataConfig, text_columns: set[str], dialect: CsvDialect
+) -> pl.DataFrame:
     header = _csv_header(path, dialect.separator)
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:

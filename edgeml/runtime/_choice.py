@@ -25,6 +25,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,5 +174,5 @@ def reference_columns(bundle: Bundle) -> dict[str, list[Any]] | None:
     return {name: [row[j] for row in rows] for j, name in enumerate(names)} if rows else None
 
 
-def _entry(key: str) -> Any:
+def _entry(key: str) -> Path:
     return cache_dir() / "backend-choice" / f"{key}.json"
