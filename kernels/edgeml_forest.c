@@ -201,8 +201,9 @@ static int lay_out(const unsigned char *p, size_t size, edgeml_forest *out)
     f.flags = get32(p + 48);
     f.n_iterations = get32(p + 52);
     memcpy(&f.sigmoid, p + 56, sizeof f.sigmoid);
-    if (f.n_outputs == 0 || f.link > EDGEML_LINK_SQRT ||
-        f.flags > (EDGEML_FOREST_AVERAGE | EDGEML_FOREST_COMPACT) ||
+    if (f.n_outputs == 0 || f.link > EDGEML_LINK_SQRT || f.flags > EDGEML_FOREST_FLAGS ||
+        ((f.flags & (EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH)) != 0 &&
+         (f.flags & EDGEML_FOREST_QS) == 0) ||
         f.n_iterations == 0 || (f.n_trees > 0 && f.n_nodes == 0) || f.n_slots == 0) {
         return EDGEML_FOREST_BAD_HEADER;
     }
@@ -234,6 +235,10 @@ static int lay_out(const unsigned char *p, size_t size, edgeml_forest *out)
     at += 8ull * f.n_nodes;
     f.words = (const uint32_t *)(p + at);
     total = at + pad8(4ull * f.n_words);
+    if (f.flags & EDGEML_FOREST_QS) {
+        total = edgeml_qs_lay_out(p, total, size, &f);
+        f.qs_use = f.flags & (EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH);
+    }
     if (total != size) {
         return EDGEML_FOREST_TRUNCATED;
     }
@@ -267,6 +272,9 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     status = check_thresholds(&f, where);
     if (status == EDGEML_FOREST_OK) {
         status = check_nodes(&f, where);
+    }
+    if (status == EDGEML_FOREST_OK && (f.flags & EDGEML_FOREST_QS)) {
+        status = edgeml_qs_check(&f, where);
     }
     if (status != EDGEML_FOREST_OK) {
         return status;
@@ -589,6 +597,13 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
         row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES);
     }
+    if (f->qs_use & EDGEML_FOREST_QS_BATCH) {
+        for (r = 0; r < rows; ++r) {
+            edgeml_qs_row(f, codes + (r / LANES) * S * LANES + r % LANES, acc + r * K,
+                          (uint64_t *)(void *)leaf);
+        }
+        return;
+    }
     for (t = 0; t < f->n_trees && full > 0; ++t) {
         if (f->nodes != NULL) {
             for (r = 0; r < full; r += LANES) {
@@ -693,12 +708,24 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
         out[k] = 0.0;
     }
     row_codes(forest, x, work);
-    if (forest->nodes != NULL) {
+    if (forest->qs_use & EDGEML_FOREST_QS_ROW) {
+        edgeml_qs_row(forest, work, out, (uint64_t *)(void *)leaf);
+    } else if (forest->nodes != NULL) {
         row_trees_compact(forest, work, out, leaf);
     } else {
         row_trees(forest, work, out, leaf);
     }
     transform(forest, out);
+}
+
+int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use)
+{
+    if ((use & ~(uint32_t)(EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH)) != 0 ||
+        (use != 0 && (forest->flags & EDGEML_FOREST_QS) == 0)) {
+        return -1;
+    }
+    forest->qs_use = use;
+    return 0;
 }
 
 void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,

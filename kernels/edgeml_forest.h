@@ -56,6 +56,28 @@ enum edgeml_link {
 
 #define EDGEML_FOREST_AVERAGE 1u /* flag: divide sums by n_iterations (random forest) */
 #define EDGEML_FOREST_COMPACT 2u /* flag: nodes in the 8-byte layout (see below) */
+#define EDGEML_FOREST_QS 4u      /* flag: a QuickScorer section follows the bitset words */
+#define EDGEML_FOREST_QS_ROW 8u  /* flag: single rows use QuickScorer (measured at export) */
+#define EDGEML_FOREST_QS_BATCH 16u /* flag: batches use QuickScorer (measured at export) */
+#define EDGEML_FOREST_FLAGS 31u  /* every flag this core knows */
+
+/* QuickScorer over the codes (edgeml_forest_qs.c), for forests without categorical splits
+ * whose trees all have at most 64 leaves. A tree's leaves are numbered left to right, and a
+ * row's exit leaf is the lowest set bit of a 64-bit vector that starts all ones and is ANDed
+ * with the mask of every node the row does NOT take left (its "false" nodes: the mask clears
+ * the leaves of the node's left subtree). A node goes right iff its slot's code > k, so the
+ * false nodes of a slot are exactly its nodes with k < code: listed per slot sorted by k,
+ * they are a prefix whose end qs_bound gives per code - no compare per node. The section:
+ *   "EDGEMLQS", version, n_entries, n_leaves, n_bounds            (24 bytes)
+ *   qs_slot_start[n_slots + 1]   offsets into the entries, per slot
+ *   qs_bound_start[n_slots + 1]  offsets into qs_bound: slot s owns count(feature) + 1
+ *   qs_bound[n_bounds]           per slot and code c: the end of the entries with k < c
+ *   qs_mask[n_entries] (uint64), qs_tree[n_entries]
+ *   qs_leaf_start[n_trees + 1], qs_values[n_leaves] (double, left to right per tree)
+ * every array padded to 8 bytes, covered by the blob's checksum and size. */
+#define EDGEML_QS_VERSION 1u
+#define EDGEML_QS_HEADER 24u
+#define EDGEML_QS_MAX_LEAVES 64u
 
 /* Nodes are four parallel uint32 arrays. A numeric node goes right iff code > threshold; a
  * categorical node (cat != EDGEML_FOREST_NO_CAT) goes left iff code < threshold (its bitset's
@@ -103,6 +125,11 @@ typedef struct edgeml_forest {
     const edgeml_node *nodes; /* per node when compact, else NULL */
     const double *values; /* per node: the leaf value (0 for internal nodes) */
     const uint32_t *words; /* categorical bitsets */
+    /* QuickScorer (see above); qs_use: EDGEML_FOREST_QS_ROW | _BATCH, the algorithms in use */
+    uint32_t qs_use, qs_entries, qs_leaves, qs_bounds;
+    const uint32_t *qs_slot_start, *qs_bound_start, *qs_bound, *qs_tree, *qs_leaf_start;
+    const uint64_t *qs_mask;
+    const double *qs_values;
 } edgeml_forest;
 
 /* Error codes of edgeml_forest_open (0 is success). */
@@ -117,7 +144,8 @@ enum edgeml_forest_error {
     EDGEML_FOREST_BAD_SLOT = 7,
     EDGEML_FOREST_BAD_TREE = 8,
     EDGEML_FOREST_BAD_NODE = 9,
-    EDGEML_FOREST_ALIGNMENT = 10 /* the blob must start on an 8-byte boundary */
+    EDGEML_FOREST_ALIGNMENT = 10, /* the blob must start on an 8-byte boundary */
+    EDGEML_FOREST_BAD_QS = 11     /* the QuickScorer section: *where is the entry, slot or tree */
 };
 
 /*
@@ -164,9 +192,25 @@ int edgeml_forest_predict(const edgeml_forest *forest, const double *x, size_t n
 void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out,
                        uint32_t *work);
 
+/*
+ * Choose the algorithms of an opened forest: use = 0 (walk everywhere) or EDGEML_FOREST_QS_ROW
+ * and/or EDGEML_FOREST_QS_BATCH (QuickScorer for single rows / batches). Returns 0, or -1
+ * (nothing changed) when use asks for QuickScorer and the blob has no QuickScorer section.
+ * The blob's flags hold the choice made at export; this is how export measures both.
+ */
+int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use);
+
 /* The raw sums (before averaging and the link), n x n_outputs; one thread. */
 void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
                        uint32_t *work);
+
+/* Internal, between edgeml_forest.c and edgeml_forest_qs.c: map the QuickScorer section that
+ * starts at byte `at` (returns the byte after it, or 0 if it does not fit in size), check
+ * every index in it, and score one row's codes (codes[slot * EDGEML_FOREST_LANES]) into acc
+ * with bits: n_trees uint64 of work memory. */
+uint64_t edgeml_qs_lay_out(const unsigned char *p, uint64_t at, size_t size, edgeml_forest *f);
+int edgeml_qs_check(const edgeml_forest *f, size_t *where);
+void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, uint64_t *bits);
 
 #ifdef __cplusplus
 }

@@ -24,7 +24,8 @@ import numpy as np
 from edgeml.compile import Artifact, ExportRequest, _parity
 from edgeml.compile._cpackage import kernels_dir
 from edgeml.compile._forest import parse_model
-from edgeml.compile._native_tables import VERSION, forest_blob
+from edgeml.compile._native_choice import choose
+from edgeml.compile._native_tables import VERSION, forest_tables, pack
 from edgeml.compile._toolchain import cache_key, cached_build, compile_shared, find_compiler
 from edgeml.errors import ConfigError, ExportError
 from edgeml.runtime import NativeBackend, open_core
@@ -42,7 +43,7 @@ __all__ = [
 LIBRARY = "native/core.so"
 TABLES = "native/forest.bin"
 DESCRIPTION = "native/model.json"
-CORE_SOURCES = ("edgeml_core.c", "edgeml_forest.c", "edgeml_row.c")
+CORE_SOURCES = ("edgeml_core.c", "edgeml_forest.c", "edgeml_forest_qs.c", "edgeml_row.c")
 # -O3 unrolls the interleaved lanes; no -ffast-math and no contraction: IEEE compares and sums.
 CORE_FLAGS = ("-O3", "-fPIC", "-std=c99", "-ffp-contract=off", "-fvisibility=default")
 
@@ -88,17 +89,28 @@ def build(request: ExportRequest) -> Artifact:
     manifest, files = request.manifest, request.files
     started = time.perf_counter()
     forest = parse_model(files[manifest["model"]["file"]].decode())
-    blob = forest_blob(forest)
+    tables = forest_tables(forest)
     table_seconds = time.perf_counter() - started
     library, hit = core_library("host")
     request.reporter.status(f"native engine core {'found in the cache' if hit else 'compiled'}")
-    backend = NativeBackend(open_core(library), blob, threads=2, source=TABLES)
+    lib = open_core(library)
     reference = _parity.load_reference(manifest, files)
+    tables, algorithm = choose(lib, tables, reference.matrix)
+    blob = pack(tables)
+    request.reporter.status(
+        f"native engine: {algorithm['row']} for single rows, {algorithm['batch']} for batches"
+    )
+    backend = NativeBackend(lib, blob, threads=2, source=TABLES)
     rows = np.vstack([
         reference.matrix, reference.adversarial(),
         _parity.input_probes(reference.matrix, forest.split_features(), forest.num_feature),
     ])  # fmt: skip
-    report = _parity.compare("native", backend.predict(rows), reference.predict(rows), rows=rows)
+    truth = reference.predict(rows)
+    report = _parity.compare("native", backend.predict(rows), truth, rows=rows)
+    if algorithm["row"] != algorithm["batch"]:
+        # single rows run the other algorithm: the gate proves it too, on the same rows
+        backend.set_algorithm(row=algorithm["row"], batch=algorithm["row"])
+        _parity.compare(f"native ({algorithm['row']})", backend.predict(rows), truth, rows=rows)
     core = library.read_bytes()
     depths = [tree.depth() for tree in forest.trees]
     info = {
@@ -116,6 +128,7 @@ def build(request: ExportRequest) -> Artifact:
         "system": platform.system(),
         "core_cached": hit,
         "table_seconds": round(table_seconds, 3),
+        "algorithm": algorithm,
     }
     description = {
         **{k: info[k] for k in ("num_feature", "num_output", "table_version", "machine")},
@@ -123,6 +136,7 @@ def build(request: ExportRequest) -> Artifact:
         "classes": manifest["target"].get("classes"),
         "features": manifest.get("features", {}).get("model"),
         "link": forest.link.function,
+        "algorithm": {"row": algorithm["row"], "batch": algorithm["batch"]},
     }
     return Artifact(
         files={

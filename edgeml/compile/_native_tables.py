@@ -14,7 +14,10 @@ Layout (little-endian; ``kernels/edgeml_forest.h`` reads it and checks every ind
   threshold ``UINT32_MAX``; or, when the model allows it (flag 2, "compact": no categorical
   split, fewer than 65,535 thresholds per feature and 8,192 slots), two uint32 per node,
   ``left`` and ``threshold << 16 | slot``, a leaf's threshold ``0xFFFF``;
-- per node its leaf value (0.0 for internal nodes); the categorical bitset words.
+- per node its leaf value (0.0 for internal nodes); the categorical bitset words;
+- flag 4: a QuickScorer section (``_native_qs``) for forests without categorical splits whose
+  trees have at most 64 leaves; flags 8 and 16: single rows / batches run it instead of the
+  walk (chosen by measurement at export, ``_native_choice``).
 
 >>> import lightgbm as lgb
 >>> x = np.random.default_rng(0).normal(size=(200, 2))
@@ -40,6 +43,7 @@ from edgeml.compile._forest import (
     Tree,
     parse_model,
 )
+from edgeml.compile._native_qs import QuickScorer, quickscorer, section
 
 __all__ = ["HEADER_SIZE", "MAGIC", "VERSION", "Tables", "forest_blob", "forest_tables", "pack"]
 
@@ -52,7 +56,8 @@ LEAF = 0xFFFFFFFF  # a leaf's threshold: no code is above it, so it never moves
 NO_CAT = 0xFFFFFFFF
 LANES = 8  # EDGEML_FOREST_LANES: node slots are stored times this
 CHECK_SHARE = 0.98  # see _check_steps
-_AVERAGE, _COMPACT = 1, 2
+_AVERAGE, _COMPACT, _QS = 1, 2, 4
+QS_ROW, QS_BATCH = 8, 16  # EDGEML_FOREST_QS_ROW, EDGEML_FOREST_QS_BATCH
 COMPACT_LEAF = 0xFFFF  # a compact leaf's threshold (EDGEML_COMPACT_LEAF)
 
 
@@ -74,6 +79,8 @@ class Tables:
     values: np.ndarray  # float64 (N)
     words: np.ndarray  # uint32
     compact: bool = False  # nodes packed as two uint32 each in the blob
+    qs: QuickScorer | None = None  # the QuickScorer section, where the forest allows one
+    qs_use: int = 0  # QS_ROW | QS_BATCH: where the engine runs QuickScorer (chosen at export)
 
 
 def _variant(tree: Tree, node: int) -> int:
@@ -119,7 +126,18 @@ def forest_tables(forest: Forest) -> Tables:
         and all(kind != CATEGORY for _, kind in slots)
         and (len(counts) == 0 or int(counts.max()) < COMPACT_LEAF)
     )  # fmt: skip
+    qs = None
+    if not words:
+        node_slots = [np.array([slot_index[(int(f), int(k))] for f, k in
+                                zip(tree.split_feature, kinds, strict=True)], dtype=np.int64)
+                      for tree, kinds in zip(forest.trees, variants, strict=True)]  # fmt: skip
+        node_ks = [np.array([np.searchsorted(uniques[int(f)], v) for f, v in
+                             zip(tree.split_feature, tree.threshold, strict=True)], dtype=np.int64)
+                   for tree in forest.trees]  # fmt: skip
+        slot_features = np.array([feature for feature, _ in slots], dtype=np.int64)
+        qs = quickscorer(forest, node_slots, node_ks, counts, slot_features)
     return Tables(
+        qs=qs,
         compact=compact,
         num_feature=forest.num_feature,
         num_output=forest.num_class,
@@ -223,13 +241,17 @@ def pack(tables: Tables) -> bytes:
         tables.words.astype("<u4").tobytes(),
     ]
     body = b"".join(s + b"\0" * (-len(s) % 8) for s in sections)
+    flags = tables.flags
+    if tables.qs is not None:
+        body += section(tables.qs)
+        flags |= _QS | tables.qs_use
     counts = (tables.num_feature, tables.num_output, len(tables.trees), len(tables.nodes),
               len(tables.slots), len(tables.thresholds), len(tables.words))  # fmt: skip
     size = HEADER_SIZE + len(body)
 
     def header(checksum: int) -> bytes:
         return struct.pack(
-            "<8sII7IIIIdQQ", MAGIC, VERSION, HEADER_SIZE, *counts, tables.link, tables.flags,
+            "<8sII7IIIIdQQ", MAGIC, VERSION, HEADER_SIZE, *counts, tables.link, flags,
             tables.iterations, tables.sigmoid, checksum, size,
         )  # fmt: skip
 

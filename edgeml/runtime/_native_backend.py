@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from edgeml.bundle import Bundle
     from edgeml.runtime._prep import RuntimePrep
 
-__all__ = ["ERRORS", "NativeBackend", "load_backend", "open_core"]
+__all__ = ["ALGORITHMS", "ERRORS", "NativeBackend", "load_backend", "open_core"]
 
 _RERUN = "re-export it: edgeml export BUNDLE --format native"
 ERRORS = {
@@ -46,7 +46,9 @@ ERRORS = {
     8: "corrupted tree {where}",
     9: "corrupted node {where}",
     10: "misaligned in memory",
+    11: "corrupted QuickScorer section (entry, slot or tree {where})",
 }
+ALGORITHMS = {"walk": 0, "quickscorer": 8 | 16}  # EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH
 _Doubles = ctypes.Array[ctypes.c_double]
 
 
@@ -67,6 +69,9 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
         lib.edgeml_forest_predict.argtypes = [pointer, pointer, ctypes.c_size_t, pointer,
                                               ctypes.c_int, pointer]  # fmt: skip
         lib.edgeml_forest_predict.restype = ctypes.c_int
+        if hasattr(lib, "edgeml_forest_set_algorithm"):  # absent from cores before QuickScorer
+            lib.edgeml_forest_set_algorithm.argtypes = [pointer, ctypes.c_uint32]
+            lib.edgeml_forest_set_algorithm.restype = ctypes.c_int
         if hasattr(lib, "edgeml_row_predict"):  # absent from cores built before it existed
             lib.edgeml_row_predict.argtypes = [pointer]
             lib.edgeml_row_predict.restype = ctypes.c_int
@@ -110,6 +115,14 @@ class NativeBackend:
 
     def __repr__(self) -> str:
         return f"NativeBackend({self.source}, {self.num_feature} features)"
+
+    def set_algorithm(self, *, row: str, batch: str) -> bool:
+        """Run single rows and batches with ``walk`` or ``quickscorer`` (what export measures);
+        False (nothing changed) where the blob has no QuickScorer section or the core predates
+        it. Not thread-safe: call it before sharing the backend."""
+        function = getattr(self._lib, "edgeml_forest_set_algorithm", None)
+        use = (ALGORITHMS[row] & 8) | (ALGORITHMS[batch] & 16)
+        return function is not None and function(self._forest_address, use) == 0
 
     def predict(self, inputs: np.ndarray | Mapping[str, Any]) -> np.ndarray:
         """LightGBM's output for a prepared matrix: ``(n,)``, or ``(n, K)`` for multiclass."""

@@ -1,0 +1,219 @@
+"""The engine's second algorithm, QuickScorer over the codes: equal to LightGBM and to the walk
+bit for bit, on every executor (batch and single row, both algorithms), and its blob section
+checked at load like the rest."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import replace
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgeml.bundle import read_bundle_files
+from edgeml.compile import export
+from edgeml.compile._forest import parse_model
+from edgeml.compile._native import core_library
+from edgeml.compile._native_choice import pick
+from edgeml.compile._native_tables import HEADER_SIZE, QS_BATCH, QS_ROW, forest_tables, pack
+from edgeml.compile._parity import adversarial_matrix, input_probes
+from edgeml.errors import ExportError
+from edgeml.runtime._native_backend import NativeBackend, open_core
+from tests.test_export_native import MODELS, lightgbm_model
+from tests.test_export_treelite import train
+
+pytestmark = pytest.mark.usefixtures("private_cache")
+
+ALGORITHMS = ("walk", "quickscorer")
+
+
+@pytest.fixture(scope="module")
+def core():
+    return open_core(core_library()[0])
+
+
+def every_executor(core, booster: lgb.Booster, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The model's output on ``rows`` by each algorithm, as a batch and row by row."""
+    engine = NativeBackend(core, pack(forest_tables(parse_model(booster.model_to_string()))),
+                           source="qs")  # fmt: skip
+    out = {}
+    for name in ALGORITHMS:
+        assert engine.set_algorithm(row=name, batch=name)
+        out[f"{name} batch"] = engine.predict(rows).reshape(len(rows), -1)
+        out[f"{name} row"] = np.array([engine.predict_one(r) for r in rows]).reshape(len(rows), -1)
+    return out
+
+
+def assert_all_equal(core, booster: lgb.Booster, rows: np.ndarray) -> None:
+    truth = booster.predict(rows).reshape(len(rows), -1)
+    for name, values in every_executor(core, booster, rows).items():
+        assert np.array_equal(values, truth), name
+
+
+def probe_rows(booster: lgb.Booster, n_features: int, seed: int = 2) -> np.ndarray:
+    """Random rows, every threshold and its neighbours, NaN, 0, ±inf, huge and tiny values."""
+    forest = parse_model(booster.model_to_string())
+    base = np.random.default_rng(seed).normal(size=(40, n_features))
+    special = np.array([np.nan, 0.0, -0.0, np.inf, -np.inf, 1e300, -1e300, 1e-36, -1e-36, -1.0])
+    rows = [base, adversarial_matrix(booster, base, categorical=set()),
+            input_probes(base, forest.split_features(), n_features)]  # fmt: skip
+    rows.append(np.repeat(special[:, None], n_features, axis=1))
+    return np.vstack(rows)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_both_algorithms_equal_booster_predict_on_every_objective(core, name):
+    booster = lightgbm_model(MODELS[name], categorical=False)
+    assert_all_equal(core, booster, probe_rows(booster, 4))
+
+
+def test_one_tree_and_one_leaf_trees(core):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 3))
+    one = lgb.train({"verbosity": -1, "num_leaves": 8}, lgb.Dataset(x, x[:, 0]), 1)
+    assert_all_equal(core, one, probe_rows(one, 3))
+    # a constant target: every tree is a single leaf
+    flat = lgb.train({"verbosity": -1}, lgb.Dataset(x, np.ones(300)), 3)
+    assert all(t.num_leaves == 1 for t in parse_model(flat.model_to_string()).trees)
+    assert_all_equal(core, flat, probe_rows(flat, 3))
+
+
+def test_sixty_four_leaves_take_quickscorer_and_more_do_not(core):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(5000, 5))
+    y = np.sin(3 * x[:, 0]) + x[:, 1] * x[:, 2]
+    full = lgb.train({"verbosity": -1, "num_leaves": 64, "min_data_in_leaf": 2},
+                     lgb.Dataset(x, y), 3)  # fmt: skip
+    tables = forest_tables(parse_model(full.model_to_string()))
+    assert tables.qs is not None and max(np.diff(tables.qs.leaf_start)) == 64
+    assert_all_equal(core, full, probe_rows(full, 5))
+    big = lgb.train({"verbosity": -1, "num_leaves": 65, "min_data_in_leaf": 2},
+                    lgb.Dataset(x, y), 2)  # fmt: skip
+    assert forest_tables(parse_model(big.model_to_string())).qs is None
+    engine = NativeBackend(core, pack(forest_tables(parse_model(big.model_to_string()))),
+                           source="65 leaves")  # fmt: skip
+    assert not engine.set_algorithm(row="quickscorer", batch="quickscorer")
+    assert engine.set_algorithm(row="walk", batch="walk")
+
+
+def test_categorical_splits_stay_on_the_walk(core):
+    booster = lightgbm_model({"objective": "binary"}, rounds=10, categorical=True)
+    assert forest_tables(parse_model(booster.model_to_string())).qs is None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**16),
+    leaves=st.integers(2, 64),
+    rounds=st.integers(1, 8),
+    missing=st.sampled_from(["nan", "zero", "none"]),
+    classes=st.sampled_from([1, 3]),
+)
+def test_every_executor_agrees_on_random_models(core, seed, leaves, rounds, missing, classes):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(400, 4)) * rng.choice([1.0, 100.0], 4)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    x[rng.random(x.shape) < 0.15] = 0.0
+    signal = np.nan_to_num(x[:, 0]) - np.nan_to_num(x[:, 1]) * (x[:, 2] == 0)
+    params = {"verbosity": -1, "num_leaves": leaves, "min_data_in_leaf": 3, "seed": seed,
+              "zero_as_missing": missing == "zero", "use_missing": missing != "none"}  # fmt: skip
+    if classes > 1:
+        params.update(objective="multiclass", num_class=classes)
+        y = np.digitize(signal, np.quantile(signal, [0.33, 0.66])).astype(float)
+    else:
+        y = signal
+    booster = lgb.train(params, lgb.Dataset(x, y), rounds)
+    rows = probe_rows(booster, 4, seed)
+    assert_all_equal(core, booster, rows)
+
+
+def qs_offset(blob: bytes) -> int:
+    return blob.index(b"EDGEMLQS", HEADER_SIZE)
+
+
+def resealed(blob: bytearray) -> bytes:
+    """The blob with its CRC-32 recomputed: only the loader's index checks stand in the way."""
+    blob[64:72] = b"\0" * 8
+    blob[64:72] = struct.pack("<Q", zlib.crc32(bytes(blob)))
+    return bytes(blob)
+
+
+@pytest.fixture(scope="module")
+def qs_tables():
+    booster = lightgbm_model({"objective": "binary"}, rounds=4, categorical=False)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.qs is not None
+    return tables
+
+
+def test_a_quickscorer_section_with_bad_indices_is_refused(core, qs_tables):
+    qs = qs_tables.qs
+    cases = {
+        "bound past its slot": replace(qs, bound=qs.bound + np.uint32(len(qs.masks) + 1)),
+        "tree out of range": replace(qs, trees=qs.trees + np.uint32(len(qs_tables.trees))),
+        "mask clears the last leaf": replace(qs, masks=np.zeros_like(qs.masks)),
+        "a tree of 65 leaves": replace(
+            qs, leaf_start=np.concatenate([[0], qs.leaf_start[1:] + np.uint32(65)])
+        ),
+    }
+    for name, bad in cases.items():
+        with pytest.raises(ExportError, match="corrupted QuickScorer section"):
+            NativeBackend(core, pack(replace(qs_tables, qs=bad)), source=name)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(data=st.data())
+def test_a_resealed_blob_with_a_flipped_quickscorer_byte_is_refused_or_safe(core, qs_tables, data):
+    good = pack(replace(qs_tables, qs_use=QS_ROW | QS_BATCH))
+    blob = bytearray(good)
+    start = qs_offset(good)
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(start, len(blob) - 1))
+        blob[at] ^= data.draw(st.integers(1, 255))
+    rows = np.random.default_rng(0).normal(size=(70, 4))
+    rows[::7] = np.nan
+    try:
+        engine = NativeBackend(core, resealed(blob), source="flipped")
+    except ExportError as exc:
+        assert "forest table is" in str(exc)
+        return
+    # accepted (a flipped leaf value or a mask bit the checks cannot tell): any output, no crash
+    assert engine.predict(rows).shape == (70,)
+    engine.predict_one(rows[0])
+
+
+def test_flags_without_a_section_are_refused(core, qs_tables):
+    blob = bytearray(pack(replace(qs_tables, qs=None)))
+    flags = struct.unpack_from("<I", blob, 48)[0]
+    struct.pack_into("<I", blob, 48, flags | QS_ROW)
+    with pytest.raises(ExportError, match="corrupted header"):
+        NativeBackend(core, resealed(blob), source="flags")
+
+
+def test_pick_needs_a_clear_margin():
+    assert pick({"walk": 10.0, "quickscorer": 9.6}) == "walk"
+    assert pick({"walk": 10.0, "quickscorer": 9.4}) == "quickscorer"
+    assert pick({"walk": 10.0}) == "walk"
+
+
+def test_export_measures_both_and_records_the_choice_in_manifest_and_blob(tmp_path):
+    bundle = train(tmp_path / "src.edgeml", "binary")
+    result = export(bundle, format="native")
+    assert result.parity["max_abs_diff"] == 0.0
+    manifest, files = read_bundle_files(bundle)
+    algorithm = manifest["backends"]["native"]["algorithm"]
+    blob = files["native/forest.bin"]
+    flags = struct.unpack_from("<I", blob, 48)[0]
+    assert algorithm["row"] in ALGORITHMS and algorithm["batch"] in ALGORITHMS
+    assert bool(flags & QS_ROW) == (algorithm["row"] == "quickscorer")
+    assert bool(flags & QS_BATCH) == (algorithm["batch"] == "quickscorer")
+    if "reason" not in algorithm:  # both were timed
+        assert set(algorithm["row_us"]) == set(ALGORITHMS) == set(algorithm["batch_us_per_row"])
+    description = json.loads(files["native/model.json"])
+    assert description["algorithm"] == {"row": algorithm["row"], "batch": algorithm["batch"]}
