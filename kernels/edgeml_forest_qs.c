@@ -36,8 +36,10 @@ uint64_t edgeml_qs_lay_out(const unsigned char *p, uint64_t at, size_t size, edg
     f->qs_entries = qs_get32(p + at + 12);
     f->qs_leaves = qs_get32(p + at + 16);
     f->qs_bounds = qs_get32(p + at + 20);
+    f->qs_width = qs_get32(p + at + 24);
     if (f->qs_entries > QS_MAX_COUNT || f->qs_leaves > QS_MAX_COUNT ||
-        f->qs_bounds > QS_MAX_COUNT) {
+        f->qs_bounds > QS_MAX_COUNT || (f->qs_width != 32 && f->qs_width != 64) ||
+        qs_get32(p + at + 28) != 0) {
         return 0;
     }
     at += EDGEML_QS_HEADER;
@@ -49,8 +51,8 @@ uint64_t edgeml_qs_lay_out(const unsigned char *p, uint64_t at, size_t size, edg
     at += qs_pad8(4ull * f->qs_bounds);
     f->qs_mask = (const uint64_t *)(const void *)(p + at);
     at += 8ull * f->qs_entries;
-    f->qs_tree = (const uint32_t *)(const void *)(p + at);
-    at += qs_pad8(4ull * f->qs_entries);
+    f->qs_tree = (const uint32_t *)(const void *)(p + at); /* unused (empty) in width 32 */
+    at += f->qs_width == 64 ? qs_pad8(4ull * f->qs_entries) : 0;
     f->qs_leaf_start = (const uint32_t *)(const void *)(p + at);
     at += qs_pad8(4u * trees);
     f->qs_values = (const double *)(const void *)(p + at);
@@ -102,7 +104,7 @@ int edgeml_qs_check(const edgeml_forest *f, size_t *where)
     }
     for (t = 0; t < f->n_trees; ++t) {
         uint32_t leaves = f->qs_leaf_start[t + 1] - f->qs_leaf_start[t];
-        if (leaves == 0 || leaves > EDGEML_QS_MAX_LEAVES) {
+        if (leaves == 0 || leaves > f->qs_width) {
             *where = t;
             return EDGEML_FOREST_BAD_QS;
         }
@@ -110,13 +112,14 @@ int edgeml_qs_check(const edgeml_forest *f, size_t *where)
     for (j = 0; j < f->qs_entries; ++j) {
         /* the tree's last leaf is never in a left subtree: with its bit in every mask, a
          * vector is never 0 and its lowest set bit is always one of the tree's leaves */
-        uint32_t tree = f->qs_tree[j], last;
+        uint64_t tree = f->qs_width == 64 ? f->qs_tree[j] : f->qs_mask[j] >> 32;
+        uint32_t last;
         if (tree >= f->n_trees) {
             *where = j;
             return EDGEML_FOREST_BAD_QS;
         }
         last = f->qs_leaf_start[tree + 1] - f->qs_leaf_start[tree] - 1u;
-        if (!((f->qs_mask[j] >> last) & 1u)) {
+        if (!((f->qs_mask[j] >> last) & 1u)) { /* last < 32 in width 32: the mask's half */
             *where = j;
             return EDGEML_FOREST_BAD_QS;
         }
@@ -141,12 +144,41 @@ static uint32_t lowest_bit(uint64_t v)
 #endif
 }
 
+/* Width 32: an entry is tree << 32 | mask, the vectors are uint32 (half the bytes streamed
+ * per false node, and half the vectors' cache lines). */
+static void qs_row32(const edgeml_forest *f, const uint32_t *codes, double *acc, uint32_t *bits)
+{
+    const uint64_t *entry = f->qs_mask;
+    uint32_t shift = f->nodes != NULL ? 16u : 0u;
+    uint32_t s, t, j;
+    for (t = 0; t < f->n_trees; ++t) {
+        bits[t] = ~(uint32_t)0;
+    }
+    for (s = 0; s < f->n_slots; ++s) {
+        uint32_t first = f->qs_bound_start[s];
+        uint32_t count = f->qs_bound_start[s + 1] - first - 1u;
+        uint32_t code = codes[(size_t)s * EDGEML_FOREST_LANES] >> shift;
+        uint32_t end = f->qs_bound[first + (code < count ? code : count)];
+        for (j = f->qs_slot_start[s]; j < end; ++j) {
+            uint64_t e = entry[j];
+            bits[e >> 32] &= (uint32_t)e;
+        }
+    }
+    for (t = 0; t < f->n_trees; ++t) {
+        acc[f->trees[t].output] += f->qs_values[f->qs_leaf_start[t] + lowest_bit(bits[t])];
+    }
+}
+
 void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, uint64_t *bits)
 {
     const uint64_t *mask = f->qs_mask;
     const uint32_t *tree = f->qs_tree;
     uint32_t shift = f->nodes != NULL ? 16u : 0u; /* compact forests keep codes << 16 */
     uint32_t s, t, j;
+    if (f->qs_width == 32) {
+        qs_row32(f, codes, acc, (uint32_t *)(void *)bits);
+        return;
+    }
     for (t = 0; t < f->n_trees; ++t) {
         bits[t] = ~(uint64_t)0;
     }

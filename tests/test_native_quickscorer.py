@@ -143,11 +143,15 @@ def resealed(blob: bytearray) -> bytes:
     return bytes(blob)
 
 
-@pytest.fixture(scope="module")
-def qs_tables():
-    booster = lightgbm_model({"objective": "binary"}, rounds=4, categorical=False)
+@pytest.fixture(scope="module", params=[32, 64])
+def qs_tables(request: pytest.FixtureRequest):
+    """A QuickScorer section of each width: trees of at most 32 leaves pack tree and mask in
+    one uint64, larger ones keep a uint64 mask and a tree index."""
+    leaves = 12 if request.param == 32 else 40
+    booster = lightgbm_model({"objective": "binary", "num_leaves": leaves, "min_data_in_leaf": 2},
+                             n=3000, rounds=4, categorical=False)  # fmt: skip
     tables = forest_tables(parse_model(booster.model_to_string()))
-    assert tables.qs is not None
+    assert tables.qs is not None and tables.qs.width == request.param
     return tables
 
 

@@ -43,13 +43,19 @@ class EngineMeter:
         blob = forest_blob(booster.model_to_string())
         backend = NativeBackend(self.library, blob, threads=1, source="search trial")
         features = np.ascontiguousarray(row, dtype=np.float64).reshape(-1)
-        backend.predict_one(features)  # warm-up: the tables come into cache
-        times = np.empty(calls)
-        for i in range(calls):
-            start = time.perf_counter_ns()
-            backend.predict_one(features)
-            times[i] = time.perf_counter_ns() - start
-        return float(np.median(times)) / 1000.0
+        best = float("inf")
+        # export runs single rows on the faster of the engine's algorithms: time each it has
+        for algorithm in ("walk", "quickscorer"):
+            if not backend.set_algorithm(row=algorithm, batch=algorithm):
+                continue
+            backend.predict_one(features)  # warm-up: the tables come into cache
+            times = np.empty(calls)
+            for i in range(calls):
+                start = time.perf_counter_ns()
+                backend.predict_one(features)
+                times[i] = time.perf_counter_ns() - start
+            best = min(best, float(np.median(times)) / 1000.0)
+        return best
 
 
 def latency_meter() -> EngineMeter | None:

@@ -31,7 +31,7 @@ from edgeml.compile._forest import Forest, Tree
 __all__ = ["MAGIC", "MAX_LEAVES", "VERSION", "QuickScorer", "quickscorer", "section"]
 
 MAGIC = b"EDGEMLQS"
-VERSION = 1  # EDGEML_QS_VERSION
+VERSION = 2  # EDGEML_QS_VERSION
 MAX_LEAVES = 64  # leaves of a tree: one uint64 bitvector
 
 
@@ -46,6 +46,11 @@ class QuickScorer:
     trees: np.ndarray  # uint32 per entry
     leaf_start: np.ndarray  # uint32 (T + 1)
     values: np.ndarray  # float64, leaves left to right per tree
+
+    @property
+    def width(self) -> int:
+        """32 when every tree has at most 32 leaves (entries packed in one uint64), else 64."""
+        return 32 if len(self.leaf_start) < 2 or np.diff(self.leaf_start).max() <= 32 else 64
 
 
 def quickscorer(
@@ -132,10 +137,17 @@ def _leaves_and_masks(tree: Tree) -> tuple[np.ndarray, np.ndarray]:
 
 def section(qs: QuickScorer) -> bytes:
     """The section's bytes: its header, then each array padded to 8 bytes."""
+    width = qs.width
+    if width == 32:  # tree << 32 | mask in one uint64, no tree array
+        entries = [qs.trees.astype(np.uint64) << np.uint64(32) | qs.masks & np.uint64(0xFFFFFFFF)]
+    else:
+        entries = [qs.masks, qs.trees.astype("<u4")]
     arrays = [
         qs.slot_start.astype("<u4"), qs.bound_start.astype("<u4"), qs.bound.astype("<u4"),
-        qs.masks.astype("<u8"), qs.trees.astype("<u4"), qs.leaf_start.astype("<u4"),
-        qs.values.astype("<f8"),
+        *(a.astype("<u8") if a.dtype == np.uint64 else a for a in entries),
+        qs.leaf_start.astype("<u4"), qs.values.astype("<f8"),
     ]  # fmt: skip
-    head = struct.pack("<8sIIII", MAGIC, VERSION, len(qs.masks), len(qs.values), len(qs.bound))
+    head = struct.pack(
+        "<8sIIIIII", MAGIC, VERSION, len(qs.masks), len(qs.values), len(qs.bound), width, 0
+    )
     return head + b"".join(a.tobytes() + b"\0" * (-a.nbytes % 8) for a in arrays)
