@@ -35,7 +35,9 @@ from _readme import write_section
 
 from edgeml.compile._forest import parse_model
 from edgeml.compile._native import core_library
-from edgeml.compile._native_tables import forest_blob
+from edgeml.compile._native_choice import choose
+from edgeml.compile._native_qs import section
+from edgeml.compile._native_tables import forest_blob, forest_tables
 from edgeml.runtime import RuntimePrep
 from edgeml.runtime._native_backend import NativeBackend, open_core
 from edgeml.spec.prep_plan import PrepPlan
@@ -112,6 +114,28 @@ def one_call(backend: NativeBackend, rows: np.ndarray) -> dict[str, float]:
     }
 
 
+def algorithms(
+    lib: Any, engine: NativeBackend, text: str, rows: np.ndarray, truth: np.ndarray
+) -> dict[str, Any]:
+    """The same figures with QuickScorer (where the model has a section), and what export
+    chooses on 500 of the rows; ``engine`` is left on the walk."""
+    tables = forest_tables(parse_model(text))
+    _, chosen = choose(lib, tables, rows[:500])
+    out: dict[str, Any] = {"choice": f"{chosen['row']} / {chosen['batch']}"}
+    if tables.qs is None or not engine.set_algorithm(row="quickscorer", batch="quickscorer"):
+        return out
+    qs = tables.qs
+    out["qs_bytes"] = len(section(qs))
+    out["qs_width"] = qs.width
+    out["qs_diff"] = float(np.max(np.abs(engine.predict(rows).reshape(truth.shape) - truth)))
+    out["qs"] = median_ns(lambda: engine.predict(rows), len(rows))
+    singles = list(rows[:1000])
+    out["qs_row"] = median_ns(lambda: [engine.predict_one(r) for r in singles], 1000) / 1e3
+    out["qs_row_call"] = one_call(engine, rows[:1000]).get("row_call")
+    engine.set_algorithm(row="walk", batch="walk")
+    return out
+
+
 def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict[str, Any]:
     path = model_file(work, name)
     text = path.read_text()
@@ -140,6 +164,7 @@ def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict
     singles = list(rows[:1000])
     out["native_row"] = median_ns(lambda: [one.predict_one(r) for r in singles], 1000) / 1e3
     out.update(one_call(one, rows[:1000]))
+    out.update(algorithms(lib, one, text, rows, truth))
     big = np.vstack([rows] * 5)
     for key, clock in (("threads", time.perf_counter), ("threads_cpu", time.process_time)):
         out[key] = tuple(
@@ -181,6 +206,25 @@ def table(results: list[dict[str, Any]]) -> str:
             f"| {r['blob_bytes']:,} | {r['diff']:.1e} "
             f"| {r['threads'][0]:,.0f} / {r['threads'][1]:,.0f} "
             f"({r['threads_cpu'][0]:,.0f} / {r['threads_cpu'][1]:,.0f}) |"
+        )
+    return "\n".join(lines)
+
+
+def algorithm_table(results: list[dict[str, Any]]) -> str:
+    """The walk against QuickScorer on each model (same runs, same rows)."""
+    lines = [
+        "| model | walk ns/row | QuickScorer ns/row | walk single row µs | QuickScorer single "
+        "row µs | predict_row one call µs, walk / QuickScorer | export chooses (row / batch) "
+        "| QuickScorer section bytes (width) | QuickScorer max abs diff |",
+        "| --- |" + " ---: |" * 6 + " --- | ---: | ---: |",
+    ]
+    for r in results:
+        cell = f"{r['qs_bytes']:,} ({r['qs_width']})" if "qs" in r else "— (no section)"
+        lines.append(
+            f"| {r['name']} | {r['native']:,.0f} | {_or_dash(r.get('qs'), ',.0f')} "
+            f"| {r['native_row']:.2f} | {_or_dash(r.get('qs_row'), '.2f')} "
+            f"| {r.get('row_call', float('nan')):.2f} / {_or_dash(r.get('qs_row_call'), '.2f')} "
+            f"| {r['choice']} | {cell} | {_or_dash(r.get('qs_diff'), '.1e')} |"
         )
     return "\n".join(lines)
 
@@ -261,6 +305,8 @@ def main() -> None:
         f"Machine: {os.cpu_count()} cores, AMD EPYC, load average {load} at the start (shared).\n"
         f"Command: `.venv/bin/python benchmarks/bench_engine.py --write-readme`\n\n"
         + table(results)
+        + "\n\n"
+        + algorithm_table(results)
         + "\n\n"
         + NOTES
     )
