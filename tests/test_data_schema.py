@@ -267,6 +267,25 @@ def test_conform_selects_orders_and_casts() -> None:
     assert_frame_equal(out, expected)
 
 
+def test_conform_reads_datetime_shapes_its_sample_did_not_show() -> None:
+    # The shapes are guessed from the first, middle and last values; the others must still be
+    # read (and read as the full list of shapes reads them), not reported as bad values.
+    text = ["2024-01-01T00:00:00"] * 5
+    text[1] = "2024-01-01 05:30"
+    text[3] = "2024-01-01T06:00:00+02:00"
+    out = conform(pl.DataFrame({"t": text}), {"t": "datetime"}, source="new.csv")["t"]
+    assert out.to_list() == [
+        dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1, 5, 30), dt.datetime(2024, 1, 1),
+        dt.datetime(2024, 1, 1, 4), dt.datetime(2024, 1, 1),
+    ]  # fmt: skip
+    with pytest.raises(SchemaError, match=r"column 't' row 2: cannot convert '2024-13-01'"):
+        conform(
+            pl.DataFrame({"t": ["2024-01-01", "2024-13-01", "2024-01-02"]}),
+            {"t": "datetime"},
+            source="new.csv",
+        )
+
+
 def test_conform_names_all_missing_columns_and_the_source() -> None:
     with pytest.raises(SchemaError, match=r"batch\.csv: missing column\(s\) 'b', 'c'"):
         conform(pl.DataFrame({"a": [1]}), {"a": "int", "b": "int", "c": "str"}, source="batch.csv")

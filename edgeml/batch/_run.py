@@ -116,12 +116,20 @@ def predict_file(
     show = wanted(progress)
     total = source.count_rows() if show else None
     batches = 0
-    # the next batch is read and prepared (Polars) while this one is predicted (the engine)
-    prepared = ahead((scorer.prepare(batch) for batch in source), depth=1)
+    # Three stages overlap, each on its own thread: the next batches are parsed and prepared
+    # (Polars, the feature kernels) while this one is predicted (the engine) and written.
+    parsed = ahead(iter(source), depth=1)
+    prepared = ahead((scorer.prepare(batch) for batch in parsed), depth=1)
     arrow = any(kind(p) in ("parquet", "ipc") for p in source.paths)
     writer = Writer(out)
     arrow |= writer.kind == ".parquet"
-    with system_pool(needed=arrow), closing(prepared), writer, Bar(total, enabled=show) as bar:
+    with (
+        system_pool(needed=arrow),
+        closing(parsed),
+        closing(prepared),
+        writer,
+        Bar(total, enabled=show) as bar,
+    ):
         for ready in prepared:
             writer.write(scorer.finish(ready))
             bar.advance(ready.rows)

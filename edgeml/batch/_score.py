@@ -103,13 +103,13 @@ class Scorer:
         (the time-series carry), on any one thread."""
         frame = batch.frame
         conformed = _named(batch, lambda: conform(frame, self.schema, source=_HERE))
+        ids = self._ids(batch, conformed)
         if self.carry is not None:
             _one_kernel_thread()
             target = self._history(frame, batch.source)
             conformed = self.carry.apply(
                 conformed, target=target, source=batch.source, where=batch.where
             )
-        ids = self._ids(batch)
         matrix = None
         if self.explain or not self.backend.takes_raw_input:
             matrix = to_matrix(apply_prep(self.model.plan, conformed))
@@ -153,12 +153,16 @@ class Scorer:
             self._id_types = logical_schema(infer_types(ids, keep_raw=keep))
         return self._id_types
 
-    def _ids(self, batch: Batch) -> list[pl.Series]:
+    def _ids(self, batch: Batch, conformed: pl.DataFrame) -> list[pl.Series]:
         if not self.ids:
             return []
         types = self.id_types(batch)
-        ids = batch.frame.select(self.ids)
-        return _named(batch, lambda: conform(ids, types, source=_HERE)).get_columns()
+        # an id the model also reads as the same type is already converted (a time column)
+        done = [c for c in self.ids if self.schema.get(c) == types[c]]
+        rest = [c for c in self.ids if c not in done]
+        ids = batch.frame.select(rest)
+        converted = _named(batch, lambda: conform(ids, {c: types[c] for c in rest}, source=_HERE))
+        return [conformed[c] if c in done else converted[c] for c in self.ids]
 
     def _history(self, frame: pl.DataFrame, source: str) -> np.ndarray | None:
         """The target's past values, encoded (NaN where unknown), as ``edgeml.load`` feeds them."""

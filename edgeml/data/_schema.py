@@ -39,6 +39,7 @@ _BOOL_PAIRS = ({"yes", "no"}, {"true", "false"}, {"y", "n"}, {"t", "f"})
 _NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M",
                   "%Y-%m-%d %H:%M", "%Y-%m-%d")  # fmt: skip
 _TZ_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
+_FORMATS = (*_NAIVE_FORMATS, *_TZ_FORMATS)
 _ISO_PREFIX = r"^\d{4}-\d{1,2}-\d{1,2}"
 
 
@@ -105,9 +106,16 @@ def convert(series: pl.Series, logical: str, *, source: str) -> pl.Series:
         check = value.is_not_null()
     else:
         check = value.is_not_null() & ~_is_nan(value, dtype)
-    converted = _converter(value, dtype, logical)
+    formats = _FORMATS
+    if dtype == pl.String and logical in ("date", "datetime"):
+        formats = _formats_seen(series)
+    converted = _converter(value, dtype, logical, formats)
     result = frame.select(new=converted, bad=check & converted.is_null())
     bad = result["bad"]
+    if bad.any() and formats != _FORMATS:  # a shape the sample did not show: try them all
+        converted = _converter(value, dtype, logical, _FORMATS)
+        result = frame.select(new=converted, bad=check & converted.is_null())
+        bad = result["bad"]
     if bad.any():
         row = int(bad.arg_max() or 0)
         raise SchemaError(
@@ -186,8 +194,11 @@ def _is_nan(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return value.is_nan() if dtype.is_float() else pl.lit(False)
 
 
-def _converter(value: pl.Expr, dtype: pl.DataType, logical: str) -> pl.Expr:
-    """An expression that converts ``value`` to ``logical``; null where a value does not fit."""
+def _converter(
+    value: pl.Expr, dtype: pl.DataType, logical: str, formats: tuple[str, ...] = ()
+) -> pl.Expr:
+    """An expression that converts ``value`` to ``logical``; null where a value does not fit.
+    Text dates and datetimes are read with ``formats`` (of ``_FORMATS``, in its order)."""
     text = dtype == pl.String
     if logical == "float":
         return value.cast(pl.Float64, strict=False)
@@ -213,14 +224,15 @@ def _converter(value: pl.Expr, dtype: pl.DataType, logical: str) -> pl.Expr:
     if logical == "date":
         if text:
             return pl.coalesce(
-                value.str.to_date("%Y-%m-%d", strict=False), _parse_datetime(value).dt.date()
+                value.str.to_date("%Y-%m-%d", strict=False),
+                _parse_datetime(value, formats).dt.date(),
             )
         if dtype == pl.Datetime:
             return _naive_utc(value, dtype).dt.date()
         return value
     # datetime
     if text:
-        return _parse_datetime(value)
+        return _parse_datetime(value, formats)
     if dtype == pl.Datetime:
         return _naive_utc(value, dtype)
     return value.cast(pl.Datetime("us"))
@@ -239,15 +251,39 @@ def _naive_utc(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return value.cast(pl.Datetime("us"))
 
 
-def _parse_datetime(text: pl.Expr) -> pl.Expr:
-    naive = [text.str.to_datetime(f, strict=False, time_unit="us") for f in _NAIVE_FORMATS]
-    aware = [
+def _parse_datetime(text: pl.Expr, formats: tuple[str, ...] = ()) -> pl.Expr:
+    """The first of ``formats`` (all of ``_FORMATS`` if empty) that reads each value, as naive
+    UTC; null where none does."""
+    parsed = [
         text.str.to_datetime(f, strict=False, time_unit="us")
+        if f in _NAIVE_FORMATS
+        else text.str.to_datetime(f, strict=False, time_unit="us")
         .dt.convert_time_zone("UTC")
         .dt.replace_time_zone(None)
-        for f in _TZ_FORMATS
+        for f in formats or _FORMATS
     ]
-    return pl.coalesce(*naive, *aware)
+    return pl.coalesce(*parsed)
+
+
+def _formats_seen(series: pl.Series) -> tuple[str, ...]:
+    """The formats of ``_FORMATS`` that read a few of the column's values spread over it.
+
+    Polars evaluates every branch of a coalesce on every row, so converting with all seven
+    shapes costs seven parses; a column keeps one shape in practice, and :func:`convert` tries
+    them all again if a value the sample did not show is left unread.
+    """
+    values = series.drop_nulls()
+    if values.len() == 0:
+        return _FORMATS
+    sample = values.gather(sorted({0, values.len() // 2, values.len() - 1})).str.strip_chars()
+    hits = sample.to_frame("v").select(
+        pl.col("v").str.to_datetime(f, strict=False, time_unit="us").is_not_null().any().alias(f)
+        if f in _NAIVE_FORMATS
+        else pl.col("v").str.to_datetime(f, strict=False).is_not_null().any().alias(f)
+        for f in _FORMATS
+    )
+    seen = tuple(f for f in _FORMATS if hits[f][0])
+    return seen or _FORMATS
 
 
 def _normalise(series: pl.Series, dtype: pl.DataType) -> pl.Series:
