@@ -106,7 +106,7 @@ def convert(series: pl.Series, logical: str, *, source: str) -> pl.Series:
         check = value.is_not_null()
     else:
         check = value.is_not_null() & ~_is_nan(value, dtype)
-    formats = _FORMATS
+    formats: tuple[str, ...] = _FORMATS
     if dtype == pl.String and logical in ("date", "datetime"):
         formats = _formats_seen(series)
     converted = _converter(value, dtype, logical, formats)
