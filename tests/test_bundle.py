@@ -9,7 +9,7 @@ from edgeml.errors import BundleError, ChecksumError, VersionError
 
 
 def test_round_trip_records_checksums(tmp_path):
-    path = write_bundle(tmp_path / "m.edgeml", {"task": "binary"}, {"model.txt": b"abc"})
+    path = write_bundle(tmp_path / "m.edgeml", {"note": "x"}, {"model.txt": b"abc"})
     manifest = read_manifest(path)
     assert manifest["schema_version"] == SCHEMA_VERSION
     assert manifest["files"] == {

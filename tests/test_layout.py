@@ -43,3 +43,97 @@ def test_the_check_sees_a_private_import(tmp_path):
     (fake / "monitor").mkdir()
     (fake / "monitor" / "_y.py").write_text("from edgeml.monitor._log import read_window\n")
     assert _private_imports_across_packages(fake) == ["edgeml/serve/_x.py:1 edgeml.monitor._log"]
+
+
+# -- the manifest is read through edgeml.spec.manifest.Manifest, never by string keys -----------
+
+# The bundle's integrity layer checks the raw JSON before it is typed (its digest, signature,
+# schema version, and that every path it names is inside the bundle), for any JSON object.
+RAW_MANIFEST_READERS = {
+    "edgeml/bundle/_digest.py",
+    "edgeml/bundle/_paths.py",
+    "edgeml/bundle/_read.py",
+    "edgeml/bundle/_sign.py",
+    "edgeml/bundle/_write.py",
+}
+# Modules not migrated yet, with the reads they still make: the count may only go down.
+PENDING_MANIFEST_READS: dict[str, int] = {
+    "edgeml/batch/_dask.py": 1,
+    "edgeml/batch/_plugin.py": 1,
+    "edgeml/batch/_run.py": 1,
+    "edgeml/batch/_score.py": 1,
+    "edgeml/compile/__init__.py": 1,
+    "edgeml/compile/_cpackage.py": 7,
+    "edgeml/compile/_docker.py": 1,
+    "edgeml/compile/_lightgbm.py": 1,
+    "edgeml/compile/_mlflow.py": 2,
+    "edgeml/compile/_native.py": 4,
+    "edgeml/compile/_onnx.py": 3,
+    "edgeml/compile/_parity.py": 2,
+    "edgeml/compile/_treelite.py": 5,
+    "edgeml/pipeline/_model.py": 6,
+    "edgeml/pipeline/_train.py": 5,
+    "edgeml/runtime/_native_backend.py": 2,
+    "edgeml/runtime/_onnx_backend.py": 3,
+    "edgeml/runtime/_post.py": 3,
+    "edgeml/runtime/_predictor.py": 1,
+    "edgeml/runtime/_prep.py": 3,
+    "edgeml/runtime/_treelite_backend.py": 2,
+}
+
+
+def _is_manifest(node: ast.expr) -> bool:
+    """``manifest``, ``x.manifest`` or ``x.raw_manifest``: a manifest as a plain dict."""
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", None)
+    return isinstance(name, str) and name.endswith("manifest")
+
+
+def _string_key_reads(package: Path = PACKAGE) -> dict[str, int]:
+    """Per module outside edgeml/spec: ``manifest["key"]`` and ``manifest.get("key")`` reads."""
+    found: dict[str, int] = {}
+    for path in sorted(package.rglob("*.py")):
+        name = str(path.relative_to(package.parent))
+        if name.startswith("edgeml/spec/") or name in RAW_MANIFEST_READERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            key = None
+            if isinstance(node, ast.Subscript) and _is_manifest(node.value):
+                key = node.slice
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("get", "setdefault", "pop")
+                and _is_manifest(node.func.value)
+                and node.args
+            ):
+                key = node.args[0]
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                found[name] = found.get(name, 0) + 1
+    return found
+
+
+def test_the_manifest_is_read_through_its_typed_class():
+    reads = _string_key_reads()
+    new = {
+        name: count for name, count in reads.items() if count > PENDING_MANIFEST_READS.get(name, 0)
+    }
+    assert new == {}, (
+        "read the manifest through edgeml.spec.manifest.Manifest (bundle.spec, model.spec, "
+        f"predictor.spec), not by string keys: {new}"
+    )
+
+
+def test_the_check_sees_a_string_key_read(tmp_path):
+    # The check must be able to fail: each form of a string-key read, in a module outside spec.
+    fake = tmp_path / "edgeml"
+    (fake / "serve").mkdir(parents=True)
+    (fake / "serve" / "_x.py").write_text(
+        "def f(manifest, model, key):\n"
+        "    a = manifest['task']\n"
+        "    b = model.manifest.get('metrics', {})\n"
+        "    manifest.setdefault('x', 1)\n"
+        "    return manifest[key], model.spec.task\n"  # neither a string key nor a dict: fine
+    )
+    (fake / "spec").mkdir()
+    (fake / "spec" / "manifest.py").write_text("def f(manifest):\n    return manifest['task']\n")
+    assert _string_key_reads(fake) == {"edgeml/serve/_x.py": 3}

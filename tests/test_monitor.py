@@ -362,11 +362,10 @@ def test_bad_window(telco):
 
 def test_monitor_config_from_the_manifest():
     assert monitor_config({}) == MonitorConfig()
-    assert monitor_config({"config": {"monitor": {"psi_alert": 0.5}}}).psi_alert == 0.5
+    assert monitor_config({"monitor": {"psi_alert": 0.5}}).psi_alert == 0.5
     # An unknown key elsewhere (a newer edgeml's config) still keeps [monitor].
-    manifest = {"config": {"future": {}, "monitor": {"window": 50}}}
-    assert monitor_config(manifest).window == 50
-    assert monitor_config({"config": {"monitor": {"window": "x"}}}) == MonitorConfig()
+    assert monitor_config({"future": {}, "monitor": {"window": 50}}).window == 50
+    assert monitor_config({"monitor": {"window": "x"}}) == MonitorConfig()
 
 
 def test_summary_json_is_strict(telco):

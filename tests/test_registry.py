@@ -23,6 +23,9 @@ def fake_bundle(path: Path, value: float = 0.8) -> Path:
     manifest = {
         "created_at": CREATED,
         "task": "binary",
+        "target": {"name": "churn", "classes": ["No", "Yes"]},
+        "model": {"file": "model.txt"},
+        "prep": {"columns": [], "steps": []},
         "metrics": {"primary": "roc_auc", "holdout": {"roc_auc": value}},
     }
     files = {"model.txt": f"tree {value}".encode(), "c/model.c": b"int x;"}

@@ -178,12 +178,12 @@ def test_search_and_leaderboard_sections_when_the_manifest_has_them(bundles, tmp
             for i in range(5)
         ],
     }  # fmt: skip
-    manifest["leaderboard"] = [
+    manifest["leaderboard"] = {"metric": "roc_auc", "shipped": "gbdt", "candidates": [
         {"family": "gbdt", "cv": {"mean": 0.91, "std": 0.02}, "latency_us": 3.0,
          "within_noise": True},
         {"family": "rf", "cv": {"mean": 0.85, "std": 0.03}, "latency_us": 9.0,
          "within_noise": False},
-    ]  # fmt: skip
+    ]}  # fmt: skip
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     reseal(bundle)
     out = report(bundle, tmp_path / "r.html")

@@ -9,9 +9,9 @@ is atomic and a replacement killed half-way is finished by the next open or writ
 
 >>> import tempfile, pathlib
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "m.edgeml"
->>> _ = write_bundle(out, {"task": "binary"}, {"model.txt": b"tree"})
->>> read_manifest(out)["task"]
-'binary'
+>>> _ = write_bundle(out, {"note": "any JSON object"}, {"model.txt": b"tree"})
+>>> read_manifest(out)["note"]
+'any JSON object'
 >>> open_bundle(out).read("model.txt")
 b'tree'
 """

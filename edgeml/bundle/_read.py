@@ -12,7 +12,7 @@ reader never mixes files of two versions: a bundle replaced while it is read is 
 never one version's manifest with the other's model.
 
 >>> bundle = open_bundle("churn.edgeml")                           # doctest: +SKIP
->>> bundle.read(bundle.manifest["model"]["file"])[:10]             # doctest: +SKIP
+>>> bundle.read(bundle.spec.model_file)[:10]                       # doctest: +SKIP
 b'tree\\nversi'
 """
 
@@ -28,7 +28,6 @@ from typing import Any
 from edgeml.bundle._digest import DIGEST, manifest_digest, parse_manifest
 from edgeml.bundle._paths import MANIFEST, check_paths, read_member, safe_name
 from edgeml.bundle._recover import recover
-from edgeml.bundle._shape import check_shape
 from edgeml.errors import BundleError, ChecksumError
 from edgeml.spec.manifest import SCHEMA_VERSION, Manifest, check_version
 
@@ -37,7 +36,8 @@ __all__ = ["SCHEMA_VERSION", "Bundle", "open_bundle", "read_bundle_files", "read
 
 @dataclass(frozen=True, kw_only=True)
 class Bundle:
-    """An opened bundle: ``path`` as given (for messages), ``root`` the directory read."""
+    """An opened bundle: ``path`` as given (for messages), ``root`` the directory read,
+    ``manifest`` the parsed JSON object and ``files`` its checksums."""
 
     path: Path
     root: Path
@@ -47,7 +47,8 @@ class Bundle:
 
     @cached_property
     def spec(self) -> Manifest:
-        """The manifest, typed (:class:`edgeml.spec.manifest.Manifest`)."""
+        """The manifest, typed (:class:`edgeml.spec.manifest.Manifest`); a model's manifest is
+        checked when the bundle is opened, so this raises only for a bundle without a task."""
         return Manifest.from_dict(self.manifest, where=str(self.path))
 
     def read(self, name: str) -> bytes:
@@ -81,7 +82,7 @@ def open_bundle(path: str | Path, *, verify: bool = True, public_key: Any = None
     """Open and check a bundle (see the module docstring); BundleError and its subclasses name
     the bundle and what is wrong.
 
-    >>> open_bundle("churn.edgeml", public_key="team.key.pub").manifest["task"]  # doctest: +SKIP
+    >>> open_bundle("churn.edgeml", public_key="team.key.pub").spec.task  # doctest: +SKIP
     'binary'
     """
     path = Path(path)
@@ -96,8 +97,9 @@ def open_bundle(path: str | Path, *, verify: bool = True, public_key: Any = None
     check_version(manifest, where=str(path))
     _check_digest(manifest, path)
     files = check_paths(manifest, where=str(path))
-    check_shape(manifest, where=str(path))
     bundle = Bundle(path=path, root=root, manifest=manifest, files=files, manifest_bytes=text)
+    if "task" in manifest:  # a model's manifest: every section has the type its readers expect
+        _ = bundle.spec
     if verify:
         for name in files:
             bundle.read(name)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeml.batch import Writer
+from edgeml.bundle import open_bundle
 from edgeml.config import Config
 from edgeml.data import profile, read_data
 from edgeml.datasets import sensor_fleet
@@ -56,18 +57,20 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
     reporter.status("training with per-machine lag and rolling features")
     result = train(data_path, out=out / "sensor_fleet.edgeml", **common)
     deployed = deploy_demo(result.bundle, dataset.frame, TARGET, reporter=reporter)
-    primary = result.manifest["metrics"]["primary"]
-    plan = result.manifest["features"]["plan"]
+    manifest = open_bundle(result.bundle, verify=False).spec
+    without = open_bundle(plain.bundle, verify=False).spec
+    primary = manifest.metrics.primary or ""
+    plan = manifest.features.feature_plan
     return {
         "data": str(data_path),
         "quality": quality,
         "training": result.to_dict(),
         "features": {
-            "candidates": len(plan["candidates"]),
-            "kept": plan["kept"] or [],
+            "candidates": len(plan.candidates),
+            "kept": plan.kept or [],
             "metric": primary,
-            "holdout_with": result.metrics["holdout"][primary],
-            "holdout_without": plain.metrics["holdout"][primary],
+            "holdout_with": manifest.metrics.holdout[primary],
+            "holdout_without": without.metrics.holdout[primary],
         },
         "deploy": deployed,
     }

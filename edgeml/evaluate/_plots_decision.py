@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeml.spec.metrics import Decision
 from edgeml.util.figures import new_figure, style_axes, to_png
 
 __all__ = ["reliability", "threshold_curve"]
 
 
-def threshold_curve(decision: dict[str, Any]) -> bytes:
+def threshold_curve(decision: Decision) -> bytes:
     """Precision and recall of the out-of-fold predictions against the threshold, with the
     chosen threshold marked."""
-    curve, chosen = decision["curve"], float(decision["threshold"])
-    at = decision.get("out_of_fold", {})
+    curve, chosen = decision.curve or {}, float(decision.threshold)
+    at = decision.out_of_fold or {}
     fig = new_figure(6.4, 4.0)
     ax = fig.subplots()
     ax.plot(curve["threshold"], curve["precision"], lw=1.6, label="precision")
@@ -24,7 +25,7 @@ def threshold_curve(decision: dict[str, Any]) -> bytes:
         ax.plot([chosen], [at["precision"]], "o", color="C0")
         ax.plot([chosen], [at["recall"]], "o", color="C1")
     ax.annotate(
-        f"threshold {chosen:.3g} ({decision.get('rule', '')})",
+        f"threshold {chosen:.3g} ({decision.rule})",
         (chosen, 0.02),
         xytext=(4, 0),
         textcoords="offset points",

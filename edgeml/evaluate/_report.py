@@ -30,6 +30,8 @@ from edgeml.evaluate._report_page import page
 from edgeml.learn import predict_proba
 from edgeml.pipeline import Model, load
 from edgeml.prep import REFERENCE_ROWS, apply_prep, load_reference_rows, to_matrix
+from edgeml.spec.manifest import Manifest
+from edgeml.spec.metrics import Decision
 from edgeml.util.files import write_text_atomically
 from edgeml.util.html import Raw, esc, figure, fmt, note
 
@@ -62,7 +64,7 @@ def report(
     source = "<in-memory DataFrame>" if isinstance(data, pl.DataFrame) else str(data)
     evaluation = _evaluate(model, data, table, query) if data is not None else None
     try:
-        html = page(model.manifest, str(bundle), _sections(model, evaluation, source))
+        html = page(model.spec, str(bundle), _sections(model, evaluation, source))
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
         # The manifest passed its digest and outline checks, yet a value deep in a section
         # (a learning curve, the data card) is not what training writes: edited and re-sealed.
@@ -76,7 +78,7 @@ def report(
 
 def _sections(model: Model, evaluation: dict[str, Any] | None, source: str) -> list[Section]:
     """Every section, in pipeline order; search and leaderboard only when the bundle has them."""
-    manifest = model.manifest
+    manifest = model.spec
     names = model.booster.feature_name()
     gain = np.asarray(model.booster.feature_importance("gain"), dtype=np.float64)
     ranked = [names[i] for i in np.argsort(-gain, kind="stable")]
@@ -86,19 +88,21 @@ def _sections(model: Model, evaluation: dict[str, Any] | None, source: str) -> l
         ("prep", "Preparation decisions", tables.prep_decisions(manifest)),
         ("features", "Feature decisions", tables.feature_decisions(manifest)),
     ]
-    if manifest.get("leaderboard"):
+    if manifest.leaderboard:
         text = note(
             "Candidate model families scored on the same cross-validation folds; 'within noise' "
             "marks those a paired comparison over the folds cannot tell apart from the best."
         )
         out.append(("leaderboard", "Model comparison", text + results.leaderboard(manifest)))
-    if manifest.get("search"):
-        out.append(("search", "Hyperparameter search", _search(manifest)))
+    if manifest.search:
+        out.append(("search", "Hyperparameter search", _search(manifest.search, manifest)))
     out += [
         ("metrics", "Metrics", results.metrics(manifest, evaluation, source)),
     ]
-    if manifest.get("decision"):
-        out.append(("decision", "Decision threshold and calibration", _decision(manifest)))
+    if manifest.decision:
+        out.append(
+            ("decision", "Decision threshold and calibration", _decision(manifest.decision, model))
+        )
     out += [
         ("evaluation", "Evaluation plots", _evaluation(model, evaluation, source)),
         ("importance", "Feature importance", _importance(names, gain)),
@@ -199,16 +203,16 @@ def _evaluation(model: Model, evaluation: dict[str, Any] | None, source: str) ->
     return out + f'<div class="pair">{confusion}{calibration}</div>'
 
 
-def _decision(manifest: dict[str, Any]) -> str:
+def _decision(decision: Decision, model: Model) -> str:
     """The threshold, why it was chosen, and the out-of-fold curves it was chosen on."""
     from edgeml.evaluate import _plots_decision as plots
 
-    decision = manifest["decision"]
-    method = (manifest.get("calibration") or {}).get("method", "none")
-    at = decision.get("out_of_fold", {})
+    method = model.post.method
+    at = decision.out_of_fold or {}
+    positive = (model.target.classes or ["?", "?"])[1]
     text = (
-        f"A row is predicted {manifest['target']['classes'][1]!r} when its probability is above "
-        f"{decision['threshold']:.4g} (rule {decision['rule']}: {decision['reason']}); "
+        f"A row is predicted {positive!r} when its probability is above "
+        f"{decision.threshold:.4g} (rule {decision.rule}: {decision.reason}); "
         f"calibration: {method}."
     )
     if "f1" in at:
@@ -218,7 +222,7 @@ def _decision(manifest: dict[str, Any]) -> str:
         )
     out = note(text)
     figures = []
-    if decision.get("curve"):
+    if decision.curve:
         figures.append(
             _show(
                 plots.threshold_curve(decision),
@@ -228,10 +232,10 @@ def _decision(manifest: dict[str, Any]) -> str:
                 "training rows against the threshold; the dot marks the chosen one.",
             )
         )
-    if decision.get("reliability"):
+    if decision.reliability:
         figures.append(
             _show(
-                plots.reliability(decision["reliability"], method),
+                plots.reliability(decision.reliability, method),
                 alt="out-of-fold reliability curve",
                 ident="reliability",
                 caption="Observed positive rate against the predicted probability in ten "
@@ -294,13 +298,13 @@ def _importance(names: list[str], gain: np.ndarray) -> str:
     return _show(plots.importance(names, gain), alt="feature importance", caption=text)
 
 
-def _learning(manifest: dict[str, Any]) -> str:
+def _learning(manifest: Manifest) -> str:
     from edgeml.evaluate import _plots as plots
 
-    curves = {k: v for k, v in (manifest.get("learning_curves") or {}).items() if v}
+    curves = {k: v for k, v in (manifest.learning_curves or {}).items() if v}
     if not curves:
         return note("This bundle has no learning curves.")
-    rounds = manifest.get("model", {}).get("num_iterations")
+    rounds = manifest.model.num_iterations
     return _show(
         plots.learning_curves(curves),
         alt="learning curves",
@@ -311,15 +315,14 @@ def _learning(manifest: dict[str, Any]) -> str:
     )
 
 
-def _search(manifest: dict[str, Any]) -> str:
+def _search(search: dict[str, Any], manifest: Manifest) -> str:
     from edgeml.evaluate import _plots as plots
 
-    search = manifest["search"]
     body = results.search_summary(search)
     pareto = search.get("pareto") or []
     if not pareto:
         return body
-    metric = search.get("metric") or manifest.get("metrics", {}).get("primary", "metric")
+    metric = search.get("metric") or manifest.metrics.primary or "metric"
     budgets = search.get("budgets") or {
         k: search[k] for k in ("max_latency_us", "max_model_kb") if search.get(k)
     }

@@ -1,7 +1,10 @@
 """The report's page: inline stylesheet, header with the headline metric, contents, sections.
 
->>> html = page({"task": "binary", "target": {"name": "churn"}}, "m.edgeml",
-...             [("metrics", "Metrics", "<p>x</p>")])
+>>> from edgeml.spec.manifest import Manifest
+>>> manifest = Manifest.from_dict({"schema_version": 2, "task": "binary",
+...     "target": {"name": "churn", "classes": ["No", "Yes"]}, "model": {"file": "model.txt"},
+...     "prep": {"columns": [], "steps": []}})
+>>> html = page(manifest, "m.edgeml", [("metrics", "Metrics", "<p>x</p>")])
 >>> '<section id="metrics">' in html and 'href="#metrics"' in html
 True
 """
@@ -10,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeml.spec.manifest import Manifest
 from edgeml.util.html import STYLESHEET, esc, fmt, key_values, section
 
 
-def page(manifest: dict[str, Any], bundle: str, sections: list[tuple[str, str, str]]) -> str:
+def page(manifest: Manifest, bundle: str, sections: list[tuple[str, str, str]]) -> str:
     """The whole HTML document around ``sections`` (``(id, title, body HTML)`` each)."""
-    target = manifest.get("target", {})
-    title = f"edgeml report: {target.get('name', '?')} ({manifest.get('task', '?')})"
+    title = f"edgeml report: {manifest.target.name} ({manifest.task})"
     contents = "".join(f'<a href="#{esc(i)}">{esc(t)}</a>' for i, t, _ in sections)
     body = "".join(section(i, t, b) for i, t, b in sections)
     return (
@@ -25,23 +28,23 @@ def page(manifest: dict[str, Any], bundle: str, sections: list[tuple[str, str, s
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)}</title><style>{STYLESHEET}</style></head><body><main>"
         f'<header id="summary"><h1>{esc(title)}</h1>'
-        f'<p class="subtitle">{esc(bundle)} · created {esc(manifest.get("created_at", "—"))} '
-        f"· edgeml {esc(manifest.get('edgeml_version', '—'))}</p>"
+        f'<p class="subtitle">{esc(bundle)} · created {esc(manifest.created_at or "—")} '
+        f"· edgeml {esc(manifest.edgeml_version or '—')}</p>"
         f"{_headline(manifest)}{_overview(manifest)}<nav>{contents}</nav></header>"
         f"{body}</main></body></html>\n"
     )
 
 
-def _headline(manifest: dict[str, Any]) -> str:
+def _headline(manifest: Manifest) -> str:
     """Cards with the primary metric: holdout, baseline, cross-validation."""
-    metrics = manifest.get("metrics", {})
-    primary = metrics.get("primary")
+    metrics = manifest.metrics
+    primary = metrics.primary
     if not primary:
         return ""
     cards = [
-        (f"{primary} · holdout", fmt(metrics.get("holdout", {}).get(primary))),
-        (f"{primary} · baseline", fmt(metrics.get("baseline", {}).get(primary))),
-        (f"{primary} · CV mean ± std", fmt(metrics.get("cv", {}).get(primary))),
+        (f"{primary} · holdout", fmt(metrics.holdout.get(primary))),
+        (f"{primary} · baseline", fmt(metrics.baseline.get(primary))),
+        (f"{primary} · CV mean ± std", fmt(metrics.cv.get(primary))),
     ]
     return (
         '<div class="headline">'
@@ -54,19 +57,17 @@ def _headline(manifest: dict[str, Any]) -> str:
     )
 
 
-def _overview(manifest: dict[str, Any]) -> str:
-    target = manifest.get("target", {})
-    model = manifest.get("model", {})
-    classes = target.get("classes")
+def _overview(manifest: Manifest) -> str:
+    classes = manifest.classes
     facts = [
-        ("target", f"{target.get('name', '—')} ({manifest.get('task', '—')})"),
+        ("target", f"{manifest.target.name} ({manifest.task})"),
         ("classes", _classes(classes) if classes else "— (regression)"),
         (
             "model",
-            f"LightGBM, {fmt(model.get('num_trees'))} trees, "
-            f"{len(manifest.get('features', {}).get('model', []))} features",
+            f"LightGBM, {fmt(manifest.model.num_trees)} trees, "
+            f"{len(manifest.features.model)} features",
         ),
-        ("exported backends", ", ".join(manifest.get("backends", {})) or "—"),
+        ("exported backends", ", ".join(manifest.backends) or "—"),
     ]
     return key_values(facts)
 

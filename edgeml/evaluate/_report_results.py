@@ -13,15 +13,14 @@ from pathlib import PurePath
 from typing import Any
 
 from edgeml.metrics import higher_is_better
+from edgeml.spec.manifest import Manifest
 from edgeml.util.html import Raw, badge, esc, fmt, key_values, note, table
 
 
-def metrics(manifest: dict[str, Any], evaluation: dict[str, Any] | None, source: str) -> str:
+def metrics(manifest: Manifest, evaluation: dict[str, Any] | None, source: str) -> str:
     """Holdout beside the trivial baseline, CV mean ± std, and the ``--data`` scores if any."""
-    scores = manifest.get("metrics", {})
-    holdout, baseline = scores.get("holdout", {}), scores.get("baseline", {})
-    cv = scores.get("cv", {})
-    primary = scores.get("primary")
+    scores = manifest.metrics
+    holdout, baseline, cv, primary = scores.holdout, scores.baseline, scores.cv, scores.primary
     head = ["metric", "holdout", "baseline", "vs baseline", "CV mean ± std"]
     if evaluation:
         # The file name only: a long path would widen every column (the note has the whole).
@@ -42,10 +41,9 @@ def metrics(manifest: dict[str, Any], evaluation: dict[str, Any] | None, source:
         if evaluation:
             row += [fmt(evaluation["metrics"].get(metric)), fmt(evaluation["baseline"].get(metric))]
         rows.append(row)
-    split = scores.get("rows", {})
     facts = note(
-        f"Holdout: {fmt(split.get('holdout'))} rows ({scores.get('split', '—')} split), trained on "
-        f"{fmt(split.get('train'))} rows; {fmt(scores.get('cv_folds'))}-fold cross-validation. "
+        f"Holdout: {fmt(scores.rows.holdout)} rows ({scores.split or '—'} split), trained on "
+        f"{fmt(scores.rows.train)} rows; {fmt(scores.cv_folds)}-fold cross-validation. "
         "Baseline: the majority class (classification) or the training mean (regression)."
         + (f" {source}: {fmt(evaluation['rows'])} labelled rows." if evaluation else "")
     )
@@ -64,14 +62,13 @@ def _versus(name: str, model: Any, baseline: Any) -> Any:
     return badge(f"{model - baseline:+.4g}", kind)
 
 
-def leaderboard(manifest: dict[str, Any]) -> str:
+def leaderboard(manifest: Manifest) -> str:
     """The model families compared under the same folds, as the search wrote them.
 
     Read generically (one column per key) so a new field in the search's output shows up
     without a change here.
     """
-    board = manifest.get("leaderboard") or []
-    entries: list[dict[str, Any]] = board.get("entries", []) if isinstance(board, dict) else board
+    entries = list(manifest.leaderboard.candidates) if manifest.leaderboard else []
     columns = list(dict.fromkeys(k for entry in entries for k in entry))
     rows = [[_cell(entry.get(k)) for k in columns] for entry in entries]
     numeric = [

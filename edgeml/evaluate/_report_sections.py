@@ -4,27 +4,31 @@ Each function takes the manifest (and what else it needs) and returns the body H
 section; figures are added by :mod:`edgeml.evaluate._report`. Keys written by later stages
 (``search``, ``leaderboard``) are read defensively: a missing key shows as ``—``, never an error.
 
->>> "duplicates" in data_card({"data_card": {"rows": 3}, "prep": {"row_filters": [
-...     {"kind": "duplicates", "rows_removed": 1, "reason": "exact duplicate rows"}]}})
+>>> from edgeml.spec.manifest import Manifest
+>>> manifest = Manifest.from_dict({"schema_version": 2, "task": "regression",
+...     "target": {"name": "y"}, "model": {"file": "model.txt"}, "data_card": {"rows": 3},
+...     "prep": {"columns": [], "steps": [], "row_filters": [
+...         {"kind": "duplicates", "rows_removed": 1, "reason": "exact duplicate rows"}]}})
+>>> "duplicates" in data_card(manifest)
 True
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
+from edgeml.spec.manifest import Manifest
 from edgeml.util.html import Raw, badge, breakable, esc, fmt, key_values, note, table
 
 
-def data_card(manifest: dict[str, Any]) -> str:
+def data_card(manifest: Manifest) -> str:
     """Sources with sha256, rows, columns, when read, assumptions and the rows filtered out."""
-    card = manifest.get("data_card", {})
-    rows_used = card.get("rows_used")
+    card = manifest.data_card
     facts = [
-        ("rows read", fmt(card.get("rows"))),
-        ("rows used for training", fmt(rows_used)),
-        ("columns", fmt(card.get("columns"))),
-        ("read at", fmt(card.get("read_at"))),
+        ("rows read", fmt(card.rows)),
+        ("rows used for training", fmt(card.rows_used)),
+        ("columns", fmt(card.columns)),
+        ("read at", fmt(card.read_at)),
     ]
     sources = [
         [
@@ -32,15 +36,15 @@ def data_card(manifest: dict[str, Any]) -> str:
             Raw(f"<code>{esc(s.get('sha256') or '—')}</code>"),
             fmt(s.get("bytes")),
         ]
-        for s in card.get("sources", [])
+        for s in card.sources
     ]
-    assumptions = card.get("assumptions") or []
+    assumptions = card.assumptions
     listed = (
         "<ul>" + "".join(f"<li>{esc(a)}</li>" for a in assumptions) + "</ul>"
         if assumptions
         else note("No assumptions recorded (add them under [data] assumptions in edgeml.toml).")
     )
-    filters = manifest.get("prep", {}).get("row_filters", [])
+    filters = manifest.prep.row_filters
     filtered = (
         table(
             ["filter", "rows removed", "reason"],
@@ -65,18 +69,18 @@ def data_card(manifest: dict[str, Any]) -> str:
     )
 
 
-def feature_profile(manifest: dict[str, Any], ranked: list[str]) -> str:
+def feature_profile(manifest: Manifest, ranked: list[str]) -> str:
     """Each model feature in training, most important first: missing share and quantiles.
 
     From the monitoring histograms (deciles of the training values): a glance shows a feature
     that is mostly missing, constant, or has a maximum far beyond its 90th percentile.
     """
-    histograms = manifest.get("monitoring", {}).get("features", {})
-    categorical = set(manifest.get("features", {}).get("categorical", []))
+    histograms = manifest.monitoring.features
+    categorical = set(manifest.features.categorical)
     rows = []
     for name in [n for n in ranked if n in histograms]:
         hist = histograms[name]
-        edges = hist.get("edges") or []
+        edges = hist.edges or ()
         if name in categorical:
             values = ["categorical", "", "", "", ""]
         elif len(edges) == 11:  # deciles: edges 0, 1, 5, 9, 10 are min, 10%, median, 90%, max
@@ -85,7 +89,7 @@ def feature_profile(manifest: dict[str, Any], ranked: list[str]) -> str:
             # Repeated deciles were merged (a discrete feature): only the ends are known.
             low, high = (fmt(edges[0]), fmt(edges[-1])) if edges else ("—", "—")
             values = [low, "—", "—", "—", high]
-        rows.append([breakable(name), f"{hist.get('missing', 0.0):.1%}", *values])
+        rows.append([breakable(name), f"{hist.missing or 0.0:.1%}", *values])
     if not rows:
         return ""
     return "<h3>Model features in training</h3>" + table(
@@ -96,30 +100,27 @@ def feature_profile(manifest: dict[str, Any], ranked: list[str]) -> str:
     )
 
 
-def data_quality(manifest: dict[str, Any]) -> str:
+def data_quality(manifest: Manifest) -> str:
     """A few sentences on what the data held and what training could use of it."""
-    card = manifest.get("data_card", {})
-    schema: dict[str, str] = card.get("schema", {})
-    roles = {
-        c["name"]: c.get("role", "feature") for c in manifest.get("prep", {}).get("columns", [])
-    }
-    roles.update(manifest.get("roles", {}))
+    card = manifest.data_card
+    schema = card.schema
+    roles: dict[str, str] = {c.name: c.role for c in manifest.prep.columns}
+    roles.update(manifest.roles)
     counts: dict[str, int] = {}
     for column in schema:
         role = roles.get(column, "dropped")
         counts[role] = counts.get(role, 0) + 1
     by_role = ", ".join(f"{n} {role}" for role, n in sorted(counts.items(), key=lambda x: -x[1]))
-    model = manifest.get("features", {}).get("model", [])
+    model = manifest.features.model
     generated = [name for name in model if name not in schema]
-    histograms = manifest.get("monitoring", {}).get("features", {})
+    histograms = manifest.monitoring.features
     missing = sorted(
-        ((h.get("missing", 0.0), name) for name, h in histograms.items() if h.get("missing")),
-        reverse=True,
+        ((h.missing, name) for name, h in histograms.items() if h.missing), reverse=True
     )
-    removed = sum(f.get("rows_removed", 0) for f in manifest.get("prep", {}).get("row_filters", []))
+    removed = sum(f.get("rows_removed", 0) for f in manifest.prep.row_filters)
     facts = [
-        f"{fmt(card.get('rows'))} rows × {fmt(len(schema))} columns read; "
-        f"{fmt(card.get('rows_used'))} rows used ({fmt(removed)} removed by row filters).",
+        f"{fmt(card.rows)} rows × {fmt(len(schema))} columns read; "
+        f"{fmt(card.rows_used)} rows used ({fmt(removed)} removed by row filters).",
         f"Columns by role: {by_role or '—'}.",
         f"The model uses {len(model)} features"
         + (f", {len(generated)} of them engineered." if generated else "."),
@@ -135,17 +136,17 @@ def data_quality(manifest: dict[str, Any]) -> str:
     return "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in facts) + "</ul>"
 
 
-def prep_decisions(manifest: dict[str, Any]) -> str:
+def prep_decisions(manifest: Manifest) -> str:
     """Every column the prep plan saw: kept or dropped, and the reasons of its steps."""
-    prep = manifest.get("prep", {})
-    schema = manifest.get("data_card", {}).get("schema", {})
+    prep = manifest.prep
+    schema = manifest.data_card.schema
     reasons: dict[str, list[str]] = {}
-    for step in prep.get("steps", []):
-        reasons.setdefault(step.get("column", ""), []).extend(step.get("reasons", []))
+    for step in prep.steps:
+        reasons.setdefault(step.column, []).extend(step.reasons)
     rows = []
-    for column in prep.get("columns", []):
-        name, role = column.get("name", "—"), column.get("role", "feature")
-        why = [column.get("reason", ""), *reasons.get(name, [])]
+    for column in prep.columns:
+        name, role = column.name, column.role
+        why = [column.reason, *reasons.get(name, [])]
         decision = (
             badge("dropped", "bad")
             if role == "dropped"
@@ -159,7 +160,7 @@ def prep_decisions(manifest: dict[str, Any]) -> str:
                 role != "dropped",
                 [
                     breakable(name),
-                    column.get("dtype", "—"),
+                    column.dtype,
                     origin,
                     decision,
                     "; ".join(w for w in why if w) or "—",
@@ -167,7 +168,7 @@ def prep_decisions(manifest: dict[str, Any]) -> str:
             )
         )
     rows.sort(key=lambda r: r[0])  # dropped columns first: they are the decisions to check
-    settings = manifest.get("config", {}).get("prep", {})
+    settings = manifest.config.get("prep") or {}
     shown = ("impute", "outliers", "encoding", "scaling", "missing_indicators", "max_missing")
     setting_line = ", ".join(f"{k} = {fmt(settings[k])}" for k in shown if k in settings)
     dropped = sum(1 for keep, _ in rows if not keep)
@@ -177,16 +178,15 @@ def prep_decisions(manifest: dict[str, Any]) -> str:
     ) + table(["column", "type", "origin", "decision", "why"], [r for _, r in rows], what="columns")
 
 
-def feature_decisions(manifest: dict[str, Any]) -> str:
+def feature_decisions(manifest: Manifest) -> str:
     """The feature plan's steps and every candidate feature: kept or dropped, score, reason."""
-    features = manifest.get("features", {})
-    plan = features.get("plan") or {}
-    candidates = plan.get("candidates", [])
-    model = features.get("model", [])
+    plan = manifest.features.feature_plan
+    candidates = plan.candidates
+    model = manifest.features.model
     intro = note(
         f"The model uses {len(model)} features"
         + (
-            f"; {len(plan.get('kept', []))} of {len(candidates)} engineered candidates were kept."
+            f"; {len(plan.kept or [])} of {len(candidates)} engineered candidates were kept."
             if candidates
             else "; no features were engineered (no time column, or features = none)."
         )
@@ -195,11 +195,11 @@ def feature_decisions(manifest: dict[str, Any]) -> str:
         return intro
     steps = [
         [
-            step.get("kind", "—"),
-            breakable(", ".join(step.get("columns", [])) or "—"),
-            fmt({k: v for k, v in step.items() if k not in ("kind", "columns")}) or "—",
+            step.kind,
+            breakable(", ".join(getattr(step, "columns", [])) or "—"),
+            fmt({k: v for k, v in asdict(step).items() if k not in ("kind", "columns")}) or "—",
         ]
-        for step in plan.get("steps", [])
+        for step in plan.steps
     ]
     ordered = sorted(candidates, key=lambda c: not c.get("kept"))
     rows = [

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeml.bundle import read_manifest
+from edgeml.bundle import open_bundle
 from edgeml.config import Config, MonitorConfig
-from edgeml.errors import BundleError, ConfigError, EdgeMLError
+from edgeml.errors import ConfigError, EdgeMLError
 from edgeml.monitor._drift import (
     FeatureDrift,
     PredictionDrift,
@@ -40,6 +40,7 @@ from edgeml.monitor._log import LogWindow, read_window
 from edgeml.monitor._logschema import default_log_path
 from edgeml.monitor._series import Bucket, time_buckets
 from edgeml.runtime import RuntimePrep
+from edgeml.spec.feature_plan import FeaturePlan, TargetHistoryStep
 
 __all__ = ["MonitorSummary", "monitor_config", "monitor_summary"]
 
@@ -123,13 +124,13 @@ class MonitorSummary:
         )
 
 
-def monitor_config(manifest: dict[str, Any]) -> MonitorConfig:
-    """The ``[monitor]`` settings a bundle was trained with; the defaults for older bundles.
+def monitor_config(raw: dict[str, Any]) -> MonitorConfig:
+    """The ``[monitor]`` settings in a manifest's ``config`` (the settings a bundle was trained
+    with); the defaults for older bundles.
 
     >>> monitor_config({}).psi_alert
     0.25
     """
-    raw = manifest.get("config") or {}
     try:
         return Config.from_dict(raw, source="manifest config").monitor
     except (ConfigError, TypeError, AttributeError):
@@ -159,34 +160,32 @@ def monitor_summary(
     False
     """
     bundle = Path(bundle)
-    manifest = read_manifest(bundle)
-    config = config or monitor_config(manifest)
+    opened = open_bundle(bundle)
+    manifest = opened.spec
+    config = config or monitor_config(manifest.config)
     size = config.window if window is None else window
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ConfigError(f"window: expected a positive number of rows, got {size!r}")
     config = dataclasses.replace(config, window=size)
     log_path = Path(log) if log is not None else default_log_path(bundle)
     data = read_window(log_path, size)
-    task = str(manifest.get("task", ""))
-    classes = manifest.get("target", {}).get("classes")
-    monitoring = manifest.get("monitoring") or {}
-    baselines = monitoring.get("features") or {}
-    prep = RuntimePrep.from_manifest(manifest, source=str(bundle))
+    task = manifest.task
+    classes = manifest.classes
+    baselines = manifest.monitoring.feature_baselines()
+    prep = RuntimePrep.from_manifest(opened.manifest, source=str(bundle))
     names = list(prep.features)
     matrix, unreadable = _feature_matrix(prep, data)
     raw = raw_columns(baselines, data.inputs)
     features = feature_drift(baselines, matrix, names, config, raw=raw)
-    pred_base = monitoring.get("prediction")
+    pred_base = manifest.monitoring.prediction_baseline()
     prediction = prediction_drift(pred_base, data.score, config) if pred_base else None
-    metrics = manifest.get("metrics") or {}
-    if not isinstance(metrics, dict):
-        raise BundleError(f"{bundle}: manifest metrics is not a table")
-    holdout = _holdout_metrics(metrics, bundle)
-    primary = metrics.get("primary")
+    holdout = manifest.metrics.holdout_values()
+    primary = manifest.metrics.primary
     labelled = labelled_rows(data, task, classes)
     live = labelled.accuracy(holdout, config, primary)
     alerts, warnings = _messages(features, prediction, live)
-    stale = labels_stale(manifest, data.rows, int(np.count_nonzero(data.labelled)))
+    labels = int(np.count_nonzero(data.labelled))
+    stale = labels_stale(manifest.features.feature_plan, data.rows, labels)
     if stale:
         warnings.append(stale)
     series = time_buckets(
@@ -197,7 +196,7 @@ def monitor_summary(
     span = (end - start) if start is not None and end is not None else 0.0
     return MonitorSummary(
         bundle=str(bundle), log=str(log_path), task=task,
-        target=str(manifest.get("target", {}).get("name", "")), classes=classes, config=config,
+        target=manifest.target.name, classes=classes, config=config,
         window=size, generated_at=time.time() if now is None else float(now), rows=data.rows,
         requests=data.requests, start=start, end=end,
         rows_per_s=data.rows / span if span > 0 else None,
@@ -254,14 +253,13 @@ def _latency_histogram(data: LogWindow) -> dict[str, list[float]]:
     return {"edges": edges.tolist(), "counts": counts.astype(float).tolist()}
 
 
-def labels_stale(manifest: dict[str, Any], rows: int, labelled: int) -> str | None:
-    """The warning for a model whose features need past labels (target history) when fewer
-    than half the logged rows got one back, else None."""
-    steps = (manifest.get("features", {}).get("plan") or {}).get("steps", [])
+def labels_stale(plan: FeaturePlan, rows: int, labelled: int) -> str | None:
+    """The warning for a model whose features (``plan``) need past labels (target history)
+    when fewer than half the logged rows got one back, else None."""
     if (
         rows < 20
         or labelled >= rows / 2
-        or not any(s.get("kind") == "target_history" for s in steps)
+        or not any(isinstance(s, TargetHistoryStep) for s in plan.steps)
     ):
         return None
     return (
@@ -299,23 +297,3 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _holdout_metrics(metrics: Any, bundle: Path | str) -> dict[str, float]:
-    """The manifest's holdout metrics as numbers (null: undefined), or a BundleError naming one."""
-    holdout = metrics.get("holdout") if isinstance(metrics, dict) else None
-    if not holdout:
-        return {}
-    if not isinstance(holdout, dict):
-        raise BundleError(f"{bundle}: manifest metrics.holdout is not a table of metrics")
-    numbers: dict[str, float] = {}
-    for name, value in holdout.items():
-        if value is None:
-            numbers[name] = math.nan
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            numbers[name] = float(value)
-        else:
-            raise BundleError(
-                f"{bundle}: manifest metrics.holdout.{name} is {value!r}, expected a number"
-            )
-    return numbers

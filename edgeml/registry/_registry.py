@@ -283,16 +283,15 @@ class Registry:
 
     def _info(self, name: str, version: int, current: int | None) -> VersionInfo:
         path = self.root / name / f"v{version}"
-        manifest = read_manifest(path, verify=False)
-        metrics = manifest.get("metrics", {})
-        metric = metrics.get("primary")
-        value = metrics.get("holdout", {}).get(metric) if metric else None
+        manifest = open_bundle(path, verify=False).spec
+        metric = manifest.metrics.primary
+        value = manifest.metrics.holdout.get(metric) if metric else None
         return VersionInfo(
             name=name,
             version=version,
             path=path,
-            created_at=manifest.get("created_at"),
-            task=manifest.get("task"),
+            created_at=manifest.created_at,
+            task=manifest.task,
             metric=metric,
             value=value,
             is_current=version == current,

@@ -37,6 +37,7 @@ from edgeml.config import Config, DataConfig, RetrainConfig
 from edgeml.data import conform, last_watermark, logical_schema, read_data, redact
 from edgeml.errors import DataError, SchemaError, SourceError
 from edgeml.learn import has_label
+from edgeml.spec.manifest import Manifest
 from edgeml.util.progress import Reporter
 
 __all__ = ["MIN_HOLDOUT_ROWS", "gather_rows"]
@@ -62,7 +63,7 @@ class _Rows:
 
 def gather_rows(
     new_data: str | Path,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     trained: Config,
     settings: RetrainConfig,
     champion: Path,
@@ -76,9 +77,9 @@ def gather_rows(
     With ``[data] watermark`` the new rows are those after ``since``, by default the latest
     watermark the champion's data card records: exactly the rows collected since it trained.
     """
-    target = str(manifest["target"]["name"])
+    target = manifest.target.name
     source = str(new_data)
-    old_sources = [dict(s) for s in manifest["data_card"]["sources"]]
+    old_sources = [dict(s) for s in manifest.data_card.sources]
     data = trained.data
     if data.watermark is not None and since is None:
         since = last_watermark(old_sources, data.watermark)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from edgeml.bundle import MANIFEST, read_bundle_files, read_manifest, write_bundle
+from edgeml.bundle import MANIFEST, open_bundle, read_bundle_files, write_bundle
 from edgeml.compile import latency_meter, load_reference
 from edgeml.config import Config, RetrainConfig
 from edgeml.errors import BundleError, ConfigError, DataError, ExportError
@@ -40,6 +40,7 @@ from edgeml.registry import Registry
 from edgeml.retrain._compare import Comparison, paired_bootstrap
 from edgeml.retrain._data import MIN_HOLDOUT_ROWS, gather_rows
 from edgeml.search import EdgeBudget, latency_us, model_size_bytes
+from edgeml.spec.manifest import Manifest
 from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["MIN_HOLDOUT_ROWS", "RetrainResult", "retrain"]
@@ -117,7 +118,7 @@ def retrain(
     """
     store = Registry(registry) if isinstance(registry, str | Path) else registry
     champion, name = _champion(bundle, store, name, out)
-    manifest = read_manifest(champion, verify=True)
+    manifest = open_bundle(champion).spec
     trained = _trained_config(manifest, champion)
     settings = (config or trained).retrain
     rows = gather_rows(
@@ -187,15 +188,18 @@ def _champion(
     return store.current(chosen), chosen
 
 
-def _trained_config(manifest: dict[str, Any], champion: Path) -> Config:
+def _trained_config(manifest: Manifest, champion: Path) -> Config:
     """The config the champion was trained with (its data card says what it was trained on)."""
-    for key in ("config", "data_card", "target"):
-        if key not in manifest:
+    for key, empty in (
+        ("config", not manifest.config),
+        ("data_card", not manifest.data_card.sources),
+    ):
+        if empty:
             raise BundleError(
                 f"{champion / MANIFEST}: no {key!r} entry; retraining needs the settings and "
                 "data card of the training run (re-train it with this edgeml)"
             )
-    return Config.from_dict(manifest["config"], source=f"{champion / MANIFEST} config")
+    return Config.from_dict(manifest.config, source=f"{champion / MANIFEST} config")
 
 
 def _registry_name(bundle: str | Path | None, name: str | None) -> str:
@@ -276,7 +280,7 @@ def _verdict(comparison: Comparison) -> str:
 
 def _gates(
     path: Path,
-    champion: dict[str, Any],
+    champion: Manifest,
     config: Config,
     checks: dict[str, Any],
     reporter: Reporter,
@@ -285,14 +289,13 @@ def _gates(
     from edgeml.compile import export  # imports the toolchains: only for a possible winner
 
     failures = []
-    for backend, entry in champion.get("backends", {}).items():
-        options = {k: True for k in ("annotate", "quantize") if entry.get(k)}
+    for backend, entry in champion.backends.items():
         try:
             result = export(
                 path,
                 format=backend,
-                target=str(entry.get("target", "host")),
-                options=options,
+                target=entry.target or "host",
+                options=entry.options,
                 reporter=reporter,
             )
             checks[backend] = result.parity
@@ -312,7 +315,7 @@ def _budget(path: Path, config: Config, checks: dict[str, Any]) -> list[str]:
         return []
     manifest, files = read_bundle_files(path)
     reference = load_reference(manifest, files)
-    width = len(manifest["features"]["model"])
+    width = len(Manifest.from_dict(manifest, where=str(path)).features.model)
     row = reference.matrix[:1] if len(reference.matrix) else np.zeros((1, width))
     meter = latency_meter()  # the deployed engine; LightGBM where no compiler builds it
     latency = meter(reference.booster, row) if meter else latency_us(reference.booster, row)
@@ -345,10 +348,10 @@ def _finish_bundle(
     config, and where its rows came from: files, not the in-memory frame it was trained on, so
     that it can be retrained in turn, the same way."""
     manifest, files = read_bundle_files(path)
-    manifest["config"] = config
-    manifest["data_card"] = {**manifest["data_card"], "sources": sources}
-    manifest["retrain"] = record
-    write_bundle(destination, manifest, files)
+    spec = Manifest.from_dict(manifest, where=str(path))
+    card = dataclasses.replace(spec.data_card, sources=tuple(sources))
+    spec = dataclasses.replace(spec, config=config, data_card=card, retrain=record)
+    write_bundle(destination, spec.to_dict(), files)
 
 
 def _out_path(champion: Path, out: str | Path | None) -> Path:

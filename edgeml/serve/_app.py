@@ -40,6 +40,7 @@ from edgeml.serve._openapi import openapi_document
 from edgeml.serve._predict import Predictions
 from edgeml.serve._served import ServedModel
 from edgeml.serve._watch import Watch
+from edgeml.spec.manifest import Manifest
 
 __all__ = ["create_app"]
 
@@ -258,8 +259,8 @@ def _json(body: dict[str, Any], request_id: str) -> JSONResponse:
     return JSONResponse(body, headers={"x-request-id": request_id})
 
 
-def _monitor_config(manifest: dict[str, Any]) -> MonitorConfig:
+def _monitor_config(manifest: Manifest) -> MonitorConfig:
     try:
-        return Config.from_dict(manifest.get("config") or {}).monitor
+        return Config.from_dict(manifest.config).monitor
     except ConfigError:  # a bundle from an older edgeml: monitoring falls back to defaults
         return MonitorConfig()

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edgeml.bundle import read_manifest
+from edgeml.bundle import open_bundle
 from edgeml.errors import ServeError
 from edgeml.serve._holder import ServeSettings
 
@@ -84,8 +84,7 @@ def app_from_environment() -> Any:
 
 
 def _has_features(bundle: Path) -> bool:
-    plan = read_manifest(bundle, verify=False).get("features", {}).get("plan") or {}
-    return bool(plan.get("steps"))
+    return bool(open_bundle(bundle, verify=False).spec.features.feature_plan.steps)
 
 
 def _to_json(settings: ServeSettings) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import EdgeMLError, ExportError
 from edgeml.runtime import FeatureStream, Predictor, load, reference_columns
 from edgeml.serve._records import record_model, serving_columns
-from edgeml.spec.feature_plan import FeaturePlan
+from edgeml.spec.manifest import Manifest
 
 __all__ = ["ServedModel"]
 
@@ -63,10 +63,11 @@ class ServedModel:
         """Verify and open ``path``; :class:`~edgeml.errors.BundleError` if it cannot serve."""
         path = Path(path)
         bundle = open_bundle(path, verify=True)  # everything below reads this one version
-        manifest = bundle.manifest
-        stream = _stream_of(path, manifest)
+        manifest = bundle.spec
+        stream = _stream_of(manifest)
         predictor = load(bundle, backend=backend)
-        columns = serving_columns(manifest.get("input_schema", []), _inputs(predictor, stream))
+        schema = [c.to_dict() for c in manifest.input_schema]
+        columns = serving_columns(schema, _inputs(predictor, stream))
         if stream is not None and stream.plan.entity_col:
             # A new entity (a machine added to the fleet) is served, its category missing.
             entity = stream.plan.entity_col
@@ -74,7 +75,7 @@ class ServedModel:
                 {k: v for k, v in c.items() if k != "categories"} if c["name"] == entity else c
                 for c in columns
             ]
-        title = str(manifest.get("target", {}).get("name") or path.stem)
+        title = manifest.target.name or path.stem
         checks = _readiness(bundle, predictor)
         return cls(
             path=path,
@@ -160,8 +161,8 @@ class ServedModel:
         }
 
     @property
-    def manifest(self) -> dict[str, Any]:
-        return self.predictor.manifest
+    def manifest(self) -> Manifest:
+        return self.predictor.spec
 
     @property
     def backend(self) -> str:
@@ -173,7 +174,7 @@ class ServedModel:
         return {
             "model_version": self.version,
             "task": self.predictor.task,
-            "target": self.manifest.get("target", {}).get("name"),
+            "target": self.manifest.target.name,
             "classes": self.predictor.classes,
             "inputs": self.columns,
             "outputs": outputs,
@@ -186,7 +187,8 @@ class ServedModel:
         if self.predictor.task != "binary":
             return {}
         post = self.predictor.post
-        rule = (self.manifest.get("decision") or {}).get("rule", "fixed")
+        decision = self.manifest.decision
+        rule = decision.rule if decision else "fixed"
         return {
             "decision": {"threshold": post.threshold, "rule": rule},
             "calibration": {"method": post.method},
@@ -202,8 +204,8 @@ class ServedModel:
         return float(classes.index(output["prediction"]))
 
 
-def _stream_of(path: Path, manifest: dict[str, Any]) -> FeatureStream | None:
-    plan = FeaturePlan.from_dict(manifest.get("features", {}).get("plan") or {"steps": []})
+def _stream_of(manifest: Manifest) -> FeatureStream | None:
+    plan = manifest.features.feature_plan
     if not plan.steps:
         return None
     return FeatureStream(plan, max_entities=_MAX_ENTITIES)
@@ -222,8 +224,8 @@ def _inputs(predictor: Predictor, stream: FeatureStream | None) -> list[str]:
     return list(dict.fromkeys([*keys, *inputs, *plan.sources]))
 
 
-def _version(path: Path, manifest: dict[str, Any]) -> str:
-    digest = str(manifest.get("files", {}).get("model.txt", ""))[:12] or "unknown"
+def _version(path: Path, manifest: Manifest) -> str:
+    digest = manifest.files.get(manifest.model_file, "")[:12] or "unknown"
     # A registry version (``churn/v3``) names its model too; a plain bundle is its file name.
     registry = path.name.startswith("v") and path.name[1:].isdigit()
     label = f"{path.parent.name}/{path.name}" if registry else path.name
@@ -233,7 +235,8 @@ def _version(path: Path, manifest: dict[str, Any]) -> str:
 def _readiness(bundle: Bundle, predictor: Predictor) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     backend = predictor.backend_name
-    recorded = predictor.manifest.get("backends", {}).get(backend, {}).get("parity")
+    exported = predictor.spec.backends.get(backend)
+    recorded = exported.parity if exported else None
     if backend != "lightgbm":
         checks["recorded_parity"] = {
             "passed": bool(recorded and recorded.get("passed")),

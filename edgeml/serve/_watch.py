@@ -118,8 +118,8 @@ class Watch:
             matrix = prep.transform(columns)
         except EdgeMLError:  # a row the model refused never reaches the window; be safe anyway
             return {}
-        monitoring = served.manifest.get("monitoring", {})
-        baselines = monitoring.get("features", {})
+        monitoring = served.manifest.monitoring
+        baselines = monitoring.feature_baselines()
         raw = raw_columns(baselines, records)
         drift = feature_drift(baselines, matrix, list(prep.features), self.config, raw=raw)
         out: Gauges = {
@@ -144,7 +144,7 @@ class Watch:
                 (),
             ),
         }
-        baseline = monitoring.get("prediction")
+        baseline = monitoring.prediction_baseline()
         if baseline:
             prediction = prediction_drift(baseline, scores, self.config)
             out["edgeml_prediction_psi"] = (
@@ -158,7 +158,7 @@ class Watch:
         labelled = labelled_rows(window, served.predictor.task, served.predictor.classes)
         if labelled.rows.size == 0:
             return {"edgeml_labelled_rows": ("Labelled rows in the window.", {(): 0.0}, ())}
-        holdout = served.manifest.get("metrics", {}).get("holdout", {}) or {}
+        holdout = served.manifest.metrics.holdout_values()
         live = labelled.accuracy(holdout, self.config, None)
         values: dict[tuple[str, ...], float] = {
             (name,): _finite(value) for name, value in live.metrics.items()

@@ -1,16 +1,18 @@
-"""The bundle manifest as a typed, versioned value: what a loader reads, named and checked once.
+"""The bundle manifest as a typed, versioned value: every section code reads, named and checked.
 
 ``manifest.json`` stays a JSON object (see DESIGN.md, "The bundle"); :class:`Manifest` is how
-code reads it. :meth:`Manifest.from_dict` checks the schema version and the fields every loader
-needs (task, target, model file, the model's features, the exported backends) and raises
-:class:`~edgeml.errors.BundleError` naming the key otherwise; everything else stays reachable,
-untyped for now, in :attr:`Manifest.raw`. :meth:`Manifest.to_dict` gives the JSON object back.
+code reads it. :meth:`Manifest.from_dict` checks the schema version and every section against
+its dataclass (:mod:`edgeml.spec.section`) and raises :class:`~edgeml.errors.BundleError` naming
+the key otherwise; a section absent from an older bundle, or written only for some tasks, reads
+as empty or None. :meth:`Manifest.to_dict` gives the same JSON object back, keys this edgeml
+does not know included.
 
 >>> m = Manifest.from_dict({"schema_version": 2, "task": "binary",
 ...                         "target": {"name": "churn", "classes": ["No", "Yes"]},
+...                         "prep": {"columns": [], "steps": []},
 ...                         "model": {"file": "model.txt"}, "features": {"model": ["tenure"]}})
->>> m.task, m.target.classes, m.model_file, m.features, m.backends
-('binary', ('No', 'Yes'), 'model.txt', ('tenure',), ())
+>>> m.task, m.target.classes, m.model_file, m.features.model, list(m.backends), m.decision
+('binary', ('No', 'Yes'), 'model.txt', ('tenure',), [], None)
 >>> m.to_dict()["target"]
 {'name': 'churn', 'classes': ['No', 'Yes']}
 >>> Manifest.from_dict({"schema_version": 1}, where="old.edgeml")  # doctest: +ELLIPSIS
@@ -20,12 +22,17 @@ edgeml.errors.VersionError: old.edgeml: bundle schema version 1 is not supported
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from edgeml.errors import BundleError, VersionError
+from edgeml.spec.data_card import DataCardInfo
+from edgeml.spec.metrics import Decision, LeaderboardRecord, Metrics
+from edgeml.spec.model_entry import Backend, Features, InputColumn, ModelEntry
+from edgeml.spec.monitoring import Monitoring
+from edgeml.spec.prep_plan import PrepPlan
+from edgeml.spec.section import Section
 
 __all__ = ["BACKENDS", "SCHEMA_VERSION", "TASKS", "Manifest", "Target", "check_version"]
 
@@ -35,72 +42,97 @@ TASKS = ("binary", "multiclass", "regression")
 #: The model backends a manifest may list, fastest first: what ``auto`` tries, in this order.
 BACKENDS: tuple[str, ...] = ("native", "treelite", "onnx", "lightgbm")
 Task = Literal["binary", "multiclass", "regression"]
+_SCALAR = (str, int, float, bool)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Target:
-    """The column predicted; ``classes`` are the labels in code order (None for regression)."""
+class Target(Section):
+    """The column predicted; ``classes`` are the labels in code order (None for regression),
+    with the training rows' ``class_counts`` (or, for regression, the ``mean``)."""
 
     name: str
-    classes: tuple[Any, ...] | None = None
+    task: str | None = None
+    classes: tuple[Any, ...] | None = field(default=None, metadata={"null": True})
+    class_counts: tuple[int, ...] | None = None
+    mean: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Manifest:
-    """A bundle's manifest: the typed fields loaders read, and the whole object in ``raw``."""
+class Manifest(Section):
+    """A bundle's manifest, section by section, in the order the writer lays them out.
 
-    schema_version: int
+    ``decisions`` (what the pipeline chose and why), ``config`` (the settings trained with, read
+    by :meth:`edgeml.config.Config.from_dict`), ``calibration`` (read by
+    :meth:`edgeml.runtime.Post.from_manifest`), ``search`` and ``retrain`` (written by
+    :mod:`edgeml.search` and :mod:`edgeml.retrain`) are the JSON objects their owners define.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    edgeml_version: str | None = None
+    created_at: str | None = None
+    libraries: dict[str, str] = field(default_factory=dict)
     task: Task
     target: Target
-    model_file: str
-    features: tuple[str, ...] = ()
-    backends: tuple[str, ...] = ()
+    roles: dict[str, str] = field(default_factory=dict)
     id_cols: tuple[str, ...] = ()
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    input_schema: tuple[InputColumn, ...] = ()
+    prep: PrepPlan
+    features: Features = field(default_factory=Features)
+    model: ModelEntry
+    metrics: Metrics = field(default_factory=Metrics)
+    data_card: DataCardInfo = field(default_factory=DataCardInfo)
+    monitoring: Monitoring = field(default_factory=Monitoring)
+    backends: dict[str, Backend] = field(default_factory=dict)
+    decisions: tuple[dict[str, Any], ...] = ()
+    config: dict[str, Any] = field(default_factory=dict)
+    decision: Decision | None = None
+    calibration: dict[str, Any] | None = None
+    learning_curves: dict[str, dict[str, list[float]]] | None = None
+    search: dict[str, Any] | None = None
+    leaderboard: LeaderboardRecord | None = None
+    retrain: dict[str, Any] | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    digest: str | None = None
+    signature: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "manifest") -> Manifest:
+    def from_dict(cls, data: Any, *, where: str = "manifest", key: str = "") -> Manifest:
         """Read and check a parsed ``manifest.json``; BundleError (VersionError for the schema
         version) naming ``where`` and the key."""
-        version = check_version(data, where=where)
-        task = data.get("task")
-        if task not in TASKS:
-            raise BundleError(f"{where}: manifest task {task!r}; expected one of {TASKS}")
-        target = _table(data, "target", where)
-        name = target.get("name")
-        if not isinstance(name, str):
-            raise BundleError(f"{where}: manifest target.name is {name!r}; expected a string")
-        classes = target.get("classes")
-        if classes is not None and not isinstance(classes, list):
-            raise BundleError(f"{where}: manifest target.classes is not a list or null")
-        model_file = _table(data, "model", where).get("file")
-        if not isinstance(model_file, str):
-            raise BundleError(f"{where}: manifest model.file is {model_file!r}; expected a string")
-        return cls(
-            schema_version=version,
-            task=cast(Task, task),
-            target=Target(name=name, classes=None if classes is None else tuple(classes)),
-            model_file=model_file,
-            features=_names(_table(data, "features", where).get("model", []), where, "features"),
-            backends=tuple(_table(data, "backends", where)),
-            id_cols=_names(data.get("id_cols", []), where, "id_cols"),
-            raw=data,
-        )
+        if not isinstance(data, Mapping):
+            raise BundleError(f"{where}: manifest is {type(data).__name__}; expected an object")
+        check_version(data, where=where)
+        manifest = super().from_dict(data, where=where, key=key)
+        manifest._check(where)
+        return manifest
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object: ``raw`` with the typed fields written back."""
-        out = copy.deepcopy(dict(self.raw))
-        out["schema_version"] = self.schema_version
-        out["task"] = self.task
-        out["target"] = {
-            **out.get("target", {}),
-            "name": self.target.name,
-            "classes": None if self.target.classes is None else list(self.target.classes),
-        }
-        out["model"] = {**out.get("model", {}), "file": self.model_file}
-        out["features"] = {**out.get("features", {}), "model": list(self.features)}
-        out["id_cols"] = list(self.id_cols)
-        return out
+    @property
+    def model_file(self) -> str:
+        """The LightGBM model's file name inside the bundle."""
+        return self.model.file
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """The class labels in code order as a list (None for regression)."""
+        return None if self.target.classes is None else list(self.target.classes)
+
+    def _check(self, where: str) -> None:
+        """What the annotations cannot say: distinct plain class labels, two of them at least."""
+        classes = self.target.classes
+        if classes is not None:
+            if not all(isinstance(c, _SCALAR) for c in classes) or len(
+                set(map(str, classes))
+            ) != len(classes):
+                raise BundleError(f"{where}: manifest target.classes must be distinct plain values")
+            if self.task in ("binary", "multiclass") and len(classes) < 2:
+                raise BundleError(f"{where}: manifest target.classes has fewer than two classes")
+        for k, column in enumerate(self.input_schema):
+            if not all(isinstance(c, _SCALAR) for c in column.categories or ()):
+                raise BundleError(
+                    f"{where}: manifest input_schema[{k}].categories must be plain values"
+                )
 
 
 def check_version(data: Mapping[str, Any], *, where: str) -> int:
@@ -112,16 +144,3 @@ def check_version(data: Mapping[str, Any], *, where: str) -> int:
             f"version {SCHEMA_VERSION} (re-train, or upgrade edgeml if the bundle is newer)"
         )
     return SCHEMA_VERSION
-
-
-def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    value = data.get(key, {})
-    if not isinstance(value, Mapping):
-        raise BundleError(f"{where}: manifest {key} is {type(value).__name__}; expected an object")
-    return value
-
-
-def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BundleError(f"{where}: manifest {key} must be a list of column names")
-    return tuple(value)
