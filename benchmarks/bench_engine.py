@@ -216,7 +216,7 @@ def algorithm_table(results: list[dict[str, Any]]) -> str:
         "| model | walk ns/row | QuickScorer ns/row | walk single row µs | QuickScorer single "
         "row µs | predict_row one call µs, walk / QuickScorer | export chooses (row / batch) "
         "| QuickScorer section bytes (width) | QuickScorer max abs diff |",
-        "| --- |" + " ---: |" * 6 + " --- | ---: | ---: |",
+        "| --- |" + " ---: |" * 5 + " --- | ---: | ---: |",
     ]
     for r in results:
         cell = f"{r['qs_bytes']:,} ({r['qs_width']})" if "qs" in r else "— (no section)"

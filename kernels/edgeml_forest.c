@@ -231,8 +231,13 @@ static int lay_out(const unsigned char *p, size_t size, edgeml_forest *out)
         at += pad8(4ull * f.n_nodes);
         f.no_code = NO_CODE;
     }
-    f.values = (const double *)(p + at);
-    at += 8ull * f.n_nodes;
+    if (f.flags & EDGEML_FOREST_F32) {
+        f.values32 = (const float *)(p + at);
+        at += pad8(4ull * f.n_nodes);
+    } else {
+        f.values = (const double *)(p + at);
+        at += 8ull * f.n_nodes;
+    }
     f.words = (const uint32_t *)(p + at);
     total = at + pad8(4ull * f.n_words);
     if (f.flags & EDGEML_FOREST_QS) {
@@ -461,7 +466,7 @@ static void tree_lanes(const edgeml_forest *f, const edgeml_tree_info *t, const 
         }
     }
     for (l = 0; l < LANES; ++l) {
-        acc[l * K + t->output] += f->values[n[l]];
+        acc[l * K + t->output] += EDGEML_LEAF(f, values, values32, n[l]);
     }
 }
 
@@ -495,7 +500,7 @@ static void row_trees(const edgeml_forest *f, const uint32_t *codes, double *acc
             }
         }
         for (l = 0; l < count; ++l) {
-            leaf[id[l]] = f->values[n[l]];
+            leaf[id[l]] = EDGEML_LEAF(f, values, values32, n[l]);
         }
     }
     for (g = 0; g < T; ++g) {
@@ -540,7 +545,7 @@ static void tree_lanes_compact(const edgeml_forest *f, const edgeml_tree_info *t
         }
     }
     for (l = 0; l < LANES; ++l) {
-        acc[l * K + t->output] += f->values[n[l]];
+        acc[l * K + t->output] += EDGEML_LEAF(f, values, values32, n[l]);
     }
 }
 
@@ -576,7 +581,7 @@ static void row_trees_compact(const edgeml_forest *f, const uint32_t *codes, dou
             }
         }
         for (l = 0; l < count; ++l) {
-            leaf[id[l]] = f->values[n[l]];
+            leaf[id[l]] = EDGEML_LEAF(f, values, values32, n[l]);
         }
     }
     for (g = 0; g < T; ++g) {

@@ -59,7 +59,14 @@ enum edgeml_link {
 #define EDGEML_FOREST_QS 4u      /* flag: a QuickScorer section follows the bitset words */
 #define EDGEML_FOREST_QS_ROW 8u  /* flag: single rows use QuickScorer (measured at export) */
 #define EDGEML_FOREST_QS_BATCH 16u /* flag: batches use QuickScorer (measured at export) */
-#define EDGEML_FOREST_FLAGS 31u  /* every flag this core knows */
+#define EDGEML_FOREST_F32 32u   /* flag: leaf values stored as float (devices: smaller tables;
+                                   export keeps it only where the parity gate passes) */
+#define EDGEML_FOREST_FLAGS 63u  /* every flag this core knows */
+
+/* A leaf value, stored as double or (EDGEML_FOREST_F32) as float; the model-wide choice is a
+ * branch that always goes the same way. Sums stay double, in LightGBM's tree order. */
+#define EDGEML_LEAF(f, doubles, floats, i) \
+    ((f)->floats != NULL ? (double)(f)->floats[i] : (f)->doubles[i])
 
 /* QuickScorer over the codes (edgeml_forest_qs.c), for forests without categorical splits
  * whose trees all have at most 64 leaves. A tree's leaves are numbered left to right, and a
@@ -125,13 +132,15 @@ typedef struct edgeml_forest {
     const edgeml_tree_info *trees;
     const uint32_t *threshold, *slot, *left, *cat; /* per node; NULL when compact */
     const edgeml_node *nodes; /* per node when compact, else NULL */
-    const double *values; /* per node: the leaf value (0 for internal nodes) */
+    const double *values; /* per node: the leaf value (0 for internal nodes); NULL if F32 */
+    const float *values32; /* the same as float (EDGEML_FOREST_F32), else NULL */
     const uint32_t *words; /* categorical bitsets */
     /* QuickScorer (see above); qs_use: EDGEML_FOREST_QS_ROW | _BATCH, the algorithms in use */
     uint32_t qs_use, qs_entries, qs_leaves, qs_bounds, qs_width;
     const uint32_t *qs_slot_start, *qs_bound_start, *qs_bound, *qs_tree, *qs_leaf_start;
     const uint64_t *qs_mask;
     const double *qs_values;
+    const float *qs_values32; /* as values32 */
 } edgeml_forest;
 
 /* Error codes of edgeml_forest_open (0 is success). */

@@ -18,6 +18,7 @@
 
 #define QS_MAGIC "EDGEMLQS"
 #define QS_MAX_COUNT (1u << 28)
+#define QS_VALUE(f, i) EDGEML_LEAF(f, qs_values, qs_values32, i)
 
 static uint32_t qs_get32(const unsigned char *p)
 {
@@ -55,8 +56,13 @@ uint64_t edgeml_qs_lay_out(const unsigned char *p, uint64_t at, size_t size, edg
     at += f->qs_width == 64 ? qs_pad8(4ull * f->qs_entries) : 0;
     f->qs_leaf_start = (const uint32_t *)(const void *)(p + at);
     at += qs_pad8(4u * trees);
-    f->qs_values = (const double *)(const void *)(p + at);
-    at += 8ull * f->qs_leaves;
+    if (f->flags & EDGEML_FOREST_F32) {
+        f->qs_values32 = (const float *)(const void *)(p + at);
+        at += qs_pad8(4ull * f->qs_leaves);
+    } else {
+        f->qs_values = (const double *)(const void *)(p + at);
+        at += 8ull * f->qs_leaves;
+    }
     return at <= size ? at : 0;
 }
 
@@ -165,7 +171,7 @@ static void qs_row32(const edgeml_forest *f, const uint32_t *codes, double *acc,
         }
     }
     for (t = 0; t < f->n_trees; ++t) {
-        acc[f->trees[t].output] += f->qs_values[f->qs_leaf_start[t] + lowest_bit(bits[t])];
+        acc[f->trees[t].output] += QS_VALUE(f, f->qs_leaf_start[t] + lowest_bit(bits[t]));
     }
 }
 
@@ -192,6 +198,6 @@ void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, u
         }
     }
     for (t = 0; t < f->n_trees; ++t) {
-        acc[f->trees[t].output] += f->qs_values[f->qs_leaf_start[t] + lowest_bit(bits[t])];
+        acc[f->trees[t].output] += QS_VALUE(f, f->qs_leaf_start[t] + lowest_bit(bits[t]));
     }
 }

@@ -150,10 +150,10 @@ def test_zero_as_missing_matches_lightgbm_and_a_wrong_package_is_refused(
     _exported(bundle, tmp_path / "pkg")
 
     # Tables that forget the zero-as-missing rule send zeros the wrong way: refused.
-    def without_rule(text: str) -> bytes:
+    def without_rule(text: str, **options: bool) -> bytes:
         model = parse_model(text)
         trees = [dataclasses.replace(t, decision_type=t.decision_type & ~12) for t in model.trees]
-        return forest_blob(dataclasses.replace(model, trees=trees))
+        return forest_blob(dataclasses.replace(model, trees=trees), **options)
 
     monkeypatch.setattr(_cpackage, "forest_blob", without_rule)
     with pytest.raises(ParityError, match=r"refused: row \d+ .* a difference of"):

@@ -326,6 +326,12 @@ def predict(
 @click.option("--annotate", is_flag=True, help="Branch hints from the reference rows (treelite).")
 @click.option("--quantize", is_flag=True, help="Thresholds as integer bins (treelite).")
 @click.option(
+    "--leaf-values",
+    type=click.Choice(["float64", "float32"]),
+    default=None,
+    help="native, c: float32 leaf values, smaller tables (refused if parity fails).",
+)
+@click.option(
     "--sign",
     type=click.Path(path_type=Path),
     help="Sign the bundle with this Ed25519 private key (edgeml keygen).",
@@ -339,6 +345,7 @@ def export(
     out: Path | None,
     annotate: bool,
     quantize: bool,
+    leaf_values: str | None,
     sign: Path | None,
     as_json: bool,
 ) -> None:
@@ -359,7 +366,11 @@ def export(
         else:
             click.echo(f"signed {bundle}")
         return
-    options = {name: True for name, on in (("annotate", annotate), ("quantize", quantize)) if on}
+    options: dict[str, Any] = {
+        name: True for name, on in (("annotate", annotate), ("quantize", quantize)) if on
+    }
+    if leaf_values is not None:
+        options["leaf_values"] = leaf_values
     result = export_bundle(
         bundle, format=format_, target=target, out=out, reporter=Reporter(), options=options,
         sign=sign,

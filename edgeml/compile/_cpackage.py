@@ -46,7 +46,7 @@ from edgeml.compile._craw import (
     encode,
     raw_inputs,
 )
-from edgeml.compile._native_tables import forest_blob
+from edgeml.compile._native_tables import float32_option, forest_blob
 from edgeml.compile._parity import Reference, compare, load_reference, split_values
 from edgeml.compile._toolchain import (
     MAKE_HINT,
@@ -146,8 +146,11 @@ def kernels_dir() -> Path:
     )
 
 
-def generate_package(manifest: dict[str, Any], reference: Reference) -> dict[str, str]:
-    """Every source file of the C package for a bundle, as ``{name: text}``."""
+def generate_package(
+    manifest: dict[str, Any], reference: Reference, *, float32: bool = False
+) -> dict[str, str]:
+    """Every source file of the C package for a bundle, as ``{name: text}`` (``float32``: leaf
+    values stored as float32, smaller tables where the parity gate still passes)."""
     plan = PrepPlan.from_dict(manifest["prep"])
     derived = _derived_inputs(manifest, plan)
     if derived:
@@ -155,7 +158,9 @@ def generate_package(manifest: dict[str, Any], reference: Reference) -> dict[str
             f"c export: the model reads features computed from earlier rows ({', '.join(derived)}),"
             " which the C package cannot compute from one row; train with --features none"
         )
-    blob = forest_blob(reference.booster.model_to_string())
+    # a device walks (QuickScorer is chosen by measuring on the machine that runs it, and the
+    # device is not this one): no QuickScorer section, no bytes spent on it
+    blob = forest_blob(reference.booster.model_to_string(), quickscorer=False, float32=float32)
     target = manifest.get("target", {})
     model = ModelInfo(
         task=str(manifest.get("task", "regression")),
@@ -183,9 +188,10 @@ def build(request: ExportRequest) -> Artifact:
     manifest, files = request.manifest, request.files
     target, reporter = request.target, request.reporter
     tools = find_tools(target)
+    float32 = float32_option(request.options, "c")
     reporter.status("generating the C package")
     reference = load_reference(manifest, files)
-    sources = generate_package(manifest, reference)
+    sources = generate_package(manifest, reference, float32=float32)
     key = cache_key(
         "c-package",
         json.dumps(sources, sort_keys=True),
@@ -206,7 +212,12 @@ def build(request: ExportRequest) -> Artifact:
         f"{footprint['table_bytes']:,} bytes (read-only), stack {footprint['stack_bytes']:,} "
         "bytes per call, no heap"
     )
-    parity = _parity(entry, tools, manifest, reference, reporter)
+    try:
+        parity = _parity(entry, tools, manifest, reference, reporter)
+    except ParityError as exc:
+        if not float32:
+            raise
+        raise ParityError(f"{exc} (with float32 leaf values: export with float64 ones)") from None
     built = f"c/build/{target}/"
     out_files = {f"c/{name}": text.encode() for name, text in sources.items()}
     for library in ("libedgeml_model.a", "libedgeml_model.so"):
@@ -216,7 +227,7 @@ def build(request: ExportRequest) -> Artifact:
         "library": built + "libedgeml_model.so",
         "size_bytes": sizes["so_bytes"],
         "code_size_bytes": footprint["code_bytes"],
-        "footprint": footprint,
+        "footprint": {**footprint, "leaf_values": "float32" if float32 else "float64"},
         "compiler": tools.compiler_version,
         "cflags": list(tools.cflags),
         "code_size": sizes,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +26,9 @@ from edgeml.compile import Artifact, ExportRequest, _parity
 from edgeml.compile._cpackage import kernels_dir
 from edgeml.compile._forest import parse_model
 from edgeml.compile._native_choice import choose
-from edgeml.compile._native_tables import VERSION, forest_tables, pack
+from edgeml.compile._native_tables import VERSION, float32_option, forest_tables, pack
 from edgeml.compile._toolchain import cache_key, cached_build, compile_shared, find_compiler
-from edgeml.errors import ConfigError, ExportError
+from edgeml.errors import ExportError, ParityError
 from edgeml.runtime import NativeBackend, open_core
 
 __all__ = [
@@ -82,20 +83,19 @@ def build(request: ExportRequest) -> Artifact:
             f"for a device use: edgeml export {request.bundle} --format c --target "
             f"{request.target}"
         )
-    if request.options:
-        raise ConfigError(
-            f"native export: unknown option(s) {', '.join(sorted(request.options))}; it has none"
-        )
+    float32 = float32_option(request.options, "native")
     manifest, files = request.manifest, request.files
     started = time.perf_counter()
     forest = parse_model(files[manifest["model"]["file"]].decode())
-    tables = forest_tables(forest)
+    tables = replace(forest_tables(forest), float32=float32)
     table_seconds = time.perf_counter() - started
     library, hit = core_library("host")
     request.reporter.status(f"native engine core {'found in the cache' if hit else 'compiled'}")
     lib = open_core(library)
     reference = _parity.load_reference(manifest, files)
     tables, algorithm = choose(lib, tables, reference.matrix)
+    if not tables.qs_use:  # the walk won both: the section would only be bytes in the bundle
+        tables = replace(tables, qs=None)
     blob = pack(tables)
     request.reporter.status(
         f"native engine: {algorithm['row']} for single rows, {algorithm['batch']} for batches"
@@ -106,11 +106,17 @@ def build(request: ExportRequest) -> Artifact:
         _parity.input_probes(reference.matrix, forest.split_features(), forest.num_feature),
     ])  # fmt: skip
     truth = reference.predict(rows)
-    report = _parity.compare("native", backend.predict(rows), truth, rows=rows)
-    if algorithm["row"] != algorithm["batch"]:
-        # single rows run the other algorithm: the gate proves it too, on the same rows
-        backend.set_algorithm(row=algorithm["row"], batch=algorithm["row"])
-        _parity.compare(f"native ({algorithm['row']})", backend.predict(rows), truth, rows=rows)
+    try:
+        report = _parity.compare("native", backend.predict(rows), truth, rows=rows)
+        if algorithm["row"] != algorithm["batch"]:
+            # single rows run the other algorithm: the gate proves it too, on the same rows
+            backend.set_algorithm(row=algorithm["row"], batch=algorithm["row"])
+            name = f"native ({algorithm['row']})"
+            _parity.compare(name, backend.predict(rows), truth, rows=rows)
+    except ParityError as exc:
+        if not float32:
+            raise
+        raise ParityError(f"{exc} (with float32 leaf values: export with float64 ones)") from None
     core = library.read_bytes()
     depths = [tree.depth() for tree in forest.trees]
     info = {
@@ -129,6 +135,7 @@ def build(request: ExportRequest) -> Artifact:
         "core_cached": hit,
         "table_seconds": round(table_seconds, 3),
         "algorithm": algorithm,
+        "leaf_values": "float32" if float32 else "float64",
     }
     description = {
         **{k: info[k] for k in ("num_feature", "num_output", "table_version", "machine")},

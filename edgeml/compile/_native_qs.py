@@ -135,8 +135,9 @@ def _leaves_and_masks(tree: Tree) -> tuple[np.ndarray, np.ndarray]:
     return np.array(leaves, dtype=np.int64), masks.astype(np.uint64)
 
 
-def section(qs: QuickScorer) -> bytes:
-    """The section's bytes: its header, then each array padded to 8 bytes."""
+def section(qs: QuickScorer, *, float32: bool = False) -> bytes:
+    """The section's bytes: its header, then each array padded to 8 bytes (leaf values as
+    float32 when the blob's are)."""
     width = qs.width
     if width == 32:  # tree << 32 | mask in one uint64, no tree array
         entries = [qs.trees.astype(np.uint64) << np.uint64(32) | qs.masks & np.uint64(0xFFFFFFFF)]
@@ -145,7 +146,7 @@ def section(qs: QuickScorer) -> bytes:
     arrays = [
         qs.slot_start.astype("<u4"), qs.bound_start.astype("<u4"), qs.bound.astype("<u4"),
         *(a.astype("<u8") if a.dtype == np.uint64 else a for a in entries),
-        qs.leaf_start.astype("<u4"), qs.values.astype("<f8"),
+        qs.leaf_start.astype("<u4"), qs.values.astype("<f4" if float32 else "<f8"),
     ]  # fmt: skip
     head = struct.pack(
         "<8sIIIIII", MAGIC, VERSION, len(qs.masks), len(qs.values), len(qs.bound), width, 0

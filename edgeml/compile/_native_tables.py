@@ -14,7 +14,8 @@ Layout (little-endian; ``kernels/edgeml_forest.h`` reads it and checks every ind
   threshold ``UINT32_MAX``; or, when the model allows it (flag 2, "compact": no categorical
   split, fewer than 65,535 thresholds per feature and 8,192 slots), two uint32 per node,
   ``left`` and ``threshold << 16 | slot``, a leaf's threshold ``0xFFFF``;
-- per node its leaf value (0.0 for internal nodes); the categorical bitset words;
+- per node its leaf value (0.0 for internal nodes; float64, or float32 with flag 32); the
+  categorical bitset words;
 - flag 4: a QuickScorer section (``_native_qs``) for forests without categorical splits whose
   trees have at most 64 leaves; flags 8 and 16: single rows / batches run it instead of the
   walk (chosen by measurement at export, ``_native_choice``).
@@ -32,7 +33,9 @@ from __future__ import annotations
 import struct
 import zlib
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -44,8 +47,18 @@ from edgeml.compile._forest import (
     parse_model,
 )
 from edgeml.compile._native_qs import QuickScorer, quickscorer, section
+from edgeml.errors import ConfigError
 
-__all__ = ["HEADER_SIZE", "MAGIC", "VERSION", "Tables", "forest_blob", "forest_tables", "pack"]
+__all__ = [
+    "HEADER_SIZE",
+    "MAGIC",
+    "VERSION",
+    "Tables",
+    "float32_option",
+    "forest_blob",
+    "forest_tables",
+    "pack",
+]
 
 MAGIC = b"EDGEMLFT"
 VERSION = 2
@@ -58,6 +71,7 @@ LANES = 8  # EDGEML_FOREST_LANES: node slots are stored times this
 CHECK_SHARE = 0.98  # see _check_steps
 _AVERAGE, _COMPACT, _QS = 1, 2, 4
 QS_ROW, QS_BATCH = 8, 16  # EDGEML_FOREST_QS_ROW, EDGEML_FOREST_QS_BATCH
+_F32 = 32  # EDGEML_FOREST_F32
 COMPACT_LEAF = 0xFFFF  # a compact leaf's threshold (EDGEML_COMPACT_LEAF)
 
 
@@ -81,6 +95,7 @@ class Tables:
     compact: bool = False  # nodes packed as two uint32 each in the blob
     qs: QuickScorer | None = None  # the QuickScorer section, where the forest allows one
     qs_use: int = 0  # QS_ROW | QS_BATCH: where the engine runs QuickScorer (chosen at export)
+    float32: bool = False  # leaf values stored as float32 (flag 32; export checks parity)
 
 
 def _variant(tree: Tree, node: int) -> int:
@@ -213,9 +228,29 @@ def _lay_out(
     return root, depth
 
 
-def forest_blob(forest: Forest | str) -> bytes:
-    """The blob ``edgeml_forest_open`` maps (a Forest, or LightGBM model text to parse)."""
-    return pack(forest_tables(parse_model(forest) if isinstance(forest, str) else forest))
+def float32_option(options: Mapping[str, Any], backend: str) -> bool:
+    """Whether export ``options`` ask for float32 leaf values (``leaf_values``: ``float64``,
+    the default, or ``float32``); ConfigError on anything else.
+
+    >>> float32_option({"leaf_values": "float32"}, "native"), float32_option({}, "c")
+    (True, False)
+    """
+    unknown = sorted(set(options) - {"leaf_values"})
+    value = options.get("leaf_values", "float64")
+    if unknown or value not in ("float64", "float32"):
+        what = f"unknown option(s) {', '.join(unknown)}" if unknown else f"leaf_values={value!r}"
+        raise ConfigError(
+            f"{backend} export: {what}; the one option is leaf_values = float64 | float32"
+        )
+    return bool(value == "float32")
+
+
+def forest_blob(forest: Forest | str, *, quickscorer: bool = True, float32: bool = False) -> bytes:
+    """The blob ``edgeml_forest_open`` maps (a Forest, or LightGBM model text to parse); the
+    walk runs it. ``quickscorer=False`` leaves the QuickScorer section out (a device package,
+    which walks), ``float32`` stores leaf values as float32."""
+    tables = forest_tables(parse_model(forest) if isinstance(forest, str) else forest)
+    return pack(replace(tables, qs=tables.qs if quickscorer else None, float32=float32))
 
 
 def _node_sections(tables: Tables) -> list[bytes]:
@@ -237,13 +272,13 @@ def pack(tables: Tables) -> bytes:
         tables.slots.astype("<u4").tobytes(),
         tables.trees.astype("<u4").tobytes(),
         *_node_sections(tables),
-        tables.values.astype("<f8").tobytes(),
+        tables.values.astype("<f4" if tables.float32 else "<f8").tobytes(),
         tables.words.astype("<u4").tobytes(),
     ]
     body = b"".join(s + b"\0" * (-len(s) % 8) for s in sections)
-    flags = tables.flags
+    flags = tables.flags | (_F32 if tables.float32 else 0)
     if tables.qs is not None:
-        body += section(tables.qs)
+        body += section(tables.qs, float32=tables.float32)
         flags |= _QS | tables.qs_use
     counts = (tables.num_feature, tables.num_output, len(tables.trees), len(tables.nodes),
               len(tables.slots), len(tables.thresholds), len(tables.words))  # fmt: skip
