@@ -63,16 +63,23 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, signal + rng.normal(size=n) * 0.5
 
 
-def model_file(work: Path, name: str) -> Path:
-    path = work / (name.split()[0].replace("-", "") + ".txt")
-    if path.exists():
-        return path
-    objective, params, rounds = MODELS[name]
+def training_rows(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The 30,000 training rows and labels of a model (LightGBM's and ydf's)."""
+    objective = MODELS[name][0]
     x, signal = synthetic(30_000, 0)
     if objective == "multiclass":
         y = np.digitize(signal, np.quantile(signal, np.linspace(0, 1, 11)[1:-1])).astype(float)
     else:
         y = (signal > 0).astype(float)
+    return x, y
+
+
+def model_file(work: Path, name: str) -> Path:
+    path = work / (name.split()[0].replace("-", "") + ".txt")
+    if path.exists():
+        return path
+    objective, params, rounds = MODELS[name]
+    x, y = training_rows(name)
     settings = {"verbosity": -1, "num_threads": 2, "objective": objective, **params}
     lgb.train(settings, lgb.Dataset(x, y), rounds).save_model(str(path))
     return path
@@ -136,7 +143,26 @@ def algorithms(
     return out
 
 
-def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict[str, Any]:
+def ydf_figures(python: str, work: Path, name: str, rows_path: Path) -> dict[str, Any]:
+    """ydf's fastest engine on a GBT of the model's shape, same training rows (_ydf_probe)."""
+    _, params, rounds = MODELS[name]
+    x, y = training_rows(name)
+    stem = rows_path.stem.removesuffix("-rows")
+    np.save(work / f"{stem}-train-x.npy", x)
+    np.save(work / f"{stem}-train-y.npy", y)
+    command = [python, str(Path(__file__).with_name("_ydf_probe.py")),
+               str(work / f"{stem}-train-x.npy"), str(work / f"{stem}-train-y.npy"),
+               str(rows_path), str(rounds), str(params["num_leaves"]),
+               str(params.get("max_depth", 0))]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return {"ydf_note": result.stderr.strip()[-200:]}
+    return {"ydf": json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+def bench(
+    name: str, work: Path, core: Path, lleaves_python: str | None, ydf_python: str | None = None
+) -> dict[str, Any]:
     path = model_file(work, name)
     text = path.read_text()
     booster = lgb.Booster(model_str=text)
@@ -171,6 +197,8 @@ def bench(name: str, work: Path, core: Path, lleaves_python: str | None) -> dict
             median_ns(lambda b=backend: b.predict(big), len(big), 3, clock)
             for backend in (one, two)
         )
+    if ydf_python:
+        out.update(ydf_figures(ydf_python, work, name, rows_path))
     if lleaves_python:
         command = [lleaves_python, str(PROBE), str(path), str(blob_path), str(core),
                    str(rows_path), str(RUNS)]  # fmt: skip
@@ -210,13 +238,22 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _ydf_cell(r: dict[str, Any]) -> str:
+    ydf = r.get("ydf")
+    if not ydf:
+        return "—"
+    engine = (ydf.get("engines") or ["?"])[0].removeprefix("GradientBoostedTrees")
+    return f"{ydf['ydf']:,.0f}; {ydf['ydf_row']:,.0f}, {engine}"
+
+
 def algorithm_table(results: list[dict[str, Any]]) -> str:
     """The walk against QuickScorer on each model (same runs, same rows)."""
     lines = [
         "| model | walk ns/row | QuickScorer ns/row | walk single row µs | QuickScorer single "
         "row µs | predict_row one call µs, walk / QuickScorer | export chooses (row / batch) "
-        "| QuickScorer section bytes (width) | QuickScorer max abs diff |",
-        "| --- |" + " ---: |" * 5 + " --- | ---: | ---: |",
+        "| QuickScorer section bytes (width) | QuickScorer max abs diff | ydf ns/row (batches "
+        "of 100; of 1), engine |",
+        "| --- |" + " ---: |" * 5 + " --- | ---: | ---: | ---: |",
     ]
     for r in results:
         cell = f"{r['qs_bytes']:,} ({r['qs_width']})" if "qs" in r else "— (no section)"
@@ -224,7 +261,7 @@ def algorithm_table(results: list[dict[str, Any]]) -> str:
             f"| {r['name']} | {r['native']:,.0f} | {_or_dash(r.get('qs'), ',.0f')} "
             f"| {r['native_row']:.2f} | {_or_dash(r.get('qs_row'), '.2f')} "
             f"| {r.get('row_call', float('nan')):.2f} / {_or_dash(r.get('qs_row_call'), '.2f')} "
-            f"| {r['choice']} | {cell} | {_or_dash(r.get('qs_diff'), '.1e')} |"
+            f"| {r['choice']} | {cell} | {_or_dash(r.get('qs_diff'), '.1e')} | {_ydf_cell(r)} |"
         )
     return "\n".join(lines)
 
@@ -289,6 +326,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "edgeml-engine"))
     parser.add_argument("--lleaves-python", default="/tmp/lleaves-venv/bin/python")
     parser.add_argument("--only", default="", help="Only the models whose name has this.")
+    parser.add_argument("--ydf-python", default="", help="A Python with ydf (_ydf_probe.py).")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -299,7 +337,7 @@ def main() -> None:
     results = []
     for name in MODELS:
         if args.only in name:
-            results.append(bench(name, work, core, lleaves))
+            results.append(bench(name, work, core, lleaves, args.ydf_python or None))
             print(json.dumps(results[-1]), file=sys.stderr)
     body = (
         f"Machine: {os.cpu_count()} cores, AMD EPYC, load average {load} at the start (shared).\n"

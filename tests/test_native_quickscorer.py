@@ -81,6 +81,17 @@ def test_one_tree_and_one_leaf_trees(core):
     flat = lgb.train({"verbosity": -1}, lgb.Dataset(x, np.ones(300)), 3)
     assert all(t.num_leaves == 1 for t in parse_model(flat.model_to_string()).trees)
     assert_all_equal(core, flat, probe_rows(flat, 3))
+    # the trees after the first add 0.0: left out of the tables, the sums unchanged
+    assert len(forest_tables(parse_model(flat.model_to_string())).trees) == 1
+    # a model whose every tree adds 0.0 has no trees left at all, and predicts 0.0
+    forest = parse_model(flat.model_to_string())
+    zero = replace(forest, trees=[replace(t, leaf_value=np.zeros(1)) for t in forest.trees])
+    assert len(forest_tables(zero).trees) == 0
+    engine = NativeBackend(core, pack(forest_tables(zero)), source="no trees")
+    for name in ALGORITHMS:
+        assert engine.set_algorithm(row=name, batch=name)
+        assert not engine.predict(probe_rows(flat, 3)).any()
+        assert engine.predict_one([1.0, np.nan, 0.0]) == [0.0]
 
 
 def test_sixty_four_leaves_take_quickscorer_and_more_do_not(core):
