@@ -378,3 +378,19 @@ def test_tiny_data_notes_are_printed(tmp_path):
     assert "note: 2-fold cross-validation instead of 5: 5 training rows; 5-fold CV needs 10" in (
         result.output
     )
+
+
+def test_binary_folds_stop_on_the_log_loss_not_a_saturated_auc():
+    # One noisy threshold: the AUC peaks after a round or two, while the probabilities still
+    # sit near the prior. Stopping on it left folds of 1-10 rounds predicting the majority
+    # class everywhere (accuracy 0.54 where the others reached 0.86), and the final model's
+    # rounds are sized from the folds'; the log loss keeps boosting until they are right.
+    rng = np.random.default_rng(0)
+    spend = np.round(rng.lognormal(3, 1, 5000), 2)
+    churned = (spend > 30) ^ (rng.random(5000) < 0.1)
+    frame = pl.DataFrame({"spend": spend, "churned": np.where(churned, "churn", "stay")})
+    config = edgeml.Config.from_dict({"train": {"target": "churned"}})
+    rounds: list[tuple[int, int]] = []
+    folds = edgeml.learn.prepare(frame, config).cross_validate(rounds=rounds)
+    assert min(r["accuracy"] for r in folds) > 0.8, folds
+    assert min(best for best, _ in rounds) > 20, rounds

@@ -13,11 +13,14 @@ from edgeml.errors import BundleError
 from edgeml.learn._target import Task
 from edgeml.util.progress import SILENT, Reporter
 
-# Objective and per-round metrics; early stopping watches the first, the primary metric's own
-# (AUC for roc_auc; l2 orders models as r2 does on a fixed set). Macro-F1 has no per-round
-# LightGBM metric, so multiclass stops on the log loss, the proper score of the probabilities.
+# Objective and per-round metrics; early stopping watches the first. Classification stops on
+# the log loss, the proper score of the probabilities that thresholds, calibration and the
+# reported metrics all read: the AUC only ranks, and on easy data it peaks after a round or two
+# while the probabilities still sit at the prior (folds of 1-10 rounds predicting one class,
+# tests/test_train.py), and macro-F1 has no per-round LightGBM metric. The AUC is still
+# recorded each round. Regression stops on l2, which orders models as r2 does on a fixed set.
 _OBJECTIVES: dict[str, tuple[str, list[str]]] = {
-    "binary": ("binary", ["auc", "binary_logloss"]),
+    "binary": ("binary", ["binary_logloss", "auc"]),
     "multiclass": ("multiclass", ["multi_logloss", "multi_error"]),
     "regression": ("regression", ["l2"]),
 }
