@@ -315,8 +315,14 @@ lanes (no gain). Threads: each thread's share of the work memory starts on its o
 in this run (within 18% in an earlier one at the same load: the rest is two cores sharing L3
 and memory on a busy machine), so the wall-clock gain is what free cores allow; on this shared
 machine (load average 8-14 on 2 cores) 2 threads gained at most 1.25× (500×63), and the 1.7×
-target could not be shown. Not built yet: a QuickScorer variant for shallow trees, SIMD lanes,
-and `auto` choosing between algorithms by measurement.
+target could not be shown.
+
+The second algorithm, QuickScorer over the codes (kernels/edgeml_forest_qs.c), is in the second
+table: per slot, a row's false nodes (those it does not take left) are a prefix of the slot's
+nodes sorted by threshold index, ended by a table lookup on the row's code, and each ANDs its
+left subtree's mask into its tree's 64-bit (or, for trees of at most 32 leaves, 32-bit) leaf
+vector; the exit leaf is the lowest set bit. Export times both on the bundle's reference rows
+and keeps QuickScorer for single rows and/or batches only where it is 5% faster.
 """
 
 

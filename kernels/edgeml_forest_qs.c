@@ -165,7 +165,16 @@ static void qs_row32(const edgeml_forest *f, const uint32_t *codes, double *acc,
         uint32_t count = f->qs_bound_start[s + 1] - first - 1u;
         uint32_t code = codes[(size_t)s * EDGEML_FOREST_LANES] >> shift;
         uint32_t end = f->qs_bound[first + (code < count ? code : count)];
-        for (j = f->qs_slot_start[s]; j < end; ++j) {
+        j = f->qs_slot_start[s];
+        for (; j + 4 <= end; j += 4) { /* unrolled: the loop's own compare and branch cost
+                                          as much as an entry's load-and-store */
+            uint64_t e0 = entry[j], e1 = entry[j + 1], e2 = entry[j + 2], e3 = entry[j + 3];
+            bits[e0 >> 32] &= (uint32_t)e0;
+            bits[e1 >> 32] &= (uint32_t)e1;
+            bits[e2 >> 32] &= (uint32_t)e2;
+            bits[e3 >> 32] &= (uint32_t)e3;
+        }
+        for (; j < end; ++j) {
             uint64_t e = entry[j];
             bits[e >> 32] &= (uint32_t)e;
         }
@@ -193,7 +202,14 @@ void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, u
         uint32_t count = f->qs_bound_start[s + 1] - first - 1u;
         uint32_t code = codes[(size_t)s * EDGEML_FOREST_LANES] >> shift;
         uint32_t end = f->qs_bound[first + (code < count ? code : count)]; /* no-code: all */
-        for (j = f->qs_slot_start[s]; j < end; ++j) {
+        j = f->qs_slot_start[s];
+        for (; j + 4 <= end; j += 4) {
+            bits[tree[j]] &= mask[j];
+            bits[tree[j + 1]] &= mask[j + 1];
+            bits[tree[j + 2]] &= mask[j + 2];
+            bits[tree[j + 3]] &= mask[j + 3];
+        }
+        for (; j < end; ++j) {
             bits[tree[j]] &= mask[j];
         }
     }
