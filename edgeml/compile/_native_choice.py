@@ -5,9 +5,10 @@ count of false nodes a row meets (about half of all nodes), the walk's is its de
 along one path per tree. So export times both on the bundle's reference rows on this machine,
 single rows (``predict_one``, the median of passes over the rows) and batches (the rows tiled
 to a few thousand, one thread), by this thread's CPU time so that other jobs on the machine
-blur less. QuickScorer must beat the walk by :data:`MARGIN` to be chosen: the walk is the
-default, and a near tie is noise. The choice goes into the blob's flags (the C package and
-every later load run it) and the manifest records the times.
+blur less, the two algorithms taking turns pass by pass. QuickScorer must beat the walk by
+:data:`MARGIN` to be chosen: the walk is the default, and a near tie is noise. The choice goes
+into the blob's flags (every later load of the bundle runs it; a C package always walks, its
+device is not this machine) and the manifest records the times.
 
 >>> pick({"walk": 10.0, "quickscorer": 9.8}), pick({"walk": 10.0, "quickscorer": 8.0})
 ('walk', 'quickscorer')
@@ -49,13 +50,17 @@ def choose(lib: ctypes.CDLL, tables: Tables, rows: np.ndarray) -> tuple[Tables, 
     backend = NativeBackend(lib, pack(replace(tables, qs_use=0)), threads=1, source="choice")
     single = [row for row in np.ascontiguousarray(rows[:SINGLE_ROWS], dtype=np.float64)]
     batch = np.ascontiguousarray(np.resize(rows, (max(BATCH_ROWS, len(rows)), rows.shape[1])))
-    row_us: dict[str, float] = {}
-    batch_us: dict[str, float] = {}
-    for name in ("walk", "quickscorer"):
-        backend.set_algorithm(row=name, batch=name)
-        backend.predict(batch[:64])  # warm-up: the tables come into cache
-        row_us[name] = _median_us(lambda: [backend.predict_one(r) for r in single], len(single))
-        batch_us[name] = _median_us(lambda: backend.predict(batch), len(batch))
+    names = ("walk", "quickscorer")
+    rows_us: dict[str, list[float]] = {name: [] for name in names}
+    batches_us: dict[str, list[float]] = {name: [] for name in names}
+    backend.predict(batch[:64])  # warm-up: the tables come into cache
+    for _ in range(PASSES):  # alternating, so that a busy spell on the machine hits both
+        for name in names:
+            backend.set_algorithm(row=name, batch=name)
+            rows_us[name].append(_us(lambda: [backend.predict_one(r) for r in single], len(single)))
+            batches_us[name].append(_us(lambda: backend.predict(batch), len(batch)))
+    row_us = {name: statistics.median(times) for name, times in rows_us.items()}
+    batch_us = {name: statistics.median(times) for name, times in batches_us.items()}
     row, batch_choice = pick(row_us), pick(batch_us)
     use = (QS_ROW if row == "quickscorer" else 0) | (QS_BATCH if batch_choice == "quickscorer"
                                                      else 0)  # fmt: skip
@@ -67,10 +72,8 @@ def choose(lib: ctypes.CDLL, tables: Tables, rows: np.ndarray) -> tuple[Tables, 
     }
 
 
-def _median_us(call: Any, count: int) -> float:
-    times = []
-    for _ in range(PASSES):
-        start = time.thread_time()
-        call()
-        times.append((time.thread_time() - start) / count * 1e6)
-    return statistics.median(times)
+def _us(call: Any, count: int) -> float:
+    """Microseconds of this thread's CPU time per item of one ``call()``."""
+    start = time.thread_time()
+    call()
+    return (time.thread_time() - start) / count * 1e6
