@@ -232,3 +232,19 @@ def test_export_measures_both_and_records_the_choice_in_manifest_and_blob(tmp_pa
         assert set(algorithm["row_us"]) == set(ALGORITHMS) == set(algorithm["batch_us_per_row"])
     description = json.loads(files["native/model.json"])
     assert description["algorithm"] == {"row": algorithm["row"], "batch": algorithm["batch"]}
+
+
+def test_the_row_flag_governs_single_rows_and_the_batch_flag_batches(core, qs_tables):
+    # QuickScorer's own copy of the leaf values, doubled (the loader cannot tell): whichever
+    # path reads them shows which algorithm ran
+    marked = replace(qs_tables, qs=replace(qs_tables.qs, values=qs_tables.qs.values * 2))
+    rows = np.random.default_rng(8).normal(size=(20, 4))
+    walk = NativeBackend(core, pack(replace(marked, qs_use=0)), source="walk")
+    expected = walk.predict(rows)
+    row_only = NativeBackend(core, pack(replace(marked, qs_use=QS_ROW)), source="row")
+    assert np.array_equal(row_only.predict(rows), expected)
+    singles = np.array([row_only.predict_one(r)[0] for r in rows])
+    assert not np.array_equal(singles, expected)
+    batch_only = NativeBackend(core, pack(replace(marked, qs_use=QS_BATCH)), source="batch")
+    assert not np.array_equal(batch_only.predict(rows), expected)
+    assert np.array_equal([batch_only.predict_one(r)[0] for r in rows], expected)

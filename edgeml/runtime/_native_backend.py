@@ -69,6 +69,9 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
         lib.edgeml_forest_predict.argtypes = [pointer, pointer, ctypes.c_size_t, pointer,
                                               ctypes.c_int, pointer]  # fmt: skip
         lib.edgeml_forest_predict.restype = ctypes.c_int
+        if hasattr(lib, "edgeml_forest_one"):
+            lib.edgeml_forest_one.argtypes = [pointer, pointer, pointer, pointer]
+            lib.edgeml_forest_one.restype = None
         if hasattr(lib, "edgeml_forest_set_algorithm"):  # absent from cores before QuickScorer
             lib.edgeml_forest_set_algorithm.argtypes = [pointer, ctypes.c_uint32]
             lib.edgeml_forest_set_algorithm.restype = ctypes.c_int
@@ -108,6 +111,9 @@ class NativeBackend:
         counts = struct.unpack_from("<7I", blob, 16)
         self.num_feature, self.num_output = int(counts[0]), int(counts[1])
         self._predict = lib.edgeml_forest_predict
+        # single rows run the blob's single-row algorithm (edgeml_forest_one), batches its
+        # batch one; a core without edgeml_forest_one predicts a row as a batch of one
+        self._one = getattr(lib, "edgeml_forest_one", None)
         self._work_size = int(lib.edgeml_forest_work_size(self._forest_address, self.threads))
         self._one_work = int(lib.edgeml_forest_work_size(self._forest_address, 1))
         self._lib = lib  # keeps the library loaded as long as its functions are used
@@ -155,7 +161,10 @@ class NativeBackend:
                 f"{self.source}: expected one row of {self.num_feature} numbers, got "
                 f"{np.shape(features)}"
             ) from None
-        self._predict(self._forest_address, inp_address, 1, out_address, 1, work_address)
+        if self._one is not None:
+            self._one(self._forest_address, inp_address, out_address, work_address)
+        else:
+            self._predict(self._forest_address, inp_address, 1, out_address, 1, work_address)
         return out[:]
 
     def row_predictor(self, prep: RuntimePrep) -> NativeRow | None:
