@@ -214,7 +214,7 @@ def test_decision_needs_a_binary_target_and_cv_folds(tmp_path):
 
 
 def test_post_of_a_bundle_without_decision_is_the_argmax():
-    post = Post.from_manifest({"task": "binary"})
+    post = Post.from_dict({"method": "none"})
     output = np.array([[0.5, 0.5], [0.4, 0.6], [0.7, 0.3]])
     assert post.decide(output)[1].tolist() == [0, 1, 0]
 

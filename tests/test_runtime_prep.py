@@ -25,6 +25,7 @@ from edgeml.errors import BundleError, SchemaError
 from edgeml.prep import PrepPlan, apply_prep, fit_prep, to_matrix
 from edgeml.runtime import RuntimePrep
 from edgeml.runtime._schema import to_datetime, to_number, to_text
+from edgeml.spec.manifest import Manifest
 from edgeml.spec.prep_plan import PrepPlan as RuntimePlan
 from tests.conftest import shared
 
@@ -383,21 +384,24 @@ def test_empty_batch(default_plan):
 
 def test_manifest_checks(default_plan):
     plan, _, _ = default_plan
-    manifest = {"prep": plan.to_dict(), "features": {"model": plan.features}}
-    assert RuntimePrep.from_manifest(manifest).features == tuple(plan.features)
+    manifest = {"schema_version": 2, "task": "regression", "target": {"name": "y"},
+                "model": {"file": "model.txt"}, "prep": plan.to_dict(),
+                "features": {"model": plan.features}}  # fmt: skip
+    typed = Manifest.from_dict(manifest)
+    assert RuntimePrep.from_manifest(typed).features == tuple(plan.features)
     with pytest.raises(BundleError, match="but the model expects"):
-        RuntimePrep.from_manifest({**manifest, "features": {"model": ["other"]}})
-    with pytest.raises(BundleError, match="no prep plan"):
-        RuntimePrep.from_manifest({"features": {}})
+        RuntimePrep.from_manifest(Manifest.from_dict({**manifest, "features": {"model": ["z"]}}))
+    with pytest.raises(BundleError, match="manifest has no 'prep'"):
+        Manifest.from_dict({k: v for k, v in manifest.items() if k != "prep"})
     broken = plan.to_dict()
     broken["steps"][0] = {**broken["steps"][0], "kind": "mystery"}
     with pytest.raises(BundleError, match="unknown step kind 'mystery'"):
-        RuntimePrep.from_manifest({"prep": broken})
+        Manifest.from_dict({**manifest, "prep": broken})
     retyped = plan.to_dict()
     retyped["columns"] = [{**c, "dtype": "date"} if c["name"] == "x" else c
                           for c in retyped["columns"]]  # fmt: skip
     with pytest.raises(BundleError, match="a numeric step reads column 'x', whose type is 'date'"):
-        RuntimePrep.from_manifest({"prep": retyped})
+        Manifest.from_dict({**manifest, "prep": retyped})
 
 
 # -- properties: one value at a time, against conform --------------------------------------------

@@ -17,6 +17,7 @@ from edgeml.learn import TargetEncoding, has_label
 from edgeml.prep import PrepPlan, apply_prep, to_matrix
 from edgeml.runtime import Post, explanation
 from edgeml.spec.feature_plan import FeaturePlan, TargetHistoryStep
+from edgeml.spec.metrics import Decision
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -52,22 +53,12 @@ class Model:
         # never another version's model.txt found later at the same path.
         self.bundle = bundle if bundle is not None else open_bundle(path, verify=False)
         self.spec = self.bundle.spec
-        try:
-            self.plan = PrepPlan.from_dict(manifest["prep"])
-            self.feature_plan = FeaturePlan.from_dict(
-                manifest["features"].get("plan") or {"steps": []}
-            )
-            classes = self.spec.target.classes
-            self.target = TargetEncoding(
-                name=self.spec.target.name,
-                task=self.spec.task,
-                classes=None if classes is None else list(classes),
-            )
-        except KeyError as exc:
-            raise BundleError(f"{path}: manifest lacks {exc}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise BundleError(f"{path}: manifest is malformed ({exc})") from None
-        self.post = Post.from_manifest(manifest, source=str(path))
+        self.plan: PrepPlan = self.spec.prep
+        self.feature_plan: FeaturePlan = self.spec.features.feature_plan
+        self.target = TargetEncoding(
+            name=self.spec.target.name, task=self.spec.task, classes=self.spec.classes
+        )
+        self.post = Post.from_manifest(self.spec, source=str(path))
 
     @property
     def task(self) -> str:
@@ -132,13 +123,15 @@ class Model:
         ``calibration`` (method), as every command states them; empty for other tasks."""
         if self.task != "binary":
             return {}
-        decision = self.manifest.get("decision") or {
-            "threshold": 0.5,
-            "rule": "fixed",
-            "reason": "a bundle from before decision thresholds: 0.5",
-        }
+        decision = self.spec.decision or Decision(
+            reason="a bundle from before decision thresholds: 0.5"
+        )
         return {
-            "decision": {k: decision[k] for k in ("threshold", "rule", "reason") if k in decision},
+            "decision": {
+                "threshold": decision.threshold,
+                "rule": decision.rule,
+                "reason": decision.reason,
+            },
             "calibration": {"method": self.post.method},
         }
 
@@ -147,7 +140,7 @@ class Model:
     ) -> tuple[pl.DataFrame, str]:
         if isinstance(data, pl.DataFrame):
             return data, "<in-memory DataFrame>"
-        stored = self.manifest.get("config", {}).get("data", {})
+        stored = self.spec.config.get("data") or {}
         config = DataConfig(
             null_values=stored.get("null_values", DataConfig().null_values),
             infer_schema_length=stored.get("infer_schema_length", DataConfig().infer_schema_length),
@@ -202,7 +195,7 @@ class Model:
         )
 
     def _id_columns(self, frame: pl.DataFrame, source: str) -> list[str]:
-        ids = self.manifest.get("id_cols", [])
+        ids = self.spec.id_cols
         missing = [c for c in ids if c not in frame.columns]
         if missing:
             raise SchemaError(f"{source}: id column(s) {', '.join(missing)} not found")
@@ -240,8 +233,11 @@ class Model:
 
     def _training_target(self) -> np.ndarray:
         """Stand-in training labels with the same counts or mean: all a baseline needs."""
-        stats = self.manifest["target"]
-        if self.target.classes is None:
-            return np.array([stats["mean"]], dtype=np.float64)
-        counts = np.asarray(stats["class_counts"], dtype=np.int64)
+        stats = self.spec.target
+        key = "mean" if self.target.classes is None else "class_counts"
+        if getattr(stats, key) is None:
+            raise BundleError(f"{self.path}: manifest target has no {key!r}; a baseline needs it")
+        if stats.mean is not None and self.target.classes is None:
+            return np.array([stats.mean], dtype=np.float64)
+        counts = np.asarray(stats.class_counts, dtype=np.int64)
         return np.repeat(np.arange(len(counts)), counts)

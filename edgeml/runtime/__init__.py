@@ -29,6 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edgeml.bundle import open_bundle
 from edgeml.bundle import read_manifest as read_bundle_manifest
 from edgeml.runtime._backend import BACKENDS, Backend
 from edgeml.runtime._choice import Choice, Measurement, reference_columns
@@ -98,4 +99,4 @@ def load_prep(bundle: str | Path, *, verify: bool = True) -> RuntimePrep:
     ``verify`` also checks every file's sha256 (:class:`~edgeml.errors.ChecksumError`).
     """
     path = Path(bundle)
-    return RuntimePrep.from_manifest(read_bundle_manifest(path, verify=verify), source=str(path))
+    return RuntimePrep.from_manifest(open_bundle(path, verify=verify).spec, source=str(path))

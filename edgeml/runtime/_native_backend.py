@@ -191,21 +191,21 @@ class NativeBackend:
 def load_backend(bundle: Bundle, *, threads: int = 1) -> NativeBackend:
     """The bundle's native export, checked: listed and checksummed in the bundle (the bytes
     hashed are the bytes loaded), for this machine, a valid table."""
-    manifest = bundle.manifest
-    entry = manifest.get("backends", {}).get("native")
-    if not isinstance(entry, Mapping) or "library" not in entry or "tables" not in entry:
+    manifest = bundle.spec
+    entry = manifest.backends.get("native")
+    if entry is None or entry.library is None or entry.tables is None:
         raise ExportError(f"{bundle.path}: has no native export; {_RERUN}")
     # Both names were checked by the bundle's path validator; read() refuses links and checks
     # each file's sha256: a BundleError here refuses the bundle, it is not a fallback.
-    core, blob = bundle.read(entry["library"]), bundle.read(entry["tables"])
-    library, tables = bundle.path / entry["library"], bundle.path / entry["tables"]
-    machine = entry.get("machine")
+    core, blob = bundle.read(entry.library), bundle.read(entry.tables)
+    library, tables = bundle.path / entry.library, bundle.path / entry.tables
+    machine = entry.machine
     if machine and machine != platform.machine():
         raise ExportError(
             f"{library}: compiled for {machine}, this machine is {platform.machine()}; {_RERUN}"
         )
     backend = NativeBackend(open_core(library, core), blob, threads=threads, source=str(tables))
-    expected = len(manifest.get("features", {}).get("model", [])) or backend.num_feature
+    expected = len(manifest.features.model) or backend.num_feature
     if backend.num_feature != expected:
         raise ExportError(
             f"{tables}: takes {backend.num_feature} features, the model has {expected}; {_RERUN}"

@@ -25,7 +25,7 @@ from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import BundleError, ExportError, SchemaError
 from edgeml.runtime._prep import _micros_column, _number_column, _text_column
 from edgeml.runtime._schema import epoch_micros, to_datetime, to_number, to_text
-from edgeml.spec.prep_plan import DATE_TYPES, NUMERIC_TYPES, PrepPlan
+from edgeml.spec.prep_plan import DATE_TYPES, NUMERIC_TYPES
 
 __all__ = [
     "MISSING_TEXT",
@@ -124,18 +124,16 @@ class OnnxBackend:
         """The backend of a bundle exported with ``--format onnx`` (its bytes checksummed)."""
         if not isinstance(bundle, Bundle):
             bundle = open_bundle(bundle)
-        path, manifest = bundle.path, bundle.manifest
-        entry = manifest.get("backends", {}).get("onnx")
+        path, manifest = bundle.path, bundle.spec
+        entry = manifest.backends.get("onnx")
         if entry is None:
             raise BundleError(
                 f"{path}: no onnx export in this bundle (run: edgeml export {path} --format onnx)"
             )
-        files = [f for f in entry.get("files", []) if f.endswith(".onnx")] or [ONNX_FILE]
+        files = [f for f in entry.files if f.endswith(".onnx")] or [ONNX_FILE]
         file = Path(path) / files[0]
         content = bundle.read(files[0])
-        if not isinstance(manifest.get("prep"), dict):
-            raise BundleError(f"{path}: manifest has no prep plan")
-        schema = PrepPlan.from_dict(manifest["prep"]).input_schema
+        schema = manifest.prep.input_schema
         return cls(content, schema, threads=threads, source=str(file))
 
     def __repr__(self) -> str:

@@ -12,8 +12,7 @@ Both come from the manifest, where training stored them (``"calibration"`` and `
 Every executor applies these same formulas: Polars + LightGBM (``edgeml.load``), this NumPy
 runtime, the ONNX graph and the C package; tests compare them row by row.
 
->>> post = Post.from_manifest({"task": "binary", "decision": {"threshold": 0.3},
-...                            "calibration": {"method": "platt", "a": 1.0, "b": 0.0}})
+>>> post = Post.from_dict({"method": "platt", "a": 1.0, "b": 0.0}, threshold=0.3)
 >>> round(post.calibrate_one(0.25), 12), post.positive_one(0.31)
 (0.25, True)
 """
@@ -25,11 +24,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgeml.errors import BundleError
+
+if TYPE_CHECKING:
+    from edgeml.spec.manifest import Manifest
 
 __all__ = ["LOGIT_EPS", "Post"]
 
@@ -49,14 +51,22 @@ class Post:
     y: tuple[float, ...] = ()
 
     @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any], *, source: str = "bundle") -> Post:
-        """Read ``decision`` and ``calibration``; a malformed entry is a BundleError."""
-        if manifest.get("task") != "binary":
+    def from_manifest(cls, manifest: Manifest, *, source: str = "bundle") -> Post:
+        """A binary model's ``decision`` threshold and ``calibration`` (identity otherwise)."""
+        if manifest.task != "binary":
             return cls()
-        decision = manifest.get("decision") or {}
-        calibration = manifest.get("calibration") or {"method": "none"}
+        threshold = manifest.decision.threshold if manifest.decision else 0.5
+        calibration = manifest.calibration or {"method": "none"}
+        return cls.from_dict(calibration, threshold=threshold, source=source)
+
+    @classmethod
+    def from_dict(
+        cls, calibration: Mapping[str, Any], *, threshold: float = 0.5, source: str = "bundle"
+    ) -> Post:
+        """A ``calibration`` entry (as :meth:`to_dict` writes it) and the decision threshold;
+        a malformed entry is a BundleError."""
         try:
-            threshold = float(decision.get("threshold", 0.5))
+            threshold = float(threshold)
             method = str(calibration["method"])
             if method == "platt":
                 return cls(

@@ -81,7 +81,7 @@ def load(
     else:
         opened = open_bundle(bundle, verify=verify, public_key=public_key)
     path, manifest = opened.path, opened.manifest
-    prep = RuntimePrep.from_manifest(manifest, source=str(path))
+    prep = RuntimePrep.from_manifest(opened.spec, source=str(path))
     if backend != "auto" and backend not in BACKENDS:
         raise ConfigError(
             f"backend {backend!r} is not known; expected auto or one of: {', '.join(BACKENDS)}"
@@ -126,7 +126,7 @@ def _fastest(opened: Bundle, prep: RuntimePrep, threads: int, prefer: str) -> Pr
     exported = [n for n in BACKENDS if n in opened.spec.backends and n != "lightgbm"]
     skipped = {n: "not exported" for n in BACKENDS if n not in exported and n != "lightgbm"}
     columns = reference_columns(opened)
-    digest = manifest.get("digest")
+    digest = opened.spec.digest
     key = choice_key(str(digest), threads, __version__) if digest and columns else None
     cached = cached_choice(key, prefer, set(exported), BACKENDS) if key else None
     if cached is not None:
@@ -209,7 +209,7 @@ class Predictor:
         classes = self.spec.target.classes
         self.classes: list[Any] | None = list(classes) if classes is not None else None
         self.columns = [f"proba_{c}" for c in self.classes or []]
-        self.post = Post.from_manifest(manifest, source=str(path))
+        self.post = Post.from_manifest(self.spec, source=str(path))
         self._explainer: Backend | None = None  # LightGBM, loaded by the first explain()
         # A whole-pipeline ONNX graph may calibrate inside the graph already.
         self._calibrate = self.post.method != "none" and not getattr(backend, "calibrated", False)

@@ -40,6 +40,7 @@ import numpy as np
 
 from edgeml.errors import BundleError, SchemaError
 from edgeml.runtime._schema import epoch_micros, to_datetime, to_number, to_text
+from edgeml.spec.manifest import Manifest
 from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 
 __all__ = ["RuntimePrep"]
@@ -87,17 +88,14 @@ class RuntimePrep:
         self._template = [0.0] * len(self.features)
 
     @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any], *, source: str = "bundle") -> RuntimePrep:
+    def from_manifest(cls, manifest: Manifest, *, source: str = "bundle") -> RuntimePrep:
         """Compile the plan stored in a bundle manifest, checking it yields the model's features."""
-        if not isinstance(manifest.get("prep"), dict):
-            raise BundleError(f"{source}: manifest has no prep plan")
-        plan = PrepPlan.from_dict(manifest["prep"])
         try:
-            prep = cls(plan)
+            prep = cls(manifest.prep)
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{source}: manifest prep plan is malformed: {exc!r}") from None
-        expected = manifest.get("features", {}).get("model")
-        if expected is not None and list(expected) != list(prep.features):
+        expected = manifest.features.model
+        if expected and list(expected) != list(prep.features):
             raise BundleError(
                 f"{source}: the prep plan yields features {list(prep.features)} but the model "
                 f"expects {list(expected)}"

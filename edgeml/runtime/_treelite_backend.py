@@ -114,23 +114,23 @@ class TreeliteBackend:
 def load_backend(bundle: Bundle, *, threads: int = 1) -> TreeliteBackend:
     """The bundle's treelite export, checked: listed and checksummed in the bundle (the bytes
     hashed are the bytes loaded), for this machine, loadable, right width."""
-    manifest = bundle.manifest
-    entry = manifest.get("backends", {}).get("treelite")
-    if not isinstance(entry, Mapping) or "library" not in entry:
+    manifest = bundle.spec
+    entry = manifest.backends.get("treelite")
+    if entry is None or entry.library is None:
         raise ExportError(f"{bundle.path}: has no treelite export; {_RERUN}")
     # The name was checked by the bundle's path validator (inside, listed in files), and
     # read() refuses links and checks the sha256 of the bytes it returns: a ChecksumError or
     # BundleError here is not a fallback to another backend, it refuses the bundle.
-    data = bundle.read(entry["library"])
-    library = bundle.path / entry["library"]
-    machine = entry.get("machine")
+    data = bundle.read(entry.library)
+    library = bundle.path / entry.library
+    machine = entry.machine
     if machine and machine != platform.machine():
         raise ExportError(
             f"{library}: compiled for {machine}, this machine is {platform.machine()}; {_RERUN} "
             "(or use --format c --target TRIPLE for a device)"
         )
     backend = TreeliteBackend(library, threads=threads, data=data)
-    expected = len(manifest.get("features", {}).get("model", [])) or entry.get("num_feature")
+    expected = len(manifest.features.model) or entry.num_feature
     if expected is not None and backend.num_feature != expected:
         raise ExportError(
             f"{library}: takes {backend.num_feature} features, the model has {expected}; {_RERUN}"

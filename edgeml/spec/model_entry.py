@@ -71,13 +71,16 @@ class InputColumn(Section):
 
 @dataclass(frozen=True, kw_only=True)
 class Backend(Section):
-    """An export recorded in the bundle: its file (``lightgbm``) or files, the target it was
+    """An export recorded in the bundle: its file (``lightgbm``) or files (among them a compiled
+    ``library`` and the native engine's ``tables``), the target it was
     built for, its parity figures against LightGBM, the options it was built with, and, for a
     compiled library, the machine and feature count it loads on; the rest of what the export
     wrote (build facts) in ``extra``."""
 
     file: str | None = None
     files: tuple[str, ...] = ()
+    library: str | None = None
+    tables: str | None = None
     target: str | None = None
     parity: dict[str, Any] | None = None
     annotate: bool | None = None
