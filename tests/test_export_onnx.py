@@ -28,6 +28,7 @@ from edgeml.errors import ExportError
 from edgeml.prep import apply_prep, to_matrix
 from edgeml.runtime import load_prep
 from edgeml.runtime._onnx_backend import MISSING_TEXT, OnnxBackend, feeds_for, load_session
+from edgeml.spec.manifest import Manifest
 from edgeml.spec.prep_plan import PrepPlan
 from tests.conftest import shared
 
@@ -359,7 +360,11 @@ def test_refusals() -> None:
     })  # fmt: skip
     with pytest.raises(ExportError, match="missing-value marker"):
         add_prep(GraphBuilder(), plan, output="features")
-    manifest = {"prep": plan.to_dict(), "features": {"model": ["c", "c_lag_1"]}}
+    manifest = Manifest.from_dict({
+        "schema_version": 2, "task": "regression", "target": {"name": "y"},
+        "model": {"file": "model.txt"}, "prep": plan.to_dict(),
+        "features": {"model": ["c", "c_lag_1"]},
+    })  # fmt: skip
     with pytest.raises(ExportError, match="engineered"):
         build(ExportRequest(bundle=Path("b"), manifest=manifest, files={}))
 

@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from edgeml.bundle import read_bundle_files, sign_bundle, write_bundle
 from edgeml.errors import ConfigError
+from edgeml.spec.manifest import Manifest
+from edgeml.spec.model_entry import Backend
 from edgeml.util.files import write_bytes_atomically
 from edgeml.util.lazy import lazy_exports
 from edgeml.util.progress import SILENT, Reporter
@@ -71,7 +74,7 @@ class ExportRequest:
     file contents), the target to build for, progress reporting and format options."""
 
     bundle: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     files: dict[str, bytes]
     target: str = "host"
     reporter: Reporter = SILENT
@@ -125,7 +128,8 @@ def export(
         return _docker_context(bundle, out, reporter)
     if format == "mlflow":  # an MLflow model directory beside the bundle, holding a copy of it
         return _mlflow_model(bundle, out, reporter)
-    manifest, files = read_bundle_files(bundle)
+    raw, files = read_bundle_files(bundle)
+    manifest = Manifest.from_dict(raw, where=str(bundle))
     reporter.status(f"exporting {bundle} as {format} for {target}")
     request = ExportRequest(
         bundle=bundle,
@@ -136,14 +140,11 @@ def export(
         options=options or {},
     )
     artifact = _backend(format)(request)
-    backends = dict(manifest.get("backends", {}))
-    backends[format] = {
-        "files": sorted(artifact.files),
-        "target": target,
-        "parity": artifact.parity,
-        **artifact.info,
-    }
-    write_bundle(bundle, {**manifest, "backends": backends}, {**files, **artifact.files}, sign=sign)
+    entry = {"files": sorted(artifact.files), "target": target, "parity": artifact.parity,
+             **artifact.info}  # fmt: skip
+    backends = {**manifest.backends, format: Backend.from_dict(entry, key=f"backends.{format}")}
+    recorded = dataclasses.replace(manifest, backends=backends)
+    write_bundle(bundle, recorded.to_dict(), {**files, **artifact.files}, sign=sign)
     destination = None
     if out is not None:
         destination = Path(out)

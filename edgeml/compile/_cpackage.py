@@ -58,7 +58,7 @@ from edgeml.compile._toolchain import (
 from edgeml.errors import ExportError, ParityError, ToolchainError
 from edgeml.prep import apply_prep, to_matrix
 from edgeml.runtime import Post
-from edgeml.spec.feature_plan import FeaturePlan
+from edgeml.spec.manifest import Manifest
 from edgeml.spec.prep_plan import PrepPlan
 from edgeml.util.progress import Reporter
 
@@ -147,11 +147,11 @@ def kernels_dir() -> Path:
 
 
 def generate_package(
-    manifest: dict[str, Any], reference: Reference, *, float32: bool = False
+    manifest: Manifest, reference: Reference, *, float32: bool = False
 ) -> dict[str, str]:
     """Every source file of the C package for a bundle, as ``{name: text}`` (``float32``: leaf
     values stored as float32, smaller tables where the parity gate still passes)."""
-    plan = PrepPlan.from_dict(manifest["prep"])
+    plan = manifest.prep
     derived = _derived_inputs(manifest, plan)
     if derived:
         raise ExportError(
@@ -161,13 +161,12 @@ def generate_package(
     # a device walks (QuickScorer is chosen by measuring on the machine that runs it, and the
     # device is not this one): no QuickScorer section, no bytes spent on it
     blob = forest_blob(reference.booster.model_to_string(), quickscorer=False, float32=float32)
-    target = manifest.get("target", {})
     model = ModelInfo(
-        task=str(manifest.get("task", "regression")),
-        target=str(target.get("name", "target")),
-        classes=[str(c) for c in target.get("classes") or []],
+        task=manifest.task,
+        target=manifest.target.name,
+        classes=[str(c) for c in manifest.classes or []],
         n_outputs=struct.unpack_from("<I", blob, 20)[0],  # the blob header's n_outputs
-        version=str(manifest.get("edgeml_version", "unknown")),
+        version=manifest.edgeml_version or "unknown",
         post=Post.from_manifest(manifest),
     )
     files = package_sources(plan, model, blob=blob)
@@ -176,11 +175,11 @@ def generate_package(
     return files
 
 
-def _derived_inputs(manifest: dict[str, Any], plan: PrepPlan) -> list[str]:
-    raw = manifest.get("features", {}).get("plan")
-    if not raw or not raw.get("steps"):
+def _derived_inputs(manifest: Manifest, plan: PrepPlan) -> list[str]:
+    features = manifest.features.feature_plan
+    if not features.steps:
         return []
-    return [name for name in FeaturePlan.from_dict(raw).selected if name in plan.input_schema]
+    return [name for name in features.selected if name in plan.input_schema]
 
 
 def build(request: ExportRequest) -> Artifact:
@@ -294,12 +293,12 @@ def _stack_bytes(header: str) -> int:
 def _parity(
     directory: Path,
     tools: Tools,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     reference: Reference,
     reporter: Reporter,
 ) -> dict[str, Any]:
     """Run the example program on raw and feature rows; compare with LightGBM (1e-6 abs)."""
-    plan = PrepPlan.from_dict(manifest["prep"])
+    plan = manifest.prep
     inputs = raw_inputs(plan)
     base = encode(reference.raw, inputs)
     adversarial = adversarial_raw(plan, inputs, split_values(reference.booster), base)
@@ -326,7 +325,7 @@ def _parity(
     feature_report = compare(
         f"c ({tools.target}, features)", feature_out, feature_expected, rows=feature_rows
     )
-    if str(manifest.get("task")) in ("binary", "multiclass"):  # outputs agree: labels too?
+    if manifest.task in ("binary", "multiclass"):  # outputs agree: labels too?
         _same_labels(run_example(directory, tools, raw_rows, mode="-l"), raw_expected, post)
     worst = max((raw_report, feature_report), key=lambda r: r.max_abs_diff)
     offset = 0 if worst is raw_report else raw_report.rows

@@ -101,7 +101,7 @@ def write_context(bundle: str | Path, out: str | Path | None) -> list[str]:
         raise ConfigError("--format docker needs -o DIR: the directory to write the context to")
     bundle, out = Path(bundle), Path(out)
     opened = open_bundle(bundle, verify=True)
-    manifest = opened.manifest
+    manifest = opened.spec
     _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -109,7 +109,7 @@ def write_context(bundle: str | Path, out: str | Path | None) -> list[str]:
         # The manifest and the files it lists, verified, nothing else; no link followed.
         opened.copy_to(staging / "bundle")
         _copy_tree(_package_root(), staging / "edgeml", skip=("__pycache__", "*.pyc"))
-        backends = set(manifest.get("backends", {})) | {"lightgbm"}
+        backends = set(manifest.backends) | {"lightgbm"}
         best = next(b for b in ("native", "treelite", "onnx", "lightgbm") if b in backends)
         packages = [*RUNTIME_PACKAGES, *_BACKEND_PACKAGES[best]]
         (staging / "requirements.txt").write_text(

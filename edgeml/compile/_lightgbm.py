@@ -8,7 +8,7 @@ from edgeml.compile import Artifact, ExportRequest
 def build(request: ExportRequest) -> Artifact:
     """Record the LightGBM text model as an export (it is its own reference: difference 0)."""
     manifest, files = request.manifest, request.files
-    model = manifest["model"]["file"]
+    model = manifest.model_file
     return Artifact(
         files={},
         info={"size_bytes": len(files[model])},

@@ -23,12 +23,12 @@ import uuid
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-from edgeml.bundle import read_manifest
+from edgeml.bundle import open_bundle
 from edgeml.compile._docker import _BACKEND_PACKAGES, _copy_tree, _readable
 from edgeml.errors import ConfigError, ExportError
 from edgeml.runtime import RuntimePrep
+from edgeml.spec.manifest import Manifest
 from edgeml.util.files import replace_path
 
 __all__ = ["LOADER_MODULE", "MARKER", "write_model"]
@@ -47,7 +47,7 @@ def write_model(bundle: str | Path, out: str | Path | None) -> list[str]:
     if out is None:
         raise ConfigError("--format mlflow needs -o DIR: the directory to write the model to")
     bundle, out = Path(bundle), Path(out)
-    manifest = read_manifest(bundle, verify=True)
+    manifest = open_bundle(bundle, verify=True).spec
     _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -74,15 +74,15 @@ def write_model(bundle: str | Path, out: str | Path | None) -> list[str]:
     return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
 
 
-def _requirements(manifest: dict[str, Any]) -> list[str]:
+def _requirements(manifest: Manifest) -> list[str]:
     """edgeml, NumPy and the package of the backend ``edgeml.runtime.load`` will pick."""
-    backends = set(manifest.get("backends", {})) | {"lightgbm"}
+    backends = set(manifest.backends) | {"lightgbm"}
     best = next(b for b in ("treelite", "onnx", "lightgbm") if b in backends)
     packages = ["edgeml", "numpy", *_BACKEND_PACKAGES[best]]
     return [f"{name}=={_installed(name)}" for name in packages]
 
 
-def _mlmodel(manifest: dict[str, Any], python: str) -> str:
+def _mlmodel(manifest: Manifest, python: str) -> str:
     """The ``MLmodel`` file (YAML; the signature's two values are JSON strings, as MLflow's)."""
     # No MLflow signature: its type enforcement is stricter than edgeml's own conforming (an
     # int column for a float input, "Yes" for a boolean, a number stored as text) and would
@@ -99,7 +99,7 @@ def _mlmodel(manifest: dict[str, Any], python: str) -> str:
         "      virtualenv: python_env.yaml",
         f"    python_version: {python}",
         "  edgeml:",
-        f"    edgeml_version: {json.dumps(str(manifest.get('edgeml_version', '')))}",
+        f"    edgeml_version: {json.dumps(manifest.edgeml_version or '')}",
         "    bundle: bundle",
         f"    inputs: {json.dumps(columns)}",
         f"model_uuid: {uuid.uuid4().hex}",

@@ -86,7 +86,7 @@ def build(request: ExportRequest) -> Artifact:
     float32 = float32_option(request.options, "native")
     manifest, files = request.manifest, request.files
     started = time.perf_counter()
-    forest = parse_model(files[manifest["model"]["file"]].decode())
+    forest = parse_model(files[manifest.model_file].decode())
     tables = replace(forest_tables(forest), float32=float32)
     table_seconds = time.perf_counter() - started
     library, hit = core_library("host")
@@ -139,9 +139,9 @@ def build(request: ExportRequest) -> Artifact:
     }
     description = {
         **{k: info[k] for k in ("num_feature", "num_output", "table_version", "machine")},
-        "task": manifest["task"],
-        "classes": manifest["target"].get("classes"),
-        "features": manifest.get("features", {}).get("model"),
+        "task": manifest.task,
+        "classes": manifest.classes,
+        "features": list(manifest.features.model),
         "link": forest.link.function,
         "algorithm": {"row": algorithm["row"], "batch": algorithm["batch"]},
     }

@@ -69,8 +69,8 @@ def build(request: ExportRequest) -> Artifact:
     The graph is target-independent (``target`` is recorded, not used).
     """
     manifest, files, reporter = request.manifest, request.files, request.reporter
-    plan = PrepPlan.from_dict(manifest["prep"])
-    expected = manifest.get("features", {}).get("model")
+    plan = manifest.prep
+    expected = manifest.features.model
     if expected is not None and list(expected) != plan.features:
         extra = [f for f in expected if f not in plan.features]
         raise ExportError(
@@ -79,7 +79,7 @@ def build(request: ExportRequest) -> Artifact:
             "(engineered features need the runtime's streaming state)"
         )
     reference = load_reference(manifest, files)
-    forest = parse_model(files[manifest["model"]["file"]].decode())
+    forest = parse_model(files[manifest.model_file].decode())
     reporter.status("building the ONNX graph (prep plan + trees, double precision)")
     post = Post.from_manifest(manifest)
     model, link = pipeline_model(plan, forest, post=post)

@@ -19,7 +19,7 @@ from edgeml.compile._forest import K_ZERO, parse_model
 from edgeml.data import conform
 from edgeml.errors import ParityError
 from edgeml.prep import REFERENCE_ROWS, apply_prep, load_reference_rows, to_matrix
-from edgeml.spec.prep_plan import PrepPlan
+from edgeml.spec.manifest import Manifest
 
 TOLERANCE = 1e-6
 # Values no reference row holds but a caller may send: LightGBM's zero threshold and below,
@@ -177,10 +177,10 @@ class Reference:
         return adversarial_matrix(self.booster, self.matrix, categorical=self.categorical)
 
 
-def load_reference(manifest: dict[str, Any], files: dict[str, bytes]) -> Reference:
+def load_reference(manifest: Manifest, files: dict[str, bytes]) -> Reference:
     """The booster and the prepared reference rows of a bundle (empty if it stored none)."""
-    plan = PrepPlan.from_dict(manifest["prep"])
-    booster = lgb.Booster(model_str=files[manifest["model"]["file"]].decode())
+    plan = manifest.prep
+    booster = lgb.Booster(model_str=files[manifest.model_file].decode())
     if REFERENCE_ROWS in files:
         columns, rows = load_reference_rows(files[REFERENCE_ROWS])
         raw = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)

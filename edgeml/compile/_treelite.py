@@ -57,7 +57,7 @@ def build(request: ExportRequest) -> Artifact:
         )
     settings = _settings(request.options)
     reference = _parity.load_reference(manifest, files)
-    text = files[manifest["model"]["file"]].decode()
+    text = files[manifest.model_file].decode()
     compiler = find_compiler("host")
     annotate_rows = reference.matrix if settings["annotate"] else None
     key = cache_key(
@@ -121,10 +121,10 @@ def build(request: ExportRequest) -> Artifact:
     }
     description = {
         **{k: info[k] for k in ("num_feature", "num_output", "abi_version", "machine", "system")},
-        "task": manifest["task"],
-        "classes": manifest["target"].get("classes"),
-        "features": manifest.get("features", {}).get("model"),
-        "output": _output_kind(manifest["task"]),
+        "task": manifest.task,
+        "classes": manifest.classes,
+        "features": list(manifest.features.model),
+        "output": _output_kind(manifest.task),
         "entry_points": {
             "row": "void edgeml_predict_row(const double* x, double* out)",
             "batch": "int edgeml_predict_batch(const double* x, long n, double* out, int nthread)",

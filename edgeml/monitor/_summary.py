@@ -160,8 +160,7 @@ def monitor_summary(
     False
     """
     bundle = Path(bundle)
-    opened = open_bundle(bundle)
-    manifest = opened.spec
+    manifest = open_bundle(bundle).spec
     config = config or monitor_config(manifest.config)
     size = config.window if window is None else window
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -172,7 +171,7 @@ def monitor_summary(
     task = manifest.task
     classes = manifest.classes
     baselines = manifest.monitoring.feature_baselines()
-    prep = RuntimePrep.from_manifest(opened.manifest, source=str(bundle))
+    prep = RuntimePrep.from_manifest(manifest, source=str(bundle))
     names = list(prep.features)
     matrix, unreadable = _feature_matrix(prep, data)
     raw = raw_columns(baselines, data.inputs)

@@ -313,9 +313,10 @@ def _budget(path: Path, config: Config, checks: dict[str, Any]) -> list[str]:
     )
     if not budget.active:
         return []
-    manifest, files = read_bundle_files(path)
+    raw, files = read_bundle_files(path)
+    manifest = Manifest.from_dict(raw, where=str(path))
     reference = load_reference(manifest, files)
-    width = len(Manifest.from_dict(manifest, where=str(path)).features.model)
+    width = len(manifest.features.model)
     row = reference.matrix[:1] if len(reference.matrix) else np.zeros((1, width))
     meter = latency_meter()  # the deployed engine; LightGBM where no compiler builds it
     latency = meter(reference.booster, row) if meter else latency_us(reference.booster, row)
