@@ -115,7 +115,7 @@ def predict_dask(
     from edgeml.batch._plugin import BundlePlugin
 
     plugin = BundlePlugin(
-        str(bundle), backend=backend, threads=threads, digest=str(model.manifest.get("digest"))
+        str(bundle), backend=backend, threads=threads, digest=str(model.spec.digest)
     )
     client = connect(address)
     try:

@@ -44,7 +44,7 @@ class BundlePlugin(WorkerPlugin):
         from edgeml.batch._run import open_model
 
         model, predictor = open_model(self.bundle, backend=self.backend, threads=self.threads)
-        found = model.manifest.get("digest")
+        found = model.spec.digest
         if found != self.digest:
             raise BundleError(
                 f"{self.bundle}: on worker {worker.address} this bundle's manifest digest is "

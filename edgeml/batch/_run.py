@@ -65,7 +65,7 @@ def batch_rows_for(model: Model, budget: int = MEMORY_BUDGET) -> int:
 
 def data_config(model: Model) -> DataConfig:
     """How the bundle's training data was read (null markers, inference window)."""
-    stored = model.manifest.get("config", {}).get("data", {})
+    stored = model.spec.config.get("data") or {}
     default = DataConfig()
     return DataConfig(
         null_values=stored.get("null_values", default.null_values),

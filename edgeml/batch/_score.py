@@ -66,7 +66,7 @@ class Scorer:
         self.backend = backend
         self.explain = explain
         self.schema = dict(model.input_schema)
-        self.ids = list(model.manifest.get("id_cols", []) if id_cols is None else id_cols)
+        self.ids = list(model.spec.id_cols if id_cols is None else id_cols)
         self.numbers = [c for c, t in self.schema.items() if t == "float"]
         # integer model columns parsed as such (an id column stays text: typed by the first batch)
         self.integers = [c for c, t in self.schema.items() if t == "int" and c not in self.ids]

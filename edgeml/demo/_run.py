@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from edgeml.batch import Writer
-from edgeml.bundle import open_bundle
 from edgeml.config import Config
 from edgeml.data import profile, read_data
 from edgeml.datasets import sensor_fleet
@@ -57,8 +56,7 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
     reporter.status("training with per-machine lag and rolling features")
     result = train(data_path, out=out / "sensor_fleet.edgeml", **common)
     deployed = deploy_demo(result.bundle, dataset.frame, TARGET, reporter=reporter)
-    manifest = open_bundle(result.bundle, verify=False).spec
-    without = open_bundle(plain.bundle, verify=False).spec
+    manifest, without = result.spec, plain.spec
     primary = manifest.metrics.primary or ""
     plan = manifest.features.feature_plan
     return {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from edgeml.bundle import write_bundle
+from edgeml.bundle import open_bundle, write_bundle
 from edgeml.config import Config, TrainConfig
 from edgeml.errors import ConfigError
 from edgeml.features import apply_features, fit_features, history_target
@@ -32,6 +32,7 @@ from edgeml.pipeline._baselines import Categorical, feature_histograms, predicti
 from edgeml.prep import REFERENCE_ROWS, CategoricalStep, PrepPlan, reference_rows
 from edgeml.runtime import Post
 from edgeml.spec.feature_plan import FeaturePlan
+from edgeml.spec.manifest import Manifest
 from edgeml.util.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
@@ -42,30 +43,37 @@ __all__ = ["TrainResult", "train"]
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the bundle went and what it scored."""
+    """Where the bundle went and what it scored: ``manifest`` as written (a JSON object),
+    ``spec`` as read back from the bundle (:class:`~edgeml.spec.manifest.Manifest`)."""
 
     bundle: Path
     manifest: dict[str, Any]
+    spec: Manifest
 
     @property
     def metrics(self) -> dict[str, Any]:
-        return {k: self.manifest["metrics"][k] for k in ("holdout", "cv")}
+        return {"holdout": dict(self.spec.metrics.holdout), "cv": dict(self.spec.metrics.cv)}
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` object of ``edgeml train``."""
-        m = self.manifest
+        m = self.spec
+        optional = {
+            "decision": _brief(m.decision.to_dict()) if m.decision else None,
+            "calibration": _brief(m.calibration) if m.calibration is not None else None,
+            "search": m.search,
+            "leaderboard": m.leaderboard.to_dict() if m.leaderboard else None,
+        }
         return {
             "bundle": str(self.bundle),
-            "task": m["task"],
-            "target": m["target"]["name"],
+            "task": m.task,
+            "target": m.target.name,
             "metrics": self.metrics,
-            "baseline": m["metrics"]["baseline"],
-            "primary_metric": m["metrics"]["primary"],
-            "rows": m["metrics"]["rows"],
-            "notes": m["metrics"].get("notes", []),
-            "features": len(m["features"]["model"]),
-            **{key: _brief(m[key]) for key in ("decision", "calibration") if key in m},
-            **{key: m[key] for key in ("search", "leaderboard") if key in m},
+            "baseline": dict(m.metrics.baseline),
+            "primary_metric": m.metrics.primary,
+            "rows": m.metrics.rows.to_dict(),
+            "notes": list(m.metrics.notes),
+            "features": len(m.features.model),
+            **{key: value for key, value in optional.items() if value is not None},
         }
 
 
@@ -92,7 +100,7 @@ def train(
     >>> frame = edgeml.datasets.sensor_fleet(n_machines=4, days=5)
     >>> result = edgeml.train(frame, target="failure_within_24h", cv_folds=0,
     ...                       out=__import__("tempfile").mkdtemp() + "/m.edgeml")
-    >>> result.manifest["task"]
+    >>> result.spec.task
     'binary'
     """
     out_text = str(out) if out is not None else None
@@ -153,14 +161,16 @@ def train(
         "rows": {"train": len(prepared.train_rows), "holdout": len(test_rows)},
         "notes": list(prepared.notes),
     }
-    manifest = _manifest(final, prepared, metrics, feature_plan, output)
-    if encoding.task == "binary":
-        manifest["decision"] = decision
-        manifest["calibration"] = post.to_dict()
-    manifest["learning_curves"] = curves
-    if rounds:
-        manifest["model"]["rounds"] = rounds
-    manifest.update(tuning)
+    manifest = {
+        **_manifest(final, prepared, metrics, feature_plan, output, rounds),
+        **(
+            {"decision": decision, "calibration": post.to_dict()}
+            if encoding.task == "binary"
+            else {}
+        ),
+        "learning_curves": curves,
+        **tuning,
+    }
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     reporter.status(f"writing bundle {bundle}")
     files = {"model.txt": final.booster.model_to_string().encode()}
@@ -168,7 +178,10 @@ def train(
         rows = prepared.frame[prepared.train_rows]
         files[REFERENCE_ROWS] = reference_rows(rows, final.plan, settings.reference_rows)
     write_bundle(bundle, manifest, files)
-    return TrainResult(bundle=bundle, manifest=manifest)
+    # Read back as any reader will: what was written is a manifest this edgeml reads.
+    return TrainResult(
+        bundle=bundle, manifest=manifest, spec=open_bundle(bundle, verify=False).spec
+    )
 
 
 def _final_rounds(
@@ -258,6 +271,7 @@ def _manifest(
     metrics: dict[str, Any],
     feature_plan: FeaturePlan,
     holdout_output: np.ndarray | None,
+    rounds: dict[str, Any] | None,
 ) -> dict[str, Any]:
     target, config = prepared.target, prepared.config
     plan = final.plan
@@ -297,6 +311,7 @@ def _manifest(
             "file": "model.txt",
             "num_trees": booster.num_trees(),
             "num_iterations": booster.current_iteration(),
+            **({"rounds": rounds} if rounds else {}),
         },
         "metrics": metrics,
         "data_card": {**prepared.card.to_dict(), "rows_used": prepared.frame.height},
