@@ -2,7 +2,7 @@
 
 ``edgeml monitor``, its HTML report and time series, the server's ``/metrics`` and
 ``--retrain-if-drift`` all compute PSI here, on baselines this module builds at training time
-(``manifest["monitoring"]["features"]``). NumPy and :mod:`edgeml.errors` only: the server and
+(``Manifest.monitoring.features``). NumPy and :mod:`edgeml.errors` only: the server and
 the Numba kernels import it.
 
 A baseline records how one model feature looked in training, as one of three kinds:

@@ -190,7 +190,7 @@ def raw_columns(baselines: Any, records: Sequence[Mapping[str, Any]]) -> dict[st
 def prediction_drift(
     baseline: Mapping[str, Any], scores: npt.ArrayLike, config: MonitorConfig | None = None
 ) -> PredictionDrift:
-    """Drift of the logged scores against ``manifest["monitoring"]["prediction"]``.
+    """Drift of the logged scores against the manifest's ``monitoring.prediction``.
 
     >>> drift = prediction_drift({"kind": "classes", "counts": [50, 50]}, [0, 0, 0, 1] * 50)
     >>> drift.kind, round(drift.psi, 4), drift.status

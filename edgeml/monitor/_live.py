@@ -159,7 +159,7 @@ def live_accuracy(
     primary: str | None = None,
 ) -> LiveAccuracy:
     """:func:`live_metrics`, with the primary metric checked against ``holdout``
-    (``manifest["metrics"]["holdout"]``) for a fall beyond ``config.accuracy_drop``.
+    (``Manifest.metrics.holdout``) for a fall beyond ``config.accuracy_drop``.
 
     >>> y = [0, 1] * 20
     >>> live = live_accuracy("binary", y, proba=[0.6, 0.4] * 20, holdout={"roc_auc": 0.9})
