@@ -137,8 +137,10 @@ def forest_tables(forest: Forest) -> Tables:
     values: list[float] = []
     words: list[int] = []
     trees = np.zeros((len(forest.trees), 8), dtype=np.uint32)
+    # per LightGBM node its (slot, threshold index), as _lay_out finds them: QuickScorer's input
+    rules = [np.zeros((len(tree.split_feature), 2), dtype=np.int64) for tree in forest.trees]
     for i, (tree, kinds) in enumerate(zip(forest.trees, variants, strict=True)):
-        root, depth = _lay_out(tree, kinds, uniques, slot_index, nodes, values, words)
+        root, depth = _lay_out(tree, kinds, uniques, slot_index, nodes, values, words, rules[i])
         check = _check_steps(tree, depth)
         trees[i, [0, 1, 2, 4]] = root, depth, tree.index % forest.num_class, check
     trees[:, 3] = np.argsort(trees[:, 1], kind="stable")
@@ -150,13 +152,8 @@ def forest_tables(forest: Forest) -> Tables:
     )  # fmt: skip
     qs = None
     if not words:
-        node_slots = [np.array([slot_index[(int(f), int(k))] for f, k in
-                                zip(tree.split_feature, kinds, strict=True)], dtype=np.int64)
-                      for tree, kinds in zip(forest.trees, variants, strict=True)]  # fmt: skip
-        node_ks = [np.array([np.searchsorted(uniques[int(f)], v) for f, v in
-                             zip(tree.split_feature, tree.threshold, strict=True)], dtype=np.int64)
-                   for tree in forest.trees]  # fmt: skip
         slot_features = np.array([feature for feature, _ in slots], dtype=np.int64)
+        node_slots, node_ks = [r[:, 0] for r in rules], [r[:, 1] for r in rules]
         qs = quickscorer(forest, node_slots, node_ks, counts, slot_features)
     return Tables(
         qs=qs,
@@ -201,8 +198,10 @@ def _lay_out(
     nodes: list[tuple[int, int, int, int]],
     values: list[float],
     words: list[int],
+    rules: np.ndarray,
 ) -> tuple[int, int]:
-    """Append one tree breadth first; return its root index and depth."""
+    """Append one tree breadth first; return its root index and depth. ``rules[node]``
+    receives each LightGBM node's (slot, threshold index)."""
     root = len(nodes)
     if tree.num_leaves <= 1:
         nodes.append((LEAF, 0, root, NO_CAT))
@@ -234,6 +233,7 @@ def _lay_out(
         else:
             k = int(np.searchsorted(uniques[feature], thresholds[child]))
             nodes[position] = (k, LANES * slot, left, NO_CAT)
+            rules[child] = slot, k
         queue.append((int(tree.left_child[child]), left, level + 1))
         queue.append((int(tree.right_child[child]), left + 1, level + 1))
     return root, depth
