@@ -17,8 +17,8 @@ from __future__ import annotations
 from edgeml.util.lazy import lazy_exports
 
 __all__ = [
-    "BatchResult", "FeatureCarry", "Scan", "Scorer", "Writer", "predict_dask", "predict_file",
-    "scan",
+    "BatchResult", "FeatureCarry", "Partition", "Scan", "Scorer", "Writer", "connect",
+    "local_cluster", "partitions", "predict_dask", "predict_file", "scan",
 ]  # fmt: skip
 
 __getattr__, __dir__ = lazy_exports(
@@ -26,6 +26,10 @@ __getattr__, __dir__ = lazy_exports(
     {
         "BatchResult": "edgeml.batch._run",
         "FeatureCarry": "edgeml.batch._carry",
+        "Partition": "edgeml.batch._partitions",
+        "connect": "edgeml.batch._cluster",
+        "local_cluster": "edgeml.batch._cluster",
+        "partitions": "edgeml.batch._partitions",
         "Scan": "edgeml.batch._scan",
         "Scorer": "edgeml.batch._score",
         "Writer": "edgeml.batch._writer",

@@ -24,6 +24,7 @@ from edgeml.cli._registry import registry, retrain
 from edgeml.compile import FORMATS
 from edgeml.compile import export as export_bundle
 from edgeml.config import Config, load_config
+from edgeml.errors import ConfigError
 from edgeml.spec.manifest import BACKENDS
 from edgeml.util.progress import Reporter
 
@@ -137,6 +138,12 @@ def profile(
 @click.option("--max-model-kb", type=float, help="Edge budget: model size in KB.")
 @click.option("--compare", is_flag=True, help="Leaderboard of model families on the same folds.")
 @click.option("--since", help="With [data] watermark: only rows after this value.")
+@click.option(
+    "--stream/--no-stream",
+    default=None,
+    help="Read DATA in chunks into LightGBM, never whole [auto: when it would not fit].",
+)
+@click.option("--dask", "dask_address", help="Train on this Dask scheduler (lightgbm.dask).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @_data_options
 @user_errors
@@ -159,6 +166,8 @@ def train(
     max_model_kb: float | None,
     compare: bool,
     since: str | None,
+    stream: bool | None,
+    dask_address: str | None,
     as_json: bool,
     table: str | None,
     query: str | None,
@@ -171,6 +180,8 @@ def train(
         edgeml train sqlite:///shop.db --table orders --target returned --json
         edgeml train customers.csv --target churn --search bayes --trials 30 --time-budget 10m
         edgeml train customers.csv --target churn --search bayes --max-model-kb 64 --compare
+        edgeml train big.csv --target churn --stream
+        edgeml train 'parts/*.parquet' --target churn --dask tcp://10.0.0.5:8786
     """
     # The training stack: imported when the command runs.
     from edgeml.pipeline import train as train_bundle
@@ -188,6 +199,18 @@ def train(
         max_model_kb=max_model_kb,
         compare=compare or None,
     )
+    streamed = None if stream is None else "on" if stream else "off"
+    config = config.with_overrides("train", stream=streamed)
+    config = config.with_overrides("dask", address=dask_address)
+    scaled = _train_at_scale(data, config, target=target, out=out, table=table, query=query,
+                             task=task, time_col=time_col, entity_col=entity_col,
+                             group_col=group_col, seed=seed)  # fmt: skip
+    if scaled is not None:
+        if as_json:
+            emit_json(scaled.to_dict())
+        else:
+            _views.show_training(_stdout(), scaled.to_dict())
+        return
     latency = None
     if config.search.max_latency_us is not None or config.search.compare:
         from edgeml.compile import latency_meter  # builds the engine's core once per machine
@@ -213,6 +236,29 @@ def train(
     else:
         _views.show_training(_stdout(), result.to_dict())
         show_tuning(_stdout(), result.to_dict())
+
+
+def _train_at_scale(
+    data: str, config: Config, *, table: str | None, query: str | None, **options: Any
+) -> Any:
+    """``edgeml train`` on a Dask cluster (``--dask``/``[dask]``) or streamed (``--stream``,
+    or ``[train] stream = "auto"`` on data too large to read whole); None: in memory."""
+    from edgeml.scale import train_dask, train_stream, wants_stream
+
+    given = {k: v for k, v in options.items() if v is not None}
+    dask = config.dask
+    if dask.address is not None or dask.n_workers is not None:
+        _no_table("--dask", table, query)
+        return train_dask(data, dask.address, n_workers=dask.n_workers, config=config,
+                          reporter=Reporter(), **given)  # fmt: skip
+    if table is None and query is None and wants_stream(data, config.train):
+        return train_stream(data, config=config, reporter=Reporter(), **given)
+    return None
+
+
+def _no_table(how: str, table: str | None, query: str | None) -> None:
+    if table is not None or query is not None:
+        raise ConfigError(f"{how} trains on files; --table and --query apply to databases")
 
 
 @cli.command()

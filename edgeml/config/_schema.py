@@ -149,6 +149,13 @@ class TrainConfig:
     # Raw training rows kept in the bundle so every export is checked against LightGBM on real
     # inputs (0 keeps none; the parity gate then uses adversarial rows only).
     reference_rows: int = 1000
+    # Larger-than-memory training (edgeml.scale.train_stream): "on" streams the data in chunks
+    # of ``chunk_rows`` into LightGBM's binned Dataset, "off" reads it whole, "auto" streams when
+    # the raw table would take more than a quarter of ``memory_budget_mb`` (default: half the
+    # machine's RAM); the whole-table path peaks near four times the raw table.
+    stream: Literal["auto", "on", "off"] = "auto"
+    chunk_rows: int = 100_000
+    memory_budget_mb: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -262,12 +269,12 @@ class RetrainConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class DaskConfig:
-    """Batch prediction on Dask: ``[dask]``.
+    """Batch prediction and training on Dask: ``[dask]``.
 
     ``address`` is an existing scheduler (``tcp://HOST:PORT``), as ``edgeml predict --dask``
-    gives it (the option wins). Without an address, ``n_workers`` starts a local cluster of that
-    many worker processes (one thread each) for the run and stops it afterwards. Neither: the
-    prediction runs in this process.
+    and ``edgeml train --dask`` give it (the option wins). Without an address, ``n_workers``
+    starts a local cluster of that many worker processes (one thread each) for the run and
+    stops it afterwards. Neither: the run stays in this process.
     """
 
     address: str | None = None
@@ -418,6 +425,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "num_leaves": (2, 131072),
     "infer_schema_length": (1, float("inf")),
     "page_size": (1, 1_000_000),
+    "chunk_rows": (100, float("inf")),
+    "memory_budget_mb": (1.0, float("inf")),
     "http_timeout": (0.001, 3600.0),
     "http_retries": (0, 100),
     "max_pages": (1, 10_000_000),

@@ -10,7 +10,7 @@ frames, and profile them.
 
 from __future__ import annotations
 
-from edgeml.data._card import DataCard, Dataset
+from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
 from edgeml.data._leakage import LeakageSuspect, TargetProfile
@@ -34,6 +34,7 @@ __all__ = [
     "TargetProfile",
     "conform",
     "csv_dialect",
+    "file_facts",
     "http_pages",
     "infer_types",
     "is_http",

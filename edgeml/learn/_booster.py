@@ -53,7 +53,7 @@ def lightgbm_params(task: Task, n_classes: int, config: TrainConfig) -> dict[str
 
 
 def fit_booster(
-    x_train: np.ndarray,
+    x_train: np.ndarray | lgb.Sequence,
     y_train: np.ndarray,
     *,
     task: Task,
@@ -61,12 +61,15 @@ def fit_booster(
     config: TrainConfig,
     feature_names: list[str],
     categorical: list[str],
-    valid: tuple[np.ndarray, np.ndarray] | None = None,
+    valid: tuple[np.ndarray | lgb.Sequence, np.ndarray] | None = None,
     reporter: Reporter = SILENT,
     label: str = "training",
     curves: dict[str, Any] | None = None,
 ) -> lgb.Booster:
     """Train a booster; with ``valid`` rows it stops once the metric stops improving.
+
+    The matrices may be :class:`lightgbm.Sequence` objects (rows read in batches, never whole:
+    training on more rows than fit in memory, :mod:`edgeml.scale`).
 
     ``curves``, when given, receives the per-round metric on the training and validation rows
     (``{"training": {metric: [...]}, "valid": {...}}``): the learning curves of the model.

@@ -14,7 +14,7 @@ from edgeml.util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from edgeml.pipeline._model import Model, load
-    from edgeml.pipeline._train import TrainResult, train
+    from edgeml.pipeline._train import TrainResult, train, write_trained
 
 # Imported on first use: ``load`` alone does not pull in training (LightGBM, scikit-learn).
 __getattr__, __dir__ = lazy_exports(
@@ -24,7 +24,8 @@ __getattr__, __dir__ = lazy_exports(
         "load": "edgeml.pipeline._model",
         "TrainResult": "edgeml.pipeline._train",
         "train": "edgeml.pipeline._train",
+        "write_trained": "edgeml.pipeline._train",
     },
 )
 
-__all__ = ["Model", "TrainResult", "load", "train"]
+__all__ = ["Model", "TrainResult", "load", "train", "write_trained"]

@@ -38,7 +38,7 @@ from edgeml.util.progress import SILENT, Reporter
 if TYPE_CHECKING:
     from edgeml.search import LatencyMeter
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "train", "write_trained"]
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,41 @@ def train(
     return TrainResult(
         bundle=bundle, manifest=manifest, spec=open_bundle(bundle, verify=False).spec
     )
+
+
+def write_trained(
+    final: Fitted,
+    prepared: Prepared,
+    feature_plan: FeaturePlan,
+    *,
+    metrics: dict[str, Any],
+    holdout_output: np.ndarray | None,
+    post: Post,
+    decision: dict[str, Any],
+    rows_used: int,
+    target_stats: dict[str, Any],
+) -> TrainResult:
+    """Write the bundle of a model trained outside :func:`train` (on more rows than fit in
+    memory: :mod:`edgeml.scale`), in the same format: ``prepared`` holds the rows the plans
+    were fitted on (a sample), ``final.train_matrix`` their features (monitoring baselines),
+    ``holdout_output`` the model's output on the holdout (already post-processed for a binary
+    model, as :func:`train` passes it); ``rows_used`` and ``target_stats`` (``mean`` or
+    ``class_counts``) describe all training rows."""
+    settings = prepared.config.train
+    manifest = _manifest(final, prepared, metrics, feature_plan, holdout_output)
+    manifest["target"].update(target_stats)
+    manifest["data_card"]["rows_used"] = rows_used
+    if prepared.target.task == "binary":
+        manifest["decision"] = decision
+        manifest["calibration"] = post.to_dict()
+    manifest["learning_curves"] = {}
+    bundle = Path(settings.out or f"{settings.target}.edgeml")
+    files = {"model.txt": final.booster.model_to_string().encode()}
+    if settings.reference_rows:
+        rows = prepared.frame[prepared.train_rows]
+        files[REFERENCE_ROWS] = reference_rows(rows, final.plan, settings.reference_rows)
+    write_bundle(bundle, manifest, files)
+    return TrainResult(bundle=bundle, manifest=manifest)
 
 
 def _final_rounds(

@@ -11,6 +11,7 @@ from edgeml.prep._apply import apply_prep, to_matrix
 from edgeml.prep._fit import fit_prep, inside_fences
 from edgeml.prep._reference import REFERENCE_ROWS, load_reference_rows, reference_rows
 from edgeml.prep._screen import within_groups
+from edgeml.prep._summary import MAX_COUNTED, SAMPLE_KEY, Summary, summarize
 from edgeml.spec.prep_plan import (
     CategoricalStep,
     ColumnSpec,
@@ -20,17 +21,21 @@ from edgeml.spec.prep_plan import (
 )
 
 __all__ = [
+    "MAX_COUNTED",
     "REFERENCE_ROWS",
+    "SAMPLE_KEY",
     "CategoricalStep",
     "ColumnSpec",
     "DatePartsStep",
     "NumericStep",
     "PrepPlan",
+    "Summary",
     "apply_prep",
     "fit_prep",
     "inside_fences",
     "load_reference_rows",
     "reference_rows",
+    "summarize",
     "to_matrix",
     "within_groups",
 ]

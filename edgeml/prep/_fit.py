@@ -14,6 +14,7 @@ from edgeml.data import logical_schema
 from edgeml.prep._apply import DATE_PART_FUNCTIONS
 from edgeml.prep._screen import correlated_pairs, screen_column
 from edgeml.prep._stats import ColumnStats, column_stats
+from edgeml.prep._summary import SAMPLE_KEY, Summary
 from edgeml.spec.prep_plan import (
     DATE_PARTS_DATE,
     DATE_PARTS_DATETIME,
@@ -37,11 +38,15 @@ def fit_prep(
     config: PrepConfig | None = None,
     roles: Mapping[str, Role] | None = None,
     group: str | None = None,
+    summary: Summary | None = None,
 ) -> PrepPlan:
     """Learn how to turn these training rows into model features.
 
     ``roles`` names the columns that are not features (target, time, entity, group, id);
     ``group``, the entity column, makes near-duplicates be judged within each entity.
+    ``summary`` (training at scale): ``frame`` is its bounded sample, and the statistics the
+    summary holds exactly (row and missing counts, extremes, category counts) replace the
+    sample's; see :mod:`edgeml.prep._summary` for which decision rests on which.
 
     >>> import polars as pl
     >>> frame = pl.DataFrame({"x": [1.0, 2.0, 3.0], "k": [7, 7, 7]})
@@ -50,9 +55,12 @@ def fit_prep(
     """
     config = config or PrepConfig()
     roles = dict(roles or {})
+    frame = frame.drop(SAMPLE_KEY, strict=False)
     dtypes = logical_schema(frame)
     candidates = {name: dtype for name, dtype in dtypes.items() if name not in roles}
     stats = column_stats(frame, candidates, config.outlier_k)
+    if summary is not None:
+        stats = summary.column_stats(stats)
     columns: list[ColumnSpec] = []
     kept: list[str] = []
     for name, dtype in dtypes.items():
@@ -95,11 +103,14 @@ def fit_prep(
         elif dtype in ("date", "datetime"):
             steps.append(_fit_date(frame[name], dtype, names))
         else:
-            steps.append(_fit_categorical(frame[name], config, names))
+            counts = summary.value_counts(name) if summary is not None else None
+            steps.append(_fit_categorical(frame[name], config, names, counts, stats[name]))
 
     row_filters: list[dict[str, Any]] = []
     if config.outliers == "drop" and outlier_bounds:
         removed = frame.height - int(inside_fences(frame, outlier_bounds).sum())
+        if summary is not None:  # counted on the sample
+            removed = round(removed * summary.rows / max(frame.height, 1))
         row_filters.append(
             {
                 "kind": "outlier_rows",
@@ -225,13 +236,19 @@ def _scale(values: pl.Series, how: str) -> tuple[float, float] | None:
 
 
 def _fit_categorical(
-    series: pl.Series, config: PrepConfig, names: _NameAllocator
+    series: pl.Series,
+    config: PrepConfig,
+    names: _NameAllocator,
+    counts: pl.DataFrame | None = None,
+    stats: ColumnStats | None = None,
 ) -> CategoricalStep:
+    """``counts`` (category as text, ``count``): exact counts of all training rows when the
+    series is only a sample of them."""
     name = str(series.name)
-    values = series.cast(pl.String).drop_nulls()
-    counts = values.value_counts(sort=True)
+    if counts is None:
+        counts = series.cast(pl.String).drop_nulls().value_counts()
     counts = counts.sort(["count", name], descending=[True, False])
-    total = max(values.len(), 1)
+    total = max(int(counts["count"].sum()), 1)
     categories = counts[name].to_list()[: config.max_categories]
     frequencies = [c / total for c in counts["count"].to_list()[: config.max_categories]]
     reasons = [f"{len(categories)} categories, {config.encoding} encoding"]
@@ -239,7 +256,8 @@ def _fit_categorical(
     if cut:
         reasons.append(f"{cut} rarest categories treated as unseen (max_categories)")
     impute = None
-    if config.impute != "none" and categories and series.null_count():
+    missing = stats.missing if stats is not None else series.null_count()
+    if config.impute != "none" and categories and missing:
         impute = categories[0]
         reasons.append(f"missing values imputed with the mode {impute!r}")
     if config.encoding == "onehot":

@@ -1,0 +1,250 @@
+"""The plans of a run at scale, fitted from chunk summaries; and one chunk made ready for LightGBM.
+
+The first pass summarises each chunk's training rows (:func:`chunk_summary`: exact counts and a
+bounded sample, see :mod:`edgeml.prep._summary`); :func:`fit_plan` fits the target encoding, the
+feature plan and the prep plan from the merged summary with the functions a single-machine run
+uses (``fit_target``, ``fit_features``, ``fit_prep``). The second pass turns each chunk into
+its feature matrix with those plans (:func:`prepare_chunk`), as ``edgeml.train`` does for the
+whole table. Time-series training (``--time-col``/``--entity-col``) needs every entity's whole
+history in one place and is refused; so are search and model comparison (one model is trained).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from edgeml.config import Config
+from edgeml.data import DataCard, file_facts, logical_schema
+from edgeml.errors import ConfigError, SchemaError
+from edgeml.features import apply_features, fit_features
+from edgeml.learn import Prepared, Splitter, TargetEncoding, fit_target, has_label
+from edgeml.prep import (
+    SAMPLE_KEY,
+    PrepPlan,
+    Summary,
+    apply_prep,
+    fit_prep,
+    inside_fences,
+    to_matrix,
+)
+from edgeml.prep import summarize as summarize_frame
+from edgeml.scale._rows import HOLDOUT, row_keys, sample_order, split_codes
+from edgeml.scale._source import Chunk, ChunkSource
+from edgeml.spec.feature_plan import FeaturePlan
+from edgeml.spec.prep_plan import Role
+from edgeml.util.progress import SILENT, Reporter
+
+__all__ = [
+    "EARLY_STOPPING_SHARE", "SAMPLE_ROWS", "ChunkRows", "ScaledPlan", "Tally", "check_config",
+    "chunk_summary", "fit_plan", "prepare_chunk", "valid_share",
+]  # fmt: skip
+
+# Rows of the bounded sample the prep and feature plans are fitted on (quantiles, correlations).
+SAMPLE_ROWS = 100_000
+# Share of the training rows that decides when boosting stops (as edgeml.train's slice).
+EARLY_STOPPING_SHARE = 0.1
+
+
+def valid_share(config: Config) -> float:
+    """The early-stopping slice's share of training rows (none without early stopping)."""
+    return EARLY_STOPPING_SHARE if config.train.early_stopping_rounds else 0.0
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Row counts of the first pass: all rows read, unlabelled ones, holdout ones."""
+
+    rows: int = 0
+    unlabelled: int = 0
+    holdout: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(*(a + b for a, b in zip(dataclasses.astuple(self),
+                                             dataclasses.astuple(other), strict=True)))  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaledPlan:
+    """What the first pass learned: the plans, and the sample as the pipeline's ``Prepared``."""
+
+    config: Config
+    target: TargetEncoding
+    prepared: Prepared
+    features: FeaturePlan
+    prep: PrepPlan
+    summary: Summary
+    tally: Tally
+    inputs: list[str]
+
+
+@dataclass(frozen=True)
+class ChunkRows:
+    """One chunk ready for LightGBM: feature matrix, encoded target, split code per row."""
+
+    x: np.ndarray
+    y: np.ndarray
+    split: np.ndarray
+
+    def part(self, code: int) -> tuple[np.ndarray, np.ndarray]:
+        keep = self.split == code
+        return self.x[keep], self.y[keep]
+
+
+def check_config(config: Config, how: str) -> Config:
+    """``config`` for a run at scale (no CV folds), or a ConfigError naming what it cannot do."""
+    settings = config.train
+    if not settings.target:
+        raise ConfigError("no target column: pass --target COL or set target in [train]")
+    if settings.time_col or settings.entity_col:
+        raise ConfigError(
+            f"{how}: time-series training (--time-col/--entity-col) needs each entity's whole "
+            "history in one process; train it without --stream/--dask"
+        )
+    if config.search.method != "none" or config.search.compare:
+        raise ConfigError(f"{how}: trains one model; --search and --compare are not supported")
+    return dataclasses.replace(config, train=dataclasses.replace(settings, cv_folds=0))
+
+
+def chunk_summary(chunk: Chunk, config: Config, size: int) -> tuple[Summary, Tally]:
+    """The summary of one chunk's training rows (holdout rows left out) and its row counts."""
+    settings = config.train
+    target = str(settings.target)
+    frame = chunk.frame
+    labelled = has_label(frame[target], source=chunk.where).to_numpy()
+    positions = chunk.keys()[labelled]
+    frame = frame.filter(labelled)
+    codes = split_codes(
+        row_keys(frame, positions, settings.group_col),
+        seed=settings.seed, holdout=settings.holdout, valid=valid_share(config),
+    )  # fmt: skip
+    keep = codes != HOLDOUT
+    frame = frame.filter(keep).with_columns(
+        pl.Series(SAMPLE_KEY, sample_order(positions[keep], settings.seed))
+    )
+    schema = logical_schema(chunk.frame)
+    tally = Tally(chunk.frame.height, int((~labelled).sum()), int((~keep).sum()))
+    return summarize_frame(frame, schema, size=size), tally
+
+
+def fit_plan(
+    summary: Summary,
+    tally: Tally,
+    source: ChunkSource,
+    config: Config,
+    *,
+    reporter: Reporter = SILENT,
+) -> ScaledPlan:
+    """The target encoding, feature plan and prep plan of the summarised training rows."""
+    settings = config.train
+    target_name = str(settings.target)
+    if summary.rows == 0:
+        raise SchemaError(f"{source.source}: no labelled training rows in {target_name!r}")
+    sample = summary.sample.drop(SAMPLE_KEY)
+    counts = summary.counts.get(target_name)
+    labels = (
+        pl.Series(target_name, list(counts), dtype=sample[target_name].dtype)
+        if counts is not None
+        else sample[target_name]
+    )
+    target = fit_target(labels, task=settings.task, source=source.source)
+    y = target.encode(sample[target_name], source=source.source)
+    prepared = Prepared(
+        frame=sample,
+        y=y,
+        target=target,
+        roles=_roles(config, source),
+        splitter=Splitter(seed=settings.seed),
+        card=_card(source, tally),
+        config=config,
+        row_filters=_row_filters(tally),
+        train_rows=np.arange(sample.height),
+        test_rows=np.arange(0),
+        notes=[
+            *source.notes,
+            f"trained at scale: prep and feature plans fitted on a sample of {sample.height} "
+            f"of {summary.rows} training rows (counts, extremes and categories on all rows); "
+            "no CV folds; exact duplicate rows kept",
+        ],
+    )
+    features = fit_features(prepared, reporter=reporter)
+    if features.selected:
+        extended = apply_features(features, sample, target=y.astype(np.float64), source="data")
+        prepared = dataclasses.replace(prepared, frame=extended)
+    prep = fit_prep(
+        prepared.frame, config=config.prep, roles=prepared.prep_roles, summary=summary
+    )
+    used = {c.name for c in prep.columns if c.role != "dropped"}
+    inputs = [c for c in source.schema if c in used or features.selected or c == target_name]
+    return ScaledPlan(
+        config=config, target=target, prepared=prepared, features=features, prep=prep,
+        summary=summary, tally=tally, inputs=inputs,
+    )  # fmt: skip
+
+
+def prepare_chunk(chunk: Chunk, plan: ScaledPlan) -> ChunkRows:
+    """One chunk's labelled rows as the model's feature matrix, target codes and split codes;
+    training rows outside ``[prep] outliers = "drop"`` fences are left out, as in training."""
+    settings = plan.config.train
+    frame = chunk.frame
+    labelled = has_label(frame[plan.target.name], source=chunk.where).to_numpy()
+    positions = chunk.keys()[labelled]
+    frame = frame.filter(labelled)
+    y = plan.target.encode(frame[plan.target.name], source=chunk.where)
+    split = split_codes(
+        row_keys(frame, positions, settings.group_col),
+        seed=settings.seed, holdout=settings.holdout, valid=valid_share(plan.config),
+    )  # fmt: skip
+    if plan.features.selected:
+        frame = apply_features(
+            plan.features, frame, target=y.astype(np.float64), source=chunk.where
+        )
+    for row_filter in plan.prep.row_filters:
+        if row_filter["kind"] == "outlier_rows":
+            keep = inside_fences(frame, row_filter["bounds"]) | (split == HOLDOUT)
+            frame, y, split = frame.filter(keep), y[keep], split[keep]
+    return ChunkRows(to_matrix(apply_prep(plan.prep, frame)), y, split)
+
+
+def _roles(config: Config, source: ChunkSource) -> dict[str, Role]:
+    settings = config.train
+    wanted: list[tuple[str | None, Role, str]] = [
+        (settings.target, "target", "--target"),
+        (settings.group_col, "group", "--group-col"),
+        *[(c, "id", "id_cols") for c in settings.id_cols],
+    ]
+    roles: dict[str, Role] = {}
+    for column, role, option in wanted:
+        if column is None:
+            continue
+        if column not in source.schema:
+            raise SchemaError(
+                f"{source.source}: column {column!r} (from {option}) not found; "
+                f"columns are: {', '.join(source.schema)}"
+            )
+        roles.setdefault(column, role)
+    return roles
+
+
+def _card(source: ChunkSource, tally: Tally) -> DataCard:
+    return DataCard(
+        sources=[file_facts(Path(p), p) for p in source.paths],
+        rows=tally.rows,
+        columns=len(source.schema),
+        schema=dict(source.schema),
+        read_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        assumptions=[*source.config.assumptions, *source.notes],
+    )
+
+
+def _row_filters(tally: Tally) -> list[dict[str, Any]]:
+    if not tally.unlabelled:
+        return []
+    return [{"kind": "unlabelled", "rows_removed": tally.unlabelled, "reason": "target is missing"}]
+

@@ -1,0 +1,162 @@
+"""A file source read chunk by chunk under one schema, for training on more rows than fit.
+
+The schema is inferred once, from the first chunk of the first file, as ``read_data`` infers a
+whole file (numbers, booleans and dates in text; the target kept as written), then ``[data]
+dtypes`` and ``drop`` apply. Every chunk is read by :func:`edgeml.batch.scan` (one file, or one
+Parquet row group, a Dask task's partition, at a time) and converted to that schema by
+:func:`edgeml.data.conform`: a value that does not fit is named with its file and row, as
+``edgeml predict`` names it. Files only (CSV, Parquet, NDJSON, IPC, globs and Parquet
+directories): a database or API source is refused.
+
+>>> import tempfile, polars as pl
+>>> path = tempfile.mkdtemp() + "/d.csv"
+>>> pl.DataFrame({"x": ["1.5", "2.5", "3"], "y": ["a", "b", "a"]}).write_csv(path)
+>>> source = open_source(path, target="y", batch_rows=2)
+>>> source.schema, [c.frame.height for c in source.chunks()]
+({'x': 'float', 'y': 'str'}, [2, 1])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from edgeml.batch import scan
+from edgeml.config import DataConfig
+from edgeml.data import conform, infer_types, logical_schema
+from edgeml.errors import ConfigError, SchemaError, SourceError
+
+__all__ = ["Chunk", "ChunkSource", "open_source"]
+
+# Rows of the first chunk that the schema is inferred from.
+_SCHEMA_ROWS = 50_000
+# Bits of a row key that number the row within its file (the rest number the file).
+_ROW_BITS = 40
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Conformed rows of file ``file_index`` starting at its row ``first_row`` (0-based)."""
+
+    frame: pl.DataFrame
+    file_index: int
+    first_row: int
+    where: str
+
+    def keys(self) -> np.ndarray:
+        """A uint64 key per row, the same whichever way the file is cut into chunks."""
+        rows = np.arange(self.first_row, self.first_row + self.frame.height, dtype=np.uint64)
+        return rows | np.uint64(self.file_index << _ROW_BITS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChunkSource:
+    """The files of ``source``, their schema (logical types) and how to read them in chunks."""
+
+    source: str
+    paths: list[str]
+    schema: dict[str, str]
+    config: DataConfig = field(default_factory=DataConfig)
+    batch_rows: int = 100_000
+    notes: list[str] = field(default_factory=list)
+
+    def chunks(self, columns: Sequence[str] | None = None) -> Iterator[Chunk]:
+        """Every chunk of every file, in order, with ``columns`` (default: all of the schema)."""
+        for index in range(len(self.paths)):
+            yield from self.part(index, None, columns)
+
+    def part(
+        self, file_index: int, row_group: int | None, columns: Sequence[str] | None = None
+    ) -> Iterator[Chunk]:
+        """The chunks of one file, or of one row group of a Parquet file (a Dask partition)."""
+        schema = {c: self.schema[c] for c in (columns or self.schema)}
+        path = Path(self.paths[file_index])
+        reader = scan(
+            self.source,
+            numbers=[c for c, t in schema.items() if t == "float"],
+            integers=[c for c, t in schema.items() if t == "int"],
+            text=[c for c, t in schema.items() if t not in ("float", "int")],
+            batch_rows=self.batch_rows,
+            config=self.config,
+            paths=[path],
+        )
+        for batch in reader.part(path, row_group):
+            where = f"{batch.source} rows {batch.first_row + 1}…"
+            frame = conform(batch.frame, schema, source=where)
+            yield Chunk(frame, file_index, batch.first_row, where)
+
+
+def open_source(
+    data: str | Path,
+    *,
+    target: str,
+    config: DataConfig | None = None,
+    batch_rows: int = 100_000,
+) -> ChunkSource:
+    """The :class:`ChunkSource` of ``data``, with its schema read from its first rows."""
+    config = config or DataConfig()
+    text = str(data)
+    if "://" in text or text.startswith("sqlite:"):
+        raise ConfigError(
+            f"{text}: training at scale (--stream, --dask) reads files (CSV, Parquet, NDJSON, "
+            "IPC, globs, Parquet directories); export the table to Parquet first"
+        )
+    # Absolute, so every Dask worker finds the same files (and Hive folders resolve alike).
+    text = os.path.abspath(os.path.expanduser(text))
+    paths = [str(p.resolve()) for p in scan(text, numbers=[], text=[], batch_rows=1).paths]
+    if not paths:
+        raise SourceError(f"{text}: no files")
+    first = Path(paths[0])
+    head = scan(text, numbers=[], text=_columns(first, config), batch_rows=_SCHEMA_ROWS,
+                config=config, paths=[first])  # fmt: skip
+    frame = next(iter(head.part(first)), None)
+    if frame is None or frame.frame.height == 0:
+        raise SourceError(f"{first}: no rows")
+    rows = frame.frame.drop([c for c in config.drop if c in frame.frame.columns])
+    schema, notes = _schema(infer_types(rows, keep_raw=[target]), config)
+    if target not in schema:
+        raise SchemaError(
+            f"{text}: column {target!r} (from --target) not found; columns are: "
+            f"{', '.join(schema)}"
+        )
+    return ChunkSource(
+        source=text, paths=paths, schema=schema, config=config, batch_rows=batch_rows, notes=notes
+    )
+
+
+def _columns(path: Path, config: DataConfig) -> list[str]:
+    """The column names of one file, from its header or metadata."""
+    from edgeml.data import csv_dialect
+
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        dialect = csv_dialect(path, config)
+        return pl.read_csv(path, n_rows=0, **dialect.polars_options()).columns
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if name.endswith((".ndjson", ".jsonl")):
+        return pl.scan_ndjson(path).collect_schema().names()
+    return pl.scan_ipc(path).collect_schema().names()
+
+
+def _schema(frame: pl.DataFrame, config: DataConfig) -> tuple[dict[str, str], list[str]]:
+    """Logical types, ``[data] dtypes`` winning; columns no model can read left out, noted."""
+    schema: dict[str, str] = {}
+    notes: list[str] = []
+    for name in frame.columns:
+        if name in config.dtypes:
+            given = config.dtypes[name]
+            schema[name] = "str" if given == "category" else given
+            continue
+        try:
+            schema[name] = logical_schema(frame.select(name))[name]
+        except SchemaError:
+            notes.append(f"column {name!r} left out: {frame[name].dtype} values cannot be read")
+    return schema, notes
