@@ -27,7 +27,9 @@ TrainResult(bundle=PosixPath('churn.edgeml'), ...)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -103,9 +105,12 @@ def _train(
         files = {p: i for i, p in enumerate(source.paths)}
         jobs = [(files[p.path], p.row_group) for p in parts]
         reporter.status(f"pass 1: statistics of {len(parts)} partitions on {address}")
-        found = client.gather(client.map(
-            _summarize_part, jobs, source=source, config=config, size=sample_rows, pure=False
-        ))  # fmt: skip
+        known = [p.rows for p in parts]
+        # Rows sampled (u below the cutoff) with room to spare: a uniform sample a few times
+        # the size needed, so tasks ship little to this process.
+        cutoff = 1.0 if None in known else min(1.0, 4 * sample_rows / max(sum(known), 1))
+        found = client.map(_summarize_part, jobs, source=source, config=config,
+                           size=sample_rows, cutoff=cutoff, pure=False)  # fmt: skip
         summary, tally = _merge(found, source)
         plan = fit_plan(summary, tally, source, config, reporter=reporter)
         rounds, probe_rows = _rounds(plan, reporter)
@@ -120,7 +125,8 @@ def _train(
         reporter.status(f"pass 2: lightgbm.dask, {rounds} rounds on {len(parts)} partitions")
         params = _params(plan, rounds)
         model = DaskLGBMRegressor(client=client, **params)
-        with client.as_current():  # lightgbm.dask waits on the current client
+        # lightgbm.dask waits on the current client and logs to stdout (``--json`` owns it)
+        with client.as_current(), contextlib.redirect_stdout(sys.stderr):
             model.fit(
                 x,
                 y,
@@ -158,10 +164,14 @@ def _train(
     )  # fmt: skip
 
 
-def _merge(found: list[tuple[Summary | None, Tally]], source: ChunkSource) -> tuple[Summary, Tally]:
+def _merge(found: list[Any], source: ChunkSource) -> tuple[Summary, Tally]:
+    """The partitions' summaries merged in partition order, each as soon as it is done (the
+    driver holds the merged summary and one partition's)."""
     summary: Summary | None = None
     tally = Tally()
-    for part, counts in found:
+    for future in found:
+        part, counts = future.result()
+        future.release()
         if part is not None:
             summary = part if summary is None else summary.merge(part)
         tally = tally + counts
@@ -226,12 +236,12 @@ def _rows(job: tuple[int, int | None], source: ChunkSource, plan: ScaledPlan) ->
 
 
 def _summarize_part(
-    job: tuple[int, int | None], *, source: ChunkSource, config: Config, size: int
+    job: tuple[int, int | None], *, source: ChunkSource, config: Config, size: int, cutoff: float
 ) -> tuple[Summary | None, Tally]:
     summary: Summary | None = None
     tally = Tally()
     for chunk in source.part(job[0], job[1]):
-        part, counts = chunk_summary(chunk, config, size)
+        part, counts = chunk_summary(chunk, config, size, cutoff)
         summary = part if summary is None else summary.merge(part)
         tally = tally + counts
     return summary, tally

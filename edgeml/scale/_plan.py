@@ -112,8 +112,11 @@ def check_config(config: Config, how: str) -> Config:
     return dataclasses.replace(config, train=dataclasses.replace(settings, cv_folds=0))
 
 
-def chunk_summary(chunk: Chunk, config: Config, size: int) -> tuple[Summary, Tally]:
-    """The summary of one chunk's training rows (holdout rows left out) and its row counts."""
+def chunk_summary(
+    chunk: Chunk, config: Config, size: int, cutoff: float = 1.0
+) -> tuple[Summary, Tally]:
+    """The summary of one chunk's training rows (holdout rows left out) and its row counts;
+    ``cutoff``: see :func:`edgeml.prep.summarize`."""
     settings = config.train
     target = str(settings.target)
     frame = chunk.frame
@@ -130,7 +133,7 @@ def chunk_summary(chunk: Chunk, config: Config, size: int) -> tuple[Summary, Tal
     )
     schema = logical_schema(chunk.frame)
     tally = Tally(chunk.frame.height, int((~labelled).sum()), int((~keep).sum()))
-    return summarize_frame(frame, schema, size=size), tally
+    return summarize_frame(frame, schema, size=size, cutoff=cutoff), tally
 
 
 def fit_plan(
