@@ -62,10 +62,10 @@ def test_larger_than_a_worker_trains_and_matches_one_machine(address, tmp_path):
     parts, plain = tmp_path / "parts", tmp_path / "plain.parquet"
     parts.mkdir()
     raw, frames = 0, []
-    for k in range(6):  # 6 files × 5 row groups of 20,000 rows, 1.6 KB of text a row
-        frame = table(100_000, 1_000_000 * k, note_bytes=1_600)
+    for k in range(6):  # 6 files × 5 row groups of 10,000 rows, 3.2 KB of text a row
+        frame = table(50_000, 1_000_000 * k, note_bytes=3_200)
         raw += frame.estimated_size()
-        frame.write_parquet(parts / f"part-{k}.parquet", row_group_size=20_000)
+        frame.write_parquet(parts / f"part-{k}.parquet", row_group_size=10_000)
         frames.append(frame.drop("note"))
     assert raw > MEMORY_LIMIT  # the raw table would not fit in one worker
     pl.concat(frames).write_parquet(plain)
@@ -78,7 +78,7 @@ def test_larger_than_a_worker_trains_and_matches_one_machine(address, tmp_path):
                  "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
-    assert shown["rows"]["train"] + shown["rows"]["holdout"] == 600_000
+    assert shown["rows"]["train"] + shown["rows"]["holdout"] == 300_000
     assert any("lightgbm.dask" in note for note in shown["notes"])
     single = edgeml.train(plain, target="label", out=tmp_path / "one.edgeml", cv_folds=0)
 
@@ -89,9 +89,10 @@ def test_larger_than_a_worker_trains_and_matches_one_machine(address, tmp_path):
     got = edgeml.load(bundle).evaluate(test)["metrics"]["roc_auc"]
     want = edgeml.load(single.bundle).evaluate(test)["metrics"]["roc_auc"]
     assert got > 0.75 and abs(got - want) < 0.01, (got, want)
-    manifest = edgeml.load(bundle).manifest
-    assert set(manifest) == set(single.manifest)
-    assert {c["name"]: c["role"] for c in manifest["input_schema"]}["note"] == "dropped"
+    spec = edgeml.load(bundle).spec
+    assert set(edgeml.load(bundle).manifest) == set(edgeml.load(single.bundle).manifest)
+    assert {c.name: c.role for c in spec.input_schema}["note"] == "dropped"
+    assert spec.data_card.rows == 300_000
 
     result = run("evaluate", bundle, test, "--json")
     assert result.exit_code == 0, result.output

@@ -203,20 +203,22 @@ def write_trained(
     model, as :func:`train` passes it); ``rows_used`` and ``target_stats`` (``mean`` or
     ``class_counts``) describe all training rows."""
     settings = prepared.config.train
-    manifest = _manifest(final, prepared, metrics, feature_plan, holdout_output)
-    manifest["target"].update(target_stats)
-    manifest["data_card"]["rows_used"] = rows_used
-    if prepared.target.task == "binary":
-        manifest["decision"] = decision
-        manifest["calibration"] = post.to_dict()
-    manifest["learning_curves"] = {}
+    built = _manifest(final, prepared, metrics, feature_plan, holdout_output)
+    binary = prepared.target.task == "binary"
+    document = {
+        **built,
+        "target": {**built["target"], **target_stats},
+        "data_card": {**built["data_card"], "rows_used": rows_used},
+        **({"decision": decision, "calibration": post.to_dict()} if binary else {}),
+        "learning_curves": {},
+    }
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     files = {"model.txt": final.booster.model_to_string().encode()}
     if settings.reference_rows:
         rows = prepared.frame[prepared.train_rows]
         files[REFERENCE_ROWS] = reference_rows(rows, final.plan, settings.reference_rows)
-    write_bundle(bundle, manifest, files)
-    return TrainResult(bundle=bundle, manifest=manifest)
+    write_bundle(bundle, document, files)
+    return TrainResult(bundle=bundle, manifest=document)
 
 
 def _final_rounds(

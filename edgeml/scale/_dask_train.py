@@ -31,6 +31,8 @@ import contextlib
 import dataclasses
 import sys
 import time
+from collections import deque
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ from edgeml.scale._plan import (
     chunk_summary,
     fit_plan,
     prepare_chunk,
+    sample_size,
 )
 from edgeml.scale._rows import HOLDOUT, split_codes
 from edgeml.scale._source import ChunkSource, open_source
@@ -106,12 +109,11 @@ def _train(
         jobs = [(files[p.path], p.row_group) for p in parts]
         reporter.status(f"pass 1: statistics of {len(parts)} partitions on {address}")
         known = [p.rows for p in parts]
+        size = sample_size(source, sample_rows)
         # Rows sampled (u below the cutoff) with room to spare: a uniform sample a few times
         # the size needed, so tasks ship little to this process.
-        cutoff = 1.0 if None in known else min(1.0, 4 * sample_rows / max(sum(known), 1))
-        found = client.map(_summarize_part, jobs, source=source, config=config,
-                           size=sample_rows, cutoff=cutoff, pure=False)  # fmt: skip
-        summary, tally = _merge(found, source)
+        cutoff = 1.0 if None in known else min(1.0, 4 * size / max(sum(known), 1))
+        summary, tally = _summaries(client, jobs, source, config, size, cutoff)
         plan = fit_plan(summary, tally, source, config, reporter=reporter)
         rounds, probe_rows = _rounds(plan, reporter)
         slim = client.scatter(_slim(plan), broadcast=True)
@@ -164,14 +166,30 @@ def _train(
     )  # fmt: skip
 
 
-def _merge(found: list[Any], source: ChunkSource) -> tuple[Summary, Tally]:
-    """The partitions' summaries merged in partition order, each as soon as it is done (the
-    driver holds the merged summary and one partition's)."""
+def _summaries(
+    client: Any,
+    jobs: list[tuple[int, int | None]],
+    source: ChunkSource,
+    config: Config,
+    size: int,
+    cutoff: float,
+) -> tuple[Summary, Tally]:
+    """Pass 1: the partitions' summaries merged in partition order, each as soon as it is
+    done, with at most two tasks per worker in flight (a finished summary waits on its worker
+    until merged: memory on the workers and here stays a few partitions' worth)."""
+    window = 2 * max(1, len(client.scheduler_info().get("workers", {})))
+    submit = partial(client.submit, _summarize_part, source=source, config=config, size=size,
+                     cutoff=cutoff, pure=False)  # fmt: skip
+    pending = deque(submit(job) for job in jobs[:window])
+    waiting = deque(jobs[window:])
     summary: Summary | None = None
     tally = Tally()
-    for future in found:
+    while pending:
+        future = pending.popleft()
         part, counts = future.result()
         future.release()
+        if waiting:
+            pending.append(submit(waiting.popleft()))
         if part is not None:
             summary = part if summary is None else summary.merge(part)
         tally = tally + counts

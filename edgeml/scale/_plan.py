@@ -43,13 +43,24 @@ from edgeml.util.progress import SILENT, Reporter
 
 __all__ = [
     "EARLY_STOPPING_SHARE", "SAMPLE_ROWS", "ChunkRows", "ScaledPlan", "Tally", "check_config",
-    "chunk_summary", "fit_plan", "prepare_chunk", "valid_share",
+    "chunk_summary", "fit_plan", "prepare_chunk", "sample_size", "valid_share",
 ]  # fmt: skip
 
 # Rows of the bounded sample the prep and feature plans are fitted on (quantiles, correlations).
 SAMPLE_ROWS = 100_000
+# ... and at most this many bytes of them (wide rows, such as long text, make a smaller sample).
+SAMPLE_BYTES = 64e6
 # Share of the training rows that decides when boosting stops (as edgeml.train's slice).
 EARLY_STOPPING_SHARE = 0.1
+
+
+def sample_size(source: ChunkSource, rows: int) -> int:
+    """Rows of the bounded sample: ``rows``, fewer when they would take over SAMPLE_BYTES.
+
+    >>> sample_size(ChunkSource(source="x", paths=[], schema={}, row_bytes=3_200), 100_000)
+    20000
+    """
+    return max(1_000, min(rows, int(SAMPLE_BYTES / source.row_bytes)))
 
 
 def valid_share(config: Config) -> float:

@@ -64,6 +64,8 @@ class ChunkSource:
     config: DataConfig = field(default_factory=DataConfig)
     batch_rows: int = 100_000
     notes: list[str] = field(default_factory=list)
+    # Bytes a row takes in memory (Polars' estimate on the first rows), for byte budgets.
+    row_bytes: float = 100.0
 
     def chunks(self, columns: Sequence[str] | None = None) -> Iterator[Chunk]:
         """Every chunk of every file, in order, with ``columns`` (default: all of the schema)."""
@@ -124,9 +126,11 @@ def open_source(
             f"{text}: column {target!r} (from --target) not found; columns are: "
             f"{', '.join(schema)}"
         )
+    head_rows = rows.select([c for c in schema if c in rows.columns])
     return ChunkSource(
-        source=text, paths=paths, schema=schema, config=config, batch_rows=batch_rows, notes=notes
-    )
+        source=text, paths=paths, schema=schema, config=config, batch_rows=batch_rows,
+        notes=notes, row_bytes=max(head_rows.estimated_size() / max(head_rows.height, 1), 1.0),
+    )  # fmt: skip
 
 
 def _columns(path: Path, config: DataConfig) -> list[str]:

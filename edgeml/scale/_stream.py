@@ -40,6 +40,7 @@ from edgeml.scale._plan import (
     chunk_summary,
     fit_plan,
     prepare_chunk,
+    sample_size,
 )
 from edgeml.scale._rows import HOLDOUT, TRAIN, VALID
 from edgeml.scale._source import ChunkSource, open_source
@@ -69,7 +70,7 @@ def train_stream(
         data, target=str(settings.target), config=config.data, batch_rows=settings.chunk_rows
     )
     reporter.status(f"pass 1: statistics of {source.source} in chunks of {settings.chunk_rows}")
-    summary, tally = summarize_source(source, config, sample_rows)
+    summary, tally = summarize_source(source, config, sample_size(source, sample_rows))
     plan = fit_plan(summary, tally, source, config, reporter=reporter)
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     bundle.parent.mkdir(parents=True, exist_ok=True)
