@@ -203,7 +203,7 @@ def write_trained(
     model, as :func:`train` passes it); ``rows_used`` and ``target_stats`` (``mean`` or
     ``class_counts``) describe all training rows."""
     settings = prepared.config.train
-    built = _manifest(final, prepared, metrics, feature_plan, holdout_output)
+    built = _manifest(final, prepared, metrics, feature_plan, holdout_output, None)
     binary = prepared.target.task == "binary"
     document = {
         **built,
@@ -218,7 +218,9 @@ def write_trained(
         rows = prepared.frame[prepared.train_rows]
         files[REFERENCE_ROWS] = reference_rows(rows, final.plan, settings.reference_rows)
     write_bundle(bundle, document, files)
-    return TrainResult(bundle=bundle, manifest=document)
+    return TrainResult(
+        bundle=bundle, manifest=document, spec=open_bundle(bundle, verify=False).spec
+    )
 
 
 def _final_rounds(

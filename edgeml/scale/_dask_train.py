@@ -31,7 +31,9 @@ import contextlib
 import dataclasses
 import sys
 import time
+import warnings
 from collections import deque
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -128,7 +130,7 @@ def _train(
         params = _params(plan, rounds)
         model = DaskLGBMRegressor(client=client, **params)
         # lightgbm.dask waits on the current client and logs to stdout (``--json`` owns it)
-        with client.as_current(), contextlib.redirect_stdout(sys.stderr):
+        with client.as_current(), contextlib.redirect_stdout(sys.stderr), _quiet():
             model.fit(
                 x,
                 y,
@@ -198,6 +200,15 @@ def _summaries(
 
         raise SourceError(f"{source.source}: no rows")
     return summary, tally
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Without lightgbm.dask's warning that the sklearn API's ``n_jobs`` is ignored (each
+    worker uses its own threads): not the user's doing."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+        yield
 
 
 def _rounds(plan: ScaledPlan, reporter: Reporter) -> tuple[int, int]:
