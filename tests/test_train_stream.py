@@ -79,7 +79,7 @@ def test_auto_streams_only_above_the_memory_budget(tmp_path):
     path = tmp_path / "d.csv"
     churn_like(200).write_csv(path)  # about 8 KB
     assert not wants_stream(str(path), TrainConfig())
-    assert wants_stream(str(path), TrainConfig(memory_budget_mb=0.02))  # 4 × 8 KB > 20 KB
+    assert wants_stream(str(path), TrainConfig(memory_budget_mb=0.02))  # 7 × 8 KB > 20 KB
     assert not wants_stream(str(path), TrainConfig(memory_budget_mb=0.02, stream="off"))
     assert wants_stream(str(path), TrainConfig(stream="on"))
     assert not wants_stream("sqlite:///x.db", TrainConfig(memory_budget_mb=0.02))

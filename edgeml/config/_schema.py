@@ -151,8 +151,8 @@ class TrainConfig:
     reference_rows: int = 1000
     # Larger-than-memory training (edgeml.scale.train_stream): "on" streams the data in chunks
     # of ``chunk_rows`` into LightGBM's binned Dataset, "off" reads it whole, "auto" streams when
-    # the raw table would take more than a quarter of ``memory_budget_mb`` (default: half the
-    # machine's RAM); the whole-table path peaks near four times the raw table.
+    # the raw table would take more than a seventh of ``memory_budget_mb`` (default: half the
+    # machine's RAM); the whole-table path grows by about seven times the raw table.
     stream: Literal["auto", "on", "off"] = "auto"
     chunk_rows: int = 100_000
     memory_budget_mb: float | None = None

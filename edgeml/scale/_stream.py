@@ -10,8 +10,8 @@ binned matrix (about one byte per value) plus a chunk, not the raw table; boosti
 on the staged early-stopping rows, the holdout is scored chunk by chunk.
 
 When to use it: ``edgeml train --stream`` or ``[train] stream = "on"``; ``"auto"`` (the default)
-streams when the raw table would take more than a quarter of ``[train] memory_budget_mb``
-(default: half the machine's RAM), since the whole-table path peaks near four times the table.
+streams when the raw table would take more than a seventh of ``[train] memory_budget_mb``
+(default: half the machine's RAM), since the whole-table path grows by about seven times it.
 Limits (said in the manifest's notes): no CV folds (the early-stopping slice picks the rounds
 and the decision threshold), no search, no time-series features, exact duplicate rows are kept,
 the prep plan's quantiles and correlations come from a sample of 100,000 training rows.
