@@ -126,3 +126,17 @@ def test_dask_refuses_time_series_in_one_line(address, tmp_path):
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: --dask: time-series training")
     assert result.stderr.count("\n") == 1
+
+
+def test_config_n_workers_starts_a_local_cluster_for_the_run(tmp_path):
+    data = tmp_path / "d.parquet"
+    table(4_000, 5).write_parquet(data, row_group_size=1_000)
+    config = tmp_path / "edgeml.toml"
+    config.write_text("[dask]\nn_workers = 2\n")
+    bundle = tmp_path / "m.edgeml"
+    result = run("train", data, "--target", "label", "--config", config, "--out", bundle,
+                 "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["rows"]["train"] + shown["rows"]["holdout"] == 4_000
+    assert any("2 workers, 4 partitions" in note for note in shown["notes"])
