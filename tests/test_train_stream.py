@@ -126,18 +126,19 @@ def _peak(data, out) -> int:
 @pytest.mark.slow
 def test_peak_memory_is_set_by_the_binned_matrix_not_the_table(tmp_path):
     """2,000,000 rows (20 chunks of 100,000; a 130 MB CSV, 140 MB as a Polars table): the
-    streamed run's peak RSS exceeds that of the same run on 20,000 rows by less than the
-    table's size, a bound the in-memory path exceeds many times over (it holds the table, the
-    prepared frame, the float matrix and LightGBM's Dataset at once: about 920 MB over the
-    small run, benchmarks/README.md). Streamed, the growth is LightGBM's binned matrix and its
-    per-row buffers, about 50 bytes a row (100 MB here)."""
+    streamed run's peak RSS exceeds that of the same run on 20,000 rows by less than twice the
+    table's size, a bound the in-memory path exceeds three times over (it holds the table, the
+    prepared frame, the float matrix and LightGBM's Dataset at once: 6.9 times the table over
+    its imports, benchmarks/README.md). Streamed, the growth is LightGBM's binned matrix and
+    its per-row buffers, about 50 bytes a row; measured 98 to 147 MB here (the small run's
+    peak varies by some 50 MB from run to run, hence the margin)."""
     small, big = tmp_path / "small.csv", tmp_path / "big.csv"
     _write(small, 20_000)
     table = _write(big, 2_000_000)
     base = _peak(small, tmp_path / "small.edgeml")
     peak = _peak(big, tmp_path / "big.edgeml")
     assert big.stat().st_size > 100e6
-    assert peak - base < table, (peak - base, table)
+    assert peak - base < 2 * table, (peak - base, table)
     manifest = edgeml.load(tmp_path / "big.edgeml").manifest
     assert manifest["data_card"]["rows"] == 2_000_000
     assert manifest["metrics"]["holdout"]["roc_auc"] > 0.7
