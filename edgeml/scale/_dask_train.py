@@ -52,14 +52,14 @@ from edgeml.scale._plan import (
     ChunkRows,
     ScaledPlan,
     Tally,
-    check_config,
     chunk_summary,
     fit_plan,
+    open_run,
     prepare_chunk,
     sample_size,
 )
 from edgeml.scale._rows import HOLDOUT, split_codes
-from edgeml.scale._source import ChunkSource, open_source
+from edgeml.scale._source import ChunkSource
 from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["train_dask"]
@@ -83,12 +83,8 @@ def train_dask(
     """Train on ``data`` (files) on the Dask scheduler at ``address`` (without one: a local
     cluster of ``n_workers`` processes for the run) and write a bundle of the same format as
     :func:`edgeml.train`; ``options`` are ``[train]`` keys."""
-    out_text = str(out) if out is not None else None
-    config = (config or Config()).with_overrides("train", target=target, out=out_text, **options)
-    config = check_config(config, "--dask")
-    settings = config.train
-    source = open_source(
-        data, target=str(settings.target), config=config.data, batch_rows=settings.chunk_rows
+    config, source = open_run(
+        data, "--dask", config=config, target=target, out=out, options=options
     )
     if address is None:
         with local_cluster(n_workers or 2) as local:
@@ -305,4 +301,3 @@ def _score_part(
         if task != "regression" else np.zeros(1, dtype=np.int64)
     )  # fmt: skip
     return output, rows.y[hold], counts, len(y_train), float(np.sum(y_train))
-

@@ -36,14 +36,14 @@ from edgeml.prep import (
 )
 from edgeml.prep import summarize as summarize_frame
 from edgeml.scale._rows import HOLDOUT, row_keys, sample_order, split_codes
-from edgeml.scale._source import Chunk, ChunkSource
+from edgeml.scale._source import Chunk, ChunkSource, open_source
 from edgeml.spec.feature_plan import FeaturePlan
 from edgeml.spec.prep_plan import Role
 from edgeml.util.progress import SILENT, Reporter
 
 __all__ = [
-    "EARLY_STOPPING_SHARE", "SAMPLE_ROWS", "ChunkRows", "ScaledPlan", "Tally", "check_config",
-    "chunk_summary", "fit_plan", "prepare_chunk", "sample_size", "valid_share",
+    "EARLY_STOPPING_SHARE", "SAMPLE_ROWS", "ChunkRows", "ScaledPlan", "Tally", "chunk_summary",
+    "fit_plan", "open_run", "prepare_chunk", "sample_size", "valid_share",
 ]  # fmt: skip
 
 # Rows of the bounded sample the prep and feature plans are fitted on (quantiles, correlations).
@@ -108,8 +108,29 @@ class ChunkRows:
         return self.x[keep], self.y[keep]
 
 
-def check_config(config: Config, how: str) -> Config:
-    """``config`` for a run at scale (no CV folds), or a ConfigError naming what it cannot do."""
+def open_run(
+    data: str | Path,
+    how: str,
+    *,
+    config: Config | None,
+    target: str | None,
+    out: str | Path | None,
+    options: dict[str, Any],
+) -> tuple[Config, ChunkSource]:
+    """The config of a run at scale (``[train]`` keys from the arguments, no CV folds) and its
+    chunked source; a ConfigError naming ``how`` (``--stream``, ``--dask``) for what it cannot
+    do."""
+    out_text = str(out) if out is not None else None
+    config = (config or Config()).with_overrides("train", target=target, out=out_text, **options)
+    config = _check_config(config, how)
+    settings = config.train
+    source = open_source(
+        data, target=str(settings.target), config=config.data, batch_rows=settings.chunk_rows
+    )
+    return config, source
+
+
+def _check_config(config: Config, how: str) -> Config:
     settings = config.train
     if not settings.target:
         raise ConfigError("no target column: pass --target COL or set target in [train]")
@@ -191,9 +212,7 @@ def fit_plan(
     if features.selected:
         extended = apply_features(features, sample, target=y.astype(np.float64), source="data")
         prepared = dataclasses.replace(prepared, frame=extended)
-    prep = fit_prep(
-        prepared.frame, config=config.prep, roles=prepared.prep_roles, summary=summary
-    )
+    prep = fit_prep(prepared.frame, config=config.prep, roles=prepared.prep_roles, summary=summary)
     used = {c.name for c in prep.columns if c.role != "dropped"}
     inputs = [c for c in source.schema if c in used or features.selected or c == target_name]
     return ScaledPlan(
@@ -261,4 +280,3 @@ def _row_filters(tally: Tally) -> list[dict[str, Any]]:
     if not tally.unlabelled:
         return []
     return [{"kind": "unlabelled", "rows_removed": tally.unlabelled, "reason": "target is missing"}]
-

@@ -36,14 +36,14 @@ from edgeml.scale._finish import finish
 from edgeml.scale._plan import (
     SAMPLE_ROWS,
     Tally,
-    check_config,
     chunk_summary,
     fit_plan,
+    open_run,
     prepare_chunk,
     sample_size,
 )
 from edgeml.scale._rows import HOLDOUT, TRAIN, VALID
-from edgeml.scale._source import ChunkSource, open_source
+from edgeml.scale._source import ChunkSource
 from edgeml.scale._staged import Staged, StagedSequence
 from edgeml.util.progress import SILENT, Reporter
 
@@ -62,13 +62,10 @@ def train_stream(
 ) -> TrainResult:
     """Train on ``data`` (files) in chunks of ``[train] chunk_rows`` rows and write a bundle
     of the same format as :func:`edgeml.train`; ``options`` are ``[train]`` keys."""
-    out_text = str(out) if out is not None else None
-    config = (config or Config()).with_overrides("train", target=target, out=out_text, **options)
-    config = check_config(config, "--stream")
-    settings = config.train
-    source = open_source(
-        data, target=str(settings.target), config=config.data, batch_rows=settings.chunk_rows
+    config, source = open_run(
+        data, "--stream", config=config, target=target, out=out, options=options
     )
+    settings = config.train
     reporter.status(f"pass 1: statistics of {source.source} in chunks of {settings.chunk_rows}")
     summary, tally = summarize_source(source, config, sample_size(source, sample_rows))
     plan = fit_plan(summary, tally, source, config, reporter=reporter)
@@ -110,9 +107,7 @@ def train_stream(
             reporter=reporter,
             label="streamed model",
         )
-        outputs = {
-            code: _predict(booster, staged[code], task) for code in (VALID, HOLDOUT)
-        }
+        outputs = {code: _predict(booster, staged[code], task) for code in (VALID, HOLDOUT)}
     trained = len(y[TRAIN]) + len(y[VALID])
     return finish(
         plan,
