@@ -26,14 +26,14 @@ from typing import Any
 
 from edgeml.errors import BundleError
 
-__all__ = ["check_fields"]
+__all__ = ["check_fields", "matches"]
 
 
 def check_fields(obj: Any, *, where: str) -> None:
     """Raise BundleError unless every field of the dataclass ``obj`` matches its annotation."""
     for name, hint in _hints(type(obj)).items():
         value = getattr(obj, name)
-        if not _matches(value, hint):
+        if not matches(value, hint):
             shown = repr(value)
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             raise BundleError(f"{where}: field {name!r} holds {shown}; expected {_describe(hint)}")
@@ -49,14 +49,20 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
-def _matches(value: Any, hint: Any) -> bool:
+def matches(value: Any, hint: Any) -> bool:
+    """Does the JSON-read ``value`` fit the annotation ``hint`` (an annotation this module does
+    not cover fits anything)? A bool is never a number; an int is a float.
+
+    >>> matches(3, float), matches(True, int), matches(("a", 1), tuple[str, int])
+    (True, False, True)
+    """
     if hint is Any:
         return True
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Literal:
         return value in args and type(value) in {type(a) for a in args}
     if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, a) for a in args)
+        return any(matches(value, a) for a in args)
     if hint is type(None):
         return value is None
     if hint is float:  # a JSON number: 3 is as good as 3.0; a bool is not a number
@@ -64,16 +70,16 @@ def _matches(value: Any, hint: Any) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin is list:
-        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
+        return isinstance(value, list) and all(matches(v, args[0]) for v in value)
     if origin is tuple:
         return (
             isinstance(value, tuple)
             and len(value) == len(args)
-            and all(_matches(v, a) for v, a in zip(value, args, strict=True))
+            and all(matches(v, a) for v, a in zip(value, args, strict=True))
         )
     if origin is dict:
         return isinstance(value, dict) and all(
-            _matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items()
+            matches(k, args[0]) and matches(v, args[1]) for k, v in value.items()
         )
     if isinstance(hint, type):
         return isinstance(value, hint)
