@@ -26,9 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 from _readme import load_average, machine, write_section
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.scale_data import table
 
 HEADING = "## Training at scale (bench_train_scale.py)"
 
@@ -48,22 +50,6 @@ auc = edgeml.load(out).evaluate(test)["metrics"]["roc_auc"]
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"peak_mb": peak, "cpu_s": cpu, "wall_s": wall, "auc": auc}))
 """
-
-
-def table(n: int, seed: int, *, note_bytes: int = 0) -> pl.DataFrame:
-    """The synthetic problem (as tests/test_train_dask.py builds it)."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 8))
-    kind = rng.choice(["alpha", "beta", "gamma", "delta"], n)
-    logit = x[:, 0] - 0.5 * x[:, 1] + 0.3 * x[:, 2] * x[:, 3] + np.where(kind == "alpha", 0.8, 0)
-    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int8)
-    frame = pl.DataFrame({**{f"x{i}": x[:, i].round(4) for i in range(8)}, "kind": kind,
-                          "label": label})  # fmt: skip
-    if note_bytes:
-        filler = "lorem ipsum dolor sit amet " * (note_bytes // 27 + 1)
-        notes = pl.int_range(seed, seed + n, eager=True).cast(pl.String) + filler[:note_bytes]
-        frame = frame.with_columns(notes.alias("note"))
-    return frame
 
 
 def write_csv(path: Path, rows: int) -> float:
