@@ -136,6 +136,11 @@ def algorithms(
     out["qs_width"] = qs.width
     out["qs_diff"] = float(np.max(np.abs(engine.predict(rows).reshape(truth.shape) - truth)))
     out["qs"] = median_ns(lambda: engine.predict(rows), len(rows))
+    out["simd"] = engine.simd
+    if engine.simd != "scalar":  # the same batches off the SIMD lanes
+        engine.set_algorithm(row="quickscorer", batch="quickscorer-scalar")
+        out["qs_scalar"] = median_ns(lambda: engine.predict(rows), len(rows))
+        engine.set_algorithm(row="quickscorer", batch="quickscorer")
     singles = list(rows[:1000])
     out["qs_row"] = median_ns(lambda: [engine.predict_one(r) for r in singles], 1000) / 1e3
     out["qs_row_call"] = one_call(engine, rows[:1000]).get("row_call")
@@ -249,16 +254,17 @@ def _ydf_cell(r: dict[str, Any]) -> str:
 def algorithm_table(results: list[dict[str, Any]]) -> str:
     """The walk against QuickScorer on each model (same runs, same rows)."""
     lines = [
-        "| model | walk ns/row | QuickScorer ns/row | walk single row µs | QuickScorer single "
-        "row µs | predict_row one call µs, walk / QuickScorer | export chooses (row / batch) "
-        "| QuickScorer section bytes (width) | QuickScorer max abs diff | ydf ns/row (batches "
-        "of 100; of 1), engine |",
-        "| --- |" + " ---: |" * 5 + " --- | ---: | ---: | ---: |",
+        "| model | walk ns/row | QuickScorer ns/row (lanes) | QuickScorer scalar ns/row | walk "
+        "single row µs | QuickScorer single row µs | predict_row one call µs, walk / "
+        "QuickScorer | export chooses (row / batch) | QuickScorer section bytes (width) | "
+        "QuickScorer max abs diff | ydf ns/row (batches of 100; of 1), engine |",
+        "| --- |" + " ---: |" * 6 + " --- | ---: | ---: | ---: |",
     ]
     for r in results:
         cell = f"{r['qs_bytes']:,} ({r['qs_width']})" if "qs" in r else "— (no section)"
         lines.append(
             f"| {r['name']} | {r['native']:,.0f} | {_or_dash(r.get('qs'), ',.0f')} "
+            f"({r.get('simd', '—')}) | {_or_dash(r.get('qs_scalar'), ',.0f')} "
             f"| {r['native_row']:.2f} | {_or_dash(r.get('qs_row'), '.2f')} "
             f"| {r.get('row_call', float('nan')):.2f} / {_or_dash(r.get('qs_row_call'), '.2f')} "
             f"| {r['choice']} | {cell} | {_or_dash(r.get('qs_diff'), '.1e')} | {_ydf_cell(r)} |"

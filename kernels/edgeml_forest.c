@@ -602,6 +602,14 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
         row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES);
     }
+    if ((f->qs_use & (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR)) ==
+            EDGEML_FOREST_QS_BATCH && edgeml_qs_lanes_ok()) {
+        for (r = 0; r < rows; r += LANES) { /* share_words gave QuickScorer blobs the room */
+            edgeml_qs_lanes(f, codes + r * S, rows - r < LANES ? (uint32_t)(rows - r) : LANES,
+                            acc + r * K, (uint64_t *)(void *)leaf);
+        }
+        return;
+    }
     if (f->qs_use & EDGEML_FOREST_QS_BATCH) {
         for (r = 0; r < rows; ++r) {
             edgeml_qs_row(f, codes + (r / LANES) * S * LANES + r % LANES, acc + r * K,
@@ -680,7 +688,10 @@ static size_t share_words(const edgeml_forest *f)
 {
     typedef char block_matches_the_header[BLOCK == 64 ? 1 : -1];
     (void)sizeof(block_matches_the_header);
-    return EDGEML_FOREST_WORK_WORDS(f->n_slots, f->n_trees);
+    /* QuickScorer's SIMD lanes keep LANES leaf vectors per tree: 4 times the walk's leaf[] */
+    return EDGEML_FOREST_WORK_WORDS(f->n_slots, f->flags & EDGEML_FOREST_QS
+                                                    ? (size_t)LANES * f->n_trees
+                                                    : f->n_trees);
 }
 
 size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads)
@@ -725,13 +736,15 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
 
 int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use)
 {
-    if ((use & ~(uint32_t)(EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH)) != 0 ||
-        (use != 0 && (forest->flags & EDGEML_FOREST_QS) == 0)) {
+    uint32_t known = EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR;
+    if ((use & ~known) != 0 || (use != 0 && (forest->flags & EDGEML_FOREST_QS) == 0)) {
         return -1;
     }
     forest->qs_use = use;
     return 0;
 }
+
+int edgeml_forest_simd(void) { return edgeml_qs_lanes_ok() ? 2 : 0; }
 
 void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
                        uint32_t *work)

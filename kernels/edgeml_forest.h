@@ -62,6 +62,9 @@ enum edgeml_link {
 #define EDGEML_FOREST_F32 32u   /* flag: leaf values stored as float (devices: smaller tables;
                                    export keeps it only where the parity gate passes) */
 #define EDGEML_FOREST_FLAGS 63u  /* every flag this core knows */
+/* Not a blob flag (a blob carrying it is refused): edgeml_forest_set_algorithm's way to keep
+ * batches on scalar QuickScorer where the CPU has SIMD lanes (tests compare the two). */
+#define EDGEML_FOREST_QS_SCALAR 64u
 
 /* A leaf value, stored as double or (EDGEML_FOREST_F32) as float; the model-wide choice is a
  * branch that always goes the same way. Sums stay double, in LightGBM's tree order. */
@@ -205,11 +208,16 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
 
 /*
  * Choose the algorithms of an opened forest: use = 0 (walk everywhere) or EDGEML_FOREST_QS_ROW
- * and/or EDGEML_FOREST_QS_BATCH (QuickScorer for single rows / batches). Returns 0, or -1
- * (nothing changed) when use asks for QuickScorer and the blob has no QuickScorer section.
- * The blob's flags hold the choice made at export; this is how export measures both.
+ * and/or EDGEML_FOREST_QS_BATCH (QuickScorer for single rows / batches), plus
+ * EDGEML_FOREST_QS_SCALAR to keep batches off the SIMD lanes. Returns 0, or -1 (nothing
+ * changed) when use asks for QuickScorer and the blob has no QuickScorer section. The blob's
+ * flags hold the choice made at export; this is how export measures both.
  */
 int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use);
+
+/* The SIMD lanes batches of QuickScorer run on this CPU: 0 (scalar), 2 (x86-64 AVX2);
+ * decided at run time, so one core serves machines with and without them. */
+int edgeml_forest_simd(void);
 
 /* The raw sums (before averaging and the link), n x n_outputs; one thread. */
 void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
@@ -222,6 +230,12 @@ void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, d
 uint64_t edgeml_qs_lay_out(const unsigned char *p, uint64_t at, size_t size, edgeml_forest *f);
 int edgeml_qs_check(const edgeml_forest *f, size_t *where);
 void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, uint64_t *bits);
+/* edgeml_forest_qs_simd.c: whether this CPU has the lanes, and one group of LANES rows
+ * (codes[slot * LANES + lane], lanes past count overwritten) into acc[lane * n_outputs + k],
+ * with bits: LANES * n_trees uint64 of work memory. */
+int edgeml_qs_lanes_ok(void);
+void edgeml_qs_lanes(const edgeml_forest *f, uint32_t *codes, uint32_t count, double *acc,
+                     uint64_t *bits);
 
 #ifdef __cplusplus
 }

@@ -37,7 +37,12 @@ from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, P
 __all__ = ["CORE_FILES", "ENGINE_FILES", "ModelInfo", "c_string", "package_sources"]
 
 CORE_FILES = ("edgeml_core.h", "edgeml_core.c")
-ENGINE_FILES = ("edgeml_forest.h", "edgeml_forest.c", "edgeml_forest_qs.c")
+ENGINE_FILES = (
+    "edgeml_forest.h",
+    "edgeml_forest.c",
+    "edgeml_forest_qs.c",
+    "edgeml_forest_qs_simd.c",
+)
 _PART_ENUMS = {
     "year": "EDGEML_YEAR",
     "month": "EDGEML_MONTH",
@@ -75,8 +80,8 @@ def package_sources(plan: PrepPlan, model: ModelInfo, *, blob: bytes) -> dict[st
             f"{len(plan.features)}"
         )
     names = _Names()
-    sources = ["edgeml_core.c", "edgeml_forest.c", "edgeml_forest_qs.c", "edgeml_model.c",
-               "edgeml_forest_data.c"]  # fmt: skip
+    sources = ["edgeml_core.c", "edgeml_forest.c", "edgeml_forest_qs.c",
+               "edgeml_forest_qs_simd.c", "edgeml_model.c", "edgeml_forest_data.c"]  # fmt: skip
     work_bytes = 4 * _work_words(counts["n_slots"], counts["n_trees"])
     return {
         "edgeml_model.h": _header(plan, inputs, model, names, work_bytes),

@@ -44,7 +44,13 @@ __all__ = [
 LIBRARY = "native/core.so"
 TABLES = "native/forest.bin"
 DESCRIPTION = "native/model.json"
-CORE_SOURCES = ("edgeml_core.c", "edgeml_forest.c", "edgeml_forest_qs.c", "edgeml_row.c")
+CORE_SOURCES = (
+    "edgeml_core.c",
+    "edgeml_forest.c",
+    "edgeml_forest_qs.c",
+    "edgeml_forest_qs_simd.c",
+    "edgeml_row.c",
+)
 # -O3 unrolls the interleaved lanes; no -ffast-math and no contraction: IEEE compares and sums.
 CORE_FLAGS = ("-O3", "-fPIC", "-std=c99", "-ffp-contract=off", "-fvisibility=default")
 

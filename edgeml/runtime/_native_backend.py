@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from edgeml.bundle import Bundle
     from edgeml.runtime._prep import RuntimePrep
 
-__all__ = ["ALGORITHMS", "ERRORS", "NativeBackend", "load_backend", "open_core"]
+__all__ = ["ALGORITHMS", "ERRORS", "SIMD", "NativeBackend", "load_backend", "open_core"]
 
 _RERUN = "re-export it: edgeml export BUNDLE --format native"
 ERRORS = {
@@ -48,7 +48,11 @@ ERRORS = {
     10: "misaligned in memory",
     11: "corrupted QuickScorer section (entry, slot or tree {where})",
 }
-ALGORITHMS = {"walk": 0, "quickscorer": 8 | 16}  # EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH
+# EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH, and EDGEML_FOREST_QS_SCALAR: QuickScorer's
+# batches off the SIMD lanes (the core takes the lanes where the CPU has them; tests and the
+# benchmark compare the two)
+ALGORITHMS = {"walk": 0, "quickscorer": 8 | 16, "quickscorer-scalar": 8 | 16 | 64}
+SIMD = {0: "scalar", 2: "avx2"}  # edgeml_forest_simd()
 _Doubles = ctypes.Array[ctypes.c_double]
 
 
@@ -75,6 +79,9 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
         if hasattr(lib, "edgeml_forest_set_algorithm"):  # absent from cores before QuickScorer
             lib.edgeml_forest_set_algorithm.argtypes = [pointer, ctypes.c_uint32]
             lib.edgeml_forest_set_algorithm.restype = ctypes.c_int
+        if hasattr(lib, "edgeml_forest_simd"):  # absent from cores before SIMD QuickScorer
+            lib.edgeml_forest_simd.argtypes = []
+            lib.edgeml_forest_simd.restype = ctypes.c_int
         if hasattr(lib, "edgeml_row_predict"):  # absent from cores built before it existed
             lib.edgeml_row_predict.argtypes = [pointer]
             lib.edgeml_row_predict.restype = ctypes.c_int
@@ -122,12 +129,19 @@ class NativeBackend:
     def __repr__(self) -> str:
         return f"NativeBackend({self.source}, {self.num_feature} features)"
 
+    @property
+    def simd(self) -> str:
+        """The SIMD lanes QuickScorer's batches take on this CPU (``avx2``), or ``scalar``."""
+        function = getattr(self._lib, "edgeml_forest_simd", None)
+        return "scalar" if function is None else SIMD.get(int(function()), "scalar")
+
     def set_algorithm(self, *, row: str, batch: str) -> bool:
-        """Run single rows and batches with ``walk`` or ``quickscorer`` (what export measures);
-        False (nothing changed) where the blob has no QuickScorer section or the core predates
-        it. Not thread-safe: call it before sharing the backend."""
+        """Run single rows and batches with ``walk`` or ``quickscorer`` (what export measures;
+        ``quickscorer-scalar``: batches off the SIMD lanes); False (nothing changed) where the
+        blob has no QuickScorer section or the core predates it. Not thread-safe: call it
+        before sharing the backend."""
         function = getattr(self._lib, "edgeml_forest_set_algorithm", None)
-        use = (ALGORITHMS[row] & 8) | (ALGORITHMS[batch] & 16)
+        use = (ALGORITHMS[row] & 8) | (ALGORITHMS[batch] & (16 | 64))
         return function is not None and function(self._forest_address, use) == 0
 
     def predict(self, inputs: np.ndarray | Mapping[str, Any]) -> np.ndarray:

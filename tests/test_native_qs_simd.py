@@ -1,0 +1,131 @@
+"""QuickScorer's batches in SIMD lanes (kernels/edgeml_forest_qs_simd.c): equal to
+``Booster.predict`` and to the scalar QuickScorer bit for bit, whatever the row count (groups of
+8 rows, the last one short), width (32- and 64-bit leaf vectors), layout and missing rule."""
+
+from __future__ import annotations
+
+import platform
+import struct
+from dataclasses import replace
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from edgeml.compile._forest import parse_model
+from edgeml.compile._native import core_library
+from edgeml.compile._native_tables import QS_BATCH, forest_tables, pack
+from edgeml.errors import ExportError
+from edgeml.runtime._native_backend import NativeBackend, open_core
+from tests.test_export_native import lightgbm_model
+from tests.test_native_quickscorer import probe_rows, resealed
+
+pytestmark = pytest.mark.usefixtures("private_cache")
+
+ROW_COUNTS = (0, 1, 7, 8, 9, 15, 63, 64, 65, 127, 200)
+
+
+@pytest.fixture(scope="module")
+def core():
+    return open_core(core_library()[0])
+
+
+def cpu_has_avx2() -> bool:
+    cpuinfo = Path("/proc/cpuinfo")
+    return platform.machine() == "x86_64" and cpuinfo.is_file() and " avx2" in cpuinfo.read_text()
+
+
+def model(params: dict, *, n_features: int = 6, rounds: int = 12, seed: int = 3) -> lgb.Booster:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(3000, n_features)) * rng.choice([1.0, 50.0], n_features)
+    x[rng.random(x.shape) < 0.12] = np.nan
+    x[rng.random(x.shape) < 0.12] = 0.0
+    signal = np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 1]) * (x[:, 2] == 0)
+    if "num_class" in params:
+        y = np.digitize(signal, np.quantile(signal, [0.3, 0.6])).astype(float)
+    elif params.get("objective") == "binary":
+        y = (signal > np.median(signal)).astype(float)
+    else:
+        y = signal
+    settings = {"verbosity": -1, "min_data_in_leaf": 3, "seed": seed, **params}
+    return lgb.train(settings, lgb.Dataset(x, y), rounds)
+
+
+SHAPES = {
+    "binary nan, width 32": {"objective": "binary", "num_leaves": 31},
+    "regression zero-missing, width 64": {"num_leaves": 50, "zero_as_missing": True},
+    "multiclass, width 32": {"objective": "multiclass", "num_class": 3, "num_leaves": 12},
+    "no missing, 64 leaves": {"num_leaves": 64, "use_missing": False},
+    "stumps": {"num_leaves": 2},
+}
+
+
+def engine_for(core, booster: lgb.Booster) -> NativeBackend:
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.qs is not None
+    return NativeBackend(core, pack(tables), source="simd")
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_lanes_equal_booster_and_scalar_at_every_row_count(core, shape):
+    booster = model(SHAPES[shape])
+    engine = engine_for(core, booster)
+    probes = probe_rows(booster, 6)
+    rng = np.random.default_rng(11)
+    outputs = booster.num_model_per_iteration()
+    for count in ROW_COUNTS:
+        rows = probes[rng.integers(0, len(probes), count)]
+        truth = booster.predict(rows).reshape(count, outputs)
+        assert engine.set_algorithm(row="walk", batch="quickscorer")
+        lanes = engine.predict(rows).reshape(count, outputs)
+        assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+        scalar = engine.predict(rows).reshape(count, outputs)
+        assert np.array_equal(lanes, truth), (shape, count)
+        assert np.array_equal(scalar, lanes), (shape, count)
+
+
+def test_every_probe_row_in_one_batch_and_on_two_threads(core):
+    # the full probe set (thresholds and their neighbours, NaN, ±0, ±inf, 1e±300, 1e-36) in
+    # one batch: many 64-row blocks, each ending in a short group on a thread's share
+    booster = model({"objective": "multiclass", "num_class": 4, "num_leaves": 20}, rounds=20)
+    rows = probe_rows(booster, 6)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    engine = NativeBackend(core, pack(replace(tables, qs_use=QS_BATCH)), threads=2,
+                           source="two threads")  # fmt: skip
+    assert np.array_equal(engine.predict(np.vstack([rows] * 9)),
+                          booster.predict(np.vstack([rows] * 9)))  # fmt: skip
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_both_node_layouts_feed_the_lanes(core, compact):
+    # a compact forest keeps its codes shifted left by 16, a wide one does not: the lanes
+    # read both
+    booster = lightgbm_model({"objective": "binary", "num_leaves": 24}, rounds=15,
+                             categorical=False)  # fmt: skip
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.compact
+    wide = {} if compact else {"compact": False, "flags": tables.flags & ~2}  # _COMPACT
+    engine = NativeBackend(core, pack(replace(tables, **wide)), source="layout")
+    rows = probe_rows(booster, 4)
+    assert engine.set_algorithm(row="quickscorer", batch="quickscorer")
+    assert np.array_equal(engine.predict(rows), booster.predict(rows))
+
+
+def test_the_core_reports_its_lanes(core):
+    booster = model({"num_leaves": 8}, rounds=2)
+    expected = "avx2" if cpu_has_avx2() else "scalar"
+    assert engine_for(core, booster).simd == expected
+
+
+def test_the_scalar_switch_is_not_a_blob_flag(core):
+    booster = model({"num_leaves": 8}, rounds=2)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    blob = bytearray(pack(replace(tables, qs_use=QS_BATCH)))
+    flags = struct.unpack_from("<I", blob, 48)[0]
+    struct.pack_into("<I", blob, 48, flags | 64)  # EDGEML_FOREST_QS_SCALAR
+    with pytest.raises(ExportError, match="corrupted header"):
+        NativeBackend(core, resealed(blob), source="scalar flag")
+    # and asking a blob without a section for scalar QuickScorer changes nothing
+    walk_only = NativeBackend(core, pack(replace(tables, qs=None)), source="no section")
+    assert not walk_only.set_algorithm(row="walk", batch="quickscorer-scalar")
