@@ -688,9 +688,10 @@ static size_t share_words(const edgeml_forest *f)
 {
     typedef char block_matches_the_header[BLOCK == 64 ? 1 : -1];
     (void)sizeof(block_matches_the_header);
-    /* QuickScorer's SIMD lanes keep LANES leaf vectors per tree: 4 times the walk's leaf[] */
+    /* QuickScorer's SIMD lanes keep LANES leaf vectors per tree (4 times the walk's leaf[])
+     * and LANES sums per output */
     return EDGEML_FOREST_WORK_WORDS(f->n_slots, f->flags & EDGEML_FOREST_QS
-                                                    ? (size_t)LANES * f->n_trees
+                                                    ? (size_t)LANES * (f->n_trees + f->n_outputs)
                                                     : f->n_trees);
 }
 

@@ -232,7 +232,7 @@ int edgeml_qs_check(const edgeml_forest *f, size_t *where);
 void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, uint64_t *bits);
 /* edgeml_forest_qs_simd.c: whether this CPU has the lanes, and one group of LANES rows
  * (codes[slot * LANES + lane], lanes past count overwritten) into acc[lane * n_outputs + k],
- * with bits: LANES * n_trees uint64 of work memory. */
+ * with bits: LANES * (n_trees + n_outputs) uint64 of work memory. */
 int edgeml_qs_lanes_ok(void);
 void edgeml_qs_lanes(const edgeml_forest *f, uint32_t *codes, uint32_t count, double *acc,
                      uint64_t *bits);

@@ -40,24 +40,6 @@ static void fill_lanes(const edgeml_forest *f, uint32_t *codes, uint32_t count)
     }
 }
 
-/* The rows' sums from their leaf vectors: bits[t * LANES + l] (width 32 or 64), per tree in
- * LightGBM's order. */
-static void add_leaves(const edgeml_forest *f, const void *bits, double *acc, uint32_t count)
-{
-    const uint32_t *b32 = (const uint32_t *)bits;
-    const uint64_t *b64 = (const uint64_t *)bits;
-    size_t K = f->n_outputs;
-    uint32_t t, l;
-    for (t = 0; t < f->n_trees; ++t) {
-        uint32_t first = f->qs_leaf_start[t], out = f->trees[t].output;
-        for (l = 0; l < count; ++l) {
-            uint32_t leaf = f->qs_width == 32 ? (uint32_t)__builtin_ctz(b32[t * LANES + l])
-                                              : (uint32_t)__builtin_ctzll(b64[t * LANES + l]);
-            acc[l * K + out] += QS_VALUE(f, first + leaf);
-        }
-    }
-}
-
 #define AVX2 __attribute__((target("avx2,bmi")))
 
 /* Each lane's end in slot s: qs_bound[first + min(code, count)] (the no-code value: all). */
@@ -84,18 +66,102 @@ AVX2 static void lane_range(__m256i v, uint32_t *lo, uint32_t *hi)
     *hi = (uint32_t)_mm_cvtsi128_si32(b);
 }
 
+/* The index of each 32-bit lane's lowest set bit, -127 for a lane of 0: the bit alone,
+ * converted to float (a power of two converts exactly), is its exponent. AVX2 has no tzcnt. */
+AVX2 static __m256i lowest_bits32(__m256i v)
+{
+    __m256i alone = _mm256_and_si256(v, _mm256_sub_epi32(_mm256_setzero_si256(), v));
+    __m256i exponent = _mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(alone)), 23);
+    return _mm256_sub_epi32(_mm256_and_si256(exponent, _mm256_set1_epi32(0xFF)),
+                            _mm256_set1_epi32(127)); /* 2^31 converts to -2^31: same exponent */
+}
+
+/* The leaf values of 4 lanes at their indices (32-bit, in a 128-bit register). */
+AVX2 static __m256d leaf_values(const edgeml_forest *f, __m128i index)
+{
+    if (f->qs_values32 != NULL) {
+        return _mm256_cvtps_pd(_mm_i32gather_ps(f->qs_values32, index, 4));
+    }
+    return _mm256_i32gather_pd(f->qs_values, index, 8);
+}
+
+/* The rows' sums from their leaf vectors (bits[t * LANES + lane], width 32 or 64), added per
+ * tree in LightGBM's order into sums[output * LANES + lane] - 8 rows per vector add, the same
+ * IEEE additions in the same order per row as the scalar path - then copied into acc. */
+AVX2 static void add_leaves(const edgeml_forest *f, const void *bits, double *sums, double *acc,
+                            uint32_t count)
+{
+    const __m256i *vec = (const __m256i *)bits;
+    size_t K = f->n_outputs;
+    uint32_t t, k, l;
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd(); /* K == 1: in registers */
+    for (k = 0; k < K * LANES; ++k) {
+        sums[k] = 0.0;
+    }
+    for (t = 0; t < f->n_trees; ++t) {
+        __m256i first = _mm256_set1_epi32((int)f->qs_leaf_start[t]), leaf;
+        __m256d a, b;
+        if (f->qs_width == 32) {
+            leaf = _mm256_add_epi32(first, lowest_bits32(_mm256_loadu_si256(vec + t)));
+        } else {
+            /* per 64-bit lane: the low half's lowest bit, or 32 + the high half's */
+            __m256i halves = lowest_bits32(_mm256_loadu_si256(vec + 2 * t));
+            __m256i halves2 = lowest_bits32(_mm256_loadu_si256(vec + 2 * t + 1));
+            __m256i pick = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0); /* evens, then odds */
+            __m256i p1 = _mm256_permutevar8x32_epi32(halves, pick);
+            __m256i p2 = _mm256_permutevar8x32_epi32(halves2, pick);
+            __m256i low = _mm256_permute2x128_si256(p1, p2, 0x20);  /* 8 low halves */
+            __m256i high = _mm256_permute2x128_si256(p1, p2, 0x31); /* 8 high halves */
+            __m256i found = _mm256_cmpgt_epi32(low, _mm256_set1_epi32(-1));
+            leaf = _mm256_blendv_epi8(_mm256_add_epi32(high, _mm256_set1_epi32(32)), low, found);
+            leaf = _mm256_add_epi32(first, leaf);
+        }
+        if (f->qs_values != NULL) { /* 8 loads: cheaper than 2 gathers on AMD */
+            uint32_t at[LANES];
+            const double *v = f->qs_values;
+            _mm256_storeu_si256((__m256i *)(void *)at, leaf);
+            a = _mm256_set_pd(v[at[3]], v[at[2]], v[at[1]], v[at[0]]);
+            b = _mm256_set_pd(v[at[7]], v[at[6]], v[at[5]], v[at[4]]);
+        } else {
+            a = leaf_values(f, _mm256_castsi256_si128(leaf));
+            b = leaf_values(f, _mm256_extracti128_si256(leaf, 1));
+        }
+        if (K == 1) {
+            lo = _mm256_add_pd(lo, a);
+            hi = _mm256_add_pd(hi, b);
+        } else {
+            double *at = sums + (size_t)f->trees[t].output * LANES;
+            _mm256_storeu_pd(at, _mm256_add_pd(_mm256_loadu_pd(at), a));
+            _mm256_storeu_pd(at + 4, _mm256_add_pd(_mm256_loadu_pd(at + 4), b));
+        }
+    }
+    if (K == 1) {
+        _mm256_storeu_pd(sums, lo);
+        _mm256_storeu_pd(sums + 4, hi);
+    }
+    for (l = 0; l < count; ++l) {
+        for (k = 0; k < K; ++k) {
+            acc[l * K + k] = sums[k * LANES + l];
+        }
+    }
+}
+
 /* Width 32: an entry is tree << 32 | mask; a tree's 8 vectors are one register. */
 AVX2 static void lanes32(const edgeml_forest *f, const uint32_t *codes, uint32_t *bits)
 {
     const uint64_t *entry = f->qs_mask;
+    __m256i next;
     uint32_t shift = f->nodes != NULL ? 16u : 0u, s, t;
     for (t = 0; t < f->n_trees; ++t) {
         _mm256_storeu_si256((__m256i *)(void *)(bits + (size_t)t * LANES),
                             _mm256_set1_epi32(-1));
     }
+    next = lane_ends(f, codes, 0, shift);
     for (s = 0; s < f->n_slots; ++s) {
-        __m256i ends = lane_ends(f, codes, s, shift), index;
+        __m256i ends = next, index;
         uint32_t j = f->qs_slot_start[s], lo, hi;
+        /* the next slot's ends are loaded now: the gather's latency hides behind this slot */
+        next = lane_ends(f, codes, s + 1 < f->n_slots ? s + 1 : s, shift);
         lane_range(ends, &lo, &hi);
         for (; j < lo; ++j) { /* every lane's prefix: AND all 8 */
             __m256i *v = (__m256i *)(void *)(bits + (entry[j] >> 32) * LANES);
@@ -118,17 +184,20 @@ AVX2 static void lanes64(const edgeml_forest *f, const uint32_t *codes, uint64_t
 {
     const uint64_t *mask = f->qs_mask;
     const uint32_t *tree = f->qs_tree;
+    __m256i next;
     uint32_t shift = f->nodes != NULL ? 16u : 0u, s, t;
     for (t = 0; t < f->n_trees; ++t) {
         _mm256_storeu_si256((__m256i *)(void *)(bits + (size_t)t * LANES), _mm256_set1_epi32(-1));
         _mm256_storeu_si256((__m256i *)(void *)(bits + (size_t)t * LANES + 4),
                             _mm256_set1_epi32(-1));
     }
+    next = lane_ends(f, codes, 0, shift);
     for (s = 0; s < f->n_slots; ++s) {
-        __m256i ends = lane_ends(f, codes, s, shift), index;
+        __m256i ends = next, index;
         __m256i ends_lo = _mm256_cvtepu32_epi64(_mm256_castsi256_si128(ends));
         __m256i ends_hi = _mm256_cvtepu32_epi64(_mm256_extracti128_si256(ends, 1));
         uint32_t j = f->qs_slot_start[s], lo, hi;
+        next = lane_ends(f, codes, s + 1 < f->n_slots ? s + 1 : s, shift);
         lane_range(ends, &lo, &hi);
         for (; j < lo; ++j) {
             __m256i *v = (__m256i *)(void *)(bits + (size_t)tree[j] * LANES);
@@ -170,7 +239,7 @@ void edgeml_qs_lanes(const edgeml_forest *f, uint32_t *codes, uint32_t count, do
     } else {
         lanes64(f, codes, bits);
     }
-    add_leaves(f, bits, acc, count);
+    add_leaves(f, bits, (double *)(void *)(bits + (size_t)LANES * f->n_trees), acc, count);
 #else
     (void)f; /* never called: edgeml_qs_lanes_ok() is 0 here */
     (void)codes;
