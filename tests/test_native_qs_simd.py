@@ -129,3 +129,17 @@ def test_the_scalar_switch_is_not_a_blob_flag(core):
     # and asking a blob without a section for scalar QuickScorer changes nothing
     walk_only = NativeBackend(core, pack(replace(tables, qs=None)), source="no section")
     assert not walk_only.set_algorithm(row="walk", batch="quickscorer-scalar")
+
+
+@pytest.mark.parametrize("leaves", [12, 40])
+def test_float32_leaf_values_lanes_equal_scalar(core, leaves):
+    # float leaf values (devices' smaller tables) go through the lanes' other load
+    booster = model({"objective": "binary", "num_leaves": leaves}, rounds=10)
+    tables = replace(forest_tables(parse_model(booster.model_to_string())), float32=True)
+    engine = NativeBackend(core, pack(tables), source="float32")
+    rows = probe_rows(booster, 6)
+    assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+    scalar = engine.predict(rows)
+    assert engine.set_algorithm(row="walk", batch="quickscorer")
+    assert np.array_equal(engine.predict(rows), scalar)
+    assert np.max(np.abs(scalar - booster.predict(rows))) < 1e-6
