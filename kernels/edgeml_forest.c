@@ -598,17 +598,15 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     for (r = 0; r < rows * K; ++r) {
         acc[r] = 0.0;
     }
+    if ((f->qs_use & (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR)) ==
+            EDGEML_FOREST_QS_BATCH && edgeml_qs_lanes_ok()) {
+        /* codes and QuickScorer in SIMD lanes; share_words gave QuickScorer blobs the room */
+        edgeml_qs_block(f, x, rows, acc, codes, (uint64_t *)(void *)leaf);
+        return;
+    }
     block_codes(f, x, full, codes);
     for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
         row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES);
-    }
-    if ((f->qs_use & (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR)) ==
-            EDGEML_FOREST_QS_BATCH && edgeml_qs_lanes_ok()) {
-        for (r = 0; r < rows; r += LANES) { /* share_words gave QuickScorer blobs the room */
-            edgeml_qs_lanes(f, codes + r * S, rows - r < LANES ? (uint32_t)(rows - r) : LANES,
-                            acc + r * K, (uint64_t *)(void *)leaf);
-        }
-        return;
     }
     if (f->qs_use & EDGEML_FOREST_QS_BATCH) {
         for (r = 0; r < rows; ++r) {

@@ -230,12 +230,12 @@ void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, d
 uint64_t edgeml_qs_lay_out(const unsigned char *p, uint64_t at, size_t size, edgeml_forest *f);
 int edgeml_qs_check(const edgeml_forest *f, size_t *where);
 void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, uint64_t *bits);
-/* edgeml_forest_qs_simd.c: whether this CPU has the lanes, and one group of LANES rows
- * (codes[slot * LANES + lane], lanes past count overwritten) into acc[lane * n_outputs + k],
+/* edgeml_forest_qs_simd.c: whether this CPU has the lanes, and one block of at most 64 rows
+ * (row-major x) into acc[row * n_outputs + k], coded into codes (a block's codes) and scored
  * with bits: LANES * (n_trees + n_outputs) uint64 of work memory. */
 int edgeml_qs_lanes_ok(void);
-void edgeml_qs_lanes(const edgeml_forest *f, uint32_t *codes, uint32_t count, double *acc,
-                     uint64_t *bits);
+void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,
+                     uint32_t *codes, uint64_t *bits);
 
 #ifdef __cplusplus
 }

@@ -28,18 +28,6 @@
 #endif
 
 #ifdef EDGEML_QS_AVX2
-/* Lanes past `count` (a short last group) take lane 0's codes: their sums are never written,
- * and every lane's end stays inside its slot's entries. */
-static void fill_lanes(const edgeml_forest *f, uint32_t *codes, uint32_t count)
-{
-    uint32_t s, l;
-    for (s = 0; s < f->n_slots && count < LANES; ++s) {
-        for (l = count; l < LANES; ++l) {
-            codes[(size_t)s * LANES + l] = codes[(size_t)s * LANES];
-        }
-    }
-}
-
 #define AVX2 __attribute__((target("avx2,bmi")))
 
 /* Each lane's end in slot s: qs_bound[first + min(code, count)] (the no-code value: all). */
@@ -146,6 +134,110 @@ AVX2 static void add_leaves(const edgeml_forest *f, const void *bits, double *su
     }
 }
 
+/* 4 uint64 lanes of a and 4 of b (each below 2^32) as 8 uint32 lanes, a's first. */
+AVX2 static __m256i narrow(__m256i a, __m256i b)
+{
+    __m256i evens = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0);
+    return _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(a, evens),
+                                     _mm256_permutevar8x32_epi32(b, evens), 0x20);
+}
+
+/* How many of the n sorted thresholds t are < x, for 4 lanes (x not NaN): count_below's
+ * steps (edgeml_forest.c), the same compares, with a gather per step for 4 rows. */
+AVX2 static __m256i count_below4(const double *t, uint32_t n, __m256d x)
+{
+    __m256i at = _mm256_setzero_si256();
+    if (n == 0) {
+        return at;
+    }
+    while (n > 1) {
+        uint32_t half = n >> 1;
+        __m256d probe = _mm256_i64gather_pd(t + half - 1, at, 8);
+        __m256i below = _mm256_castpd_si256(_mm256_cmp_pd(probe, x, _CMP_LT_OQ));
+        at = _mm256_add_epi64(at, _mm256_and_si256(below, _mm256_set1_epi64x((long long)half)));
+        n -= half;
+    }
+    /* + (t[at] < x): the mask is -1 where true */
+    return _mm256_sub_epi64(at, _mm256_castpd_si256(
+                                    _mm256_cmp_pd(_mm256_i64gather_pd(t, at, 8), x, _CMP_LT_OQ)));
+}
+
+/* LightGBM's dense-row rule (|v| <= 1e-35f reads as +0.0; NaN stays NaN), 4 lanes. */
+AVX2 static __m256d dense4(__m256d v)
+{
+    __m256d tiny = _mm256_set1_pd((double)1e-35f);
+    __m256d small = _mm256_and_pd(_mm256_cmp_pd(v, _mm256_sub_pd(_mm256_setzero_pd(), tiny),
+                                                 _CMP_GE_OQ),
+                                   _mm256_cmp_pd(v, tiny, _CMP_LE_OQ));
+    return _mm256_andnot_pd(small, v);
+}
+
+/* The codes of a block of rows, as block_codes and row_codes give them (the same compares,
+ * so the same codes), 8 rows per group in two vectors of 4; lanes past `rows` code 0.0. */
+AVX2 static void codes_lanes(const edgeml_forest *f, const double *x, size_t rows,
+                             uint32_t *codes)
+{
+    size_t S = f->n_slots, F = f->n_features, r;
+    uint32_t s = 0, end, k, l;
+    while (s < S) {
+        uint32_t feature = f->slots[2 * s];
+        const double *t = f->thresholds + f->feature_start[feature];
+        uint32_t count = f->feature_start[feature + 1] - f->feature_start[feature];
+        for (end = s; end < S && f->slots[2 * end] == feature; ++end) {
+        }
+        for (r = 0; r < rows; r += LANES) {
+            double in[LANES];
+            __m256d v0, v1, nan0, nan1;
+            __m256i bin, nan, zero, no_code = _mm256_set1_epi32((int)f->no_code);
+            for (l = 0; l < LANES; ++l) {
+                in[l] = r + l < rows ? x[(r + l) * F + feature] : 0.0;
+            }
+            v0 = dense4(_mm256_loadu_pd(in));
+            v1 = dense4(_mm256_loadu_pd(in + 4));
+            nan0 = _mm256_cmp_pd(v0, v0, _CMP_UNORD_Q);
+            nan1 = _mm256_cmp_pd(v1, v1, _CMP_UNORD_Q);
+            nan = narrow(_mm256_castpd_si256(nan0), _mm256_castpd_si256(nan1));
+            zero = narrow(
+                _mm256_castpd_si256(_mm256_cmp_pd(v0, _mm256_setzero_pd(), _CMP_EQ_OQ)),
+                _mm256_castpd_si256(_mm256_cmp_pd(v1, _mm256_setzero_pd(), _CMP_EQ_OQ)));
+            /* NaN searched as 0.0: what type None reads it as, and every other rule
+             * overrides a NaN's bin */
+            bin = narrow(count_below4(t, count, _mm256_andnot_pd(nan0, v0)),
+                         count_below4(t, count, _mm256_andnot_pd(nan1, v1)));
+            for (k = s; k < end; ++k) {
+                uint32_t *out = codes + (r / LANES) * S * LANES + (size_t)k * LANES;
+                __m256i code, missing = _mm256_or_si256(nan, zero);
+                switch (f->slots[2 * k + 1]) {
+                case EDGEML_SLOT_NONE: code = bin; break;
+                case EDGEML_SLOT_NAN_LEFT: code = _mm256_andnot_si256(nan, bin); break;
+                case EDGEML_SLOT_NAN_RIGHT: code = _mm256_blendv_epi8(bin, no_code, nan); break;
+                case EDGEML_SLOT_ZERO_LEFT: code = _mm256_andnot_si256(missing, bin); break;
+                case EDGEML_SLOT_ZERO_RIGHT:
+                    code = _mm256_blendv_epi8(bin, no_code, missing);
+                    break;
+                default: { /* category (no QuickScorer model has one): slot_code's rule */
+                    double d[LANES];
+                    uint32_t c[LANES];
+                    _mm256_storeu_pd(d, v0);
+                    _mm256_storeu_pd(d + 4, v1);
+                    for (l = 0; l < LANES; ++l) {
+                        c[l] = d[l] > -1.0 && d[l] < 2147483648.0 ? (uint32_t)(int32_t)d[l]
+                                                                  : UINT32_MAX;
+                    }
+                    code = _mm256_loadu_si256((const __m256i *)(const void *)c);
+                    break;
+                }
+                }
+                if (f->nodes != NULL) { /* compact forests keep codes << 16 */
+                    code = _mm256_slli_epi32(code, 16);
+                }
+                _mm256_storeu_si256((__m256i *)(void *)out, code);
+            }
+        }
+        s = end;
+    }
+}
+
 /* Width 32: an entry is tree << 32 | mask; a tree's 8 vectors are one register. */
 AVX2 static void lanes32(const edgeml_forest *f, const uint32_t *codes, uint32_t *bits)
 {
@@ -229,22 +321,28 @@ int edgeml_qs_lanes_ok(void)
 #endif
 }
 
-void edgeml_qs_lanes(const edgeml_forest *f, uint32_t *codes, uint32_t count, double *acc,
-                     uint64_t *bits)
+void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,
+                     uint32_t *codes, uint64_t *bits)
 {
 #ifdef EDGEML_QS_AVX2
-    fill_lanes(f, codes, count);
-    if (f->qs_width == 32) {
-        lanes32(f, codes, (uint32_t *)(void *)bits);
-    } else {
-        lanes64(f, codes, bits);
+    size_t S = f->n_slots, K = f->n_outputs, r;
+    codes_lanes(f, x, rows, codes);
+    for (r = 0; r < rows; r += LANES) {
+        uint32_t *group = codes + r * S;
+        if (f->qs_width == 32) {
+            lanes32(f, group, (uint32_t *)(void *)bits);
+        } else {
+            lanes64(f, group, bits);
+        }
+        add_leaves(f, bits, (double *)(void *)(bits + (size_t)LANES * f->n_trees), acc + r * K,
+                   rows - r < LANES ? (uint32_t)(rows - r) : LANES);
     }
-    add_leaves(f, bits, (double *)(void *)(bits + (size_t)LANES * f->n_trees), acc, count);
 #else
     (void)f; /* never called: edgeml_qs_lanes_ok() is 0 here */
-    (void)codes;
-    (void)count;
+    (void)x;
+    (void)rows;
     (void)acc;
+    (void)codes;
     (void)bits;
 #endif
 }
