@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgeml.config import PrepConfig
+from edgeml.data import profile
 from edgeml.prep import PrepPlan, apply_prep, fit_prep, inside_fences, to_matrix
 
 
@@ -45,6 +46,30 @@ def test_screening_drops_useless_columns_with_reasons():
     assert dropped["x_copy"] == "near-duplicate of x (r=+1.0000)"
     assert plan.features == ["x", "y"]
     assert [c.role for c in plan.columns if c.name == "target"] == ["target"]
+
+
+def test_nearly_unique_text_is_dropped_as_the_profile_flags_it():
+    """A text column with a few repeats (two customers of one name, notes left blank) is no
+    more a category than a unique one: the profile flags it id-like and prep drops it."""
+    n = 200
+    names = [f"name {i}" for i in range(n)]
+    names[1] = names[0]
+    names[2] = None
+    frame = pl.DataFrame(
+        {
+            "name": names,
+            "city": [f"c{i % 40}" for i in range(n)],
+            "x": np.arange(n, dtype=float),
+            "target": [i % 2 for i in range(n)],
+        }
+    )
+    assert profile(frame).column("name").id_like
+    dropped = reasons(fit_prep(frame, roles={"target": "target"}))
+    assert dropped["name"] == (
+        "198 different values in 199 rows: looks like an identifier or free text, which cannot "
+        "generalise"
+    )
+    assert "city" not in dropped
 
 
 def test_unique_measurements_are_not_ids():

@@ -15,7 +15,7 @@ from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
 from edgeml.data._leakage import LeakageSuspect, TargetProfile
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
-from edgeml.data._profile import ColumnProfile, Profile, profile
+from edgeml.data._profile import ColumnProfile, Profile, profile, text_id_like
 from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, infer_types, logical_schema
 from edgeml.data._sources import csv_dialect, read_data
 from edgeml.data._watermark import last_watermark
@@ -46,4 +46,5 @@ __all__ = [
     "profile",
     "read_data",
     "redact",
+    "text_id_like",
 ]

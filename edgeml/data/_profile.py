@@ -29,12 +29,24 @@ from edgeml.data._render import render_profile
 from edgeml.data._schema import logical_schema
 from edgeml.errors import TargetError
 
-__all__ = ["ColumnProfile", "Profile", "profile"]
+__all__ = ["ColumnProfile", "Profile", "profile", "text_id_like"]
 
 _NEAR_CONSTANT = 0.99
 _ID_MIN_VALUES = 20
 _ID_TEXT_UNIQUE = 0.95
 _IQR_K = 1.5
+
+
+def text_id_like(non_null: int, distinct: int) -> bool:
+    """Whether a text column's values look like keys: at least 20 present, 95% distinct.
+
+    A category repeats; a name, an address or a free-text note mostly does not, and a model can
+    learn nothing from it that holds for the next row.
+
+    >>> text_id_like(100, 97), text_id_like(100, 60), text_id_like(10, 10)
+    (True, False, False)
+    """
+    return non_null >= _ID_MIN_VALUES and distinct >= _ID_TEXT_UNIQUE * non_null
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,7 +162,6 @@ def _column_profiles(frame: pl.DataFrame) -> list[ColumnProfile]:
         non_null = rows - f["missing"]
         distinct = int(f["distinct"])
         top_share = f["top"] / non_null if non_null and f["top"] is not None else None
-        unique_needed = non_null if logical == "int" else _ID_TEXT_UNIQUE * non_null
         out.append(
             ColumnProfile(
                 name=name,
@@ -163,9 +174,9 @@ def _column_profiles(frame: pl.DataFrame) -> list[ColumnProfile]:
                 near_constant=distinct > 1
                 and top_share is not None
                 and top_share >= _NEAR_CONSTANT,
-                id_like=logical in ("int", "str")
-                and non_null >= _ID_MIN_VALUES
-                and distinct >= unique_needed,
+                id_like=text_id_like(non_null, distinct)
+                if logical == "str"
+                else logical == "int" and non_null >= _ID_MIN_VALUES and distinct >= non_null,
                 **_numeric_facts(f) if logical in ("int", "float") else {},
             )
         )

@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 
 from edgeml.config import PrepConfig
+from edgeml.data import text_id_like
 from edgeml.prep._stats import ColumnStats
 
 # Fewer rows than this and "unique on every row" says little about a column being an identifier.
@@ -24,18 +25,22 @@ def screen_column(stats: ColumnStats, dtype: str, config: PrepConfig) -> str | N
         shown = repr(stats.first) if stats.distinct else "nothing"
         return f"constant: holds {shown} on every non-missing training row"
     if config.drop_id_like and _looks_like_id(stats, dtype):
-        return "unique on every row: looks like an identifier, which cannot generalise"
+        present = stats.rows - stats.missing
+        if stats.distinct == present:
+            return "unique on every row: looks like an identifier, which cannot generalise"
+        return (
+            f"{stats.distinct} different values in {present} rows: looks like an identifier "
+            "or free text, which cannot generalise"
+        )
     return None
 
 
 def _looks_like_id(stats: ColumnStats, dtype: str) -> bool:
+    if dtype == "str":  # the profile's rule, so what it flags as id-like is what is dropped
+        return text_id_like(stats.rows - stats.missing, stats.distinct)
     rows = stats.rows
-    if rows < _MIN_ROWS_FOR_ID or stats.missing or dtype not in ("str", "int"):
+    if rows < _MIN_ROWS_FOR_ID or stats.missing or dtype != "int" or stats.distinct != rows:
         return False
-    if stats.distinct != rows:
-        return False
-    if dtype == "str":
-        return True
     # Unique integers are an id only when dense like a row number; a measurement
     # (e.g. an area in pixels) can be unique per row by chance.
     span = (stats.high or 0.0) - (stats.low or 0.0) + 1
