@@ -102,12 +102,12 @@ def test_unreachable_scheduler_is_one_line_naming_it(tmp_path):
     assert not (tmp_path / "label.edgeml").exists()
 
 
-def test_dask_refuses_time_series_in_one_line(address, tmp_path):
+def test_dask_refuses_one_series_in_one_line(address, tmp_path):
     data = tmp_path / "d.parquet"
     table(200, 0).with_columns(t=pl.int_range(0, 200)).write_parquet(data)
     result = run("train", data, "--target", "label", "--dask", address, "--time-col", "t")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: --dask: time-series training")
+    assert result.stderr.startswith("Error: --dask: time-series training without --entity-col")
     assert result.stderr.count("\n") == 1
 
 

@@ -185,9 +185,9 @@ def prepare(
         frame = frame.sort(settings.time_col, maintain_order=True)
     decisions: list[dict[str, Any]] = []
     if settings.time_col:
-        decisions.append(_time_feature(frame, settings.time_col))
+        decisions.append(time_feature(frame, settings.time_col))
     if settings.entity_col:
-        frame, decision = _entity_feature(frame, settings.entity_col, config)
+        frame, decision = entity_feature(frame, settings.entity_col, config)
         decisions.append(decision)
     y = target.encode(frame[settings.target], source=source)
     splitter = Splitter(
@@ -279,10 +279,14 @@ def _roles(config: Config, frame: pl.DataFrame, source: str) -> dict[str, Role]:
     return roles
 
 
-def _time_feature(frame: pl.DataFrame, time_col: str) -> dict[str, Any]:
+def time_feature(frame: pl.DataFrame, time_col: str) -> dict[str, Any]:
     """A date or datetime time column also gives calendar parts (weekday, month, ...) as
     features: seasonality a daily or hourly series needs. Numbers stay out (a counter has no
-    calendar)."""
+    calendar).
+
+    >>> time_feature(pl.DataFrame({"t": [1, 2]}), "t")["choice"]
+    False
+    """
     temporal = frame[time_col].dtype.is_temporal()
     reason = (
         "expanded to calendar parts (known in advance, so never lagged)"
@@ -292,13 +296,17 @@ def _time_feature(frame: pl.DataFrame, time_col: str) -> dict[str, Any]:
     return {"what": "time_calendar", "column": time_col, "choice": temporal, "reason": reason}
 
 
-def _entity_feature(
+def entity_feature(
     frame: pl.DataFrame, entity: str, config: Config
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Whether the entity column is a feature, and the frame with it as text if so.
 
     As text, the prep plan makes it a native categorical even when entities are numbered (a
     machine number has no order); an entity unseen in training then maps to missing.
+
+    >>> frame, decision = entity_feature(pl.DataFrame({"m": [1, 1, 2, 2]}), "m", Config())
+    >>> decision["choice"], frame["m"].dtype
+    (True, String)
     """
     distinct = frame[entity].n_unique()
     decision: dict[str, Any] = {"what": "entity_feature", "column": entity, "choice": False}

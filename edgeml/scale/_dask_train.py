@@ -16,10 +16,18 @@ same rounds), so the driver early-stops a model on the sample first and trains t
 rounds on all rows ([train] early_stopping_rounds = 0: num_boost_round). More rows usually
 support more rounds, so this errs toward fewer.
 
+Time series (``--time-col`` with ``--entity-col``): pass 0 reads the labelled rows' times and
+row keys and fixes the time split (:mod:`edgeml.scale._series`: the latest rows are the holdout,
+as on one machine); the plans are fitted on a sample of whole entities; pass 2 shuffles the rows
+by entity (:mod:`edgeml.scale._shuffle`: one output partition per input partition, each entity's
+whole history in one of them, sorted by time) and computes the features there with the
+single-machine code; those partitions are kept on the workers for training and pass 3.
+
 When to reach for it: data larger than one machine's memory, already in files every worker can
-read at the same path (a shared file system or object store mount). Limits: files only; no
-time-series features (an entity's history would span partitions), CV folds, search or
-comparison; the driver holds the sample (100,000 rows) and the holdout's predictions.
+read at the same path (a shared file system or object store mount). Limits: files only; no CV
+folds, search or comparison; a time series needs an entity column, and one entity's rows must
+fit in a worker; the driver holds the sample (100,000 rows), the holdout's predictions and, for
+a time series, up to 2,000,000 (time, row key) pairs.
 
 >>> train_dask("parts/", "tcp://10.0.0.5:8786", target="churn")  # doctest: +SKIP
 TrainResult(bundle=PosixPath('churn.edgeml'), ...)
@@ -57,8 +65,12 @@ from edgeml.scale._plan import (
     open_run,
     prepare_chunk,
     sample_size,
+    valid_share,
 )
 from edgeml.scale._rows import HOLDOUT, split_codes
+from edgeml.scale._series import TimeSplit, time_pairs, time_share
+from edgeml.scale._shuffle import by_entity
+from edgeml.scale._shuffle import prepared as prepared_rows
 from edgeml.scale._source import ChunkSource
 from edgeml.util.progress import SILENT, Reporter
 
@@ -111,12 +123,22 @@ def _train(
         # Rows sampled (u below the cutoff) with room to spare: a uniform sample a few times
         # the size needed, so tasks ship little to this process.
         cutoff = 1.0 if None in known else min(1.0, 4 * size / max(sum(known), 1))
-        summary, tally = _summaries(client, jobs, source, config, size, cutoff)
-        plan = fit_plan(summary, tally, source, config, reporter=reporter)
+        timing = None
+        if config.train.time_col:
+            reporter.status(f"pass 0: times of {len(parts)} partitions, for the time split")
+            timing = _timing(client, jobs, source, config, known)
+        summary, tally = _summaries(client, jobs, source, config, size, cutoff, timing)
+        plan = fit_plan(summary, tally, source, config, reporter=reporter, timing=timing)
         rounds, probe_rows = _rounds(plan, reporter)
         slim = client.scatter(_slim(plan), broadcast=True)
         width = len(plan.prep.features)
-        prepared = [dask.delayed(_train_part, nout=2)(job, source, slim) for job in jobs]
+        if timing is not None:
+            # Each entity's history gathered in one partition, computed once: training and
+            # the holdout's scoring both read it.
+            rows = client.persist(by_entity(jobs, source, slim, len(jobs), prepared_rows))
+        else:
+            rows = [dask.delayed(_rows, pure=False)(job, source, slim) for job in jobs]
+        prepared = [dask.delayed(_train_part, nout=2)(r) for r in rows]
         x = da.concatenate([
             da.from_delayed(p[0], shape=(np.nan, width), dtype=np.float64) for p in prepared
         ])  # fmt: skip
@@ -136,9 +158,10 @@ def _train(
         booster = lgb.Booster(model_str=model.booster_.model_to_string())
         reporter.status("pass 3: holdout scored on the workers")
         text = client.scatter(booster.model_to_string(), broadcast=True)
-        scored = client.gather(client.map(
-            _score_part, jobs, source=source, plan=slim, booster_text=text, pure=False
-        ))  # fmt: skip
+        scored = client.gather(client.compute([
+            dask.delayed(_score_part)(r, plan=slim, booster_text=text) for r in rows
+        ]))  # fmt: skip
+        del rows, prepared
         workers = len(client.scheduler_info().get("workers", {}))
     finally:
         client.close()
@@ -171,13 +194,14 @@ def _summaries(
     config: Config,
     size: int,
     cutoff: float,
+    timing: TimeSplit | None,
 ) -> tuple[Summary, Tally]:
     """Pass 1: the partitions' summaries merged in partition order, each as soon as it is
     done, with at most two tasks per worker in flight (a finished summary waits on its worker
     until merged: memory on the workers and here stays a few partitions' worth)."""
     window = 2 * max(1, len(client.scheduler_info().get("workers", {})))
     submit = partial(client.submit, _summarize_part, source=source, config=config, size=size,
-                     cutoff=cutoff, pure=False)  # fmt: skip
+                     cutoff=cutoff, timing=timing, pure=False)  # fmt: skip
     pending = deque(submit(job) for job in jobs[:window])
     waiting = deque(jobs[window:])
     summary: Summary | None = None
@@ -198,6 +222,25 @@ def _summaries(
     return summary, tally
 
 
+def _timing(
+    client: Any,
+    jobs: list[tuple[int, int | None]],
+    source: ChunkSource,
+    config: Config,
+    known: list[int | None],
+) -> TimeSplit:
+    """Pass 0 of a time-series run: the time split from the labelled rows' times (all of
+    them up to TIME_ROWS known rows), 16 bytes a row shipped here."""
+    share = time_share(None if None in known else sum(k or 0 for k in known))
+    pairs = client.gather(
+        client.map(_time_part, jobs, source=source, config=config, share=share, pure=False)
+    )
+    times = np.concatenate([t for t, _ in pairs]) if pairs else np.empty(0)
+    keys = np.concatenate([k for _, k in pairs]) if pairs else np.empty(0, np.uint64)
+    settings = config.train
+    return TimeSplit.fit(times, keys, holdout=settings.holdout, valid=valid_share(config))
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Without lightgbm.dask's warning that the sklearn API's ``n_jobs`` is ignored (each
@@ -216,8 +259,11 @@ def _rounds(plan: ScaledPlan, reporter: Reporter) -> tuple[int, int]:
     x = to_matrix(apply_prep(plan.prep, frame))
     y = plan.prepared.y
     seed = settings.seed
-    valid = split_codes(np.arange(len(y), dtype=np.uint64), seed=seed, holdout=_PROBE_VALID,
-                        valid=0.0) == HOLDOUT  # fmt: skip
+    if plan.timing is not None:  # the sample is in time order: its latest rows
+        valid = np.arange(len(y)) >= len(y) - round(len(y) * _PROBE_VALID)
+    else:
+        valid = split_codes(np.arange(len(y), dtype=np.uint64), seed=seed,
+                            holdout=_PROBE_VALID, valid=0.0) == HOLDOUT  # fmt: skip
     n_classes = len(plan.target.classes) if plan.target.classes else 1
     probe = fit_booster(
         x[~valid], y[~valid], task=plan.target.task, n_classes=n_classes, config=settings,
@@ -260,32 +306,45 @@ def _rows(job: tuple[int, int | None], source: ChunkSource, plan: ScaledPlan) ->
     )
 
 
+def _time_part(
+    job: tuple[int, int | None], *, source: ChunkSource, config: Config, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    settings = config.train
+    columns = [str(settings.time_col), str(settings.target)]
+    pairs = [time_pairs(chunk, config, share) for chunk in source.part(job[0], job[1], columns)]
+    if not pairs:
+        return np.empty(0), np.empty(0, dtype=np.uint64)
+    return np.concatenate([t for t, _ in pairs]), np.concatenate([k for _, k in pairs])
+
+
 def _summarize_part(
-    job: tuple[int, int | None], *, source: ChunkSource, config: Config, size: int, cutoff: float
+    job: tuple[int, int | None],
+    *,
+    source: ChunkSource,
+    config: Config,
+    size: int,
+    cutoff: float,
+    timing: TimeSplit | None,
 ) -> tuple[Summary | None, Tally]:
     summary: Summary | None = None
     tally = Tally()
     for chunk in source.part(job[0], job[1]):
-        part, counts = chunk_summary(chunk, config, size, cutoff)
+        part, counts = chunk_summary(chunk, config, size, cutoff, timing)
         summary = part if summary is None else summary.merge(part)
         tally = tally + counts
     return summary, tally
 
 
-def _train_part(
-    job: tuple[int, int | None], source: ChunkSource, plan: ScaledPlan
-) -> tuple[np.ndarray, np.ndarray]:
+def _train_part(rows: ChunkRows) -> tuple[np.ndarray, np.ndarray]:
     """The training rows of one partition (every row but the holdout's)."""
-    rows = _rows(job, source, plan)
     keep = rows.split != HOLDOUT
     return rows.x[keep], rows.y[keep].astype(np.float64)
 
 
 def _score_part(
-    job: tuple[int, int | None], *, source: ChunkSource, plan: ScaledPlan, booster_text: str
+    rows: ChunkRows, *, plan: ScaledPlan, booster_text: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
     """The holdout rows' model output and labels, and the training rows' target counts."""
-    rows = _rows(job, source, plan)
     hold = rows.split == HOLDOUT
     task = plan.target.task
     n_out = len(plan.target.classes or []) if task != "binary" else 2

@@ -71,7 +71,7 @@ def finish(
         "holdout": holdout_metrics,
         "baseline": baseline,
         "cv": {},
-        "split": "shuffled" if settings.group_col is None else "grouped",
+        "split": _split_kind(plan),
         "cv_folds": 0,
         "rows": rows,
         "notes": [*prepared.notes, *notes],
@@ -99,6 +99,12 @@ def finish(
         rows_used=rows["train"] + rows["holdout"],
         target_stats=stats,
     )
+
+
+def _split_kind(plan: ScaledPlan) -> str:
+    if plan.timing is not None:
+        return "time-ordered"
+    return "shuffled" if plan.config.train.group_col is None else "grouped"
 
 
 def _shares(counts: np.ndarray, rows: int = 100_000) -> np.ndarray:

@@ -5,8 +5,11 @@ bounded sample, see :mod:`edgeml.prep._summary`); :func:`fit_plan` fits the targ
 feature plan and the prep plan from the merged summary with the functions a single-machine run
 uses (``fit_target``, ``fit_features``, ``fit_prep``). The second pass turns each chunk into
 its feature matrix with those plans (:func:`prepare_chunk`), as ``edgeml.train`` does for the
-whole table. Time-series training (``--time-col``/``--entity-col``) needs every entity's whole
-history in one place and is refused; so are search and model comparison (one model is trained).
+whole table. Time-series training (``--time-col`` with ``--entity-col``) splits rows by time
+(:mod:`edgeml.scale._series`: the cuts come from a first pass over the times, the plans from a
+sample of whole entities) and computes features on each entity's whole history, which the
+caller gathers (a shuffle by entity on Dask); search and model comparison are refused (one
+model is trained).
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ from edgeml.config import Config
 from edgeml.data import DataCard, file_facts, logical_schema
 from edgeml.errors import ConfigError, SchemaError
 from edgeml.features import apply_features, fit_features
-from edgeml.learn import Prepared, Splitter, TargetEncoding, fit_target, has_label
+from edgeml.learn import (
+    Prepared,
+    Splitter,
+    TargetEncoding,
+    entity_feature,
+    fit_target,
+    has_label,
+    time_feature,
+)
 from edgeml.prep import (
     SAMPLE_KEY,
     PrepPlan,
@@ -36,6 +47,7 @@ from edgeml.prep import (
 )
 from edgeml.prep import summarize as summarize_frame
 from edgeml.scale._rows import HOLDOUT, row_keys, sample_order, split_codes
+from edgeml.scale._series import ROW_KEY, TimeSplit, clock, sample_keys, whole_entities
 from edgeml.scale._source import Chunk, ChunkSource, open_source
 from edgeml.spec.feature_plan import FeaturePlan
 from edgeml.spec.prep_plan import Role
@@ -43,7 +55,7 @@ from edgeml.util.progress import SILENT, Reporter
 
 __all__ = [
     "EARLY_STOPPING_SHARE", "SAMPLE_ROWS", "ChunkRows", "ScaledPlan", "Tally", "chunk_summary",
-    "fit_plan", "open_run", "prepare_chunk", "sample_size", "valid_share",
+    "fit_plan", "open_run", "prepare_chunk", "prepare_rows", "sample_size", "valid_share",
 ]  # fmt: skip
 
 # Rows of the bounded sample the prep and feature plans are fitted on (quantiles, correlations).
@@ -93,6 +105,23 @@ class ScaledPlan:
     summary: Summary
     tally: Tally
     inputs: list[str]
+    # A time-series run's split by time (None: rows split by the hash of their key).
+    timing: TimeSplit | None = None
+
+    def split(self, frame: pl.DataFrame, positions: np.ndarray, where: str) -> np.ndarray:
+        """The split code of each labelled row of ``frame`` (``positions``: their row keys)."""
+        settings = self.config.train
+        if self.timing is not None:
+            return self.timing.codes(clock(frame[str(settings.time_col)], where), positions)
+        return split_codes(
+            row_keys(frame, positions, settings.group_col),
+            seed=settings.seed, holdout=settings.holdout, valid=valid_share(self.config),
+        )  # fmt: skip
+
+    @property
+    def entity_as_text(self) -> bool:
+        """Whether the entity column is a feature (then read as text, as ``edgeml.train``)."""
+        return any(d["what"] == "entity_feature" and d["choice"] for d in self.prepared.decisions)
 
 
 @dataclass(frozen=True)
@@ -134,10 +163,15 @@ def _check_config(config: Config, how: str) -> Config:
     settings = config.train
     if not settings.target:
         raise ConfigError("no target column: pass --target COL or set target in [train]")
-    if settings.time_col or settings.entity_col:
+    if settings.time_col and how == "--stream":
         raise ConfigError(
-            f"{how}: time-series training (--time-col/--entity-col) needs each entity's whole "
-            "history in one process; train it without --stream/--dask"
+            f"{how}: time-series training (--time-col) needs each entity's whole history in one "
+            "place; train it with --dask, or without --stream"
+        )
+    if settings.time_col and not settings.entity_col:
+        raise ConfigError(
+            f"{how}: time-series training without --entity-col is one series, which cannot be "
+            "spread over workers; name the entity column, or train without --dask"
         )
     if config.search.method != "none" or config.search.compare:
         raise ConfigError(f"{how}: trains one model; --search and --compare are not supported")
@@ -145,24 +179,35 @@ def _check_config(config: Config, how: str) -> Config:
 
 
 def chunk_summary(
-    chunk: Chunk, config: Config, size: int, cutoff: float = 1.0
+    chunk: Chunk, config: Config, size: int, cutoff: float = 1.0, timing: TimeSplit | None = None
 ) -> tuple[Summary, Tally]:
     """The summary of one chunk's training rows (holdout rows left out) and its row counts;
-    ``cutoff``: see :func:`edgeml.prep.summarize`."""
+    ``cutoff``: see :func:`edgeml.prep.summarize`; ``timing``: a time-series run's split (the
+    sample then takes whole entities, see :mod:`edgeml.scale._series`)."""
     settings = config.train
     target = str(settings.target)
     frame = chunk.frame
     labelled = has_label(frame[target], source=chunk.where).to_numpy()
     positions = chunk.keys()[labelled]
     frame = frame.filter(labelled)
-    codes = split_codes(
-        row_keys(frame, positions, settings.group_col),
-        seed=settings.seed, holdout=settings.holdout, valid=valid_share(config),
-    )  # fmt: skip
+    if timing is not None:
+        codes = timing.codes(clock(frame[str(settings.time_col)], chunk.where), positions)
+    else:
+        codes = split_codes(
+            row_keys(frame, positions, settings.group_col),
+            seed=settings.seed, holdout=settings.holdout, valid=valid_share(config),
+        )  # fmt: skip
     keep = codes != HOLDOUT
-    frame = frame.filter(keep).with_columns(
-        pl.Series(SAMPLE_KEY, sample_order(positions[keep], settings.seed))
-    )
+    frame = frame.filter(keep)
+    if timing is not None:
+        order = sample_keys(frame, settings.entity_col, settings.seed)
+        frame = frame.with_columns(
+            pl.Series(SAMPLE_KEY, order), pl.Series(ROW_KEY, positions[keep])
+        )
+    else:
+        frame = frame.with_columns(
+            pl.Series(SAMPLE_KEY, sample_order(positions[keep], settings.seed))
+        )
     schema = logical_schema(chunk.frame)
     tally = Tally(chunk.frame.height, int((~labelled).sum()), int((~keep).sum()))
     return summarize_frame(frame, schema, size=size, cutoff=cutoff), tally
@@ -175,13 +220,24 @@ def fit_plan(
     config: Config,
     *,
     reporter: Reporter = SILENT,
+    timing: TimeSplit | None = None,
 ) -> ScaledPlan:
-    """The target encoding, feature plan and prep plan of the summarised training rows."""
+    """The target encoding, feature plan and prep plan of the summarised training rows
+    (``timing``: a time-series run's split, its summary from :func:`chunk_summary` with it)."""
     settings = config.train
     target_name = str(settings.target)
     if summary.rows == 0:
         raise SchemaError(f"{source.source}: no labelled training rows in {target_name!r}")
-    sample = summary.sample.drop(SAMPLE_KEY)
+    sample = summary.sample
+    if timing is not None:
+        sample = whole_entities(sample, summary.size, str(settings.time_col))
+    sample = sample.drop(SAMPLE_KEY)
+    decisions: list[dict[str, Any]] = []
+    if settings.time_col:
+        decisions.append(time_feature(sample, settings.time_col))
+    if settings.entity_col:
+        sample, decision = entity_feature(sample, settings.entity_col, config)
+        decisions.append(decision)
     counts = summary.counts.get(target_name)
     labels = (
         pl.Series(target_name, list(counts), dtype=sample[target_name].dtype)
@@ -195,49 +251,57 @@ def fit_plan(
         y=y,
         target=target,
         roles=_roles(config, source),
-        splitter=Splitter(seed=settings.seed),
+        splitter=Splitter(seed=settings.seed, time_ordered=timing is not None),
         card=_card(source, tally),
         config=config,
         row_filters=_row_filters(tally),
         train_rows=np.arange(sample.height),
         test_rows=np.arange(0),
+        decisions=decisions,
         notes=[
             *source.notes,
             f"trained at scale: prep and feature plans fitted on a sample of {sample.height} "
             f"of {summary.rows} training rows (counts, extremes and categories on all rows); "
-            "no CV folds; exact duplicate rows kept",
+            "no CV folds; exact duplicate rows kept"
+            + ("; the sample holds whole entities" if timing is not None else ""),
         ],
     )
     features = fit_features(prepared, reporter=reporter)
     if features.selected:
         extended = apply_features(features, sample, target=y.astype(np.float64), source="data")
         prepared = dataclasses.replace(prepared, frame=extended)
-    prep = fit_prep(prepared.frame, config=config.prep, roles=prepared.prep_roles, summary=summary)
+    prep = fit_prep(prepared.frame, config=config.prep, roles=prepared.prep_roles,
+                    summary=summary, group=settings.entity_col)  # fmt: skip
     used = {c.name for c in prep.columns if c.role != "dropped"}
-    inputs = [c for c in source.schema if c in used or features.selected or c == target_name]
+    keys = (target_name, settings.time_col, settings.entity_col)
+    inputs = [c for c in source.schema if c in used or features.selected or c in keys]
     return ScaledPlan(
         config=config, target=target, prepared=prepared, features=features, prep=prep,
-        summary=summary, tally=tally, inputs=inputs,
+        summary=summary, tally=tally, inputs=inputs, timing=timing,
     )  # fmt: skip
 
 
 def prepare_chunk(chunk: Chunk, plan: ScaledPlan) -> ChunkRows:
     """One chunk's labelled rows as the model's feature matrix, target codes and split codes;
     training rows outside ``[prep] outliers = "drop"`` fences are left out, as in training."""
-    settings = plan.config.train
     frame = chunk.frame
     labelled = has_label(frame[plan.target.name], source=chunk.where).to_numpy()
-    positions = chunk.keys()[labelled]
-    frame = frame.filter(labelled)
-    y = plan.target.encode(frame[plan.target.name], source=chunk.where)
-    split = split_codes(
-        row_keys(frame, positions, settings.group_col),
-        seed=settings.seed, holdout=settings.holdout, valid=valid_share(plan.config),
-    )  # fmt: skip
+    return prepare_rows(frame.filter(labelled), chunk.keys()[labelled], plan, chunk.where)
+
+
+def prepare_rows(
+    frame: pl.DataFrame, positions: np.ndarray, plan: ScaledPlan, where: str
+) -> ChunkRows:
+    """:func:`prepare_chunk` of labelled rows (``positions``: their row keys); a time-series
+    run passes each entity's whole history, in time order, so features see what training's
+    see."""
+    y = plan.target.encode(frame[plan.target.name], source=where)
+    split = plan.split(frame, positions, where)
+    entity = plan.config.train.entity_col
+    if entity and plan.entity_as_text:
+        frame = frame.with_columns(pl.col(entity).cast(pl.String))
     if plan.features.selected:
-        frame = apply_features(
-            plan.features, frame, target=y.astype(np.float64), source=chunk.where
-        )
+        frame = apply_features(plan.features, frame, target=y.astype(np.float64), source=where)
     for row_filter in plan.prep.row_filters:
         if row_filter["kind"] == "outlier_rows":
             keep = inside_fences(frame, row_filter["bounds"]) | (split == HOLDOUT)
@@ -249,6 +313,8 @@ def _roles(config: Config, source: ChunkSource) -> dict[str, Role]:
     settings = config.train
     wanted: list[tuple[str | None, Role, str]] = [
         (settings.target, "target", "--target"),
+        (settings.time_col, "time", "--time-col"),
+        (settings.entity_col, "entity", "--entity-col"),
         (settings.group_col, "group", "--group-col"),
         *[(c, "id", "id_cols") for c in settings.id_cols],
     ]

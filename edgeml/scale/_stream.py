@@ -13,7 +13,8 @@ When to use it: ``edgeml train --stream`` or ``[train] stream = "on"``; ``"auto"
 streams when the raw table would take more than a seventh of ``[train] memory_budget_mb``
 (default: half the machine's RAM), since the whole-table path grows by about seven times it.
 Limits (said in the manifest's notes): no CV folds (the early-stopping slice picks the rounds
-and the decision threshold), no search, no time-series features, exact duplicate rows are kept,
+and the decision threshold), no search, no time-series features (train them with ``--dask``),
+exact duplicate rows are kept,
 the prep plan's quantiles and correlations come from a sample of 100,000 training rows.
 
 >>> train_stream("big.csv", target="churn", out="churn.edgeml")  # doctest: +SKIP
