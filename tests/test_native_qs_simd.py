@@ -15,6 +15,7 @@ import pytest
 
 from edgeml.compile._forest import parse_model
 from edgeml.compile._native import core_library
+from edgeml.compile._native_choice import _paired, choose, pick
 from edgeml.compile._native_tables import QS_BATCH, forest_tables, pack
 from edgeml.errors import ExportError
 from edgeml.runtime._native_backend import NativeBackend, open_core
@@ -143,3 +144,24 @@ def test_float32_leaf_values_lanes_equal_scalar(core, leaves):
     assert engine.set_algorithm(row="walk", batch="quickscorer")
     assert np.array_equal(engine.predict(rows), scalar)
     assert np.max(np.abs(scalar - booster.predict(rows))) < 1e-6
+
+
+def test_one_disturbed_pass_does_not_flip_the_choice():
+    # pass 2's QuickScorer ran during a busy spell: its paired ratio is an outlier, the median
+    # of the paired ratios is not (the ratio of the two medians, 30/10, would have flipped it)
+    times = {"walk": [10.0, 10.0, 10.0], "quickscorer": [9.0, 30.0, 30.0]}
+    assert _paired(times) == 3.0
+    times = {"walk": [10.0, 40.0, 10.0], "quickscorer": [9.0, 36.0, 30.0]}
+    assert _paired(times) == pytest.approx(0.9)
+    assert pick({"walk": 1.0, "quickscorer": _paired(times)}) == "quickscorer"
+
+
+def test_the_choice_times_the_lanes_and_records_them(core):
+    booster = model({"objective": "binary", "num_leaves": 16}, rounds=40)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    rows = probe_rows(booster, 6)
+    chosen, info = choose(core, tables, rows)
+    assert info["lanes"] == ("avx2" if cpu_has_avx2() else "scalar")
+    assert set(info["ratio"]) == {"row", "batch"}
+    assert info["batch"] == pick({"walk": 1.0, "quickscorer": info["ratio"]["batch"]})
+    assert bool(chosen.qs_use & QS_BATCH) == (info["batch"] == "quickscorer")
