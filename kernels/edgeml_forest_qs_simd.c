@@ -76,10 +76,10 @@ AVX2 static __m256d leaf_values(const edgeml_forest *f, __m128i index)
 /* The rows' sums from their leaf vectors (bits[t * LANES + lane], width 32 or 64), added per
  * tree in LightGBM's order into sums[output * LANES + lane] - 8 rows per vector add, the same
  * IEEE additions in the same order per row as the scalar path - then copied into acc. */
-AVX2 static void add_leaves(const edgeml_forest *f, const void *bits, double *sums, double *acc,
-                            uint32_t count)
+AVX2 static void add_leaves(const edgeml_forest *f, const void *bits, size_t stride, double *sums,
+                            double *acc, uint32_t count)
 {
-    const __m256i *vec = (const __m256i *)bits;
+    const __m256i *vec = (const __m256i *)bits; /* tree t's vectors at vec + t * stride */
     size_t K = f->n_outputs;
     uint32_t t, k, l;
     __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd(); /* K == 1: in registers */
@@ -90,11 +90,11 @@ AVX2 static void add_leaves(const edgeml_forest *f, const void *bits, double *su
         __m256i first = _mm256_set1_epi32((int)f->qs_leaf_start[t]), leaf;
         __m256d a, b;
         if (f->qs_width == 32) {
-            leaf = _mm256_add_epi32(first, lowest_bits32(_mm256_loadu_si256(vec + t)));
+            leaf = _mm256_add_epi32(first, lowest_bits32(_mm256_loadu_si256(vec + t * stride)));
         } else {
             /* per 64-bit lane: the low half's lowest bit, or 32 + the high half's */
-            __m256i halves = lowest_bits32(_mm256_loadu_si256(vec + 2 * t));
-            __m256i halves2 = lowest_bits32(_mm256_loadu_si256(vec + 2 * t + 1));
+            __m256i halves = lowest_bits32(_mm256_loadu_si256(vec + t * stride));
+            __m256i halves2 = lowest_bits32(_mm256_loadu_si256(vec + t * stride + 1));
             __m256i pick = _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0); /* evens, then odds */
             __m256i p1 = _mm256_permutevar8x32_epi32(halves, pick);
             __m256i p2 = _mm256_permutevar8x32_epi32(halves2, pick);
@@ -238,34 +238,47 @@ AVX2 static void codes_lanes(const edgeml_forest *f, const double *x, size_t row
     }
 }
 
-/* Width 32: an entry is tree << 32 | mask; a tree's 8 vectors are one register. */
-AVX2 static void lanes32(const edgeml_forest *f, const uint32_t *codes, uint32_t *bits)
+/* Width 32: an entry is tree << 32 | mask. Two groups of 8 rows at once (a and b, b = a when
+ * there is one): a tree's 16 vectors are two registers, bits[t * 16 + group * 8 + lane], so
+ * each entry is loaded, and each slot's overhead (its ends, a mispredicted loop exit) paid,
+ * once per 16 rows. */
+AVX2 static void lanes32(const edgeml_forest *f, const uint32_t *a, const uint32_t *b,
+                         uint32_t *bits)
 {
     const uint64_t *entry = f->qs_mask;
-    __m256i next;
-    uint32_t shift = f->nodes != NULL ? 16u : 0u, s, t;
-    for (t = 0; t < f->n_trees; ++t) {
+    __m256i next_a, next_b;
+    uint32_t shift = f->nodes != NULL ? 16u : 0u, s, t, last = f->n_slots - 1u;
+    for (t = 0; t < 2u * f->n_trees; ++t) {
         _mm256_storeu_si256((__m256i *)(void *)(bits + (size_t)t * LANES),
                             _mm256_set1_epi32(-1));
     }
-    next = lane_ends(f, codes, 0, shift);
+    next_a = lane_ends(f, a, 0, shift);
+    next_b = lane_ends(f, b, 0, shift);
     for (s = 0; s < f->n_slots; ++s) {
-        __m256i ends = next, index;
-        uint32_t j = f->qs_slot_start[s], lo, hi;
-        /* the next slot's ends are loaded now: the gather's latency hides behind this slot */
-        next = lane_ends(f, codes, s + 1 < f->n_slots ? s + 1 : s, shift);
-        lane_range(ends, &lo, &hi);
-        for (; j < lo; ++j) { /* every lane's prefix: AND all 8 */
-            __m256i *v = (__m256i *)(void *)(bits + (entry[j] >> 32) * LANES);
-            _mm256_storeu_si256(v, _mm256_and_si256(_mm256_loadu_si256(v),
-                                                    _mm256_set1_epi32((int)(uint32_t)entry[j])));
+        __m256i ends_a = next_a, ends_b = next_b, index;
+        uint32_t j = f->qs_slot_start[s], lo, hi, lo_b, hi_b;
+        /* the next slot's ends are loaded now: the gathers' latency hides behind this slot */
+        next_a = lane_ends(f, a, s < last ? s + 1 : s, shift);
+        next_b = lane_ends(f, b, s < last ? s + 1 : s, shift);
+        lane_range(ends_a, &lo, &hi);
+        lane_range(ends_b, &lo_b, &hi_b);
+        lo = lo < lo_b ? lo : lo_b;
+        hi = hi > hi_b ? hi : hi_b;
+        for (; j < lo; ++j) { /* every lane's prefix: AND all 16 */
+            __m256i *v = (__m256i *)(void *)(bits + (entry[j] >> 32) * 2u * LANES);
+            __m256i m = _mm256_set1_epi32((int)(uint32_t)entry[j]);
+            _mm256_storeu_si256(v, _mm256_and_si256(_mm256_loadu_si256(v), m));
+            _mm256_storeu_si256(v + 1, _mm256_and_si256(_mm256_loadu_si256(v + 1), m));
         }
         index = _mm256_set1_epi32((int)j);
         for (; j < hi; ++j) { /* lanes with j < end clear the mask's zeros, the rest keep */
-            __m256i *v = (__m256i *)(void *)(bits + (entry[j] >> 32) * LANES);
-            __m256i taken = _mm256_cmpgt_epi32(ends, index); /* counts < 2^28: signed is safe */
-            __m256i clear = _mm256_andnot_si256(_mm256_set1_epi32((int)(uint32_t)entry[j]), taken);
-            _mm256_storeu_si256(v, _mm256_andnot_si256(clear, _mm256_loadu_si256(v)));
+            __m256i *v = (__m256i *)(void *)(bits + (entry[j] >> 32) * 2u * LANES);
+            __m256i m = _mm256_set1_epi32((int)(uint32_t)entry[j]);
+            /* counts < 2^28: a signed compare is safe */
+            __m256i clear_a = _mm256_andnot_si256(m, _mm256_cmpgt_epi32(ends_a, index));
+            __m256i clear_b = _mm256_andnot_si256(m, _mm256_cmpgt_epi32(ends_b, index));
+            _mm256_storeu_si256(v, _mm256_andnot_si256(clear_a, _mm256_loadu_si256(v)));
+            _mm256_storeu_si256(v + 1, _mm256_andnot_si256(clear_b, _mm256_loadu_si256(v + 1)));
             index = _mm256_add_epi32(index, _mm256_set1_epi32(1));
         }
     }
@@ -326,16 +339,24 @@ void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, doubl
 {
 #ifdef EDGEML_QS_AVX2
     size_t S = f->n_slots, K = f->n_outputs, r;
+    double *sums = (double *)(void *)(bits + (size_t)LANES * f->n_trees);
     codes_lanes(f, x, rows, codes);
-    for (r = 0; r < rows; r += LANES) {
-        uint32_t *group = codes + r * S;
-        if (f->qs_width == 32) {
-            lanes32(f, group, (uint32_t *)(void *)bits);
-        } else {
-            lanes64(f, group, bits);
+    if (f->qs_width == 32) { /* 16 rows at a time: the two groups' vectors fill the bits */
+        for (r = 0; r < rows; r += 2 * LANES) {
+            const uint32_t *b = r + LANES < rows ? codes + (r + LANES) * S : codes + r * S;
+            lanes32(f, codes + r * S, b, (uint32_t *)(void *)bits);
+            add_leaves(f, bits, 2, sums, acc + r * K,
+                       rows - r < LANES ? (uint32_t)(rows - r) : LANES);
+            if (r + LANES < rows) {
+                add_leaves(f, (uint32_t *)(void *)bits + LANES, 2, sums, acc + (r + LANES) * K,
+                           rows - r - LANES < LANES ? (uint32_t)(rows - r - LANES) : LANES);
+            }
         }
-        add_leaves(f, bits, (double *)(void *)(bits + (size_t)LANES * f->n_trees), acc + r * K,
-                   rows - r < LANES ? (uint32_t)(rows - r) : LANES);
+        return;
+    }
+    for (r = 0; r < rows; r += LANES) {
+        lanes64(f, codes + r * S, bits);
+        add_leaves(f, bits, 2, sums, acc + r * K, rows - r < LANES ? (uint32_t)(rows - r) : LANES);
     }
 #else
     (void)f; /* never called: edgeml_qs_lanes_ok() is 0 here */
