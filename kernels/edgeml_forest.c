@@ -64,6 +64,9 @@ static int little_endian(void)
     return *(const unsigned char *)&one == 1;
 }
 
+/* Whether codes are 16-bit (compact and narrow forests: default right is 0xFFFF). */
+static int short_codes(const edgeml_forest *f) { return f->nodes != NULL || f->narrow != NULL; }
+
 static int check_thresholds(const edgeml_forest *f, size_t *where)
 {
     uint32_t j, k;
@@ -85,8 +88,9 @@ static int check_thresholds(const edgeml_forest *f, size_t *where)
             }
         }
     }
-    for (j = 0; f->nodes != NULL && j < f->n_features; ++j) {
-        /* compact: every code (at most the count of thresholds) stays below a leaf's 0xFFFF */
+    for (j = 0; short_codes(f) && j < f->n_features; ++j) {
+        /* compact, narrow: every code (at most the count of thresholds) stays below a leaf's
+         * 0xFFFF */
         if (f->feature_start[j + 1] - f->feature_start[j] >= EDGEML_COMPACT_LEAF) {
             *where = j;
             return EDGEML_FOREST_BAD_THRESHOLDS;
@@ -94,8 +98,9 @@ static int check_thresholds(const edgeml_forest *f, size_t *where)
     }
     for (j = 0; j < f->n_slots; ++j) {
         if (f->slots[2 * j] >= f->n_features || f->slots[2 * j + 1] > EDGEML_SLOT_CATEGORY ||
-            (f->nodes != NULL && (f->slots[2 * j + 1] == EDGEML_SLOT_CATEGORY ||
-                                  (uint64_t)j * LANES >= EDGEML_COMPACT_LEAF))) {
+            (short_codes(f) && f->slots[2 * j + 1] == EDGEML_SLOT_CATEGORY) ||
+            (f->nodes != NULL && (uint64_t)j * LANES >= EDGEML_COMPACT_LEAF) ||
+            (f->narrow != NULL && j > 0xFFu)) { /* a narrow node's slot is one byte */
             *where = j;
             return EDGEML_FOREST_BAD_SLOT;
         }
@@ -124,7 +129,18 @@ static int check_nodes(const edgeml_forest *f, size_t *where)
             return EDGEML_FOREST_BAD_NODE;
         }
     }
-    for (i = 0; f->nodes == NULL && i < f->n_nodes; ++i) {
+    for (i = 0; f->narrow != NULL && i < f->n_nodes; ++i) {
+        /* a leaf stays (delta 0, slot 0: the walk still reads codes[slot]); any other node's
+         * children i + delta and i + delta + 1 exist */
+        uint32_t node = f->narrow[i], delta = node & 0xFFu, slot = node >> 8 & 0xFFu;
+        if (slot >= f->n_slots || ((node & EDGEML_NARROW_LEAF) == EDGEML_NARROW_LEAF
+                                       ? delta != 0 || slot != 0
+                                       : delta == 0 || (uint64_t)i + delta + 1u >= f->n_nodes)) {
+            *where = i;
+            return EDGEML_FOREST_BAD_NODE;
+        }
+    }
+    for (i = 0; f->nodes == NULL && f->narrow == NULL && i < f->n_nodes; ++i) {
         uint32_t slot = f->slot[i] / LANES, threshold = f->threshold[i], left = f->left[i];
         uint32_t cat = f->cat[i];
         int category;
@@ -201,7 +217,9 @@ static int lay_out(const unsigned char *p, size_t size, edgeml_forest *out)
     f.flags = get32(p + 48);
     f.n_iterations = get32(p + 52);
     memcpy(&f.sigmoid, p + 56, sizeof f.sigmoid);
-    if (f.n_outputs == 0 || f.link > EDGEML_LINK_SQRT || f.flags > EDGEML_FOREST_FLAGS ||
+    if (f.n_outputs == 0 || f.link > EDGEML_LINK_SQRT || (f.flags & ~EDGEML_FOREST_FLAGS) != 0 ||
+        (f.flags & (EDGEML_FOREST_COMPACT | EDGEML_FOREST_NARROW)) ==
+            (EDGEML_FOREST_COMPACT | EDGEML_FOREST_NARROW) ||
         ((f.flags & (EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH)) != 0 &&
          (f.flags & EDGEML_FOREST_QS) == 0) ||
         f.n_iterations == 0 || (f.n_trees > 0 && f.n_nodes == 0) || f.n_slots == 0) {
@@ -219,6 +237,10 @@ static int lay_out(const unsigned char *p, size_t size, edgeml_forest *out)
     if (f.flags & EDGEML_FOREST_COMPACT) {
         f.nodes = (const edgeml_node *)(p + at);
         at += 8ull * f.n_nodes;
+        f.no_code = EDGEML_COMPACT_LEAF;
+    } else if (f.flags & EDGEML_FOREST_NARROW) {
+        f.narrow = (const uint32_t *)(p + at);
+        at += pad8(4ull * f.n_nodes);
         f.no_code = EDGEML_COMPACT_LEAF;
     } else {
         f.threshold = (const uint32_t *)(p + at);
@@ -285,7 +307,7 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
         return status;
     }
     f.has_categorical = 0;
-    for (i = 0; f.nodes == NULL && i < f.n_nodes; ++i) {
+    for (i = 0; f.cat != NULL && i < f.n_nodes; ++i) {
         if (f.cat[i] != EDGEML_FOREST_NO_CAT) {
             f.has_categorical = 1;
             break;
@@ -345,9 +367,10 @@ static uint32_t slot_code(const edgeml_forest *f, uint32_t variant, double v, ui
     return f->nodes != NULL ? code << 16 : code;
 }
 
-/* The codes of one row's slots, written to codes[slot * LANES] (the row's lane of its group);
- * slots are sorted by feature: one search per feature. */
-static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes)
+/* The codes of one row's slots, written to codes[slot * stride] (stride LANES: the row's lane
+ * of its group; 1: a single row's dense codes for the narrow walk); slots are sorted by
+ * feature: one search per feature. */
+static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes, size_t stride)
 {
     uint32_t s, feature = UINT32_MAX, bin = 0, zero_bin = 0;
     double v = 0.0;
@@ -362,7 +385,7 @@ static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes)
             bin = count_below(t, n, v != v ? 0.0 : v); /* NaN reads as 0.0 for type None */
             zero_bin = bin;
         }
-        codes[s * LANES] = slot_code(f, f->slots[2 * s + 1], v, bin, zero_bin);
+        codes[s * stride] = slot_code(f, f->slots[2 * s + 1], v, bin, zero_bin);
     }
 }
 
@@ -589,6 +612,98 @@ static void row_trees_compact(const edgeml_forest *f, const uint32_t *codes, dou
     }
 }
 
+/* The narrow layout: node i goes to i + delta + (code > threshold). The slot is read as its own
+ * byte (bytes[4 * i + 1]) and the threshold is the node's high half, so no ALU operation sits
+ * between the node's load and the code's on a step's critical path: a step is the slot byte's
+ * load, the code's load, a compare and two adds. Lanes are size_t so that an index needs no
+ * zero-extension before it addresses. `codes` holds a slot's code at codes[slot * stride]. */
+#define NARROW_STEP(nodes, bytes, codes, stride, i, w)                                         \
+    ((i) + ((w) & 0xFFu) + ((codes)[(size_t)(bytes)[4 * (i) + 1] * (stride)] > ((w) >> 16)))
+
+static void tree_lanes_narrow(const edgeml_forest *f, const edgeml_tree_info *t,
+                              const uint32_t *codes, double *acc)
+{
+    const uint32_t *nodes = f->narrow;
+    const unsigned char *bytes = (const unsigned char *)f->narrow;
+    size_t K = f->n_outputs, n[LANES], before = 0;
+    uint32_t d, l;
+    for (l = 0; l < LANES; ++l) {
+        n[l] = t->root;
+    }
+    for (d = 0; d < t->check; ++d) {
+        for (l = 0; l < LANES; ++l) {
+            uint32_t w = nodes[n[l]];
+            n[l] = NARROW_STEP(nodes, bytes, codes + l, LANES, n[l], w);
+        }
+    }
+    for (l = 0; l < LANES; ++l) {
+        before += n[l];
+    }
+    for (; d < t->depth; ++d) { /* until no lane moved (see row_trees_narrow) */
+        size_t sum = 0;
+        for (l = 0; l < LANES; ++l) {
+            uint32_t w = nodes[n[l]];
+            n[l] = NARROW_STEP(nodes, bytes, codes + l, LANES, n[l], w);
+            sum += n[l];
+        }
+        if (sum == before) {
+            break;
+        }
+        before = sum;
+    }
+    for (l = 0; l < LANES; ++l) {
+        acc[l * K + t->output] += EDGEML_LEAF(f, values, values32, n[l]);
+    }
+}
+
+/* One row (codes[slot * stride]: 1 for a single row, LANES for a batch's last rows) through
+ * every tree, LANES trees at a time in depth order (as row_trees_compact). A group walks until
+ * no tree moved: lanes only move forward (an inner node's children come after it, which
+ * edgeml_forest_open checks), so an unchanged sum of the lanes means every tree is at its
+ * leaf. The sum, not the nodes' deltas, is tested so that no node word stays live to the end
+ * of a step: with the deltas, gcc kept all eight and spilled lanes to the stack. */
+static void row_trees_narrow(const edgeml_forest *f, const uint32_t *codes, size_t stride,
+                             double *acc, double *leaf)
+{
+    const uint32_t *nodes = f->narrow;
+    const unsigned char *bytes = (const unsigned char *)f->narrow;
+    size_t n[LANES], sum, before;
+    uint32_t id[LANES], g, l;
+    uint32_t T = f->n_trees;
+    for (g = 0; g < T; g += LANES) {
+        uint32_t count = T - g < LANES ? T - g : LANES;
+        before = 0;
+        for (l = 0; l < count; ++l) {
+            id[l] = f->trees[g + l].by_depth;
+            n[l] = f->trees[id[l]].root;
+            before += n[l];
+        }
+        for (; l < LANES; ++l) { /* a short last group walks its first tree again */
+            id[l] = id[0];
+            n[l] = n[0];
+            before += n[l];
+        }
+        for (;;) {
+            sum = 0;
+            for (l = 0; l < LANES; ++l) {
+                uint32_t w = nodes[n[l]];
+                n[l] = NARROW_STEP(nodes, bytes, codes, stride, n[l], w);
+                sum += n[l];
+            }
+            if (sum == before) {
+                break;
+            }
+            before = sum;
+        }
+        for (l = 0; l < count; ++l) {
+            leaf[id[l]] = EDGEML_LEAF(f, values, values32, n[l]);
+        }
+    }
+    for (g = 0; g < T; ++g) {
+        acc[f->trees[g].output] += leaf[g];
+    }
+}
+
 static void block_raw(const edgeml_forest *f, const double *x, size_t rows, double *acc,
                       uint32_t *codes)
 {
@@ -606,7 +721,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     }
     block_codes(f, x, full, codes);
     for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
-        row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES);
+        row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES, LANES);
     }
     if (f->qs_use & EDGEML_FOREST_QS_BATCH) {
         for (r = 0; r < rows; ++r) {
@@ -616,7 +731,11 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
         return;
     }
     for (t = 0; t < f->n_trees && full > 0; ++t) {
-        if (f->nodes != NULL) {
+        if (f->narrow != NULL) {
+            for (r = 0; r < full; r += LANES) {
+                tree_lanes_narrow(f, &f->trees[t], codes + r * S, acc + r * K);
+            }
+        } else if (f->nodes != NULL) {
             for (r = 0; r < full; r += LANES) {
                 tree_lanes_compact(f, &f->trees[t], codes + r * S, acc + r * K);
             }
@@ -628,7 +747,9 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     }
     for (r = full; r < rows; ++r) {
         const uint32_t *row = codes + (r / LANES) * S * LANES + r % LANES;
-        if (f->nodes != NULL) {
+        if (f->narrow != NULL) {
+            row_trees_narrow(f, row, LANES, acc + r * K, leaf);
+        } else if (f->nodes != NULL) {
             row_trees_compact(f, row, acc + r * K, leaf);
         } else {
             row_trees(f, row, acc + r * K, leaf);
@@ -722,12 +843,17 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
     for (k = 0; k < forest->n_outputs; ++k) {
         out[k] = 0.0;
     }
-    row_codes(forest, x, work);
     if (forest->qs_use & EDGEML_FOREST_QS_ROW) {
+        row_codes(forest, x, work, LANES);
         edgeml_qs_row(forest, work, out, (uint64_t *)(void *)leaf);
+    } else if (forest->narrow != NULL) { /* dense codes: a step's slot needs no multiply */
+        row_codes(forest, x, work, 1);
+        row_trees_narrow(forest, work, 1, out, leaf);
     } else if (forest->nodes != NULL) {
+        row_codes(forest, x, work, LANES);
         row_trees_compact(forest, work, out, leaf);
     } else {
+        row_codes(forest, x, work, LANES);
         row_trees(forest, work, out, leaf);
     }
     transform(forest, out);

@@ -61,7 +61,8 @@ enum edgeml_link {
 #define EDGEML_FOREST_QS_BATCH 16u /* flag: batches use QuickScorer (measured at export) */
 #define EDGEML_FOREST_F32 32u   /* flag: leaf values stored as float (devices: smaller tables;
                                    export keeps it only where the parity gate passes) */
-#define EDGEML_FOREST_FLAGS 63u  /* every flag this core knows */
+#define EDGEML_FOREST_NARROW 128u /* flag: nodes in the 4-byte layout (see below) */
+#define EDGEML_FOREST_FLAGS (63u | EDGEML_FOREST_NARROW) /* every flag a blob may carry */
 /* Not a blob flag (a blob carrying it is refused): edgeml_forest_set_algorithm's way to keep
  * batches on scalar QuickScorer where the CPU has SIMD lanes (tests compare the two). */
 #define EDGEML_FOREST_QS_SCALAR 64u
@@ -109,6 +110,16 @@ enum edgeml_link {
  * left = itself. */
 #define EDGEML_COMPACT_LEAF 0xFFFFu
 
+/* The narrow layout, when the model allows it (compact's conditions, plus at most 256 slots and
+ * every left child at most 255 nodes after its parent; chosen at export): a node is one uint32,
+ * threshold << 16 | slot << 8 | delta, its left child delta nodes after it, so the nodes of a
+ * 500-tree x 63-leaf model take 250 KB, and a step is two loads (the node with its slot byte,
+ * then the code) where the compact layout makes three. A narrow forest's codes are not
+ * shifted (threshold = node >> 16, computed while the code loads), default-right values get
+ * code 0xFFFF as in a compact forest, and a leaf has threshold 0xFFFF, slot 0 and delta 0. A
+ * single row's codes are dense (codes[slot]); a batch group's stay slot-major. */
+#define EDGEML_NARROW_LEAF 0xFFFF0000u
+
 typedef struct edgeml_node {
     uint32_t left; /* the left child; the right child is left + 1 */
     uint32_t rule; /* threshold << 16 | slot: the slot is the low half (little-endian) */
@@ -135,6 +146,7 @@ typedef struct edgeml_forest {
     const edgeml_tree_info *trees;
     const uint32_t *threshold, *slot, *left, *cat; /* per node; NULL when compact */
     const edgeml_node *nodes; /* per node when compact, else NULL */
+    const uint32_t *narrow;   /* per node when narrow, else NULL */
     const double *values; /* per node: the leaf value (0 for internal nodes); NULL if F32 */
     const float *values32; /* the same as float (EDGEML_FOREST_F32), else NULL */
     const uint32_t *words; /* categorical bitsets */

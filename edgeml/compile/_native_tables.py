@@ -13,7 +13,10 @@ Layout (little-endian; ``kernels/edgeml_forest.h`` reads it and checks every ind
   ``left`` and ``cat``: children adjacent (right = left + 1), a leaf looping to itself with
   threshold ``UINT32_MAX``; or, when the model allows it (flag 2, "compact": no categorical
   split, fewer than 65,535 thresholds per feature and 8,192 slots), two uint32 per node,
-  ``left`` and ``threshold << 16 | slot``, a leaf's threshold ``0xFFFF``;
+  ``left`` and ``threshold << 16 | slot``, a leaf's threshold ``0xFFFF``; or, when it also has
+  at most 256 slots and every left child lies at most 255 nodes after its parent (flag 128,
+  "narrow"), one uint32 per node, ``threshold << 16 | slot << 8 | delta`` (the left child is
+  ``delta`` nodes on), a leaf ``0xFFFF0000``;
 - per node its leaf value (0.0 for internal nodes; float64, or float32 with flag 32); the
   categorical bitset words;
 - flag 4: a QuickScorer section (``_native_qs``) for forests without categorical splits whose
@@ -70,6 +73,9 @@ NO_CAT = 0xFFFFFFFF
 LANES = 8  # EDGEML_FOREST_LANES: node slots are stored times this
 CHECK_SHARE = 0.98  # see _check_steps
 _AVERAGE, _COMPACT, _QS = 1, 2, 4
+_NARROW = 128  # EDGEML_FOREST_NARROW
+NARROW_SLOTS = 256  # a narrow node's slot is one byte
+NARROW_DELTA = 255  # and so is the distance to its left child
 QS_ROW, QS_BATCH = 8, 16  # EDGEML_FOREST_QS_ROW, EDGEML_FOREST_QS_BATCH
 _F32 = 32  # EDGEML_FOREST_F32
 COMPACT_LEAF = 0xFFFF  # a compact leaf's threshold (EDGEML_COMPACT_LEAF)
@@ -93,6 +99,7 @@ class Tables:
     values: np.ndarray  # float64 (N)
     words: np.ndarray  # uint32
     compact: bool = False  # nodes packed as two uint32 each in the blob
+    narrow: bool = False  # nodes packed as one uint32 each (wins over compact; see _narrow_fits)
     qs: QuickScorer | None = None  # the QuickScorer section, where the forest allows one
     qs_use: int = 0  # QS_ROW | QS_BATCH: where the engine runs QuickScorer (chosen at export)
     float32: bool = False  # leaf values stored as float32 (flag 32; export checks parity)
@@ -150,6 +157,7 @@ def forest_tables(forest: Forest) -> Tables:
         and all(kind != CATEGORY for _, kind in slots)
         and (len(counts) == 0 or int(counts.max()) < COMPACT_LEAF)
     )  # fmt: skip
+    node_array = np.array(nodes, dtype=np.uint32).reshape(-1, 4)
     qs = None
     if not words:
         slot_features = np.array([feature for feature, _ in slots], dtype=np.int64)
@@ -158,20 +166,31 @@ def forest_tables(forest: Forest) -> Tables:
     return Tables(
         qs=qs,
         compact=compact,
+        narrow=compact and _narrow_fits(node_array, len(slots)),
         num_feature=forest.num_feature,
         num_output=forest.num_class,
         link=LINKS[forest.link.function],
-        flags=(_AVERAGE if forest.average_output else 0) | (_COMPACT if compact else 0),
+        flags=_AVERAGE if forest.average_output else 0,
         iterations=forest.num_iterations,
         sigmoid=forest.link.sigmoid,
         feature_start=feature_start,
         thresholds=np.concatenate([np.zeros(0), *uniques]).astype(np.float64),
         slots=np.array(slots, dtype=np.uint32).reshape(-1, 2),
         trees=trees,
-        nodes=np.array(nodes, dtype=np.uint32).reshape(-1, 4),
+        nodes=node_array,
         values=np.array(values, dtype=np.float64),
         words=np.array(words, dtype=np.uint32),
     )
+
+
+def _narrow_fits(nodes: np.ndarray, n_slots: int) -> bool:
+    """Whether a compact forest's nodes fit the narrow layout: one byte for the slot and one
+    for the distance from a node to its left child (breadth first, a tree of up to 255 nodes
+    always fits: LightGBM's 127 leaves; deeper or wider trees fit when their levels are
+    narrow)."""
+    internal = nodes[:, 0] != LEAF
+    delta = nodes[internal, 2].astype(np.int64) - np.flatnonzero(internal)
+    return n_slots <= NARROW_SLOTS and (delta.size == 0 or int(delta.max()) <= NARROW_DELTA)
 
 
 def _adds_nothing(tree: Tree) -> bool:
@@ -266,13 +285,28 @@ def forest_blob(forest: Forest | str, *, quickscorer: bool = True, float32: bool
 
 def _node_sections(tables: Tables) -> list[bytes]:
     """Four uint32 arrays, or when compact two uint32 per node: ``left`` and ``threshold << 16 |
-    slot`` (a leaf's threshold becomes COMPACT_LEAF)."""
+    slot`` (a leaf's threshold becomes COMPACT_LEAF), or when narrow one uint32 per node."""
     nodes = tables.nodes
+    if tables.narrow:
+        return [_narrow_nodes(nodes).astype("<u4").tobytes()]
     if not tables.compact:
         return [nodes[:, k].astype("<u4").tobytes() for k in range(4)]
     threshold = np.where(nodes[:, 0] == LEAF, COMPACT_LEAF, nodes[:, 0]).astype(np.uint32)
     packed = np.column_stack([nodes[:, 2], threshold << np.uint32(16) | nodes[:, 1]])
     return [packed.astype("<u4").tobytes()]
+
+
+def _narrow_nodes(nodes: np.ndarray) -> np.ndarray:
+    """``threshold << 16 | slot << 8 | delta`` per node; a leaf ``COMPACT_LEAF << 16`` (delta 0:
+    it stays; slot 0: the walk reads a code it cannot go right on)."""
+    internal = nodes[:, 0] != LEAF
+    delta = nodes[:, 2].astype(np.int64) - np.arange(len(nodes))
+    word = nodes[:, 0].astype(np.int64) << 16 | (nodes[:, 1] // LANES).astype(np.int64) << 8 | delta
+    return np.where(internal, word, COMPACT_LEAF << 16).astype(np.uint32)
+
+
+def _layout_flag(tables: Tables) -> int:
+    return _NARROW if tables.narrow else _COMPACT if tables.compact else 0
 
 
 def pack(tables: Tables) -> bytes:
@@ -287,7 +321,7 @@ def pack(tables: Tables) -> bytes:
         tables.words.astype("<u4").tobytes(),
     ]
     body = b"".join(s + b"\0" * (-len(s) % 8) for s in sections)
-    flags = tables.flags | (_F32 if tables.float32 else 0)
+    flags = tables.flags | _layout_flag(tables) | (_F32 if tables.float32 else 0)
     if tables.qs is not None:
         body += section(tables.qs, float32=tables.float32)
         flags |= _QS | tables.qs_use
