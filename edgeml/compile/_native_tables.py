@@ -50,7 +50,7 @@ from edgeml.compile._forest import (
     parse_model,
 )
 from edgeml.compile._native_qs import QuickScorer, quickscorer, section
-from edgeml.errors import ConfigError
+from edgeml.errors import ConfigError, ExportError
 
 __all__ = [
     "HEADER_SIZE",
@@ -288,6 +288,11 @@ def _node_sections(tables: Tables) -> list[bytes]:
     slot`` (a leaf's threshold becomes COMPACT_LEAF), or when narrow one uint32 per node."""
     nodes = tables.nodes
     if tables.narrow:
+        if not (tables.compact and _narrow_fits(nodes, len(tables.slots))):
+            raise ExportError(
+                f"the narrow node layout cannot hold this forest ({len(tables.slots)} slots, "
+                f"at most {NARROW_SLOTS}; a left child at most {NARROW_DELTA} nodes on)"
+            )
         return [_narrow_nodes(nodes).astype("<u4").tobytes()]
     if not tables.compact:
         return [nodes[:, k].astype("<u4").tobytes() for k in range(4)]
