@@ -657,30 +657,28 @@ static void tree_lanes_narrow(const edgeml_forest *f, const edgeml_tree_info *t,
 }
 
 /* One row (codes[slot * stride]: 1 for a single row, LANES for a batch's last rows) through
- * every tree, LANES trees at a time in depth order (as row_trees_compact). A group walks until
- * no tree moved: lanes only move forward (an inner node's children come after it, which
- * edgeml_forest_open checks), so an unchanged sum of the lanes means every tree is at its
- * leaf. The sum, not the nodes' deltas, is tested so that no node word stays live to the end
- * of a step: with the deltas, gcc kept all eight and spilled lanes to the stack. */
+ * every tree, LANES consecutive trees at a time, their leaf values added as soon as a group
+ * ends. In LightGBM's order, not by depth as the compact walk: the trees a group walks lie
+ * next to each other and the next group's after them (one stream of nodes the hardware
+ * prefetcher follows), and the chain of additions runs beside the next group's steps instead
+ * of after all of them (500x63: 23% faster, though groups of unlike depth take more steps).
+ * A group walks until no tree moved: lanes only move forward (an inner node's children come
+ * after it, which edgeml_forest_open checks), so an unchanged sum of the lanes means every
+ * tree is at its leaf. The sum, not the nodes' deltas, is tested so that no node word stays
+ * live to the end of a step: with the deltas, gcc kept all eight and spilled lanes. */
 static void row_trees_narrow(const edgeml_forest *f, const uint32_t *codes, size_t stride,
-                             double *acc, double *leaf)
+                             double *acc)
 {
     const uint32_t *nodes = f->narrow;
     const unsigned char *bytes = (const unsigned char *)f->narrow;
+    const edgeml_tree_info *trees = f->trees;
     size_t n[LANES], sum, before;
-    uint32_t id[LANES], g, l;
-    uint32_t T = f->n_trees;
+    uint32_t g, l, T = f->n_trees;
     for (g = 0; g < T; g += LANES) {
         uint32_t count = T - g < LANES ? T - g : LANES;
         before = 0;
-        for (l = 0; l < count; ++l) {
-            id[l] = f->trees[g + l].by_depth;
-            n[l] = f->trees[id[l]].root;
-            before += n[l];
-        }
-        for (; l < LANES; ++l) { /* a short last group walks its first tree again */
-            id[l] = id[0];
-            n[l] = n[0];
+        for (l = 0; l < LANES; ++l) { /* a short last group walks its first tree again */
+            n[l] = trees[g + (l < count ? l : 0)].root;
             before += n[l];
         }
         for (;;) {
@@ -696,11 +694,8 @@ static void row_trees_narrow(const edgeml_forest *f, const uint32_t *codes, size
             before = sum;
         }
         for (l = 0; l < count; ++l) {
-            leaf[id[l]] = EDGEML_LEAF(f, values, values32, n[l]);
+            acc[trees[g + l].output] += EDGEML_LEAF(f, values, values32, n[l]);
         }
-    }
-    for (g = 0; g < T; ++g) {
-        acc[f->trees[g].output] += leaf[g];
     }
 }
 
@@ -748,7 +743,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     for (r = full; r < rows; ++r) {
         const uint32_t *row = codes + (r / LANES) * S * LANES + r % LANES;
         if (f->narrow != NULL) {
-            row_trees_narrow(f, row, LANES, acc + r * K, leaf);
+            row_trees_narrow(f, row, LANES, acc + r * K);
         } else if (f->nodes != NULL) {
             row_trees_compact(f, row, acc + r * K, leaf);
         } else {
@@ -848,7 +843,7 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
         edgeml_qs_row(forest, work, out, (uint64_t *)(void *)leaf);
     } else if (forest->narrow != NULL) { /* dense codes: a step's slot needs no multiply */
         row_codes(forest, x, work, 1);
-        row_trees_narrow(forest, work, 1, out, leaf);
+        row_trees_narrow(forest, work, 1, out);
     } else if (forest->nodes != NULL) {
         row_codes(forest, x, work, LANES);
         row_trees_compact(forest, work, out, leaf);
