@@ -125,8 +125,11 @@ def test_forests_that_do_not_fit_fall_back_and_stay_exact(core, shape):
     if shape == "categorical":
         rows = np.vstack([rows, adversarial_matrix(booster, rows, categorical={3})])
     assert_exact(core, booster, rows, blob, shape)
-    with pytest.raises(ExportError, match="narrow node layout cannot hold"):
-        pack(replace(tables, narrow=True))
+    if tables.compact:  # a wide forest stays wide whatever narrow says
+        with pytest.raises(ExportError, match="narrow node layout cannot hold"):
+            pack(replace(tables, narrow=True))
+    else:
+        assert pack(replace(tables, narrow=True)) == blob
 
 
 def test_a_wide_tree_left_child_is_more_than_a_byte_away():

@@ -99,7 +99,7 @@ class Tables:
     values: np.ndarray  # float64 (N)
     words: np.ndarray  # uint32
     compact: bool = False  # nodes packed as two uint32 each in the blob
-    narrow: bool = False  # nodes packed as one uint32 each (wins over compact; see _narrow_fits)
+    narrow: bool = False  # compact nodes packed as one uint32 each instead (see _narrow_fits)
     qs: QuickScorer | None = None  # the QuickScorer section, where the forest allows one
     qs_use: int = 0  # QS_ROW | QS_BATCH: where the engine runs QuickScorer (chosen at export)
     float32: bool = False  # leaf values stored as float32 (flag 32; export checks parity)
@@ -287,8 +287,8 @@ def _node_sections(tables: Tables) -> list[bytes]:
     """Four uint32 arrays, or when compact two uint32 per node: ``left`` and ``threshold << 16 |
     slot`` (a leaf's threshold becomes COMPACT_LEAF), or when narrow one uint32 per node."""
     nodes = tables.nodes
-    if tables.narrow:
-        if not (tables.compact and _narrow_fits(nodes, len(tables.slots))):
+    if tables.narrow and tables.compact:  # narrow refines compact: compact=False is wide
+        if not _narrow_fits(nodes, len(tables.slots)):
             raise ExportError(
                 f"the narrow node layout cannot hold this forest ({len(tables.slots)} slots, "
                 f"at most {NARROW_SLOTS}; a left child at most {NARROW_DELTA} nodes on)"
@@ -311,7 +311,9 @@ def _narrow_nodes(nodes: np.ndarray) -> np.ndarray:
 
 
 def _layout_flag(tables: Tables) -> int:
-    return _NARROW if tables.narrow else _COMPACT if tables.compact else 0
+    if not tables.compact:
+        return 0
+    return _NARROW if tables.narrow else _COMPACT
 
 
 def pack(tables: Tables) -> bytes:
