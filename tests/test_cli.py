@@ -42,6 +42,30 @@ def test_train_for_people_shows_metrics_beside_baseline(churn_csv, tmp_path):
     assert result.stdout.rstrip().endswith(f"bundle: {tmp_path / 'm.edgeml'}")
 
 
+def test_train_says_which_columns_and_rows_it_left_out(tmp_path):
+    frame = churn_like(n=300).with_columns(
+        pl.lit("x").alias("source"),
+        pl.when(pl.int_range(300) < 7).then(None).otherwise(pl.col("churn")).alias("churn"),
+    )
+    data = tmp_path / "churn.csv"
+    frame.write_csv(data)
+    result = run("train", data, "--target", "churn", "--out", tmp_path / "m.edgeml")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "left out column 'customer_id': unique on every row: looks like an identifier, " \
+        "which cannot generalise" in lines  # fmt: skip
+    assert "left out column 'source': constant: holds 'x' on every non-missing training row" in (
+        lines
+    )
+    assert "left out 7 rows: target is missing" in lines
+    result = run("train", data, "--target", "churn", "--out", tmp_path / "m.edgeml", "--json")
+    payload = json.loads(result.stdout)
+    assert set(payload["dropped_columns"]) == {"customer_id", "source"}
+    assert payload["rows_removed"] == [
+        {"kind": "unlabelled", "rows_removed": 7, "reason": "target is missing"}
+    ]
+
+
 def test_evaluate_json(trained_bundle, tmp_path):
     data = tmp_path / "labelled.parquet"
     churn_like(n=200, seed=2).write_parquet(data)

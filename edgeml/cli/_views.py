@@ -49,6 +49,10 @@ def show_training(console: Console, result: dict[str, Any]) -> None:
     console.print(
         metrics_table("holdout metrics", metrics["holdout"], result["baseline"], metrics["cv"])
     )
+    for name, reason in result.get("dropped_columns", {}).items():
+        console.print(f"left out column {name!r}: {reason}", markup=False)
+    for removed in result.get("rows_removed", []):
+        console.print(f"left out {removed['rows_removed']} rows: {removed['reason']}", markup=False)
     for note in result.get("notes", []):
         console.print(f"note: {note}", markup=False)
     show_decision(console, result)

@@ -73,6 +73,10 @@ class TrainResult:
             "rows": m.metrics.rows.to_dict(),
             "notes": list(m.metrics.notes),
             "features": len(m.features.model),
+            "dropped_columns": {c.name: c.reason for c in m.prep.columns if c.role == "dropped"},
+            "rows_removed": [
+                {k: f[k] for k in ("kind", "rows_removed", "reason")} for f in m.prep.row_filters
+            ],
             **{key: value for key, value in optional.items() if value is not None},
         }
 
