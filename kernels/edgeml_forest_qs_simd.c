@@ -142,24 +142,32 @@ AVX2 static __m256i narrow(__m256i a, __m256i b)
                                      _mm256_permutevar8x32_epi32(b, evens), 0x20);
 }
 
-/* How many of the n sorted thresholds t are < x, for 4 lanes (x not NaN): count_below's
- * steps (edgeml_forest.c), the same compares, with a gather per step for 4 rows. */
-AVX2 static __m256i count_below4(const double *t, uint32_t n, __m256d x)
+/* How many of the n sorted thresholds t are < x, for 8 lanes in two vectors (x not NaN):
+ * count_below's steps (edgeml_forest.c), the same compares, a gather per step for 4 rows; the
+ * two vectors' chains of gathers interleave. Returns the 8 counts as uint32. */
+AVX2 static __m256i count_below8(const double *t, uint32_t n, __m256d x0, __m256d x1)
 {
-    __m256i at = _mm256_setzero_si256();
+    __m256i at0 = _mm256_setzero_si256(), at1 = _mm256_setzero_si256();
     if (n == 0) {
-        return at;
+        return at0;
     }
     while (n > 1) {
         uint32_t half = n >> 1;
-        __m256d probe = _mm256_i64gather_pd(t + half - 1, at, 8);
-        __m256i below = _mm256_castpd_si256(_mm256_cmp_pd(probe, x, _CMP_LT_OQ));
-        at = _mm256_add_epi64(at, _mm256_and_si256(below, _mm256_set1_epi64x((long long)half)));
+        __m256i step = _mm256_set1_epi64x((long long)half);
+        __m256d p0 = _mm256_i64gather_pd(t + half - 1, at0, 8);
+        __m256d p1 = _mm256_i64gather_pd(t + half - 1, at1, 8);
+        at0 = _mm256_add_epi64(
+            at0, _mm256_and_si256(_mm256_castpd_si256(_mm256_cmp_pd(p0, x0, _CMP_LT_OQ)), step));
+        at1 = _mm256_add_epi64(
+            at1, _mm256_and_si256(_mm256_castpd_si256(_mm256_cmp_pd(p1, x1, _CMP_LT_OQ)), step));
         n -= half;
     }
     /* + (t[at] < x): the mask is -1 where true */
-    return _mm256_sub_epi64(at, _mm256_castpd_si256(
-                                    _mm256_cmp_pd(_mm256_i64gather_pd(t, at, 8), x, _CMP_LT_OQ)));
+    at0 = _mm256_sub_epi64(at0, _mm256_castpd_si256(_mm256_cmp_pd(
+                                    _mm256_i64gather_pd(t, at0, 8), x0, _CMP_LT_OQ)));
+    at1 = _mm256_sub_epi64(at1, _mm256_castpd_si256(_mm256_cmp_pd(
+                                    _mm256_i64gather_pd(t, at1, 8), x1, _CMP_LT_OQ)));
+    return narrow(at0, at1);
 }
 
 /* LightGBM's dense-row rule (|v| <= 1e-35f reads as +0.0; NaN stays NaN), 4 lanes. */
@@ -202,8 +210,7 @@ AVX2 static void codes_lanes(const edgeml_forest *f, const double *x, size_t row
                 _mm256_castpd_si256(_mm256_cmp_pd(v1, _mm256_setzero_pd(), _CMP_EQ_OQ)));
             /* NaN searched as 0.0: what type None reads it as, and every other rule
              * overrides a NaN's bin */
-            bin = narrow(count_below4(t, count, _mm256_andnot_pd(nan0, v0)),
-                         count_below4(t, count, _mm256_andnot_pd(nan1, v1)));
+            bin = count_below8(t, count, _mm256_andnot_pd(nan0, v0), _mm256_andnot_pd(nan1, v1));
             for (k = s; k < end; ++k) {
                 uint32_t *out = codes + (r / LANES) * S * LANES + (size_t)k * LANES;
                 __m256i code, missing = _mm256_or_si256(nan, zero);
