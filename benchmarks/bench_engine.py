@@ -327,8 +327,14 @@ The second algorithm, QuickScorer over the codes (kernels/edgeml_forest_qs.c), i
 table: per slot, a row's false nodes (those it does not take left) are a prefix of the slot's
 nodes sorted by threshold index, ended by a table lookup on the row's code, and each ANDs its
 left subtree's mask into its tree's 64-bit (or, for trees of at most 32 leaves, 32-bit) leaf
-vector; the exit leaf is the lowest set bit. Export times both on the bundle's reference rows
-and keeps QuickScorer for single rows and/or batches only where it is 5% faster.
+vector; the exit leaf is the lowest set bit. Batches of QuickScorer run in SIMD lanes where
+the CPU has AVX2 (kernels/edgeml_forest_qs_simd.c, chosen at run time): 8 rows' codes per
+vector (the binary searches by gathers), and 8 rows' leaf vectors of a tree side by side, so
+an entry is one AND for 8 rows (16 rows, two registers, for 32-bit vectors); exit leaves and
+sums 8 rows per vector, in LightGBM's tree order. "QuickScorer scalar" is the same batches
+off the lanes. Export times both algorithms on the bundle's reference rows, in alternating
+order, and keeps QuickScorer for single rows and/or batches only where the median of the
+passes' paired ratios is 5% below the walk's.
 """
 
 
