@@ -572,43 +572,42 @@ static void tree_lanes_compact(const edgeml_forest *f, const edgeml_tree_info *t
     }
 }
 
-/* One row through every tree, LANES trees at a time in depth order (as row_trees); a group
- * stops as soon as all its trees are at leaves, tested on the nodes just loaded. */
-static void row_trees_compact(const edgeml_forest *f, const uint32_t *codes, double *acc,
-                              double *leaf)
+/* One row through every tree, LANES consecutive trees at a time, in LightGBM's order with
+ * their leaf values added as each group ends (see row_trees_narrow); a group stops once its
+ * lanes' sum is unchanged (every tree at its leaf), or after its deepest tree's depth: a
+ * compact blob's children are not checked to come after their parents. */
+static void row_trees_compact(const edgeml_forest *f, const uint32_t *codes, double *acc)
 {
     const edgeml_node *nodes = f->nodes;
     const uint16_t *half = (const uint16_t *)(const void *)f->nodes;
-    uint32_t n[LANES], id[LANES], g, d, l, depth;
+    const edgeml_tree_info *trees = f->trees;
+    size_t sum, before;
+    uint32_t n[LANES], g, d, l, depth;
     uint32_t T = f->n_trees;
     for (g = 0; g < T; g += LANES) {
         uint32_t count = T - g < LANES ? T - g : LANES;
         depth = 0;
-        for (l = 0; l < count; ++l) {
-            id[l] = f->trees[g + l].by_depth;
-            n[l] = f->trees[id[l]].root;
-            depth = f->trees[id[l]].depth > depth ? f->trees[id[l]].depth : depth;
-        }
-        for (; l < LANES; ++l) { /* a short last group walks its first tree again */
-            id[l] = id[0];
-            n[l] = n[0];
+        before = 0;
+        for (l = 0; l < LANES; ++l) { /* a short last group walks its first tree again */
+            const edgeml_tree_info *t = &trees[g + (l < count ? l : 0)];
+            n[l] = t->root;
+            depth = t->depth > depth ? t->depth : depth;
+            before += n[l];
         }
         for (d = 0; d < depth; ++d) {
-            uint32_t done = COMPACT_DONE;
+            sum = 0;
             for (l = 0; l < LANES; ++l) {
-                done &= nodes[n[l]].rule;
                 n[l] = COMPACT_STEP(nodes, half, codes, n[l]);
+                sum += n[l];
             }
-            if ((done & COMPACT_DONE) == COMPACT_DONE) {
+            if (sum == before) {
                 break;
             }
+            before = sum;
         }
         for (l = 0; l < count; ++l) {
-            leaf[id[l]] = EDGEML_LEAF(f, values, values32, n[l]);
+            acc[trees[g + l].output] += EDGEML_LEAF(f, values, values32, n[l]);
         }
-    }
-    for (g = 0; g < T; ++g) {
-        acc[f->trees[g].output] += leaf[g];
     }
 }
 
@@ -745,7 +744,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
         if (f->narrow != NULL) {
             row_trees_narrow(f, row, LANES, acc + r * K);
         } else if (f->nodes != NULL) {
-            row_trees_compact(f, row, acc + r * K, leaf);
+            row_trees_compact(f, row, acc + r * K);
         } else {
             row_trees(f, row, acc + r * K, leaf);
         }
@@ -846,7 +845,7 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
         row_trees_narrow(forest, work, 1, out);
     } else if (forest->nodes != NULL) {
         row_codes(forest, x, work, LANES);
-        row_trees_compact(forest, work, out, leaf);
+        row_trees_compact(forest, work, out);
     } else {
         row_codes(forest, x, work, LANES);
         row_trees(forest, work, out, leaf);
