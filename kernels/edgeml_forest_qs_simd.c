@@ -1,21 +1,23 @@
 /*
- * edgeml_forest_qs_simd.c - QuickScorer for a group of EDGEML_FOREST_LANES rows in SIMD lanes
- * (the vectorised QuickScorer of Lucchese et al., 2016), over the same section and codes as
- * edgeml_forest_qs.c.
+ * edgeml_forest_qs_simd.c - QuickScorer for a block of rows in SIMD lanes (the vectorised
+ * QuickScorer of Lucchese et al., 2016), over the same section as edgeml_forest_qs.c.
  *
  * Why: scalar QuickScorer costs a row in a batch what it costs alone (a load-AND-store per
- * false node), so the walk beat it on batches. Here the 8 rows of a code group share each
- * entry: the 8 rows' leaf vectors of one tree sit side by side (one or two 256-bit registers)
- * and an entry is one masked AND for all 8. A row's false nodes in a slot are the entries
- * before its end (qs_bound[code]); the group walks the slot's entries to the longest of its 8
- * ends: up to the shortest end every lane ANDs (no compare), past it a compare of the entry's
- * index with each lane's end selects the lanes. Rows whose prefix is shorter do extra entries
- * for free in the lanes, which costs the group only where its rows' ends differ widely.
+ * false node), so the walk beat it on batches. Here a group of 8 rows shares each entry: the
+ * rows' leaf vectors of one tree sit side by side (32-bit vectors: two groups, 16 rows, in two
+ * 256-bit registers; 64-bit: 8 rows in two) and an entry is one masked AND for all of them. A
+ * row's false nodes in a slot are the entries before its end (qs_bound[code]); the group walks
+ * the slot's entries to the longest of its ends: up to the shortest end every lane ANDs (no
+ * compare), past it a compare of the entry's index with each lane's end selects the lanes.
+ * Rows whose prefix is shorter do extra entries for free in the lanes, which costs the group
+ * only where its rows' ends differ widely. The block's codes are computed in lanes too (they
+ * were 40% of a small forest's batch): the same compares as block_codes, 4 rows per vector.
  *
  * Exit leaves and sums are per row, per tree in LightGBM's order: the same additions as the
- * scalar path, bit for bit. The SIMD code is compiled for AVX2 as its own functions (the rest
- * of the core stays baseline x86-64) and runs only where the CPU reports AVX2 at run time;
- * anywhere else edgeml_qs_lanes_ok() is 0 and batches take the scalar path.
+ * scalar path, bit for bit. No vector is ever 0 (edgeml_qs_check: every mask keeps its tree's
+ * last leaf), so a lowest set bit always exists. The SIMD code is compiled for AVX2 as its own
+ * functions (the rest of the core stays baseline x86-64) and runs only where the CPU reports
+ * AVX2 at run time; anywhere else edgeml_qs_lanes_ok() is 0 and batches take the scalar path.
  */
 #include "edgeml_forest.h"
 
@@ -28,7 +30,7 @@
 #endif
 
 #ifdef EDGEML_QS_AVX2
-#define AVX2 __attribute__((target("avx2,bmi")))
+#define AVX2 __attribute__((target("avx2")))
 
 /* Each lane's end in slot s: qs_bound[first + min(code, count)] (the no-code value: all). */
 AVX2 static __m256i lane_ends(const edgeml_forest *f, const uint32_t *codes, uint32_t s,
@@ -335,7 +337,7 @@ int edgeml_qs_lanes_ok(void)
 {
 #ifdef EDGEML_QS_AVX2
     __builtin_cpu_init(); /* idempotent; needed before __builtin_cpu_supports in some loaders */
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi");
+    return __builtin_cpu_supports("avx2");
 #else
     return 0;
 #endif
