@@ -229,6 +229,35 @@ def test_pipeline_selects_records_and_predicts_with_history(tmp_path):
     )
 
 
+def test_evaluate_keeps_unlabelled_rows_as_history(tmp_path):
+    """evaluate scores the labelled rows as predict sees them: an unlabelled reading is still
+    part of its machine's history for the lags and windows."""
+    from sklearn.metrics import roc_auc_score
+
+    fleet = edgeml.datasets.sensor_fleet(n_machines=6, days=8, seed=4)
+    features = {"mode": "manual", "columns": ["temperature", "vibration"], "lags": [1, 2],
+                "windows": ["4"], "stats": ["mean"], "select": False,
+                "target_history": False}  # fmt: skip
+    config = Config.from_dict({"features": features})
+    result = edgeml.train(fleet, target="failure_within_24h", time_col="timestamp",
+                          entity_col="machine_id", cv_folds=0, config=config,
+                          out=tmp_path / "m.edgeml")  # fmt: skip
+    blank = pl.int_range(pl.len()) % 3 == 0
+    partly = fleet.with_columns(
+        pl.when(blank)
+        .then(None)
+        .otherwise(pl.col("failure_within_24h"))
+        .alias("failure_within_24h")
+    )
+    model = edgeml.load(result.bundle)
+    report = model.evaluate(partly)
+    labelled = partly["failure_within_24h"].is_not_null().to_numpy()
+    proba = model.predict(partly.drop("failure_within_24h"))["proba_1"].to_numpy()[labelled]
+    y = partly["failure_within_24h"].to_numpy()[labelled].astype(int)
+    assert report["unlabelled_rows"] == int((~labelled).sum())
+    assert report["metrics"]["roc_auc"] == pytest.approx(roc_auc_score(y, proba), abs=1e-12)
+
+
 def test_features_none_builds_nothing(tmp_path):
     fleet = edgeml.datasets.sensor_fleet(n_machines=4, days=6, seed=1)
     config = Config.from_dict({"features": {"mode": "none"}})

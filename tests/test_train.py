@@ -195,6 +195,21 @@ def test_nan_labels_are_unlabelled_rows_in_train_and_evaluate(tmp_path):
     assert scored["metrics"]["r2"] > 0.5
 
 
+def test_evaluate_names_the_files_row_after_unlabelled_rows(tmp_path):
+    frame = churn_like(n=100).with_columns(pl.col("tenure").cast(pl.String))
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) < 5).then(None).otherwise(pl.col("churn")).alias("churn"),
+        pl.when(pl.int_range(pl.len()) == 60).then(pl.lit("sixty")).otherwise(pl.col("tenure"))
+        .alias("tenure"),
+    )  # fmt: skip
+    data = tmp_path / "labelled.csv"
+    frame.write_csv(data)
+    model = edgeml.load(edgeml.train(churn_like(n=300), target="churn", cv_folds=0,
+                                     out=tmp_path / "m.edgeml").bundle)  # fmt: skip
+    with pytest.raises(SchemaError, match=r"column 'tenure' row 61: cannot convert 'sixty'"):
+        model.evaluate(data)
+
+
 def test_an_infinite_label_is_named_with_its_row(tmp_path):
     frame = _regression_frame().with_columns(
         pl.when(pl.int_range(pl.len()) == 41).then(float("-inf")).otherwise(pl.col("y")).alias("y")

@@ -103,9 +103,11 @@ class Model:
             raise SchemaError(f"{source}: target column {name!r} not found; evaluate needs labels")
         labelled = has_label(frame[name], source=source)
         unlabelled = frame.height - int(labelled.sum())
+        # Every row is predicted, then the labelled ones scored: an unlabelled row is still an
+        # entity's history for time-series features, and an error names the row of the file.
+        output = self._output(frame, source)[labelled.to_numpy()]
         frame = frame.filter(labelled)
         y = self.target.encode(frame[name], source=source)
-        output = self._output(frame, source)
         from edgeml.learn import baseline_of, metrics_of
 
         return {
