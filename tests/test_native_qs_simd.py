@@ -165,3 +165,17 @@ def test_the_choice_times_the_lanes_and_records_them(core):
     assert set(info["ratio"]) == {"row", "batch"}
     assert info["batch"] == pick({"walk": 1.0, "quickscorer": info["ratio"]["batch"]})
     assert bool(chosen.qs_use & QS_BATCH) == (info["batch"] == "quickscorer")
+
+
+def test_categorical_models_keep_their_batches_on_the_walk(core):
+    # a category set is not a prefix of sorted thresholds: no QuickScorer section, so no lanes;
+    # asking for them changes nothing and the walk stays exact
+    booster = lightgbm_model({"objective": "multiclass", "num_class": 3}, rounds=10)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.qs is None
+    engine = NativeBackend(core, pack(tables), source="categorical")
+    assert not engine.set_algorithm(row="walk", batch="quickscorer")
+    rows = np.random.default_rng(4).normal(size=(77, 4))
+    rows[:, 3] = np.random.default_rng(5).integers(-2, 80, 77)
+    rows[::5] = np.nan
+    assert np.array_equal(engine.predict(rows), booster.predict(rows))
