@@ -114,9 +114,11 @@ def build(request: ExportRequest) -> Artifact:
     truth = reference.predict(rows)
     try:
         report = _parity.compare("native", backend.predict(rows), truth, rows=rows)
-        if algorithm["row"] != algorithm["batch"]:
-            # single rows run the other algorithm: the gate proves it too, on the same rows
-            backend.set_algorithm(row=algorithm["row"], batch=algorithm["row"])
+        if algorithm["row"] != algorithm["batch"] or algorithm["row"] == "quickscorer":
+            # single rows run other code (the walk, or QuickScorer off the SIMD lanes that
+            # batches take): the gate proves it too, on the same rows
+            scalar = "quickscorer-scalar" if algorithm["row"] == "quickscorer" else "walk"
+            backend.set_algorithm(row=algorithm["row"], batch=scalar)
             name = f"native ({algorithm['row']})"
             _parity.compare(name, backend.predict(rows), truth, rows=rows)
     except ParityError as exc:
