@@ -703,12 +703,12 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
 {
     double *leaf = (double *)(codes + BLOCK * f->n_slots); /* n_trees doubles after the codes */
     size_t S = f->n_slots, K = f->n_outputs, r, full = rows - rows % LANES;
-    uint32_t t;
+    /* QuickScorer's batches: in lanes, or scalar when asked (a CPU without lanes walks) */
+    uint32_t t, qs = f->qs_use & (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR);
     for (r = 0; r < rows * K; ++r) {
         acc[r] = 0.0;
     }
-    if ((f->qs_use & (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR)) ==
-            EDGEML_FOREST_QS_BATCH && edgeml_qs_lanes_ok()) {
+    if (qs == EDGEML_FOREST_QS_BATCH && edgeml_qs_lanes_ok()) {
         /* codes and QuickScorer in SIMD lanes; share_words gave QuickScorer blobs the room */
         edgeml_qs_block(f, x, rows, acc, codes, (uint64_t *)(void *)leaf);
         return;
@@ -717,7 +717,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
         row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES, LANES);
     }
-    if (f->qs_use & EDGEML_FOREST_QS_BATCH) {
+    if (qs == (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR)) {
         for (r = 0; r < rows; ++r) {
             edgeml_qs_row(f, codes + (r / LANES) * S * LANES + r % LANES, acc + r * K,
                           (uint64_t *)(void *)leaf);

@@ -58,13 +58,16 @@ enum edgeml_link {
 #define EDGEML_FOREST_COMPACT 2u /* flag: nodes in the 8-byte layout (see below) */
 #define EDGEML_FOREST_QS 4u      /* flag: a QuickScorer section follows the bitset words */
 #define EDGEML_FOREST_QS_ROW 8u  /* flag: single rows use QuickScorer (measured at export) */
-#define EDGEML_FOREST_QS_BATCH 16u /* flag: batches use QuickScorer (measured at export) */
+#define EDGEML_FOREST_QS_BATCH 16u /* flag: batches use QuickScorer in SIMD lanes (measured at
+                                      export); a CPU without the lanes walks them (scalar
+                                      QuickScorer never beat the walk on batches) */
 #define EDGEML_FOREST_F32 32u   /* flag: leaf values stored as float (devices: smaller tables;
                                    export keeps it only where the parity gate passes) */
 #define EDGEML_FOREST_NARROW 128u /* flag: nodes in the 4-byte layout (see below) */
 #define EDGEML_FOREST_FLAGS (63u | EDGEML_FOREST_NARROW) /* every flag a blob may carry */
-/* Not a blob flag (a blob carrying it is refused): edgeml_forest_set_algorithm's way to keep
- * batches on scalar QuickScorer where the CPU has SIMD lanes (tests compare the two). */
+/* Not a blob flag (a blob carrying it is refused): with EDGEML_FOREST_QS_BATCH,
+ * edgeml_forest_set_algorithm's way to run batches on scalar QuickScorer, lanes or not (tests
+ * and the benchmark compare the two). */
 #define EDGEML_FOREST_QS_SCALAR 64u
 
 /* A leaf value, stored as double or (EDGEML_FOREST_F32) as float; the model-wide choice is a
@@ -221,7 +224,7 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
 /*
  * Choose the algorithms of an opened forest: use = 0 (walk everywhere) or EDGEML_FOREST_QS_ROW
  * and/or EDGEML_FOREST_QS_BATCH (QuickScorer for single rows / batches), plus
- * EDGEML_FOREST_QS_SCALAR to keep batches off the SIMD lanes. Returns 0, or -1 (nothing
+ * EDGEML_FOREST_QS_SCALAR for batches on scalar QuickScorer. Returns 0, or -1 (nothing
  * changed) when use asks for QuickScorer and the blob has no QuickScorer section. The blob's
  * flags hold the choice made at export; this is how export measures both.
  */

@@ -13,10 +13,12 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from edgeml.compile._cpackage import kernels_dir
 from edgeml.compile._forest import parse_model
-from edgeml.compile._native import core_library
+from edgeml.compile._native import CORE_FLAGS, CORE_SOURCES, core_library
 from edgeml.compile._native_choice import _paired, choose, pick
 from edgeml.compile._native_tables import QS_BATCH, forest_tables, pack
+from edgeml.compile._toolchain import compile_shared
 from edgeml.errors import ExportError
 from edgeml.runtime._native_backend import NativeBackend, open_core
 from tests.test_export_native import lightgbm_model
@@ -179,3 +181,26 @@ def test_categorical_models_keep_their_batches_on_the_walk(core):
     rows[:, 3] = np.random.default_rng(5).integers(-2, 80, 77)
     rows[::5] = np.nan
     assert np.array_equal(engine.predict(rows), booster.predict(rows))
+
+
+def test_without_lanes_quickscorer_batches_walk(core, tmp_path):
+    # the same core built without its SIMD lanes (as on a CPU without AVX2, or aarch64): a blob
+    # whose batches chose QuickScorer walks them; scalar QuickScorer only when asked. The
+    # QuickScorer leaf values are doubled (the loader cannot tell) to show which code ran.
+    kernels = kernels_dir()
+    library = compile_shared([kernels / name for name in CORE_SOURCES], tmp_path / "core.so",
+                             flags=(*CORE_FLAGS, "-DEDGEML_NO_SIMD", f"-I{kernels}"))  # fmt: skip
+    plain = open_core(library)
+    booster = model({"objective": "binary", "num_leaves": 16}, rounds=8)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.qs is not None
+    marked = replace(tables, qs=replace(tables.qs, values=tables.qs.values * 2))
+    rows = probe_rows(booster, 6)
+    walk = NativeBackend(plain, pack(replace(marked, qs_use=0)), source="walk").predict(rows)
+    engine = NativeBackend(plain, pack(replace(marked, qs_use=QS_BATCH)), source="no lanes")
+    assert engine.simd == "scalar"
+    assert np.array_equal(engine.predict(rows), walk)
+    assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+    assert not np.array_equal(engine.predict(rows), walk)
+    lanes = NativeBackend(core, pack(replace(marked, qs_use=QS_BATCH)), source="lanes")
+    assert np.array_equal(lanes.predict(rows), walk) == (lanes.simd == "scalar")

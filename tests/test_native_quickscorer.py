@@ -246,5 +246,8 @@ def test_the_row_flag_governs_single_rows_and_the_batch_flag_batches(core, qs_ta
     singles = np.array([row_only.predict_one(r)[0] for r in rows])
     assert not np.array_equal(singles, expected)
     batch_only = NativeBackend(core, pack(replace(marked, qs_use=QS_BATCH)), source="batch")
-    assert not np.array_equal(batch_only.predict(rows), expected)
+    # batches take QuickScorer in SIMD lanes; a CPU without them walks (as scalar QuickScorer
+    # never beat the walk on batches)
+    lanes = batch_only.simd != "scalar"
+    assert np.array_equal(batch_only.predict(rows), expected) != lanes
     assert np.array_equal([batch_only.predict_one(r)[0] for r in rows], expected)
