@@ -66,13 +66,17 @@ def test_cli_stream_then_evaluate_predict_export(tmp_path):
     assert result.exit_code == 0, result.output
 
 
-def test_stream_refuses_time_series_in_one_line(tmp_path):
+def test_stream_trains_one_series_split_by_time(tmp_path):
     path = tmp_path / "d.csv"
-    pl.DataFrame({"t": range(50), "x": range(50), "y": [0, 1] * 25}).write_csv(path)
-    result = run("train", path, "--target", "y", "--stream", "--time-col", "t")
-    assert result.exit_code == 2
-    assert result.stderr.startswith("Error: --stream: time-series training")
-    assert result.stderr.count("\n") == 1
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=500)
+    y = (x + rng.normal(size=500) > 0).astype(np.int8)
+    pl.DataFrame({"t": range(500), "x": x, "y": y}).write_csv(path)
+    result = run("train", path, "--target", "y", "--stream", "--time-col", "t", "--json",
+                 "--out", tmp_path / "m.edgeml")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"] == {"train": 400, "holdout": 100}
+    assert edgeml.load(tmp_path / "m.edgeml").spec.metrics.split == "time-ordered"
 
 
 def test_auto_streams_only_above_the_memory_budget(tmp_path):

@@ -4,8 +4,9 @@
 prep plan, then the prepared feature matrix staged on disk) and trains LightGBM from a
 :class:`lightgbm.Sequence`, so peak memory is set by LightGBM's binned matrix, not by the raw
 table. :func:`train_dask` does the same on a Dask cluster, one task per file or Parquet row
-group, and trains with LightGBM's own Dask integration; a time series is shuffled by entity
-there, so each entity's features are computed on its whole history. Both write a bundle of the
+group, and trains with LightGBM's own Dask integration. A time series is split by time as on
+one machine; its features see each entity's whole history (streamed: carried from chunk to
+chunk; on Dask: after a shuffle by entity). Both write a bundle of the
 same format as :func:`edgeml.train`.
 
 >>> import edgeml.scale

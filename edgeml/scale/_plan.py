@@ -5,11 +5,11 @@ bounded sample, see :mod:`edgeml.prep._summary`); :func:`fit_plan` fits the targ
 feature plan and the prep plan from the merged summary with the functions a single-machine run
 uses (``fit_target``, ``fit_features``, ``fit_prep``). The second pass turns each chunk into
 its feature matrix with those plans (:func:`prepare_chunk`), as ``edgeml.train`` does for the
-whole table. Time-series training (``--time-col`` with ``--entity-col``) splits rows by time
+whole table. Time-series training (``--time-col``) splits rows by time
 (:mod:`edgeml.scale._series`: the cuts come from a first pass over the times, the plans from a
 sample of whole entities) and computes features on each entity's whole history, which the
-caller gathers (a shuffle by entity on Dask); search and model comparison are refused (one
-model is trained).
+caller gathers (a shuffle by entity on Dask) or carries across chunks (streamed); search and
+model comparison are refused (one model is trained).
 """
 
 from __future__ import annotations
@@ -163,12 +163,7 @@ def _check_config(config: Config, how: str) -> Config:
     settings = config.train
     if not settings.target:
         raise ConfigError("no target column: pass --target COL or set target in [train]")
-    if settings.time_col and how == "--stream":
-        raise ConfigError(
-            f"{how}: time-series training (--time-col) needs each entity's whole history in one "
-            "place; train it with --dask, or without --stream"
-        )
-    if settings.time_col and not settings.entity_col:
+    if settings.time_col and not settings.entity_col and how == "--dask":
         raise ConfigError(
             f"{how}: time-series training without --entity-col is one series, which cannot be "
             "spread over workers; name the entity column, or train without --dask"
@@ -290,17 +285,22 @@ def prepare_chunk(chunk: Chunk, plan: ScaledPlan) -> ChunkRows:
 
 
 def prepare_rows(
-    frame: pl.DataFrame, positions: np.ndarray, plan: ScaledPlan, where: str
+    frame: pl.DataFrame,
+    positions: np.ndarray,
+    plan: ScaledPlan,
+    where: str,
+    *,
+    featured: bool = False,
 ) -> ChunkRows:
     """:func:`prepare_chunk` of labelled rows (``positions``: their row keys); a time-series
     run passes each entity's whole history, in time order, so features see what training's
-    see."""
+    see, or rows whose features are computed already (``featured``: carried across chunks)."""
     y = plan.target.encode(frame[plan.target.name], source=where)
     split = plan.split(frame, positions, where)
     entity = plan.config.train.entity_col
     if entity and plan.entity_as_text:
         frame = frame.with_columns(pl.col(entity).cast(pl.String))
-    if plan.features.selected:
+    if plan.features.selected and not featured:
         frame = apply_features(plan.features, frame, target=y.astype(np.float64), source=where)
     for row_filter in plan.prep.row_filters:
         if row_filter["kind"] == "outlier_rows":

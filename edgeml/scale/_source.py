@@ -67,6 +67,14 @@ class ChunkSource:
     # Bytes a row takes in memory (Polars' estimate on the first rows), for byte budgets.
     row_bytes: float = 100.0
 
+    def row(self, key: int) -> str:
+        """``"FILE row N"`` (1-based, header not counted) of a row key, for messages.
+
+        >>> ChunkSource(source="d", paths=["a.csv", "b.csv"], schema={}).row((1 << 40) + 6)
+        'b.csv row 7'
+        """
+        return f"{self.paths[key >> _ROW_BITS]} row {(key & ((1 << _ROW_BITS) - 1)) + 1}"
+
     def chunks(self, columns: Sequence[str] | None = None) -> Iterator[Chunk]:
         """Every chunk of every file, in order, with ``columns`` (default: all of the schema)."""
         for index in range(len(self.paths)):
