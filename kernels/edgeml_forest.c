@@ -493,41 +493,48 @@ static void tree_lanes(const edgeml_forest *f, const edgeml_tree_info *t, const 
     }
 }
 
-/* One row (codes[slot * LANES]) through every tree: LANES trees at a time in the blob's
- * depth order (trees[i].by_depth), so the trees walked together have about the same depth;
- * their leaf values go to leaf[] and are then added in LightGBM's order. */
-static void row_trees(const edgeml_forest *f, const uint32_t *codes, double *acc, double *leaf)
+/* One row (codes[slot * LANES]) through every tree, LANES consecutive trees at a time, in
+ * LightGBM's order with their leaf values added as each group ends (see row_trees_narrow); a
+ * group stops once its lanes' sum is unchanged (every tree at its leaf), or after its deepest
+ * tree's depth. */
+static void row_trees(const edgeml_forest *f, const uint32_t *codes, double *acc)
 {
     const uint32_t *threshold = f->threshold, *slot = f->slot, *left = f->left;
-    uint32_t n[LANES], id[LANES], g, d, l, depth;
-    uint32_t T = f->n_trees, full = T - T % LANES;
+    const edgeml_tree_info *trees = f->trees;
+    size_t sum, before;
+    uint32_t n[LANES], g, d, l, depth;
+    uint32_t T = f->n_trees;
     for (g = 0; g < T; g += LANES) {
-        uint32_t count = g < full ? LANES : T - full;
+        uint32_t count = T - g < LANES ? T - g : LANES;
         depth = 0;
-        for (l = 0; l < count; ++l) {
-            id[l] = f->trees[g + l].by_depth;
-            n[l] = f->trees[id[l]].root;
-            depth = f->trees[id[l]].depth > depth ? f->trees[id[l]].depth : depth;
+        before = 0;
+        for (l = 0; l < LANES; ++l) { /* a short last group walks its first tree again */
+            const edgeml_tree_info *t = &trees[g + (l < count ? l : 0)];
+            n[l] = t->root;
+            depth = t->depth > depth ? t->depth : depth;
+            before += n[l];
         }
-        if (f->has_categorical || count < LANES) {
-            for (d = 0; d < depth; ++d) {
-                for (l = 0; l < count; ++l) {
+        for (d = 0; d < depth; ++d) {
+            sum = 0;
+            if (f->has_categorical) {
+                for (l = 0; l < LANES; ++l) {
                     n[l] = step_any(f, n[l], codes);
+                    sum += n[l];
                 }
-            }
-        } else {
-            for (d = 0; d < depth; ++d) {
+            } else {
                 for (l = 0; l < LANES; ++l) {
                     n[l] = left[n[l]] + (codes[slot[n[l]]] > threshold[n[l]]);
+                    sum += n[l];
                 }
             }
+            if (sum == before) {
+                break;
+            }
+            before = sum;
         }
         for (l = 0; l < count; ++l) {
-            leaf[id[l]] = EDGEML_LEAF(f, values, values32, n[l]);
+            acc[trees[g + l].output] += EDGEML_LEAF(f, values, values32, n[l]);
         }
-    }
-    for (g = 0; g < T; ++g) {
-        acc[f->trees[g].output] += leaf[g];
     }
 }
 
@@ -746,7 +753,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
         } else if (f->nodes != NULL) {
             row_trees_compact(f, row, acc + r * K);
         } else {
-            row_trees(f, row, acc + r * K, leaf);
+            row_trees(f, row, acc + r * K);
         }
     }
 }
@@ -848,7 +855,7 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
         row_trees_compact(forest, work, out);
     } else {
         row_codes(forest, x, work, LANES);
-        row_trees(forest, work, out, leaf);
+        row_trees(forest, work, out);
     }
     transform(forest, out);
 }
