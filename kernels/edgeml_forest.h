@@ -132,7 +132,8 @@ typedef struct edgeml_tree_info {
     uint32_t root;  /* node index */
     uint32_t depth; /* steps from the root to the deepest leaf */
     uint32_t output;
-    uint32_t by_depth; /* the i-th tree in order of depth (single rows walk them so) */
+    uint32_t by_depth; /* the i-th tree in order of depth (checked; the walks now go in
+                          LightGBM's order, see row_trees_narrow) */
     uint32_t check;    /* steps taken before first testing whether all lanes reached leaves */
     uint32_t pad[3];
 } edgeml_tree_info;
