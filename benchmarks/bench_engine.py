@@ -284,12 +284,18 @@ left[node] + (code > k)`. Tables v2: a model without categorical splits (fewer t
 thresholds per feature) is laid out compact, a node as two uint32 (`left`, `threshold << 16 |
 slot`) with the codes shifted by 16, so a split is one compare of the code with the node's
 second word (500×63: tables 1.06 MB instead of 1.56 MB; deep 1000×255: 4.4 MB instead of 6.6
-MB). Batches walk 8 rows interleaved through one tree for 64-row blocks (the tree stays in L1);
-each group of 8 stops after the depth by which 98% of LightGBM's training rows reached a leaf
-if all 8 are at leaves, else continues to the tree's depth. A single row walks 8 trees
-interleaved, in depth order, and a group stops once all 8 are at leaves. Leaf values are added
-in LightGBM's tree order: results are bit-for-bit Booster.predict (max abs diff 0.0 here and in
-the parity gate).
+MB). Flag 128, "narrow" (session 3), where a compact forest also has at most 256 slots and every
+left child at most 255 nodes after its parent (every benchmark model): a node is one uint32,
+`threshold << 16 | slot << 8 | delta`, the left child `delta` nodes on, codes unshifted, so a
+step is `i += delta + (codes[slot] > threshold)` with the slot read as its own byte (500×63:
+node bytes 500 → 250 KB, tables 1.06 → 0.81 MB; deep 4.41 → 3.33 MB). Batches walk 8 rows
+interleaved through one tree for 64-row blocks (the tree stays in L1); each group of 8 stops
+after the depth by which 98% of LightGBM's training rows reached a leaf if all 8 are at leaves,
+else continues to the tree's depth. A single row walks 8 consecutive trees interleaved, in
+LightGBM's order, adding their leaf values as the group ends, and a group stops at the first
+step in which the sum of its 8 node indices did not change (lanes only move forward, so all are
+at leaves). Leaf values are added in LightGBM's tree order: results are bit-for-bit
+Booster.predict (max abs diff 0.0 here and in the parity gate).
 
 `predict_row` on the native backend is one foreign call: the dict's values are converted by the
 runtime's own rules (float columns with one `itemgetter` and one slice assignment) into raw
@@ -307,16 +313,27 @@ LightGBM it gains 2.8-18× here, most on the 2000 shallow trees. A step is a cha
 dependent loads (the node, then the code of its slot) plus a compare and an add; with 8 lanes
 the batch walk is bound by that chain's latency on L1 hits, and it loses steps where trees are
 unbalanced (LightGBM grows leaf-wise: the 500×63 model has mean path 6.3 but mean depth 15, at
-most 25). A single row is bound by the same chain on L2 hits: its 500 trees touch about 160 KB
-of nodes, more than L1, so each step waits ~14 cycles for the node; that is ~10 µs of the 13-14
-µs, the codes ~0.5 µs, and the Python around the call ~0.3 µs (the floor is 0.17 µs), so the 5
-µs target is out of reach for this walk. Variants measured and not kept: 12, 16, 24 or 32 trees
+most 25). A single row was thought bound by the same chain on L2 hits (its 500 trees touch
+about 160 KB of nodes); session 3 measured otherwise (C harness, same rows, alternated): walking
+each group of 8 trees twice, the second walk with every node in L1 costs 3.1-4.5 µs against
+~5 µs for the first, so L2 misses are now the smaller share; most of the old 9-11 µs was the
+walk's own code (gcc kept the 8 node words live for the all-at-leaves test and spilled lanes
+to the stack, one lane's add became a read-modify-write of memory on its chain) and the 500
+leaf values added one by one after all groups (a 3-cycle chain of 500 adds, ~0.4 µs, that could
+not overlap anything). The codes take ~0.5 µs, the Python around the call ~0.3 µs (the floor is
+0.17 µs). Variants measured and not kept: 12, 16, 24 or 32 trees
 interleaved (no gain: the chains are latency-bound and the lanes spill from registers past 8),
 lanes that refill with the next tree when theirs reaches a leaf (3,666 steps instead of ~5,650,
 but 30% slower: more instructions per step), two tree levels per node (16-byte nodes, half the
 steps: 1.5-2× slower), a lower check share for batches (0.9, 0.75, 0.5: 2-16% slower), testing
 after every step whether a batch group is done (7-27% slower), the slot rules chosen once per 8
-lanes (no gain). Threads: each thread's share of the work memory starts on its own cache line
+lanes (no gain); in session 3 (narrow nodes, C harness, 500×63 single rows, alternated):
+software prefetch of the next group's trees (their first 1-4 cache lines, or all of them: 0-15%
+slower, also with trees laid out in walk order), placing each tree's child pairs most visited
+first (by LightGBM's counts) so that a path stays in a tree's first lines (no change), laying
+the trees out in depth order so the by-depth groups were contiguous (no change), 4, 10, 12, 16
+or 20 lanes (8 is fastest), huge pages for the blob (no change: not TLB misses).
+Threads: each thread's share of the work memory starts on its own cache line
 (no lock, no shared write), and the CPU time per row of 2 threads stays within 3% of 1 thread
 in this run (within 18% in an earlier one at the same load: the rest is two cores sharing L3
 and memory on a busy machine), so the wall-clock gain is what free cores allow; on this shared
