@@ -705,6 +705,15 @@ static void row_trees_narrow(const edgeml_forest *f, const uint32_t *codes, size
     }
 }
 
+void edgeml_forest_codes(const edgeml_forest *f, const double *x, size_t rows, uint32_t *codes)
+{
+    size_t S = f->n_slots, full = rows - rows % LANES, r;
+    block_codes(f, x, full, codes);
+    for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
+        row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES, LANES);
+    }
+}
+
 static void block_raw(const edgeml_forest *f, const double *x, size_t rows, double *acc,
                       uint32_t *codes)
 {
@@ -720,10 +729,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
         edgeml_qs_block(f, x, rows, acc, codes, (uint64_t *)(void *)leaf);
         return;
     }
-    block_codes(f, x, full, codes);
-    for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
-        row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES, LANES);
-    }
+    edgeml_forest_codes(f, x, rows, codes);
     if (qs == (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR)) {
         for (r = 0; r < rows; ++r) {
             edgeml_qs_row(f, codes + (r / LANES) * S * LANES + r % LANES, acc + r * K,
@@ -870,7 +876,7 @@ int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use)
     return 0;
 }
 
-int edgeml_forest_simd(void) { return edgeml_qs_lanes_ok() ? 2 : 0; }
+int edgeml_forest_simd(void) { return edgeml_qs_lanes_ok(); }
 
 void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
                        uint32_t *work)

@@ -231,7 +231,8 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
  */
 int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use);
 
-/* The SIMD lanes batches of QuickScorer run on this CPU: 0 (scalar), 2 (x86-64 AVX2);
+/* The SIMD lanes batches of QuickScorer run on this CPU: 0 (none: batches walk), 1 (aarch64
+ * NEON), 2 (x86-64 AVX2);
  * decided at run time, so one core serves machines with and without them. */
 int edgeml_forest_simd(void);
 
@@ -249,7 +250,9 @@ void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, u
 /* edgeml_forest_qs_simd.c: whether this CPU has the lanes, and one block of at most 64 rows
  * (row-major x) into acc[row * n_outputs + k], coded into codes (a block's codes) and scored
  * with bits: LANES * (n_trees + n_outputs) uint64 of work memory. */
-int edgeml_qs_lanes_ok(void);
+int edgeml_qs_lanes_ok(void); /* 0: none, 1: NEON, 2: AVX2 */
+/* edgeml_forest.c: a block's codes (at most 64 rows) as batches code them, for the lanes. */
+void edgeml_forest_codes(const edgeml_forest *f, const double *x, size_t rows, uint32_t *codes);
 void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,
                      uint32_t *codes, uint64_t *bits);
 

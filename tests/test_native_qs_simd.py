@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import platform
 import struct
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,13 +14,13 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from edgeml.compile._cpackage import kernels_dir
+from edgeml.compile._cpackage import find_tools, kernels_dir
 from edgeml.compile._forest import parse_model
 from edgeml.compile._native import CORE_FLAGS, CORE_SOURCES, core_library
 from edgeml.compile._native_choice import _paired, choose, pick
 from edgeml.compile._native_tables import QS_BATCH, forest_tables, pack
 from edgeml.compile._toolchain import compile_shared
-from edgeml.errors import ExportError
+from edgeml.errors import ExportError, ToolchainError
 from edgeml.runtime._native_backend import NativeBackend, open_core
 from tests.test_export_native import lightgbm_model
 from tests.test_native_quickscorer import probe_rows, resealed
@@ -204,3 +205,95 @@ def test_without_lanes_quickscorer_batches_walk(core, tmp_path):
     assert not np.array_equal(engine.predict(rows), walk)
     lanes = NativeBackend(core, pack(replace(marked, qs_use=QS_BATCH)), source="lanes")
     assert np.array_equal(lanes.predict(rows), walk) == (lanes.simd == "scalar")
+
+
+DRIVER = r"""
+#include "edgeml_forest.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+static void *slurp(const char *path, size_t *size)
+{
+    FILE *file = fopen(path, "rb");
+    void *data;
+    if (file == NULL || fseek(file, 0, SEEK_END) != 0) {
+        exit(3);
+    }
+    *size = (size_t)ftell(file);
+    rewind(file);
+    data = malloc(*size + 8); /* malloc's alignment: at least the 8 bytes a blob needs */
+    if (data == NULL || fread(data, 1, *size, file) != *size) {
+        exit(3);
+    }
+    fclose(file);
+    return data;
+}
+
+/* driver BLOB ROWS N OUT: the batch with QuickScorer in lanes, then scalar, to OUT */
+int main(int argc, char **argv)
+{
+    size_t blob_size, rows_size, where, n;
+    edgeml_forest forest;
+    void *blob, *rows;
+    uint32_t *work;
+    double *out;
+    FILE *file;
+    int i;
+    if (argc != 5) {
+        return 2;
+    }
+    blob = slurp(argv[1], &blob_size);
+    rows = slurp(argv[2], &rows_size);
+    n = (size_t)strtoul(argv[3], NULL, 10);
+    if (edgeml_forest_open(blob, blob_size, &forest, &where) != 0) {
+        return 4;
+    }
+    work = malloc(4 * edgeml_forest_work_size(&forest, 1) + 64);
+    out = malloc(8 * (n + 1) * forest.n_outputs);
+    file = fopen(argv[4], "wb");
+    for (i = 0; i < 2; ++i) {
+        uint32_t use = EDGEML_FOREST_QS_BATCH | (i ? EDGEML_FOREST_QS_SCALAR : 0u);
+        if (edgeml_forest_set_algorithm(&forest, use) != 0) {
+            return 5;
+        }
+        edgeml_forest_predict(&forest, (const double *)rows, n, out, 1, work);
+        fwrite(out, 8, n * forest.n_outputs, file);
+    }
+    fclose(file);
+    printf("%d\n", edgeml_forest_simd());
+    return 0;
+}
+"""
+
+
+@pytest.mark.slow
+def test_neon_lanes_equal_scalar_and_booster_under_qemu(tmp_path):
+    try:
+        tools = find_tools("aarch64-linux-gnu")
+    except ToolchainError as exc:
+        pytest.skip(str(exc))
+    kernels = kernels_dir()
+    (tmp_path / "driver.c").write_text(DRIVER)
+    driver = tmp_path / "driver"
+    sources = [str(kernels / name) for name in CORE_SOURCES]
+    subprocess.run([tools.compiler, "-O2", "-std=c99", "-ffp-contract=off", f"-I{kernels}",
+                    *sources, str(tmp_path / "driver.c"), "-lm", "-pthread", "-o", str(driver)],
+                   check=True, capture_output=True)  # fmt: skip
+    for params in (SHAPES["binary nan, width 32"], SHAPES["regression zero-missing, width 64"],
+                   SHAPES["multiclass, width 32"]):  # fmt: skip
+        booster = model(params)
+        outputs = booster.num_model_per_iteration()
+        tables = forest_tables(parse_model(booster.model_to_string()))
+        (tmp_path / "forest.bin").write_bytes(pack(tables))
+        for count in (9, 131):
+            rows = np.ascontiguousarray(probe_rows(booster, 6)[:count])
+            rows.tofile(tmp_path / "rows.bin")
+            result = subprocess.run(
+                [*tools.runner, str(driver), str(tmp_path / "forest.bin"),
+                 str(tmp_path / "rows.bin"), str(count), str(tmp_path / "out.bin")],
+                check=True, capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            assert result.stdout.strip() == "1"  # NEON
+            lanes, scalar = np.fromfile(tmp_path / "out.bin").reshape(2, count, outputs)
+            assert np.array_equal(lanes, scalar), (params, count)
+            assert np.array_equal(lanes, booster.predict(rows).reshape(count, outputs))

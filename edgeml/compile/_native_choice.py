@@ -3,7 +3,7 @@
 Neither wins everywhere (benchmarks/README.md, "Native engine"): QuickScorer's cost is the
 count of false nodes a row meets (about half of all nodes), the walk's is its dependent loads
 along one path per tree; batches of QuickScorer run 8 rows in SIMD lanes where the CPU has them
-(AVX2; a CPU without them walks such batches), which changes the balance per model and per
+(AVX2, NEON; a CPU without them walks such batches), which changes the balance per model and per
 machine. So export times both on the
 bundle's reference rows on this machine, single rows (``predict_one`` over the rows) and batches
 (the rows tiled to a few thousand, one thread), by this thread's CPU time so that other jobs on

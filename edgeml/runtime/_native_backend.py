@@ -52,7 +52,7 @@ ERRORS = {
 # batches off the SIMD lanes (the core takes the lanes where the CPU has them; tests and the
 # benchmark compare the two)
 ALGORITHMS = {"walk": 0, "quickscorer": 8 | 16, "quickscorer-scalar": 8 | 16 | 64}
-SIMD = {0: "scalar", 2: "avx2"}  # edgeml_forest_simd()
+SIMD = {0: "scalar", 1: "neon", 2: "avx2"}  # edgeml_forest_simd()
 _Doubles = ctypes.Array[ctypes.c_double]
 
 
@@ -131,7 +131,8 @@ class NativeBackend:
 
     @property
     def simd(self) -> str:
-        """The SIMD lanes QuickScorer's batches take on this CPU (``avx2``), or ``scalar``."""
+        """The SIMD lanes QuickScorer's batches take on this CPU (``avx2``, ``neon``), or
+        ``scalar`` (none: a blob's QuickScorer batches walk)."""
         function = getattr(self._lib, "edgeml_forest_simd", None)
         return "scalar" if function is None else SIMD.get(int(function()), "scalar")
 
