@@ -120,6 +120,7 @@ def test_time_series_out_of_order_across_batches_is_refused(fleet, tmp_path):
 
 def _inputs(frame: pl.DataFrame, root: Path) -> dict[str, str]:
     frame.write_csv(root / "a.csv")
+    frame.write_csv(root / "a.tsv", separator="\t")
     with gzip.open(root / "a.csv.gz", "wb") as fh:
         frame.write_csv(fh)
     frame.write_parquet(root / "a.parquet", row_group_size=50)
@@ -138,6 +139,7 @@ def _inputs(frame: pl.DataFrame, root: Path) -> dict[str, str]:
         conn.executemany(f"INSERT INTO t VALUES ({', '.join('?' * frame.width)})", frame.rows())
     return {
         "csv": str(root / "a.csv"),
+        "tsv": str(root / "a.tsv"),
         "csv.gz": str(root / "a.csv.gz"),
         "parquet": str(root / "a.parquet"),
         "ndjson": str(root / "a.ndjson"),

@@ -97,3 +97,34 @@ def test_any_separator_round_trips_numbers(tmp_path_factory, rows, separator) ->
     read = read_data(path).frame
     assert read["i"].to_list() == frame["i"].to_list()
     assert read["x"].cast(pl.Float64).to_list() == frame["x"].to_list()
+
+
+def test_a_decimal_comma_label_reads_as_a_number(tmp_path: Path) -> None:
+    """The target is read as text (so "Yes"/"No" stay labels); written with a decimal comma it
+    is still a number, as the file's other numbers are, and a regression target."""
+    path = tmp_path / "prices.csv"
+    path.write_text("size;colour;price\n1,5;red;2,40\n2;blue;-3,5\n2,5;red;10\n")
+    frame = read_data(path, keep_raw=["price", "colour"]).frame
+    assert frame["price"].to_list() == [2.4, -3.5, 10.0]
+    assert frame["colour"].to_list() == ["red", "blue", "red"]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("size;label\n1,5;Yes\n2;No\n")
+    assert read_data(labels, keep_raw=["label"]).frame["label"].to_list() == ["Yes", "No"]
+
+
+def test_a_decimal_comma_file_trains_a_regression(tmp_path: Path) -> None:
+    import edgeml
+
+    rows = [f"{1 + i / 100:.2f};{['red', 'blue'][i % 2]};{3 * (1 + i / 100) + i % 2:.3f}"
+            for i in range(200)]  # fmt: skip
+    path = tmp_path / "prices.csv"
+    path.write_text("size;colour;price\n" + "\n".join(r.replace(".", ",") for r in rows) + "\n")
+    result = edgeml.train(path, target="price", cv_folds=0, out=tmp_path / "m.edgeml")
+    assert result.manifest["task"] == "regression"
+    assert result.metrics["holdout"]["r2"] > 0.9
+
+
+def test_tab_separated_files_read_by_their_name(tmp_path: Path) -> None:
+    path = tmp_path / "prices.tsv"
+    path.write_text("name\tprice\tcount\nbread\t2.4\t3\nmilk; fresh\t1.05\t10\njam\t-3.5\t0\n")
+    assert read_data(path).frame.equals(EXPECTED)

@@ -43,6 +43,7 @@ from edgeml.batch._chunks import record_blocks
 from edgeml.batch._locate import bad_block
 from edgeml.config import DataConfig
 from edgeml.data import (
+    FILE_KINDS,
     PostgresSource,
     csv_dialect,
     http_pages,
@@ -54,13 +55,8 @@ from edgeml.data import (
 )
 from edgeml.errors import SchemaError, SourceError
 
-__all__ = ["KINDS", "Batch", "Scan", "scan"]
+__all__ = ["Batch", "Scan", "scan"]
 
-# File kind by (lower-cased) suffix, longest first, as edgeml.data.read_data reads them.
-KINDS = {
-    ".csv.gz": "csv", ".csv": "csv", ".parquet": "parquet", ".ndjson": "ndjson",
-    ".jsonl": "ndjson", ".arrow": "ipc", ".ipc": "ipc", ".feather": "ipc",
-}  # fmt: skip
 _SQLITE = "sqlite:///"
 
 
@@ -137,7 +133,8 @@ class Scan:
             import pyarrow.parquet as pq
 
             return sum(pq.ParquetFile(p).metadata.num_rows for p in self.paths)
-        if self.paths and all(p.name.lower().endswith(".csv") for p in self.paths):
+        plain = [p for p in self.paths if kind(p) == "csv" and not p.name.lower().endswith(".gz")]
+        if self.paths and len(plain) == len(self.paths):
             return sum(_count_csv_rows(p) for p in self.paths)
         if self._postgres is not None or self._http:
             return None
@@ -325,11 +322,11 @@ def scan(source: str | Path, **options: Any) -> Scan:
 
 def kind(path: Path) -> str:
     name = path.name.lower()
-    for suffix, found in KINDS.items():
+    for suffix, found in FILE_KINDS.items():
         if name.endswith(suffix):
             return found
     raise SourceError(
-        f"{path}: unknown file type; expected one of: {', '.join(KINDS)} "
+        f"{path}: unknown file type; expected one of: {', '.join(FILE_KINDS)} "
         "(or a Parquet directory, or sqlite:///PATH.db with a table or query)"
     )
 

@@ -17,11 +17,12 @@ from edgeml.data._leakage import LeakageSuspect, TargetProfile
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile, text_id_like
 from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, infer_types, logical_schema
-from edgeml.data._sources import csv_dialect, read_data
+from edgeml.data._sources import FILE_KINDS, csv_dialect, read_data
 from edgeml.data._watermark import last_watermark
 from edgeml.util.redact import redact
 
 __all__ = [
+    "FILE_KINDS",
     "POLARS_TYPES",
     "ColumnProfile",
     "CsvDialect",

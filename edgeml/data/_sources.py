@@ -35,9 +35,13 @@ from edgeml.util.redact import redact
 __all__ = ["csv_dialect", "read_data"]
 
 # File kind by (lower-cased) suffix; longest suffix first so ".csv.gz" wins over ".gz".
-_KINDS = {
-    ".csv.gz": "csv", ".csv": "csv", ".parquet": "parquet", ".ndjson": "ndjson",
-    ".jsonl": "ndjson", ".arrow": "ipc", ".ipc": "ipc", ".feather": "ipc",
+_COMMA_NUMBER = r"^[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?$"
+
+#: File kinds by name ending (tab-separated text is CSV: its separator is sniffed).
+FILE_KINDS = {
+    ".csv.gz": "csv", ".csv": "csv", ".tsv.gz": "csv", ".tsv": "csv", ".tab": "csv",
+    ".parquet": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson", ".arrow": "ipc",
+    ".ipc": "ipc", ".feather": "ipc",
 }  # fmt: skip
 
 
@@ -221,11 +225,11 @@ def _expand(text: str) -> list[Path]:
 
 def _kind(path: Path) -> str:
     name = path.name.lower()
-    for suffix, kind in _KINDS.items():
+    for suffix, kind in FILE_KINDS.items():
         if name.endswith(suffix):
             return kind
     raise SourceError(
-        f"{path}: unknown file type; expected one of: {', '.join(_KINDS)} "
+        f"{path}: unknown file type; expected one of: {', '.join(FILE_KINDS)} "
         "(or sqlite:///PATH.db with a table or query)"
     )
 
@@ -286,6 +290,15 @@ def _read_csv(
         "glob": False,
         **dialect.polars_options(),
     }
+    raw = [c for c in overrides if c not in config.dtypes]  # kept as text for the labels only
+    frame = _read_csv_frame(path, header, options, config)
+    return _decimal_points(frame, raw) if dialect.decimal_comma else frame
+
+
+def _read_csv_frame(
+    path: Path, header: list[str], options: dict[str, Any], config: DataConfig
+) -> pl.DataFrame:
+    separator = options["separator"]
     try:
         return pl.read_csv(path, infer_schema_length=config.infer_schema_length, **options)
     except pl.exceptions.NoDataError:
@@ -295,7 +308,7 @@ def _read_csv(
         if "utf-8" in message.lower():
             _raise_encoding(path)
         if "more fields than" in message:
-            line = _ragged_line(path, len(header), dialect.separator)
+            line = _ragged_line(path, len(header), separator)
             where = f" on line {line}" if line else ""
             raise SourceError(
                 f"{path}: a row has more fields than the header's {len(header)}{where}"
@@ -307,6 +320,27 @@ def _read_csv(
         return pl.read_csv(path, infer_schema_length=None, **options)
     except pl.exceptions.PolarsError as exc:
         raise SourceError(f"{path}: cannot read as csv: {first_line(exc)}") from None
+
+
+def _decimal_points(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Text columns of a decimal-comma file whose values are all numbers written with one
+    ("5,392"), with the comma made a point, so that they read as numbers as the file's other
+    columns did. These are the columns read as text for their labels (the target): a label of
+    "Yes"/"No" stays text, one of "5,392" is the number 5.392, not the text of 600 classes.
+    """
+    number = pl.col("v").str.strip_chars()
+    changed = []
+    for name in columns:
+        values = frame[name].drop_nulls()
+        if values.dtype != pl.String or values.is_empty():
+            continue
+        facts = values.to_frame("v").select(
+            number=number.str.contains(_COMMA_NUMBER).all(),
+            comma=number.str.contains(",", literal=True).any(),
+        )
+        if facts["number"][0] and facts["comma"][0]:
+            changed.append(pl.col(name).str.replace(",", ".", literal=True))
+    return frame.with_columns(changed) if changed else frame
 
 
 @contextmanager
