@@ -345,7 +345,8 @@ table: per slot, a row's false nodes (those it does not take left) are a prefix 
 nodes sorted by threshold index, ended by a table lookup on the row's code, and each ANDs its
 left subtree's mask into its tree's 64-bit (or, for trees of at most 32 leaves, 32-bit) leaf
 vector; the exit leaf is the lowest set bit. Batches of QuickScorer run in SIMD lanes where
-the CPU has AVX2 (kernels/edgeml_forest_qs_simd.c, chosen at run time): 8 rows' codes per
+the CPU has AVX2 (kernels/edgeml_forest_qs_simd.c, chosen at run time; NEON on aarch64, and a
+CPU with neither walks them): 8 rows' codes per
 vector (the binary searches by gathers), and 8 rows' leaf vectors of a tree side by side, so
 an entry is one AND for 8 rows (16 rows, two registers, for 32-bit vectors); exit leaves and
 sums 8 rows per vector, in LightGBM's tree order. "QuickScorer scalar" is the same batches
