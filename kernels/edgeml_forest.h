@@ -201,7 +201,9 @@ size_t edgeml_forest_sizeof(void);
 
 /* uint32 values of work memory edgeml_forest_one (and one thread of edgeml_forest_predict)
  * needs for a forest of n_slots slots and n_trees trees: codes for a 64-row block, a leaf
- * value per tree, rounded up to 64 bytes. For callers that size the buffer at compile time. */
+ * value per tree, rounded up to 64 bytes. For callers that size the buffer at compile time.
+ * A blob with a QuickScorer section needs more for batches (its SIMD lanes keep 8 leaf
+ * vectors per tree and 8 sums per output): edgeml_forest_work_size gives it. */
 #define EDGEML_FOREST_WORK_WORDS(n_slots, n_trees) \
     ((64u * (size_t)(n_slots) + 2u * (size_t)(n_trees) + 15u) & ~(size_t)15u)
 
