@@ -123,7 +123,7 @@ def predict_file(
     # rows: peak 254 -> 218 MB). Parsing text costs about what preparing does.
     kinds = {kind(p) for p in source.paths}
     columnar = bool(kinds) and kinds <= {"parquet", "ipc"}
-    parsed = iter(source) if columnar else ahead(iter(source), depth=1)
+    parsed = (batch for batch in source) if columnar else ahead(iter(source), depth=1)
     prepared = ahead((scorer.prepare(batch) for batch in parsed), depth=1)
     arrow = bool(kinds & {"parquet", "ipc"})
     writer = Writer(out)
