@@ -253,6 +253,9 @@ void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, u
  * (row-major x) into acc[row * n_outputs + k], coded into codes (a block's codes) and scored
  * with bits: LANES * (n_trees + n_outputs) uint64 of work memory. */
 int edgeml_qs_lanes_ok(void); /* 0: none, 1: NEON, 2: AVX2 */
+/* edgeml_forest_qs_neon.c: edgeml_qs_block on aarch64 (defined only there). */
+void edgeml_qs_neon_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,
+                          uint32_t *codes, uint64_t *bits);
 /* edgeml_forest.c: a block's codes (at most 64 rows) as batches code them, for the lanes. */
 void edgeml_forest_codes(const edgeml_forest *f, const double *x, size_t rows, uint32_t *codes);
 void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,

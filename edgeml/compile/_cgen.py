@@ -42,6 +42,7 @@ ENGINE_FILES = (
     "edgeml_forest.c",
     "edgeml_forest_qs.c",
     "edgeml_forest_qs_simd.c",
+    "edgeml_forest_qs_neon.c",
 )
 _PART_ENUMS = {
     "year": "EDGEML_YEAR",
@@ -81,7 +82,8 @@ def package_sources(plan: PrepPlan, model: ModelInfo, *, blob: bytes) -> dict[st
         )
     names = _Names()
     sources = ["edgeml_core.c", "edgeml_forest.c", "edgeml_forest_qs.c",
-               "edgeml_forest_qs_simd.c", "edgeml_model.c", "edgeml_forest_data.c"]  # fmt: skip
+               "edgeml_forest_qs_simd.c", "edgeml_forest_qs_neon.c", "edgeml_model.c",
+               "edgeml_forest_data.c"]  # fmt: skip
     work_bytes = 4 * _work_words(counts["n_slots"], counts["n_trees"])
     return {
         "edgeml_model.h": _header(plan, inputs, model, names, work_bytes),

@@ -423,8 +423,8 @@ echo "1.5,2,..." | ./example      # one row per line, comma-separated, empty fie
 `edgeml_model.h` the API; `edgeml_model.c` the prep plan as tables; `edgeml_forest_data.c` the
 trees as edgeml's table blob (data, not code: its size does not change the build time);
 `edgeml_core.[ch]` and `edgeml_forest.[ch]` edgeml's portable prep executor and tree engine
-(`edgeml_forest_qs.c`: its QuickScorer, `edgeml_forest_qs_simd.c`: the same in SIMD lanes), the
-same few hundred lines for every model;
+(`edgeml_forest_qs.c`: its QuickScorer, `edgeml_forest_qs_simd.c` and `_neon.c`: the same in
+SIMD lanes), the same few hundred lines for every model;
 `example.c`; `build/TARGET/` the libraries edgeml built and verified for TARGET (`host` is
 the machine that exported them).
 """

@@ -49,6 +49,7 @@ CORE_SOURCES = (
     "edgeml_forest.c",
     "edgeml_forest_qs.c",
     "edgeml_forest_qs_simd.c",
+    "edgeml_forest_qs_neon.c",
     "edgeml_row.c",
 )
 # -O3 unrolls the interleaved lanes; no -ffast-math and no contraction: IEEE compares and sums.
