@@ -33,6 +33,45 @@ def test_task_detection(values, task, classes):
     assert (encoding.task, encoding.classes) == (task, classes)
 
 
+@pytest.mark.parametrize(
+    ("values", "positive", "classes"),
+    [
+        (["ok"] * 5 + ["fraud"], None, ["ok", "fraud"]),  # the rarer label is the one to find
+        (["fraud"] * 5 + ["ok"], None, ["fraud", "ok"]),
+        (["Yes"] * 5 + ["No"], None, ["No", "Yes"]),  # yes/no-style pairs whatever the counts
+        (["true", "false", "true"], None, ["false", "true"]),
+        (["pos", "neg", "pos"], None, ["neg", "pos"]),
+        (["b", "a"], None, ["a", "b"]),  # a tie keeps the sorted order
+        ([1, 1, 1, 0], None, [0, 1]),  # numbers and booleans keep 1 and True
+        (["ok"] * 5 + ["fraud"], "ok", ["fraud", "ok"]),  # [train] positive_class wins
+        (["No", "Yes", "Yes"], "No", ["Yes", "No"]),
+    ],
+)
+def test_the_positive_class_is_the_one_to_find(values, positive, classes):
+    assert fit_target(pl.Series("y", values), positive=positive).classes == classes
+
+
+def test_an_unknown_positive_class_is_named():
+    with pytest.raises(TargetError, match=r"positive_class 'fraud' is not a class of target 'y'"):
+        fit_target(pl.Series("y", ["a", "b"]), positive="fraud")
+
+
+def test_a_rare_text_class_is_scored_and_thresholded_as_positive(tmp_path):
+    """Precision, recall, F1 and the F1 threshold are about the rare class: with the sorted
+    order ("ok" after "fraud"), a fraud model reported the F1 of "ok" and flagged no fraud."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6000, 3))
+    fraud = rng.random(6000) < 1 / (1 + np.exp(-(-4.5 + 2 * x[:, 0] + x[:, 1])))
+    frame = pl.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2],
+                          "label": np.where(fraud, "fraud", "ok")})  # fmt: skip
+    result = edgeml.train(frame, target="label", cv_folds=3, out=tmp_path / "m.edgeml")
+    assert result.manifest["target"]["classes"] == ["ok", "fraud"]
+    holdout = result.metrics["holdout"]
+    assert holdout["recall"] > 0.2 and holdout["f1"] < 0.9  # the F1 of "ok" would be ~0.99
+    predicted = edgeml.load(result.bundle).predict(frame.drop("label"))
+    assert (predicted["prediction"] == "fraud").sum() > 0
+
+
 def test_task_override():
     assert fit_target(pl.Series("y", [0, 1, 2]), task="regression").task == "regression"
 

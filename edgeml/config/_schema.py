@@ -133,6 +133,9 @@ class TrainConfig:
     num_boost_round: int = 2000
     early_stopping_rounds: int = 50
     refit: bool = True
+    # Binary targets: the class to find (whose probability is thresholded, and whose precision,
+    # recall and F1 are reported); None: the yes-like label of a yes/no pair, else the rarer one.
+    positive_class: str | None = None
     # Binary targets: how the decision threshold is chosen on out-of-fold predictions (see
     # parse_decision); None is F1 when the minority class is under 30% of rows, else 0.5.
     decision: str | float | None = None

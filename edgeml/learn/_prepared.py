@@ -166,7 +166,9 @@ def prepare(
     source = dataset.card.sources[0]["uri"] if dataset.card.sources else "data"
     roles = _roles(config, dataset.frame, source)
     frame = dataset.frame
-    target = fit_target(frame[settings.target], task=settings.task, source=source)
+    target = fit_target(
+        frame[settings.target], task=settings.task, source=source, positive=settings.positive_class
+    )
 
     row_filters: list[dict[str, Any]] = []
     labelled = has_label(frame[settings.target], source=source)

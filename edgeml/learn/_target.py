@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,14 +56,29 @@ class TargetEncoding:
 _NONE = object()
 
 
-def fit_target(series: pl.Series, *, task: str = "auto", source: str = "data") -> TargetEncoding:
+def fit_target(
+    series: pl.Series,
+    *,
+    task: str = "auto",
+    source: str = "data",
+    positive: str | None = None,
+    counts: Mapping[Any, int] | None = None,
+) -> TargetEncoding:
     """Detect the task from the target's values (unless given) and fix the class order.
 
     Strings and booleans are classes; integers with at most 10 consecutive values are classes;
-    other numbers are a regression target.
+    other numbers are a regression target. Classes are sorted, except that a binary target's
+    positive class (the second, whose probability the threshold, precision, recall and F1 are
+    about) is ``positive`` when given, else the yes-like label of a yes/no-style pair, else the
+    rarer label: the class a fraud, failure or churn model is built to find. Booleans and 0/1
+    keep True and 1. ``counts``: each label's rows, when ``series`` holds each label only once.
 
     >>> fit_target(pl.Series("y", ["b", "a", "c"])).classes
     ['a', 'b', 'c']
+    >>> fit_target(pl.Series("y", ["ok", "ok", "fraud"])).classes
+    ['ok', 'fraud']
+    >>> fit_target(pl.Series("y", ["Yes", "No", "No"])).classes
+    ['No', 'Yes']
     """
     name = str(series.name)
     values = series.drop_nulls()
@@ -94,9 +110,40 @@ def fit_target(series: pl.Series, *, task: str = "auto", source: str = "data") -
         raise TargetError(
             f"{source}: --task binary needs exactly two classes in {name!r}, found {len(classes)}"
         )
+    if positive is not None and positive not in [str(c) for c in classes]:
+        raise TargetError(
+            f"{source}: positive_class {positive!r} is not a class of target {name!r}; "
+            f"classes: {classes}"
+        )
+    if len(classes) == 2:
+        classes = _binary_order(classes, values, positive, counts)
     return TargetEncoding(
         name=name, task="binary" if len(classes) == 2 else "multiclass", classes=classes
     )
+
+
+# Pairs whose second word is the positive label, whatever their counts (lower case).
+_POLARITY = {("no", "yes"), ("n", "y"), ("false", "true"), ("f", "t"), ("negative", "positive"),
+             ("neg", "pos"), ("off", "on")}  # fmt: skip
+
+
+def _binary_order(
+    classes: list[Any], values: pl.Series, positive: str | None, counts: Mapping[Any, int] | None
+) -> list[Any]:
+    """The two classes as [negative, positive] (``classes`` arrives sorted)."""
+    if positive is not None:
+        return sorted(classes, key=lambda c: str(c) == positive)
+    if not all(isinstance(c, str) for c in classes):
+        return classes  # booleans and numbers: True and 1 are positive
+    if (classes[0].lower(), classes[1].lower()) in _POLARITY:
+        return classes
+    if (classes[1].lower(), classes[0].lower()) in _POLARITY:
+        return classes[::-1]
+    if counts is None:
+        counts = dict(values.value_counts().iter_rows())
+    if counts.get(classes[0], 0) < counts.get(classes[1], 0):
+        return classes[::-1]  # the rarer label is the one to find
+    return classes
 
 
 def has_label(target: pl.Series, *, source: str = "data") -> pl.Series:

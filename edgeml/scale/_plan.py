@@ -239,7 +239,10 @@ def fit_plan(
         if counts is not None
         else sample[target_name]
     )
-    target = fit_target(labels, task=settings.task, source=source.source)
+    target = fit_target(
+        labels, task=settings.task, source=source.source, positive=settings.positive_class,
+        counts=counts,
+    )  # fmt: skip
     y = target.encode(sample[target_name], source=source.source)
     prepared = Prepared(
         frame=sample,
