@@ -7,6 +7,7 @@ import logging
 import socket
 
 import dask
+import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -66,9 +67,9 @@ def test_larger_than_a_worker_trains_and_matches_one_machine(address, tmp_path):
     single = edgeml.train(plain, target="label", out=tmp_path / "one.edgeml", cv_folds=0)
 
     # Both on the same 50,000 unseen rows (AUC standard error there about 0.002). The Dask
-    # model's rounds come from early stopping on a 100,000-row sample, the single machine's
-    # from all rows, so it may stop a little earlier: 0.01 allows that and noise, while a
-    # broken job (wrong plan on a worker, labels misaligned with rows) scores near 0.5.
+    # model keeps its best round on the early-stopping rows within a cap set from the sample,
+    # the single machine early-stops on all rows and refits: 0.01 allows that and noise, while
+    # a broken job (wrong plan on a worker, labels misaligned with rows) scores near 0.5.
     got = edgeml.load(bundle).evaluate(test)["metrics"]["roc_auc"]
     want = edgeml.load(single.bundle).evaluate(test)["metrics"]["roc_auc"]
     assert got > 0.75 and abs(got - want) < 0.01, (got, want)
@@ -123,3 +124,22 @@ def test_config_n_workers_starts_a_local_cluster_for_the_run(tmp_path):
     shown = json.loads(result.stdout)
     assert shown["rows"]["train"] + shown["rows"]["holdout"] == 4_000
     assert any("2 workers, 4 partitions" in note for note in shown["notes"])
+
+
+def test_dask_model_is_cut_at_its_best_round_on_the_early_stopping_rows(address, tmp_path):
+    data = tmp_path / "d.parquet"
+    table(20_000, 3).write_parquet(data, row_group_size=5_000)
+    bundle = tmp_path / "m.edgeml"
+    result = run("train", data, "--target", "label", "--dask", address, "--out", bundle,
+                 "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    spec = edgeml.load(bundle).spec
+    curve = spec.learning_curves["valid"]["binary_logloss"]  # one loss a round
+    note = next(n for n in spec.metrics.notes if "lightgbm.dask" in n)
+    assert f"{len(curve)} rounds (twice the" in note
+    best = int(np.argmin(curve)) + 1
+    assert 1 < best < len(curve)  # the loss turned: the cap let it run past its best
+    assert spec.model.num_iterations == best
+    assert f"cut at the best round {best} on" in note
+    # the decision rule was checked on those rows' predictions (as a streamed run does)
+    assert spec.decision is not None and "reliability" in spec.decision.to_dict()

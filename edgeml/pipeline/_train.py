@@ -199,13 +199,15 @@ def write_trained(
     decision: dict[str, Any],
     rows_used: int,
     target_stats: dict[str, Any],
+    curves: dict[str, dict[str, list[float]]] | None = None,
 ) -> TrainResult:
     """Write the bundle of a model trained outside :func:`train` (on more rows than fit in
     memory: :mod:`edgeml.scale`), in the same format: ``prepared`` holds the rows the plans
     were fitted on (a sample), ``final.train_matrix`` their features (monitoring baselines),
     ``holdout_output`` the model's output on the holdout (already post-processed for a binary
     model, as :func:`train` passes it); ``rows_used`` and ``target_stats`` (``mean`` or
-    ``class_counts``) describe all training rows."""
+    ``class_counts``) describe all training rows; ``curves`` the per-round metrics recorded
+    (the manifest's ``learning_curves``)."""
     settings = prepared.config.train
     built = _manifest(final, prepared, metrics, feature_plan, holdout_output, None)
     binary = prepared.target.task == "binary"
@@ -214,7 +216,7 @@ def write_trained(
         "target": {**built["target"], **target_stats},
         "data_card": {**built["data_card"], "rows_used": rows_used},
         **({"decision": decision, "calibration": post.to_dict()} if binary else {}),
-        "learning_curves": {},
+        "learning_curves": curves or {},
     }
     bundle = Path(settings.out or f"{settings.target}.edgeml")
     files = {"model.txt": final.booster.model_to_string().encode()}

@@ -12,9 +12,14 @@ partitions. Pass 3: each task scores its holdout rows with the final booster. Th
 then written as ``edgeml.train`` writes it.
 
 The number of rounds: LightGBM's Dask training cannot stop early (every worker must run the
-same rounds), so the driver early-stops a model on the sample first and trains that many
-rounds on all rows ([train] early_stopping_rounds = 0: num_boost_round). More rows usually
-support more rounds, so this errs toward fewer.
+same rounds), but it records the metric on an ``eval_set`` after every round. So the driver
+early-stops a model on the sample first, the Dask model runs twice those rounds plus the
+patience on the training rows, with the early-stopping rows (10% of the training rows; the
+latest 10% for a time series) as its eval set, and is cut at its best round
+(:mod:`edgeml.scale._best`), as ``edgeml.train`` keeps an early-stopped model's best iteration.
+lightgbm.dask evaluates on the eval rows held by the worker whose model it returns (about
+``1/workers`` of them). ``[train] early_stopping_rounds = 0``: ``num_boost_round`` rounds on
+all training rows.
 
 Time series (``--time-col`` with ``--entity-col``): pass 0 reads the labelled rows' times and
 row keys and fixes the time split (:mod:`edgeml.scale._series`: the latest rows are the holdout,
@@ -22,6 +27,10 @@ as on one machine); the plans are fitted on a sample of whole entities; pass 2 s
 by entity (:mod:`edgeml.scale._shuffle`: one output partition per input partition, each entity's
 whole history in one of them, sorted by time) and computes the features there with the
 single-machine code; those partitions are kept on the workers for training and pass 3.
+
+A worker lost mid-job: Dask reruns the summarising, preparing and scoring tasks elsewhere;
+LightGBM's training fails at once (its workers are one network) and the run stops with a
+ClusterError naming the scheduler, nothing written (:mod:`edgeml.scale._lost`).
 
 When to reach for it: data larger than one machine's memory, already in files every worker can
 read at the same path (a shared file system or object store mount). Limits: files only; no CV
@@ -54,7 +63,9 @@ from edgeml.config import Config
 from edgeml.learn import fit_booster, lightgbm_params, predict_proba
 from edgeml.pipeline import TrainResult
 from edgeml.prep import Summary, apply_prep, to_matrix
+from edgeml.scale._best import best_round, round_cap
 from edgeml.scale._finish import finish
+from edgeml.scale._lost import NETWORK_MINUTES, lost_job
 from edgeml.scale._plan import (
     SAMPLE_ROWS,
     ChunkRows,
@@ -67,7 +78,7 @@ from edgeml.scale._plan import (
     sample_size,
     valid_share,
 )
-from edgeml.scale._rows import HOLDOUT, split_codes
+from edgeml.scale._rows import HOLDOUT, TRAIN, VALID, split_codes
 from edgeml.scale._series import TimeSplit, time_pairs, time_share
 from edgeml.scale._shuffle import by_entity
 from edgeml.scale._shuffle import prepared as prepared_rows
@@ -99,16 +110,16 @@ def train_dask(
         data, "--dask", config=config, target=target, out=out, options=options
     )
     if address is None:
-        with local_cluster(n_workers or 2) as local:
+        with local_cluster(n_workers or 2) as local, lost_job(local, "the job"):
             return _train(local, source, config, reporter, sample_rows)
-    return _train(address, source, config, reporter, sample_rows)
+    with lost_job(address, "the job"):
+        return _train(address, source, config, reporter, sample_rows)
 
 
 def _train(
     address: str, source: ChunkSource, config: Config, reporter: Reporter, sample_rows: int
 ) -> TrainResult:
     import dask
-    import dask.array as da
     from lightgbm.dask import DaskLGBMRegressor
 
     client = connect(address)
@@ -138,53 +149,102 @@ def _train(
             rows = client.persist(by_entity(jobs, source, slim, len(jobs), prepared_rows))
         else:
             rows = [dask.delayed(_rows, pure=False)(job, source, slim) for job in jobs]
-        prepared = [dask.delayed(_train_part, nout=2)(r) for r in rows]
-        x = da.concatenate([
-            da.from_delayed(p[0], shape=(np.nan, width), dtype=np.float64) for p in prepared
-        ])  # fmt: skip
-        y = da.concatenate([da.from_delayed(p[1], shape=(np.nan,), dtype=np.float64)
-                            for p in prepared])  # fmt: skip
-        reporter.status(f"pass 2: lightgbm.dask, {rounds} rounds on {len(parts)} partitions")
-        params = _params(plan, rounds)
+        settings = config.train
+        stop = bool(settings.early_stopping_rounds)
+        cap = round_cap(rounds, settings) if stop else rounds
+        x, y = _arrays([dask.delayed(_train_part, nout=2)(r, stop) for r in rows], width)
+        fit: dict[str, Any] = {}
+        if stop:
+            valid = _arrays([dask.delayed(_valid_part, nout=2)(r) for r in rows], width)
+            fit = _eval_args(valid)
+        reporter.status(f"pass 2: lightgbm.dask, {cap} rounds on {len(parts)} partitions")
+        params = _params(plan, cap)
         model = DaskLGBMRegressor(client=client, **params)
         # lightgbm.dask waits on the current client and logs to stdout (``--json`` owns it)
-        with client.as_current(), contextlib.redirect_stdout(sys.stderr), _quiet():
+        stage = "pass 2 (lightgbm.dask training)"
+        with lost_job(address, stage), client.as_current(), contextlib.redirect_stdout(
+            sys.stderr
+        ), _quiet():  # fmt: skip
             model.fit(
                 x,
                 y,
                 feature_name=plan.prep.features,
                 categorical_feature=plan.prep.categorical_features,
+                **fit,
             )
-        booster = lgb.Booster(model_str=model.booster_.model_to_string())
+        curves = _curves(model, params["metric"]) if stop else None
+        best = best_round(curves["valid"][params["metric"]]) if curves else cap
+        booster = lgb.Booster(model_str=model.booster_.model_to_string(num_iteration=best))
         reporter.status("pass 3: holdout scored on the workers")
         text = client.scatter(booster.model_to_string(), broadcast=True)
         scored = client.gather(client.compute([
             dask.delayed(_score_part)(r, plan=slim, booster_text=text) for r in rows
         ]))  # fmt: skip
-        del rows, prepared
+        del rows
         workers = len(client.scheduler_info().get("workers", {}))
     finally:
         client.close()
     task = plan.target.task
-    output = np.concatenate([s[0] for s in scored]) if scored else np.empty(0)
-    y_hold = np.concatenate([s[1] for s in scored]) if scored else np.empty(0)
+    output, y_hold = _joined([s[0] for s in scored]), _joined([s[1] for s in scored])
+    valid_out, y_valid = _joined([s[5] for s in scored]), _joined([s[6] for s in scored])
     counts = np.sum([s[2] for s in scored], axis=0)
     trained = int(counts.sum()) if task != "regression" else int(sum(s[3] for s in scored))
+    seconds = time.perf_counter() - started
+    how = (
+        f"{cap} rounds (twice the {rounds} that early stopping chose on {probe_rows} sampled "
+        f"rows, plus {settings.early_stopping_rounds}), cut at the best round {best} on "
+        f"{len(y_valid)} early-stopping rows (Dask training cannot stop early; those rows "
+        "are not refitted)"
+        if stop else f"{rounds} rounds"
+    )  # fmt: skip
     return finish(
         plan,
         booster,
         holdout=(output, y_hold),
-        valid=None,
+        valid=(valid_out, y_valid) if stop and len(y_valid) else None,
         class_counts=counts if task != "regression" else None,
         y_mean=float(sum(s[4] for s in scored) / max(trained, 1)) if task == "regression"
         else None,
         rows={"train": trained, "holdout": len(y_hold)},
         notes=[
             f"trained on Dask ({workers} workers, {len(parts)} partitions) with lightgbm.dask "
-            f"in {time.perf_counter() - started:.0f} s: {rounds} rounds, chosen by early "
-            f"stopping on {probe_rows} sampled rows (Dask training cannot stop early)"
+            f"in {seconds:.0f} s: {how}"
         ],
+        curves=curves,
     )  # fmt: skip
+
+
+def _arrays(parts: list[Any], width: int) -> tuple[Any, Any]:
+    """Dask arrays of the (matrix, labels) pairs of ``parts`` (delayed, row counts unknown)."""
+    import dask.array as da
+
+    x = da.concatenate([da.from_delayed(p[0], shape=(np.nan, width), dtype=np.float64)
+                        for p in parts])  # fmt: skip
+    y = da.concatenate([da.from_delayed(p[1], shape=(np.nan,), dtype=np.float64) for p in parts])
+    return x, y
+
+
+def _eval_args(valid: tuple[Any, Any]) -> dict[str, Any]:
+    """The eval set as ``fit`` takes it: ``eval_X``/``eval_y`` from LightGBM 4.7 on (which
+    deprecates ``eval_set``), ``eval_set`` before."""
+    import inspect
+
+    from lightgbm.dask import DaskLGBMRegressor
+
+    if "eval_X" in inspect.signature(DaskLGBMRegressor.fit).parameters:
+        return {"eval_X": (valid[0],), "eval_y": (valid[1],), "eval_names": ["valid"]}
+    return {"eval_set": [valid], "eval_names": ["valid"]}
+
+
+def _curves(model: Any, metric: str) -> dict[str, dict[str, list[float]]] | None:
+    """The early-stopping rows' metric after every round, as the manifest records curves
+    (None when no worker reported one)."""
+    curve = (getattr(model, "evals_result_", None) or {}).get("valid", {}).get(metric)
+    return {"valid": {metric: [float(v) for v in curve]}} if curve else None
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _summaries(
@@ -277,9 +337,11 @@ def _params(plan: ScaledPlan, rounds: int) -> dict[str, Any]:
     """``lightgbm_params`` as sklearn-API keywords for DaskLGBMRegressor."""
     n_classes = len(plan.target.classes) if plan.target.classes else 1
     params = lightgbm_params(plan.target.task, n_classes, plan.config.train)
-    params.pop("metric", None)
+    # the first metric: the one early stopping reads (a loss)
+    params["metric"] = params["metric"][0]
     params["n_estimators"] = rounds
     params["random_state"] = params.pop("seed", None)
+    params["time_out"] = NETWORK_MINUTES  # see edgeml.scale._lost
     return params
 
 
@@ -335,28 +397,41 @@ def _summarize_part(
     return summary, tally
 
 
-def _train_part(rows: ChunkRows) -> tuple[np.ndarray, np.ndarray]:
-    """The training rows of one partition (every row but the holdout's)."""
-    keep = rows.split != HOLDOUT
+def _train_part(rows: ChunkRows, stop: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The training rows of one partition: every row but the holdout's, and but the
+    early-stopping rows' when they are the eval set (``stop``)."""
+    keep = rows.split == TRAIN if stop else rows.split != HOLDOUT
+    return rows.x[keep], rows.y[keep].astype(np.float64)
+
+
+def _valid_part(rows: ChunkRows) -> tuple[np.ndarray, np.ndarray]:
+    """The early-stopping rows of one partition (the eval set)."""
+    keep = rows.split == VALID
     return rows.x[keep], rows.y[keep].astype(np.float64)
 
 
 def _score_part(
     rows: ChunkRows, *, plan: ScaledPlan, booster_text: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
-    """The holdout rows' model output and labels, and the training rows' target counts."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float, np.ndarray, np.ndarray]:
+    """The holdout rows' model output and labels, the training rows' target counts, and the
+    early-stopping rows' output and labels (the decision threshold is learned on them)."""
     hold = rows.split == HOLDOUT
+    valid = rows.split == VALID
     task = plan.target.task
     n_out = len(plan.target.classes or []) if task != "binary" else 2
-    output = (
-        predict_proba(lgb.Booster(model_str=booster_text), rows.x[hold], task)
-        if hold.any()
-        else np.empty((0, n_out) if task != "regression" else 0)
-    )
+    booster = lgb.Booster(model_str=booster_text)
+
+    def scores(keep: np.ndarray) -> np.ndarray:
+        if keep.any():
+            return predict_proba(booster, rows.x[keep], task)
+        return np.empty((0, n_out) if task != "regression" else 0)
+
+    output = scores(hold)
     y_train = rows.y[~hold]
     n_classes = len(plan.target.classes) if plan.target.classes else 1
     counts = (
         np.bincount(y_train.astype(np.int64), minlength=n_classes)
         if task != "regression" else np.zeros(1, dtype=np.int64)
     )  # fmt: skip
-    return output, rows.y[hold], counts, len(y_train), float(np.sum(y_train))
+    return (output, rows.y[hold], counts, len(y_train), float(np.sum(y_train)), scores(valid),
+            rows.y[valid])  # fmt: skip

@@ -33,6 +33,7 @@ def finish(
     y_mean: float | None,
     rows: dict[str, int],
     notes: list[str],
+    curves: dict[str, dict[str, list[float]]] | None = None,
 ) -> TrainResult:
     """Write the bundle of ``booster``; ``holdout`` and ``valid`` are (model output as
     :func:`edgeml.learn.predict_proba` gives it, target codes); ``class_counts`` or ``y_mean``
@@ -98,6 +99,7 @@ def finish(
         decision=decision,
         rows_used=rows["train"] + rows["holdout"],
         target_stats=stats,
+        curves=curves,
     )
 
 
