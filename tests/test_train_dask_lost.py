@@ -1,6 +1,7 @@
 """A worker process killed (SIGKILL, no mocks) while `edgeml train --dask` trains on a real
 LocalCluster: the run stops with one line naming the scheduler (exit 2) and leaves nothing at
-the output path, or Dask reruns the lost work and the bundle is whole."""
+the output path, or Dask reruns the lost work and the bundle is whole; never a traceback, a
+hang or a partial bundle."""
 
 import logging
 import os
@@ -11,6 +12,7 @@ import time
 
 import pytest
 
+import edgeml
 from tests.scale_data import table
 
 distributed = pytest.importorskip("distributed")
@@ -57,14 +59,18 @@ def test_a_worker_killed_mid_training_stops_cleanly(tmp_path):
         started = time.monotonic()
         out, err = run.communicate(timeout=300)
         waited = time.monotonic() - started
+    assert "Traceback" not in err and not out, err
+    assert waited < 120  # the survivors fail at once (or the lost work is rerun); no hang
+    if run.returncode == 0:  # Dask reran what the dead worker held: the bundle is whole
+        assert edgeml.load(bundle).spec.metrics.holdout["roc_auc"] > 0.7
+        return
     assert run.returncode == 2, err
+    # Which error reaches the driver first is a race, seen both ways: the survivor's LightGBM
+    # socket error ("pass 2 (lightgbm.dask training): lightgbm.dask lost a worker"), or the
+    # scheduler cancelling a task whose inputs died with the worker ("the job was lost
+    # (FutureCancelledError ...)"); either is one line naming the scheduler.
     last = err.strip().splitlines()[-1]
-    # Which error reaches the driver first is a race: the survivor's LightGBM socket error
-    # ("lightgbm.dask lost a worker") or the scheduler cancelling the dead worker's pinned task
-    # ("the job was lost"); both are the one line.
-    assert last.startswith(f"Error: --dask {address}: pass 2 (lightgbm.dask training): "), err
+    assert last.startswith(f"Error: --dask {address}: "), err
     assert last.endswith("; nothing written"), err
-    assert "Traceback" not in err and not out
-    assert waited < 60  # the survivor's LightGBM fails at once; no hang
     assert not bundle.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.parquet", "edgeml.toml"]

@@ -7,9 +7,10 @@ that way: its tasks are one LightGBM network, every worker holding its share of 
 one of them dies, the others' LightGBM fails with a socket error (seen: a worker process killed
 with SIGKILL mid-training, the survivor's ``Socket recv error, Connection reset by peer`` within
 a second) and ``lightgbm.dask`` raises it on the driver, unless the scheduler's cancelling of
-the dead worker's pinned training task gets there first (``FutureCancelledError``, seen too);
-:func:`lost_job` turns either, and a task whose workers kept dying (``KilledWorker``), into a
-:class:`~edgeml.errors.ClusterError`. The
+the dead worker's pinned training task gets there first (``FutureCancelledError``, seen too;
+also seen: the scoring pass cancelled for "lost dependencies" when the kill landed as training
+ended); :func:`lost_job` turns each of these, and a task whose workers kept dying
+(``KilledWorker``), into a :class:`~edgeml.errors.ClusterError`. The
 bundle is written only after training and scoring succeed (and atomically), so nothing is left
 at the output path.
 
