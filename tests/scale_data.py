@@ -1,12 +1,22 @@
 """The synthetic binary problem the training-at-scale tests and benchmarks/bench_train_scale.py
-share: eight numbers and a category, optionally with a wide free-text column."""
+share: eight numbers and a category, optionally with a wide free-text column; and the feature
+plan with every kind of per-entity step that the time-series tests at scale compare."""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 
-__all__ = ["table"]
+from edgeml.spec.feature_plan import (
+    EwmStep,
+    FeaturePlan,
+    GapStep,
+    LagStep,
+    TargetHistoryStep,
+    WindowStep,
+)
+
+__all__ = ["every_series_step", "table"]
 
 
 def table(n: int, seed: int, *, note_bytes: int = 0) -> pl.DataFrame:
@@ -24,3 +34,15 @@ def table(n: int, seed: int, *, note_bytes: int = 0) -> pl.DataFrame:
         notes = pl.int_range(seed, seed + n, eager=True).cast(pl.String) + filler[:note_bytes]
         frame = frame.with_columns(notes.alias("note"))
     return frame
+
+
+def every_series_step(target: str, time: str, entity: str) -> FeaturePlan:
+    """A plan with every kind of per-entity step, on the demo fleet's columns."""
+    steps = [
+        LagStep(columns=["temperature", "vibration"], lags=[1, 3], diff=True),
+        WindowStep(columns=["vibration"], windows=["5", "6h"], stats=["mean", "std", "max"]),
+        EwmStep(columns=["pressure"], halflives=[4.0]),
+        GapStep(),
+        TargetHistoryStep(target=target, lags=[1], windows=["12"], delay=48),
+    ]
+    return FeaturePlan(time_col=time, entity_col=entity, steps=steps)

@@ -20,14 +20,7 @@ from edgeml.scale._dask_train import _slim, _summaries, _timing
 from edgeml.scale._plan import fit_plan, open_run
 from edgeml.scale._series import ROW_KEY
 from edgeml.scale._shuffle import by_entity, featured
-from edgeml.spec.feature_plan import (
-    EwmStep,
-    FeaturePlan,
-    GapStep,
-    LagStep,
-    TargetHistoryStep,
-    WindowStep,
-)
+from tests.scale_data import every_series_step
 from tests.test_train_dask import address  # noqa: F401  (the two-worker LocalCluster fixture)
 
 distributed = pytest.importorskip("distributed")
@@ -69,15 +62,8 @@ def test_features_per_entity_partition_equal_one_machine(address, tmp_path):  # 
         timing = _timing(client, jobs, source, config, [p.rows for p in parts])
         summary, tally = _summaries(client, jobs, source, config, 100_000, 1.0, timing)
         plan = fit_plan(summary, tally, source, config, timing=timing)
-        # Every kind of per-entity step, whatever the selection kept.
-        steps = [
-            LagStep(columns=["temperature", "vibration"], lags=[1, 3], diff=True),
-            WindowStep(columns=["vibration"], windows=["5", "6h"], stats=["mean", "std", "max"]),
-            EwmStep(columns=["pressure"], halflives=[4.0]),
-            GapStep(),
-            TargetHistoryStep(target=TARGET, lags=[1], windows=["12"], delay=48),
-        ]
-        series = FeaturePlan(time_col=TIME, entity_col=ENTITY, steps=steps)
+        # every kind of per-entity step, whatever the selection kept
+        series = every_series_step(TARGET, TIME, ENTITY)
         plan = _slim(dataclasses.replace(plan, features=series))
         frames = client.gather(client.compute(by_entity(jobs, source, plan, 5, featured)))
     finally:

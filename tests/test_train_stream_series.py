@@ -16,14 +16,7 @@ from edgeml.config import Config, load_config
 from edgeml.scale._plan import fit_plan, open_run
 from edgeml.scale._series import ROW_KEY
 from edgeml.scale._stream import featured_chunks, summarize_source, time_split
-from edgeml.spec.feature_plan import (
-    EwmStep,
-    FeaturePlan,
-    GapStep,
-    LagStep,
-    TargetHistoryStep,
-    WindowStep,
-)
+from tests.scale_data import every_series_step
 
 TARGET, TIME, ENTITY = "failure_within_24h", "timestamp", "machine_id"
 CHUNK = 300  # rows a chunk: each machine's ~550 rows span several chunks among 12 machines
@@ -54,14 +47,8 @@ def test_features_carried_across_chunks_equal_one_shot(tmp_path):
     timing = time_split(source, config)
     summary, tally = summarize_source(source, config, 100_000, timing)
     plan = fit_plan(summary, tally, source, config, timing=timing)
-    steps = [  # every kind of per-entity step, whatever the selection kept
-        LagStep(columns=["temperature", "vibration"], lags=[1, 3], diff=True),
-        WindowStep(columns=["vibration"], windows=["5", "6h"], stats=["mean", "std", "max"]),
-        EwmStep(columns=["pressure"], halflives=[4.0]),
-        GapStep(),
-        TargetHistoryStep(target=TARGET, lags=[1], windows=["12"], delay=48),
-    ]
-    series = FeaturePlan(time_col=TIME, entity_col=ENTITY, steps=steps)
+    # every kind of per-entity step, whatever the selection kept
+    series = every_series_step(TARGET, TIME, ENTITY)
     plan = dataclasses.replace(plan, features=series, inputs=list(source.schema))
     chunks = [(frame, keys) for frame, keys, _ in featured_chunks(source, plan)]
     # a chunk boundary inside every entity: each machine has rows in several chunks

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         rounds_from_folds,
     )
     from edgeml.learn._postfit import fit_post
-    from edgeml.learn._prepared import Prepared, entity_feature, prepare, time_feature
+    from edgeml.learn._prepared import Prepared, prepare, series_columns
     from edgeml.learn._sizes import SplitSizes, split_sizes
     from edgeml.learn._split import Splitter
     from edgeml.learn._target import TargetEncoding, Task, fit_target, has_label
@@ -53,8 +53,7 @@ __getattr__, __dir__ = lazy_exports(
         "fit_post": "edgeml.learn._postfit",
         "Prepared": "edgeml.learn._prepared",
         "prepare": "edgeml.learn._prepared",
-        "entity_feature": "edgeml.learn._prepared",
-        "time_feature": "edgeml.learn._prepared",
+        "series_columns": "edgeml.learn._prepared",
         "SplitSizes": "edgeml.learn._sizes",
         "split_sizes": "edgeml.learn._sizes",
         "Splitter": "edgeml.learn._split",
@@ -75,7 +74,6 @@ __all__ = [
     "Task",
     "baseline_of",
     "choose_threshold",
-    "entity_feature",
     "fit_booster",
     "fit_calibration",
     "fit_post",
@@ -87,6 +85,6 @@ __all__ = [
     "predict_proba",
     "prepare",
     "rounds_from_folds",
+    "series_columns",
     "split_sizes",
-    "time_feature",
 ]

@@ -185,12 +185,7 @@ def prepare(
             )
     if settings.time_col:
         frame = frame.sort(settings.time_col, maintain_order=True)
-    decisions: list[dict[str, Any]] = []
-    if settings.time_col:
-        decisions.append(time_feature(frame, settings.time_col))
-    if settings.entity_col:
-        frame, decision = entity_feature(frame, settings.entity_col, config)
-        decisions.append(decision)
+    frame, decisions = series_columns(frame, config)
     y = target.encode(frame[settings.target], source=source)
     splitter = Splitter(
         seed=settings.seed,
@@ -281,12 +276,28 @@ def _roles(config: Config, frame: pl.DataFrame, source: str) -> dict[str, Role]:
     return roles
 
 
-def time_feature(frame: pl.DataFrame, time_col: str) -> dict[str, Any]:
+def series_columns(
+    frame: pl.DataFrame, config: Config
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """What the time and entity columns of ``[train]`` are for the model (see
+    :func:`_time_feature` and :func:`_entity_feature`): the frame (the entity as text where it
+    is a feature) and the decisions to record; one machine and a run at scale decide alike."""
+    settings = config.train
+    decisions: list[dict[str, Any]] = []
+    if settings.time_col:
+        decisions.append(_time_feature(frame, settings.time_col))
+    if settings.entity_col:
+        frame, decision = _entity_feature(frame, settings.entity_col, config)
+        decisions.append(decision)
+    return frame, decisions
+
+
+def _time_feature(frame: pl.DataFrame, time_col: str) -> dict[str, Any]:
     """A date or datetime time column also gives calendar parts (weekday, month, ...) as
     features: seasonality a daily or hourly series needs. Numbers stay out (a counter has no
     calendar).
 
-    >>> time_feature(pl.DataFrame({"t": [1, 2]}), "t")["choice"]
+    >>> _time_feature(pl.DataFrame({"t": [1, 2]}), "t")["choice"]
     False
     """
     temporal = frame[time_col].dtype.is_temporal()
@@ -298,7 +309,7 @@ def time_feature(frame: pl.DataFrame, time_col: str) -> dict[str, Any]:
     return {"what": "time_calendar", "column": time_col, "choice": temporal, "reason": reason}
 
 
-def entity_feature(
+def _entity_feature(
     frame: pl.DataFrame, entity: str, config: Config
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Whether the entity column is a feature, and the frame with it as text if so.
@@ -306,7 +317,7 @@ def entity_feature(
     As text, the prep plan makes it a native categorical even when entities are numbered (a
     machine number has no order); an entity unseen in training then maps to missing.
 
-    >>> frame, decision = entity_feature(pl.DataFrame({"m": [1, 1, 2, 2]}), "m", Config())
+    >>> frame, decision = _entity_feature(pl.DataFrame({"m": [1, 1, 2, 2]}), "m", Config())
     >>> decision["choice"], frame["m"].dtype
     (True, String)
     """

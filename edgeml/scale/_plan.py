@@ -31,10 +31,9 @@ from edgeml.learn import (
     Prepared,
     Splitter,
     TargetEncoding,
-    entity_feature,
     fit_target,
     has_label,
-    time_feature,
+    series_columns,
 )
 from edgeml.prep import (
     SAMPLE_KEY,
@@ -227,12 +226,7 @@ def fit_plan(
     if timing is not None:
         sample = whole_entities(sample, summary.size, str(settings.time_col))
     sample = sample.drop(SAMPLE_KEY)
-    decisions: list[dict[str, Any]] = []
-    if settings.time_col:
-        decisions.append(time_feature(sample, settings.time_col))
-    if settings.entity_col:
-        sample, decision = entity_feature(sample, settings.entity_col, config)
-        decisions.append(decision)
+    sample, decisions = series_columns(sample, config)
     counts = summary.counts.get(target_name)
     labels = (
         pl.Series(target_name, list(counts), dtype=sample[target_name].dtype)
