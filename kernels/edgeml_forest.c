@@ -493,6 +493,23 @@ static void tree_lanes(const edgeml_forest *f, const edgeml_tree_info *t, const 
     }
 }
 
+/* The roots of the group of LANES trees from tree g into n (a short last group of `count`
+ * trees walks its first tree again), *depth the deepest of them; returns the roots' sum. */
+static inline size_t group_roots(const edgeml_tree_info *trees, uint32_t g, uint32_t count,
+                                 uint32_t *n, uint32_t *depth)
+{
+    size_t sum = 0;
+    uint32_t l;
+    *depth = 0;
+    for (l = 0; l < LANES; ++l) {
+        const edgeml_tree_info *t = &trees[g + (l < count ? l : 0)];
+        n[l] = t->root;
+        *depth = t->depth > *depth ? t->depth : *depth;
+        sum += n[l];
+    }
+    return sum;
+}
+
 /* One row (codes[slot * LANES]) through every tree, LANES consecutive trees at a time, in
  * LightGBM's order with their leaf values added as each group ends (see row_trees_narrow); a
  * group stops once its lanes' sum is unchanged (every tree at its leaf), or after its deepest
@@ -506,14 +523,7 @@ static void row_trees(const edgeml_forest *f, const uint32_t *codes, double *acc
     uint32_t T = f->n_trees;
     for (g = 0; g < T; g += LANES) {
         uint32_t count = T - g < LANES ? T - g : LANES;
-        depth = 0;
-        before = 0;
-        for (l = 0; l < LANES; ++l) { /* a short last group walks its first tree again */
-            const edgeml_tree_info *t = &trees[g + (l < count ? l : 0)];
-            n[l] = t->root;
-            depth = t->depth > depth ? t->depth : depth;
-            before += n[l];
-        }
+        before = group_roots(trees, g, count, n, &depth);
         for (d = 0; d < depth; ++d) {
             sum = 0;
             if (f->has_categorical) {
@@ -593,14 +603,7 @@ static void row_trees_compact(const edgeml_forest *f, const uint32_t *codes, dou
     uint32_t T = f->n_trees;
     for (g = 0; g < T; g += LANES) {
         uint32_t count = T - g < LANES ? T - g : LANES;
-        depth = 0;
-        before = 0;
-        for (l = 0; l < LANES; ++l) { /* a short last group walks its first tree again */
-            const edgeml_tree_info *t = &trees[g + (l < count ? l : 0)];
-            n[l] = t->root;
-            depth = t->depth > depth ? t->depth : depth;
-            before += n[l];
-        }
+        before = group_roots(trees, g, count, n, &depth);
         for (d = 0; d < depth; ++d) {
             sum = 0;
             for (l = 0; l < LANES; ++l) {
