@@ -115,6 +115,7 @@ def test_time_series_out_of_order_across_batches_is_refused(fleet, tmp_path):
     result = run("predict", bundle, unsorted, "-o", out, "--batch-rows", 100)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"Error: {unsorted} row 101 (line 102): a reading of")
+    assert result.stderr.rstrip().endswith("or use a larger batch (--batch-rows)")
     assert not out.exists()
 
 

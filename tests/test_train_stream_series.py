@@ -121,6 +121,9 @@ def test_an_entity_back_in_time_across_chunks_is_named_in_one_line(tmp_path):
     assert result.exit_code == 2, result.output
     error = result.stderr.splitlines()[-1]  # after the progress lines, one line
     assert error.startswith(f"Error: {tmp_path / 'd.csv'} row 151: a reading of m 'a' older")
-    assert "time order per entity" in error
+    assert error.endswith(
+        "time order per entity across batches: sort it by t, or use larger "
+        "chunks ([train] chunk_rows)"
+    )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "m.edgeml").exists()

@@ -45,8 +45,9 @@ _KEY, _TIME, _ROW, _HISTORY = "__key", "__time", "__row", "__history"
 class FeatureCarry:
     """Apply ``plan`` to consecutive batches of one stream (see the module docstring)."""
 
-    def __init__(self, plan: FeaturePlan) -> None:
+    def __init__(self, plan: FeaturePlan, *, larger: str = "a larger batch (--batch-rows)") -> None:
         self.plan = plan
+        self.larger = larger  # what a user makes larger when rows are out of order across batches
         rows, span, labels = plan.reach()
         # a row's label history ends labels rows back; one more keeps the row before it
         self.rows, self.span = max(rows, labels + 1), span
@@ -106,7 +107,7 @@ class FeatureCarry:
             raise DataError(
                 f"{where(row)}: a reading{entity} older than one in an earlier batch; "
                 f"time-series input must be in time order per entity across batches: sort it "
-                f"by {self.plan.time_col}, or use a larger batch"
+                f"by {self.plan.time_col}, or use {self.larger}"
             )
 
     def _remember(self, combined: pl.DataFrame) -> None:

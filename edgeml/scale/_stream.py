@@ -164,7 +164,11 @@ def featured_chunks(
     (:class:`edgeml.batch.FeatureCarry`, as ``edgeml predict`` does), which gives exactly the
     one-shot features when every entity's rows come in time order across chunks; a row older
     than one of its entity's rows in an earlier chunk is a DataError naming its file and row."""
-    carry = FeatureCarry(plan.features) if plan.timing is not None else None
+    carry = (
+        FeatureCarry(plan.features, larger="larger chunks ([train] chunk_rows)")
+        if plan.timing is not None
+        else None
+    )
     target = plan.target.name
     for chunk in source.chunks(plan.inputs):
         labelled = has_label(chunk.frame[target], source=chunk.where).to_numpy()
