@@ -192,6 +192,25 @@ def test_informative_new_data_is_promoted_and_the_decision_recorded(tmp_path, da
     assert uris == [str(data["noise"]), str(data["new"])]
 
 
+def test_the_challenger_keeps_the_champions_positive_class(tmp_path):
+    """With neither label yes-like, the rarer one is positive; new rows where the other label is
+    the rarer must not turn the challenger around."""
+    rng = np.random.default_rng(3)
+
+    def rows(n: int, share_ok: float) -> pl.DataFrame:
+        x = rng.normal(size=n)
+        ok = rng.random(n) < share_ok + 0.2 * np.tanh(x)
+        return pl.DataFrame({"x": x, "churn": np.where(ok, "ok", "gone")})
+
+    old, new = tmp_path / "old.csv", tmp_path / "new.csv"
+    rows(600, 0.3).write_csv(old)  # "ok" is the rarer label
+    rows(3000, 0.7).write_csv(new)  # "gone" is the rarer label
+    bundle = champion(tmp_path, old)
+    assert read_manifest(bundle)["target"]["classes"] == ["gone", "ok"]
+    result = retrain(bundle, new, out=tmp_path / "next.edgeml")
+    assert read_manifest(result.challenger)["target"]["classes"] == ["gone", "ok"]
+
+
 def test_a_retrained_challenger_is_retrained_in_turn_on_all_its_data(tmp_path, data):
     reg = registered(tmp_path, champion(tmp_path, data["noise"]))
     retrain("churn", data["new"], registry=reg)

@@ -199,7 +199,13 @@ def _trained_config(manifest: Manifest, champion: Path) -> Config:
                 f"{champion / MANIFEST}: no {key!r} entry; retraining needs the settings and "
                 "data card of the training run (re-train it with this edgeml)"
             )
-    return Config.from_dict(manifest.config, source=f"{champion / MANIFEST} config")
+    config = Config.from_dict(manifest.config, source=f"{champion / MANIFEST} config")
+    classes = manifest.target.classes
+    if manifest.task == "binary" and classes and config.train.positive_class is None:
+        # The challenger finds the champion's positive class even where the new rows make the
+        # other label the rarer one: the two are compared, thresholded and served alike.
+        config = config.with_overrides("train", positive_class=str(classes[1]))
+    return config
 
 
 def _registry_name(bundle: str | Path | None, name: str | None) -> str:
