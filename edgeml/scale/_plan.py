@@ -32,7 +32,6 @@ from edgeml.learn import (
     Splitter,
     TargetEncoding,
     fit_target,
-    has_label,
     series_columns,
 )
 from edgeml.prep import (
@@ -180,10 +179,7 @@ def chunk_summary(
     sample then takes whole entities, see :mod:`edgeml.scale._series`)."""
     settings = config.train
     target = str(settings.target)
-    frame = chunk.frame
-    labelled = has_label(frame[target], source=chunk.where).to_numpy()
-    positions = chunk.keys()[labelled]
-    frame = frame.filter(labelled)
+    frame, positions = chunk.labelled(target)
     if timing is not None:
         codes = timing.codes(clock(frame[str(settings.time_col)], chunk.where), positions)
     else:
@@ -203,7 +199,7 @@ def chunk_summary(
             pl.Series(SAMPLE_KEY, sample_order(positions[keep], settings.seed))
         )
     schema = logical_schema(chunk.frame)
-    tally = Tally(chunk.frame.height, int((~labelled).sum()), int((~keep).sum()))
+    tally = Tally(chunk.frame.height, chunk.frame.height - frame.height, int((~keep).sum()))
     return summarize_frame(frame, schema, size=size, cutoff=cutoff), tally
 
 
@@ -276,9 +272,8 @@ def fit_plan(
 def prepare_chunk(chunk: Chunk, plan: ScaledPlan) -> ChunkRows:
     """One chunk's labelled rows as the model's feature matrix, target codes and split codes;
     training rows outside ``[prep] outliers = "drop"`` fences are left out, as in training."""
-    frame = chunk.frame
-    labelled = has_label(frame[plan.target.name], source=chunk.where).to_numpy()
-    return prepare_rows(frame.filter(labelled), chunk.keys()[labelled], plan, chunk.where)
+    frame, positions = chunk.labelled(plan.target.name)
+    return prepare_rows(frame, positions, plan, chunk.where)
 
 
 def prepare_rows(

@@ -27,7 +27,6 @@ import polars as pl
 
 from edgeml.config import Config
 from edgeml.errors import SchemaError
-from edgeml.learn import has_label
 from edgeml.prep import SAMPLE_KEY
 from edgeml.scale._rows import HOLDOUT, TRAIN, VALID, unit_hash
 from edgeml.scale._source import Chunk
@@ -143,10 +142,8 @@ def time_pairs(chunk: Chunk, config: Config, share: float) -> tuple[np.ndarray, 
     """The first pass of a time-series run: the time and row key of ``chunk``'s labelled rows
     (a uniform ``share`` of them, picked by row key), for :meth:`TimeSplit.fit`."""
     settings = config.train
-    frame = chunk.frame
-    labelled = has_label(frame[str(settings.target)], source=chunk.where).to_numpy()
-    keys = chunk.keys()[labelled]
-    times = clock(frame.filter(labelled)[str(settings.time_col)], chunk.where)
+    frame, keys = chunk.labelled(str(settings.target))
+    times = clock(frame[str(settings.time_col)], chunk.where)
     if share < 1.0:
         kept = unit_hash(keys, settings.seed, 3) < share
         keys, times = keys[kept], times[kept]

@@ -27,7 +27,6 @@ import numpy as np
 import polars as pl
 
 from edgeml.features import apply_features
-from edgeml.learn import has_label
 from edgeml.scale._plan import ChunkRows, ScaledPlan, prepare_rows
 from edgeml.scale._series import ROW_KEY, entity_keys
 from edgeml.scale._source import ChunkSource
@@ -59,9 +58,8 @@ def bucket(job: Job, source: ChunkSource, plan: ScaledPlan, n: int) -> tuple[pl.
     target = plan.target.name
     frames = []
     for chunk in source.part(job[0], job[1], plan.inputs):
-        labelled = has_label(chunk.frame[target], source=chunk.where)
-        keys = chunk.keys()[labelled.to_numpy()]
-        frames.append(chunk.frame.filter(labelled).with_columns(pl.Series(ROW_KEY, keys)))
+        frame, keys = chunk.labelled(target)
+        frames.append(frame.with_columns(pl.Series(ROW_KEY, keys)))
     if not frames:
         return tuple(pl.DataFrame() for _ in range(n))
     return bucket_frame(pl.concat(frames), plan.config.train.entity_col, n)

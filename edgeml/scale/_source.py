@@ -30,6 +30,7 @@ from edgeml.batch import scan
 from edgeml.config import DataConfig
 from edgeml.data import conform, infer_types, logical_schema
 from edgeml.errors import ConfigError, SchemaError, SourceError
+from edgeml.learn import has_label
 
 __all__ = ["Chunk", "ChunkSource", "open_source"]
 
@@ -52,6 +53,11 @@ class Chunk:
         """A uint64 key per row, the same whichever way the file is cut into chunks."""
         rows = np.arange(self.first_row, self.first_row + self.frame.height, dtype=np.uint64)
         return rows | np.uint64(self.file_index << _ROW_BITS)
+
+    def labelled(self, target: str) -> tuple[pl.DataFrame, np.ndarray]:
+        """The rows whose ``target`` is known, and their keys (:meth:`keys`)."""
+        known = has_label(self.frame[target], source=self.where).to_numpy()
+        return self.frame.filter(known), self.keys()[known]
 
 
 @dataclass(frozen=True, kw_only=True)

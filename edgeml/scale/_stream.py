@@ -43,7 +43,7 @@ import polars as pl
 from edgeml.batch import FeatureCarry
 from edgeml.config import Config
 from edgeml.features import apply_features
-from edgeml.learn import fit_booster, has_label, predict_proba
+from edgeml.learn import fit_booster, predict_proba
 from edgeml.pipeline import TrainResult
 from edgeml.prep import Summary
 from edgeml.scale._finish import finish
@@ -171,8 +171,7 @@ def featured_chunks(
     )
     target = plan.target.name
     for chunk in source.chunks(plan.inputs):
-        labelled = has_label(chunk.frame[target], source=chunk.where).to_numpy()
-        frame, positions = chunk.frame.filter(labelled), chunk.keys()[labelled]
+        frame, positions = chunk.labelled(target)
         if plan.features.selected:
             y = plan.target.encode(frame[target], source=chunk.where).astype(np.float64)
             if carry is not None:
