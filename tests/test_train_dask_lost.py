@@ -59,12 +59,13 @@ def test_a_worker_killed_mid_training_stops_cleanly(tmp_path):
         started = time.monotonic()
         out, err = run.communicate(timeout=300)
         waited = time.monotonic() - started
-    assert "Traceback" not in err and not out, err
+    assert "Traceback" not in err, err
     assert waited < 120  # the survivors fail at once (or the lost work is rerun); no hang
     if run.returncode == 0:  # Dask reran what the dead worker held: the bundle is whole
+        assert f"bundle: {bundle}" in out
         assert edgeml.load(bundle).spec.metrics.holdout["roc_auc"] > 0.7
         return
-    assert run.returncode == 2, err
+    assert run.returncode == 2 and not out, err
     # Which error reaches the driver first is a race, seen both ways: the survivor's LightGBM
     # socket error ("pass 2 (lightgbm.dask training): lightgbm.dask lost a worker"), or the
     # scheduler cancelling a task whose inputs died with the worker ("the job was lost
