@@ -24,6 +24,9 @@
 
 #define LANES EDGEML_FOREST_LANES
 #define QS_VALUE(f, i) EDGEML_LEAF(f, qs_values, qs_values32, i)
+#ifndef QS_LINEAR
+#define QS_LINEAR 32u /* at most this many thresholds: counted by compares, not searched */
+#endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(EDGEML_NO_SIMD)
 #define EDGEML_QS_AVX2 1
@@ -154,8 +157,14 @@ AVX2 static __m256i narrow(__m256i a, __m256i b)
 AVX2 static __m256i count_below8(const double *t, uint32_t n, __m256d x0, __m256d x1)
 {
     __m256i at0 = _mm256_setzero_si256(), at1 = _mm256_setzero_si256();
-    if (n == 0) {
-        return at0;
+    uint32_t i;
+    if (n <= QS_LINEAR) { /* few thresholds: count them all, no chain of dependent gathers */
+        for (i = 0; i < n; ++i) {
+            __m256d ti = _mm256_broadcast_sd(t + i);
+            at0 = _mm256_sub_epi64(at0, _mm256_castpd_si256(_mm256_cmp_pd(ti, x0, _CMP_LT_OQ)));
+            at1 = _mm256_sub_epi64(at1, _mm256_castpd_si256(_mm256_cmp_pd(ti, x1, _CMP_LT_OQ)));
+        }
+        return narrow(at0, at1);
     }
     while (n > 1) {
         uint32_t half = n >> 1;
@@ -200,14 +209,20 @@ AVX2 static void codes_lanes(const edgeml_forest *f, const double *x, size_t row
         for (end = s; end < S && f->slots[2 * end] == feature; ++end) {
         }
         for (r = 0; r < rows; r += LANES) {
-            double in[LANES];
             __m256d v0, v1, nan0, nan1;
             __m256i bin, nan, zero, no_code = _mm256_set1_epi32((int)f->no_code);
-            for (l = 0; l < LANES; ++l) {
-                in[l] = r + l < rows ? x[(r + l) * F + feature] : 0.0;
+            if (r + LANES <= rows) { /* a vector from 4 loads: no store to forward from */
+                const double *in = x + r * F + feature;
+                v0 = dense4(_mm256_set_pd(in[3 * F], in[2 * F], in[F], in[0]));
+                v1 = dense4(_mm256_set_pd(in[7 * F], in[6 * F], in[5 * F], in[4 * F]));
+            } else {
+                double in[LANES];
+                for (l = 0; l < LANES; ++l) {
+                    in[l] = r + l < rows ? x[(r + l) * F + feature] : 0.0;
+                }
+                v0 = dense4(_mm256_loadu_pd(in));
+                v1 = dense4(_mm256_loadu_pd(in + 4));
             }
-            v0 = dense4(_mm256_loadu_pd(in));
-            v1 = dense4(_mm256_loadu_pd(in + 4));
             nan0 = _mm256_cmp_pd(v0, v0, _CMP_UNORD_Q);
             nan1 = _mm256_cmp_pd(v1, v1, _CMP_UNORD_Q);
             nan = narrow(_mm256_castpd_si256(nan0), _mm256_castpd_si256(nan1));
