@@ -97,8 +97,11 @@ static int check_thresholds(const edgeml_forest *f, size_t *where)
         }
     }
     for (j = 0; j < f->n_slots; ++j) {
-        if (f->slots[2 * j] >= f->n_features || f->slots[2 * j + 1] > EDGEML_SLOT_CATEGORY ||
-            (short_codes(f) && f->slots[2 * j + 1] == EDGEML_SLOT_CATEGORY) ||
+        uint32_t variant = f->slots[2 * j + 1], at = EDGEML_SLOT_SET_WORDS(variant);
+        int set = EDGEML_SLOT_KIND(variant) == EDGEML_SLOT_IN_SET;
+        if (f->slots[2 * j] >= f->n_features || (variant > EDGEML_SLOT_CATEGORY && !set) ||
+            (set && (at >= f->n_words || f->words[at] > f->n_words - at - 1u)) ||
+            (short_codes(f) && variant == EDGEML_SLOT_CATEGORY) ||
             (f->nodes != NULL && (uint64_t)j * LANES >= EDGEML_COMPACT_LEAF) ||
             (f->narrow != NULL && j > 0xFFu)) { /* a narrow node's slot is one byte */
             *where = j;
@@ -269,8 +272,9 @@ static int lay_out(const unsigned char *p, size_t size, edgeml_forest *out)
     if (total != size) {
         return EDGEML_FOREST_TRUNCATED;
     }
-    /* Only categorical nodes own bitset words (a LightGBM category set is never empty). */
-    f.has_categorical = f.n_words > 0;
+    /* Only categorical nodes (wide layout) and category-set slots own bitset words; a walk
+     * that steps categorical nodes costs only speed on a forest without them. */
+    f.has_categorical = f.n_words > 0 && f.cat != NULL;
     *out = f;
     return EDGEML_FOREST_OK;
 }
@@ -354,15 +358,16 @@ static uint32_t slot_code(const edgeml_forest *f, uint32_t variant, double v, ui
 {
     int nan = v != v, zero = v == 0.0;
     uint32_t code;
-    switch (variant) {
+    switch (EDGEML_SLOT_KIND(variant)) {
     case EDGEML_SLOT_NONE: code = nan ? zero_bin : bin; break;
     case EDGEML_SLOT_NAN_LEFT: code = nan ? 0 : bin; break;
     case EDGEML_SLOT_NAN_RIGHT: code = nan ? f->no_code : bin; break;
     case EDGEML_SLOT_ZERO_LEFT: code = nan || zero ? 0 : bin; break;
     case EDGEML_SLOT_ZERO_RIGHT: code = nan || zero ? f->no_code : bin; break;
-    default: /* category: LightGBM's (int)x, negative and NaN go right */
-        code = v > -1.0 && v < 2147483648.0 ? (uint32_t)(int32_t)v : NO_CODE;
+    case EDGEML_SLOT_CATEGORY: /* LightGBM's (int)x, negative and NaN go right */
+        code = edgeml_category(v);
         break;
+    default: code = edgeml_set_code(f->words, variant, v); break;
     }
     return f->nodes != NULL ? code << 16 : code;
 }

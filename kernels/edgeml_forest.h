@@ -42,8 +42,32 @@ enum edgeml_slot_variant {
     EDGEML_SLOT_NAN_RIGHT = 2,  /* missing type NaN, NaN goes right */
     EDGEML_SLOT_ZERO_LEFT = 3,  /* missing type Zero: 0 and NaN go left */
     EDGEML_SLOT_ZERO_RIGHT = 4, /* missing type Zero: 0 and NaN go right */
-    EDGEML_SLOT_CATEGORY = 5    /* categorical: the category, UINT32_MAX for none */
+    EDGEML_SLOT_CATEGORY = 5,   /* categorical: the category, UINT32_MAX for none */
+    EDGEML_SLOT_IN_SET = 6      /* a category set, see below: 0 in the set, 1 not */
 };
+
+/* A categorical split reads an EDGEML_SLOT_IN_SET slot: its variant's low byte is 6 and its
+ * high 24 bits the offset of the set in words[]: words[offset] is the set's count of words n,
+ * words[offset + 1 .. offset + n] its bitset. The code is 0 when the category (as for
+ * EDGEML_SLOT_CATEGORY) is in the set, else 1, so the split is the numeric node "code > 0 goes
+ * right" and categorical models take the compact, narrow and QuickScorer layouts. */
+#define EDGEML_SLOT_KIND(variant) ((variant) & 0xFFu)
+#define EDGEML_SLOT_SET_WORDS(variant) ((variant) >> 8)
+
+/* LightGBM's category of v ((int)v; NaN, v <= -1 and v >= 2^31: none, UINT32_MAX). */
+static inline uint32_t edgeml_category(double v)
+{
+    return v > -1.0 && v < 2147483648.0 ? (uint32_t)(int32_t)v : UINT32_MAX;
+}
+
+/* The code of v in a category-set slot of `variant` (checked at open): 0 in the set, else 1. */
+static inline uint32_t edgeml_set_code(const uint32_t *words, uint32_t variant, double v)
+{
+    const uint32_t *set = words + EDGEML_SLOT_SET_WORDS(variant);
+    uint32_t category = edgeml_category(v);
+    return category / 32u < set[0] && (set[1u + category / 32u] >> (category & 31u)) & 1u ? 0u
+                                                                                          : 1u;
+}
 
 /* Output transforms (LightGBM's ConvertOutput). */
 enum edgeml_link {

@@ -86,18 +86,22 @@ static int qs_offsets(const uint32_t *start, uint32_t n, uint32_t total, size_t 
 int edgeml_qs_check(const edgeml_forest *f, size_t *where)
 {
     uint32_t s, t, j, c;
-    if (f->n_words != 0 || !qs_offsets(f->qs_slot_start, f->n_slots, f->qs_entries, where) ||
+    if (!qs_offsets(f->qs_slot_start, f->n_slots, f->qs_entries, where) ||
         !qs_offsets(f->qs_bound_start, f->n_slots, f->qs_bounds, where) ||
         !qs_offsets(f->qs_leaf_start, f->n_trees, f->qs_leaves, where)) {
         return EDGEML_FOREST_BAD_QS;
     }
     for (s = 0; s < f->n_slots; ++s) {
-        /* slot s has a bound per code 0..count (count: its feature's thresholds), each inside
-         * the slot's own entries, so a code can never index past the slot */
+        /* slot s has a bound per code 0..count (count: its feature's thresholds, 1 for a
+         * category set), each inside the slot's own entries, so a code can never index past
+         * the slot; a categorical node's own bitset test has no QuickScorer rule */
         uint32_t feature = f->slots[2 * s], a = f->qs_slot_start[s], b = f->qs_slot_start[s + 1];
-        uint32_t count = f->feature_start[feature + 1] - f->feature_start[feature];
+        uint32_t kind = EDGEML_SLOT_KIND(f->slots[2 * s + 1]);
+        uint32_t count = kind == EDGEML_SLOT_IN_SET
+                             ? 1u
+                             : f->feature_start[feature + 1] - f->feature_start[feature];
         uint32_t first = f->qs_bound_start[s];
-        if (f->qs_bound_start[s + 1] - first != count + 1u) {
+        if (kind == EDGEML_SLOT_CATEGORY || f->qs_bound_start[s + 1] - first != count + 1u) {
             *where = s;
             return EDGEML_FOREST_BAD_QS;
         }

@@ -243,14 +243,13 @@ AVX2 static void codes_lanes(const edgeml_forest *f, const double *x, size_t row
                 case EDGEML_SLOT_ZERO_RIGHT:
                     code = _mm256_blendv_epi8(bin, no_code, missing);
                     break;
-                default: { /* category (no QuickScorer model has one): slot_code's rule */
+                default: { /* a category set (QuickScorer forests have no other) */
                     double d[LANES];
                     uint32_t c[LANES];
                     _mm256_storeu_pd(d, v0);
                     _mm256_storeu_pd(d + 4, v1);
                     for (l = 0; l < LANES; ++l) {
-                        c[l] = d[l] > -1.0 && d[l] < 2147483648.0 ? (uint32_t)(int32_t)d[l]
-                                                                  : UINT32_MAX;
+                        c[l] = edgeml_set_code(f->words, f->slots[2 * k + 1], d[l]);
                     }
                     code = _mm256_loadu_si256((const __m256i *)(const void *)c);
                     break;

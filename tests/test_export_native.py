@@ -18,9 +18,16 @@ import edgeml.runtime
 from edgeml.bundle import read_bundle_files
 from edgeml.cli import cli
 from edgeml.compile import _native_tables, export
-from edgeml.compile._forest import parse_model
+from edgeml.compile._forest import Forest, parse_model
 from edgeml.compile._native import core_library
-from edgeml.compile._native_tables import LEAF, forest_blob, forest_tables, pack
+from edgeml.compile._native_tables import (
+    IN_SET,
+    LEAF,
+    Tables,
+    forest_blob,
+    forest_tables,
+    pack,
+)
 from edgeml.compile._parity import adversarial_matrix, input_probes
 from edgeml.errors import ExportError, ParityError
 from edgeml.runtime._native_backend import NativeBackend, open_core
@@ -110,12 +117,25 @@ MODELS = {
 }
 
 
-@pytest.mark.parametrize("layout", ["wide", "compact"])
+def laid_out(forest: Forest, layout: str) -> Tables:
+    """The forest's tables in ``layout``: ``wide`` (categorical nodes test their own bitsets),
+    ``sets`` (they read category-set slots) or ``compact`` (a forest without categories)."""
+    tables = forest_tables(forest, category_sets=layout != "wide")
+    split = any((tree.decision_type & 1).any() for tree in forest.trees)
+    assert split == (len(tables.words) > 0)  # (a random forest here never splits it)
+    assert tables.compact == (layout != "wide" or not split)
+    return tables
+
+
+LAYOUTS = ["wide", "sets", "compact"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_engine_equals_booster_predict_bit_for_bit(core, name, layout):
-    booster = lightgbm_model(MODELS[name], categorical=layout == "wide")
+    booster = lightgbm_model(MODELS[name], categorical=layout != "compact")
     forest = parse_model(booster.model_to_string())
-    assert forest_tables(forest).compact or layout == "wide"  # wide when a category is split
+    blob = pack(laid_out(forest, layout))
     base = np.random.default_rng(2).normal(size=(40, 4))
     rows = np.vstack([
         base, adversarial_matrix(booster, base, categorical={3}),
@@ -123,7 +143,7 @@ def test_engine_equals_booster_predict_bit_for_bit(core, name, layout):
     ])  # fmt: skip
     truth = booster.predict(rows)
     for threads in (1, 2):
-        engine = NativeBackend(core, forest_blob(forest), threads=threads, source=name)
+        engine = NativeBackend(core, blob, threads=threads, source=name)
         assert np.array_equal(engine.predict(rows).reshape(truth.shape), truth)
     one = np.array([engine.predict_one(row) for row in rows[:50]])
     assert np.array_equal(one.reshape(truth[:50].shape), truth[:50])
@@ -165,13 +185,12 @@ def test_linear_trees_are_refused_naming_the_tree():
         parse_model(booster.model_to_string())
 
 
-@pytest.fixture(scope="module", params=["wide", "compact"])
+@pytest.fixture(scope="module", params=LAYOUTS)
 def small_blob(request: pytest.FixtureRequest) -> bytes:
-    wide = request.param == "wide"  # 10 rounds split the category: the wide layout
-    booster = lightgbm_model({"objective": "binary"}, rounds=10 if wide else 3, categorical=wide)
-    forest = parse_model(booster.model_to_string())
-    assert forest_tables(forest).compact != wide
-    return forest_blob(forest)
+    categorical = request.param != "compact"  # 10 rounds split the category
+    booster = lightgbm_model({"objective": "binary"}, rounds=10 if categorical else 3,
+                             categorical=categorical)  # fmt: skip
+    return pack(laid_out(parse_model(booster.model_to_string()), request.param))
 
 
 @settings(
@@ -191,11 +210,10 @@ def test_a_corrupted_or_truncated_blob_is_refused_never_read_out_of_range(core, 
         NativeBackend(core, bytes(blob), source="fuzzed")
 
 
-@pytest.mark.parametrize("categorical", [True, False])
-def test_a_blob_with_a_valid_checksum_but_bad_indices_is_refused(core, categorical):
-    booster = lightgbm_model({"objective": "binary"}, rounds=10, categorical=categorical)
-    tables = forest_tables(parse_model(booster.model_to_string()))
-    assert tables.compact != categorical
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_blob_with_a_valid_checksum_but_bad_indices_is_refused(core, layout):
+    booster = lightgbm_model({"objective": "binary"}, rounds=10, categorical=layout != "compact")
+    tables = laid_out(parse_model(booster.model_to_string()), layout)
     internal = int(np.flatnonzero(tables.nodes[:, 0] != LEAF)[-1])
     bad = tables.nodes.copy()
     bad[internal, 2] = len(bad) - 1  # its right child (left + 1) would be past the end
@@ -210,6 +228,18 @@ def test_a_blob_with_a_valid_checksum_but_bad_indices_is_refused(core, categoric
         bad[0, 1] = 5
         with pytest.raises(ExportError, match="corrupted slot 0"):
             NativeBackend(core, pack(replace(tables, slots=bad)), source="compact category")
+    if layout == "sets":  # a set (its count of words, then the words) lies inside words[]
+        at = int(np.flatnonzero(tables.slots[:, 1] & 0xFF == IN_SET)[-1])
+        last = len(tables.words) - 1
+        bad = tables.slots.copy()
+        bad[at, 1] = IN_SET | last << 8  # a set counted at the last word: its one word is past
+        words = tables.words.copy()
+        words[last] = 1
+        with pytest.raises(ExportError, match=f"corrupted slot {at}"):
+            NativeBackend(core, pack(replace(tables, slots=bad, words=words)), source="set")
+        bad[at, 1] = IN_SET | (last + 1) << 8  # the set's offset itself past the end
+        with pytest.raises(ExportError, match=f"corrupted slot {at}"):
+            NativeBackend(core, pack(replace(tables, slots=bad)), source="set offset")
 
 
 def test_a_blob_of_the_previous_layout_is_refused_by_version(core, monkeypatch):

@@ -17,8 +17,10 @@ from edgeml.compile._forest import parse_model
 from edgeml.compile._native import core_library
 from edgeml.compile._native_tables import (
     HEADER_SIZE,
+    MANY_SETS,
     NARROW_DELTA,
     NARROW_SLOTS,
+    NO_CAT,
     Tables,
     forest_tables,
     pack,
@@ -114,7 +116,8 @@ def test_forests_that_do_not_fit_fall_back_and_stay_exact(core, shape):
         booster, features = many_slots(), 300
     else:
         booster, features = lightgbm_model({"objective": "binary"}, rounds=10), 4
-    tables = forest_tables(parse_model(booster.model_to_string()))
+    forest = parse_model(booster.model_to_string())  # categorical: forced wide (see below)
+    tables = forest_tables(forest, category_sets=False if shape == "categorical" else None)
     assert not tables.narrow and tables.compact == (shape != "categorical")
     if shape == "many slots":
         assert len(tables.slots) > NARROW_SLOTS
@@ -130,6 +133,26 @@ def test_forests_that_do_not_fit_fall_back_and_stay_exact(core, shape):
             pack(replace(tables, narrow=True))
     else:
         assert pack(replace(tables, narrow=True)) == blob
+
+
+def test_a_forest_of_many_category_sets_keeps_them_in_its_nodes(core):
+    """More distinct category sets than MANY_SETS and 4 per tree: a row would look each up
+    while its codes are computed, so the nodes test them where rows reach them (wide)."""
+    rng = np.random.default_rng(7)
+    x = np.column_stack([rng.integers(0, 400, 6000), rng.normal(size=6000)])
+    y = np.sin(x[:, 0]) + x[:, 1]
+    params = {"verbosity": -1, "num_leaves": 63, "min_data_per_group": 2, "cat_smooth": 1,
+              "max_cat_threshold": 200, "num_threads": 1}  # fmt: skip
+    data = lgb.Dataset(x, y, categorical_feature=[0], params={"verbosity": -1})
+    booster = lgb.train(params, data, 20)
+    forest = parse_model(booster.model_to_string())
+    sets = forest_tables(forest, category_sets=True)
+    assert len(sets.slots) > max(MANY_SETS, 4 * len(forest.trees))
+    tables = forest_tables(forest)
+    assert not tables.compact and tables.nodes[:, 3].min() != NO_CAT
+    rows = np.vstack([x[:200], adversarial_matrix(booster, x[:200], categorical={0})])
+    assert_exact(core, booster, rows, pack(tables), "many sets")
+    assert_exact(core, booster, rows, pack(sets), "many sets as slots")
 
 
 def test_a_wide_tree_left_child_is_more_than_a_byte_away():

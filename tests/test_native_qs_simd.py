@@ -170,18 +170,26 @@ def test_the_choice_times_the_lanes_and_records_them(core):
     assert bool(chosen.qs_use & QS_BATCH) == (info["batch"] == "quickscorer")
 
 
-def test_categorical_models_keep_their_batches_on_the_walk(core):
-    # a category set is not a prefix of sorted thresholds: no QuickScorer section, so no lanes;
-    # asking for them changes nothing and the walk stays exact
+def test_categorical_models_run_their_category_sets_in_lanes(core):
+    # a categorical split reads its category set's slot (code 0 in the set, 1 not): one
+    # threshold, so QuickScorer's prefix rule holds and the lanes compute the set's codes
     booster = lightgbm_model({"objective": "multiclass", "num_class": 3}, rounds=10)
-    tables = forest_tables(parse_model(booster.model_to_string()))
-    assert tables.qs is None
-    engine = NativeBackend(core, pack(tables), source="categorical")
-    assert not engine.set_algorithm(row="walk", batch="quickscorer")
+    forest = parse_model(booster.model_to_string())
     rows = np.random.default_rng(4).normal(size=(77, 4))
     rows[:, 3] = np.random.default_rng(5).integers(-2, 80, 77)
     rows[::5] = np.nan
-    assert np.array_equal(engine.predict(rows), booster.predict(rows))
+    rows = np.vstack([rows, probe_rows(booster, 4, categorical={3})])
+    truth = booster.predict(rows)
+    engine = NativeBackend(core, pack(forest_tables(forest)), source="category sets")
+    for batch in ("walk", "quickscorer"):
+        assert engine.set_algorithm(row="walk", batch=batch)
+        assert np.array_equal(engine.predict(rows), truth), batch
+    # categorical nodes that test their own bitsets (the wide layout): no section, no lanes
+    wide = forest_tables(forest, category_sets=False)
+    assert wide.qs is None
+    engine = NativeBackend(core, pack(wide), source="categorical")
+    assert not engine.set_algorithm(row="walk", batch="quickscorer")
+    assert np.array_equal(engine.predict(rows), truth)
 
 
 def test_without_lanes_quickscorer_batches_walk(core, tmp_path):

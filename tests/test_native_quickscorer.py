@@ -55,12 +55,15 @@ def assert_all_equal(core, booster: lgb.Booster, rows: np.ndarray) -> None:
         assert np.array_equal(values, truth), name
 
 
-def probe_rows(booster: lgb.Booster, n_features: int, seed: int = 2) -> np.ndarray:
-    """Random rows, every threshold and its neighbours, NaN, 0, ±inf, huge and tiny values."""
+def probe_rows(
+    booster: lgb.Booster, n_features: int, seed: int = 2, categorical: set[int] | None = None
+) -> np.ndarray:
+    """Random rows, every threshold and its neighbours, NaN, 0, ±inf, huge and tiny values
+    (and, for ``categorical`` columns, every category and the values around them)."""
     forest = parse_model(booster.model_to_string())
     base = np.random.default_rng(seed).normal(size=(40, n_features))
     special = np.array([np.nan, 0.0, -0.0, np.inf, -np.inf, 1e300, -1e300, 1e-36, -1e-36, -1.0])
-    rows = [base, adversarial_matrix(booster, base, categorical=set()),
+    rows = [base, adversarial_matrix(booster, base, categorical=categorical or set()),
             input_probes(base, forest.split_features(), n_features)]  # fmt: skip
     rows.append(np.repeat(special[:, None], n_features, axis=1))
     return np.vstack(rows)
@@ -112,9 +115,13 @@ def test_sixty_four_leaves_take_quickscorer_and_more_do_not(core):
     assert engine.set_algorithm(row="walk", batch="walk")
 
 
-def test_categorical_splits_stay_on_the_walk(core):
+def test_categorical_splits_read_as_category_sets_take_quickscorer(core):
     booster = lightgbm_model({"objective": "binary"}, rounds=10, categorical=True)
-    assert forest_tables(parse_model(booster.model_to_string())).qs is None
+    forest = parse_model(booster.model_to_string())
+    assert forest_tables(forest).qs is not None
+    assert_all_equal(core, booster, probe_rows(booster, 4, categorical={3}))
+    # categorical nodes that test their own bitsets (the wide layout) have no QuickScorer rule
+    assert forest_tables(forest, category_sets=False).qs is None
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -124,10 +131,15 @@ def test_categorical_splits_stay_on_the_walk(core):
     rounds=st.integers(1, 8),
     missing=st.sampled_from(["nan", "zero", "none"]),
     classes=st.sampled_from([1, 3]),
+    categorical=st.booleans(),
 )
-def test_every_executor_agrees_on_random_models(core, seed, leaves, rounds, missing, classes):
+def test_every_executor_agrees_on_random_models(
+    core, seed, leaves, rounds, missing, classes, categorical
+):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(400, 4)) * rng.choice([1.0, 100.0], 4)
+    if categorical:  # column 2: categories 0..39, LightGBM splits them by sets
+        x[:, 2] = rng.integers(0, 40, len(x))
     x[rng.random(x.shape) < 0.15] = np.nan
     x[rng.random(x.shape) < 0.15] = 0.0
     signal = np.nan_to_num(x[:, 0]) - np.nan_to_num(x[:, 1]) * (x[:, 2] == 0)
@@ -138,8 +150,10 @@ def test_every_executor_agrees_on_random_models(core, seed, leaves, rounds, miss
         y = np.digitize(signal, np.quantile(signal, [0.33, 0.66])).astype(float)
     else:
         y = signal
-    booster = lgb.train(params, lgb.Dataset(x, y), rounds)
-    rows = probe_rows(booster, 4, seed)
+    data = lgb.Dataset(x, y, categorical_feature=[2] if categorical else [],
+                       params={"verbosity": -1, "min_data_per_group": 3})  # fmt: skip
+    booster = lgb.train({**params, "min_data_per_group": 3, "cat_smooth": 1}, data, rounds)
+    rows = probe_rows(booster, 4, seed, categorical={2} if categorical else None)
     assert_all_equal(core, booster, rows)
 
 

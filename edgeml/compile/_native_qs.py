@@ -6,8 +6,9 @@ engine already maps each row to one integer code per slot, and a node goes right
 slot's code is above its threshold index ``k``, so a slot's false nodes are a prefix of its
 nodes sorted by ``k``: ``bound[slot][code]`` gives the prefix's end, and no node is compared.
 
-Only for forests the walk lays out without categorical splits and whose trees have at most 64
-leaves (one uint64 per tree); other forests get no section and are always walked.
+Only for forests whose categorical splits read category-set slots (codes 0 and 1, one
+threshold) and whose trees have at most 64 leaves (one uint64 per tree); other forests get no
+section and are always walked.
 
 >>> import lightgbm as lgb
 >>> x = np.random.default_rng(0).normal(size=(200, 2))
@@ -58,13 +59,12 @@ def quickscorer(
     node_slots: list[np.ndarray],
     node_ks: list[np.ndarray],
     counts: np.ndarray,
-    slot_features: np.ndarray,
 ) -> QuickScorer | None:
     """The section for ``forest``, or None where it cannot apply (a tree above 64 leaves).
 
     ``node_slots[t][i]``/``node_ks[t][i]``: the slot and threshold index of LightGBM node ``i``
-    of tree ``t`` (as the walk's tables have them); ``counts``: thresholds per feature;
-    ``slot_features``: each slot's feature.
+    of tree ``t`` (as the walk's tables have them); ``counts``: each slot's highest code below
+    the no-code value (its feature's count of thresholds; 1 for a category set).
     """
     if any(tree.num_leaves > MAX_LEAVES for tree in forest.trees):
         return None
@@ -88,9 +88,9 @@ def quickscorer(
     # that a tree's entries of one k are adjacent only when they must be)
     order = np.lexsort((trees, ks, slots))
     slots, ks, trees, masks = slots[order], ks[order], trees[order], masks[order]
-    n_slots = len(slot_features)
+    n_slots = len(counts)
     slot_start = np.searchsorted(slots, np.arange(n_slots + 1), side="left")
-    per_slot = counts[slot_features].astype(np.int64) + 1  # a bound per code 0..count
+    per_slot = counts.astype(np.int64) + 1  # a bound per code 0..count
     bound_start = np.concatenate([[0], np.cumsum(per_slot)])
     bound = np.empty(int(bound_start[-1]), dtype=np.int64)
     for s in range(n_slots):
