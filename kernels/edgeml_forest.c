@@ -352,9 +352,10 @@ static double dense(double v) { return v >= -K_ZERO && v <= K_ZERO ? 0.0 : v; }
 
 /* The code of a slot of `variant` for value v (after dense()) whose count of thresholds below
  * is bin (unused for NaN); zero_bin is the count below 0.0 (what NaN reads as for missing
- * type None). Compact forests keep codes shifted left by 16 (see the header). */
+ * type None), shifted left by `shift`: 16 where a compare takes the whole node word (compact
+ * forests, see the header, and a narrow forest's single rows, see row_trees_narrow), else 0. */
 static uint32_t slot_code(const edgeml_forest *f, uint32_t variant, double v, uint32_t bin,
-                          uint32_t zero_bin)
+                          uint32_t zero_bin, uint32_t shift)
 {
     int nan = v != v, zero = v == 0.0;
     uint32_t code;
@@ -369,13 +370,17 @@ static uint32_t slot_code(const edgeml_forest *f, uint32_t variant, double v, ui
         break;
     default: code = edgeml_set_code(f->words, variant, v); break;
     }
-    return f->nodes != NULL ? code << 16 : code;
+    return code << shift;
 }
 
+/* The shift of the codes batches and QuickScorer read (see slot_code). */
+static uint32_t code_shift(const edgeml_forest *f) { return f->nodes != NULL ? 16u : 0u; }
+
 /* The codes of one row's slots, written to codes[slot * stride] (stride LANES: the row's lane
- * of its group; 1: a single row's dense codes for the narrow walk); slots are sorted by
- * feature: one search per feature. */
-static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes, size_t stride)
+ * of its group; 1: a single row's dense codes for the narrow walk), shifted left by `shift`
+ * (see slot_code); slots are sorted by feature: one search per feature. */
+static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes, size_t stride,
+                      uint32_t shift)
 {
     uint32_t s, feature = UINT32_MAX, bin = 0, zero_bin = 0;
     double v = 0.0;
@@ -390,7 +395,7 @@ static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes, 
             bin = count_below(t, n, v != v ? 0.0 : v); /* NaN reads as 0.0 for type None */
             zero_bin = bin;
         }
-        codes[s * stride] = slot_code(f, f->slots[2 * s + 1], v, bin, zero_bin);
+        codes[s * stride] = slot_code(f, f->slots[2 * s + 1], v, bin, zero_bin, shift);
     }
 }
 
@@ -429,7 +434,8 @@ static void block_codes(const edgeml_forest *f, const double *x, size_t rows, ui
             for (k = s; k < end; ++k) {
                 uint32_t *out = codes + (r / LANES) * S * LANES + (size_t)k * LANES;
                 for (l = 0; l < LANES; ++l) {
-                    out[l] = slot_code(f, f->slots[2 * k + 1], v[l], bin[l], zero_bin);
+                    out[l] = slot_code(f, f->slots[2 * k + 1], v[l], bin[l], zero_bin,
+                                       code_shift(f));
                 }
             }
         }
@@ -630,9 +636,13 @@ static void row_trees_compact(const edgeml_forest *f, const uint32_t *codes, dou
  * byte (bytes[4 * i + 1]) and the threshold is the node's high half, so no ALU operation sits
  * between the node's load and the code's on a step's critical path: a step is the slot byte's
  * load, the code's load, a compare and two adds. Lanes are size_t so that an index needs no
- * zero-extension before it addresses. `codes` holds a slot's code at codes[slot * stride]. */
-#define NARROW_STEP(nodes, bytes, codes, stride, i, w)                                         \
-    ((i) + ((w) & 0xFFu) + ((codes)[(size_t)(bytes)[4 * (i) + 1] * (stride)] > ((w) >> 16)))
+ * zero-extension before it addresses. `codes` holds a slot's code at codes[slot * stride],
+ * compared with the node word shifted right by `shift`: 16 for plain codes (threshold =
+ * node >> 16), 0 for codes shifted left by 16 (code << 16 > node iff code > threshold, as in
+ * the compact layout: the node word is the compare's operand, two instructions fewer a step;
+ * a leaf's word 0xFFFF0000 is above every code but a default-right one, which equals it). */
+#define NARROW_STEP(nodes, bytes, codes, stride, shift, i, w)                                  \
+    ((i) + ((w) & 0xFFu) + ((codes)[(size_t)(bytes)[4 * (i) + 1] * (stride)] > ((w) >> (shift))))
 
 static void tree_lanes_narrow(const edgeml_forest *f, const edgeml_tree_info *t,
                               const uint32_t *codes, double *acc)
@@ -647,7 +657,7 @@ static void tree_lanes_narrow(const edgeml_forest *f, const edgeml_tree_info *t,
     for (d = 0; d < t->check; ++d) {
         for (l = 0; l < LANES; ++l) {
             uint32_t w = nodes[n[l]];
-            n[l] = NARROW_STEP(nodes, bytes, codes + l, LANES, n[l], w);
+            n[l] = NARROW_STEP(nodes, bytes, codes + l, LANES, 16, n[l], w);
         }
     }
     for (l = 0; l < LANES; ++l) {
@@ -657,7 +667,7 @@ static void tree_lanes_narrow(const edgeml_forest *f, const edgeml_tree_info *t,
         size_t sum = 0;
         for (l = 0; l < LANES; ++l) {
             uint32_t w = nodes[n[l]];
-            n[l] = NARROW_STEP(nodes, bytes, codes + l, LANES, n[l], w);
+            n[l] = NARROW_STEP(nodes, bytes, codes + l, LANES, 16, n[l], w);
             sum += n[l];
         }
         if (sum == before) {
@@ -670,8 +680,8 @@ static void tree_lanes_narrow(const edgeml_forest *f, const edgeml_tree_info *t,
     }
 }
 
-/* One row (codes[slot * stride]: 1 for a single row, LANES for a batch's last rows) through
- * every tree, LANES consecutive trees at a time, their leaf values added as soon as a group
+/* One row (codes[slot * stride]: 1 for a single row's codes shifted left by 16 (shift 0), LANES
+ * for a batch's last rows' plain codes (shift 16), see NARROW_STEP) through every tree, LANES consecutive trees at a time, their leaf values added as soon as a group
  * ends. In LightGBM's order, not by depth as the compact walk: the trees a group walks lie
  * next to each other and the next group's after them (one stream of nodes the hardware
  * prefetcher follows), and the chain of additions runs beside the next group's steps instead
@@ -680,8 +690,8 @@ static void tree_lanes_narrow(const edgeml_forest *f, const edgeml_tree_info *t,
  * after it, which edgeml_forest_open checks), so an unchanged sum of the lanes means every
  * tree is at its leaf. The sum, not the nodes' deltas, is tested so that no node word stays
  * live to the end of a step: with the deltas, gcc kept all eight and spilled lanes. */
-static void row_trees_narrow(const edgeml_forest *f, const uint32_t *codes, size_t stride,
-                             double *acc)
+static inline void row_trees_narrow(const edgeml_forest *f, const uint32_t *codes,
+                                    size_t stride, uint32_t shift, double *acc)
 {
     const uint32_t *nodes = f->narrow;
     const unsigned char *bytes = (const unsigned char *)f->narrow;
@@ -699,7 +709,7 @@ static void row_trees_narrow(const edgeml_forest *f, const uint32_t *codes, size
             sum = 0;
             for (l = 0; l < LANES; ++l) {
                 uint32_t w = nodes[n[l]];
-                n[l] = NARROW_STEP(nodes, bytes, codes, stride, n[l], w);
+                n[l] = NARROW_STEP(nodes, bytes, codes, stride, shift, n[l], w);
                 sum += n[l];
             }
             if (sum == before) {
@@ -718,7 +728,8 @@ void edgeml_forest_codes(const edgeml_forest *f, const double *x, size_t rows, u
     size_t S = f->n_slots, full = rows - rows % LANES, r;
     block_codes(f, x, full, codes);
     for (r = full; r < rows; ++r) { /* the last rows short of a group: one by one */
-        row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES, LANES);
+        row_codes(f, x + r * f->n_features, codes + (r / LANES) * S * LANES + r % LANES, LANES,
+                  code_shift(f));
     }
 }
 
@@ -763,7 +774,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     for (r = full; r < rows; ++r) {
         const uint32_t *row = codes + (r / LANES) * S * LANES + r % LANES;
         if (f->narrow != NULL) {
-            row_trees_narrow(f, row, LANES, acc + r * K);
+            row_trees_narrow(f, row, LANES, 16, acc + r * K);
         } else if (f->nodes != NULL) {
             row_trees_compact(f, row, acc + r * K);
         } else {
@@ -859,16 +870,16 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
         out[k] = 0.0;
     }
     if (forest->qs_use & EDGEML_FOREST_QS_ROW) {
-        row_codes(forest, x, work, LANES);
+        row_codes(forest, x, work, LANES, code_shift(forest));
         edgeml_qs_row(forest, work, out, (uint64_t *)(void *)leaf);
     } else if (forest->narrow != NULL) { /* dense codes: a step's slot needs no multiply */
-        row_codes(forest, x, work, 1);
-        row_trees_narrow(forest, work, 1, out);
+        row_codes(forest, x, work, 1, 16);
+        row_trees_narrow(forest, work, 1, 0, out);
     } else if (forest->nodes != NULL) {
-        row_codes(forest, x, work, LANES);
+        row_codes(forest, x, work, LANES, 16);
         row_trees_compact(forest, work, out);
     } else {
-        row_codes(forest, x, work, LANES);
+        row_codes(forest, x, work, LANES, 0);
         row_trees(forest, work, out);
     }
     transform(forest, out);
