@@ -127,6 +127,27 @@ def test_unseen_and_missing_categories_follow_the_python_prep(predictors):
         assert one_call({**row, "region": "never seen"}) == python({**row, "region": "??"})
 
 
+def test_a_row_predictor_keeps_its_backend_alive(predictors):
+    """The C call reads the forest the backend opened: dropping the backend must not free it
+    (a row predictor that outlived its backend read freed memory and gave wrong outputs)."""
+    import gc
+    import weakref
+
+    from edgeml.runtime._native_backend import load_backend
+
+    predictor = predictors["native"]
+    backend = load_backend(predictor.bundle)
+    one_call, alive = backend.row_predictor(predictor.prep), weakref.ref(backend)
+    assert one_call is not None
+    del backend
+    gc.collect()
+    assert alive() is not None
+    clutter = [np.full(4096, 7.0) for _ in range(256)]  # reuses freed memory, if any was freed
+    for row in reference_rows(predictor)[:50]:
+        assert one_call(row) == predictor._row(row)
+    del clutter
+
+
 def test_the_floor_call_returns_at_once(predictors):
     assert predictors["native"]._row.floor() == -1
 

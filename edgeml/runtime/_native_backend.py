@@ -189,8 +189,8 @@ class NativeBackend:
         function = getattr(self._lib, "edgeml_row_predict", None)
         if function is None or len(prep.features) != self.num_feature:
             return None
-        return NativeRow.build(function, self._forest_address, prep, num_output=self.num_output,
-                               work_size=self._one_work)  # fmt: skip
+        return NativeRow.build(function, self._forest_address, self, prep,
+                               num_output=self.num_output, work_size=self._one_work)  # fmt: skip
 
     def _buffers(self) -> tuple[_Doubles, int, _Doubles, int, int]:
         inp = (ctypes.c_double * self.num_feature)()

@@ -88,6 +88,7 @@ class NativeRow:
         self,
         function: Any,
         forest_address: int,
+        owner: Any,
         prep: RuntimePrep,
         plan: _Plan,
         keep: list[Any],
@@ -99,6 +100,7 @@ class NativeRow:
     ) -> None:
         self._function = function
         self._forest_address = forest_address
+        self._owner = owner  # what holds the forest at forest_address: alive as long as we are
         self._prep = prep
         self._plan = plan
         self._keep = keep  # the arrays the plan points into
@@ -113,11 +115,13 @@ class NativeRow:
 
     @classmethod
     def build(
-        cls, function: Any, forest_address: int, prep: RuntimePrep, *, num_output: int,
-        work_size: int,
+        cls, function: Any, forest_address: int, owner: Any, prep: RuntimePrep, *,
+        num_output: int, work_size: int,
     ) -> NativeRow | None:  # fmt: skip
         """The one-call path for this prep plan, or None if the plan has a shape the C
-        executor does not take (one-hot outputs not consecutive, a step without outputs)."""
+        executor does not take (one-hot outputs not consecutive, a step without outputs).
+        ``owner`` holds the opened forest at ``forest_address`` (and the blob it points into):
+        the row keeps it alive."""
         position = {name: i for i, name in enumerate(prep.features)}
         numeric: list[_Numeric] = []
         categorical: list[_Categorical] = []
@@ -166,7 +170,7 @@ class NativeRow:
             keep.append(array)
             arrays += [len(items), ctypes.addressof(array)]
         plan = _Plan(len(steps), len(prep.features), *arrays)
-        return cls(function, forest_address, prep, plan, keep, tuple(fast), tuple(others),
+        return cls(function, forest_address, owner, prep, plan, keep, tuple(fast), tuple(others),
                    num_output=num_output, work_size=work_size)  # fmt: skip
 
     def __call__(self, row: Mapping[str, Any]) -> list[float]:
