@@ -184,6 +184,25 @@ def test_outputs_and_id_cols(trained_bundle, tmp_path, suffix):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_parquet_keeps_dictionaries_for_repeating_columns_only(trained_bundle, tmp_path):
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "new.csv"
+    churn_like(n=400, seed=8).drop("churn").write_csv(data)
+    out = tmp_path / "scores.parquet"
+    assert run("predict", trained_bundle, data, "-o", out, "--batch-rows", 100,
+               "--id-cols", "customer_id,contract").exit_code == 0  # fmt: skip
+    metadata = pq.ParquetFile(out).metadata
+    assert metadata.num_row_groups == 4
+    group = metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: group.column(i).encodings
+                 for i in range(group.num_columns)}  # fmt: skip
+    dictionary = {name for name, used in encodings.items() if "RLE_DICTIONARY" in used}
+    # contract and the label repeat; ids and probabilities are distinct per row
+    assert dictionary == {"contract", "prediction"}, encodings
+    assert pl.read_parquet(out)["customer_id"].equals(pl.read_csv(data)["customer_id"])
+
+
 def test_explain_streams_too(trained_bundle, tmp_path):
     data = tmp_path / "new.csv"
     churn_like(n=120, seed=7).drop("churn").write_csv(data)

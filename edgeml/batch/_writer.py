@@ -73,7 +73,8 @@ class Writer:
             if self._parquet is None:
                 import pyarrow.parquet as pq
 
-                self._parquet = pq.ParquetWriter(self._file, table.schema)
+                repeating = _repeating(frame)
+                self._parquet = pq.ParquetWriter(self._file, table.schema, use_dictionary=repeating)
             self._parquet.write_table(table, row_group_size=max(frame.height, 1))
         else:
             if self._handle is None:
@@ -123,6 +124,17 @@ class Writer:
             self.commit()
         else:
             self.abort()
+
+
+def _repeating(frame: pl.DataFrame) -> list[str]:
+    """The columns whose first batch repeats its values (at most one distinct per two rows):
+    the ones a Parquet dictionary shrinks. Probabilities and ids never repeat, and building a
+    dictionary of them only to drop it cost more CPU than the rest of writing (telco, 1M
+    rows: 0.22 -> 0.08 s without it)."""
+    if not frame.width:
+        return []
+    distinct = frame.select(pl.all().n_unique()).row(0)
+    return [c for c, n in zip(frame.columns, distinct, strict=True) if 2 * n <= frame.height]
 
 
 def _same_types(frame: pl.DataFrame, schema: pl.Schema, out: Path) -> pl.DataFrame:
