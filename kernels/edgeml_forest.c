@@ -20,6 +20,9 @@
 #define LANES EDGEML_FOREST_LANES /* rows (or trees) walked interleaved */
 #define K_ZERO ((double)1e-35f)
 #define NO_CODE UINT32_MAX
+#ifndef QS8_MIN_ROWS
+#define QS8_MIN_ROWS 1024u /* rows of a share from which batches prepare the byte lanes */
+#endif
 
 /* -- the blob ---------------------------------------------------------------------------- */
 
@@ -309,6 +312,9 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     }
     if (status != EDGEML_FOREST_OK) {
         return status;
+    }
+    if (f.flags & EDGEML_FOREST_QS) { /* from the checked section: every index in range */
+        f.qs8_descs = edgeml_qs8_count(&f);
     }
     f.has_categorical = 0;
     for (i = 0; f.cat != NULL && i < f.n_nodes; ++i) {
@@ -734,7 +740,7 @@ void edgeml_forest_codes(const edgeml_forest *f, const double *x, size_t rows, u
 }
 
 static void block_raw(const edgeml_forest *f, const double *x, size_t rows, double *acc,
-                      uint32_t *codes)
+                      uint32_t *codes, int prepared)
 {
     double *leaf = (double *)(codes + BLOCK * f->n_slots); /* n_trees doubles after the codes */
     size_t S = f->n_slots, K = f->n_outputs, r, full = rows - rows % LANES;
@@ -745,7 +751,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     }
     if (qs == EDGEML_FOREST_QS_BATCH && edgeml_qs_lanes_ok()) {
         /* codes and QuickScorer in SIMD lanes; share_words gave QuickScorer blobs the room */
-        edgeml_qs_block(f, x, rows, acc, codes, (uint64_t *)(void *)leaf);
+        edgeml_qs_block(f, x, rows, acc, codes, (uint64_t *)(void *)leaf, prepared);
         return;
     }
     edgeml_forest_codes(f, x, rows, codes);
@@ -835,8 +841,9 @@ static size_t share_words(const edgeml_forest *f)
     (void)sizeof(block_matches_the_header);
     /* QuickScorer's SIMD lanes keep LANES leaf vectors per tree (4 times the walk's leaf[])
      * and LANES sums per output */
+    size_t lanes = (size_t)LANES * (f->n_trees + f->n_outputs), bytes = edgeml_qs8_words(f);
     return EDGEML_FOREST_WORK_WORDS(f->n_slots, f->flags & EDGEML_FOREST_QS
-                                                    ? (size_t)LANES * (f->n_trees + f->n_outputs)
+                                                    ? (lanes > bytes ? lanes : bytes)
                                                     : f->n_trees);
 }
 
@@ -849,10 +856,18 @@ static void predict_share(const edgeml_forest *f, const double *x, size_t n, dou
                           uint32_t *codes, int raw)
 {
     size_t r, k;
+    /* the byte lanes' descriptors, once per share: worth it from a few blocks on */
+    int prepared = f->qs8_descs != 0 && n >= QS8_MIN_ROWS &&
+                   (f->qs_use & (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR)) ==
+                       EDGEML_FOREST_QS_BATCH &&
+                   edgeml_qs_lanes_ok();
+    if (prepared) {
+        edgeml_qs8_prepare(f, (uint64_t *)(void *)(codes + BLOCK * f->n_slots));
+    }
     for (r = 0; r < n; r += BLOCK) {
         size_t rows = n - r < BLOCK ? n - r : BLOCK;
         double *acc = out + r * f->n_outputs;
-        block_raw(f, x + r * f->n_features, rows, acc, codes);
+        block_raw(f, x + r * f->n_features, rows, acc, codes, prepared);
         if (!raw) {
             for (k = 0; k < rows; ++k) {
                 transform(f, acc + k * f->n_outputs);

@@ -180,6 +180,8 @@ typedef struct edgeml_forest {
     const uint32_t *words; /* categorical bitsets */
     /* QuickScorer (see above); qs_use: EDGEML_FOREST_QS_ROW | _BATCH, the algorithms in use */
     uint32_t qs_use, qs_entries, qs_leaves, qs_bounds, qs_width;
+    uint32_t qs8_descs; /* batches' byte lanes (AVX2, edgeml_forest_qs_simd.c): descriptors in
+                           work memory, 0 where the lanes do not apply (set by open only) */
     const uint32_t *qs_slot_start, *qs_bound_start, *qs_bound, *qs_tree, *qs_leaf_start;
     const uint64_t *qs_mask;
     const double *qs_values;
@@ -282,8 +284,16 @@ void edgeml_qs_neon_block(const edgeml_forest *f, const double *x, size_t rows, 
                           uint32_t *codes, uint64_t *bits);
 /* edgeml_forest.c: a block's codes (at most 64 rows) as batches code them, for the lanes. */
 void edgeml_forest_codes(const edgeml_forest *f, const double *x, size_t rows, uint32_t *codes);
+/* prepared: edgeml_qs8_prepare laid out the byte lanes' descriptors in bits (see below). */
 void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,
-                     uint32_t *codes, uint64_t *bits);
+                     uint32_t *codes, uint64_t *bits, int prepared);
+/* The byte lanes (32 rows per vector, a tree's leaf vectors as 4 byte slices) for width-32
+ * forests of at most 512 trees whose slots have at most 254 thresholds, on AVX2: the count of
+ * their descriptors (0: not for this forest or CPU), the uint64 of work memory they take
+ * after the codes, and their layout into it (once per call of a thread's share). */
+uint32_t edgeml_qs8_count(const edgeml_forest *f);
+size_t edgeml_qs8_words(const edgeml_forest *f);
+void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import platform
 import struct
 import subprocess
@@ -305,3 +306,63 @@ def test_neon_lanes_equal_scalar_and_booster_under_qemu(tmp_path):
             lanes, scalar = np.fromfile(tmp_path / "out.bin").reshape(2, count, outputs)
             assert np.array_equal(lanes, scalar), (params, count)
             assert np.array_equal(lanes, booster.predict(rows).reshape(count, outputs))
+
+
+def byte_lanes(core, engine: NativeBackend) -> int:
+    """edgeml_qs8_count of an opened forest: the byte lanes' descriptors (0: not used)."""
+    function = core.edgeml_qs8_count
+    function.argtypes = [ctypes.c_void_p]
+    function.restype = ctypes.c_uint32
+    return int(function(engine._forest_address))
+
+
+@pytest.mark.parametrize(
+    "shape", ["binary nan, width 32", "multiclass, width 32", "stumps", "float32"]
+)
+@pytest.mark.parametrize("count", [1024, 1029, 1055, 1100])
+def test_byte_lanes_equal_booster_and_scalar(core, shape, count):
+    # batches of at least 1,024 rows prepare the byte lanes (32 rows per vector) on AVX2:
+    # every block of 64 rows, the last one short of a group of 32 or of 8
+    booster = model(SHAPES.get(shape, {"objective": "binary", "num_leaves": 20}))
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    tables = replace(tables, float32=shape == "float32")
+    engine = NativeBackend(core, pack(tables), source="bytes")
+    assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
+    probes = probe_rows(booster, 6)
+    rows = probes[np.random.default_rng(count).integers(0, len(probes), count)]
+    outputs = booster.num_model_per_iteration()
+    assert engine.set_algorithm(row="walk", batch="quickscorer")
+    lanes = engine.predict(rows).reshape(count, outputs)
+    assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+    scalar = engine.predict(rows).reshape(count, outputs)
+    assert np.array_equal(lanes, scalar), shape
+    if shape != "float32":
+        assert np.array_equal(lanes, booster.predict(rows).reshape(count, outputs)), shape
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_byte_lanes_read_both_node_layouts_on_two_threads(core, compact):
+    booster = model({"objective": "multiclass", "num_class": 4, "num_leaves": 20}, rounds=20)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.compact
+    wide = {} if compact else {"compact": False, "flags": tables.flags & ~2}  # _COMPACT
+    engine = NativeBackend(core, pack(replace(tables, qs_use=QS_BATCH, **wide)), threads=2,
+                           source="layout")  # fmt: skip
+    rows = np.vstack([probe_rows(booster, 6)] * 12)
+    assert len(rows) >= 2048  # each thread's share prepares the byte lanes
+    assert np.array_equal(engine.predict(rows), booster.predict(rows))
+
+
+def test_byte_lanes_only_where_codes_fit_a_byte(core):
+    # a feature with more than 254 thresholds keeps the 32-bit lanes, still exact
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(20000, 2))
+    booster = lgb.train({"verbosity": -1, "num_leaves": 31, "max_bin": 1023, "min_data_in_leaf": 2},
+                        lgb.Dataset(x, x[:, 0] * 3 + np.sin(x[:, 1] * 40)), 150)  # fmt: skip
+    forest = parse_model(booster.model_to_string())
+    assert len(forest.split_values()[0]) > 254
+    engine = NativeBackend(core, pack(replace(forest_tables(forest), qs_use=QS_BATCH)),
+                           source="many thresholds")  # fmt: skip
+    assert byte_lanes(core, engine) == 0
+    rows = rng.normal(size=(1500, 2))
+    assert np.array_equal(engine.predict(rows), booster.predict(rows))
