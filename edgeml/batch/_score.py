@@ -102,7 +102,10 @@ class Scorer:
         the raw columns a raw-input backend takes). Batches of one stream are prepared in order
         (the time-series carry), on any one thread."""
         frame = batch.frame
-        conformed = _named(batch, lambda: conform(frame, self.schema, source=_HERE))
+        formats = self.model.input_formats
+        conformed = _named(
+            batch, lambda: conform(frame, self.schema, source=_HERE, formats=formats)
+        )
         ids = self._ids(batch, conformed)
         if self.carry is not None:
             _one_kernel_thread()

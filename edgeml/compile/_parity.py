@@ -186,7 +186,7 @@ def load_reference(manifest: Manifest, files: dict[str, bytes]) -> Reference:
         raw = pl.DataFrame(rows, schema=columns, orient="row", infer_schema_length=None)
     else:
         raw = pl.DataFrame(schema=list(plan.input_schema))
-    conformed = conform(raw, plan.input_schema, source=REFERENCE_ROWS)
+    conformed = conform(raw, plan.input_schema, source=REFERENCE_ROWS, formats=plan.input_formats)
     matrix = to_matrix(apply_prep(plan, conformed))
     features = plan.features
     categorical = {features.index(name) for name in plan.categorical_features}

@@ -4,6 +4,7 @@ Example ``edgeml.toml``::
 
     [data]
     dtypes = { total_charges = "float" }
+    date_formats = { signup = "%d/%m/%Y" }
     drop = ["case"]
     assumptions = ["rows are independent customers"]
 
@@ -32,6 +33,7 @@ from typing import Any, Literal, get_args, get_origin
 
 from edgeml.config._space import check_search_config
 from edgeml.errors import ConfigError
+from edgeml.util.dateformat import check_format
 
 __all__ = [
     "Config",
@@ -64,6 +66,9 @@ class DataConfig:
     separator: Literal["auto", ",", ";", "\t", "|"] = "auto"
     decimal_comma: Literal["auto", True, False] = "auto"
     dtypes: dict[str, DType] = field(default_factory=dict)
+    # Date columns written in a shape of their own: column -> format such as "%d/%m/%Y" (the
+    # directives of edgeml.util.dateformat); replaces detection of the day/month order.
+    date_formats: dict[str, str] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     # http(s):// sources (edgeml.data._http): the page format ("auto": by Content-Type), where
@@ -491,6 +496,11 @@ def _check_ranges(cls: type, values: dict[str, Any], where: str) -> None:
                 raise ConfigError(f"{where} {key}: {value!r} is out of range; expected {lo}..{hi}")
     if "decision" in values:
         parse_decision(values["decision"], f"{where} decision")
+    for column, fmt in (values.get("date_formats") or {}).items():
+        try:
+            check_format(fmt)
+        except ValueError as exc:
+            raise ConfigError(f"{where} date_formats.{column}: {exc}") from None
     folds = values.get("cv_folds")
     if folds is not None and folds != 0 and folds < 2:
         raise ConfigError(f"{where} cv_folds: {folds!r}; expected 0 (no CV) or at least 2")

@@ -16,7 +16,14 @@ from edgeml.data._http import http_pages, is_http
 from edgeml.data._leakage import LeakageSuspect, TargetProfile
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile, text_id_like
-from edgeml.data._schema import POLARS_TYPES, LogicalType, conform, infer_types, logical_schema
+from edgeml.data._schema import (
+    POLARS_TYPES,
+    LogicalType,
+    conform,
+    infer_types,
+    infer_with_formats,
+    logical_schema,
+)
 from edgeml.data._sources import FILE_KINDS, csv_dialect, read_data
 from edgeml.data._watermark import last_watermark
 from edgeml.util.redact import redact
@@ -38,6 +45,7 @@ __all__ = [
     "file_facts",
     "http_pages",
     "infer_types",
+    "infer_with_formats",
     "is_http",
     "is_postgres",
     "last_watermark",

@@ -33,9 +33,12 @@ class DataCard:
     schema: dict[str, str]
     read_at: str
     assumptions: list[str]
+    #: The date format of each column of non-ISO date text (absent from older cards).
+    date_formats: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (copies, so the card cannot be changed through it)."""
+        formats = {"date_formats": dict(self.date_formats)} if self.date_formats else {}
         return {
             "sources": [dict(s) for s in self.sources],
             "rows": self.rows,
@@ -43,6 +46,7 @@ class DataCard:
             "schema": dict(self.schema),
             "read_at": self.read_at,
             "assumptions": list(self.assumptions),
+            **formats,
         }
 
     @classmethod
@@ -51,7 +55,7 @@ class DataCard:
         if not isinstance(d, dict):
             raise BundleError(f"data card: expected a JSON object, got {type(d).__name__}")
         names = [f.name for f in dataclasses.fields(cls)]
-        missing = [n for n in names if n not in d]
+        missing = [n for n in names if n not in d and n != "date_formats"]
         unknown = [k for k in d if k not in names]
         if missing or unknown:
             raise BundleError(
@@ -65,6 +69,7 @@ class DataCard:
             schema={str(k): str(v) for k, v in d["schema"].items()},
             read_at=str(d["read_at"]),
             assumptions=[str(a) for a in d["assumptions"]],
+            date_formats={str(k): str(v) for k, v in d.get("date_formats", {}).items()},
         )
 
 

@@ -12,7 +12,9 @@ from typing import Literal, get_args
 
 import polars as pl
 
+from edgeml.data._dates import detect_format, order_of, parse_text
 from edgeml.errors import SchemaError
+from edgeml.util.dateformat import example, has_time
 
 LogicalType = Literal["float", "int", "bool", "str", "date", "datetime"]
 LOGICAL_TYPES: tuple[str, ...] = get_args(LogicalType)
@@ -55,12 +57,19 @@ def logical_schema(frame: pl.DataFrame) -> dict[str, str]:
     return {name: _logical_of(dtype, name) for name, dtype in frame.schema.items()}
 
 
-def conform(frame: pl.DataFrame, schema: Mapping[str, str], *, source: str) -> pl.DataFrame:
+def conform(
+    frame: pl.DataFrame,
+    schema: Mapping[str, str],
+    *,
+    source: str,
+    formats: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
     """Return ``frame`` with exactly the columns of ``schema``, in order, cast to their types.
 
     Extra columns are dropped. Strings holding numbers, booleans (yes/no, true/false, y/n, t/f,
-    on/off, 1/0) or ISO dates are converted; blank strings and nulls become null. ``source``
-    names the data in error messages.
+    on/off, 1/0) or ISO dates are converted; blank strings and nulls become null. Text in a
+    column named in ``formats`` (column -> date format, as the bundle's input schema records it)
+    is read with that format only. ``source`` names the data in error messages.
 
     >>> df = pl.DataFrame({"x": ["1", "2.5"], "flag": ["Yes", "no"], "extra": [0, 0]})
     >>> conform(df, {"flag": "bool", "x": "float"}, source="new.csv").row(1)
@@ -78,13 +87,28 @@ def conform(frame: pl.DataFrame, schema: Mapping[str, str], *, source: str) -> p
             f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}; "
             f"the model needs: {', '.join(schema)}"
         )
+    formats = formats or {}
     return pl.DataFrame(
-        [convert(frame[c], logical, source=source) for c, logical in schema.items()]
+        [
+            convert(frame[c], logical, source=source, fmt=formats.get(c))
+            for c, logical in schema.items()
+        ]
     )
 
 
-def convert(series: pl.Series, logical: str, *, source: str) -> pl.Series:
-    """Cast one column to a logical type; a value that does not fit raises SchemaError."""
+def convert(series: pl.Series, logical: str, *, source: str, fmt: str | None = None) -> pl.Series:
+    """Cast one column to a logical type; a value that does not fit raises SchemaError.
+
+    ``fmt``, a date format (see :mod:`edgeml.util.dateformat`), is how text bound for a date or
+    datetime column is written; without it only ISO-8601 text is read.
+
+    >>> convert(pl.Series("d", ["15.03.2024", None]), "date", source="a.csv", fmt="%d.%m.%Y")[0]
+    datetime.date(2024, 3, 15)
+    >>> convert(pl.Series("d", ["2024-03-15"]), "date", source="a.csv", fmt="%d.%m.%Y")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    edgeml.errors.SchemaError: a.csv: column 'd' row 1: ... the format %d.%m.%Y (as 15.03.2024)
+    """
     dtype = series.dtype
     target = POLARS_TYPES[logical]
     if dtype == target:
@@ -107,9 +131,13 @@ def convert(series: pl.Series, logical: str, *, source: str) -> pl.Series:
     else:
         check = value.is_not_null() & ~_is_nan(value, dtype)
     formats: tuple[str, ...] = _FORMATS
-    if dtype == pl.String and logical in ("date", "datetime"):
-        formats = _formats_seen(series)
-    converted = _converter(value, dtype, logical, formats)
+    own = fmt is not None and dtype == pl.String and logical in ("date", "datetime")
+    if own:
+        converted = _own_format(value, logical, fmt or "")
+    else:
+        if dtype == pl.String and logical in ("date", "datetime"):
+            formats = _formats_seen(series)
+        converted = _converter(value, dtype, logical, formats)
     result = frame.select(new=converted, bad=check & converted.is_null())
     bad = result["bad"]
     if bad.any() and formats != _FORMATS:  # a shape the sample did not show: try them all
@@ -118,31 +146,102 @@ def convert(series: pl.Series, logical: str, *, source: str) -> pl.Series:
         bad = result["bad"]
     if bad.any():
         row = int(bad.arg_max() or 0)
+        expected = f"; expected the format {fmt} (as {example(fmt)})" if own and fmt else ""
         raise SchemaError(
             f"{source}: column {series.name!r} row {row + 1}: cannot convert "
-            f"{series[row]!r} to {logical}"
+            f"{series[row]!r} to {logical}{expected}"
         )
     return result["new"].alias(series.name)
 
 
+def _own_format(value: pl.Expr, logical: str, fmt: str) -> pl.Expr:
+    """Text read with a column's own date format, as ``logical``."""
+    parsed = parse_text(value, fmt)
+    if logical == "date":
+        return parsed.dt.date() if has_time(fmt) else parsed
+    return parsed.cast(pl.Datetime("us"))
+
+
 def infer_types(
-    frame: pl.DataFrame, *, skip: Collection[str] = (), keep_raw: Collection[str] = ()
+    frame: pl.DataFrame,
+    *,
+    skip: Collection[str] = (),
+    keep_raw: Collection[str] = (),
+    date_formats: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
     """Give every column its logical type's dtype, reading numbers, booleans and dates in text.
 
     String columns whose values all parse as numbers become Int64 (all integers) or Float64;
-    yes/no-style columns become Boolean unless named in ``keep_raw``; ISO dates become Date or
-    Datetime; all-null columns become Float64. Columns in ``skip`` are left untouched.
+    yes/no-style columns become Boolean unless named in ``keep_raw``; ISO dates, and dates in
+    one of the common shapes of :mod:`edgeml.data._dates` (``03/15/2024``, ``15.03.2024 14:05``,
+    ``Mar 15, 2024``), become Date or Datetime; all-null columns become Float64. Columns in
+    ``skip`` are left untouched; text in ``date_formats`` columns is read with that format.
+
+    >>> infer_types(pl.DataFrame({"d": ["03/15/2024", "04/01/2024"]}))["d"].to_list()
+    [datetime.date(2024, 3, 15), datetime.date(2024, 4, 1)]
     """
-    columns = []
+    return infer_with_formats(frame, skip=skip, keep_raw=keep_raw, date_formats=date_formats)[0]
+
+
+def infer_with_formats(
+    frame: pl.DataFrame,
+    *,
+    skip: Collection[str] = (),
+    keep_raw: Collection[str] = (),
+    date_formats: Mapping[str, str] | None = None,
+    source: str = "",
+) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
+    """:func:`infer_types`, with the date format each non-ISO date column was read with (the
+    model's input contract) and a note for each day/month order that had to be assumed.
+
+    >>> frame, formats, notes = infer_with_formats(
+    ...     pl.DataFrame({"a": ["25/12/2024"], "b": ["01/02/2024"], "c": ["02/01/2024"]}))
+    >>> formats
+    {'a': '%d/%m/%Y', 'b': '%d/%m/%Y', 'c': '%d/%m/%Y'}
+    """
+    given = dict(date_formats or {})
+    formats: dict[str, str] = {}
+    orders: dict[str, str] = {}
+    doubtful: dict[str, pl.Series] = {}
+    columns: dict[str, pl.Series] = {}
     for name, dtype in frame.schema.items():
         series = frame[name]
-        if name not in skip:
+        if name in given:
+            if dtype != pl.String:
+                raise SchemaError(
+                    f"{source}: [data] date_formats names column {name!r}, which holds "
+                    f"{dtype} values, not text"
+                )
+            logical = "datetime" if has_time(given[name]) else "date"
+            series = convert(series, logical, source=source, fmt=given[name])
+            formats[name] = given[name]
+        elif name not in skip:
             series = _normalise(series, dtype)
             if series.dtype == pl.String:
-                series = _infer_text(series, allow_bool=name not in keep_raw)
-        columns.append(series)
-    return pl.DataFrame(columns)
+                series, found = _infer_text(series, allow_bool=name not in keep_raw)
+                if found is not None:
+                    formats[name], certainty, values = found
+                    known = order_of(formats[name])
+                    if certainty == "certain" and known:
+                        orders.setdefault(*known)
+                    elif certainty != "certain":
+                        doubtful[name] = values
+        columns[name] = series
+    notes = []
+    for name, values in doubtful.items():
+        # Ambiguous everywhere: another column of this file may have shown the order.
+        redone = detect_format(values, orders=orders)
+        if redone is not None and redone[0] != formats[name]:
+            formats[name] = redone[0]
+            logical = "datetime" if has_time(redone[0]) else "date"
+            columns[name] = convert(frame[name], logical, source=source, fmt=redone[0])
+        shown = redone is not None and redone[1] == "from another column"
+        how = "as another column of the file showed" if shown else "the default for its separator"
+        notes.append(
+            f"column {name!r}: every date fits both day/month orders; read as {formats[name]} "
+            f'({how}); set [data] date_formats = {{{name} = "..."}} to change it'
+        )
+    return pl.DataFrame(list(columns.values())), formats, notes
 
 
 def _logical_of(dtype: pl.DataType, column: str) -> str:
@@ -301,13 +400,16 @@ def _normalise(series: pl.Series, dtype: pl.DataType) -> pl.Series:
     return series.cast(POLARS_TYPES[logical])
 
 
-def _infer_text(series: pl.Series, *, allow_bool: bool) -> pl.Series:
-    """Read numbers, booleans or dates out of a string column when every value is one."""
+def _infer_text(
+    series: pl.Series, *, allow_bool: bool
+) -> tuple[pl.Series, tuple[str, str, pl.Series] | None]:
+    """Read numbers, booleans or dates out of a string column when every value is one; with the
+    (date format, certainty of its day/month order, distinct values) of a non-ISO date column."""
     stripped = series.str.strip_chars()
     # Distinct values decide the type: a categorical column of 50k rows has a handful of them.
     values = stripped.filter(stripped.str.len_bytes() > 0).unique()
     if values.is_empty():
-        return series.cast(pl.Float64)  # all null or blank: nothing says it is text
+        return series.cast(pl.Float64), None  # all null or blank: nothing says it is text
     for logical, parse in _text_candidates(values, allow_bool=allow_bool):
         if values.to_frame("v").select(parse).to_series().null_count() == 0:
             if logical in ("int", "float"):
@@ -315,9 +417,14 @@ def _infer_text(series: pl.Series, *, allow_bool: bool) -> pl.Series:
                 # pass; convert() would also hunt for the first bad value, which cannot exist.
                 blank_as_null = pl.when(pl.col("v").str.len_bytes() > 0).then(pl.col("v"))
                 column = stripped.to_frame("v").select(blank_as_null.alias("v"))
-                return column.select(parse.alias(series.name)).to_series()
-            return convert(series, logical, source="")
-    return series
+                return column.select(parse.alias(series.name)).to_series(), None
+            return convert(series, logical, source=""), None
+    found = detect_format(values)
+    if found is None:
+        return series, None
+    fmt, certainty = found
+    logical = "datetime" if has_time(fmt) else "date"
+    return convert(series, logical, source="", fmt=fmt), (fmt, certainty, values)
 
 
 def _text_candidates(values: pl.Series, *, allow_bool: bool) -> list[tuple[str, pl.Expr]]:

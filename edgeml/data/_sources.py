@@ -26,7 +26,7 @@ from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._dialect import CsvDialect, sniff_csv
 from edgeml.data._http import is_http, read_http
 from edgeml.data._postgres import is_postgres, read_postgres
-from edgeml.data._schema import convert, infer_types, logical_schema
+from edgeml.data._schema import convert, infer_with_formats, logical_schema
 from edgeml.data._sqlite import first_line, read_sqlite
 from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
@@ -52,6 +52,7 @@ def read_data(
     table: str | None = None,
     query: str | None = None,
     keep_raw: Collection[str] = (),
+    as_text: Collection[str] = (),
 ) -> Dataset:
     """Read a file, a glob, a database table/query or an HTTP API into a :class:`Dataset`.
 
@@ -71,6 +72,10 @@ def read_data(
     so labels such as "Yes"/"No" survive); ISO-8601 dates and datetimes become Date and
     Datetime (offsets converted to UTC); all-null columns become Float64. ``config.dtypes``
     overrides replace inference for their columns ("category" keeps the text as written).
+    ``[data] date_formats`` columns are read with their format; other text columns of dates in
+    a common non-ISO shape (``03/15/2024``) are found and read too, their formats recorded in
+    ``card.date_formats``. ``as_text`` columns (where present) stay text as written, for the
+    caller to convert (a model's date columns, with the model's formats).
 
     >>> from edgeml.datasets import path
     >>> ds = read_data(path("telco_churn"), keep_raw=["churn"])
@@ -81,7 +86,7 @@ def read_data(
     text = str(source)
     _check_config_names(config)
     # Read these as text so overrides and keep_raw see the values exactly as written.
-    text_columns = set(config.dtypes) | set(keep_raw)
+    text_columns = set(config.dtypes) | set(config.date_formats) | set(keep_raw) | set(as_text)
     if text.startswith("sqlite:"):
         frame, sources = read_sqlite(text, table=table, query=query, config=config)
     elif is_postgres(text):
@@ -114,7 +119,9 @@ def read_data(
             _nothing_new(text, config)
         raise SourceError(f"{text}: no rows (only a header or an empty result)")
     frame, unusable = _drop_unusable(frame, config)
-    frame = _apply_config(frame, config=config, keep_raw=keep_raw, source=text)
+    frame, formats, date_notes = _apply_config(
+        frame, config=config, keep_raw=keep_raw, source=text, as_text=as_text
+    )
     if config.watermark is not None:
         frame = keep_newer(frame, config.watermark, config.since, source=text)
         if frame.height == 0:
@@ -135,7 +142,8 @@ def read_data(
         columns=frame.width,
         schema=schema,
         read_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        assumptions=[*config.assumptions, *unusable],
+        assumptions=[*config.assumptions, *unusable, *date_notes],
+        date_formats={c: f for c, f in formats.items() if c in frame.columns},
     )
     return Dataset(frame, card)
 
@@ -151,6 +159,11 @@ def _check_config_names(config: DataConfig) -> None:
     overlap = sorted(set(config.drop) & set(config.dtypes))
     if overlap:
         raise ConfigError(f"[data]: columns {overlap} are both dropped and given a dtype")
+    overlap = sorted((set(config.drop) | set(config.dtypes)) & set(config.date_formats))
+    if overlap:
+        raise ConfigError(
+            f"[data]: columns {overlap} have a date format and are also dropped or given a dtype"
+        )
 
 
 def _drop_unusable(frame: pl.DataFrame, config: DataConfig) -> tuple[pl.DataFrame, list[str]]:
@@ -178,9 +191,18 @@ def _flat(dtype: pl.DataType) -> bool:
 
 
 def _apply_config(
-    frame: pl.DataFrame, *, config: DataConfig, keep_raw: Collection[str], source: str
-) -> pl.DataFrame:
-    for key, names in (("drop", config.drop), ("dtypes", list(config.dtypes))):
+    frame: pl.DataFrame,
+    *,
+    config: DataConfig,
+    keep_raw: Collection[str],
+    source: str,
+    as_text: Collection[str] = (),
+) -> tuple[pl.DataFrame, dict[str, str], list[str]]:
+    """The frame with its types inferred and ``[data]`` applied, the date format of each
+    non-ISO date column, and notes on the day/month orders assumed."""
+    named = (("drop", config.drop), ("dtypes", list(config.dtypes)),
+             ("date_formats", list(config.date_formats)))  # fmt: skip
+    for key, names in named:
         unknown = [c for c in names if c not in frame.columns]
         if unknown:
             raise SchemaError(
@@ -191,14 +213,22 @@ def _apply_config(
     frame = frame.drop(config.drop)
     overrides = {c: ("str" if t == "category" else t) for c, t in config.dtypes.items()}
     try:
-        frame = infer_types(frame, skip=overrides, keep_raw=keep_raw)
-    except SchemaError as exc:  # a nested or binary column: say where, and how to get past it
+        text = {c: "str" for c in as_text if c in frame.columns and c not in overrides}
+        frame, formats, notes = infer_with_formats(
+            frame.with_columns(pl.col(c).cast(pl.String) for c in text),
+            skip={**overrides, **text}, keep_raw=keep_raw, date_formats=config.date_formats,
+            source=source,
+        )  # fmt: skip
+    except SchemaError as exc:
+        if "date_formats" in str(exc) or "expected the format" in str(exc):
+            raise
+        # a nested or binary column: say where, and how to get past it
         raise SchemaError(f"{source}: {exc}; drop it with [data] drop = [...]") from None
     if overrides:
         frame = frame.with_columns(
             convert(frame[c], logical, source=source) for c, logical in overrides.items()
         )
-    return frame
+    return frame, formats, notes
 
 
 # ---------------------------------------------------------------------------------------- files

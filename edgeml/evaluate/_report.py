@@ -270,7 +270,9 @@ def _reference_scores(model: Model) -> str:
     if raw is None:
         return ""
     rows = raw.rows()
-    conformed = conform(raw, model.plan.input_schema, source=REFERENCE_ROWS)
+    conformed = conform(
+        raw, model.plan.input_schema, source=REFERENCE_ROWS, formats=model.plan.input_formats
+    )
     matrix = to_matrix(apply_prep(model.plan, conformed))
     output = predict_proba(model.booster, matrix, model.task)  # type: ignore[arg-type]
     return _show(

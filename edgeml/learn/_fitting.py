@@ -130,7 +130,8 @@ def _fit_plan_and_booster(
     curves: dict[str, Any] | None = None,
 ) -> Fitted:
     train_frame = frame[train_rows]
-    plan = fit_prep(train_frame, config=config.prep, roles=roles, group=config.train.entity_col)
+    plan = fit_prep(train_frame, config=config.prep, roles=roles, group=config.train.entity_col,
+                    formats=config.data.date_formats)  # fmt: skip
     y_train = y[train_rows]
     for row_filter in plan.row_filters:
         if row_filter["kind"] == "outlier_rows":

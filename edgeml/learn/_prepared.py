@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from edgeml.config import Config
-from edgeml.data import DataCard, Dataset, infer_types, logical_schema, read_data
+from edgeml.data import DataCard, Dataset, infer_with_formats, logical_schema, read_data
 from edgeml.errors import ConfigError, SchemaError
 from edgeml.learn._fitting import Fitted, fit_rows, metrics_of
 from edgeml.learn._sizes import split_sizes
@@ -202,7 +202,11 @@ def prepare(
         classes=target.classes,
     )
     settings = dataclasses.replace(settings, holdout=sizes.holdout, cv_folds=sizes.cv_folds)
-    config = dataclasses.replace(config, train=settings)
+    # The date formats reading found are the model's input contract: every executor (and a
+    # retrain reading new rows) reads those columns' text with them.
+    formats = {**dataset.card.date_formats, **config.data.date_formats}
+    data_config = dataclasses.replace(config.data, date_formats=formats)
+    config = dataclasses.replace(config, train=settings, data=data_config)
     return Prepared(
         frame=frame,
         y=y,
@@ -232,14 +236,17 @@ def _load(
     keep_raw = [config.train.target] if config.train.target else []
     if not isinstance(data, pl.DataFrame):
         return read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
-    data = infer_types(data, keep_raw=keep_raw)
+    data, formats, notes = infer_with_formats(
+        data, keep_raw=keep_raw, date_formats=config.data.date_formats, source="<DataFrame>"
+    )
     card = DataCard(
         sources=[{"uri": "<in-memory DataFrame>", "sha256": None, "bytes": None}],
         rows=data.height,
         columns=data.width,
         schema=logical_schema(data),
         read_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        assumptions=list(config.data.assumptions),
+        assumptions=[*config.data.assumptions, *notes],
+        date_formats=formats,
     )
     return Dataset(frame=data, card=card)
 

@@ -151,9 +151,15 @@ class Model:
         # "007" of a code, must not be re-inferred as a boolean or a number.
         text = [name for name, dtype in self.input_schema.items() if dtype == "str"]
         dataset = read_data(
-            data, config=config, table=table, query=query, keep_raw=[self.target.name, *text]
-        )
+            data, config=config, table=table, query=query, keep_raw=[self.target.name, *text],
+            as_text=list(self.input_formats),
+        )  # fmt: skip
         return dataset.frame, str(data)
+
+    @cached_property
+    def input_formats(self) -> dict[str, str]:
+        """The date format of each column of :attr:`input_schema` written as non-ISO text."""
+        return {c: f for c, f in self.plan.formats.items() if c in self.input_schema}
 
     @cached_property
     def input_schema(self) -> dict[str, str]:
@@ -211,7 +217,7 @@ class Model:
 
     def _matrix(self, frame: pl.DataFrame, source: str) -> np.ndarray:
         """The model's feature matrix for raw rows (features, then the prep plan)."""
-        conformed = conform(frame, self.input_schema, source=source)
+        conformed = conform(frame, self.input_schema, source=source, formats=self.input_formats)
         if self.feature_plan.selected:
             history = None
             if any(isinstance(s, TargetHistoryStep) for s in self.feature_plan.steps):

@@ -324,7 +324,13 @@ def _manifest(
     prep["row_filters"] = [*prepared.row_filters, *prep["row_filters"]]
     vocab = {s.column: s.categories for s in plan.steps if isinstance(s, CategoricalStep)}
     input_schema = [
-        {"name": c.name, "dtype": c.dtype, "role": c.role, **_vocab(vocab, c.name)}
+        {
+            "name": c.name,
+            "dtype": c.dtype,
+            "role": c.role,
+            **_vocab(vocab, c.name),
+            **({"format": plan.formats[c.name]} if c.name in plan.formats else {}),
+        }
         for c in plan.columns
     ]
     y = final.train_target

@@ -39,6 +39,7 @@ def fit_prep(
     roles: Mapping[str, Role] | None = None,
     group: str | None = None,
     summary: Summary | None = None,
+    formats: Mapping[str, str] | None = None,
 ) -> PrepPlan:
     """Learn how to turn these training rows into model features.
 
@@ -46,7 +47,8 @@ def fit_prep(
     ``group``, the entity column, makes near-duplicates be judged within each entity.
     ``summary`` (training at scale): ``frame`` is its bounded sample, and the statistics the
     summary holds exactly (row and missing counts, extremes, category counts) replace the
-    sample's; see :mod:`edgeml.prep._summary` for which decision rests on which.
+    sample's; see :mod:`edgeml.prep._summary` for which decision rests on which. ``formats``
+    (column -> date format, as reading found them) is recorded for the plan's date columns.
 
     >>> import polars as pl
     >>> frame = pl.DataFrame({"x": [1.0, 2.0, 3.0], "k": [7, 7, 7]})
@@ -119,7 +121,9 @@ def fit_prep(
                 "reason": f"training rows outside {config.outlier_k}×IQR fences",
             }
         )
-    return PrepPlan(columns=columns, steps=steps, row_filters=row_filters)
+    dated = {name for name, dtype in dtypes.items() if dtype in ("date", "datetime")}
+    kept_formats = {c: f for c, f in (formats or {}).items() if c in dated}
+    return PrepPlan(columns=columns, steps=steps, row_filters=row_filters, formats=kept_formats)
 
 
 def inside_fences(

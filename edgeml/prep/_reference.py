@@ -29,11 +29,15 @@ def reference_rows(frame: pl.DataFrame, plan: PrepPlan, limit: int) -> bytes:
     sample = frame.select(columns)
     if sample.height > limit:
         sample = sample.gather_every(math.ceil(sample.height / limit))
-    # JSON has no NaN, infinity or dates: turn them into null and ISO text column-wise in Polars
-    # (a Python pass over every value cost more than the rest of the bundle write).
+    # JSON has no NaN, infinity or dates: turn them into null and text column-wise in Polars
+    # (a Python pass over every value cost more than the rest of the bundle write). Dates are
+    # written as the column's own text is (its date format), else as ISO.
+    formats = plan.input_formats
     sample = sample.with_columns(
         pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
         if dtype.is_float()
+        else pl.col(c).dt.strftime(formats[c]).alias(c)
+        if c in formats
         else pl.col(c).dt.to_string("iso").alias(c)
         if dtype.is_temporal()
         else pl.col(c)

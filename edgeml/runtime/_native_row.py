@@ -160,7 +160,8 @@ class NativeRow:
                 keep += [parts, outputs]
                 dates.append(_Date(slot, len(step.parts), ctypes.addressof(parts),
                                    ctypes.addressof(outputs)))  # fmt: skip
-                others.append((slot, step.column, _seconds_converter(logical, step.column)))
+                fmt = prep.formats.get(step.column)
+                others.append((slot, step.column, _seconds_converter(logical, step.column, fmt)))
         arrays: list[int] = []
         groups: tuple[tuple[Any, list[Any]], ...] = (
             (_Numeric, numeric), (_Categorical, categorical), (_Date, dates),
@@ -298,10 +299,10 @@ def _code_converter(codes: dict[str | None, float], column: str) -> Convert:
     return convert
 
 
-def _seconds_converter(logical: str, column: str) -> Convert:
+def _seconds_converter(logical: str, column: str, fmt: str | None) -> Convert:
     def convert(value: Any) -> float:
         if type(value) is not dt.datetime or value.tzinfo is not None:
-            value = _stamp(value, logical, column)
+            value = _stamp(value, logical, column, fmt)
             if value is None:
                 return NAN
         return float(epoch_micros(value) // 1_000_000)

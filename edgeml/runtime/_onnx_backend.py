@@ -98,9 +98,12 @@ class OnnxBackend:
         *,
         threads: int = 1,
         source: str = ONNX_FILE,
+        formats: Mapping[str, str] | None = None,
     ) -> None:
         self._session = load_session(content, threads=threads, source=source)
         self.input_schema: dict[str, str] = dict(input_schema)
+        #: The date format of each input column written as non-ISO text (the bundle's).
+        self.formats: dict[str, str] = dict(formats or {})
         declared = {i.name for i in self._session.get_inputs()}
         if declared != set(self.input_schema):
             raise ExportError(
@@ -134,7 +137,8 @@ class OnnxBackend:
         file = Path(path) / files[0]
         content = bundle.read(files[0])
         schema = manifest.prep.input_schema
-        return cls(content, schema, threads=threads, source=str(file))
+        formats = manifest.prep.input_formats
+        return cls(content, schema, threads=threads, source=str(file), formats=formats)
 
     def __repr__(self) -> str:
         return f"OnnxBackend({len(self.input_schema)} columns -> {self.output_kind})"
@@ -160,7 +164,7 @@ class OnnxBackend:
         feeds: dict[str, np.ndarray] = {}
         try:
             for name, logical in self.input_schema.items():
-                feeds[name] = _feed_value(row[name], logical, name)
+                feeds[name] = _feed_value(row[name], logical, name, self.formats.get(name))
         except KeyError:
             missing = [c for c in self.input_schema if c not in row]
             if not missing:
@@ -177,11 +181,13 @@ class OnnxBackend:
 
     def feeds(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dict[str, np.ndarray]:
         """The graph's inputs for a batch of raw columns."""
-        return feeds_for(self.input_schema, columns)
+        return feeds_for(self.input_schema, columns, self.formats)
 
 
 def feeds_for(
-    input_schema: Mapping[str, str], columns: Mapping[str, Sequence[Any] | np.ndarray]
+    input_schema: Mapping[str, str],
+    columns: Mapping[str, Sequence[Any] | np.ndarray],
+    formats: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """The graph's inputs (``[N, 1]`` each) for a batch of raw columns of ``input_schema``."""
     missing = [c for c in input_schema if c not in columns]
@@ -197,7 +203,7 @@ def feeds_for(
             raise SchemaError(
                 f"column {name!r}: expected a sequence of values, got {type(values).__name__}"
             )
-        feeds[name] = feed_column(values, logical, name)
+        feeds[name] = feed_column(values, logical, name, (formats or {}).get(name))
     if len({len(v) for v in feeds.values()}) > 1:
         raise SchemaError(
             "columns differ in length: "
@@ -206,8 +212,9 @@ def feeds_for(
     return feeds
 
 
-def feed_column(values: Any, logical: str, column: str) -> np.ndarray:
-    """One raw column as the graph's ``[N, 1]`` input for a column of type ``logical``."""
+def feed_column(values: Any, logical: str, column: str, fmt: str | None = None) -> np.ndarray:
+    """One raw column as the graph's ``[N, 1]`` input for a column of type ``logical`` (date
+    text written in ``fmt`` where the bundle recorded one)."""
     if logical in NUMERIC_TYPES:
         return _number_column(values, logical, column).reshape(-1, 1)
     if logical == "str":
@@ -216,12 +223,12 @@ def feed_column(values: Any, logical: str, column: str) -> np.ndarray:
             -1, 1
         )
     if logical in DATE_TYPES:
-        micros, missing = _micros_column(values, logical, column)
+        micros, missing = _micros_column(values, logical, column, fmt)
         return seconds_from_micros(micros, missing).reshape(-1, 1)
     raise BundleError(f"column {column!r}: unknown logical type {logical!r}")
 
 
-def _feed_value(value: Any, logical: str, column: str) -> np.ndarray:
+def _feed_value(value: Any, logical: str, column: str, fmt: str | None = None) -> np.ndarray:
     """One raw value as a ``[1, 1]`` input (the single-row path of :func:`feed_column`)."""
     try:
         if logical == "str":
@@ -233,7 +240,7 @@ def _feed_value(value: Any, logical: str, column: str) -> np.ndarray:
                 number = to_number(value, logical)
             return np.array([[number]], dtype=np.float64)
         if logical in DATE_TYPES:
-            stamp = to_datetime(value, logical)
+            stamp = to_datetime(value, logical, fmt)
             if stamp is None:
                 return np.array([[np.nan]])
             return seconds_from_micros(np.array([[epoch_micros(stamp)]]), np.array([[False]]))

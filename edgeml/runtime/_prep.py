@@ -62,6 +62,8 @@ class RuntimePrep:
         self.plan = plan
         self.features: tuple[str, ...] = tuple(plan.features)
         self.input_schema: dict[str, str] = dict(plan.input_schema)
+        #: The date format of each input column written as non-ISO text.
+        self.formats: dict[str, str] = plan.input_formats
         position = {name: i for i, name in enumerate(self.features)}
         if len(position) != len(self.features):
             raise BundleError("manifest prep plan: feature names are not unique")
@@ -160,7 +162,7 @@ class RuntimePrep:
             for column, logical, slots in self._dates:
                 value = row[column]
                 if type(value) is not dt.datetime or value.tzinfo is not None:
-                    value = _stamp(value, logical, column)
+                    value = _stamp(value, logical, column, self.formats.get(column))
                 if value is None:
                     for _, pos in slots:
                         out[pos] = NAN
@@ -201,7 +203,8 @@ class RuntimePrep:
             rows = np.flatnonzero(hot >= 0)
             out[rows, hot[rows]] = 1.0
         for column, logical, slots in self._dates:
-            micros, missing = _micros_column(table[column], logical, column)
+            fmt = self.formats.get(column)
+            micros, missing = _micros_column(table[column], logical, column, fmt)
             parts = _calendar_columns(micros)
             for part, pos in slots:
                 values = parts[part].astype(np.float64)
@@ -353,9 +356,9 @@ def _text(value: Any, column: str) -> str | None:
         raise SchemaError(f"column {column!r}: {exc}") from None
 
 
-def _stamp(value: Any, logical: str, column: str) -> dt.datetime | None:
+def _stamp(value: Any, logical: str, column: str, fmt: str | None) -> dt.datetime | None:
     try:
-        return to_datetime(value, logical)
+        return to_datetime(value, logical, fmt)
     except ValueError as exc:
         raise SchemaError(f"column {column!r}: {exc}") from None
 
@@ -445,7 +448,9 @@ def _text_column(values: Any, column: str) -> list[str | None]:
         return _convert_each(values, to_text, column)  # raises, naming the row
 
 
-def _micros_column(values: Any, logical: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+def _micros_column(
+    values: Any, logical: str, column: str, fmt: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Microseconds since the epoch (naive UTC, midnight for a date column) and a missing mask."""
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
         stamps = values.astype("datetime64[us]")
@@ -457,7 +462,7 @@ def _micros_column(values: Any, logical: str, column: str) -> tuple[np.ndarray, 
         return micros, missing
 
     def convert(value: Any) -> int | None:
-        stamp = to_datetime(value, logical)
+        stamp = to_datetime(value, logical, fmt)
         return None if stamp is None else epoch_micros(stamp)
 
     converted = _convert_each(values, convert, column)

@@ -12,7 +12,8 @@ what ``conform`` would make of a one-row column holding it, or raises :class:`Va
 - ``bool``: booleans, 1/0, and the words yes/no, true/false, y/n, t/f, on/off, 1/0 in any case;
 - ``str``: text as is, other values formatted as Polars formats them (``1e-05`` → ``"0.00001"``);
 - ``date``/``datetime``: ``datetime.date``/``datetime.datetime`` (aware ones in UTC, made naive),
-  ``numpy.datetime64`` and ISO-8601 text (the shapes ``conform`` tries, offsets converted to UTC).
+  ``numpy.datetime64`` and ISO-8601 text (the shapes ``conform`` tries, offsets converted to UTC),
+  or text in the column's own date format where the model recorded one.
 
 Numbers come back as ``float`` with NaN for missing, text as ``str | None``, dates and datetimes
 as a naive ``datetime.datetime`` (midnight for a date) or ``None``.
@@ -31,6 +32,8 @@ import re
 from typing import Any
 
 import numpy as np
+
+from edgeml.util.dateformat import example, parse_with
 
 __all__ = ["BOOL_WORDS", "format_float", "parse_datetime", "to_datetime", "to_number", "to_text"]
 
@@ -199,13 +202,20 @@ def format_float(number: float | np.floating, *, float32: bool = False) -> str:
     return f"{sign}{whole}.{digits[power + 1 :] or '0'}"
 
 
-def to_datetime(value: Any, logical: str) -> dt.datetime | None:
+def to_datetime(value: Any, logical: str, fmt: str | None = None) -> dt.datetime | None:
     """A value bound for a ``date`` or ``datetime`` column as a naive (UTC) datetime.
 
-    A date column keeps only the (UTC) calendar day, at midnight.
+    A date column keeps only the (UTC) calendar day, at midnight. Text is ISO-8601, or, with
+    ``fmt`` (the column's date format in the bundle's input schema), written in that format
+    only (see :mod:`edgeml.util.dateformat`).
 
     >>> to_datetime("2020-01-05 23:30:00-02:00", "date")
     datetime.datetime(2020, 1, 6, 0, 0)
+    >>> to_datetime("03/15/2024", "date", "%m/%d/%Y")
+    datetime.datetime(2024, 3, 15, 0, 0)
+    >>> to_datetime("2024-03-15", "date", "%m/%d/%Y")
+    Traceback (most recent call last):
+    ValueError: cannot convert '2024-03-15' to date; expected the format %m/%d/%Y (as 03/15/2024)
     >>> to_datetime(None, "date") is None
     True
     """
@@ -219,8 +229,13 @@ def to_datetime(value: Any, logical: str) -> dt.datetime | None:
         text = value.strip(WHITESPACE)
         if not text:
             return None
-        parsed = parse_datetime(text)
+        parsed = parse_datetime(text) if fmt is None else parse_with(text, fmt)
         if parsed is None:
+            if fmt is not None:
+                raise ValueError(
+                    f"cannot convert {value!r} to {logical}; expected the format {fmt} "
+                    f"(as {example(fmt)})"
+                )
             raise _cannot(value, logical)
         stamp = parsed
     elif isinstance(value, np.datetime64):

@@ -58,9 +58,13 @@ class FeatureStream:
     entity seen longest ago is forgotten (and starts cold if it comes back).
     """
 
-    def __init__(self, plan: FeaturePlan, *, max_entities: int | None = None) -> None:
+    def __init__(
+        self, plan: FeaturePlan, *, max_entities: int | None = None, time_format: str | None = None
+    ) -> None:
         self.plan = plan
         self.max_entities = max_entities
+        # how the time column's text is written, where the bundle recorded a date format
+        self.time_format = time_format
         self._columns = sorted(
             {
                 c
@@ -163,7 +167,10 @@ class FeatureStream:
             value, bool
         ):
             return int(value), False
-        stamp = to_datetime(value, "datetime")
+        try:
+            stamp = to_datetime(value, "datetime", self.time_format)
+        except ValueError as exc:
+            raise SchemaError(f"time column {column!r}: {exc}") from None
         if stamp is None:
             raise SchemaError(f"time column {column!r} is empty")
         return epoch_micros(stamp) * 1000, True

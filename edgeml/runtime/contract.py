@@ -75,20 +75,23 @@ class Tally:
         self.ignored.update(other.ignored)
 
 
-def convert_value(value: Any, logical: str) -> float | str | Any:
+def convert_value(value: Any, logical: str, fmt: str | None = None) -> float | str | Any:
     """One value bound for a column of type ``logical``: a float (NaN if missing) for
     ``float``/``int``/``bool``, ``str | None`` for ``str``, a naive ``datetime`` or ``None`` for
-    ``date``/``datetime``; :class:`ValueError` for a value the contract refuses.
+    ``date``/``datetime`` (text in the date format ``fmt`` where the column has one);
+    :class:`ValueError` for a value the contract refuses.
 
     >>> convert_value("on", "bool"), convert_value(7, "str"), convert_value("nan", "float")
     (1.0, '7', nan)
+    >>> convert_value("15.03.2024", "date", "%d.%m.%Y")
+    datetime.datetime(2024, 3, 15, 0, 0)
     """
     if logical in ("float", "int", "bool"):
         return to_number(value, logical)
     if logical == "str":
         return to_text(value)
     if logical in ("date", "datetime"):
-        return to_datetime(value, logical)
+        return to_datetime(value, logical, fmt)
     raise ValueError(f"unknown logical type {logical!r}")
 
 

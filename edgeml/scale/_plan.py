@@ -259,7 +259,8 @@ def fit_plan(
         extended = apply_features(features, sample, target=y.astype(np.float64), source="data")
         prepared = dataclasses.replace(prepared, frame=extended)
     prep = fit_prep(prepared.frame, config=config.prep, roles=prepared.prep_roles,
-                    summary=summary, group=settings.entity_col)  # fmt: skip
+                    summary=summary, group=settings.entity_col,
+                    formats=config.data.date_formats)  # fmt: skip
     used = {c.name for c in prep.columns if c.role != "dropped"}
     keys = (target_name, settings.time_col, settings.entity_col)
     inputs = [c for c in source.schema if c in used or features.selected or c in keys]

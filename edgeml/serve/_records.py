@@ -71,6 +71,10 @@ class FeedbackItem(BaseModel):
 def _annotation(column: Mapping[str, Any], strict_categories: bool) -> Any:
     dtype = column.get("dtype", "str")
     categories = column.get("categories")
+    if dtype in _DATES and column.get("format"):
+        # Text in the column's own date format, read as every executor reads it.
+        dated = BeforeValidator(_dated(dtype, column["format"]))
+        return Annotated[_DATES[dtype] | None, Field(strict=False), dated]
     if dtype in _DATES:
         # Dates arrive as ISO text, which strict mode refuses (it wants Python objects).
         return Annotated[_DATES[dtype] | None, Field(strict=False)]
@@ -114,8 +118,24 @@ def _contract(logical: str) -> Any:
     return convert
 
 
+def _dated(logical: str, fmt: str) -> Any:
+    """Text of a date column in its date format as a date or datetime (a 422 if not in it)."""
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # null, or left to the type check
+        stamp = convert_value(value, logical, fmt)  # ValueError: pydantic's 422
+        if not isinstance(stamp, dt.datetime):
+            return None
+        return stamp.date() if logical == "date" else stamp
+
+    return convert
+
+
 def _describe(column: Mapping[str, Any]) -> str:
     text = f"{column.get('dtype', 'str')} ({column.get('role', 'feature')}); null if missing"
+    if column.get("format"):
+        text += f"; written as {column['format']}"
     categories = column.get("categories")
     if categories:
         shown = ", ".join(map(str, categories[:20]))

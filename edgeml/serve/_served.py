@@ -208,7 +208,8 @@ def _stream_of(manifest: Manifest) -> FeatureStream | None:
     plan = manifest.features.feature_plan
     if not plan.steps:
         return None
-    return FeatureStream(plan, max_entities=_MAX_ENTITIES)
+    time_format = manifest.prep.formats.get(plan.time_col) if plan.time_col else None
+    return FeatureStream(plan, max_entities=_MAX_ENTITIES, time_format=time_format)
 
 
 def _inputs(predictor: Predictor, stream: FeatureStream | None) -> list[str]:

@@ -59,13 +59,15 @@ class Features(Section):
 
 @dataclass(frozen=True, kw_only=True)
 class InputColumn(Section):
-    """One column of the input schema: name, logical dtype, role, and a categorical column's
-    vocabulary."""
+    """One column of the input schema: name, logical dtype, role, a categorical column's
+    vocabulary, and a date column's text format."""
 
     name: str
     dtype: str
     role: str = "feature"
     categories: tuple[Any, ...] | None = None
+    #: How a date or datetime column's text is written (``"%m/%d/%Y"``); None: ISO-8601.
+    format: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

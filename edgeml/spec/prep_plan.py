@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from edgeml.errors import BundleError
+from edgeml.util.dateformat import check_format
 from edgeml.util.fields import check_fields
 
 DATE_PARTS_DATE = ("year", "month", "day", "weekday", "day_of_year")
@@ -132,6 +133,9 @@ class PrepPlan:
     columns: list[ColumnSpec]
     steps: list[Step]
     row_filters: list[dict[str, Any]] = field(default_factory=list)
+    #: The date format (edgeml.util.dateformat) of each date or datetime column written as
+    #: non-ISO text; every executor reads that column's text with it. Absent in older plans.
+    formats: dict[str, str] = field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:
@@ -152,11 +156,19 @@ class PrepPlan:
         """Columns needed at prediction time (features' sources) with their logical dtypes."""
         return {c.name: c.dtype for c in self.columns if c.role == "feature"}
 
+    @property
+    def input_formats(self) -> dict[str, str]:
+        """The date format of each input column (of :attr:`input_schema`) that has one."""
+        inputs = self.input_schema
+        return {c: f for c, f in self.formats.items() if c in inputs}
+
     def to_dict(self) -> dict[str, Any]:
+        formats = {"formats": dict(self.formats)} if self.formats else {}
         return {
             "columns": [dataclasses.asdict(c) for c in self.columns],
             "steps": [dataclasses.asdict(s) for s in self.steps],
             "row_filters": list(self.row_filters),
+            **formats,
         }
 
     @classmethod
@@ -164,9 +176,11 @@ class PrepPlan:
         try:
             steps = [_step_from_dict(s) for s in raw["steps"]]
             columns = [ColumnSpec(**c) for c in raw["columns"]]
-            plan = cls(columns=columns, steps=steps, row_filters=list(raw.get("row_filters", [])))
+            plan = cls(columns=columns, steps=steps, row_filters=list(raw.get("row_filters", [])),
+                       formats=dict(raw.get("formats", {})))  # fmt: skip
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"manifest prep plan is malformed: {exc}") from None
+        _check_formats(plan)
         for k, part in enumerate([*plan.columns, *plan.steps, plan]):
             check_fields(part, where=f"manifest prep plan, {type(part).__name__} {k}")
         inputs = plan.input_schema
@@ -183,6 +197,20 @@ class PrepPlan:
                     f"whose type is {dtype!r}; expected {' or '.join(input_types(step))}"
                 )
         return plan
+
+
+def _check_formats(plan: PrepPlan) -> None:
+    dtypes = {c.name: c.dtype for c in plan.columns}
+    for column, fmt in plan.formats.items():
+        if dtypes.get(column) not in ("date", "datetime"):
+            raise BundleError(
+                f"manifest prep plan: formats names {column!r}, which is not a date or "
+                "datetime column of the plan"
+            )
+        try:
+            check_format(fmt)
+        except (ValueError, TypeError) as exc:
+            raise BundleError(f"manifest prep plan: formats.{column}: {exc}") from None
 
 
 def _step_from_dict(raw: dict[str, Any]) -> Step:
