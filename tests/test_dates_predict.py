@@ -222,3 +222,39 @@ def test_an_old_bundle_without_formats_still_loads(bundles, tmp_path):
     assert all("format" not in c for c in manifest["input_schema"])
     shutil.copytree(result.bundle, tmp_path / "copy.edgeml")
     assert edgeml.runtime.load(tmp_path / "copy.edgeml").predict_row({"when": "2024-03-15", "x": 0})
+
+
+def test_training_in_chunks_reads_every_chunk_with_the_format(tmp_path):
+    from edgeml.scale import train_stream
+
+    path = tmp_path / "us.csv"
+    dated_frame("%m/%d/%Y", n=3000, seed=4).write_csv(path)
+    streamed = train_stream(path, target="y", out=tmp_path / "s.edgeml", chunk_rows=500)
+    manifest = streamed.manifest
+    assert manifest["prep"]["formats"] == {"when": "%m/%d/%Y"}
+    assert manifest["data_card"]["date_formats"] == {"when": "%m/%d/%Y"}
+    assert "when_weekday" in manifest["features"]["model"]
+    rows = pl.read_csv(path, infer_schema_length=0).head(30).drop("y")
+    expected = edgeml.load(streamed.bundle).predict(rows)["proba_1"]
+    model = edgeml.runtime.load(streamed.bundle, backend="lightgbm")
+    got = model.predict({c: rows[c].to_list() for c in ("when", "x")})["proba_1"]
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+
+
+def test_the_server_reads_the_format_and_refuses_another_shape(bundles, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from edgeml.serve import ServeSettings, create_app
+
+    bundle, _ = bundles["day_first"]
+    copy = Path(shutil.copytree(bundle, tmp_path / "served.edgeml"))
+    settings = ServeSettings(bundle=copy, log=tmp_path / "log.db", admin_token="t" * 32)
+    row = {"when": "25/12/2024", "x": 0.25}
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/predict", json=row)
+        assert response.status_code == 200, response.text
+        expected = edgeml.runtime.load(copy).predict_row(row)
+        assert response.json()["proba_1"] == pytest.approx(expected["proba_1"], abs=1e-12)
+        refused = client.post("/predict", json={"when": "12/25/2024", "x": 0.25})
+        assert refused.status_code == 422
+        assert "%d/%m/%Y" in refused.text and "when" in refused.text

@@ -154,6 +154,8 @@ def open_run(
     source = open_source(
         data, target=str(settings.target), config=config.data, batch_rows=settings.chunk_rows
     )
+    # the date formats reading found are the model's input contract, as in edgeml.learn
+    config = dataclasses.replace(config, data=source.config)
     return config, source
 
 
@@ -260,7 +262,7 @@ def fit_plan(
         prepared = dataclasses.replace(prepared, frame=extended)
     prep = fit_prep(prepared.frame, config=config.prep, roles=prepared.prep_roles,
                     summary=summary, group=settings.entity_col,
-                    formats=config.data.date_formats)  # fmt: skip
+                    formats=source.config.date_formats)  # fmt: skip
     used = {c.name for c in prep.columns if c.role != "dropped"}
     keys = (target_name, settings.time_col, settings.entity_col)
     inputs = [c for c in source.schema if c in used or features.selected or c in keys]
@@ -332,6 +334,7 @@ def _card(source: ChunkSource, tally: Tally) -> DataCard:
         schema=dict(source.schema),
         read_at=datetime.now(UTC).isoformat(timespec="seconds"),
         assumptions=[*source.config.assumptions, *source.notes],
+        date_formats=dict(source.config.date_formats),
     )
 
 

@@ -18,6 +18,7 @@ directories): a database or API source is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import polars as pl
 
 from edgeml.batch import scan
 from edgeml.config import DataConfig
-from edgeml.data import conform, infer_types, logical_schema
+from edgeml.data import conform, infer_with_formats, logical_schema
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.learn import has_label
 
@@ -103,7 +104,7 @@ class ChunkSource:
         )
         for batch in reader.part(path, row_group):
             where = f"{batch.source} rows {batch.first_row + 1}…"
-            frame = conform(batch.frame, schema, source=where)
+            frame = conform(batch.frame, schema, source=where, formats=self.config.date_formats)
             yield Chunk(frame, file_index, batch.first_row, where)
 
 
@@ -134,7 +135,13 @@ def open_source(
     if frame is None or frame.frame.height == 0:
         raise SourceError(f"{first}: no rows")
     rows = frame.frame.drop([c for c in config.drop if c in frame.frame.columns])
-    schema, notes = _schema(infer_types(rows, keep_raw=[target]), config)
+    typed, formats, date_notes = infer_with_formats(
+        rows, keep_raw=[target], date_formats=config.date_formats, source=str(first)
+    )
+    schema, notes = _schema(typed, config)
+    notes += date_notes
+    # Every chunk's date text is read with the format the first rows showed (or the user gave).
+    config = dataclasses.replace(config, date_formats={**formats, **config.date_formats})
     if target not in schema:
         raise SchemaError(
             f"{text}: column {target!r} (from --target) not found; columns are: "
