@@ -286,8 +286,10 @@ slot`) with the codes shifted by 16, so a split is one compare of the code with 
 second word (500×63: tables 1.06 MB instead of 1.56 MB; deep 1000×255: 4.4 MB instead of 6.6
 MB). Flag 128, "narrow" (session 3), where a compact forest also has at most 256 slots and every
 left child at most 255 nodes after its parent (every benchmark model): a node is one uint32,
-`threshold << 16 | slot << 8 | delta`, the left child `delta` nodes on, codes unshifted, so a
-step is `i += delta + (codes[slot] > threshold)` with the slot read as its own byte (500×63:
+`threshold << 16 | slot << 8 | delta`, the left child `delta` nodes on, so a step is `i +=
+delta + (codes[slot] > threshold)` with the slot read as its own byte; a single row's codes are
+shifted left by 16 (session 4), so the compare takes the whole node word, `code << 16 > node`
+(two instructions fewer a step: 500×63 single row ~5% faster), while a batch's stay plain (500×63:
 node bytes 500 → 250 KB, tables 1.06 → 0.81 MB; deep 4.41 → 3.33 MB). Batches walk 8 rows
 interleaved through one tree for 64-row blocks (the tree stays in L1); each group of 8 stops
 after the depth by which 98% of LightGBM's training rows reached a leaf if all 8 are at leaves,
@@ -332,7 +334,16 @@ software prefetch of the next group's trees (their first 1-4 cache lines, or all
 slower, also with trees laid out in walk order), placing each tree's child pairs most visited
 first (by LightGBM's counts) so that a path stays in a tree's first lines (no change), laying
 the trees out in depth order so the by-depth groups were contiguous (no change), 4, 10, 12, 16
-or 20 lanes (8 is fastest), huge pages for the blob (no change: not TLB misses).
+or 20 lanes (8 is fastest), huge pages for the blob (no change: not TLB misses). In session 4
+(C harness, 500×63 single rows, codes precomputed, alternated, CPU time): the 8 trees' steps in
+AVX2 gathers (17.5 µs against 5.3 scalar) or 16 trees in AVX-512 gathers (14.1; with the codes
+in registers by two `vpermi2d`, 10.9): a gather's latency on this CPU is far above a scalar
+load's; loading both children's words while the code loads (9.8-9.2 µs, 8 or 6 lanes); a
+software prefetch of the child pair (no gain, also with other memory touched between rows);
+the trees sorted by mean path length inside windows of 64 (their sums added in tree order at
+each window's end: slower even with the paths measured on the very rows); testing for the end
+of a group every second step (6.3 against 5.2); the features' binary searches 4 at a time
+(no change).
 Threads: each thread's share of the work memory starts on its own cache line
 (no lock, no shared write), and the CPU time per row of 2 threads stays within 3% of 1 thread
 in this run (within 18% in an earlier one at the same load: the rest is two cores sharing L3
