@@ -3,7 +3,8 @@
 lleaves needs its own venv (see _lleaves_probe.py), which has no edgeml: the engine is loaded
 here straight from its shared library and table blob. Times are the CPU time of this thread
 (``time.thread_time``), medians of RUNS alternating runs, so other jobs on a shared machine
-slow both engines alike. Prints one JSON object:
+slow both engines alike; "lanes" is the same blob with QuickScorer batches (where it has a
+section). Prints one JSON object:
 
     python _engine_probe.py MODEL.txt FOREST.bin CORE.so ROWS.npy RUNS
 """
@@ -43,6 +44,14 @@ class Engine:
         self.outputs = int(np.frombuffer(raw[20:24], dtype="<u4")[0])
         self.work = np.empty(lib.edgeml_forest_work_size(self.address, 2), dtype=np.uint32)
 
+    def quickscorer(self) -> bool:
+        """Batches on QuickScorer (its SIMD lanes where the CPU has them), if the blob has it."""
+        use = getattr(self.lib, "edgeml_forest_set_algorithm", None)
+        if use is None:
+            return False
+        use.argtypes = [P, ctypes.c_uint32]
+        return use(self.address, 8 | 16) == 0  # EDGEML_FOREST_QS_ROW | _BATCH
+
     def predict(self, x: np.ndarray, threads: int = 1) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty((len(x), self.outputs))
@@ -65,6 +74,10 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in names}
     rows = [x[i : i + 1] for i in range(1000)]
     calls = {"native": engine.predict, "lleaves": lambda r: model.predict(r, n_jobs=1)}
+    lanes = Engine(core, blob_path)
+    if lanes.quickscorer():  # QuickScorer batches, alternating with lleaves in this process
+        calls["lanes"] = lanes.predict
+        times.update(lanes=[], lanes_row=[])
     for _ in range(int(runs)):
         for name, call in calls.items():
             start = time.thread_time()

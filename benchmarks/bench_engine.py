@@ -257,17 +257,21 @@ def algorithm_table(results: list[dict[str, Any]]) -> str:
         "| model | walk ns/row | QuickScorer ns/row (lanes) | QuickScorer scalar ns/row | walk "
         "single row µs | QuickScorer single row µs | predict_row one call µs, walk / "
         "QuickScorer | export chooses (row / batch) | QuickScorer section bytes (width) | "
-        "QuickScorer max abs diff | ydf ns/row (batches of 100; of 1), engine |",
-        "| --- |" + " ---: |" * 6 + " --- | ---: | ---: | ---: |",
+        "QuickScorer max abs diff | ydf ns/row (batches of 100; of 1), engine | lanes ÷ "
+        "lleaves, both in lleaves' process (lanes ns/row) |",
+        "| --- |" + " ---: |" * 6 + " --- | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         cell = f"{r['qs_bytes']:,} ({r['qs_width']})" if "qs" in r else "— (no section)"
+        ll = r.get("lleaves", {})
+        same = f"{ll['lanes'] / ll['lleaves']:.2f} ({ll['lanes']:,.0f})" if "lanes" in ll else "—"
         lines.append(
             f"| {r['name']} | {r['native']:,.0f} | {_or_dash(r.get('qs'), ',.0f')} "
             f"({r.get('simd', '—')}) | {_or_dash(r.get('qs_scalar'), ',.0f')} "
             f"| {r['native_row']:.2f} | {_or_dash(r.get('qs_row'), '.2f')} "
             f"| {r.get('row_call', float('nan')):.2f} / {_or_dash(r.get('qs_row_call'), '.2f')} "
-            f"| {r['choice']} | {cell} | {_or_dash(r.get('qs_diff'), '.1e')} | {_ydf_cell(r)} |"
+            f"| {r['choice']} | {cell} | {_or_dash(r.get('qs_diff'), '.1e')} | {_ydf_cell(r)} "
+            f"| {same} |"
         )
     return "\n".join(lines)
 
