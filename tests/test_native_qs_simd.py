@@ -185,6 +185,9 @@ def test_categorical_models_run_their_category_sets_in_lanes(core):
     for batch in ("walk", "quickscorer"):
         assert engine.set_algorithm(row="walk", batch=batch)
         assert np.array_equal(engine.predict(rows), truth), batch
+    big = np.vstack([rows] * (1100 // len(rows) + 1))  # from 1,024 rows: the byte lanes
+    assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
+    assert np.array_equal(engine.predict(big), booster.predict(big))
     # categorical nodes that test their own bitsets (the wide layout): no section, no lanes
     wide = forest_tables(forest, category_sets=False)
     assert wide.qs is None
