@@ -35,6 +35,9 @@ def _csv(tmp_path: Path, name: str, columns: dict[str, list[str]]) -> Path:
          dt.datetime(2024, 3, 15, 14, 5)),
         (["15.03.2024 14:05:07", "01.12.2024 00:00:00"], "%d.%m.%Y %H:%M:%S",
          dt.datetime(2024, 3, 15, 14, 5, 7)),
+        (["3/15/2024 2:05 PM", "12/1/2024 12:00 am"], "%m/%d/%Y %I:%M %p",
+         dt.datetime(2024, 3, 15, 14, 5)),
+        (["03/15/2024 02:05:07 pm"], "%m/%d/%Y %I:%M:%S %p", dt.datetime(2024, 3, 15, 14, 5, 7)),
     ],
 )  # fmt: skip
 def test_each_shape_is_found_and_read(values, fmt, first):
@@ -121,7 +124,7 @@ def test_a_bad_override_is_named(tmp_path):
 
 
 def test_check_format_refuses_what_executors_would_read_differently():
-    for bad in ("%Y-%m", "%d/%m/%Y %H", "%Y%j", "%d/%m/%Y %I:%M %p", "%Y/%m/%d/%Y", "%Y|%m|%d"):
+    for bad in ("%Y-%m", "%d/%m/%Y %H", "%Y%j", "%d/%m/%Y %I:%M", "%Y/%m/%d/%Y", "%Y|%m|%d"):
         with pytest.raises(ValueError, match="date format"):
             check_format(bad)
     for fmt in SHAPES:

@@ -13,7 +13,7 @@ from edgeml.data._dates import SHAPES, parse_text
 from edgeml.runtime.contract import convert_value
 from edgeml.util.dateformat import has_time, parse_with
 
-FORMATS = (*SHAPES, "%Y-%m-%d %H:%M:%S", "%d_%m_%YT%H:%M")
+FORMATS = (*SHAPES, "%Y-%m-%d %H:%M:%S", "%d_%m_%YT%H:%M", "%Y/%m/%d %I:%M%p")
 _MONTHS = ["Jan", "feb", "MAR", "apr", "May", "jun", "Jul", "aug", "Sep", "oct", "Nov", "dec"]
 _SPACE = st.sampled_from(["", "", "", " ", "  ", "\t", "\u3000"])
 
@@ -30,6 +30,8 @@ TOKENS = {
     "%m": _number(0, 13),
     "%d": _number(0, 32),
     "%H": _number(0, 25),
+    "%I": _number(0, 13),
+    "%p": st.sampled_from(["AM", "pm", "Pm", "aM", "P", "p.m.", "XM", ""]),
     "%M": _number(0, 61),
     "%S": _number(0, 61),
     "%b": st.one_of(st.sampled_from(_MONTHS), st.text("abcdefjmnoprsuvyJMAS", max_size=4)),
@@ -78,7 +80,7 @@ def case(draw: st.DrawFn) -> tuple[str, list[str]]:
     return fmt, draw(st.lists(text_for(fmt), min_size=1, max_size=20))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(case())
 def test_the_runtime_reads_what_polars_reads(generated):
     fmt, values = generated

@@ -31,6 +31,7 @@ SHAPES = {
     "us": "%m/%d/%Y",
     "day_first": "%d/%m/%Y",
     "us_with_time": "%m/%d/%Y %H:%M",
+    "us_12_hour": "%m/%d/%Y %I:%M:%S %p",
     "month_name": "%b %d, %Y",
 }
 BACKENDS = ("native", "treelite", "onnx", "lightgbm")
@@ -86,7 +87,7 @@ def test_the_plan_has_date_parts_and_the_schema_the_format(bundles, name):
     manifest = json.loads((bundle / "manifest.json").read_text())
     when = next(c for c in manifest["input_schema"] if c["name"] == "when")
     assert when["format"] == SHAPES[name]
-    assert when["dtype"] == ("datetime" if "%H" in SHAPES[name] else "date")
+    assert when["dtype"] == ("datetime" if "%M" in SHAPES[name] else "date")
     steps = [s for s in manifest["prep"]["steps"] if s["column"] == "when"]
     assert [s["kind"] for s in steps] == ["date_parts"]
     assert "weekday" in steps[0]["parts"] and "when_weekday" in manifest["features"]["model"]

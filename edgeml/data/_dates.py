@@ -1,8 +1,9 @@
 """Finding the shape of a text column of dates written the common non-ISO ways.
 
 A column is read as dates when every non-blank value fits one of :data:`SHAPES` (with a four
-digit year). Day and month order comes from the values: a first field above 12 makes the column
-day-first, a second field above 12 month-first. Where every value is ambiguous (both fields at
+digit year; a time of day, if any, as ``14:05``, ``14:05:07``, ``2:05 PM`` or ``2:05:07 PM``).
+Day and month order comes from the values: a first field above 12 makes the column day-first,
+a second field above 12 month-first. Where every value is ambiguous (both fields at
 most 12), the order another column of the same file showed with the same separator decides; if
 none did, the order is month-first for ``/`` and ``-`` (the convention of US exports, and the
 default of pandas and dateutil) and day-first for ``.`` (``15.03.2024`` is the German and
@@ -39,8 +40,14 @@ _NUMERIC = {
     "-": r"^(\d{1,2})-(\d{1,2})-\d{4}",
     ".": r"^(\d{1,2})\.(\d{1,2})\.\d{4}",
 }
-_TIMES = ("", " %H:%M", " %H:%M:%S")
-_TIME_TEXT = {"": "$", " %H:%M": r" \d{1,2}:\d{1,2}$", " %H:%M:%S": r" \d{1,2}:\d{1,2}:\d{1,2}$"}
+_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
+_TIME_TEXT = {
+    "": "$",
+    " %H:%M": r" \d{1,2}:\d{1,2}$",
+    " %H:%M:%S": r" \d{1,2}:\d{1,2}:\d{1,2}$",
+    " %I:%M %p": r" \d{1,2}:\d{1,2} [AaPp][Mm]$",
+    " %I:%M:%S %p": r" \d{1,2}:\d{1,2}:\d{1,2} [AaPp][Mm]$",
+}
 # Shapes whose field order is fixed, with the regex a value must fit (a four-digit year).
 _FIXED = {
     "%Y/%m/%d": r"^\d{4}/\d{1,2}/\d{1,2}",

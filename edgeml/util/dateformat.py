@@ -1,24 +1,27 @@
 """Dates and datetimes written in a column's own shape (``03/15/2024``, ``15.03.2024 14:05``,
 ``Mar 15, 2024``), read the way Polars reads them with the same format.
 
-A *date format* is a strftime-style pattern made of the directives ``%Y %m %d %H %M %S %b`` and
-literal characters. ``edgeml.data`` finds a column's format when it reads the training file (or
-takes it from ``[data] date_formats``), converts the column with Polars' ``str.to_date`` /
-``str.to_datetime`` and records the format in the bundle's input schema; this module reads one
-value with the same semantics, with the standard library only, for the NumPy runtime.
+A *date format* is a strftime-style pattern made of the directives ``%Y %m %d %H %M %S %b``
+(``%I`` and ``%p`` for a 12-hour clock) and literal characters. ``edgeml.data`` finds a
+column's format when it reads the training file (or takes it from ``[data] date_formats``),
+converts the column with Polars' ``str.to_date`` / ``str.to_datetime`` and records the format
+in the bundle's input schema; this module reads one value with the same semantics, with the
+standard library only, for the NumPy runtime.
 
 Polars parses with chrono, whose rules this parser follows (tests/test_dateformat_props.py
 checks the two agree on generated text): ``%Y`` is 1-4 digits or a sign and any digits;
-``%m %d %H %M %S`` are 1-2 digits; whitespace may precede a number; a space in the format
-matches any run of whitespace, none included; ``%b`` is a three-letter English month name in
-any case; a second of 60 rolls over into the next minute. Numbers are read greedily and never
-backtracked into. Years outside 1-9999 (which Polars reads) do not fit Python's datetime and are
-refused.
+``%m %d %H %I %M %S`` are 1-2 digits; whitespace may precede a number; a space in the format
+matches any run of whitespace, none included; ``%b`` is a three-letter English month name and
+``%p`` AM or PM, in any case; a second of 60 rolls over into the next minute. Numbers are
+read greedily and never backtracked into. Years outside 1-9999 (which Polars reads) do not fit
+Python's datetime and are refused.
 
 >>> parse_with("3/15/2024", "%m/%d/%Y")
 datetime.datetime(2024, 3, 15, 0, 0)
 >>> parse_with("15-mar-2024 7:05", "%d-%b-%Y %H:%M")
 datetime.datetime(2024, 3, 15, 7, 5)
+>>> parse_with("3/15/2024 12:05 am", "%m/%d/%Y %I:%M %p")
+datetime.datetime(2024, 3, 15, 0, 5)
 >>> parse_with("2024-03-15", "%m/%d/%Y") is None
 True
 """
@@ -37,6 +40,8 @@ DIRECTIVES = {
     "%m": "month (1-12)",
     "%d": "day (1-31)",
     "%H": "hour (0-23)",
+    "%I": "hour (1-12), with %p",
+    "%p": "AM or PM, with %I",
     "%M": "minute",
     "%S": "second",
     "%b": "month name (Jan-Dec)",
@@ -53,6 +58,8 @@ _PIECES = {
     "%m": rf"{_WS}(?P<m>[0-9]{{1,2}}+)",
     "%d": rf"{_WS}(?P<d>[0-9]{{1,2}}+)",
     "%H": rf"{_WS}(?P<H>[0-9]{{1,2}}+)",
+    "%I": rf"{_WS}(?P<I>[0-9]{{1,2}}+)",
+    "%p": r"(?P<p>[AaPp][Mm])",
     "%M": rf"{_WS}(?P<M>[0-9]{{1,2}}+)",
     "%S": rf"{_WS}(?P<S>[0-9]{{1,2}}+)",
     "%b": r"(?P<b>[A-Za-z]{3})",
@@ -67,7 +74,7 @@ def check_format(fmt: str) -> None:
     >>> check_format("%d/%m/%Y")
     >>> check_format("%d/%m/%y")
     Traceback (most recent call last):
-    ValueError: date format '%d/%m/%y': unknown directive '%y'; use %Y %m %d %H %M %S %b
+    ValueError: date format '%d/%m/%y': unknown directive '%y'; use %Y %m %d %H %I %p %M %S %b
     """
     _compiled(fmt)
 
@@ -75,10 +82,10 @@ def check_format(fmt: str) -> None:
 def has_time(fmt: str) -> bool:
     """Does ``fmt`` read a time of day (so the column is a datetime, not a date)?
 
-    >>> has_time("%m/%d/%Y %H:%M"), has_time("%b %d, %Y")
-    (True, False)
+    >>> has_time("%m/%d/%Y %H:%M"), has_time("%m/%d/%Y %I:%M %p"), has_time("%b %d, %Y")
+    (True, True, False)
     """
-    return "%H" in fmt
+    return "%H" in fmt or "%I" in fmt
 
 
 def example(fmt: str) -> str:
@@ -110,6 +117,11 @@ def parse_with(text: str, fmt: str) -> dt.datetime | None:
         second = int(part.get("S") or 0)
     except (ValueError, OverflowError):  # no such day, an unknown month name, a year past 9999
         return None
+    if part.get("I"):
+        twelve = int(part["I"])
+        if not 1 <= twelve <= 12:
+            return None
+        hour = twelve % 12 + (12 if part["p"].lower() == "pm" else 0)
     if hour > 23 or minute > 59 or second > 60:
         return None
     leap = second == 60
@@ -149,8 +161,12 @@ def _compiled(fmt: str) -> re.Pattern[str]:
     needed = [d for d in ("%Y", "%d") if d not in seen]
     if ("%m" in seen) == ("%b" in seen):
         needed.append("one of %m or %b")
-    if ("%H" in seen) != ("%M" in seen):
-        needed.append("%H and %M together")
+    if ("%I" in seen) != ("%p" in seen):
+        needed.append("%I and %p together")
+    if "%I" in seen and "%H" in seen:
+        needed.append("one of %H or %I")
+    if ("%H" in seen or "%I" in seen) != ("%M" in seen):
+        needed.append("an hour and %M together")
     if "%S" in seen and "%M" not in seen:
         needed.append("%M with %S")
     if needed:
