@@ -38,6 +38,11 @@ def _csv(tmp_path: Path, name: str, columns: dict[str, list[str]]) -> Path:
         (["3/15/2024 2:05 PM", "12/1/2024 12:00 am"], "%m/%d/%Y %I:%M %p",
          dt.datetime(2024, 3, 15, 14, 5)),
         (["03/15/2024 02:05:07 pm"], "%m/%d/%Y %I:%M:%S %p", dt.datetime(2024, 3, 15, 14, 5, 7)),
+        (["3/15/24", "12/1/99"], "%m/%d/%y", dt.date(2024, 3, 15)),
+        (["15-03-24 14:05", "1-12-99 0:00"], "%d-%m-%y %H:%M", dt.datetime(2024, 3, 15, 14, 5)),
+        (["15-Mar-24", "01-Dec-99"], "%d-%b-%y", dt.date(2024, 3, 15)),
+        (["March 15, 2024", "Dec 1, 2024"], "%B %d, %Y", dt.date(2024, 3, 15)),
+        (["15 march 2024", "1 September 2024"], "%d %B %Y", dt.date(2024, 3, 15)),
     ],
 )  # fmt: skip
 def test_each_shape_is_found_and_read(values, fmt, first):
@@ -72,7 +77,8 @@ def test_all_ambiguous_takes_the_order_another_column_showed_and_says_so():
 @pytest.mark.parametrize(
     "values",
     [
-        ["03/15/24", "04/01/24"],  # two-digit years are not guessed
+        ["03/15/202", "04/01/202"],  # three-digit years are not guessed
+        ["1.2.10", "1.3.11", "2.0.12"],  # version numbers, not dates with two-digit years
         ["03/15/2024", "hello"],
         ["Mar 15 2024", "Foo 15 2024"],
         ["1/2", "3/4"],
@@ -116,8 +122,8 @@ def test_a_bad_override_is_named(tmp_path):
     with pytest.raises(SchemaError, match=expected + r" \(as 15/03/2024\)"):
         read_data(path, config=DataConfig(date_formats={"when": "%d/%m/%Y"}))
     toml = tmp_path / "edgeml.toml"
-    toml.write_text('[data]\ndate_formats = { when = "%d/%m/%y" }\n')
-    with pytest.raises(ConfigError, match=r"date_formats.when: .*unknown directive '%y'"):
+    toml.write_text('[data]\ndate_formats = { when = "%d/%m/%G" }\n')
+    with pytest.raises(ConfigError, match=r"date_formats.when: .*unknown directive '%G'"):
         load_config(toml)
     toml.write_text('[data]\ndate_formats = { when = "%d/%m/%Y" }\n')
     assert load_config(toml).data.date_formats == {"when": "%d/%m/%Y"}

@@ -13,7 +13,8 @@ from edgeml.data._dates import SHAPES, parse_text
 from edgeml.runtime.contract import convert_value
 from edgeml.util.dateformat import has_time, parse_with
 
-FORMATS = (*SHAPES, "%Y-%m-%d %H:%M:%S", "%d_%m_%YT%H:%M", "%Y/%m/%d %I:%M%p")
+FORMATS = (*SHAPES, "%Y-%m-%d %H:%M:%S", "%d_%m_%YT%H:%M", "%Y/%m/%d %I:%M%p", "%B%d%y",
+           "%d%b%Y")  # fmt: skip
 _MONTHS = ["Jan", "feb", "MAR", "apr", "May", "jun", "Jul", "aug", "Sep", "oct", "Nov", "dec"]
 _SPACE = st.sampled_from(["", "", "", " ", "  ", "\t", "\u3000"])
 
@@ -27,6 +28,7 @@ def _number(low: int, high: int) -> st.SearchStrategy[str]:
 
 TOKENS = {
     "%Y": st.one_of(_number(1, 9999), st.integers(1, 9999).map(lambda y: f"+{y}")),
+    "%y": st.one_of(_number(0, 99), st.sampled_from(["+5", "-5", "100", "2024"])),
     "%m": _number(0, 13),
     "%d": _number(0, 32),
     "%H": _number(0, 25),
@@ -35,6 +37,10 @@ TOKENS = {
     "%M": _number(0, 61),
     "%S": _number(0, 61),
     "%b": st.one_of(st.sampled_from(_MONTHS), st.text("abcdefjmnoprsuvyJMAS", max_size=4)),
+    "%B": st.one_of(
+        st.sampled_from([*_MONTHS, "March", "SEPTEMBER", "Sept", "june", "Marc", "Mayo", "Julyy"]),
+        st.text("abcdefhijlmnoprstuvyJMAS", max_size=10),
+    ),
 }
 _LITERAL_NOISE = st.sampled_from(["", "/", "-", ".", ",", " ", ":", "x", "T"])
 
@@ -96,6 +102,9 @@ def test_the_runtime_reads_what_polars_reads(generated):
 def test_a_written_stamp_reads_back(fmt, stamp):
     # strftime pads %Y to 4 digits only on some platforms: write the year padded ourselves
     text = stamp.strftime(fmt.replace("%Y", f"{stamp.year:04d}"))
+    if "%y" in fmt:  # two digits name a year of 1970-2069 only
+        stamp = stamp.replace(year=1970 + (stamp.year - 1970) % 100)
+        text = stamp.strftime(fmt)
     want = stamp.replace(microsecond=0)
     if not has_time(fmt):
         want = dt.datetime(stamp.year, stamp.month, stamp.day)

@@ -32,6 +32,7 @@ SHAPES = {
     "day_first": "%d/%m/%Y",
     "us_with_time": "%m/%d/%Y %H:%M",
     "us_12_hour": "%m/%d/%Y %I:%M:%S %p",
+    "short_year": "%d-%b-%y",
     "month_name": "%b %d, %Y",
 }
 BACKENDS = ("native", "treelite", "onnx", "lightgbm")

@@ -23,6 +23,7 @@ The shapes are tried on a few values first, so a text column that is not dates c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Literal
 
@@ -34,12 +35,14 @@ __all__ = ["SHAPES", "detect_format", "order_of", "parse_text"]
 
 Certainty = Literal["certain", "from another column", "ambiguous"]
 
-# Numeric day/month shapes: (separator, regex with the two ambiguous fields and a 4-digit year).
-_NUMERIC = {
-    "/": r"^(\d{1,2})/(\d{1,2})/\d{4}",
-    "-": r"^(\d{1,2})-(\d{1,2})-\d{4}",
-    ".": r"^(\d{1,2})\.(\d{1,2})\.\d{4}",
-}
+# Numeric day/month shapes: (separator, year directive, regex with the two ambiguous fields).
+_SEPARATORS = ("/", "-", ".")
+# Two-digit years only with / and -: "1.2.10" is more often a version number than a date.
+_NUMERIC = [
+    (sep, year, rf"^(\d{{1,2}}){re.escape(sep)}(\d{{1,2}}){re.escape(sep)}{digits}")
+    for year, digits, separators in (("%Y", r"\d{4}", _SEPARATORS), ("%y", r"\d{2}", "/-"))
+    for sep in separators
+]
 _TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
 _TIME_TEXT = {
     "": "$",
@@ -48,13 +51,18 @@ _TIME_TEXT = {
     " %I:%M %p": r" \d{1,2}:\d{1,2} [AaPp][Mm]$",
     " %I:%M:%S %p": r" \d{1,2}:\d{1,2}:\d{1,2} [AaPp][Mm]$",
 }
-# Shapes whose field order is fixed, with the regex a value must fit (a four-digit year).
+# Shapes whose field order is fixed, with the regex a value must fit (a four-digit year). A
+# month name is tried short (%b) first: %B reads "Mar" and "March" alike.
 _FIXED = {
     "%Y/%m/%d": r"^\d{4}/\d{1,2}/\d{1,2}",
     "%d-%b-%Y": r"^\d{1,2}-[A-Za-z]{3}-\d{4}",
     "%d %b %Y": r"^\d{1,2} [A-Za-z]{3} \d{4}",
     "%b %d, %Y": r"^[A-Za-z]{3} \d{1,2}, \d{4}",
     "%b %d %Y": r"^[A-Za-z]{3} \d{1,2} \d{4}",
+    "%d-%b-%y": r"^\d{1,2}-[A-Za-z]{3}-\d{2}",
+    "%d %B %Y": r"^\d{1,2} [A-Za-z]{3,9} \d{4}",
+    "%B %d, %Y": r"^[A-Za-z]{3,9} \d{1,2}, \d{4}",
+    "%B %d %Y": r"^[A-Za-z]{3,9} \d{1,2} \d{4}",
 }
 _DEFAULT_ORDER = {"/": "%m/%d", "-": "%m-%d", ".": "%d.%m"}
 
@@ -62,8 +70,8 @@ _DEFAULT_ORDER = {"/": "%m/%d", "-": "%m-%d", ".": "%d.%m"}
 SHAPES: tuple[str, ...] = tuple(
     f"{date}{time}"
     for date in (
-        *(f"%m{s}%d{s}%Y" for s in _NUMERIC),
-        *(f"%d{s}%m{s}%Y" for s in _NUMERIC),
+        *(f"%m{s}%d{s}{y}" for s, y, _ in _NUMERIC),
+        *(f"%d{s}%m{s}{y}" for s, y, _ in _NUMERIC),
         *_FIXED,
     )
     for time in _TIMES
@@ -91,12 +99,13 @@ def detect_format(
     probe = values.gather(sorted({0, values.len() // 2, values.len() - 1}))
     for time in _TIMES:
         end = _TIME_TEXT[time]
-        for separator, pattern in _NUMERIC.items():
+        for separator, year, pattern in _NUMERIC:
             if probe.str.contains(pattern + end).all() and values.str.contains(pattern + end).all():
-                order, certainty = _order(values, pattern + end, separator, time, orders or {})
+                tail = f"{separator}{year}{time}"
+                order, certainty = _order(values, pattern + end, separator, tail, orders or {})
                 if order is None:
                     return None
-                return f"{order}{separator}%Y{time}", certainty
+                return f"{order}{tail}", certainty
         for shape, pattern in _FIXED.items():
             if probe.str.contains(pattern + end).all():
                 fmt = f"{shape}{time}"
@@ -111,7 +120,7 @@ def order_of(fmt: str) -> tuple[str, str] | None:
     >>> order_of("%d.%m.%Y %H:%M"), order_of("%b %d, %Y")
     (('.', '%d.%m'), None)
     """
-    for separator in _NUMERIC:
+    for separator in _SEPARATORS:
         for order in (f"%m{separator}%d", f"%d{separator}%m"):
             if fmt.startswith(order + separator):
                 return separator, order
@@ -119,7 +128,7 @@ def order_of(fmt: str) -> tuple[str, str] | None:
 
 
 def _order(
-    values: pl.Series, pattern: str, separator: str, time: str, orders: Mapping[str, str]
+    values: pl.Series, pattern: str, separator: str, tail: str, orders: Mapping[str, str]
 ) -> tuple[str | None, Certainty]:
     """The day/month order of values that all fit ``pattern`` (None if neither order reads
     them all), and how it was decided."""
@@ -138,7 +147,7 @@ def _order(
     else:
         order, certainty = _DEFAULT_ORDER[separator], "ambiguous"
     # Every value must be a real day in that order (no 31st of April).
-    ok = _all_parse(values, f"{order}{separator}%Y{time}")
+    ok = _all_parse(values, f"{order}{tail}")
     return (order if ok else None), certainty  # type: ignore[return-value]
 
 

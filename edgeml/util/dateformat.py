@@ -1,8 +1,8 @@
 """Dates and datetimes written in a column's own shape (``03/15/2024``, ``15.03.2024 14:05``,
 ``Mar 15, 2024``), read the way Polars reads them with the same format.
 
-A *date format* is a strftime-style pattern made of the directives ``%Y %m %d %H %M %S %b``
-(``%I`` and ``%p`` for a 12-hour clock) and literal characters. ``edgeml.data`` finds a
+A *date format* is a strftime-style pattern made of the directives ``%Y %y %m %d %H %M %S %b
+%B`` (``%I`` and ``%p`` for a 12-hour clock) and literal characters. ``edgeml.data`` finds a
 column's format when it reads the training file (or takes it from ``[data] date_formats``),
 converts the column with Polars' ``str.to_date`` / ``str.to_datetime`` and records the format
 in the bundle's input schema; this module reads one value with the same semantics, with the
@@ -10,8 +10,9 @@ standard library only, for the NumPy runtime.
 
 Polars parses with chrono, whose rules this parser follows (tests/test_dateformat_props.py
 checks the two agree on generated text): ``%Y`` is 1-4 digits or a sign and any digits;
-``%m %d %H %I %M %S`` are 1-2 digits; whitespace may precede a number; a space in the format
-matches any run of whitespace, none included; ``%b`` is a three-letter English month name and
+``%y %m %d %H %I %M %S`` are 1-2 digits (``%y`` 0-69 is 2000-2069, 70-99 is 1970-1999);
+whitespace may precede a number; a space in the format matches any run of whitespace, none
+included; ``%b`` is a three-letter English month name, ``%B`` a full or three-letter one, and
 ``%p`` AM or PM, in any case; a second of 60 rolls over into the next minute. Numbers are
 read greedily and never backtracked into. Years outside 1-9999 (which Polars reads) do not fit
 Python's datetime and are refused.
@@ -37,6 +38,7 @@ __all__ = ["DIRECTIVES", "check_format", "example", "has_time", "parse_with"]
 #: The directives a date format may hold, and what each reads.
 DIRECTIVES = {
     "%Y": "year",
+    "%y": "two-digit year (00-69: 2000s, 70-99: 1900s)",
     "%m": "month (1-12)",
     "%d": "day (1-31)",
     "%H": "hour (0-23)",
@@ -45,8 +47,11 @@ DIRECTIVES = {
     "%M": "minute",
     "%S": "second",
     "%b": "month name (Jan-Dec)",
+    "%B": "month name, full or short (January or Jan)",
 }
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_FULL = ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+         "october", "november", "december")  # fmt: skip
+_MONTHS = tuple(m[:3] for m in _FULL)
 # The Unicode White_Space set chrono skips (as edgeml.runtime._schema.WHITESPACE).
 _WHITESPACE = (
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
@@ -62,7 +67,10 @@ _PIECES = {
     "%p": r"(?P<p>[AaPp][Mm])",
     "%M": rf"{_WS}(?P<M>[0-9]{{1,2}}+)",
     "%S": rf"{_WS}(?P<S>[0-9]{{1,2}}+)",
+    "%y": rf"{_WS}(?P<y>[0-9]{{1,2}}+)",
     "%b": r"(?P<b>[A-Za-z]{3})",
+    # chrono reads three letters, then the rest of that month's full name if it follows
+    "%B": "(?P<B>(?i:" + "|".join(f"{m[:3]}(?:{m[3:]})?+" for m in _FULL) + "))",
 }
 _LITERALS = set("/-.,:T _")
 _ONE_SECOND = dt.timedelta(seconds=1)
@@ -72,9 +80,9 @@ def check_format(fmt: str) -> None:
     """Raise ValueError unless ``fmt`` is a date format edgeml reads the same everywhere.
 
     >>> check_format("%d/%m/%Y")
-    >>> check_format("%d/%m/%y")
+    >>> check_format("%d/%m/%G")
     Traceback (most recent call last):
-    ValueError: date format '%d/%m/%y': unknown directive '%y'; use %Y %m %d %H %I %p %M %S %b
+    ValueError: date format '%d/%m/%G': unknown directive '%G'; use %Y %y %m %d %H %I %p %M %S %b %B
     """
     _compiled(fmt)
 
@@ -111,8 +119,14 @@ def parse_with(text: str, fmt: str) -> dt.datetime | None:
         return None
     part = match.groupdict()
     try:
-        month = int(part["m"]) if part.get("m") else _MONTHS.index(part["b"].lower()) + 1
-        day = dt.date(int(part["Y"]), month, int(part["d"]))
+        name = part.get("b") or part.get("B")
+        month = int(part["m"]) if part.get("m") else _MONTHS.index(str(name)[:3].lower()) + 1
+        if part.get("y"):
+            short = int(part["y"])
+            year = short + (2000 if short < 70 else 1900)
+        else:
+            year = int(part["Y"])
+        day = dt.date(year, month, int(part["d"]))
         hour, minute = int(part.get("H") or 0), int(part.get("M") or 0)
         second = int(part.get("S") or 0)
     except (ValueError, OverflowError):  # no such day, an unknown month name, a year past 9999
@@ -158,9 +172,11 @@ def _compiled(fmt: str) -> re.Pattern[str]:
             )
         pattern.append(_WS if char == " " else re.escape(char))
         k += 1
-    needed = [d for d in ("%Y", "%d") if d not in seen]
-    if ("%m" in seen) == ("%b" in seen):
-        needed.append("one of %m or %b")
+    needed = [] if "%d" in seen else ["%d"]
+    if len(seen & {"%Y", "%y"}) != 1:
+        needed.append("one of %Y or %y")
+    if len(seen & {"%m", "%b", "%B"}) != 1:
+        needed.append("one of %m, %b or %B")
     if ("%I" in seen) != ("%p" in seen):
         needed.append("%I and %p together")
     if "%I" in seen and "%H" in seen:
