@@ -67,9 +67,14 @@ class Scorer:
         self.explain = explain
         self.schema = dict(model.input_schema)
         self.ids = list(model.spec.id_cols if id_cols is None else id_cols)
-        self.numbers = [c for c, t in self.schema.items() if t == "float"]
+        # numbers written with signs or separators ("$1,234.5") are read as text, then with
+        # their format by conform
+        written = model.input_formats
+        self.numbers = [c for c, t in self.schema.items() if t == "float" and c not in written]
         # integer model columns parsed as such (an id column stays text: typed by the first batch)
-        self.integers = [c for c, t in self.schema.items() if t == "int" and c not in self.ids]
+        self.integers = [
+            c for c, t in self.schema.items() if t == "int" and c not in [*self.ids, *written]
+        ]
         parsed = {*self.numbers, *self.integers}
         self.text = [c for c in [*self.schema, *self.ids] if c not in parsed]
         plan = model.feature_plan

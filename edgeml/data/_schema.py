@@ -13,8 +13,10 @@ from typing import Literal, get_args
 import polars as pl
 
 from edgeml.data._dates import detect_format, order_of, parse_text
+from edgeml.data._numbers import detect_number_format, read_numbers
 from edgeml.errors import SchemaError
 from edgeml.util.dateformat import example, has_time
+from edgeml.util.numberformat import is_number_format
 
 LogicalType = Literal["float", "int", "bool", "str", "date", "datetime"]
 LOGICAL_TYPES: tuple[str, ...] = get_args(LogicalType)
@@ -131,8 +133,12 @@ def convert(series: pl.Series, logical: str, *, source: str, fmt: str | None = N
     else:
         check = value.is_not_null() & ~_is_nan(value, dtype)
     formats: tuple[str, ...] = _FORMATS
-    own = fmt is not None and dtype == pl.String and logical in ("date", "datetime")
-    if own:
+    numbers = fmt is not None and is_number_format(fmt)
+    own = fmt is not None and dtype == pl.String and logical in _OWN_FORMAT[numbers]
+    if own and numbers:
+        converted = read_numbers(value, fmt or "")
+        converted = _whole(converted) if logical == "int" else converted
+    elif own:
         converted = _own_format(value, logical, fmt or "")
     else:
         if dtype == pl.String and logical in ("date", "datetime"):
@@ -146,12 +152,17 @@ def convert(series: pl.Series, logical: str, *, source: str, fmt: str | None = N
         bad = result["bad"]
     if bad.any():
         row = int(bad.arg_max() or 0)
-        expected = f"; expected the format {fmt} (as {example(fmt)})" if own and fmt else ""
+        expected = f"; expected the format {fmt}" if own and fmt else ""
+        expected += f" (as {example(fmt)})" if own and fmt and not numbers else ""
         raise SchemaError(
             f"{source}: column {series.name!r} row {row + 1}: cannot convert "
             f"{series[row]!r} to {logical}{expected}"
         )
     return result["new"].alias(series.name)
+
+
+# The logical types a column's own format reads text as: numbers' formats, dates'.
+_OWN_FORMAT = {True: ("float", "int"), False: ("date", "datetime")}
 
 
 def _own_format(value: pl.Expr, logical: str, fmt: str) -> pl.Expr:
@@ -219,7 +230,9 @@ def infer_with_formats(
             series = _normalise(series, dtype)
             if series.dtype == pl.String:
                 series, found = _infer_text(series, allow_bool=name not in keep_raw)
-                if found is not None:
+                if found is not None and is_number_format(found[0]):
+                    formats[name] = found[0]
+                elif found is not None:
                     formats[name], certainty, values = found
                     known = order_of(formats[name])
                     if certainty == "certain" and known:
@@ -404,7 +417,8 @@ def _infer_text(
     series: pl.Series, *, allow_bool: bool
 ) -> tuple[pl.Series, tuple[str, str, pl.Series] | None]:
     """Read numbers, booleans or dates out of a string column when every value is one; with the
-    (date format, certainty of its day/month order, distinct values) of a non-ISO date column."""
+    (date format, certainty of its day/month order, distinct values) of a non-ISO date column,
+    or the number format of numbers written with signs or separators."""
     stripped = series.str.strip_chars()
     # Distinct values decide the type: a categorical column of 50k rows has a handful of them.
     values = stripped.filter(stripped.str.len_bytes() > 0).unique()
@@ -419,6 +433,9 @@ def _infer_text(
                 column = stripped.to_frame("v").select(blank_as_null.alias("v"))
                 return column.select(parse.alias(series.name)).to_series(), None
             return convert(series, logical, source=""), None
+    number = detect_number_format(values)
+    if number is not None:  # "$1,234.50", "12.5%": numbers, whatever signs they carry
+        return convert(series, "float", source="", fmt=number), (number, "certain", values)
     found = detect_format(values)
     if found is None:
         return series, None

@@ -121,8 +121,9 @@ def fit_prep(
                 "reason": f"training rows outside {config.outlier_k}×IQR fences",
             }
         )
-    dated = {name for name, dtype in dtypes.items() if dtype in ("date", "datetime")}
-    kept_formats = {c: f for c, f in (formats or {}).items() if c in dated}
+    # a date column's format, or a number column's ("$1,234.5": signs and separators)
+    own = {name for name, dtype in dtypes.items() if dtype in ("date", "datetime", "float", "int")}
+    kept_formats = {c: f for c, f in (formats or {}).items() if c in own}
     return PrepPlan(columns=columns, steps=steps, row_filters=row_filters, formats=kept_formats)
 
 

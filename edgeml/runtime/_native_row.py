@@ -132,17 +132,20 @@ class NativeRow:
 
         # float columns first: their raw slots 0..k-1 take one slice assignment
         def fast_last(step: Step) -> bool:
-            return not (isinstance(step, NumericStep) and prep.input_schema[step.column] == "float")
+            plain = prep.input_schema[step.column] == "float" and step.column not in prep.formats
+            return not (isinstance(step, NumericStep) and plain)
 
         steps = sorted(prep.plan.steps, key=fast_last)
         for slot, step in enumerate(steps):
             logical = prep.input_schema[step.column]
             if isinstance(step, NumericStep):
                 numeric.append(_numeric_step(step, slot, position))
-                if logical == "float":
+                fmt = prep.formats.get(step.column)  # numbers written "$1,234.5"
+                if logical == "float" and fmt is None:
                     fast.append(step.column)
                 else:
-                    others.append((slot, step.column, _number_converter(logical, step.column)))
+                    convert = _number_converter(logical, step.column, fmt)
+                    others.append((slot, step.column, convert))
             elif isinstance(step, CategoricalStep):
                 built = _categorical_step(step, slot, position, keep)
                 if built is None:
@@ -277,13 +280,13 @@ def _float(value: Any, column: str) -> float:
     return value if type(value) is float else _number(value, "float", column)
 
 
-def _number_converter(logical: str, column: str) -> Convert:
+def _number_converter(logical: str, column: str, fmt: str | None = None) -> Convert:
     fast_int = logical != "bool"
 
     def convert(value: Any) -> float:
         if type(value) is int and fast_int and _INT64_MIN <= value <= _INT64_MAX:
             return float(value)
-        return _number(value, logical, column)
+        return _number(value, logical, column, fmt)
 
     return convert
 

@@ -216,7 +216,7 @@ def feed_column(values: Any, logical: str, column: str, fmt: str | None = None) 
     """One raw column as the graph's ``[N, 1]`` input for a column of type ``logical`` (date
     text written in ``fmt`` where the bundle recorded one)."""
     if logical in NUMERIC_TYPES:
-        return _number_column(values, logical, column).reshape(-1, 1)
+        return _number_column(values, logical, column, fmt).reshape(-1, 1)
     if logical == "str":
         texts = _text_column(values, column)
         return np.array([MISSING_TEXT if t is None else t for t in texts], dtype=object).reshape(
@@ -237,7 +237,7 @@ def _feed_value(value: Any, logical: str, column: str, fmt: str | None = None) -
         if logical in NUMERIC_TYPES:
             number = value if type(value) is float and logical == "float" else None
             if number is None:
-                number = to_number(value, logical)
+                number = to_number(value, logical, fmt)
             return np.array([[number]], dtype=np.float64)
         if logical in DATE_TYPES:
             stamp = to_datetime(value, logical, fmt)

@@ -136,7 +136,7 @@ class RuntimePrep:
                 elif kind is int and fast_int and _INT64_MIN <= value <= _INT64_MAX:
                     x = float(value)
                 else:
-                    x = _number(value, self.input_schema[column], column)
+                    x = _number(value, self.input_schema[column], column, self.formats.get(column))
                 if x != x:
                     out[pos] = if_missing
                     if flag >= 0:
@@ -187,7 +187,8 @@ class RuntimePrep:
         table, n = self._batch(columns)
         out = np.zeros((n, len(self.features)), dtype=np.float64)
         for column, _, _, pos, lo, hi, center, inverse, if_missing, flag in self._numerics:
-            x = _number_column(table[column], self.input_schema[column], column)
+            fmt = self.formats.get(column)
+            x = _number_column(table[column], self.input_schema[column], column, fmt)
             missing = np.isnan(x)
             value = (np.clip(x, lo, hi) - center) * inverse
             value[missing] = if_missing
@@ -342,9 +343,9 @@ def _date_slots(step: DatePartsStep, position: dict[str, int]) -> tuple[tuple[in
 # -- values: the slow paths of one row -----------------------------------------------------------
 
 
-def _number(value: Any, logical: str, column: str) -> float:
+def _number(value: Any, logical: str, column: str, fmt: str | None = None) -> float:
     try:
-        return to_number(value, logical)
+        return to_number(value, logical, fmt)
     except ValueError as exc:
         raise SchemaError(f"column {column!r}: {exc}") from None
 
@@ -408,13 +409,13 @@ def _as_array(values: Any) -> np.ndarray | None:
     return array if array.ndim == 1 and array.dtype.kind in "fiub" else None
 
 
-def _number_column(values: Any, logical: str, column: str) -> np.ndarray:
+def _number_column(values: Any, logical: str, column: str, fmt: str | None = None) -> np.ndarray:
     array = _as_array(values)
     if array is None:
         fast = logical == "float"
 
         def convert(v: Any) -> float:
-            return v if fast and type(v) is float else to_number(v, logical)
+            return v if fast and type(v) is float else to_number(v, logical, fmt)
 
         return np.array(_convert_each(values, convert, column), dtype=np.float64)
     kind = array.dtype.kind

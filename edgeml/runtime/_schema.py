@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from edgeml.util.dateformat import example, parse_with
+from edgeml.util.numberformat import parse_number
 
 __all__ = ["BOOL_WORDS", "format_float", "parse_datetime", "to_datetime", "to_number", "to_text"]
 
@@ -78,14 +79,18 @@ _EPOCH = dt.datetime(1970, 1, 1)
 _ONE_SECOND = dt.timedelta(seconds=1)
 
 
-def to_number(value: Any, logical: str) -> float:
-    """A value bound for a ``float``, ``int`` or ``bool`` column as a float (NaN if missing).
+def to_number(value: Any, logical: str, fmt: str | None = None) -> float:
+    """A value bound for a ``float``, ``int`` or ``bool`` column as a float (NaN if missing);
+    text in the column's number format ``fmt`` where the model recorded one (``$1,234.5``, see
+    :mod:`edgeml.util.numberformat`).
 
     >>> to_number("1e3", "int"), to_number(True, "float"), to_number(None, "int")
     (1000.0, 1.0, nan)
     >>> to_number(1.5, "int")
     Traceback (most recent call last):
     ValueError: cannot convert 1.5 to int
+    >>> to_number("$1,234.50", "float", "$1,234.5")
+    1234.5
     """
     if value is None:
         return NAN
@@ -101,6 +106,13 @@ def to_number(value: Any, logical: str) -> float:
         text = value.strip(WHITESPACE)
         if not text:
             return NAN
+        if fmt is not None and logical != "bool":
+            parsed = parse_number(text, fmt)
+            if parsed is None:
+                raise ValueError(
+                    f"cannot convert {value!r} to {logical}; expected the format {fmt}"
+                )
+            return _from_float(parsed, value, logical)
         if logical == "bool":
             flag = BOOL_WORDS.get(text.lower())
             if flag is None:

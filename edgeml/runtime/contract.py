@@ -87,7 +87,7 @@ def convert_value(value: Any, logical: str, fmt: str | None = None) -> float | s
     datetime.datetime(2024, 3, 15, 0, 0)
     """
     if logical in ("float", "int", "bool"):
-        return to_number(value, logical)
+        return to_number(value, logical, fmt)
     if logical == "str":
         return to_text(value)
     if logical in ("date", "datetime"):

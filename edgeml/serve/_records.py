@@ -83,17 +83,20 @@ def _annotation(column: Mapping[str, Any], strict_categories: bool) -> Any:
         if categories and strict_categories:
             kind = Literal[tuple(str(c) for c in categories)]
         return Annotated[kind | None, BeforeValidator(_contract("str"))]
+    fmt = column.get("format")  # numbers written "$1,234.5"
     if dtype == "int":  # the runtime reads whole numbers as int64
         return Annotated[
-            int | None, Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_contract("int"))
+            int | None, Field(ge=-(2**63), le=2**63 - 1), BeforeValidator(_contract("int", fmt))
         ]
     if dtype == "bool":
         return Annotated[bool | None, BeforeValidator(_contract("bool"))]
     # Text such as "inf" is a number by the contract; JSON itself cannot carry one.
-    return Annotated[float | None, Field(allow_inf_nan=True), BeforeValidator(_contract("float"))]
+    return Annotated[
+        float | None, Field(allow_inf_nan=True), BeforeValidator(_contract("float", fmt))
+    ]
 
 
-def _contract(logical: str) -> Any:
+def _contract(logical: str, fmt: str | None = None) -> Any:
     """The contract's conversion of one value for a column of type ``logical``, as the Python
     type the field holds (``None`` for missing); a refused value is a 422 naming the field."""
 
@@ -104,7 +107,7 @@ def _contract(logical: str) -> Any:
             return value
         if logical == "int" and isinstance(value, int) and not isinstance(value, bool):
             return value  # exact: through a float, 2**63 - 2 would round past the int64 bound
-        converted = convert_value(value, logical)  # ValueError: pydantic's 422
+        converted = convert_value(value, logical, fmt)  # ValueError: pydantic's 422
         if logical == "str":
             return converted
         if converted != converted:

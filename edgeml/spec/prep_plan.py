@@ -20,6 +20,7 @@ from typing import Any, Literal
 from edgeml.errors import BundleError
 from edgeml.util.dateformat import check_format
 from edgeml.util.fields import check_fields
+from edgeml.util.numberformat import check_number_format
 
 DATE_PARTS_DATE = ("year", "month", "day", "weekday", "day_of_year")
 DATE_PARTS_DATETIME = (*DATE_PARTS_DATE, "hour", "minute")
@@ -134,7 +135,9 @@ class PrepPlan:
     steps: list[Step]
     row_filters: list[dict[str, Any]] = field(default_factory=list)
     #: The date format (edgeml.util.dateformat) of each date or datetime column written as
-    #: non-ISO text; every executor reads that column's text with it. Absent in older plans.
+    #: non-ISO text, and the number format (edgeml.util.numberformat) of each number column
+    #: written with signs or separators; every executor reads that column's text with it.
+    #: Absent in older plans.
     formats: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -202,13 +205,14 @@ class PrepPlan:
 def _check_formats(plan: PrepPlan) -> None:
     dtypes = {c.name: c.dtype for c in plan.columns}
     for column, fmt in plan.formats.items():
-        if dtypes.get(column) not in ("date", "datetime"):
+        numbers = dtypes.get(column) in ("float", "int")
+        if not numbers and dtypes.get(column) not in ("date", "datetime"):
             raise BundleError(
-                f"manifest prep plan: formats names {column!r}, which is not a date or "
-                "datetime column of the plan"
+                f"manifest prep plan: formats names {column!r}, which is not a date, datetime "
+                "or number column of the plan"
             )
         try:
-            check_format(fmt)
+            (check_number_format if numbers else check_format)(fmt)
         except (ValueError, TypeError) as exc:
             raise BundleError(f"manifest prep plan: formats.{column}: {exc}") from None
 
