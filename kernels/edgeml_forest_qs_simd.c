@@ -452,14 +452,16 @@ AVX2 static void lanes8(const edgeml_forest *f, const uint8_t *code8, const uint
         top = _mm_max_epi8(top, _mm_srli_epi16(top, 8));
         most = (int8_t)_mm_cvtsi128_si32(top); /* the largest code of the 32 rows */
         for (d = dstart[s]; d < dstart[s + 1]; ++d) {
-            uint64_t e = desc[d];
-            __m256i *v = (__m256i *)(void *)(bits + (uint32_t)e);
+            /* k and the mask byte broadcast straight from memory (bytes 4 and 5 of the
+             * descriptor: x86-64 is little-endian) */
+            const signed char *e = (const signed char *)(const void *)(desc + d);
+            __m256i *v = (__m256i *)(void *)(bits + (uint32_t)desc[d]);
             __m256i rows, clear;
-            if ((int8_t)(uint8_t)(e >> 32) >= most) { /* sorted by k: no row false from here */
+            if (e[4] >= most) { /* sorted by k: no row false from here */
                 break;
             }
-            rows = _mm256_cmpgt_epi8(code, _mm256_set1_epi8((char)(e >> 32))); /* code > k */
-            clear = _mm256_andnot_si256(_mm256_set1_epi8((char)(e >> 40)), rows);
+            rows = _mm256_cmpgt_epi8(code, _mm256_set1_epi8(e[4])); /* code > k */
+            clear = _mm256_andnot_si256(_mm256_set1_epi8(e[5]), rows);
             _mm256_storeu_si256(v, _mm256_andnot_si256(clear, _mm256_loadu_si256(v)));
         }
     }
