@@ -196,3 +196,34 @@ def test_the_server_reads_the_format_and_refuses_another_shape(money, tmp_path):
         refused = client.post("/predict", json={"income": "12.500,00 €", "rate": "7.5%"})
         assert refused.status_code == 422
         assert "$1,234.5" in refused.text and "income" in refused.text
+
+
+def test_retraining_reads_new_rows_with_the_format(money, tmp_path):
+    bundle, _ = money
+    copy = Path(shutil.copytree(bundle, tmp_path / "champion.edgeml"))
+    new = tmp_path / "new.csv"
+    money_frame(600, 9).write_csv(new)
+    result = CliRunner().invoke(cli, ["retrain", str(copy), str(new), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"]["new"] == 600
+
+
+def test_the_config_gives_a_columns_number_format(tmp_path):
+    data = tmp_path / "d.csv"
+    rng = np.random.default_rng(3)
+    amount = rng.integers(1, 999, 400)
+    pl.DataFrame({  # "1,5" alone fits no format with a sign; as given, it is 1.5
+        "amount": [f"{a // 100},{a % 100:02d}" for a in amount],
+        "y": (amount > 500).astype(int),
+    }).write_csv(data)  # fmt: skip
+    config = tmp_path / "edgeml.toml"
+    config.write_text('[data]\ndecimal_comma = false\ndate_formats = { amount = "1234,5" }\n')
+    out = tmp_path / "m.edgeml"
+    result = CliRunner().invoke(cli, ["train", str(data), "--target", "y", "--config",
+                                      str(config), "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "m.edgeml" / "manifest.json").read_text())
+    assert manifest["prep"]["formats"] == {"amount": "1234,5"}
+    model = edgeml.runtime.load(tmp_path / "m.edgeml", backend="lightgbm")
+    assert model.predict_row({"amount": "9,99"})["prediction"] == 1
+    assert model.predict_row({"amount": "0,05"})["prediction"] == 0

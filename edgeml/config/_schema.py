@@ -34,6 +34,7 @@ from typing import Any, Literal, get_args, get_origin
 from edgeml.config._space import check_search_config
 from edgeml.errors import ConfigError
 from edgeml.util.dateformat import check_format
+from edgeml.util.numberformat import is_number_format
 
 __all__ = [
     "Config",
@@ -67,7 +68,9 @@ class DataConfig:
     decimal_comma: Literal["auto", True, False] = "auto"
     dtypes: dict[str, DType] = field(default_factory=dict)
     # Date columns written in a shape of their own: column -> format such as "%d/%m/%Y" (the
-    # directives of edgeml.util.dateformat); replaces detection of the day/month order.
+    # directives of edgeml.util.dateformat); replaces detection of the day/month order. A
+    # number column written with signs or separators takes its number format here too
+    # ("$1,234.5": 1234.5 in the column's shape, edgeml.util.numberformat).
     date_formats: dict[str, str] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
@@ -497,6 +500,8 @@ def _check_ranges(cls: type, values: dict[str, Any], where: str) -> None:
     if "decision" in values:
         parse_decision(values["decision"], f"{where} decision")
     for column, fmt in (values.get("date_formats") or {}).items():
+        if isinstance(fmt, str) and is_number_format(fmt):
+            continue  # a number column's format ("$1,234.5"), detected or given
         try:
             check_format(fmt)
         except ValueError as exc:

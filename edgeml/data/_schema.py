@@ -218,12 +218,16 @@ def infer_with_formats(
     for name, dtype in frame.schema.items():
         series = frame[name]
         if name in given:
-            if dtype != pl.String:
+            if is_number_format(given[name]):
+                logical = "float"
+            else:
+                logical = "datetime" if has_time(given[name]) else "date"
+            read = dtype == POLARS_TYPES[logical] or (logical == "float" and dtype == pl.Int64)
+            if dtype != pl.String and not read:  # (read: rows already converted, a retrain's)
                 raise SchemaError(
                     f"{source}: [data] date_formats names column {name!r}, which holds "
                     f"{dtype} values, not text"
                 )
-            logical = "datetime" if has_time(given[name]) else "date"
             series = convert(series, logical, source=source, fmt=given[name])
             formats[name] = given[name]
         elif name not in skip:
