@@ -184,6 +184,9 @@ def flipped_is_refused_or_safe(core, blob: bytearray, start: int, end: int, data
         return
     assert engine.predict(rows).shape == (70,)
     engine.predict_one(rows[0])
+    if engine.set_algorithm(row="quickscorer", batch="quickscorer"):
+        # from 1,024 rows the lanes lay out their descriptors from the (checked) section
+        assert engine.predict(np.vstack([rows] * 16)).shape == (1120,)
 
 
 @pytest.fixture(scope="module", params=[32, 64])
