@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 import time
 import uuid
@@ -43,7 +42,7 @@ from edgeml.batch._scan import scan
 from edgeml.batch._score import Scorer
 from edgeml.batch._writer import FILE_FORMATS
 from edgeml.errors import ClusterError, ConfigError, DataError, EdgeMLError
-from edgeml.util.files import replace_path
+from edgeml.util.files import discard_tree, replace_path
 
 __all__ = ["SUCCESS", "predict_dask"]
 
@@ -170,7 +169,7 @@ def _run(
         _publish(staging, out, done, parts, address)
     except BaseException:
         _quietly(client.cancel, list(futures))
-        shutil.rmtree(staging, ignore_errors=True)
+        discard_tree(staging)  # a task still running cannot bring a file of it back
         raise
     return done
 

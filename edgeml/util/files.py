@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "atomic_path",
+    "discard_tree",
     "fsync_dir",
     "replace_path",
     "write_bytes_atomically",
@@ -107,6 +109,26 @@ def replace_path(temp: Path, out: Path) -> None:
         raise
     finally:
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def discard_tree(path: Path) -> None:
+    """Remove the directory ``path`` for good, even while other processes (a cancelled Dask
+    job's straggling tasks) are still creating files in it: it is renamed away first, so a
+    file created through its old name afterwards fails instead of bringing it back, and a file
+    created just before is inside what is removed.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "job").mkdir(); (root / "job" / "part").touch()
+    >>> discard_tree(root / "job"); list(root.iterdir())
+    []
+    """
+    gone = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.discarded")
+    try:
+        os.replace(path, gone)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def _empty(directory: Path) -> bool:
