@@ -17,6 +17,7 @@ from edgeml.compile import latency_meter, load_reference
 from edgeml.config import Config
 from edgeml.pipeline import train
 from edgeml.search import latency_us
+from edgeml.spec.manifest import Manifest
 
 REPEATS = 5
 
@@ -37,7 +38,8 @@ def budget_lines(
         config = Config.from_dict({"data": {"drop": drop}})
         bundle = train(path(file), target=target, config=config, cv_folds=0,
                        out=work / f"{name}.edgeml").bundle  # fmt: skip
-        reference = load_reference(*read_bundle_files(bundle))
+        raw, files = read_bundle_files(bundle)
+        reference = load_reference(Manifest.from_dict(raw, where=str(bundle)), files)
         booster = reference.booster
         row = reference.matrix[:1]  # a training row as the prep plan makes it
         lightgbm = statistics.median(latency_us(booster, row) for _ in range(REPEATS))

@@ -56,6 +56,7 @@ from edgeml.bundle import read_bundle_files
 from edgeml.compile import export
 from edgeml.compile._parity import load_reference
 from edgeml.datasets import path as dataset_path
+from edgeml.spec.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Inference"
@@ -142,7 +143,8 @@ def bench_model(
     name, source = model["name"], model["bundle"]
     slug = re.sub(r"\W+", "-", name)
     rows: pl.DataFrame = model["rows"]
-    manifest, files = read_bundle_files(source)
+    raw, files = read_bundle_files(source)
+    manifest = Manifest.from_dict(raw, where=str(source))
     reference = load_reference(manifest, files)
     booster = reference.booster
     out: dict[str, Any] = {
