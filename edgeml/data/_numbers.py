@@ -27,6 +27,8 @@ from edgeml.util.numberformat import SYMBOLS, _parts, number_pattern
 __all__ = ["detect_number_format", "read_numbers"]
 
 _SEPARATORS = ((",", "."), ("", "."), (".", ","), (" ", ","), ("'", "."), ("", ","))
+_NUMBERISH = r"^[^0-9]*[0-9](?:[0-9,.' ]*[0-9])?[^0-9]*$"
+_SAMPLE = 256  # values a format must read before it is tried on all of them
 _PREFIXES = {*SYMBOLS, *(f"{s} " for s in SYMBOLS)}
 _SUFFIXES = {*f"{SYMBOLS}%", *(f" {s}" for s in f"{SYMBOLS}%")}
 
@@ -34,22 +36,27 @@ _SUFFIXES = {*f"{SYMBOLS}%", *(f" {s}" for s in f"{SYMBOLS}%")}
 def detect_number_format(values: pl.Series) -> str | None:
     """The number format every value of ``values`` (distinct, stripped, non-blank text) fits,
     or None: text that is not numbers, or numbers Polars already reads as they are."""
-    if values.is_empty() or not values.str.contains(r"^[^0-9]*[0-9]").all():
+    # One cheap pass first: between the first and the last digit only digits and separators
+    # (a column of a million phone numbers or codes stops here, not after six formats).
+    if values.is_empty() or not values.str.contains(_NUMBERISH).all():
         return None
     prefix = _affix(values.str.extract(r"^[+-]?([^0-9+-]*)"), _PREFIXES)
     suffix = _affix(values.str.extract(r"([^0-9]*)$"), _SUFFIXES)
     if prefix is None or suffix is None:
         return None
+    sample = values.head(_SAMPLE)
     for thousands, decimal in _SEPARATORS:
         if decimal == "," and not (prefix or suffix or _used(values, thousands)):
             continue  # bare decimal commas are the file's dialect's to read (or not)
         fmt = f"{prefix}1{thousands}234{decimal}5{suffix}"
-        if (
-            values.to_frame("v").select(read_numbers(pl.col("v"), fmt)).to_series().null_count()
-            == 0
-        ):
+        if _all_read(sample, fmt) and _all_read(values, fmt):
             return fmt
     return None
+
+
+def _all_read(values: pl.Series, fmt: str) -> bool:
+    read = values.to_frame("v").select(read_numbers(pl.col("v"), fmt)).to_series()
+    return read.null_count() == 0
 
 
 def _used(values: pl.Series, separator: str) -> bool:
