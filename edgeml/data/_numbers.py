@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from edgeml.util.numberformat import SYMBOLS, _parts, number_pattern
+from edgeml.util.numberformat import SYMBOLS, number_pattern, thousands_separator
 
 __all__ = ["detect_number_format", "read_numbers"]
 
@@ -76,7 +76,7 @@ def _affix(found: pl.Series, allowed: set[str]) -> str | None:
 def read_numbers(text: pl.Expr, fmt: str) -> pl.Expr:
     """Stripped text read with the number format ``fmt`` as Float64; null where a value does not
     fit it (as :func:`edgeml.util.numberformat.parse_number` returns None)."""
-    thousands = _parts(fmt)[1]
+    thousands = thousands_separator(fmt)
     groups = text.str.extract_groups(number_pattern(fmt))
     before, after = groups.struct.field("1"), groups.struct.field("2")
     whole, fraction = groups.struct.field("3"), groups.struct.field("4")

@@ -28,7 +28,14 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["SYMBOLS", "check_number_format", "is_number_format", "number_pattern", "parse_number"]
+__all__ = [
+    "SYMBOLS",
+    "check_number_format",
+    "is_number_format",
+    "number_pattern",
+    "parse_number",
+    "thousands_separator",
+]
 
 #: The currency signs a prefix or suffix may hold (and ``%``, a suffix only).
 SYMBOLS = "$€£¥₹"
@@ -74,6 +81,15 @@ def is_number_format(fmt: str) -> bool:
     return True
 
 
+def thousands_separator(fmt: str) -> str:
+    """The thousands separator of a number format ("" for none); every reader drops it.
+
+    >>> thousands_separator("1.234,5 €"), thousands_separator("1234.5%")
+    ('.', '')
+    """
+    return _parts(fmt)[1]
+
+
 @functools.lru_cache(maxsize=256)
 def number_pattern(fmt: str) -> str:
     """The regular expression (Python's and Polars' alike) a value of ``fmt`` matches, its
@@ -105,7 +121,7 @@ def parse_number(text: str, fmt: str) -> float | None:
     before, after, whole, fraction = match.groups()
     if before and after:  # one sign at most
         return None
-    thousands = _parts(fmt)[1]
+    thousands = thousands_separator(fmt)
     digits = whole.replace(thousands, "") if thousands else whole
     number = float(f"{digits}.{fraction}" if fraction else digits)
     return -number if "-" in (before, after) else number
