@@ -225,15 +225,16 @@ uint64_t edgeml_forest_checksum(const void *blob, size_t size);
 /* sizeof(edgeml_forest), for callers that allocate it without this header (ctypes). */
 size_t edgeml_forest_sizeof(void);
 
-/* uint32 values of work memory edgeml_forest_one (and one thread of edgeml_forest_predict)
- * needs for a forest of n_slots slots and n_trees trees: codes for a 64-row block, a leaf
- * value per tree, rounded up to 64 bytes. For callers that size the buffer at compile time.
- * A blob with a QuickScorer section needs more for batches (its SIMD lanes keep 8 leaf
- * vectors per tree and 8 sums per output): edgeml_forest_work_size gives it. */
+/* uint32 values of work memory edgeml_forest_one needs for a forest of n_slots slots and
+ * n_trees trees: codes for a 64-row block, a leaf value per tree, rounded up to 64 bytes. For
+ * callers that size the buffer at compile time. Batches need more: edgeml_forest_work_size
+ * gives it (a QuickScorer section's SIMD lanes keep 8 leaf vectors per tree and 8 sums per
+ * output, and a batch starts its work memory on a 64-byte boundary within 64 bytes of slack). */
 #define EDGEML_FOREST_WORK_WORDS(n_slots, n_trees) \
     ((64u * (size_t)(n_slots) + 2u * (size_t)(n_trees) + 15u) & ~(size_t)15u)
 
-/* uint32 values of work memory edgeml_forest_predict needs for nthreads threads. */
+/* uint32 values of work memory edgeml_forest_predict and edgeml_forest_raw need for nthreads
+ * threads (any 4-byte aligned buffer: they align it to 64 bytes within it). */
 size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads);
 
 /*

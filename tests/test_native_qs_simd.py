@@ -369,3 +369,28 @@ def test_byte_lanes_only_where_codes_fit_a_byte(core):
     assert byte_lanes(core, engine) == 0
     rows = rng.normal(size=(1500, 2))
     assert np.array_equal(engine.predict(rows), booster.predict(rows))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("count", [200, 2100])
+def test_batches_align_their_work_memory_inside_the_size_they_ask_for(core, threads, count):
+    # a caller's buffer may start anywhere 4-byte aligned (malloc gives 16): the core moves to
+    # the next 64-byte boundary inside edgeml_forest_work_size's slack, never past its end
+    booster = model({"objective": "multiclass", "num_class": 3, "num_leaves": 12}, rounds=20)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    engine = NativeBackend(core, pack(replace(tables, qs_use=QS_BATCH)), threads=threads,
+                           source="aligned")  # fmt: skip
+    probes = probe_rows(booster, 6)
+    rows = np.ascontiguousarray(probes[np.random.default_rng(count).integers(0, len(probes),
+                                                                          count)])  # fmt: skip
+    truth = booster.predict(rows)
+    words = engine._work_size
+    for offset in range(0, 64, 4):
+        arena = np.full(words + 64, 0xA5A5A5A5, dtype=np.uint32)
+        start = (-arena.ctypes.data % 64 + offset) // 4
+        out = np.empty_like(truth)
+        engine._predict(engine._forest_address, rows.ctypes.data, count, out.ctypes.data,
+                        threads, arena.ctypes.data + 4 * start)  # fmt: skip
+        assert np.array_equal(out, truth), offset
+        untouched = np.r_[arena[:start], arena[start + words :]]
+        assert (untouched == 0xA5A5A5A5).all(), offset

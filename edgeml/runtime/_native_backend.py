@@ -155,11 +155,9 @@ class NativeBackend:
             )
         out = np.empty((len(matrix), self.num_output), dtype=np.float64)
         if len(matrix):
-            # 64-byte aligned: each thread's share of it starts on its own cache line
-            work = np.empty(self._work_size + 16, dtype=np.uint32)
-            address = work.ctypes.data + (-work.ctypes.data % 64)
+            work = np.empty(self._work_size, dtype=np.uint32)  # the core aligns it itself
             self._predict(self._forest_address, matrix.ctypes.data, len(matrix),
-                          out.ctypes.data, self.threads, address)  # fmt: skip
+                          out.ctypes.data, self.threads, work.ctypes.data)  # fmt: skip
         return out[:, 0] if self.num_output == 1 else out
 
     def predict_one(self, features: np.ndarray | Sequence[float]) -> list[float]:
