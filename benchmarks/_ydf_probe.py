@@ -8,12 +8,16 @@ distinct rows, one thread, batches of 100 and of 1 (the engine alone: no Python 
 picks its fastest engine itself (QuickScorer for trees of at most 64 leaves). Prints one JSON
 object:
 
-    python _ydf_probe.py TRAIN_X.npy TRAIN_Y.npy ROWS.npy TREES LEAVES DEPTH
+    python _ydf_probe.py TRAIN_X.npy TRAIN_Y.npy ROWS.npy TREES LEAVES DEPTH [MODEL_DIR]
+
+With MODEL_DIR, a model saved there by an earlier run is loaded instead of trained (training
+the deep shape takes minutes), and a trained one is saved there.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -23,7 +27,13 @@ import ydf
 
 def main() -> None:
     x_path, y_path, rows_path, trees, leaves, depth = sys.argv[1:7]
-    x, y, rows = np.load(x_path), np.load(y_path), np.load(rows_path)
+    saved = sys.argv[7] if len(sys.argv) > 7 else ""
+    rows = np.load(rows_path)
+    test = {f"x{i}": rows[:, i] for i in range(rows.shape[1])}
+    if saved and os.path.isdir(saved):
+        report(ydf.load_model(saved), test, {"train_s": None})
+        return
+    x, y = np.load(x_path), np.load(y_path)
     data = {f"x{i}": x[:, i] for i in range(x.shape[1])}
     data["y"] = y.astype(np.int64)
     settings = {
@@ -43,8 +53,14 @@ def main() -> None:
     start = time.perf_counter()
     model = ydf.GradientBoostedTreesLearner(**settings).train(data)
     train_seconds = time.perf_counter() - start
-    test = {f"x{i}": rows[:, i] for i in range(rows.shape[1])}
-    out: dict[str, object] = {"train_s": train_seconds, "trees": model.num_trees()}
+    if saved:
+        model.save(saved)
+    report(model, test, {"train_s": train_seconds})
+
+
+def report(model: ydf.GradientBoostedTreesModel, test: dict, out: dict[str, object]) -> None:
+    """Times ydf's engine on the test rows and prints the JSON object."""
+    out["trees"] = model.num_trees()
     engines = getattr(model, "list_compatible_engines", None)
     out["engines"] = list(engines()) if engines else []  # the first is the one ydf runs
     for key, batch in (("ydf", 100), ("ydf_row", 1)):

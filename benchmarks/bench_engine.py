@@ -158,7 +158,7 @@ def ydf_figures(python: str, work: Path, name: str, rows_path: Path) -> dict[str
     command = [python, str(Path(__file__).with_name("_ydf_probe.py")),
                str(work / f"{stem}-train-x.npy"), str(work / f"{stem}-train-y.npy"),
                str(rows_path), str(rounds), str(params["num_leaves"]),
-               str(params.get("max_depth", 0))]  # fmt: skip
+               str(params.get("max_depth", 0)), str(work / f"{stem}.ydf")]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         return {"ydf_note": result.stderr.strip()[-200:]}
