@@ -10,7 +10,7 @@ output transform and writes the model's outputs. Values are converted exactly as
 followed by the engine; a value it would refuse raises the same SchemaError.
 
 Each raw slot belongs to one prep step. Float columns (the common case) are read with one
-``itemgetter`` and stored with one slice assignment when every value is a float, int or bool.
+``itemgetter`` and stored with one ``struct`` pack when every value is a float, int or bool.
 
 >>> row = NativeRow.build(backend, prep)                          # doctest: +SKIP
 >>> row({"tenure": 12, "contract": "month"})                       # doctest: +SKIP
@@ -23,6 +23,7 @@ import ctypes
 import datetime as dt
 import math
 import operator
+import struct
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -105,9 +106,11 @@ class NativeRow:
         self._plan = plan
         self._keep = keep  # the arrays the plan points into
         self._fast_columns = fast
-        self._n_fast = len(fast)
         self._fast = operator.itemgetter(*fast) if len(fast) > 1 else None
         self._fast_one = fast[0] if len(fast) == 1 else None
+        # one C loop into the ctypes array: half the time of a slice assignment, which goes
+        # through ctypes' setter element by element (both convert as PyFloat_AsDouble does)
+        self._pack = struct.Struct(f"={len(fast)}d").pack_into
         self._others = others
         self._num_output = num_output
         self._work_size = work_size
@@ -186,10 +189,10 @@ class NativeRow:
         try:
             if self._fast is not None:
                 values = self._fast(row)
-                if _NUMBERS.issuperset(map(type, values)):
+                if _NUMBERS.issuperset(map(type, values)):  # what the pack may convert
                     try:
-                        raw[: self._n_fast] = values
-                    except OverflowError:  # an int beyond a double: refused one by one
+                        self._pack(raw, 0, *values)
+                    except struct.error:  # an int beyond a double: refused one by one
                         self._fill_fast(row, raw)
                 else:
                     self._fill_fast(row, raw)
