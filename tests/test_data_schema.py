@@ -42,6 +42,42 @@ def test_configured_null_values(tmp_path: Path) -> None:
     assert frame["b"].to_list() == [None, "x"]
 
 
+def test_words_for_a_missing_value_leave_numbers_booleans_and_dates_typed(tmp_path: Path) -> None:
+    # Exports mark a missing number with "?" (UCI), "-", "N/A", "NULL", "#N/A" (Excel), ...
+    path = _csv(
+        tmp_path,
+        "n,f,b,d,money,cat\n"
+        "1,1.5,yes,2024-01-02,$1.50,-\n"
+        "?, n/a ,N/A,N/A,-,x\n"
+        "-,#N/A,no,none,$2.00,none\n"
+        "NULL,--,NULL,2024-01-03,?,y\n"
+        "4,None,Yes,?,$3.00,-\n",
+    )
+    ds = read_data(path)
+    assert ds.card.schema == {"n": "int", "f": "float", "b": "bool", "d": "date",
+                              "money": "float", "cat": "str"}  # fmt: skip
+    frame = ds.frame
+    assert frame["n"].to_list() == [1, None, None, None, 4]
+    assert frame["f"].to_list() == [1.5, None, None, None, None]
+    assert frame["b"].to_list() == [True, None, False, None, True]
+    assert frame["d"].to_list() == [dt.date(2024, 1, 2), None, None, dt.date(2024, 1, 3), None]
+    assert frame["money"].to_list() == [1.5, None, 2.0, None, 3.0]
+    assert frame["cat"].to_list() == ["-", "x", "none", "y", "-"]  # text keeps every word
+
+
+def test_a_column_of_nothing_but_missing_words_stays_text(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "a,b\n-,1\n?,2\n")
+    assert read_data(path).frame["a"].to_list() == ["-", "?"]
+
+
+def test_conform_reads_missing_words_as_null_except_in_text() -> None:
+    frame = pl.DataFrame({c: ["1", " ? ", "N/A", "-"] for c in ("i", "f", "s")})
+    out = conform(frame, {"i": "int", "f": "float", "s": "str"}, source="x")
+    assert out["i"].to_list() == [1, None, None, None]
+    assert out["f"].to_list() == [1.0, None, None, None]
+    assert out["s"].to_list() == ["1", " ? ", "N/A", "-"]
+
+
 @pytest.mark.parametrize(
     ("values", "expected"),
     [

@@ -16,6 +16,7 @@ from edgeml.data._dates import detect_format, order_of, parse_text
 from edgeml.data._numbers import detect_number_format, read_numbers
 from edgeml.errors import SchemaError
 from edgeml.util.dateformat import example, has_time
+from edgeml.util.missing import MISSING_WORDS
 from edgeml.util.numberformat import is_number_format
 
 LogicalType = Literal["float", "int", "bool", "str", "date", "datetime"]
@@ -127,8 +128,9 @@ def convert(series: pl.Series, logical: str, *, source: str, fmt: str | None = N
     value = pl.col("v")
     if dtype == pl.String:
         value = value.str.strip_chars()
-        # A blank cell is a missing value, not a bad one.
-        value = pl.when(value.str.len_bytes() > 0).then(value)
+        # A blank cell is a missing value, not a bad one; so is "?", "N/A" or "-" in a column
+        # of numbers, booleans or dates (edgeml.util.missing).
+        value = pl.when(_present(value, words=logical != "str")).then(value)
         check = value.is_not_null()
     else:
         check = value.is_not_null() & ~_is_nan(value, dtype)
@@ -159,6 +161,15 @@ def convert(series: pl.Series, logical: str, *, source: str, fmt: str | None = N
             f"{series[row]!r} to {logical}{expected}"
         )
     return result["new"].alias(series.name)
+
+
+def _present(text: pl.Expr, *, words: bool = True) -> pl.Expr:
+    """Whether stripped ``text`` holds a value: not blank and, with ``words``, not one of the
+    words for a missing value (``"?"``, ``"N/A"``, :data:`~edgeml.util.missing.MISSING_WORDS`)."""
+    present = text.str.len_bytes() > 0
+    if words:
+        present = present & ~text.str.to_lowercase().is_in(list(MISSING_WORDS))
+    return present
 
 
 # The logical types a column's own format reads text as: numbers' formats, dates'.
@@ -428,12 +439,16 @@ def _infer_text(
     values = stripped.filter(stripped.str.len_bytes() > 0).unique()
     if values.is_empty():
         return series.cast(pl.Float64), None  # all null or blank: nothing says it is text
+    # "?", "N/A", "-" mark a missing value in a column of numbers, booleans or dates; a column
+    # of nothing else stays text (its one category).
+    present = values.filter(values.to_frame("v").select(_present(pl.col("v"))).to_series())
+    values = present if present.len() else values
     for logical, parse in _text_candidates(values, allow_bool=allow_bool):
         if values.to_frame("v").select(parse).to_series().null_count() == 0:
             if logical in ("int", "float"):
                 # Every distinct value parsed, so the same parser converts the column in one
                 # pass; convert() would also hunt for the first bad value, which cannot exist.
-                blank_as_null = pl.when(pl.col("v").str.len_bytes() > 0).then(pl.col("v"))
+                blank_as_null = pl.when(_present(pl.col("v"))).then(pl.col("v"))
                 column = stripped.to_frame("v").select(blank_as_null.alias("v"))
                 return column.select(parse.alias(series.name)).to_series(), None
             return convert(series, logical, source=""), None

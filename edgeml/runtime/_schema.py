@@ -4,8 +4,9 @@ Each function takes one Python (or NumPy) value bound for a column of a logical 
 what ``conform`` would make of a one-row column holding it, or raises :class:`ValueError` when
 ``conform`` would refuse it (the caller names the column and row). The rules, as in ``conform``:
 
-- text is stripped of Unicode whitespace first and a blank string is missing — except text bound
-  for a ``str`` column, which is kept exactly as given;
+- text is stripped of Unicode whitespace first and a blank string is missing, as is a word for
+  a missing value (``"?"``, ``"N/A"``, ``"-"``: :data:`edgeml.util.missing.MISSING_WORDS`) —
+  except text bound for a ``str`` column, which is kept exactly as given;
 - ``float``: numbers, booleans (1/0) and numeric text (``"1e3"``, ``"inf"``, ``"nan"``);
 - ``int``: whole numbers within int64 (``1.0`` and ``"1e3"`` too; ``1.5`` is refused), NaN is
   missing;
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from edgeml.util.dateformat import example, parse_with
+from edgeml.util.missing import MISSING_WORDS
 from edgeml.util.numberformat import parse_number
 
 __all__ = ["BOOL_WORDS", "format_float", "parse_datetime", "to_datetime", "to_number", "to_text"]
@@ -104,7 +106,7 @@ def to_number(value: Any, logical: str, fmt: str | None = None) -> float:
         return _from_float(float(value), value, logical)
     if isinstance(value, str):
         text = value.strip(WHITESPACE)
-        if not text:
+        if not text or text.lower() in MISSING_WORDS:
             return NAN
         if fmt is not None and logical != "bool":
             parsed = parse_number(text, fmt)
@@ -239,7 +241,7 @@ def to_datetime(value: Any, logical: str, fmt: str | None = None) -> dt.datetime
         stamp = dt.datetime(value.year, value.month, value.day)
     elif isinstance(value, str):
         text = value.strip(WHITESPACE)
-        if not text:
+        if not text or text.lower() in MISSING_WORDS:
             return None
         parsed = parse_datetime(text) if fmt is None else parse_with(text, fmt)
         if parsed is None:

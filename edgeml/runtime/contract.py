@@ -8,8 +8,9 @@ A model's input schema names each column and its logical type (``float``, ``int`
   record) is a :class:`~edgeml.errors.SchemaError` naming it; send ``null``/an empty cell for a
   missing value. Any other column — the target column included — is ignored and counted
   (``ignored``).
-- **Missing values.** ``None``/``null``, NaN, an empty or blank string, and the text ``"nan"``
-  in a numeric column.
+- **Missing values.** ``None``/``null``, NaN, an empty or blank string, and in a number,
+  boolean or date column the words for a missing value in any case (``"nan"``, ``"?"``,
+  ``"N/A"``, ``"-"``, ``"NULL"``, ``"none"``, ``"#N/A"``; see :mod:`edgeml.util.missing`).
 - **Numbers** (``float``, ``int``): numbers, booleans (1/0), and text that is a plain decimal
   number after stripping whitespace: ``" 3.5 "``, ``"-2"``, ``"1e3"``, ``".5"``, ``"inf"``.
   Thousands separators and decimal commas (``"1,234"``, ``"3,5"``) are refused: one comma means
