@@ -300,11 +300,15 @@ after the depth by which 98% of LightGBM's training rows reached a leaf if all 8
 else continues to the tree's depth. A single row walks 8 consecutive trees interleaved, in
 LightGBM's order, adding their leaf values as the group ends, and a group stops at the first
 step in which the sum of its 8 node indices did not change (lanes only move forward, so all are
-at leaves). Leaf values are added in LightGBM's tree order: results are bit-for-bit
+at leaves). Where the trees are deep (mean depth at least 14, decided when the blob is
+opened; session 5) single rows walk with refilling lanes instead: each of the 8 lanes walks its
+own tree, 4 steps blind (a leaf loops to itself), then a checkpoint hands the lanes at a leaf
+the next trees (masks, no branch) and records each lane's node by tree, so no lane waits on a
+group's longest path. Leaf values are added in LightGBM's tree order: results are bit-for-bit
 Booster.predict (max abs diff 0.0 here and in the parity gate).
 
 `predict_row` on the native backend is one foreign call: the dict's values are converted by the
-runtime's own rules (float columns with one `itemgetter` and one slice assignment) into raw
+runtime's own rules (float columns with one `itemgetter` and one `struct` pack) into raw
 doubles, and `edgeml_row_predict` runs the prep plan (edgeml_core's executor, the plan passed
 as ctypes tables), the codes, the trees and the link. The "predict_row one call" column times
 that on dicts of the 20 raw float columns (an identity prep plan); the floor is the same ctypes

@@ -748,7 +748,7 @@ static inline void row_trees_narrow(const edgeml_forest *f, const uint32_t *code
  * node into exits[its tree] at every checkpoint, so the last store of a tree is its leaf and
  * the leaf values are added afterwards in LightGBM's tree order: its sums bit for bit.
  * exits: n_trees + 1 uint32 (the last is where parked lanes write). */
-#define REFILL_ROUNDS 4 /* 500x63: 3 and 5 measured slower, 2 and 6 much slower */
+#define REFILL_ROUNDS 4 /* 500x63: 5 the same, 3 slower, 2 and 6 much slower */
 #define REFILL_STEP(x) x = NARROW_STEP(nodes, bytes, codes, 1, 0, x, nodes[x])
 #define REFILL_ROUND()                                                                         \
     do {                                                                                       \

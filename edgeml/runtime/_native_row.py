@@ -108,8 +108,8 @@ class NativeRow:
         self._fast_columns = fast
         self._fast = operator.itemgetter(*fast) if len(fast) > 1 else None
         self._fast_one = fast[0] if len(fast) == 1 else None
-        # one C loop into the ctypes array: half the time of a slice assignment, which goes
-        # through ctypes' setter element by element (both convert as PyFloat_AsDouble does)
+        # one C loop into the ctypes array, 20 floats in ~0.29 us against ~0.36 for a slice
+        # assignment (ctypes' setter per element); both convert as PyFloat_AsDouble does
         self._pack = struct.Struct(f"={len(fast)}d").pack_into
         self._others = others
         self._num_output = num_output
