@@ -51,6 +51,84 @@ def test_the_positive_class_is_the_one_to_find(values, positive, classes):
     assert fit_target(pl.Series("y", values), positive=positive).classes == classes
 
 
+@pytest.mark.parametrize(
+    ("values", "classes"),
+    [
+        (["Yes", "yes ", " YES", "Yes", "No", "no", "NO ", "No"], ["No", "Yes"]),  # typed by hand
+        ([" <=50K", "<=50K", "<=50K", ">50K ", ">50K"], ["<=50K", ">50K"]),
+        (["a", "B", "b", "c", "A", "a"], ["B", "a", "c"]),  # each spelt as most rows spell it
+        (["x", " ", "", "y", "x"], ["x", "y"]),  # a blank label is no label
+    ],
+)
+def test_text_labels_differing_in_case_or_spaces_are_one_class(values, classes):
+    target = fit_target(pl.Series("y", values))
+    assert target.classes == classes
+    labelled = [v for v in values if v.strip()]
+    codes = target.encode(pl.Series("y", labelled)).tolist()
+    assert [classes[c].lower() for c in codes] == [v.strip().lower() for v in labelled]
+
+
+def test_a_positive_class_matches_whatever_its_case():
+    assert fit_target(pl.Series("y", ["ok", "ok", "Fraud"]), positive="fraud ").classes == [
+        "ok",
+        "Fraud",
+    ]
+
+
+def test_an_unknown_label_names_the_first_classes_only():
+    target = fit_target(pl.Series("y", [f"c{i}" for i in range(30)]))
+    with pytest.raises(TargetError) as caught:
+        target.encode(pl.Series("y", ["zzz"]), source="new.csv")
+    assert str(caught.value) == (
+        "new.csv: target 'y' holds 'zzz', which is not one of the 30 classes seen in training: "
+        f"{[*[f'c{i}' for i in sorted(range(30), key=str)][:20], '...']}"
+    )
+
+
+def test_messy_labels_train_and_evaluate_through_the_cli(tmp_path):
+    """Labels typed in several spellings and a number target with "?" and blanks: a binary
+    model and a regression model, not a 4-class or a thousand-class one."""
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    frame = churn_like(n=400)
+    spellings = ["{}", "{} ", "{}", " {}"]
+    churn = [spellings[i % 4].format(v.upper() if i % 3 == 0 else v)
+             for i, v in enumerate(frame["churn"])]  # fmt: skip
+    labels = tmp_path / "labels.csv"
+    frame.with_columns(pl.Series("churn", churn)).write_csv(labels)
+    result = CliRunner().invoke(
+        cli, ["train", str(labels), "--target", "churn", "--out", str(tmp_path / "c.edgeml")]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "c.edgeml" / "manifest.json").read_text())
+    assert (manifest["task"], manifest["target"]["classes"]) == ("binary", ["No", "Yes"])
+    evaluated = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "c.edgeml"), str(labels)])
+    assert evaluated.exit_code == 0, evaluated.output
+
+    numbers = _regression_frame().with_columns(pl.col("y").round(3).cast(pl.String))
+    marks = ["?", " ", "N/A", "-"]
+    numbers = numbers.with_columns(
+        pl.when(pl.int_range(pl.len()) < 8)
+        .then(pl.Series([marks[i % 4] for i in range(numbers.height)]))
+        .otherwise(pl.col("y"))
+        .alias("y")
+    )
+    data = tmp_path / "numbers.csv"
+    numbers.write_csv(data)
+    out = tmp_path / "r.edgeml"
+    result = CliRunner().invoke(cli, ["train", str(data), "--target", "y", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["task"] == "regression"
+    filters = {f["kind"]: f["rows_removed"] for f in manifest["prep"]["row_filters"]}
+    assert filters["unlabelled"] == 8
+    scored = CliRunner().invoke(cli, ["evaluate", str(out), str(data), "--json"])
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.output)["metrics"]["r2"] > 0.5
+
+
 def test_an_unknown_positive_class_is_named():
     with pytest.raises(TargetError, match=r"positive_class 'fraud' is not a class of target 'y'"):
         fit_target(pl.Series("y", ["a", "b"]), positive="fraud")

@@ -39,13 +39,26 @@ class TargetEncoding:
                 raise TargetError(
                     f"{source}: target {self.name!r} must be numeric for regression"
                 ) from None
-        codes = {label: i for i, label in enumerate(self.classes)}
+        codes: dict[Any, int] = {label: i for i, label in enumerate(self.classes)}
         labels = series.to_list()
+        if series.dtype == pl.String:
+            # "yes ", "YES" are the class "Yes" (label_key); exact spellings first, so a bundle
+            # whose classes differ only in case (older edgeml) still reads each one.
+            keys: dict[str, list[int]] = {}
+            for label, code in codes.items():
+                keys.setdefault(label_key(str(label)), []).append(code)
+            folded = {k: v[0] for k, v in keys.items() if len(v) == 1}
+            codes.update(
+                (v, folded[label_key(v)])
+                for v in set(labels) - codes.keys()
+                if isinstance(v, str) and label_key(v) in folded
+            )
         unknown = next((v for v in labels if v not in codes), _NONE)
         if unknown is not _NONE:
+            shown = self.classes if len(self.classes) <= 20 else [*self.classes[:20], "..."]
             raise TargetError(
                 f"{source}: target {self.name!r} holds {unknown!r}, which is not one of the "
-                f"classes seen in training: {self.classes}"
+                f"{len(self.classes)} classes seen in training: {shown}"
             )
         return np.fromiter((codes[v] for v in labels), dtype=np.int64, count=len(labels))
 
@@ -54,6 +67,38 @@ class TargetEncoding:
 
 
 _NONE = object()
+
+
+def label_key(label: str) -> str:
+    """What a text label is compared by: stripped of whitespace, in lower case; labels written
+    by hand or by several exports (``"Yes"``, ``"yes "``, ``"YES"``) are one class.
+
+    >>> label_key(" Yes "), label_key(">50K")
+    ('yes', '>50k')
+    """
+    return label.strip().lower()
+
+
+def _one_spelling(
+    values: pl.Series, counts: Mapping[Any, int] | None
+) -> tuple[pl.Series, Mapping[Any, int] | None]:
+    """Text labels with each class in one spelling: its most frequent one, stripped (the first
+    in sorted order on ties), and ``counts`` summed over the spellings it merged."""
+    tally = dict(counts) if counts is not None else dict(values.value_counts().iter_rows())
+    best: dict[str, tuple[int, str]] = {}
+    for label, n in sorted(tally.items(), key=lambda item: (item[0].strip(), item[0])):
+        key, current = label_key(label), best.get(label_key(label))
+        if current is None or n > current[0]:
+            best[key] = (n, label.strip())
+    spelling = {label: best[label_key(label)][1] for label in tally}
+    if all(label == spelled for label, spelled in spelling.items()):
+        return values, counts
+    merged: dict[Any, int] | None = None
+    if counts is not None:
+        merged = {}
+        for label, n in counts.items():
+            merged[spelling[label]] = merged.get(spelling[label], 0) + n
+    return values.replace_strict(spelling, return_dtype=pl.String), merged
 
 
 def fit_target(
@@ -66,7 +111,9 @@ def fit_target(
 ) -> TargetEncoding:
     """Detect the task from the target's values (unless given) and fix the class order.
 
-    Strings and booleans are classes; integers with at most 10 consecutive values are classes;
+    Strings and booleans are classes (text compared by :func:`label_key`: ``"yes "`` and
+    ``"YES"`` are the class ``"Yes"``, spelt as most rows spell it; blank text is no label);
+    integers with at most 10 consecutive values are classes;
     other numbers are a regression target. Classes are sorted, except that a binary target's
     positive class (the second, whose probability the threshold, precision, recall and F1 are
     about) is ``positive`` when given, else the yes-like label of a yes/no-style pair, else the
@@ -79,6 +126,8 @@ def fit_target(
     ['ok', 'fraud']
     >>> fit_target(pl.Series("y", ["Yes", "No", "No"])).classes
     ['No', 'Yes']
+    >>> fit_target(pl.Series("y", ["Yes", "yes ", "NO", "No", "No", " "])).classes
+    ['No', 'Yes']
     """
     name = str(series.name)
     values = series.drop_nulls()
@@ -88,6 +137,11 @@ def fit_target(
         raise TargetError(f"{source}: target {name!r} is null on every row")
     if values.dtype.is_temporal():
         raise TargetError(f"{source}: target {name!r} holds dates; expected labels or numbers")
+    if values.dtype == pl.String:
+        values = values.filter(values.str.strip_chars().str.len_bytes() > 0)
+        if values.len() == 0:
+            raise TargetError(f"{source}: target {name!r} is blank on every row")
+        values, counts = _one_spelling(values, counts)
     distinct = values.unique().sort()
     if task == "auto":
         task = _detect(values, distinct)
@@ -110,6 +164,8 @@ def fit_target(
         raise TargetError(
             f"{source}: --task binary needs exactly two classes in {name!r}, found {len(classes)}"
         )
+    if positive is not None and values.dtype == pl.String:  # "yes" names the class "Yes"
+        positive = next((c for c in classes if label_key(c) == label_key(positive)), positive)
     if positive is not None and positive not in [str(c) for c in classes]:
         raise TargetError(
             f"{source}: positive_class {positive!r} is not a class of target {name!r}; "
@@ -147,13 +203,15 @@ def _binary_order(
 
 
 def has_label(target: pl.Series, *, source: str = "data") -> pl.Series:
-    """Which rows have a label (a boolean Series): null, and NaN in a float column (Parquet and
-    NumPy write a missing number as NaN), mark an unlabelled row; an infinite label is a
-    mistake in the data (:class:`~edgeml.errors.TargetError` naming the row).
+    """Which rows have a label (a boolean Series): null, blank text, and NaN in a float column
+    (Parquet and NumPy write a missing number as NaN), mark an unlabelled row; an infinite label
+    is a mistake in the data (:class:`~edgeml.errors.TargetError` naming the row).
 
     >>> has_label(pl.Series("y", [1.0, None, float("nan"), 2.0])).to_list()
     [True, False, False, True]
     """
+    if target.dtype == pl.String:  # a blank label is no label
+        return (target.str.strip_chars().str.len_bytes() > 0).fill_null(False)
     if not target.dtype.is_float():
         return target.is_not_null()
     infinite = target.is_infinite().fill_null(False)
