@@ -29,8 +29,10 @@ EXPECTED = pl.DataFrame(
         ("name\tprice\tcount\nbread\t2.4\t3\nmilk; fresh\t1.05\t10\njam\t-3.5\t0\n",
          CsvDialect("\t", False)),
         ("name|price|count\nbread|2.4|3\nmilk; fresh|1.05|10\njam|-3.5|0\n", CsvDialect("|")),
+        ('name, price, count\nbread, 2.4, 3\n"milk; fresh", 1.05, 10\njam, -3.5, 0\n',
+         CsvDialect(",", False, True)),
     ],
-    ids=["comma", "semicolon-unquoted", "semicolon-decimal-comma", "tab", "pipe"],
+    ids=["comma", "semicolon-unquoted", "semicolon-decimal-comma", "tab", "pipe", "comma-space"],
 )  # fmt: skip
 def test_dialects_read_to_the_same_frame(tmp_path: Path, text: str, dialect: CsvDialect | None):
     path = tmp_path / "prices.csv"
@@ -51,6 +53,49 @@ def test_dialects_read_to_the_same_frame(tmp_path: Path, text: str, dialect: Csv
             dialect.separator,
             dialect.decimal_comma,
         )
+        assert card.get("initial_space", False) == dialect.initial_space
+
+
+def test_a_space_after_each_comma_belongs_to_the_separator(tmp_path: Path) -> None:
+    """UCI-style files ("39, State-gov, <=50K"): --target finds its column by its name, and the
+    categories are the text a clean row sends, in training, evaluate and batch predict."""
+    import json
+
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    jobs = ["State-gov", "Private", "Self-emp"]
+    rich = [(i % 50 > 25) != (i % 11 == 0) for i in range(300)]
+    rows = [(20 + i % 50, jobs[i % 3], ["No", "Yes"][i % 7 < 3], ">50K" if rich[i] else "<=50K")
+            for i in range(300)]  # fmt: skip
+    spaced = tmp_path / "adult.csv"
+    spaced.write_text(
+        "age, workclass, member, income\n" + "".join(", ".join(map(str, r)) + "\n" for r in rows)
+    )
+    clean = tmp_path / "clean.csv"
+    clean.write_text(
+        "age,workclass,member,income\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
+    )
+    assert sniff_csv(spaced) == CsvDialect(",", False, True)
+    assert read_data(spaced).frame.equals(read_data(clean).frame)
+    bundle = tmp_path / "m.edgeml"
+    trained = CliRunner().invoke(cli, ["train", str(spaced), "--target", "income", "--out",
+                                       str(bundle)])  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    schema = json.loads((bundle / "manifest.json").read_text())["input_schema"]
+    categories = {c["name"]: c.get("categories") for c in schema if c["dtype"] == "str"}
+    assert sorted(categories["workclass"]) == sorted(jobs)
+    assert [c["dtype"] for c in schema] == ["int", "str", "bool", "str"]
+    evaluated = CliRunner().invoke(cli, ["evaluate", str(bundle), str(spaced), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    outs = []
+    for data in (spaced, clean):
+        out = tmp_path / f"{data.stem}.csv"
+        result = CliRunner().invoke(cli, ["predict", str(bundle), str(data), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        outs.append(pl.read_csv(out))
+    assert outs[0].equals(outs[1])
 
 
 def test_a_comma_file_with_semicolons_in_every_text_field_stays_comma(tmp_path: Path) -> None:

@@ -183,12 +183,14 @@ class Scan:
     def _csv(self, path: Path) -> Iterator[Batch]:
         dialect = csv_dialect(path, self.config)  # separator and decimal commas, as read_data
         header = _csv_header(path, dialect.separator)
-        columns = self._columns(header, str(path))
+        names = dialect.column_names(header)  # without a space after the separator
+        columns = self._columns(names, str(path))
+        in_file = dict(zip(names, header, strict=True))
         # Model columns as the one-shot path reads them: numbers parsed, the rest (and the
         # target, kept as written) as text for conform; columns not read are typed as text too
         # (a full schema: nothing is inferred).
         as_text = dict.fromkeys(header, pl.String())
-        typed = {c: _parsed(c, self.numbers, self.integers) for c in header}
+        typed = {in_file[c]: _parsed(c, self.numbers, self.integers) for c in names}
         row, line = 0, 2
         with _open_binary(path) as fh:
             head = fh.readline()
@@ -196,7 +198,7 @@ class Scan:
             for block in record_blocks(fh, size=size, quoted=True):
                 data = head + block
                 options = dict(
-                    columns=columns,
+                    columns=[in_file[c] for c in columns],
                     null_values=list(self.config.null_values),
                     **dialect.polars_options(),
                 )
@@ -209,6 +211,7 @@ class Scan:
                         raise bad_block(
                             path, block, line, len(header), exc, dialect.separator
                         ) from None
+                frame = dialect.tidy(frame)
                 newlines = block.count(b"\n") + (not block.endswith(b"\n"))
                 single = newlines == frame.height
                 yield Batch(frame, str(path), row, line if single else None)

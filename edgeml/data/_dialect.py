@@ -1,4 +1,5 @@
-"""How a CSV file is written: its field separator and whether numbers use a decimal comma.
+"""How a CSV file is written: its field separator, whether numbers use a decimal comma, and
+whether a space follows each separator.
 
 Spreadsheets in much of Europe export ``;``-separated files with ``1234,5`` numbers; databases
 and Unix tools often write tabs or ``|``. ``[data] separator`` and ``[data] decimal_comma``
@@ -7,13 +8,21 @@ default to ``"auto"``: the first 64 KB of the file decide. The separator is the 
 (quotes respected), so a file that reads as comma-separated always does; with none consistent,
 the one giving the header most fields (a comma on ties), and a ragged line is then reported as
 such. A decimal comma is assumed when the separator is not a comma and some field is a number
-written with one.
+written with one. Some tools and many hand-made files put a space after each separator
+(``age, workclass, income`` / ``39, State-gov, <=50K``, as the UCI adult files): when every
+field after the first on every sampled line starts with a space, that space belongs to the
+separator, not to the names and values (Python's ``csv`` calls it ``skipinitialspace``), so
+``--target income`` finds its column and ``State-gov`` is the category a clean row sends.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "prices.csv"
 >>> _ = path.write_text("item;price\\nbread;2,40\\nmilk;1,05\\n")
 >>> sniff_csv(path)
-CsvDialect(separator=';', decimal_comma=True)
+CsvDialect(separator=';', decimal_comma=True, initial_space=False)
+>>> _ = path.write_text("age, job\\n39, State-gov\\n50, Self-emp\\n")
+>>> dialect = sniff_csv(path)
+>>> dialect.initial_space, dialect.column_names(["age", " job"])
+(True, ['age', 'job'])
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 __all__ = ["SEPARATORS", "CsvDialect", "sniff_csv"]
 
@@ -39,25 +50,39 @@ class CsvDialect:
 
     separator: str = ","
     decimal_comma: bool = False
+    initial_space: bool = False
 
     def polars_options(self) -> dict[str, Any]:
         """Keyword arguments for ``pl.read_csv``/``pl.scan_csv``."""
         return {"separator": self.separator, "decimal_comma": self.decimal_comma}
+
+    def column_names(self, header: list[str]) -> list[str]:
+        """The column names of a header as the file means them (without the separator's
+        space where it has one)."""
+        return [name.lstrip(" ") for name in header] if self.initial_space else header
+
+    def tidy(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """A frame Polars read with this dialect, its names and text without the separator's
+        space (Polars has no ``skipinitialspace``)."""
+        if not self.initial_space:
+            return frame
+        frame = frame.rename(
+            dict(zip(frame.columns, self.column_names(frame.columns), strict=True))
+        )
+        return frame.with_columns(pl.col(pl.String).str.strip_chars_start(" "))
 
 
 def sniff_csv(
     path: Path, *, separator: str = "auto", decimal_comma: bool | str = "auto"
 ) -> CsvDialect:
     """The dialect of the CSV file at ``path`` (plain or gzip); ``"auto"`` values are sniffed
-    from its first 64 KB, given ones are kept."""
-    if separator != "auto" and decimal_comma != "auto":
-        return CsvDialect(separator, bool(decimal_comma))
+    from its first 64 KB, given ones are kept; a space after each separator is always sniffed."""
     lines = _sample_lines(path)
     if separator == "auto":
         separator = _sniff_separator(lines)
     if decimal_comma == "auto":
         decimal_comma = separator != "," and _has_decimal_comma(lines, separator)
-    return CsvDialect(separator, bool(decimal_comma))
+    return CsvDialect(separator, bool(decimal_comma), _has_initial_space(lines, separator))
 
 
 def _sample_lines(path: Path) -> list[str]:
@@ -92,3 +117,15 @@ def _has_decimal_comma(lines: list[str], separator: str) -> bool:
         if any(_DECIMAL_COMMA.match(field) for field in record):
             return True
     return False
+
+
+def _has_initial_space(lines: list[str], separator: str) -> bool:
+    """Whether every name after the first in the header starts with a space, and every field
+    after the first on the sampled rows (empty fields aside)."""
+    sample = [line for line in lines[:_SAMPLE_LINES] if line.strip()]
+    records = list(csv.reader(sample, delimiter=separator))
+    if len(records) < 2 or len(records[0]) < 2:
+        return False
+    if not all(name.startswith(" ") for name in records[0][1:]):
+        return False
+    return all(field.startswith(" ") or not field for record in records for field in record[1:])

@@ -301,17 +301,22 @@ def _dialect_facts(dialect: CsvDialect | None) -> dict[str, Any]:
     """What the data card records of a CSV file's dialect, when it is not plain commas."""
     if dialect is None or dialect == CsvDialect():
         return {}
-    return {"separator": dialect.separator, "decimal_comma": dialect.decimal_comma}
+    facts = {"separator": dialect.separator, "decimal_comma": dialect.decimal_comma}
+    return {**facts, "initial_space": True} if dialect.initial_space else facts
 
 
 def _read_csv(
     path: Path, *, config: DataConfig, text_columns: set[str], dialect: CsvDialect
 ) -> pl.DataFrame:
     header = _csv_header(path, dialect.separator)
-    duplicated = sorted({c for c in header if header.count(c) > 1})
+    names = dialect.column_names(header)
+    duplicated = sorted({c for c in names if names.count(c) > 1})
     if duplicated:
         raise SchemaError(f"{path}: duplicate column name(s) in the header: {duplicated}")
-    overrides: dict[str, Any] = {c: pl.String for c in header if c in text_columns}
+    text = [c for c in names if c in text_columns]
+    overrides: dict[str, Any] = {
+        raw: pl.String for raw, name in zip(header, names, strict=True) if name in text_columns
+    }
     # No try_parse_dates: it made reading 10x slower with a long inference window, and
     # infer_types reads ISO dates and datetimes out of text columns anyway.
     options: dict[str, Any] = {
@@ -320,8 +325,8 @@ def _read_csv(
         "glob": False,
         **dialect.polars_options(),
     }
-    raw = [c for c in overrides if c not in config.dtypes]  # kept as text for the labels only
-    frame = _read_csv_frame(path, header, options, config)
+    raw = [c for c in text if c not in config.dtypes]  # kept as text for the labels only
+    frame = dialect.tidy(_read_csv_frame(path, header, options, config))
     return _decimal_points(frame, raw) if dialect.decimal_comma else frame
 
 

@@ -161,7 +161,8 @@ def _columns(path: Path, config: DataConfig) -> list[str]:
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
         dialect = csv_dialect(path, config)
-        return pl.read_csv(path, n_rows=0, **dialect.polars_options()).columns
+        header = pl.read_csv(path, n_rows=0, **dialect.polars_options()).columns
+        return dialect.column_names(header)
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
