@@ -319,10 +319,10 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     }
     /* deep trees: groups of LANES wait on their longest path, refilling lanes do not (500x63,
      * mean depth 15: 5-8% faster; 1000x255, 15.8: 30%; depth 6 or less: 20-50% slower) */
-    for (i = 0, depths = 0; f.narrow != NULL && i < f.n_trees; ++i) {
+    for (i = 0, depths = 0; short_codes(&f) && i < f.n_trees; ++i) {
         depths += f.trees[i].depth;
     }
-    f.refill = f.narrow != NULL && depths >= (uint64_t)EDGEML_FOREST_REFILL_DEPTH * f.n_trees;
+    f.refill = short_codes(&f) && depths >= (uint64_t)EDGEML_FOREST_REFILL_DEPTH * f.n_trees;
     f.has_categorical = 0;
     for (i = 0; f.cat != NULL && i < f.n_nodes; ++i) {
         if (f.cat[i] != EDGEML_FOREST_NO_CAT) {
@@ -737,8 +737,8 @@ static inline void row_trees_narrow(const edgeml_forest *f, const uint32_t *code
     }
 }
 
-/* A single row's walk (narrow layout, dense codes shifted left by 16: NARROW_STEP's shift 0)
- * with lanes that take the next tree when theirs has reached a leaf, so no lane idles until
+/* A single row's walk (narrow layout: dense codes shifted left by 16, NARROW_STEP's shift 0;
+ * compact layout: codes[slot * LANES], COMPACT_STEP) with lanes that take the next tree when theirs has reached a leaf, so no lane idles until
  * the deepest tree of a group of LANES is done (the groups of row_trees_narrow: 12.5 steps a
  * group on the 500x63 rows against a mean path of 6.3, and a mispredicted exit per group).
  * Testing for a leaf after every step costs more than it saves (measured: 10-12 instructions
@@ -749,77 +749,104 @@ static inline void row_trees_narrow(const edgeml_forest *f, const uint32_t *code
  * the leaf values are added afterwards in LightGBM's tree order: its sums bit for bit.
  * exits: n_trees + 1 uint32 (the last is where parked lanes write). */
 #define REFILL_ROUNDS 4 /* 500x63: 5 the same, 3 slower, 2 and 6 much slower */
-#define REFILL_STEP(x) x = NARROW_STEP(nodes, bytes, codes, 1, 0, x, nodes[x])
 #define REFILL_ROUND()                                                                         \
     do {                                                                                       \
         REFILL_STEP(n0); REFILL_STEP(n1); REFILL_STEP(n2); REFILL_STEP(n3);                   \
         REFILL_STEP(n4); REFILL_STEP(n5); REFILL_STEP(n6); REFILL_STEP(n7);                   \
     } while (0)
-/* Lane x (on tree t) at a leaf (its delta byte is 0) takes tree `next` (which exists). */
+/* Lane x (on tree t) at a leaf takes tree `next` (which exists). */
 #define REFILL_TAKE(x, t)                                                                      \
     do {                                                                                       \
-        size_t all_ = (size_t)0 - (bytes[4 * (x)] == 0), root_ = trees[next].root;             \
+        size_t all_ = (size_t)0 - REFILL_AT_LEAF(x), root_ = trees[next].root;                 \
         exits[t] = (uint32_t)(x);                                                              \
         t ^= (t ^ next) & all_;                                                                \
         x ^= (x ^ root_) & all_;                                                               \
         next -= all_;                                                                          \
     } while (0)
+/* The walk of a layout, given its REFILL_STEP(x) and REFILL_AT_LEAF(x): the lanes start on
+ * the first trees (lanes without a tree park at once, see the last trees below). While every
+ * lane that is at a leaf at a checkpoint has a tree to take, the lanes are named variables
+ * (gcc keeps them in registers; as an array it spilled some). The last trees: a lane at a leaf
+ * with no tree left parks (tree T: it walks the last tree again and stores into the spare
+ * exit) until every lane is parked. Then the leaf values in LightGBM's tree order. */
+#define REFILL_WALK()                                                                          \
+    size_t n[LANES], t[LANES], next, T = f->n_trees, parked, l, r;                             \
+    if (T == 0) {                                                                              \
+        return;                                                                                \
+    }                                                                                          \
+    for (l = 0; l < LANES; ++l) {                                                              \
+        t[l] = l < T ? l : T;                                                                  \
+        n[l] = trees[l < T ? l : T - 1].root;                                                  \
+    }                                                                                          \
+    next = T < LANES ? T : LANES;                                                              \
+    if (next + LANES <= T) {                                                                   \
+        size_t n0 = n[0], n1 = n[1], n2 = n[2], n3 = n[3], n4 = n[4], n5 = n[5], n6 = n[6];   \
+        size_t n7 = n[7], t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5];   \
+        size_t t6 = t[6], t7 = t[7];                                                           \
+        do {                                                                                   \
+            for (r = 0; r < REFILL_ROUNDS; ++r) {                                              \
+                REFILL_ROUND();                                                                \
+            }                                                                                  \
+            REFILL_TAKE(n0, t0); REFILL_TAKE(n1, t1); REFILL_TAKE(n2, t2);                    \
+            REFILL_TAKE(n3, t3); REFILL_TAKE(n4, t4); REFILL_TAKE(n5, t5);                    \
+            REFILL_TAKE(n6, t6); REFILL_TAKE(n7, t7);                                          \
+        } while (next + LANES <= T);                                                           \
+        n[0] = n0, n[1] = n1, n[2] = n2, n[3] = n3, n[4] = n4, n[5] = n5, n[6] = n6;           \
+        n[7] = n7, t[0] = t0, t[1] = t1, t[2] = t2, t[3] = t3, t[4] = t4, t[5] = t5;           \
+        t[6] = t6, t[7] = t7;                                                                  \
+    }                                                                                          \
+    do {                                                                                       \
+        for (r = 0; r < REFILL_ROUNDS; ++r) {                                                  \
+            for (l = 0; l < LANES; ++l) {                                                      \
+                REFILL_STEP(n[l]);                                                             \
+            }                                                                                  \
+        }                                                                                      \
+        parked = 0;                                                                            \
+        for (l = 0; l < LANES; ++l) {                                                          \
+            size_t leaf = REFILL_AT_LEAF(n[l]), all = 0 - leaf;                                \
+            size_t take = next < T ? next : T, root = trees[take < T ? take : T - 1].root;     \
+            exits[t[l]] = (uint32_t)n[l];                                                      \
+            t[l] ^= (t[l] ^ take) & all;                                                       \
+            n[l] ^= (n[l] ^ root) & all;                                                       \
+            next += leaf & (next < T);                                                         \
+            parked += t[l];                                                                    \
+        }                                                                                      \
+    } while (parked != T * LANES);                                                             \
+    for (l = 0; l < T; ++l) {                                                                  \
+        acc[trees[l].output] += EDGEML_LEAF(f, values, values32, exits[l]);                    \
+    }
 
+typedef char refill_names_eight_lanes[LANES == 8 ? 1 : -1]; /* REFILL_ROUND's n0..n7 */
+
+/* A narrow node's delta byte is 0 at a leaf. */
+#define REFILL_STEP(x) x = NARROW_STEP(nodes, bytes, codes, 1, 0, x, nodes[x])
+#define REFILL_AT_LEAF(x) (bytes[4 * (x)] == 0)
 static void row_refill_narrow(const edgeml_forest *f, const uint32_t *codes, uint32_t *exits,
                               double *acc)
 {
-    typedef char eight_lanes[LANES == 8 ? 1 : -1]; /* REFILL_ROUND names them */
     const uint32_t *nodes = f->narrow;
     const unsigned char *bytes = (const unsigned char *)f->narrow;
     const edgeml_tree_info *trees = f->trees;
-    size_t n[LANES], t[LANES], next, T = f->n_trees, parked, l, r;
-    (void)sizeof(eight_lanes);
-    if (T == 0) {
-        return;
-    }
-    for (l = 0; l < LANES; ++l) { /* lanes without a tree park at once (see below) */
-        t[l] = l < T ? l : T;
-        n[l] = trees[l < T ? l : T - 1].root;
-    }
-    next = T < LANES ? T : LANES;
-    if (next + LANES <= T) {
-        /* named lanes: gcc keeps them in registers (as an array, it spilled some) */
-        size_t n0 = n[0], n1 = n[1], n2 = n[2], n3 = n[3], n4 = n[4], n5 = n[5], n6 = n[6];
-        size_t n7 = n[7], t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5];
-        size_t t6 = t[6], t7 = t[7];
-        do { /* every lane that is at a leaf at the checkpoint has a tree to take */
-            for (r = 0; r < REFILL_ROUNDS; ++r) {
-                REFILL_ROUND();
-            }
-            REFILL_TAKE(n0, t0); REFILL_TAKE(n1, t1); REFILL_TAKE(n2, t2); REFILL_TAKE(n3, t3);
-            REFILL_TAKE(n4, t4); REFILL_TAKE(n5, t5); REFILL_TAKE(n6, t6); REFILL_TAKE(n7, t7);
-        } while (next + LANES <= T);
-        n[0] = n0, n[1] = n1, n[2] = n2, n[3] = n3, n[4] = n4, n[5] = n5, n[6] = n6, n[7] = n7;
-        t[0] = t0, t[1] = t1, t[2] = t2, t[3] = t3, t[4] = t4, t[5] = t5, t[6] = t6, t[7] = t7;
-    }
-    /* The last trees: a lane at a leaf with no tree left parks (tree T: it walks the last
-     * tree again and stores into the spare exit) until every lane is parked. */
-    do {
-        for (r = 0; r < REFILL_ROUNDS; ++r) {
-            for (l = 0; l < LANES; ++l) {
-                REFILL_STEP(n[l]);
-            }
-        }
-        parked = 0;
-        for (l = 0; l < LANES; ++l) {
-            size_t leaf = bytes[4 * n[l]] == 0, all = 0 - leaf;
-            size_t take = next < T ? next : T, root = trees[take < T ? take : T - 1].root;
-            exits[t[l]] = (uint32_t)n[l];
-            t[l] ^= (t[l] ^ take) & all;
-            n[l] ^= (n[l] ^ root) & all;
-            next += leaf & (next < T);
-            parked += t[l];
-        }
-    } while (parked != T * LANES);
-    for (l = 0; l < T; ++l) {
-        acc[trees[l].output] += EDGEML_LEAF(f, values, values32, exits[l]);
-    }
+    REFILL_WALK()
 }
+#undef REFILL_STEP
+#undef REFILL_AT_LEAF
+
+/* The compact layout (codes[slot * LANES], shifted left by 16): a leaf's rule is at least
+ * COMPACT_DONE. Its own function, not a layout parameter: gcc kept the layout's test in the
+ * steps (narrow: 52.5k -> 68.0k instructions a 500x63 row, 15% slower). */
+#define REFILL_STEP(x) x = COMPACT_STEP(nodes, half, codes, x)
+#define REFILL_AT_LEAF(x) (nodes[x].rule >= COMPACT_DONE)
+static void row_refill_compact(const edgeml_forest *f, const uint32_t *codes, uint32_t *exits,
+                               double *acc)
+{
+    const edgeml_node *nodes = f->nodes;
+    const uint16_t *half = (const uint16_t *)(const void *)f->nodes;
+    const edgeml_tree_info *trees = f->trees;
+    REFILL_WALK()
+}
+#undef REFILL_STEP
+#undef REFILL_AT_LEAF
 
 void edgeml_forest_codes(const edgeml_forest *f, const double *x, size_t rows, uint32_t *codes)
 {
@@ -1001,8 +1028,12 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
             row_trees_narrow(forest, work, 1, 0, out);
         }
     } else if (forest->nodes != NULL) {
-        row_codes(forest, x, work, LANES, 16);
-        row_trees_compact(forest, work, out);
+        row_codes(forest, x, work, LANES, 16); /* LANES * n_slots codes, then the exits */
+        if (forest->refill) {
+            row_refill_compact(forest, work, work + LANES * forest->n_slots, out);
+        } else {
+            row_trees_compact(forest, work, out);
+        }
     } else {
         row_codes(forest, x, work, LANES, 0);
         row_trees(forest, work, out);
@@ -1016,7 +1047,7 @@ int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use)
     uint32_t walks = EDGEML_FOREST_ROW_REFILL | EDGEML_FOREST_ROW_GROUPS;
     uint32_t walk = use & walks, qs = use & ~walks;
     if ((qs & ~known) != 0 || (qs != 0 && (forest->flags & EDGEML_FOREST_QS) == 0) ||
-        walk == walks || (walk != 0 && forest->narrow == NULL)) {
+        walk == walks || (walk != 0 && !short_codes(forest))) {
         return -1;
     }
     forest->qs_use = qs;

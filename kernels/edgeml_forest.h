@@ -93,8 +93,8 @@ enum edgeml_link {
  * edgeml_forest_set_algorithm's way to run batches on scalar QuickScorer, lanes or not (tests
  * and the benchmark compare the two). */
 #define EDGEML_FOREST_QS_SCALAR 64u
-/* Not blob flags either: edgeml_forest_set_algorithm's way to choose how a narrow forest walks
- * single rows: lanes that take the next tree as theirs ends (REFILL) or groups of
+/* Not blob flags either: edgeml_forest_set_algorithm's way to choose how a narrow or compact
+ * forest walks single rows: lanes that take the next tree as theirs ends (REFILL) or groups of
  * EDGEML_FOREST_LANES trees that each run to their longest path (GROUPS). edgeml_forest_open
  * chooses refill where the trees' mean depth is at least EDGEML_FOREST_REFILL_DEPTH (deep,
  * unbalanced trees: groups wait on their longest path); edgeml_forest_map (O(1), no pass
@@ -265,9 +265,10 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
  * Choose the algorithms of an opened forest: use = 0 (walk everywhere) or EDGEML_FOREST_QS_ROW
  * and/or EDGEML_FOREST_QS_BATCH (QuickScorer for single rows / batches), plus
  * EDGEML_FOREST_QS_SCALAR for batches on scalar QuickScorer, plus EDGEML_FOREST_ROW_REFILL or
- * EDGEML_FOREST_ROW_GROUPS for how single rows walk a narrow forest (neither: as opened).
+ * EDGEML_FOREST_ROW_GROUPS for how single rows walk a narrow or compact forest (neither: as
+ * opened).
  * Returns 0, or -1 (nothing changed) when use asks for QuickScorer and the blob has no
- * QuickScorer section, or for both walks or a walk of a forest that is not narrow. The blob's
+ * QuickScorer section, or for both walks or a walk of a wide forest. The blob's
  * flags hold the choice made at export; this is how export measures both.
  */
 int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use);

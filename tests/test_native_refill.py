@@ -1,11 +1,12 @@
-"""Single rows of a narrow forest walked by lanes that take the next tree as soon as theirs is at
-a leaf (kernels/edgeml_forest.c, row_refill_narrow) equal LightGBM bit for bit, as the groups of
-8 trees do: trees of very different depths, single-leaf trees, fewer trees than lanes, more
-outputs; through edgeml_forest_one and through the one-call path of Predictor.predict_row."""
+"""Single rows of a narrow or compact forest walked by lanes that take the next tree as soon as
+theirs is at a leaf (kernels/edgeml_forest.c, REFILL_WALK) equal LightGBM bit for bit, as the
+groups of 8 trees do: trees of very different depths, single-leaf trees, fewer trees than lanes,
+more outputs; through edgeml_forest_one and through the one-call path of Predictor.predict_row."""
 
 from __future__ import annotations
 
 import json
+import struct
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from edgeml.runtime import RuntimePrep
 from edgeml.runtime._native_backend import NativeBackend, open_core
 from edgeml.spec.prep_plan import PrepPlan
 from tests.test_export_c import _train
-from tests.test_native_narrow import probe_rows
+from tests.test_export_native import lightgbm_model
+from tests.test_native_narrow import COMPACT, NARROW, probe_rows
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
@@ -71,10 +73,11 @@ def booster_for(seed: int, rows: int, rounds: int, leaves: int, min_leaf: int, s
     return lgb.train(params, lgb.Dataset(x, y, params={"verbosity": -1}), rounds)
 
 
-def narrow_blob(booster: lgb.Booster) -> bytes:
+def blob_for(booster: lgb.Booster, layout: str = "narrow") -> bytes:
     tables = forest_tables(parse_model(booster.model_to_string()))
-    assert tables.narrow
-    return pack(replace(tables, qs=None))  # single rows walk (no QuickScorer to choose)
+    assert tables.narrow and tables.compact
+    # single rows walk (no QuickScorer to choose)
+    return pack(replace(tables, qs=None, narrow=layout == "narrow"))
 
 
 def identity_row(engine: NativeBackend) -> Any:
@@ -91,15 +94,19 @@ def identity_row(engine: NativeBackend) -> Any:
 
 def assert_walks_exact(core: Any, booster: lgb.Booster, rows: np.ndarray, name: str) -> None:
     truth = booster.predict(rows, num_threads=1)
-    engine = NativeBackend(core, narrow_blob(booster), source=name)
-    one_call = identity_row(engine)
-    for walk in (*WALKS, "walk"):  # "walk": what edgeml_forest_open chose
-        if walk != "walk":
-            assert engine.set_algorithm(row=walk, batch="walk"), walk
-        got = np.array([engine.predict_one(r) for r in rows]).reshape(truth.shape)
-        assert np.array_equal(got, truth), f"{name} {walk}: {np.max(np.abs(got - truth))}"
-        called = np.array([one_call(r) for r in rows]).reshape(truth.shape)
-        assert np.array_equal(called, truth), f"{name} {walk} (one call)"
+    for layout in ("narrow", "compact"):
+        engine = NativeBackend(core, blob_for(booster, layout), source=name)
+        flags = struct.unpack_from("<I", blob_for(booster, layout), 48)[0]
+        assert flags & (NARROW | COMPACT) == (NARROW if layout == "narrow" else COMPACT)
+        one_call = identity_row(engine)
+        for walk in ("walk", *WALKS):  # "walk": what edgeml_forest_open chose
+            if walk != "walk":
+                assert engine.set_algorithm(row=walk, batch="walk"), walk
+            got = np.array([engine.predict_one(r) for r in rows]).reshape(truth.shape)
+            where = f"{name} {layout} {walk}"
+            assert np.array_equal(got, truth), f"{where}: {np.max(np.abs(got - truth))}"
+            called = np.array([one_call(r) for r in rows]).reshape(truth.shape)
+            assert np.array_equal(called, truth), f"{where} (one call)"
 
 
 @settings(
@@ -150,18 +157,20 @@ def test_a_forest_of_single_leaves(core):
     assert_walks_exact(core, booster, probe_rows(booster, FEATURES)[:40], "one leaf")
 
 
-def test_the_walks_are_asked_for_narrow_forests_only(core):
+def test_the_walks_are_asked_for_narrow_and_compact_forests_only(core):
+    booster = lightgbm_model({"objective": "binary"}, rounds=10)  # a categorical split
+    forest = parse_model(booster.model_to_string())
+    wide = NativeBackend(core, pack(forest_tables(forest, category_sets=False)), source="wide")
+    assert not wide.set_algorithm(row="walk-refill", batch="walk")
+    assert not wide.set_algorithm(row="walk-groups", batch="walk")
+    assert wide.set_algorithm(row="walk", batch="walk")
     booster = booster_for(6, 400, 5, 16, 5, "noise", 1)
-    tables = forest_tables(parse_model(booster.model_to_string()))
-    compact = NativeBackend(core, pack(replace(tables, narrow=False, qs=None)), source="compact")
-    assert not compact.set_algorithm(row="walk-refill", batch="walk")
-    assert not compact.set_algorithm(row="walk-groups", batch="walk")
-    assert compact.set_algorithm(row="walk", batch="walk")
-    narrow = NativeBackend(core, narrow_blob(booster), source="narrow")
-    assert narrow.set_algorithm(row="walk-refill", batch="walk")
-    # batches walk 8 rows through a tree, whatever single rows do
-    rows = probe_rows(booster, FEATURES)
-    assert np.array_equal(narrow.predict(rows), booster.predict(rows, num_threads=1))
+    for layout in ("narrow", "compact"):
+        engine = NativeBackend(core, blob_for(booster, layout), source=layout)
+        assert engine.set_algorithm(row="walk-refill", batch="walk")
+        # batches walk 8 rows through a tree, whatever single rows do
+        rows = probe_rows(booster, FEATURES)
+        assert np.array_equal(engine.predict(rows), booster.predict(rows, num_threads=1))
 
 
 @pytest.fixture(scope="module")

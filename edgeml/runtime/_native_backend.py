@@ -52,7 +52,7 @@ ERRORS = {
 # batches off the SIMD lanes (the core takes the lanes where the CPU has them; tests and the
 # benchmark compare the two)
 # edgeml_forest_set_algorithm's bits; "walk" keeps the walk edgeml_forest_open chose for single
-# rows, "walk-refill" and "walk-groups" (narrow forests, single rows only) choose it
+# rows, "walk-refill" and "walk-groups" (narrow and compact forests, single rows) choose it
 ALGORITHMS = {"walk": 0, "quickscorer": 8 | 16, "quickscorer-scalar": 8 | 16 | 64,
               "walk-refill": 256, "walk-groups": 512}  # fmt: skip
 SIMD = {0: "scalar", 1: "neon", 2: "avx2"}  # edgeml_forest_simd()
@@ -141,10 +141,10 @@ class NativeBackend:
 
     def set_algorithm(self, *, row: str, batch: str) -> bool:
         """Run single rows and batches with ``walk`` or ``quickscorer`` (what export measures;
-        ``quickscorer-scalar``: batches off the SIMD lanes; single rows of a narrow forest also
-        ``walk-refill`` or ``walk-groups``, see ``kernels/edgeml_forest.h``); False (nothing
-        changed) where the blob has no QuickScorer section (or is not narrow, for those two)
-        or the core predates it. Not thread-safe: call it before sharing the backend."""
+        ``quickscorer-scalar``: batches off the SIMD lanes; single rows of a narrow or compact
+        forest also ``walk-refill`` or ``walk-groups``, see ``kernels/edgeml_forest.h``); False
+        (nothing changed) where the blob has no QuickScorer section (or is wide, for those
+        two) or the core predates it. Not thread-safe: call it before sharing the backend."""
         function = getattr(self._lib, "edgeml_forest_set_algorithm", None)
         use = (ALGORITHMS[row] & (8 | 256 | 512)) | (ALGORITHMS[batch] & (16 | 64))
         return function is not None and function(self._forest_address, use) == 0
