@@ -152,9 +152,45 @@ def test_empty_file(tmp_path):
 
 def test_missing_target_column(churn_csv, tmp_path):
     result = run("train", churn_csv, "--target", "label", "--out", tmp_path / "m.edgeml")
-    columns = "customer_id, tenure, monthly_charges, total_charges, contract, paperless, churn"
+    columns = (
+        "'customer_id', 'tenure', 'monthly_charges', 'total_charges', 'contract', 'paperless', "
+        "'churn'"
+    )
     assert_user_error(
         result, f"{churn_csv}: column 'label' (from --target) not found; columns are: {columns}"
+    )
+
+
+def test_a_target_named_without_the_headers_space_or_case_is_suggested(tmp_path):
+    data = tmp_path / "sheet.csv"
+    churn_like(n=50).rename({"churn": "Churn ", "tenure": "Tenure"}).write_csv(data)
+    result = run("train", data, "--target", "churn", "--out", tmp_path / "m.edgeml")
+    columns = (
+        "'customer_id', 'Tenure', 'monthly_charges', 'total_charges', 'contract', 'paperless', "
+        "'Churn '"
+    )
+    assert_user_error(
+        result,
+        f"{data}: column 'churn' (from --target) not found; did you mean 'Churn '? "
+        f"columns are: {columns}",
+    )
+    result = run("train", data, "--target", "Churn ", "--time-col", "tenure", "--out",
+                 tmp_path / "m.edgeml")  # fmt: skip
+    assert_user_error(
+        result,
+        f"{data}: column 'tenure' (from --time-col) not found; did you mean 'Tenure'? "
+        f"columns are: {columns}",
+    )
+
+
+def test_a_file_without_a_header_row_is_pointed_out(tmp_path):
+    data = tmp_path / "bare.csv"
+    data.write_text("".join(f"C{i},{i % 7},{i * 1.5},{['No', 'Yes'][i % 2]}\n" for i in range(40)))
+    result = run("train", data, "--target", "churn", "--out", tmp_path / "m.edgeml")
+    assert_user_error(
+        result,
+        f"{data}: column 'churn' (from --target) not found; columns are: 'C0', '0', '0.0', 'No' "
+        "(the first line looks like data: does the file have a header row?)",
     )
 
 

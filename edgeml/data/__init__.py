@@ -11,6 +11,7 @@ frames, and profile them.
 from __future__ import annotations
 
 from edgeml.data._card import DataCard, Dataset, file_facts
+from edgeml.data._columns import column_not_found
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
 from edgeml.data._leakage import LeakageSuspect, TargetProfile
@@ -40,6 +41,7 @@ __all__ = [
     "PostgresSource",
     "Profile",
     "TargetProfile",
+    "column_not_found",
     "conform",
     "csv_dialect",
     "file_facts",

@@ -17,7 +17,14 @@ import numpy as np
 import polars as pl
 
 from edgeml.config import Config
-from edgeml.data import DataCard, Dataset, infer_with_formats, logical_schema, read_data
+from edgeml.data import (
+    DataCard,
+    Dataset,
+    column_not_found,
+    infer_with_formats,
+    logical_schema,
+    read_data,
+)
 from edgeml.errors import ConfigError, SchemaError
 from edgeml.learn._fitting import Fitted, fit_rows, metrics_of
 from edgeml.learn._sizes import split_sizes
@@ -265,10 +272,7 @@ def _roles(config: Config, frame: pl.DataFrame, source: str) -> dict[str, Role]:
         if column is None:
             continue
         if column not in frame.columns:
-            raise SchemaError(
-                f"{source}: column {column!r} (from {option}) not found; "
-                f"columns are: {', '.join(frame.columns)}"
-            )
+            raise SchemaError(column_not_found(column, option, frame.columns, source=source))
         roles.setdefault(column, role)
     time_col = settings.time_col
     if time_col and logical_schema(frame.select(time_col))[time_col] not in (

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from edgeml.config import Config
-from edgeml.data import DataCard, file_facts, logical_schema
+from edgeml.data import DataCard, column_not_found, file_facts, logical_schema
 from edgeml.errors import ConfigError, SchemaError
 from edgeml.features import apply_features, fit_features
 from edgeml.learn import (
@@ -319,8 +319,7 @@ def _roles(config: Config, source: ChunkSource) -> dict[str, Role]:
             continue
         if column not in source.schema:
             raise SchemaError(
-                f"{source.source}: column {column!r} (from {option}) not found; "
-                f"columns are: {', '.join(source.schema)}"
+                column_not_found(column, option, list(source.schema), source=source.source)
             )
         roles.setdefault(column, role)
     return roles

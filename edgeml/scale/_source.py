@@ -29,7 +29,7 @@ import polars as pl
 
 from edgeml.batch import scan
 from edgeml.config import DataConfig
-from edgeml.data import conform, infer_with_formats, logical_schema
+from edgeml.data import column_not_found, conform, infer_with_formats, logical_schema
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.learn import has_label
 
@@ -143,10 +143,7 @@ def open_source(
     # Every chunk's date text is read with the format the first rows showed (or the user gave).
     config = dataclasses.replace(config, date_formats={**formats, **config.date_formats})
     if target not in schema:
-        raise SchemaError(
-            f"{text}: column {target!r} (from --target) not found; columns are: "
-            f"{', '.join(schema)}"
-        )
+        raise SchemaError(column_not_found(target, "--target", list(schema), source=text))
     head_rows = rows.select([c for c in schema if c in rows.columns])
     return ChunkSource(
         source=text, paths=paths, schema=schema, config=config, batch_rows=batch_rows,
