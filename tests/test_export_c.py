@@ -22,6 +22,7 @@ import pytest
 
 import edgeml
 from edgeml.compile import _cpackage, export
+from edgeml.compile._cgen import CORE_FILES, ENGINE_FILES
 from edgeml.compile._craw import encode, raw_inputs
 from edgeml.compile._forest import MISSING_ZERO, parse_model
 from edgeml.compile._native_tables import forest_blob
@@ -167,7 +168,7 @@ def test_the_package_is_the_engine_plus_tables_and_reports_its_footprint(
     package = tmp_path / "pkg"
     # The trees are data: the code compiled is edgeml's own core, the same for every model.
     kernels = _cpackage.kernels_dir()
-    for name in ("edgeml_forest.c", "edgeml_forest.h", "edgeml_core.c", "edgeml_core.h"):
+    for name in (*ENGINE_FILES, *CORE_FILES):
         assert (package / name).read_text() == (kernels / name).read_text()
     data = (package / "edgeml_forest_data.c").read_text()
     assert "edgeml_forest_blob[" in data and "if (" not in data

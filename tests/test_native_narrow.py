@@ -171,7 +171,7 @@ def narrow_tables() -> Tables:
 
 
 def node_offset(tables: Tables) -> int:
-    """Where the narrow node words start (edgeml_forest.c's lay_out)."""
+    """Where the narrow node words start (edgeml_forest_open.c's lay_out)."""
     features = 4 * (tables.num_feature + 1)
     features += -features % 8
     return (

@@ -40,6 +40,7 @@ CORE_FILES = ("edgeml_core.h", "edgeml_core.c")
 ENGINE_FILES = (
     "edgeml_forest.h",
     "edgeml_forest.c",
+    "edgeml_forest_open.c",
     "edgeml_forest_qs.c",
     "edgeml_forest_qs_simd.c",
     "edgeml_forest_qs_neon.c",
@@ -81,9 +82,8 @@ def package_sources(plan: PrepPlan, model: ModelInfo, *, blob: bytes) -> dict[st
             f"{len(plan.features)}"
         )
     names = _Names()
-    sources = ["edgeml_core.c", "edgeml_forest.c", "edgeml_forest_qs.c",
-               "edgeml_forest_qs_simd.c", "edgeml_forest_qs_neon.c", "edgeml_model.c",
-               "edgeml_forest_data.c"]  # fmt: skip
+    engine = [name for name in ENGINE_FILES if name.endswith(".c")]
+    sources = ["edgeml_core.c", *engine, "edgeml_model.c", "edgeml_forest_data.c"]
     work_bytes = 4 * _work_words(counts["n_slots"], counts["n_trees"])
     return {
         "edgeml_model.h": _header(plan, inputs, model, names, work_bytes),
@@ -127,7 +127,7 @@ _COUNTS = ("n_features", "n_outputs", "n_trees", "n_nodes", "n_slots", "n_thresh
 
 
 def _blob_counts(blob: bytes) -> dict[str, int]:
-    """The counts in a blob's header (seven uint32 at byte 16, see edgeml_forest.c)."""
+    """The counts in a blob's header (seven uint32 at byte 16, see edgeml_forest_open.c)."""
     return dict(zip(_COUNTS, struct.unpack_from("<7I", blob, 16), strict=True))
 
 

@@ -1,6 +1,6 @@
 """The ``native`` export: edgeml's own tree engine, the model as data and one C core as code.
 
-The core (``kernels/edgeml_forest.c``, ``edgeml_core.c``, ``edgeml_row.c``) is compiled once
+The core (``kernels/edgeml_forest*.c``, ``edgeml_core.c``, ``edgeml_row.c``) is compiled once
 per machine and cached (``_toolchain.cached_build``, keyed by the sources, compiler and flags),
 so exporting a model only writes its tables (``_native_tables``): no per-model C, whatever the
 model's size. The parity gate then runs the engine on the bundle's reference rows, the
@@ -47,6 +47,7 @@ DESCRIPTION = "native/model.json"
 CORE_SOURCES = (
     "edgeml_core.c",
     "edgeml_forest.c",
+    "edgeml_forest_open.c",
     "edgeml_forest_qs.c",
     "edgeml_forest_qs_simd.c",
     "edgeml_forest_qs_neon.c",

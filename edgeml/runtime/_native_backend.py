@@ -1,6 +1,6 @@
 """The ``native`` backend: edgeml's tree engine (one C core) over the bundle's table blob.
 
-The bundle holds ``native/core.so`` (``kernels/edgeml_forest.c``, compiled once per machine)
+The bundle holds ``native/core.so`` (``kernels/edgeml_forest*.c``, compiled once per machine)
 and ``native/forest.bin`` (the model as flat arrays, ``edgeml.compile._native_tables``). The
 core checks the blob completely before use (size, version, CRC-32, every index), so a corrupted
 or truncated blob is an :class:`~edgeml.errors.ExportError`, never a read out of bounds. A batch
