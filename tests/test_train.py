@@ -129,6 +129,33 @@ def test_messy_labels_train_and_evaluate_through_the_cli(tmp_path):
     assert json.loads(scored.output)["metrics"]["r2"] > 0.5
 
 
+def test_a_column_that_alone_predicts_the_target_is_pointed_out(tmp_path):
+    """A column filled in after the outcome gives a perfect score: training says which one."""
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    frame = churn_like(n=400)
+    rng = np.random.default_rng(1)
+    refund = np.where(frame["churn"] == "Yes", 50.0, 0.0) + rng.uniform(0, 5, frame.height)
+    data = tmp_path / "leaky.csv"
+    frame.with_columns(pl.Series("refund", refund)).write_csv(data)
+    args = ["train", str(data), "--target", "churn", "--out", str(tmp_path / "m.edgeml")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        "note: column 'refund' alone predicts 'churn' almost perfectly (majority_accuracy "
+        "0.995): if its value is only known after the outcome, it leaks; leave it out with "
+        "[data] drop = [...]"
+    ]
+    clean = tmp_path / "clean.csv"
+    frame.write_csv(clean)
+    result = CliRunner().invoke(cli, [*args[:1], str(clean), *args[2:]])
+    assert result.exit_code == 0, result.output
+    assert "note: " not in result.output
+
+
 def test_an_unknown_positive_class_is_named():
     with pytest.raises(TargetError, match=r"positive_class 'fraud' is not a class of target 'y'"):
         fit_target(pl.Series("y", ["a", "b"]), positive="fraud")

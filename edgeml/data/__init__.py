@@ -14,7 +14,7 @@ from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._columns import column_not_found
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
-from edgeml.data._leakage import LeakageSuspect, TargetProfile
+from edgeml.data._leakage import LeakageSuspect, TargetProfile, find_leakage
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile, text_id_like
 from edgeml.data._schema import (
@@ -45,6 +45,7 @@ __all__ = [
     "conform",
     "csv_dialect",
     "file_facts",
+    "find_leakage",
     "http_pages",
     "infer_types",
     "infer_with_formats",

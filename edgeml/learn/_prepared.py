@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -21,6 +21,7 @@ from edgeml.data import (
     DataCard,
     Dataset,
     column_not_found,
+    find_leakage,
     infer_with_formats,
     logical_schema,
     read_data,
@@ -200,6 +201,8 @@ def prepare(
         strata=y if target.task != "regression" else None,
         groups=frame[settings.group_col].to_numpy() if settings.group_col else None,
     )
+    # the columns as read (not those series_columns derived): the leakage suspects' candidates
+    read = [c for c in dataset.frame.columns if c not in roles and c in frame.columns]
     # Tiny data: keep what the rows allow (fewer folds, no holdout) and say so in the notes.
     sizes = split_sizes(
         splitter,
@@ -226,9 +229,39 @@ def prepare(
         train_rows=sizes.train_rows,
         test_rows=sizes.test_rows,
         decisions=decisions,
-        # what reading decided (a column left out), then what the row count allowed
-        notes=[*_read_notes(dataset, config), *sizes.notes],
+        # what reading decided (a column left out), what the row count allowed, suspects
+        notes=[*_read_notes(dataset, config), *sizes.notes, *_leak_notes(frame, y, target, read)],
     )
+
+
+# Leakage is judged on at most this many rows (a warning, not a decision), and only from this
+# many: on fewer, any column can look like it predicts the target.
+_LEAK_SAMPLE_ROWS = 20_000
+_LEAK_MIN_ROWS = 200
+
+
+def _leak_notes(
+    frame: pl.DataFrame, y: np.ndarray, target: TargetEncoding, candidates: list[str]
+) -> list[str]:
+    """A note for each feature column that alone predicts the target almost perfectly (see
+    :func:`edgeml.data.find_leakage`): a column filled in after the outcome (a refund date for
+    churn, a diagnosis code for the disease) makes a model that is perfect here and useless in
+    production, so training says so instead of reporting a perfect score silently."""
+    if frame.height < _LEAK_MIN_ROWS:
+        return []
+    name = target.name
+    data = frame.with_columns(pl.Series(name, y))
+    if data.height > _LEAK_SAMPLE_ROWS:
+        data = data.sample(_LEAK_SAMPLE_ROWS, seed=0)
+    task: Literal["classification", "regression"] = (
+        "regression" if target.task == "regression" else "classification"
+    )
+    return [
+        f"column {s.column!r} alone predicts {name!r} almost perfectly ({s.method} "
+        f"{s.score:.3f}): if its value is only known after the outcome, it leaks; leave it out "
+        "with [data] drop = [...]"
+        for s in find_leakage(data, target=name, task=task, candidates=candidates)
+    ]
 
 
 def _read_notes(dataset: Dataset, config: Config) -> list[str]:
