@@ -156,6 +156,26 @@ def test_a_column_that_alone_predicts_the_target_is_pointed_out(tmp_path):
     assert "note: " not in result.output
 
 
+def test_leaks_are_judged_on_a_sample_of_a_large_frame():
+    # past the sample size the check reads a sample of the rows, with their targets: the
+    # leaking column is still found, a column of noise is not, for both kinds of target
+    from edgeml.learn._prepared import _LEAK_SAMPLE_ROWS, _leak_notes
+    from edgeml.learn._target import TargetEncoding
+
+    rng = np.random.default_rng(4)
+    n = 3 * _LEAK_SAMPLE_ROWS
+    y = rng.integers(0, 2, n)
+    frame = pl.DataFrame({"noise": rng.normal(size=n), "refund": y * 50.0 + rng.uniform(0, 5, n)})
+    binary = TargetEncoding(name="churn", task="binary", classes=["No", "Yes"])
+    notes = _leak_notes(frame, y, binary, ["noise", "refund"])
+    assert [note.split(" alone")[0] for note in notes] == ["column 'refund'"]
+    amount = rng.normal(size=n)
+    frame = frame.with_columns(pl.Series("refund", amount * 3.0 + 1.0))
+    regression = TargetEncoding(name="amount", task="regression")
+    notes = _leak_notes(frame, amount, regression, ["noise", "refund"])
+    assert [note.split(" alone")[0] for note in notes] == ["column 'refund'"]
+
+
 def test_an_unknown_positive_class_is_named():
     with pytest.raises(TargetError, match=r"positive_class 'fraud' is not a class of target 'y'"):
         fit_target(pl.Series("y", ["a", "b"]), positive="fraud")
