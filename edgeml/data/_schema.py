@@ -19,6 +19,8 @@ from edgeml.util.dateformat import example, has_time
 from edgeml.util.missing import MISSING_WORDS
 from edgeml.util.numberformat import is_number_format
 
+_MISSING = sorted(MISSING_WORDS)  # is_in's list, built once
+
 LogicalType = Literal["float", "int", "bool", "str", "date", "datetime"]
 LOGICAL_TYPES: tuple[str, ...] = get_args(LogicalType)
 
@@ -168,7 +170,7 @@ def _present(text: pl.Expr, *, words: bool = True) -> pl.Expr:
     words for a missing value (``"?"``, ``"N/A"``, :data:`~edgeml.util.missing.MISSING_WORDS`)."""
     present = text.str.len_bytes() > 0
     if words:
-        present = present & ~text.str.to_lowercase().is_in(list(MISSING_WORDS))
+        present = present & ~text.str.to_lowercase().is_in(_MISSING)
     return present
 
 

@@ -48,11 +48,10 @@ ERRORS = {
     10: "misaligned in memory",
     11: "corrupted QuickScorer section (entry, slot or tree {where})",
 }
-# EDGEML_FOREST_QS_ROW | EDGEML_FOREST_QS_BATCH, and EDGEML_FOREST_QS_SCALAR: QuickScorer's
-# batches off the SIMD lanes (the core takes the lanes where the CPU has them; tests and the
-# benchmark compare the two)
-# edgeml_forest_set_algorithm's bits; "walk" keeps the walk edgeml_forest_open chose for single
-# rows, "walk-refill" and "walk-groups" (narrow and compact forests, single rows) choose it
+# edgeml_forest_set_algorithm's bits (kernels/edgeml_forest.h): QuickScorer for single rows
+# (8) and batches (16), its batches off the SIMD lanes (64: tests and the benchmark compare the
+# two), and for single rows of narrow and compact forests the refilling walk (256) or groups of
+# trees (512); "walk" keeps the walk edgeml_forest_open chose
 ALGORITHMS = {"walk": 0, "quickscorer": 8 | 16, "quickscorer-scalar": 8 | 16 | 64,
               "walk-refill": 256, "walk-groups": 512}  # fmt: skip
 SIMD = {0: "scalar", 1: "neon", 2: "avx2"}  # edgeml_forest_simd()
