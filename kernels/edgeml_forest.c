@@ -544,7 +544,7 @@ static void block_raw(const edgeml_forest *f, const double *x, size_t rows, doub
     size_t S = f->n_slots, K = f->n_outputs, r, full = rows - rows % LANES;
     /* QuickScorer's batches: in lanes, or scalar when asked (a CPU without lanes walks) */
     uint32_t t, qs = f->qs_use & (EDGEML_FOREST_QS_BATCH | EDGEML_FOREST_QS_SCALAR);
-    for (r = 0; r < rows * K; ++r) {
+    for (r = 0; r < rows * K && !prepared; ++r) { /* the byte lanes store every sum */
         acc[r] = 0.0;
     }
     if (qs == EDGEML_FOREST_QS_BATCH && edgeml_qs_lanes_ok()) {

@@ -14,11 +14,14 @@
  * were 40% of a small forest's batch): the same compares as block_codes, 4 rows per vector.
  *
  * Byte lanes (width 32, at most 8,192 trees, at most 254 thresholds per slot, batches of at
- * least QS8_MIN_ROWS rows per thread): 32 rows per vector, a tree's leaf vectors as 4 byte
- * slices, the false nodes as descriptors laid out once per call in work memory (lanes8);
- * a third of the bytes stored per false node: 12% faster than the 32-bit lanes on the 10-class
- * model (166 trees), 26% on 2,000 trees of depth 4 (C harness, CPU time). Their exits add
- * output by output in registers (add_leaves32): another 12% on the 10-class model.
+ * least QS8_MIN_ROWS rows per thread): 32 rows per vector, a tree's leaf vectors as byte
+ * slices (one per 8 leaves), the false nodes as descriptors laid out once per call in work
+ * memory (lanes8); a third of the bytes stored per false node: 12% faster than the 32-bit
+ * lanes on the 10-class model (166 trees), 26% on 2,000 trees of depth 4 (C harness, CPU
+ * time). Their exits add output by output in registers (add_leaves32): another 12% on the
+ * 10-class model; then (session 6) exits found in the bytes and, for trees of at most 8
+ * leaves, leaf values read from registers (lookup8), and each slot's last descriptor from a
+ * table: 8-11% more (10-class; 2,000 depth-4 trees: 22% fewer instructions, the same time).
  *
  * Exit leaves and sums are per row, per tree in LightGBM's order: the same additions as the
  * scalar path, bit for bit. No vector is ever 0 (edgeml_qs_check: every mask keeps its tree's
@@ -151,16 +154,89 @@ AVX2 static void add_leaves(const edgeml_forest *f, const void *bits, size_t str
     }
 }
 
-/* The exits of 32 rows in byte lanes (bits: a tree's 32 uint32 vectors after lanes8), output
- * by output: the trees of output k in LightGBM's order (order[ostart[k]..ostart[k + 1]])
- * add into 8 registers, and the 32 sums go to acc once - where add_leaves loads and stores an
- * output's sums at every tree. The same additions in the same order per output (the order
- * between outputs changes nothing): the same sums. Double leaf values only. */
-AVX2 static void add_leaves32(const edgeml_forest *f, const uint32_t *bits, const uint32_t *order,
-                              const uint32_t *ostart, double *acc, size_t rows)
+/* The lowest set bit of each of 32 bytes plus 8 * slice, 255 for a byte of 0: two 16-entry
+ * tables, one per nibble (low[n], high[n]: 8 * slice + the lowest bit of n, or of n << 4). */
+AVX2 static __m256i lowest_bits8(__m256i v, const uint8_t *low, const uint8_t *high)
+{
+    __m256i nibble = _mm256_set1_epi8(0x0F);
+    __m256i lo = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                         (const __m128i *)(const void *)low)),
+                                     _mm256_and_si256(v, nibble));
+    __m256i hi = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128(
+                                         (const __m128i *)(const void *)high)),
+                                     _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+    return _mm256_min_epu8(lo, hi);
+}
+
+/* The nibble tables of lowest_bits8 for slices 0-3 (low, high, low, high, ...). */
+static const uint8_t nibble_bits[8][16] = {
+#define EDGEML_NIBBLES(b)                                                                     \
+    {255, b + 0, b + 1, b + 0, b + 2, b + 0, b + 1, b + 0,                                     \
+     b + 3, b + 0, b + 1, b + 0, b + 2, b + 0, b + 1, b + 0}
+    EDGEML_NIBBLES(0), EDGEML_NIBBLES(4), EDGEML_NIBBLES(8), EDGEML_NIBBLES(12),
+    EDGEML_NIBBLES(16), EDGEML_NIBBLES(20), EDGEML_NIBBLES(24), EDGEML_NIBBLES(28)
+#undef EDGEML_NIBBLES
+};
+
+/* The leaf values v[leaf] of 32 rows (leaf: their bytes, each below n <= 8) added to sum[8]
+ * (rows 4g .. 4g + 3 in sum[g]): the tree's values in two registers, read by vpermd (a double
+ * is dwords 2i and 2i + 1), where the loads take a store, 32 index and 32 value loads and 16
+ * vector assemblies. Values past n are masked off (no read past the array's end); the same
+ * values added in the same order as the loads would: the same sums. */
+AVX2 static void lookup8(const double *v, uint32_t n, __m256i leaf, __m256d *sum)
+{
+    static const int64_t masks[9][4] = {
+        {0, 0, 0, 0}, {-1, 0, 0, 0}, {-1, -1, 0, 0}, {-1, -1, -1, 0}, {-1, -1, -1, -1},
+        {-1, -1, -1, -1}, {-1, -1, -1, -1}, {-1, -1, -1, -1}, {-1, -1, -1, -1}};
+    __m256i low = _mm256_castpd_si256(_mm256_maskload_pd(
+        v, _mm256_loadu_si256((const __m256i *)(const void *)masks[n])));
+    __m256i twice = _mm256_add_epi8(leaf, leaf);
+    /* per 128-bit lane: 2i, 2i + 1 for rows 0-7 (lane 0) and 16-23 (lane 1); then 8-15, 24-31 */
+    __m256i odd = _mm256_add_epi8(twice, _mm256_set1_epi8(1));
+    __m256i pairs[2];
+    uint32_t g;
+    pairs[0] = _mm256_unpacklo_epi8(twice, odd);
+    pairs[1] = _mm256_unpackhi_epi8(twice, odd);
+    if (n <= 4) {
+        for (g = 0; g < 8; ++g) {
+            __m128i p = g & 4u ? _mm256_extracti128_si256(pairs[(g >> 1) & 1u], 1)
+                               : _mm256_castsi256_si128(pairs[(g >> 1) & 1u]);
+            __m256i control = _mm256_cvtepu8_epi32(g & 1u ? _mm_srli_si128(p, 8) : p);
+            sum[g] = _mm256_add_pd(
+                sum[g], _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(low, control)));
+        }
+    } else {
+        __m256i high = _mm256_castpd_si256(_mm256_maskload_pd(
+            v + 4, _mm256_loadu_si256((const __m256i *)(const void *)masks[n - 4])));
+        for (g = 0; g < 8; ++g) {
+            __m128i p = g & 4u ? _mm256_extracti128_si256(pairs[(g >> 1) & 1u], 1)
+                               : _mm256_castsi256_si128(pairs[(g >> 1) & 1u]);
+            __m256i control = _mm256_cvtepu8_epi32(g & 1u ? _mm_srli_si128(p, 8) : p);
+            /* leaves 4-7: control 8-15, whose bit 3 moved to each double's sign picks high */
+            __m256d pick = _mm256_castsi256_pd(_mm256_slli_epi64(control, 60));
+            sum[g] = _mm256_add_pd(
+                sum[g],
+                _mm256_blendv_pd(_mm256_castsi256_pd(_mm256_permutevar8x32_epi32(low, control)),
+                                 _mm256_castsi256_pd(_mm256_permutevar8x32_epi32(high, control)),
+                                 pick));
+        }
+    }
+}
+
+/* The exits of 32 rows in byte lanes (tree t's byte slices at bits + slice[t], one per 8 of its
+ * leaves), output by output: the trees of output k in LightGBM's order
+ * (order[ostart[k]..ostart[k + 1]]) add into 8 registers, and the 32 sums go to acc once -
+ * where add_leaves loads and stores an output's sums at every tree. A row's exit is the
+ * lowest set bit over the tree's slices, found in the bytes themselves (a nibble table per
+ * slice, the smallest over the slices: 7 instructions a slice for 32 rows), so a tree of at
+ * most 8 leaves takes one slice, no transpose to uint32 lanes and no float conversion; then
+ * the leaf values of 32 rows by 32 loads. The same additions in the same order per output
+ * (the order between outputs changes nothing): the same sums. */
+AVX2 static void add_leaves32(const edgeml_forest *f, const uint8_t *bits, const uint32_t *slice,
+                              const uint32_t *order, const uint32_t *ostart, double *acc,
+                              size_t rows)
 {
     size_t K = f->n_outputs, k, l;
-    const double *v = f->qs_values;
     uint32_t i, g;
     for (k = 0; k < K; ++k) {
         __m256d sum[8];
@@ -169,17 +245,52 @@ AVX2 static void add_leaves32(const edgeml_forest *f, const uint32_t *bits, cons
             sum[g] = _mm256_setzero_pd();
         }
         for (i = ostart[k]; i < ostart[k + 1]; ++i) {
-            uint32_t t = order[i];
-            const __m256i *vec = (const __m256i *)(const void *)(bits + (size_t)t * 4 * LANES);
-            __m256i first = _mm256_set1_epi32((int)f->qs_leaf_start[t]);
-            for (g = 0; g < 4; ++g) {
-                uint32_t at[LANES];
-                __m256i leaf = _mm256_add_epi32(first, lowest_bits32(_mm256_loadu_si256(vec + g)));
-                _mm256_storeu_si256((__m256i *)(void *)at, leaf);
-                sum[2 * g] = _mm256_add_pd(sum[2 * g],
-                                           _mm256_set_pd(v[at[3]], v[at[2]], v[at[1]], v[at[0]]));
-                sum[2 * g + 1] = _mm256_add_pd(
-                    sum[2 * g + 1], _mm256_set_pd(v[at[7]], v[at[6]], v[at[5]], v[at[4]]));
+            uint32_t t = order[i], b, slices = (slice[t + 1] - slice[t]) / 32u;
+            const __m256i *vec = (const __m256i *)(const void *)(bits + slice[t]);
+            __m256i leaf = lowest_bits8(_mm256_loadu_si256(vec), nibble_bits[0], nibble_bits[1]);
+            uint32_t at[4 * LANES];
+            __m128i low, high;
+            for (b = 1; b < slices; ++b) { /* a set bit in slice 0 is below any in slice 1 */
+                leaf = _mm256_min_epu8(leaf, lowest_bits8(_mm256_loadu_si256(vec + b),
+                                                          nibble_bits[2 * b],
+                                                          nibble_bits[2 * b + 1]));
+            }
+            if (slices == 1 && f->qs_values != NULL) { /* at most 8 leaves: in registers */
+                lookup8(f->qs_values + f->qs_leaf_start[t],
+                        f->qs_leaf_start[t + 1] - f->qs_leaf_start[t], leaf, sum);
+                continue;
+            }
+            /* widened to uint32 for the loads: bytes read back from one 32-byte store wait
+             * for it (no forwarding; 10% slower); and read back from memory (the empty asm),
+             * where gcc would extract each by vpextrd and spill them */
+            low = _mm256_castsi256_si128(leaf);
+            high = _mm256_extracti128_si256(leaf, 1);
+            _mm256_storeu_si256((__m256i *)(void *)at, _mm256_cvtepu8_epi32(low));
+            _mm256_storeu_si256((__m256i *)(void *)(at + 8),
+                                _mm256_cvtepu8_epi32(_mm_srli_si128(low, 8)));
+            _mm256_storeu_si256((__m256i *)(void *)(at + 16), _mm256_cvtepu8_epi32(high));
+            _mm256_storeu_si256((__m256i *)(void *)(at + 24),
+                                _mm256_cvtepu8_epi32(_mm_srli_si128(high, 8)));
+            __asm__("" : "+m"(*(uint32_t(*)[4 * LANES])at));
+            if (f->qs_values != NULL) {
+                const double *v = f->qs_values + f->qs_leaf_start[t];
+                for (g = 0; g < 4; ++g) {
+                    const uint32_t *a = at + 8 * g;
+                    sum[2 * g] = _mm256_add_pd(sum[2 * g],
+                                               _mm256_set_pd(v[a[3]], v[a[2]], v[a[1]], v[a[0]]));
+                    sum[2 * g + 1] = _mm256_add_pd(
+                        sum[2 * g + 1], _mm256_set_pd(v[a[7]], v[a[6]], v[a[5]], v[a[4]]));
+                }
+            } else { /* float leaf values: each converted exactly, as EDGEML_LEAF does */
+                const float *v = f->qs_values32 + f->qs_leaf_start[t];
+                for (g = 0; g < 4; ++g) {
+                    const uint32_t *a = at + 8 * g;
+                    sum[2 * g] = _mm256_add_pd(
+                        sum[2 * g], _mm256_cvtps_pd(_mm_set_ps(v[a[3]], v[a[2]], v[a[1]], v[a[0]])));
+                    sum[2 * g + 1] = _mm256_add_pd(
+                        sum[2 * g + 1],
+                        _mm256_cvtps_pd(_mm_set_ps(v[a[7]], v[a[6]], v[a[5]], v[a[4]])));
+                }
             }
         }
         for (g = 0; g < 8; ++g) {
@@ -428,21 +539,20 @@ AVX2 static void codes8(const edgeml_forest *f, const uint32_t *codes, size_t gr
     }
 }
 
-/* QuickScorer for 32 rows in bytes: a tree's leaf vectors of the 32 rows are 4 byte slices
- * (bits[tree * 128 + byte * 32 + row], leaves 8 * byte .. 8 * byte + 7), so a descriptor (an
- * entry's byte that clears leaves) is one compare of the 32 rows' codes with the node's k and
- * one AND for all of them - lanes32 spends a compare and two ANDs on 16 rows, and stores 4
- * times the bytes. A slot's descriptors are sorted by k and none from k = the rows' largest
- * code on clears a row: the slot's last one comes from a table (dend[qs_bound_start[s] +
- * code]) instead of a test and a branch per descriptor (15 instructions a descriptor became
- * 10). Then each tree's slices become the 32 rows' uint32 vectors in place, for add_leaves
- * (stride 4 vectors per tree). */
+/* QuickScorer for 32 rows in bytes: a tree's leaf vectors of the 32 rows are byte slices, one
+ * per 8 of its leaves (bits[slice[tree] + byte * 32 + row], leaves 8 * byte .. 8 * byte + 7),
+ * so a descriptor (an entry's byte that clears leaves) is one compare of the 32 rows' codes
+ * with the node's k and one AND for all of them - lanes32 spends a compare and two ANDs on 16
+ * rows, and stores 4 times the bytes. A slot's descriptors are sorted by k and none from k =
+ * the rows' largest code on clears a row: the slot's last one comes from a table
+ * (dend[qs_bound_start[s] + code]) instead of a test and a branch per descriptor (15
+ * instructions a descriptor became 10). add_leaves32 reads the slices as they are. */
 AVX2 static void lanes8(const edgeml_forest *f, const uint8_t *code8, const uint64_t *desc,
-                        const uint32_t *dend, uint8_t *bits)
+                        const uint32_t *dend, const uint32_t *slice, uint8_t *bits)
 {
     uint32_t s, t, d, end;
-    for (t = 0; t < 4u * f->n_trees; ++t) {
-        _mm256_storeu_si256((__m256i *)(void *)(bits + (size_t)t * 32), _mm256_set1_epi32(-1));
+    for (t = 0; t < slice[f->n_trees]; t += 32) {
+        _mm256_storeu_si256((__m256i *)(void *)(bits + t), _mm256_set1_epi32(-1));
     }
     for (s = 0; s < f->n_slots; ++s) {
         const uint32_t *ends = dend + f->qs_bound_start[s]; /* ends[0]: the slot's first */
@@ -464,19 +574,6 @@ AVX2 static void lanes8(const edgeml_forest *f, const uint8_t *code8, const uint
             _mm256_storeu_si256(v, _mm256_andnot_si256(clear, _mm256_loadu_si256(v)));
         }
     }
-    for (t = 0; t < f->n_trees; ++t) { /* 4 byte slices to 32 rows' uint32 vectors */
-        __m256i *v = (__m256i *)(void *)(bits + (size_t)t * 128);
-        __m256i s0 = _mm256_loadu_si256(v), s1 = _mm256_loadu_si256(v + 1);
-        __m256i s2 = _mm256_loadu_si256(v + 2), s3 = _mm256_loadu_si256(v + 3);
-        __m256i a = _mm256_unpacklo_epi8(s0, s1), b = _mm256_unpackhi_epi8(s0, s1);
-        __m256i c = _mm256_unpacklo_epi8(s2, s3), e = _mm256_unpackhi_epi8(s2, s3);
-        __m256i r0 = _mm256_unpacklo_epi16(a, c), r1 = _mm256_unpackhi_epi16(a, c);
-        __m256i r2 = _mm256_unpacklo_epi16(b, e), r3 = _mm256_unpackhi_epi16(b, e);
-        _mm256_storeu_si256(v, _mm256_permute2x128_si256(r0, r1, 0x20));
-        _mm256_storeu_si256(v + 1, _mm256_permute2x128_si256(r2, r3, 0x20));
-        _mm256_storeu_si256(v + 2, _mm256_permute2x128_si256(r0, r1, 0x31));
-        _mm256_storeu_si256(v + 3, _mm256_permute2x128_si256(r2, r3, 0x31));
-    }
 }
 
 #endif
@@ -496,15 +593,23 @@ int edgeml_qs_lanes_ok(void)
 
 /* -- the byte lanes' descriptors (any build: plain C) ------------------------------------ */
 
-/* One descriptor per entry and byte of its mask that clears a leaf: the byte offset of the
- * tree's slice for that byte (tree * 128 + byte * 32), the node's threshold index k biased by
- * 0x80 (a signed byte compare: the row's code > k), the mask's byte; grouped by slot, sorted
- * by k within a slot (entries are). Entry j of slot s has k = c - 1 for the c with
- * qs_bound[c - 1] <= j < qs_bound[c]: false exactly where lanes32 ANDs it (j < its end).
- * dend[qs_bound_start[s] + c]: the end of slot s's descriptors with k < c, for c = 0 .. its
- * count (so dend[qs_bound_start[s + 1] - 1] is the slot's end). With desc NULL, only counts
- * them. */
-static uint32_t qs8_descriptors(const edgeml_forest *f, uint64_t *desc, uint32_t *dend)
+/* Tree t's byte slices: one per 8 of its leaves (1-4). Its masks' bits from 8 * that on are
+ * never needed: every mask keeps the tree's last leaf (edgeml_qs_check), so a row's lowest set
+ * bit is below it. */
+static uint32_t qs8_slices(const edgeml_forest *f, uint32_t t)
+{
+    return (f->qs_leaf_start[t + 1] - f->qs_leaf_start[t] + 7u) / 8u;
+}
+
+/* One descriptor per entry and byte of its mask that clears a leaf (bytes of its tree's
+ * slices only): the byte offset of the tree's slice for that byte (slice[tree] + byte * 32),
+ * the node's threshold index k biased by 0x80 (a signed byte compare: the row's code > k),
+ * the mask's byte; grouped by slot, sorted by k within a slot (entries are). Entry j of slot
+ * s has k = c - 1 for the c with qs_bound[c - 1] <= j < qs_bound[c]: false exactly where
+ * lanes32 ANDs it (j < its end). dend[qs_bound_start[s] + c]: the end of slot s's descriptors
+ * with k < c, for c = 0 .. its count. With desc NULL, only counts them. */
+static uint32_t qs8_descriptors(const edgeml_forest *f, const uint32_t *slice, uint64_t *desc,
+                                uint32_t *dend)
 {
     uint32_t n = 0, s;
     for (s = 0; s < f->n_slots; ++s) {
@@ -517,15 +622,16 @@ static uint32_t qs8_descriptors(const edgeml_forest *f, uint64_t *desc, uint32_t
             uint32_t end = f->qs_bound[first + c];
             for (; j < end; ++j) {
                 uint64_t e = f->qs_mask[j];
-                uint32_t mask = (uint32_t)e, b;
-                for (b = 0; b < 4; ++b) {
+                uint32_t mask = (uint32_t)e, tree = (uint32_t)(e >> 32), b;
+                uint32_t slices = qs8_slices(f, tree);
+                for (b = 0; b < slices; ++b) {
                     uint32_t byte = (mask >> (8 * b)) & 0xFFu;
                     if (byte == 0xFFu) {
                         continue;
                     }
                     if (desc != NULL) {
                         uint64_t k = ((c - 1u) ^ 0x80u) & 0xFFu;
-                        desc[n] = ((e >> 32) * 128u + b * 32u) | k << 32 | (uint64_t)byte << 40;
+                        desc[n] = (slice[tree] + b * 32u) | k << 32 | (uint64_t)byte << 40;
                     }
                     ++n;
                 }
@@ -553,38 +659,40 @@ uint32_t edgeml_qs8_count(const edgeml_forest *f)
             return 0;
         }
     }
-    return qs8_descriptors(f, NULL, NULL);
+    return qs8_descriptors(f, NULL, NULL, NULL);
 #else
     (void)f;
     return 0;
 #endif
 }
 
-/* Work memory (uint64) after the codes: 4 byte slices of 32 rows per tree, the sums of 8
- * rows per output (float leaf values' exits), the byte codes of 32 rows per slot, the
- * descriptors, then uint32: their ends by code (one per qs_bound), the trees in order of
+/* Work memory (uint64) after the codes: the byte slices of 32 rows (room for 4 per tree),
+ * the byte codes of 32 rows per slot, the descriptors, then uint32: their ends by code (one
+ * per qs_bound), each tree's first slice (byte offset; n_trees + 1), the trees in order of
  * output (n_trees), each output's start in it (n_outputs + 1). */
 size_t edgeml_qs8_words(const edgeml_forest *f)
 {
     size_t S = f->n_slots, T = f->n_trees, K = f->n_outputs, B = f->qs_bound_start[S];
     return f->qs8_descs == 0 ? 0
-                             : 16u * T + LANES * K + 4u * S + f->qs8_descs +
-                                   (B + T + K + 1u + 1u) / 2u;
+                             : 16u * T + 4u * S + f->qs8_descs +
+                                   (B + T + 1u + T + K + 1u + 1u) / 2u;
 }
 
 /* The byte lanes' tables in work memory (see edgeml_qs8_words). */
 typedef struct {
+    uint8_t *code8;
     uint64_t *desc;
-    uint32_t *dend, *order, *ostart;
+    uint32_t *dend, *slice, *order, *ostart;
 } qs8_tables;
 
 static qs8_tables qs8_layout(const edgeml_forest *f, uint64_t *bits)
 {
     qs8_tables m;
-    m.desc = bits + 16u * (size_t)f->n_trees + LANES * (size_t)f->n_outputs +
-             4u * (size_t)f->n_slots;
+    m.code8 = (uint8_t *)(void *)(bits + 16u * (size_t)f->n_trees);
+    m.desc = bits + 16u * (size_t)f->n_trees + 4u * (size_t)f->n_slots;
     m.dend = (uint32_t *)(void *)(m.desc + f->qs8_descs);
-    m.order = m.dend + f->qs_bound_start[f->n_slots];
+    m.slice = m.dend + f->qs_bound_start[f->n_slots];
+    m.order = m.slice + f->n_trees + 1u;
     m.ostart = m.order + f->n_trees;
     return m;
 }
@@ -593,7 +701,11 @@ void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits)
 {
     qs8_tables m = qs8_layout(f, bits);
     uint32_t *order = m.order, *ostart = m.ostart, k, t;
-    qs8_descriptors(f, m.desc, m.dend);
+    m.slice[0] = 0;
+    for (t = 0; t < f->n_trees; ++t) {
+        m.slice[t + 1] = m.slice[t] + 32u * qs8_slices(f, t);
+    }
+    qs8_descriptors(f, m.slice, m.desc, m.dend);
     for (k = 0; k <= f->n_outputs; ++k) { /* a counting sort by output, stable */
         ostart[k] = 0;
     }
@@ -620,23 +732,13 @@ void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, doubl
     double *sums = (double *)(void *)(bits + (size_t)LANES * f->n_trees);
     codes_lanes(f, x, rows, codes);
     if (prepared) { /* 32 rows at a time in bytes; edgeml_qs8_prepare laid out the rest */
-        uint8_t *code8 = (uint8_t *)(void *)(bits + 16u * (size_t)f->n_trees + LANES * K);
         qs8_tables m = qs8_layout(f, bits);
-        sums = (double *)(void *)(bits + 16u * (size_t)f->n_trees);
         for (r = 0; r < rows; r += 4 * LANES) {
-            size_t g, groups = (rows - r + LANES - 1) / LANES;
-            codes8(f, codes + r * S, groups < 4 ? groups : 4, code8);
-            lanes8(f, code8, m.desc, m.dend, (uint8_t *)(void *)bits);
-            if (f->qs_values != NULL) {
-                add_leaves32(f, (const uint32_t *)(const void *)bits, m.order, m.ostart, acc + r * K,
-                             rows - r < 4 * LANES ? rows - r : 4 * LANES);
-                continue;
-            }
-            for (g = 0; g < 4 && r + g * LANES < rows; ++g) {
-                size_t at = r + g * LANES;
-                add_leaves(f, (uint32_t *)(void *)bits + g * LANES, 4, sums, acc + at * K,
-                           rows - at < LANES ? (uint32_t)(rows - at) : LANES);
-            }
+            size_t groups = (rows - r + LANES - 1) / LANES;
+            codes8(f, codes + r * S, groups < 4 ? groups : 4, m.code8);
+            lanes8(f, m.code8, m.desc, m.dend, m.slice, (uint8_t *)(void *)bits);
+            add_leaves32(f, (const uint8_t *)(const void *)bits, m.slice, m.order, m.ostart,
+                         acc + r * K, rows - r < 4 * LANES ? rows - r : 4 * LANES);
         }
         return;
     }

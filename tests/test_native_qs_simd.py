@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 import struct
 import subprocess
@@ -394,3 +395,38 @@ def test_batches_align_their_work_memory_inside_the_size_they_ask_for(core, thre
         assert np.array_equal(out, truth), offset
         untouched = np.r_[arena[:start], arena[start + words :]]
         assert (untouched == 0xA5A5A5A5).all(), offset
+
+
+@functools.cache
+def varied_leaf_counts() -> lgb.Booster:
+    """A multiclass model whose trees have 1 to 32 leaves: the byte lanes' exits in registers
+    (at most 4 leaves, 5-8) and by loads (1-4 byte slices), in one forest."""
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(2500, 6))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    y = np.digitize(x[:, 0] + x[:, 1] * x[:, 2] + rng.normal(size=2500) * 0.5, [-1.0, 0.0, 1.0])
+    settings = {"objective": "multiclass", "num_class": 4, "num_leaves": 32, "verbosity": -1,
+                "min_data_in_leaf": 5, "min_gain_to_split": 0.5, "seed": 13}  # fmt: skip
+    return lgb.train(settings, lgb.Dataset(x, y.astype(float)), 40)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("count", [1024, 1025, 1055, 1056, 1087, 2100])
+def test_byte_lanes_exits_for_every_tree_size(core, count, threads):
+    booster = varied_leaf_counts()
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    leaves = np.diff(tables.qs.leaf_start)
+    for low, high in ((1, 4), (5, 8), (9, 16), (17, 24), (25, 32)):  # each kind of exit
+        assert np.any((leaves >= low) & (leaves <= high)), (low, high)
+    probes = probe_rows(booster, 6)
+    rows = probes[np.random.default_rng(count).integers(0, len(probes), count)]
+    truth = booster.predict(rows)
+    for float32 in (False, True):
+        engine = NativeBackend(core, pack(replace(tables, float32=float32, qs_use=QS_BATCH)),
+                               threads=threads, source="tree sizes")  # fmt: skip
+        assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
+        lanes = engine.predict(rows)
+        assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+        assert np.array_equal(lanes, engine.predict(rows)), float32
+        if not float32:
+            assert np.array_equal(lanes, truth)
