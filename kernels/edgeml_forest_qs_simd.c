@@ -564,6 +564,9 @@ AVX2 static void lanes8(const edgeml_forest *f, const uint8_t *code8, const uint
         top = _mm_max_epi8(top, _mm_srli_epi16(top, 8));
         /* the largest code of the 32 rows (unbiased: at most the slot's count) */
         end = ends[((uint32_t)_mm_cvtsi128_si32(top) & 0xFFu) ^ 0x80u];
+        /* two descriptors an iteration: 4-5% off the 10-class batch, 6-9% off 2,000 depth-4
+         * trees (one loop branch for two; 4 or 8 no better) */
+#pragma GCC unroll 2
         for (d = ends[0]; d < end; ++d) {
             /* k and the mask byte broadcast straight from memory (bytes 4 and 5 of the
              * descriptor: x86-64 is little-endian) */
