@@ -29,7 +29,8 @@ from edgeml.util.progress import SILENT, Reporter
 # Share of a training set held back to decide when boosting stops (only without CV folds).
 EARLY_STOPPING_FRACTION = 0.1
 ROUNDS_RULE = (
-    "median of the CV folds' best iterations (each fold early-stopped on its own test part), "
+    "the round that minimises the CV folds' mean validation loss (folds boosted together, "
+    "stopped once the mean has not improved for early_stopping_rounds), "
     "times training rows / mean fold training rows"
 )
 
@@ -106,8 +107,11 @@ def rounds_from_folds(folds: list[tuple[int, int]], rows: int) -> int:
     """Boosting rounds for a model on ``rows`` from the CV folds' (best iteration, training rows).
 
     The rule: the median of the folds' best iterations, scaled by ``rows`` over the folds' mean
-    training rows (more rows support more rounds at the same learning rate). The median, not the
-    mean, so one fold that stopped early or ran long does not move the choice.
+    training rows (more rows support more rounds at the same learning rate). Training boosts the
+    folds together and cuts them all at the round that minimises their mean validation loss
+    (:mod:`edgeml.learn._together`), so there the folds' best iterations are one number; folds
+    early-stopped one by one (a bundle from an older edgeml) give a median that one fold that
+    stopped early or ran long does not move.
 
     >>> rounds_from_folds([(100, 800), (120, 800), (90, 800)], 1000)
     125
@@ -129,6 +133,45 @@ def _fit_plan_and_booster(
     label: str,
     curves: dict[str, Any] | None = None,
 ) -> Fitted:
+    rows = prep_rows(frame, y, train_rows, valid_rows, config=config, roles=roles)
+    booster = fit_booster(
+        rows.x_train,
+        rows.y_train,
+        task=target.task,
+        n_classes=len(target.classes) if target.classes else 1,
+        config=config.train,
+        feature_names=rows.plan.features,
+        categorical=rows.plan.categorical_features,
+        valid=rows.valid,
+        reporter=reporter,
+        label=label,
+        curves=curves,
+    )
+    return Fitted(plan=rows.plan, booster=booster, train_matrix=rows.x_train,
+                  train_target=rows.y_train)  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreppedRows:
+    """A prep plan fitted on training rows, their feature matrix and target (outlier rows the
+    plan drops left out), and the validation rows' matrix and target when there are any."""
+
+    plan: PrepPlan
+    x_train: np.ndarray
+    y_train: np.ndarray
+    valid: tuple[np.ndarray, np.ndarray] | None
+
+
+def prep_rows(
+    frame: pl.DataFrame,
+    y: np.ndarray,
+    train_rows: np.ndarray,
+    valid_rows: np.ndarray | None,
+    *,
+    config: Config,
+    roles: Mapping[str, Role],
+) -> PreppedRows:
+    """Fit the prep plan on ``train_rows`` and apply it to them and to ``valid_rows``."""
     train_frame = frame[train_rows]
     plan = fit_prep(train_frame, config=config.prep, roles=roles, group=config.train.entity_col,
                     formats=config.data.date_formats)  # fmt: skip
@@ -141,20 +184,7 @@ def _fit_plan_and_booster(
     valid = None
     if valid_rows is not None and len(valid_rows):
         valid = (to_matrix(apply_prep(plan, frame[valid_rows])), y[valid_rows])
-    booster = fit_booster(
-        x_train,
-        y_train,
-        task=target.task,
-        n_classes=len(target.classes) if target.classes else 1,
-        config=config.train,
-        feature_names=plan.features,
-        categorical=plan.categorical_features,
-        valid=valid,
-        reporter=reporter,
-        label=label,
-        curves=curves,
-    )
-    return Fitted(plan=plan, booster=booster, train_matrix=x_train, train_target=y_train)
+    return PreppedRows(plan=plan, x_train=x_train, y_train=y_train, valid=valid)
 
 
 def metrics_of(

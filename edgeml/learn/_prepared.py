@@ -8,7 +8,7 @@ and encodes the target; the result fits pipelines on any rows and cross-validate
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +31,7 @@ from edgeml.learn._fitting import Fitted, fit_rows, metrics_of
 from edgeml.learn._sizes import split_sizes
 from edgeml.learn._split import Splitter
 from edgeml.learn._target import TargetEncoding, fit_target, has_label
+from edgeml.learn._together import fit_folds_together
 from edgeml.spec.prep_plan import Role
 from edgeml.util.progress import SILENT, Reporter
 
@@ -118,11 +119,13 @@ class Prepared:
         """Metrics of each of ``folds`` folds (``[train] cv_folds`` by default) over ``rows`` (all
         labelled rows by default): the one cross-validation loop of edgeml.
 
-        Each fold early-stops on its own test part (as ``lightgbm.cv`` does) and is scored at its
-        best iteration (``stop_on_test=False``: it stops on a part of its training rows, as a
-        final model does, and the test part only scores it). ``rounds``, when given, receives
-        each fold's (best iteration, training rows), from which :func:`rounds_from_folds` sizes
-        the final model, and ``curves`` the last fold's learning curves (training and validation
+        Each fold early-stops on its own test part and is scored at its best iteration
+        (``stop_on_test=False``: it stops on a part of its training rows, as a final model does,
+        and the test part only scores it). ``rounds``, when given, receives each fold's (best
+        iteration, training rows), from which :func:`rounds_from_folds` sizes the final model:
+        then the folds are boosted together and all cut at the round that minimises their mean
+        validation loss (:func:`~edgeml.learn._together.fit_folds_together`, as ``lightgbm.cv``
+        does), and ``curves`` receives the last fold's learning curves (training and validation
         part).
         ``outputs``, when given, receives each fold's ``(test rows, model output)``: the
         out-of-fold predictions that calibration and the decision threshold are learned on;
@@ -135,17 +138,18 @@ class Prepared:
         config = config or self.config
         rows = np.arange(self.frame.height) if rows is None else rows
         splits = self.splitter.folds(rows, folds or config.train.cv_folds)
+        together = rounds is not None and stop_on_test and config.train.early_stopping_rounds > 0
+        if together:
+            reporter.status(f"cross-validation: {len(splits)} folds ({self.splitter.kind})")
+            models: Iterable[Fitted] = fit_folds_together(
+                self.frame, self.y, splits, target=self.target, config=config,
+                roles=self.prep_roles, reporter=reporter, curves=curves,
+            )  # fmt: skip
+        else:
+            models = self._fold_models(splits, config, reporter, stop_on_test, curves)
         results = []
-        for i, (fold_train, fold_test) in enumerate(splits, start=1):
-            reporter.status(f"cross-validation fold {i}/{len(splits)} ({self.splitter.kind})")
-            model = self.fit(
-                fold_train,
-                config=config,
-                reporter=reporter,
-                label=f"fold {i}",
-                valid_rows=fold_test if stop_on_test else None,
-                curves=curves if i == len(splits) else None,
-            )
+        paired = zip(splits, models, strict=True)
+        for i, ((fold_train, fold_test), model) in enumerate(paired, start=1):
             if rounds is not None:
                 rounds.append((model.booster.current_iteration(), len(fold_train)))
             if fitted is not None:
@@ -157,6 +161,27 @@ class Prepared:
             if on_fold is not None:
                 on_fold(i, results[-1])
         return results
+
+    def _fold_models(
+        self,
+        splits: list[tuple[np.ndarray, np.ndarray]],
+        config: Config,
+        reporter: Reporter,
+        stop_on_test: bool,
+        curves: dict[str, Any] | None,
+    ) -> Iterator[Fitted]:
+        """Each fold's model, fitted when the loop asks for it (a pruned search trial stops
+        after the fold that decided it)."""
+        for i, (fold_train, fold_test) in enumerate(splits, start=1):
+            reporter.status(f"cross-validation fold {i}/{len(splits)} ({self.splitter.kind})")
+            yield self.fit(
+                fold_train,
+                config=config,
+                reporter=reporter,
+                label=f"fold {i}",
+                valid_rows=fold_test if stop_on_test else None,
+                curves=curves if i == len(splits) else None,
+            )
 
 
 def prepare(
