@@ -66,6 +66,7 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     ("bool missing", record(paperless=None)),
     ("bool missing NULL", record(paperless="NULL")),
     ("unseen category", record(contract="lifetime")),
+    ("category padded", record(contract=" month\u00a0")),
     ("category missing", record(contract=None)),
     ("target and extras", {**record(), "churn": "Yes", "note": "vip customer"}),
 ]
@@ -88,6 +89,7 @@ SAME_AS = {
     "int missing dash": "int missing",
     "bool missing NULL": "bool missing",
     "unseen category": "category missing",
+    "category padded": "json types",
     "target and extras": "json types",
 }
 REFUSED: list[tuple[str, dict[str, Any], str]] = [

@@ -117,7 +117,9 @@ def convert(series: pl.Series, logical: str, *, source: str, fmt: str | None = N
     dtype = series.dtype
     target = POLARS_TYPES[logical]
     if dtype == target:
-        return series
+        # Text is stripped of the whitespace around it: "Male " is the category "Male" (the
+        # runtime's to_text strips the same Unicode whitespace).
+        return series.str.strip_chars() if dtype == pl.String else series
     if series.null_count() == series.len():
         # Nothing to convert (e.g. a date column that is empty in this batch, read as Float64).
         return pl.Series(series.name, [None] * series.len(), dtype=target)
@@ -125,7 +127,7 @@ def convert(series: pl.Series, logical: str, *, source: str, fmt: str | None = N
     if dtype in (pl.Categorical, pl.Enum):
         series, dtype = series.cast(pl.String), pl.String()
         if dtype == target:
-            return series
+            return series.str.strip_chars()
     frame = series.to_frame("v")
     value = pl.col("v")
     if dtype == pl.String:
@@ -459,7 +461,7 @@ def _infer_text(
         return convert(series, "float", source="", fmt=number), (number, "certain", values)
     found = detect_format(values)
     if found is None:
-        return series, None
+        return stripped, None  # text: "Male " is the category "Male", as conform reads it
     fmt, certainty = found
     logical = "datetime" if has_time(fmt) else "date"
     return convert(series, logical, source="", fmt=fmt), (fmt, certainty, values)

@@ -30,7 +30,7 @@ from typing import Any
 
 from edgeml.errors import SchemaError
 from edgeml.runtime._prep import RuntimePrep, _number, _stamp, _text
-from edgeml.runtime._schema import epoch_micros
+from edgeml.runtime._schema import WHITESPACE, epoch_micros
 from edgeml.spec.prep_plan import CategoricalStep, NumericStep, Step
 
 __all__ = ["NativeRow"]
@@ -296,7 +296,9 @@ def _number_converter(logical: str, column: str, fmt: str | None = None) -> Conv
 
 def _code_converter(codes: dict[str | None, float], column: str) -> Convert:
     def convert(value: Any) -> float:
-        if type(value) is not str:
+        if type(value) is str:
+            value = value.strip(WHITESPACE)  # as to_text: "Male " is "Male"
+        else:
             value = _text(value, column)
             if value is None:
                 return NAN  # missing: the C executor imputes

@@ -24,7 +24,7 @@ import numpy as np
 from edgeml.bundle import Bundle, open_bundle
 from edgeml.errors import BundleError, ExportError, SchemaError
 from edgeml.runtime._prep import _micros_column, _number_column, _text_column
-from edgeml.runtime._schema import epoch_micros, to_datetime, to_number, to_text
+from edgeml.runtime._schema import WHITESPACE, epoch_micros, to_datetime, to_number, to_text
 from edgeml.spec.prep_plan import DATE_TYPES, NUMERIC_TYPES
 
 __all__ = [
@@ -232,7 +232,7 @@ def _feed_value(value: Any, logical: str, column: str, fmt: str | None = None) -
     """One raw value as a ``[1, 1]`` input (the single-row path of :func:`feed_column`)."""
     try:
         if logical == "str":
-            text = value if type(value) is str else to_text(value)
+            text = value.strip(WHITESPACE) if type(value) is str else to_text(value)
             return np.array([[MISSING_TEXT if text is None else text]], dtype=object)
         if logical in NUMERIC_TYPES:
             number = value if type(value) is float and logical == "float" else None

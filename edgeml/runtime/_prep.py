@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from edgeml.errors import BundleError, SchemaError
-from edgeml.runtime._schema import epoch_micros, to_datetime, to_number, to_text
+from edgeml.runtime._schema import WHITESPACE, epoch_micros, to_datetime, to_number, to_text
 from edgeml.spec.manifest import Manifest
 from edgeml.spec.prep_plan import CategoricalStep, DatePartsStep, NumericStep, PrepPlan, input_types
 
@@ -149,13 +149,13 @@ class RuntimePrep:
                     out[pos] = (x - center) * inverse
             for column, pos, table, default in self._lookups:
                 value = row[column]
-                if type(value) is not str:
-                    value = _text(value, column)
+                # as to_text: "Male " is "Male"
+                value = value.strip(WHITESPACE) if type(value) is str else _text(value, column)
                 out[pos] = table.get(value, default)
             for column, index in self._onehots:
                 value = row[column]
-                if type(value) is not str:
-                    value = _text(value, column)
+                # as to_text: "Male " is "Male"
+                value = value.strip(WHITESPACE) if type(value) is str else _text(value, column)
                 hot = index.get(value)
                 if hot is not None:
                     out[hot] = 1.0
@@ -441,10 +441,9 @@ def _number_column(values: Any, logical: str, column: str, fmt: str | None = Non
 
 def _text_column(values: Any, column: str) -> list[str | None]:
     if isinstance(values, np.ndarray) and values.dtype.kind == "U":
-        texts: list[str | None] = values.tolist()
-        return texts
+        return [v.strip(WHITESPACE) for v in values.tolist()]
     try:  # the common case inline, without a call per value
-        return [v if type(v) is str else to_text(v) for v in _each(values)]
+        return [v.strip(WHITESPACE) if type(v) is str else to_text(v) for v in _each(values)]
     except ValueError:
         return _convert_each(values, to_text, column)  # raises, naming the row
 

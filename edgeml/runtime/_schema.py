@@ -6,12 +6,14 @@ what ``conform`` would make of a one-row column holding it, or raises :class:`Va
 
 - text is stripped of Unicode whitespace first and a blank string is missing, as is a word for
   a missing value (``"?"``, ``"N/A"``, ``"-"``: :data:`edgeml.util.missing.MISSING_WORDS`) —
-  except text bound for a ``str`` column, which is kept exactly as given;
+  except text bound for a ``str`` column, which is only stripped (``"Male "`` is the category
+  ``"Male"``; ``"-"`` and ``""`` are categories like any other);
 - ``float``: numbers, booleans (1/0) and numeric text (``"1e3"``, ``"inf"``, ``"nan"``);
 - ``int``: whole numbers within int64 (``1.0`` and ``"1e3"`` too; ``1.5`` is refused), NaN is
   missing;
 - ``bool``: booleans, 1/0, and the words yes/no, true/false, y/n, t/f, on/off, 1/0 in any case;
-- ``str``: text as is, other values formatted as Polars formats them (``1e-05`` → ``"0.00001"``);
+- ``str``: text stripped, other values formatted as Polars formats them (``1e-05`` →
+  ``"0.00001"``);
 - ``date``/``datetime``: ``datetime.date``/``datetime.datetime`` (aware ones in UTC, made naive),
   ``numpy.datetime64`` and ISO-8601 text (the shapes ``conform`` tries, offsets converted to UTC),
   or text in the column's own date format where the model recorded one.
@@ -160,13 +162,16 @@ def _from_float(number: float, value: Any, logical: str) -> float:
 
 
 def to_text(value: Any) -> str | None:
-    """A value bound for a ``str`` column as Polars would cast it (``None`` if missing).
+    """A value bound for a ``str`` column as Polars would cast it (``None`` if missing), text
+    stripped of the whitespace around it, as :func:`edgeml.data.conform` strips it.
 
     >>> to_text(" a "), to_text(7), to_text(True), to_text(2.5e-05), to_text(float("nan"))
-    (' a ', '7', 'true', '0.000025', 'NaN')
+    ('a', '7', 'true', '0.000025', 'NaN')
     """
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip(WHITESPACE)
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, np.timedelta64):

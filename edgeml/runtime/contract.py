@@ -19,8 +19,9 @@ A model's input schema names each column and its logical type (``float``, ``int`
   refused).
 - **Booleans**: ``true``/``false`` and 1/0 as numbers, and the words in :data:`BOOL_WORDS`
   (yes/no, true/false, y/n, t/f, on/off, 1/0) in any case, whitespace stripped.
-- **Categories** (``str`` columns): text exactly as given (a number is written as Polars writes
-  it: ``7``, ``0.5``); a category training never saw is predicted as missing and counted
+- **Categories** (``str`` columns): text stripped of the whitespace around it (``"Male "`` is
+  ``"Male"``, in training too), otherwise as given (a number is written as Polars writes it:
+  ``7``, ``0.5``); a category training never saw is predicted as missing and counted
   (``unseen``) — the server refuses it only when started with ``--unknown-categories reject``.
 - **Dates**: ``date``/``datetime`` objects and ISO-8601 text (an offset converted to UTC).
 - A value that fits none of these is a :class:`~edgeml.errors.SchemaError` naming the column
