@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -85,6 +86,29 @@ def test_evaluate_json(trained_bundle, tmp_path):
     }
     assert set(payload["decision"]) == {"threshold", "rule", "reason"}
     assert payload["calibration"] == {"method": "none"}
+
+
+def test_evaluate_reads_a_code_column_as_predict_does(tmp_path):
+    # A text column whose file to score holds only number-like codes ("007", "012"): evaluate
+    # read them as the numbers 7 and 12, unseen categories, and scored other predictions than
+    # predict wrote (accuracy 0.68 against 1.0).
+    rng = np.random.default_rng(0)
+    code = rng.choice(["007", "012", "031", "A9"], 1000)
+    x = rng.normal(size=1000)
+    label = np.where((code == "007") ^ (x > 0.5), "yes", "no")
+    frame = pl.DataFrame({"code": code, "x": x, "y": label})
+    frame.write_csv(tmp_path / "train.csv")
+    frame.filter(pl.col("code") != "A9").head(200).write_csv(tmp_path / "test.csv")
+    bundle = tmp_path / "m.edgeml"
+    assert run("train", tmp_path / "train.csv", "--target", "y", "--out", bundle).exit_code == 0
+    result = run("evaluate", bundle, tmp_path / "test.csv", "--json")
+    assert result.exit_code == 0, result.output
+    assert run("predict", bundle, tmp_path / "test.csv", "-o", tmp_path / "p.csv").exit_code == 0
+    predicted = pl.read_csv(tmp_path / "p.csv")["prediction"]
+    truth = frame.filter(pl.col("code") != "A9").head(200)["y"]
+    accuracy = (predicted == truth).mean()
+    assert accuracy > 0.95
+    assert json.loads(result.stdout)["metrics"]["accuracy"] == pytest.approx(accuracy)
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".ndjson"])

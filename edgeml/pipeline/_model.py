@@ -147,12 +147,13 @@ class Model:
             null_values=stored.get("null_values", DataConfig().null_values),
             infer_schema_length=stored.get("infer_schema_length", DataConfig().infer_schema_length),
         )
-        # Text columns stay text: a batch holding only "Yes"/"No" of a categorical column, or
-        # "007" of a code, must not be re-inferred as a boolean or a number.
+        # Text columns stay text, as written: a batch holding only "Yes"/"No" of a categorical
+        # column, or "007" of a code, must not be re-inferred as a boolean or a number (as the
+        # number 7, "007" was an unseen category: evaluate scored other predictions than predict).
         text = [name for name, dtype in self.input_schema.items() if dtype == "str"]
         dataset = read_data(
-            data, config=config, table=table, query=query, keep_raw=[self.target.name, *text],
-            as_text=list(self.input_formats),
+            data, config=config, table=table, query=query, keep_raw=[self.target.name],
+            as_text=[*self.input_formats, *text],
         )  # fmt: skip
         return dataset.frame, str(data)
 
