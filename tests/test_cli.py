@@ -35,8 +35,9 @@ def test_train_json_is_one_object_with_the_contract_keys(churn_csv, tmp_path):
 def test_train_for_people_shows_metrics_beside_baseline(churn_csv, tmp_path):
     result = run("train", churn_csv, "--target", "churn", "--out", tmp_path / "m.edgeml")
     assert result.exit_code == 0, result.output
-    assert "binary model of 'churn' on 5 features (480 training rows, 120 holdout rows)" in (
-        result.stdout
+    assert (
+        "binary model of 'churn' on 5 features (480 training rows, 120 holdout rows; "
+        "then refitted on all 600)" in result.stdout
     )
     assert "roc_auc" in result.stdout and "baseline" in result.stdout
     assert "decision threshold " in result.stdout

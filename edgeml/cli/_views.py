@@ -44,7 +44,8 @@ def show_training(console: Console, result: dict[str, Any]) -> None:
     rows = result["rows"]
     console.print(
         f"{result['task']} model of {result['target']!r} on {result['features']} features "
-        f"({rows['train']} training rows, {rows['holdout']} holdout rows)"
+        f"({rows['train']} training rows, {rows['holdout']} holdout rows"
+        + (f"; then refitted on all {rows['final']})" if rows.get("final") else ")")
     )
     console.print(
         metrics_table("holdout metrics", metrics["holdout"], result["baseline"], metrics["cv"])

@@ -22,10 +22,12 @@ Score = float | None
 
 @dataclass(frozen=True, kw_only=True)
 class MetricRows(Section):
-    """How many rows the final model trained on and was scored on."""
+    """How many rows the holdout's model trained on and was scored on, and ``final``, the rows
+    the shipped model was then refitted on (training and holdout; None: the training rows)."""
 
     train: int = 0
     holdout: int = 0
+    final: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
