@@ -25,6 +25,11 @@ from tests.conftest import churn_like
         ([0, 1, 2, 1], "multiclass", [0, 1, 2]),
         ([0, 1, 1], "binary", [0, 1]),
         ([3.5, 1.25, 7.0], "regression", None),
+        # class codes written as floats (pandas does so when a label is missing): the same
+        # classes as the integers, not a regression target and not the labels "0.0", "1.0"
+        ([0.0, 1.0, 2.0, None, 1.0], "multiclass", [0, 1, 2]),
+        ([1.0, 0.0, float("nan")], "binary", [0, 1]),
+        ([2.0, 10.0, 35.0, 41.0, 5.0, 6.0, 7.0, 8.0, 9.0, 11.0, 12.0], "regression", None),
         ([10, 200, 35, 41, 5, 6, 7, 8, 9, 11, 12], "regression", None),
     ],
 )
@@ -66,6 +71,40 @@ def test_text_labels_differing_in_case_or_spaces_are_one_class(values, classes):
     labelled = [v for v in values if v.strip()]
     codes = target.encode(pl.Series("y", labelled)).tolist()
     assert [classes[c].lower() for c in codes] == [v.strip().lower() for v in labelled]
+
+
+def test_float_class_codes_with_a_missing_label_train_as_the_integer_classes(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=300)
+    codes = np.digitize(x, [-0.5, 0.5]).astype(float)
+    codes[::30] = np.nan  # pandas writes the codes as 0.0, 1.0, 2.0 beside a blank
+    pl.DataFrame({"x": x, "y": codes}).write_csv(tmp_path / "train.csv")
+    result = edgeml.train(tmp_path / "train.csv", target="y", out=tmp_path / "m.edgeml")
+    assert (result.spec.task, list(result.spec.target.classes or [])) == ("multiclass", [0, 1, 2])
+    model = edgeml.load(result.bundle)
+    labelled = pl.DataFrame({"x": x[:60], "y": np.digitize(x[:60], [-0.5, 0.5])})
+    assert model.predict(labelled).columns == ["prediction", "proba_0", "proba_1", "proba_2"]
+    assert model.evaluate(labelled)["metrics"]["accuracy"] > 0.9
+
+
+@pytest.mark.parametrize(
+    ("codes", "task", "note"),
+    [
+        ([3, 5, 6, 8], "regression", "4 whole numbers from 3 to 8, trained as a regression"),
+        ([0, 1, 2], "multiclass", "3 whole numbers from 0 to 2, trained as 3 classes"),
+    ],
+)
+def test_a_task_guessed_from_whole_numbers_is_said(tmp_path, codes, task, note):
+    # wine-quality codes 3..8 train a regression, codes 0..2 classes: say which, and how to
+    # choose the other, instead of a silent guess
+    rng = np.random.default_rng(2)
+    y = rng.choice(codes, 200)
+    frame = pl.DataFrame({"x": y + rng.normal(size=200), "y": y})
+    result = edgeml.train(frame, target="y", out=tmp_path / "m.edgeml")
+    assert result.spec.task == task
+    assert f"target 'y': {note}" in " ".join(result.spec.metrics.notes)
+    given = edgeml.train(frame, target="y", out=tmp_path / "n.edgeml", task=task)
+    assert not any("whole numbers" in n for n in given.spec.metrics.notes)
 
 
 def test_a_positive_class_matches_whatever_its_case():

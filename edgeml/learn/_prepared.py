@@ -30,7 +30,7 @@ from edgeml.errors import ConfigError, SchemaError
 from edgeml.learn._fitting import Fitted, fit_rows, metrics_of
 from edgeml.learn._sizes import split_sizes
 from edgeml.learn._split import Splitter
-from edgeml.learn._target import TargetEncoding, fit_target, has_label
+from edgeml.learn._target import TargetEncoding, fit_target, has_label, task_note
 from edgeml.learn._together import fit_folds_together
 from edgeml.spec.prep_plan import Role
 from edgeml.util.progress import SILENT, Reporter
@@ -202,6 +202,8 @@ def prepare(
     target = fit_target(
         frame[settings.target], task=settings.task, source=source, positive=settings.positive_class
     )
+    # a detected task on whole numbers is a guess worth saying (codes 3..8: regression)
+    guessed = task_note(frame[settings.target], target) if settings.task == "auto" else None
 
     row_filters: list[dict[str, Any]] = []
     labelled = has_label(frame[settings.target], source=source)
@@ -255,7 +257,12 @@ def prepare(
         test_rows=sizes.test_rows,
         decisions=decisions,
         # what reading decided (a column left out), what the row count allowed, suspects
-        notes=[*_read_notes(dataset, config), *sizes.notes, *_leak_notes(frame, y, target, read)],
+        notes=[
+            *_read_notes(dataset, config),
+            *([guessed] if guessed else []),
+            *sizes.notes,
+            *_leak_notes(frame, y, target, read),
+        ],
     )
 
 

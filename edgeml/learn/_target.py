@@ -113,12 +113,13 @@ def fit_target(
 
     Strings and booleans are classes (text compared by :func:`label_key`: ``"yes "`` and
     ``"YES"`` are the class ``"Yes"``, spelt as most rows spell it; blank text is no label);
-    integers with at most 10 consecutive values are classes;
-    other numbers are a regression target. Classes are sorted, except that a binary target's
-    positive class (the second, whose probability the threshold, precision, recall and F1 are
-    about) is ``positive`` when given, else the yes-like label of a yes/no-style pair, else the
-    rarer label: the class a fraud, failure or churn model is built to find. Booleans and 0/1
-    keep True and 1. ``counts``: each label's rows, when ``series`` holds each label only once.
+    integers with at most 10 consecutive values from 0 or 1 are classes (floats that are all
+    whole numbers count as integers); other numbers are a regression target. Classes are
+    sorted, except that a binary target's positive class (the second, whose probability the
+    threshold, precision, recall and F1 are about) is ``positive`` when given, else the
+    yes-like label of a yes/no-style pair, else the rarer label: the class a fraud, failure or
+    churn model is built to find. Booleans and 0/1 keep True and 1. ``counts``: each label's
+    rows, when ``series`` holds each label only once.
 
     >>> fit_target(pl.Series("y", ["b", "a", "c"])).classes
     ['a', 'b', 'c']
@@ -128,6 +129,8 @@ def fit_target(
     ['No', 'Yes']
     >>> fit_target(pl.Series("y", ["Yes", "yes ", "NO", "No", "No", " "])).classes
     ['No', 'Yes']
+    >>> fit_target(pl.Series("y", [0.0, 2.0, None, 1.0])).classes
+    [0, 1, 2]
     """
     name = str(series.name)
     values = series.drop_nulls()
@@ -137,6 +140,10 @@ def fit_target(
         raise TargetError(f"{source}: target {name!r} is null on every row")
     if values.dtype.is_temporal():
         raise TargetError(f"{source}: target {name!r} holds dates; expected labels or numbers")
+    if values.dtype.is_float() and _whole(values):
+        # 0.0/1.0/2.0: class codes written as floats (pandas does so when a label is missing)
+        # are the classes 0, 1, 2, as without the missing label, not a regression target.
+        values = values.cast(pl.Int64)
     if values.dtype == pl.String:
         values = values.filter(values.str.strip_chars().str.len_bytes() > 0)
         if values.len() == 0:
@@ -222,6 +229,36 @@ def has_label(target: pl.Series, *, source: str = "data") -> pl.Series:
             "expected a finite number (leave it empty or NaN to mark the row unlabelled)"
         )
     return (target.is_not_null() & target.is_not_nan()).fill_null(False)
+
+
+def task_note(series: pl.Series, encoding: TargetEncoding) -> str | None:
+    """What a detected task assumed of a target of whole numbers, and how to choose the other
+    one: codes 3..8 (a wine's quality) train a regression, 0..9 train classes; either may be
+    what the user meant. None for text, booleans, 0/1, fractions and many distinct numbers.
+
+    >>> print(task_note(pl.Series("q", [3, 5, 8, 6]), TargetEncoding(name="q", task="regression")))
+    target 'q': 4 whole numbers from 3 to 8, trained as a regression (--task multiclass: classes)
+    """
+    values = series.drop_nulls()
+    if values.dtype.is_float():
+        values = values.filter(values.is_finite())
+        if not _whole(values):
+            return None
+    if not values.dtype.is_numeric() or values.len() == 0:
+        return None
+    distinct = values.n_unique()
+    if distinct <= 2 or distinct > 2 * _MAX_INT_CLASSES:
+        return None
+    low, high = int(values.min()), int(values.max())  # type: ignore[arg-type]
+    held = f"target {encoding.name!r}: {distinct} whole numbers from {low} to {high}, trained as"
+    if encoding.task == "regression":
+        return f"{held} a regression (--task multiclass: classes)"
+    return f"{held} {distinct} classes (--task regression: a number)"
+
+
+def _whole(values: pl.Series) -> bool:
+    """Whether every value is a whole number an int64 holds exactly (no NaN or inf)."""
+    return bool(((values == values.round()) & (values.abs() < 2.0**53)).all())
 
 
 def _detect(values: pl.Series, distinct: pl.Series) -> Task:
