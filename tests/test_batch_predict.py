@@ -182,6 +182,8 @@ def test_outputs_and_id_cols(trained_bundle, tmp_path, suffix):
     assert got.columns[:3] == ["customer_id", "contract", "prediction"]
     assert got["customer_id"].to_list() == pl.read_csv(data)["customer_id"].to_list()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # readable by others, as every other output (mkstemp and mkdtemp made it 0600, 0700)
+    assert out.stat().st_mode & 0o777 == (0o644 if suffix else 0o755)
 
 
 def test_parquet_keeps_dictionaries_for_repeating_columns_only(trained_bundle, tmp_path):

@@ -93,6 +93,9 @@ class Writer:
                 pl.DataFrame().write_parquet(self._file)
             else:
                 self._file.write_bytes(b"")
+        # mkstemp and mkdtemp make the output private (0600, 0700); predictions are meant to be
+        # read by others (a dashboard, a loader running as another user), as atomic_path's are.
+        self.temp.chmod(0o755 if self.directory else 0o644)
         replace_path(self.temp, self.out)
         return self.out
 
