@@ -75,6 +75,18 @@ def test_nearly_unique_text_is_dropped_as_the_profile_flags_it():
 def test_unique_measurements_are_not_ids():
     frame = pl.DataFrame({"area": [i * i for i in range(50)]})
     assert fit_prep(frame).features == ["area"]
+    rng = np.random.default_rng(0)
+    pixels = rng.choice(1_000_000, 300, replace=False)  # unique, but spread over 3,300x the rows
+    assert fit_prep(pl.DataFrame({"pixels": pixels})).features == ["pixels"]
+
+
+def test_a_sample_of_a_tables_integer_keys_is_an_id():
+    # 300 of 2,000 patient numbers (a file split off for training, then the holdout): kept as a
+    # number before, as only keys spanning at most 1.5 times the rows counted as ids.
+    rng = np.random.default_rng(0)
+    keys = rng.choice(np.arange(100_000, 102_000), 300, replace=False)
+    frame = pl.DataFrame({"patient": keys, "x": rng.normal(size=300)})
+    assert reasons(fit_prep(frame))["patient"].startswith("unique on every row")
 
 
 def test_clip_to_training_fences_and_nan_is_missing():

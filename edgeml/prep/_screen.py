@@ -11,6 +11,7 @@ from edgeml.prep._stats import ColumnStats
 
 # Fewer rows than this and "unique on every row" says little about a column being an identifier.
 _MIN_ROWS_FOR_ID = 20
+_MIN_ROWS_FOR_SPARSE_ID = 100
 # Pearson correlation is estimated on about this many rows: near |r| = 0.995 its standard
 # error is below 1e-4, far finer than the threshold needs.
 _CORRELATION_SAMPLE = 20_000
@@ -42,9 +43,13 @@ def _looks_like_id(stats: ColumnStats, dtype: str) -> bool:
     if rows < _MIN_ROWS_FOR_ID or stats.missing or dtype != "int" or stats.distinct != rows:
         return False
     # Unique integers are an id only when dense like a row number; a measurement
-    # (e.g. an area in pixels) can be unique per row by chance.
+    # (e.g. an area in pixels) can be unique per row by chance. From 100 rows, ids spread over
+    # up to 10 times as many values are ids too (a sample of a table's keys: a file split off
+    # for training, then the holdout): integers that measure something repeat when drawn from
+    # so few values (n draws over 10n values are all distinct with probability about
+    # exp(-n/20), under 1% from 100 rows).
     span = (stats.high or 0.0) - (stats.low or 0.0) + 1
-    return span <= 1.5 * rows
+    return span <= 1.5 * rows or (rows >= _MIN_ROWS_FOR_SPARSE_ID and span <= 10 * rows)
 
 
 def correlated_pairs(
