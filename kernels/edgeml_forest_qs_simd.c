@@ -34,7 +34,8 @@
 
 #define LANES EDGEML_FOREST_LANES
 #define QS_VALUE(f, i) EDGEML_LEAF(f, qs_values, qs_values32, i)
-#define QS8_MAX_TREES 8192u /* byte lanes: a tree's 4 slices of 64 rows, 2 MB at most */
+#define QS8_MAX_TREES 8192u /* byte lanes: a tree's 4 slices of 128 rows, 4 MB at most */
+#define QS8_PASS 128u       /* byte lanes: rows a pass (two blocks of 64), 4 vectors of 32 */
 #ifndef QS_LINEAR
 #define QS_LINEAR 32u /* at most this many thresholds: counted by compares, not searched */
 #endif
@@ -224,7 +225,8 @@ AVX2 static void lookup8(const double *v, uint32_t n, __m256i leaf, __m256d *sum
 }
 
 /* The exits of 32 rows in byte lanes (tree t's byte slices at bits + slice[t], one per 8 of its
- * leaves, 64 bytes apart: bits is the block's first or second 32 rows), output by output: the
+ * leaves, QS8_PASS bytes apart: bits is the pass's first, second, third or fourth 32 rows),
+ * output by output: the
  * trees of output k in LightGBM's order (order[ostart[k]..ostart[k + 1]]) add into 8
  * registers, and the 32 sums go to acc once - where add_leaves loads and stores an output's
  * sums at every tree. A row's exit is the lowest set bit over the tree's slices, found in the
@@ -246,12 +248,12 @@ AVX2 static void add_leaves32(const edgeml_forest *f, const uint8_t *bits, const
             sum[g] = _mm256_setzero_pd();
         }
         for (i = ostart[k]; i < ostart[k + 1]; ++i) {
-            uint32_t t = order[i], b, slices = (slice[t + 1] - slice[t]) / 64u;
+            uint32_t t = order[i], b, slices = (slice[t + 1] - slice[t]) / QS8_PASS;
             const __m256i *vec = (const __m256i *)(const void *)(bits + slice[t]);
             __m256i leaf = lowest_bits8(_mm256_loadu_si256(vec), nibble_bits[0], nibble_bits[1]);
             __m128i low, high;
             for (b = 1; b < slices; ++b) { /* a set bit in slice 0 is below any in slice 1 */
-                leaf = _mm256_min_epu8(leaf, lowest_bits8(_mm256_loadu_si256(vec + 2 * b),
+                leaf = _mm256_min_epu8(leaf, lowest_bits8(_mm256_loadu_si256(vec + 4 * b),
                                                           nibble_bits[2 * b],
                                                           nibble_bits[2 * b + 1]));
             }
@@ -550,16 +552,16 @@ AVX2 static void codes8(const edgeml_forest *f, const uint32_t *codes, size_t gr
     }
 }
 
-/* QuickScorer for 64 rows in bytes: a tree's leaf vectors of the 64 rows are byte slices, one
- * per 8 of its leaves (bits[slice[tree] + byte * 64 + row], leaves 8 * byte .. 8 * byte + 7),
- * so a descriptor (an entry's byte that clears leaves) is one compare of 32 rows' codes with
- * the node's k and one AND for all of them, twice - lanes32 spends a compare and two ANDs on 16
- * rows, and stores 4 times the bytes. 64 rows, not 32: a descriptor's loads, broadcasts and
- * loop step serve twice the rows (10-class batch -6%, 2,000 depth-4 trees -10%). A slot's
- * descriptors are sorted by k and none from k = the rows' largest code on clears a row: the
- * slot's last one comes from a table (dend[qs_bound_start[s] + code]) instead of a test and a
- * branch per descriptor (15 instructions a descriptor became 10). add_leaves32 reads the
- * slices as they are. */
+/* QuickScorer for 128 rows in bytes: a tree's leaf vectors of the 128 rows are byte slices,
+ * one per 8 of its leaves (bits[slice[tree] + byte * 128 + row], leaves 8 * byte .. 8 * byte +
+ * 7), so a descriptor (an entry's byte that clears leaves) is one compare of 32 rows' codes
+ * with the node's k and one AND for all of them, four times - lanes32 spends a compare and two
+ * ANDs on 16 rows, and stores 4 times the bytes. 128 rows, not 32: a descriptor's loads,
+ * broadcasts and loop step serve four times the rows (64 rows: 10-class batch -6%, 2,000
+ * depth-4 trees -10%; 128: see benchmarks/README.md). A slot's descriptors are sorted by k and
+ * none from k = the rows' largest code on clears a row: the slot's last one comes from a table
+ * (dend[qs_bound_start[s] + code]) instead of a test and a branch per descriptor (15
+ * instructions a descriptor became 10). add_leaves32 reads the slices as they are. */
 AVX2 static void lanes8(const edgeml_forest *f, const uint8_t *code8, const uint64_t *desc,
                         const uint32_t *dend, const uint32_t *slice, uint8_t *bits)
 {
@@ -569,15 +571,16 @@ AVX2 static void lanes8(const edgeml_forest *f, const uint8_t *code8, const uint
     }
     for (s = 0; s < f->n_slots; ++s) {
         const uint32_t *ends = dend + f->qs_bound_start[s]; /* ends[0]: the slot's first */
-        __m256i code = _mm256_loadu_si256((const __m256i *)(const void *)(code8 + s * 64));
-        __m256i code1 = _mm256_loadu_si256((const __m256i *)(const void *)(code8 + s * 64 + 32));
-        __m256i both = _mm256_max_epi8(code, code1);
-        __m128i top = _mm_max_epi8(_mm256_castsi256_si128(both), _mm256_extracti128_si256(both, 1));
+        const __m256i *at = (const __m256i *)(const void *)(code8 + s * QS8_PASS);
+        __m256i code0 = _mm256_loadu_si256(at), code1 = _mm256_loadu_si256(at + 1);
+        __m256i code2 = _mm256_loadu_si256(at + 2), code3 = _mm256_loadu_si256(at + 3);
+        __m256i all = _mm256_max_epi8(_mm256_max_epi8(code0, code1), _mm256_max_epi8(code2, code3));
+        __m128i top = _mm_max_epi8(_mm256_castsi256_si128(all), _mm256_extracti128_si256(all, 1));
         top = _mm_max_epi8(top, _mm_shuffle_epi32(top, 0x4E));
         top = _mm_max_epi8(top, _mm_shuffle_epi32(top, 0xB1));
         top = _mm_max_epi8(top, _mm_srli_epi32(top, 16));
         top = _mm_max_epi8(top, _mm_srli_epi16(top, 8));
-        /* the largest code of the 64 rows (unbiased: at most the slot's count) */
+        /* the largest code of the 128 rows (unbiased: at most the slot's count) */
         end = ends[((uint32_t)_mm_cvtsi128_si32(top) & 0xFFu) ^ 0x80u];
         /* two descriptors an iteration (one loop branch for two; 4 or 8 no better): 4-5% off
          * the 10-class batch and 6-9% off 2,000 depth-4 trees with 32 rows a pass, 1-3% off
@@ -589,10 +592,15 @@ AVX2 static void lanes8(const edgeml_forest *f, const uint8_t *code8, const uint
             const char *e = (const char *)(const void *)(desc + d);
             __m256i *v = (__m256i *)(void *)(bits + (uint32_t)desc[d]);
             __m256i k = _mm256_set1_epi8(e[4]), mask = _mm256_set1_epi8(e[5]);
-            __m256i clear = _mm256_andnot_si256(mask, _mm256_cmpgt_epi8(code, k)); /* code > k */
+            /* code > k: the node is false for the row; clear its leaves outside the mask */
+            __m256i clear0 = _mm256_andnot_si256(mask, _mm256_cmpgt_epi8(code0, k));
             __m256i clear1 = _mm256_andnot_si256(mask, _mm256_cmpgt_epi8(code1, k));
-            _mm256_storeu_si256(v, _mm256_andnot_si256(clear, _mm256_loadu_si256(v)));
+            __m256i clear2 = _mm256_andnot_si256(mask, _mm256_cmpgt_epi8(code2, k));
+            __m256i clear3 = _mm256_andnot_si256(mask, _mm256_cmpgt_epi8(code3, k));
+            _mm256_storeu_si256(v, _mm256_andnot_si256(clear0, _mm256_loadu_si256(v)));
             _mm256_storeu_si256(v + 1, _mm256_andnot_si256(clear1, _mm256_loadu_si256(v + 1)));
+            _mm256_storeu_si256(v + 2, _mm256_andnot_si256(clear2, _mm256_loadu_si256(v + 2)));
+            _mm256_storeu_si256(v + 3, _mm256_andnot_si256(clear3, _mm256_loadu_si256(v + 3)));
         }
     }
 }
@@ -623,7 +631,7 @@ static uint32_t qs8_slices(const edgeml_forest *f, uint32_t t)
 }
 
 /* One descriptor per entry and byte of its mask that clears a leaf (bytes of its tree's
- * slices only): the byte offset of the tree's slice for that byte (slice[tree] + byte * 64),
+ * slices only): the byte offset of the tree's slice for that byte (slice[tree] + byte * 128),
  * the node's threshold index k biased by 0x80 (a signed byte compare: the row's code > k),
  * the mask's byte; grouped by slot, sorted by k within a slot (entries are). Entry j of slot
  * s has k = c - 1 for the c with qs_bound[c - 1] <= j < qs_bound[c]: false exactly where
@@ -652,7 +660,7 @@ static uint32_t qs8_descriptors(const edgeml_forest *f, const uint32_t *slice, u
                     }
                     if (desc != NULL) {
                         uint64_t k = ((c - 1u) ^ 0x80u) & 0xFFu;
-                        desc[n] = (slice[tree] + b * 64u) | k << 32 | (uint64_t)byte << 40;
+                        desc[n] = (slice[tree] + b * QS8_PASS) | k << 32 | (uint64_t)byte << 40;
                     }
                     ++n;
                 }
@@ -687,15 +695,15 @@ uint32_t edgeml_qs8_count(const edgeml_forest *f)
 #endif
 }
 
-/* Work memory (uint64) after the codes: the byte slices of 64 rows (room for 4 per tree),
- * the byte codes of 64 rows per slot, the descriptors, then uint32: their ends by code (one
+/* Work memory (uint64) after the codes: the byte slices of 128 rows (room for 4 per tree),
+ * the byte codes of 128 rows per slot, the descriptors, then uint32: their ends by code (one
  * per qs_bound), each tree's first slice (byte offset; n_trees + 1), the trees in order of
  * output (n_trees), each output's start in it (n_outputs + 1). */
 size_t edgeml_qs8_words(const edgeml_forest *f)
 {
     size_t S = f->n_slots, T = f->n_trees, K = f->n_outputs, B = f->qs_bound_start[S];
     return f->qs8_descs == 0 ? 0
-                             : 32u * T + 8u * S + f->qs8_descs +
+                             : 64u * T + 16u * S + f->qs8_descs +
                                    (B + T + 1u + T + K + 1u + 1u) / 2u;
 }
 
@@ -709,8 +717,8 @@ typedef struct {
 static qs8_tables qs8_layout(const edgeml_forest *f, uint64_t *bits)
 {
     qs8_tables m;
-    m.code8 = (uint8_t *)(void *)(bits + 32u * (size_t)f->n_trees);
-    m.desc = bits + 32u * (size_t)f->n_trees + 8u * (size_t)f->n_slots;
+    m.code8 = (uint8_t *)(void *)(bits + 64u * (size_t)f->n_trees);
+    m.desc = bits + 64u * (size_t)f->n_trees + 16u * (size_t)f->n_slots;
     m.dend = (uint32_t *)(void *)(m.desc + f->qs8_descs);
     m.slice = m.dend + f->qs_bound_start[f->n_slots];
     m.order = m.slice + f->n_trees + 1u;
@@ -724,7 +732,7 @@ void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits)
     uint32_t *order = m.order, *ostart = m.ostart, k, t;
     m.slice[0] = 0;
     for (t = 0; t < f->n_trees; ++t) {
-        m.slice[t + 1] = m.slice[t] + 64u * qs8_slices(f, t);
+        m.slice[t + 1] = m.slice[t] + QS8_PASS * qs8_slices(f, t);
     }
     qs8_descriptors(f, m.slice, m.desc, m.dend);
     for (k = 0; k <= f->n_outputs; ++k) { /* a counting sort by output, stable */
@@ -751,25 +759,34 @@ void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, doubl
 #ifdef EDGEML_QS_AVX2
     size_t S = f->n_slots, K = f->n_outputs, r;
     double *sums = (double *)(void *)(bits + (size_t)LANES * f->n_trees);
-    codes_lanes(f, x, rows, codes);
-    if (prepared) { /* 64 rows at a time in bytes; edgeml_qs8_prepare laid out the rest */
+    if (prepared) {
+        /* a pass of up to 128 rows (predict_share gives two blocks at once): each block's
+         * codes in uint32 lanes, then as bytes (code8[slot * 128 + row]; a pass of at most 64
+         * rows, the share's last, repeats its codes in rows 64-127, and a short group its
+         * first), then the descriptors once for all 128 rows; edgeml_qs8_prepare laid out the
+         * rest */
         qs8_tables m = qs8_layout(f, bits);
-        for (r = 0; r < rows; r += 8 * LANES) {
-            size_t groups = (rows - r + LANES - 1) / LANES;
-            codes8(f, codes + r * S, groups < 4 ? groups : 4, m.code8, 64);
-            codes8(f, groups > 4 ? codes + (r + 4 * LANES) * S : codes + r * S,
-                   groups > 4 ? groups - 4 : groups, m.code8 + 32, 64);
-            lanes8(f, m.code8, m.desc, m.dend, m.slice, (uint8_t *)(void *)bits);
-            add_leaves32(f, (const uint8_t *)(const void *)bits, m.slice, m.order, m.ostart,
-                         acc + r * K, rows - r < 4 * LANES ? rows - r : 4 * LANES);
-            if (rows - r > 4 * LANES) {
-                add_leaves32(f, (const uint8_t *)(const void *)bits + 32, m.slice, m.order,
-                             m.ostart, acc + (r + 4 * LANES) * K,
-                             rows - r - 4 * LANES < 4 * LANES ? rows - r - 4 * LANES : 4 * LANES);
+        size_t h, q;
+        codes_lanes(f, x, rows < 8 * LANES ? rows : 8 * LANES, codes);
+        for (h = 0; h < 2; ++h) {
+            size_t first = rows > 8 * LANES ? h * 8 * LANES : 0, groups;
+            if (first != 0) {
+                codes_lanes(f, x + first * f->n_features, rows - first, codes);
             }
+            groups = (rows - first < 8 * LANES ? rows - first + LANES - 1 : 8 * LANES) / LANES;
+            codes8(f, codes, groups < 4 ? groups : 4, m.code8 + 64 * h, QS8_PASS);
+            codes8(f, groups > 4 ? codes + 4 * LANES * S : codes, groups > 4 ? groups - 4 : groups,
+                   m.code8 + 64 * h + 32, QS8_PASS);
+        }
+        lanes8(f, m.code8, m.desc, m.dend, m.slice, (uint8_t *)(void *)bits);
+        for (q = 0; q * 4 * LANES < rows; ++q) { /* the exits, 32 rows at a time */
+            size_t r0 = q * 4 * LANES;
+            add_leaves32(f, (const uint8_t *)(const void *)bits + r0, m.slice, m.order, m.ostart,
+                         acc + r0 * K, rows - r0 < 4 * LANES ? rows - r0 : 4 * LANES);
         }
         return;
     }
+    codes_lanes(f, x, rows, codes); /* at most 64 rows here: one block */
     if (f->qs_width == 32) { /* 16 rows at a time: the two groups' vectors fill the bits */
         for (r = 0; r < rows; r += 2 * LANES) {
             const uint32_t *b = r + LANES < rows ? codes + (r + LANES) * S : codes + r * S;

@@ -323,10 +323,10 @@ def byte_lanes(core, engine: NativeBackend) -> int:
 @pytest.mark.parametrize(
     "shape", ["binary nan, width 32", "multiclass, width 32", "stumps", "float32"]
 )
-@pytest.mark.parametrize("count", [1024, 1029, 1055, 1100])
+@pytest.mark.parametrize("count", [1024, 1029, 1055, 1100, 1153])
 def test_byte_lanes_equal_booster_and_scalar(core, shape, count):
     # batches of at least 1,024 rows prepare the byte lanes (32 rows per vector) on AVX2:
-    # every block of 64 rows, the last one short of a group of 32 or of 8
+    # passes of 128 rows (two blocks of 64), the last one short of a block, a group of 32 or 8
     booster = model(SHAPES.get(shape, {"objective": "binary", "num_leaves": 20}))
     tables = forest_tables(parse_model(booster.model_to_string()))
     tables = replace(tables, float32=shape == "float32")
@@ -410,8 +410,15 @@ def varied_leaf_counts() -> lgb.Booster:
     return lgb.train(settings, lgb.Dataset(x, y.astype(float)), 40)
 
 
+# the byte lanes' passes are 128 rows: the last pass full (1,152), of one block (1,088) or
+# short of one (1,055), of one block and a row (1,089), of 3 or 3.5 groups of 32 (1,120,
+# 1,135); on two threads each share's own last pass (2,177: 1,089 + 1,088; 2,305)
+PASS_COUNTS = [1024, 1025, 1055, 1056, 1087, 1088, 1089, 1120, 1135, 1151, 1152, 1153, 1200,
+               2100, 2177, 2305]  # fmt: skip
+
+
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("count", [1024, 1025, 1055, 1056, 1087, 2100])
+@pytest.mark.parametrize("count", PASS_COUNTS)
 def test_byte_lanes_exits_for_every_tree_size(core, count, threads):
     booster = varied_leaf_counts()
     tables = forest_tables(parse_model(booster.model_to_string()))
