@@ -290,8 +290,9 @@ uint64_t edgeml_qs_lay_out(const unsigned char *p, uint64_t at, size_t size, edg
 int edgeml_qs_check(const edgeml_forest *f, size_t *where);
 void edgeml_qs_row(const edgeml_forest *f, const uint32_t *codes, double *acc, uint64_t *bits);
 /* edgeml_forest_qs_simd.c: whether this CPU has the lanes, and one block of at most 64 rows
- * (row-major x) into acc[row * n_outputs + k], coded into codes (a block's codes) and scored
- * with bits: LANES * (n_trees + n_outputs) uint64 of work memory. */
+ * (row-major x; prepared: a pass of at most 128, two blocks) into acc[row * n_outputs + k],
+ * coded into codes (a block's codes, one block at a time) and scored with bits: LANES *
+ * (n_trees + n_outputs) uint64 of work memory, or edgeml_qs8_words when prepared. */
 int edgeml_qs_lanes_ok(void); /* 0: none, 1: NEON, 2: AVX2 */
 /* edgeml_forest_qs_neon.c: edgeml_qs_block on aarch64 (defined only there). */
 void edgeml_qs_neon_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,
