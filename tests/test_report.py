@@ -143,6 +143,9 @@ def test_report_is_complete_and_self_contained(bundles, tmp_path, task, with_dat
     assert "script" not in page.tags and "link" not in page.tags
     # The decisions are in the text: the id column was dropped, and why.
     assert "row_id" in page.text and "looks like an identifier" in page.text
+    # which rows the shipped model saw: the holdout's too, once it had scored the model
+    final = edgeml.load(bundle).spec.metrics.rows.final
+    assert f"refitted on all {final:,} labelled rows (training and holdout)" in page.text
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
 
 

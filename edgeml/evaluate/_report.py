@@ -307,13 +307,17 @@ def _learning(manifest: Manifest) -> str:
     if not curves:
         return note("This bundle has no learning curves.")
     rounds = manifest.model.num_iterations
+    final = manifest.metrics.rows.final
+    rows = "all training rows"
+    if final:
+        rows = f"all {fmt(final)} labelled rows (training and holdout)"
     return _show(
         plots.learning_curves(curves),
         alt="learning curves",
         caption="Metric per boosting round on the training and validation rows of the run that "
         "decided when to stop (the last CV fold, early-stopped on its own test part; without CV, "
-        "a slice of the training rows). The bundle's model was then refitted on all training "
-        f"rows with {fmt(rounds)} rounds.",
+        f"a slice of the training rows). The bundle's model was then refitted on {rows} with "
+        f"{fmt(rounds)} rounds.",
     )
 
 
