@@ -252,7 +252,7 @@ def test_integers_polars_does_not_parse_are_converted_as_the_one_shot_path_does(
     result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 100)
     assert result.exit_code == 2, result.output
     assert result.stderr == (
-        f"Error: {data} row 322 (line 323): column 'tenure': cannot convert '7 years' to int\n"
+        f"Error: {data} row 322 (line 323): column 'tenure': cannot convert '7 years' to float\n"
     )
 
 

@@ -222,7 +222,9 @@ def test_synthetic_plans_exercise_every_step_kind():
     kinds: set[str] = set()
     for config in CONFIGS.values():
         plan = fit_prep(synthetic(), config=config)
-        assert set(plan.input_schema.values()) == set(ADVERSARIAL)
+        # a column of whole numbers is read as float (PrepPlan.input_schema)
+        assert {c.dtype for c in plan.columns if c.role == "feature"} == set(ADVERSARIAL)
+        assert set(plan.input_schema.values()) == set(ADVERSARIAL) - {"int"}
         for step in plan.steps:
             kinds.add(step.kind)
             if step.kind == "numeric":
@@ -341,10 +343,27 @@ def test_wrong_type_names_column_and_value(default_plan):
     row = frame.row(0, named=True)
     with pytest.raises(SchemaError, match=r"column 'x': cannot convert 'abc' to float"):
         prep.transform_row({**row, "x": "abc"})
-    with pytest.raises(SchemaError, match=r"column 'k': cannot convert 1\.5 to int"):
-        prep.transform_row({**row, "k": 1.5})
+    with pytest.raises(SchemaError, match=r"column 'k': cannot convert 'many' to float"):
+        prep.transform_row({**row, "k": "many"})
     with pytest.raises(SchemaError, match=r"column 'day': cannot convert 5 \(int\) to date"):
         prep.transform_row({**row, "day": 5})
+
+
+def test_a_fraction_in_a_column_of_whole_numbers_is_a_number_everywhere(default_plan):
+    # A split can leave every decimal of a column in the rows to predict: training saw counts,
+    # and 2.5 must still be read (as plain LightGBM would), the same way by every executor.
+    plan, prep, frame = default_plan
+    assert {c.name: c.dtype for c in plan.columns}["k"] == "int"
+    assert plan.input_schema["k"] == "float"
+    rows = frame.head(3).with_columns(pl.Series("k", [2.5, -0.25, 7.75]))
+    expected = reference(plan, rows)
+    for i, row in enumerate(rows.iter_rows(named=True)):
+        np.testing.assert_array_equal(prep.transform_row(row), expected[i])
+    np.testing.assert_array_equal(prep.transform(rows.to_dict(as_series=False)), expected)
+    as_text = rows.with_columns(pl.col("k").cast(pl.String))
+    np.testing.assert_array_equal(reference(plan, as_text), expected)
+    whole = reference(plan, rows.with_columns(pl.Series("k", [2, 0, 8])))
+    assert not np.array_equal(whole, expected)
 
 
 def test_missing_columns_are_all_named_and_extra_keys_ignored(default_plan):
@@ -364,8 +383,8 @@ def test_batch_errors_name_column_and_row(default_plan):
     columns = {c: frame[c].head(4).to_list() for c in frame.columns}
     with pytest.raises(SchemaError, match=r"column 'x' row 3: cannot convert 'abc' to float"):
         prep.transform({**columns, "x": [1.0, 2.0, "abc", 4.0]})
-    with pytest.raises(SchemaError, match=r"column 'k' row 2: cannot convert 2\.5 to int"):
-        prep.transform({**columns, "k": np.array([1.0, 2.5, 3.0, 4.0])})
+    with pytest.raises(SchemaError, match=r"column 'k' row 2: cannot convert 'many' to float"):
+        prep.transform({**columns, "k": [1, "many", 3, 4]})
     with pytest.raises(SchemaError, match=r"column 'flag' row 1: cannot convert 2 to bool"):
         prep.transform({**columns, "flag": np.array([2, 1, 0, 1])})
     with pytest.raises(SchemaError, match=r"columns differ in length: 'x' has 3"):

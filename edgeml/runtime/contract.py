@@ -14,9 +14,11 @@ A model's input schema names each column and its logical type (``float``, ``int`
 - **Numbers** (``float``, ``int``): numbers, booleans (1/0), and text that is a plain decimal
   number after stripping whitespace: ``" 3.5 "``, ``"-2"``, ``"1e3"``, ``".5"``, ``"inf"``.
   Thousands separators and decimal commas (``"1,234"``, ``"3,5"``) are refused: one comma means
-  a thousand in one locale and a decimal point in another, and a guess would be silent. An
-  ``int`` column takes whole numbers only (``12.0`` and ``"1e3"`` are whole; ``12.5`` is
-  refused).
+  a thousand in one locale and a decimal point in another, and a guess would be silent. A
+  model's input columns of whole numbers are read as ``float`` (``PrepPlan.input_schema``):
+  ``12.5`` in a column that held only counts in training is 12.5. An ``int`` column elsewhere
+  (an id, a ``dtypes`` setting for reading) takes whole numbers only (``12.0`` and ``"1e3"``
+  are whole; ``12.5`` is refused).
 - **Booleans**: ``true``/``false`` and 1/0 as numbers, and the words in :data:`BOOL_WORDS`
   (yes/no, true/false, y/n, t/f, on/off, 1/0) in any case, whitespace stripped.
 - **Categories** (``str`` columns): text stripped of the whitespace around it (``"Male "`` is

@@ -66,7 +66,13 @@ class ServedModel:
         manifest = bundle.spec
         stream = _stream_of(manifest)
         predictor = load(bundle, backend=backend)
-        schema = [c.to_dict() for c in manifest.input_schema]
+        # The types the runtime reads the model's inputs as (whole-number columns as float,
+        # PrepPlan.input_schema), not the types training saw, so the server takes what it does.
+        reads = predictor.input_schema
+        schema = [
+            {**d, "dtype": reads.get(d["name"], d["dtype"])}
+            for d in (c.to_dict() for c in manifest.input_schema)
+        ]
         columns = serving_columns(schema, _inputs(predictor, stream))
         if stream is not None and stream.plan.entity_col:
             # A new entity (a machine added to the fleet) is served, its category missing.

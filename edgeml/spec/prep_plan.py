@@ -156,8 +156,20 @@ class PrepPlan:
 
     @property
     def input_schema(self) -> dict[str, str]:
-        """Columns needed at prediction time (features' sources) with their logical dtypes."""
-        return {c.name: c.dtype for c in self.columns if c.role == "feature"}
+        """Columns needed at prediction time (features' sources) with the logical dtypes every
+        executor reads them as. A column of whole numbers is read as ``float``: the model compares
+        floats, and a decimal that the training rows happened not to hold (``12.5`` in a column
+        of counts) is a number to predict on, not a bad row.
+
+        >>> PrepPlan(columns=[ColumnSpec(name="n", dtype="int", role="feature"),
+        ...                   ColumnSpec(name="id", dtype="int", role="id")], steps=[]).input_schema
+        {'n': 'float'}
+        """
+        return {
+            c.name: "float" if c.dtype == "int" else c.dtype
+            for c in self.columns
+            if c.role == "feature"
+        }
 
     @property
     def input_formats(self) -> dict[str, str]:
