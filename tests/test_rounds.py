@@ -11,6 +11,7 @@ import tempfile
 import lightgbm as lgb
 import numpy as np
 import polars as pl
+import pytest
 from sklearn.metrics import r2_score
 
 import edgeml
@@ -72,3 +73,18 @@ def test_the_folds_are_cut_where_their_mean_validation_loss_is_lowest():
         sizes.append(len(fold_test))
     mean = np.average(np.array(curves), axis=0, weights=sizes)
     assert int(np.argmin(mean)) + 1 == cut
+
+
+def test_a_fold_without_test_rows_is_named():
+    from edgeml.config import Config
+    from edgeml.errors import DataError
+    from edgeml.learn import fit_target
+    from edgeml.learn._together import fit_folds_together
+
+    rng = np.random.default_rng(0)
+    frame = pl.DataFrame({"x": rng.normal(size=60), "y": rng.normal(size=60)})
+    rows = np.arange(60)
+    splits = [(rows[:40], rows[40:]), (rows, rows[:0])]
+    with pytest.raises(DataError, match=r"^cross-validation fold 2 of 2 has no test rows"):
+        fit_folds_together(frame, frame["y"].to_numpy(), splits, target=fit_target(frame["y"]),
+                           config=Config(), roles={"y": "target"})  # fmt: skip

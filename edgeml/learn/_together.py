@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from edgeml.config import Config
+from edgeml.errors import DataError
 from edgeml.learn._booster import lightgbm_params
 from edgeml.learn._fitting import Fitted, prep_rows
 from edgeml.learn._target import TargetEncoding
@@ -63,7 +64,7 @@ def fit_folds_together(
     n_classes = len(target.classes) if target.classes else 1
     params = lightgbm_params(target.task, n_classes, settings)
     plans, boosters, weights = [], [], []
-    for fold_train, fold_test in splits:
+    for fold, (fold_train, fold_test) in enumerate(splits, start=1):
         rows = prep_rows(frame, y, fold_train, fold_test, config=config, roles=roles)
         common: dict[str, Any] = {
             "feature_name": rows.plan.features,
@@ -72,7 +73,11 @@ def fit_folds_together(
         train_set = lgb.Dataset(rows.x_train, label=rows.y_train, params={"verbosity": -1},
                                 **common)  # fmt: skip
         booster = lgb.Booster(params, train_set)
-        assert rows.valid is not None  # a fold's test part is never empty
+        if rows.valid is None:
+            raise DataError(
+                f"cross-validation fold {fold} of {len(splits)} has no test rows; "
+                "expected at least one: use fewer folds ([train] cv_folds) or more rows"
+            )
         booster.add_valid(
             lgb.Dataset(rows.valid[0], label=rows.valid[1], reference=train_set, **common),
             "valid",
