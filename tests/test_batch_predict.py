@@ -186,6 +186,23 @@ def test_outputs_and_id_cols(trained_bundle, tmp_path, suffix):
     assert out.stat().st_mode & 0o777 == (0o644 if suffix else 0o755)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ""])
+def test_a_header_without_rows_gives_the_output_header(trained_bundle, tmp_path, suffix):
+    data = tmp_path / "new.csv"
+    churn_like(n=5, seed=6).drop("churn").clear().write_csv(data)  # the header line only
+    out = tmp_path / f"scores{suffix}"
+    result = run("predict", trained_bundle, data, "-o", out, "--id-cols", "customer_id")
+    assert result.exit_code == 0, result.output
+    classes = edgeml.load(trained_bundle).target.classes
+    expected = ["customer_id", "prediction", *(f"proba_{c}" for c in classes)]
+    if suffix == ".csv":
+        assert out.read_text() == ",".join(expected) + "\n"
+        return
+    got = pl.read_parquet(out / "part-00000.parquet" if suffix == "" else out)
+    assert got.columns == expected and got.height == 0
+    assert got.dtypes[2:] == [pl.Float64] * len(classes)
+
+
 def test_parquet_keeps_dictionaries_for_repeating_columns_only(trained_bundle, tmp_path):
     import pyarrow.parquet as pq
 

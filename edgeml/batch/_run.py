@@ -139,6 +139,8 @@ def predict_file(
             writer.write(scorer.finish(ready))
             bar.advance(ready.rows)
             batches += 1
+        if batches == 0:  # a header and no rows: the output's header, not an empty file
+            writer.write(scorer.empty())
     return BatchResult(
         out=Path(out),
         rows=writer.rows,

@@ -23,10 +23,10 @@ import numpy as np
 import polars as pl
 
 from edgeml.batch._scan import Batch
-from edgeml.data import conform, infer_types, logical_schema
+from edgeml.data import POLARS_TYPES, conform, infer_types, logical_schema
 from edgeml.errors import SchemaError
 from edgeml.prep import apply_prep, to_matrix
-from edgeml.runtime import Backend, explanation
+from edgeml.runtime import Backend, contribution_names, explanation
 from edgeml.spec.feature_plan import TargetHistoryStep
 
 if TYPE_CHECKING:
@@ -137,6 +137,28 @@ class Scorer:
                 self.model.target.classes,
             )
             columns += [pl.Series(name, values) for name, values in reasons.items()]
+        return pl.DataFrame(columns)
+
+    def empty(self) -> pl.DataFrame:
+        """The output of no rows (an input with a header and no rows): every column a batch
+        would have, with its type, so that the output is still a table others can read."""
+        target = self.model.target
+        known = self._id_types or {}
+        ids = [
+            pl.Series(c, [], dtype=POLARS_TYPES[known.get(c) or self.schema.get(c, "str")])
+            for c in self.ids
+        ]
+        if target.classes is None:
+            columns = [*ids, pl.Series("prediction", [], dtype=pl.Float64)]
+        else:
+            labels = pl.Series("prediction", target.classes).clear()  # typed as finish types it
+            probas = [pl.Series(f"proba_{c}", [], dtype=pl.Float64) for c in target.classes]
+            columns = [*ids, labels, *probas]
+        if self.explain:
+            if target.classes is not None and len(target.classes) > 2:
+                columns.append(pl.Series("explained_class", target.classes).clear())
+            names = contribution_names(self.model.plan.features)
+            columns += [pl.Series(name, [], dtype=pl.Float64) for name in names]
         return pl.DataFrame(columns)
 
     def _outputs(self, raw: np.ndarray) -> list[pl.Series]:
