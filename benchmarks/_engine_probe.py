@@ -6,7 +6,14 @@ here straight from its shared library and table blob. Times are the CPU time of 
 slow both engines alike; "lanes" is the same blob with QuickScorer batches (where it has a
 section). Prints one JSON object:
 
-    python _engine_probe.py MODEL.txt FOREST.bin CORE.so ROWS.npy RUNS
+    python _engine_probe.py MODEL.txt FOREST.bin CORE.so ROWS.npy RUNS [--on-cue]
+
+With ``--on-cue`` the probe prints ``ready`` once lleaves is compiled, then waits for a line on
+stdin before each of its RUNS rounds, so that bench_engine.py times its own process's engine
+between them: separate processes timed minutes apart on this shared VM differ by 20-40% with
+nothing changed (on 500x63, our lanes measured 5,663 ns/row in bench_engine's process and
+4,120 in this one in one run, and the other way round in another; timed interleaved, both
+processes give the same median), so both processes' figures must come from the same windows.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ class Engine:
 
 def main() -> None:
     model_txt, blob_path, core, rows_path, runs = sys.argv[1:6]
+    on_cue = "--on-cue" in sys.argv[6:]
     engine = Engine(core, blob_path)
     model = lleaves.Model(model_file=model_txt)
     start = time.perf_counter()
@@ -78,7 +86,11 @@ def main() -> None:
     if lanes.quickscorer():  # QuickScorer batches, alternating with lleaves in this process
         calls["lanes"] = lanes.predict
         times.update(lanes=[], lanes_row=[])
+    if on_cue:
+        print("ready", flush=True)
     for _ in range(int(runs)):
+        if on_cue and not sys.stdin.readline():
+            break  # the caller is gone
         for name, call in calls.items():
             start = time.thread_time()
             call(x)
@@ -87,6 +99,8 @@ def main() -> None:
             for row in rows:
                 call(row)
             times[f"{name}_row"].append((time.thread_time() - start) / len(rows) * 1e6)
+        if on_cue:
+            print(json.dumps({name: values[-1] for name, values in times.items()}), flush=True)
     found = {k: statistics.median(v) for k, v in times.items()}
     print(json.dumps({**found, "diff_vs_lleaves": diff, "lleaves_compile_s": compile_seconds}))
 

@@ -6,7 +6,9 @@ jobs turns into noise. This one measures each engine's CPU time on its own threa
 alike and the ratios hold. Models (plain LightGBM on the synthetic data of bench_inference.py,
 30,000 training rows, trained once into ``--workdir``): 500 trees x 63 leaves, 1,000 x 255
 leaves, 10 classes x 100 rounds, 2,000 trees of depth 4. lleaves runs in its own venv
-(``--lleaves-python``, see _lleaves_probe.py) through ``_engine_probe.py``.
+(``--lleaves-python``, see _lleaves_probe.py) through ``_engine_probe.py``; with it, this
+process's walk and lanes figures are timed between the probe's rounds (see ``interleaved``), so
+that the two-process ratio divides figures from the same minutes.
 
 Reported per model: batch ns/row on 20,000 distinct rows (1 thread), single prepared rows
 (µs per call, 1,000 distinct rows, Python call included), the export (model text to table blob),
@@ -19,6 +21,7 @@ the engine's max abs difference from ``Booster.predict`` on the rows, and 1 vs 2
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -27,7 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -205,14 +208,58 @@ def bench(
     if ydf_python:
         out.update(ydf_figures(ydf_python, work, name, rows_path))
     if lleaves_python:
+        lanes = None
+        if "qs" in out:
+            lanes = NativeBackend(lib, blob, threads=1, source=name)
+            lanes.set_algorithm(row="quickscorer", batch="quickscorer")
         command = [lleaves_python, str(PROBE), str(path), str(blob_path), str(core),
-                   str(rows_path), str(RUNS)]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode == 0:
-            out["lleaves"] = json.loads(result.stdout)
-        else:
-            out["note"] = f"lleaves failed: {result.stderr.strip()[-200:]}"
+                   str(rows_path), str(RUNS), "--on-cue"]  # fmt: skip
+        found = interleaved(command, rows, one, lanes)
+        for key in ("native", "qs"):
+            if key in found and key in out:
+                out[f"{key}_alone"] = out[key]
+        out.update(found)
     return out
+
+
+def interleaved(
+    command: list[str], rows: np.ndarray, walk: NativeBackend, lanes: NativeBackend | None
+) -> dict[str, Any]:
+    """lleaves' probe in its own process, and this process's walk and lanes, timed in turn: one
+    run of each here, then one round of the probe's (``--on-cue``), RUNS times. Separate
+    processes timed minutes apart differ by 20-40% on this shared VM with nothing changed (one
+    run measured our 500x63 lanes at 5,663 ns/row here and 4,120 in lleaves' process, another
+    3,749 and 5,072; interleaved, both gave the same median), so the walk and lanes figures
+    ("native", "qs") become those measured between the probe's rounds, which the two-process
+    ratio divides by lleaves'; the ones measured alone stay as "native_alone", "qs_alone"."""
+    ours: dict[str, list[float]] = {"native": [], "qs": []}
+    with tempfile.TemporaryFile("w+") as errors:
+        probe = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=errors, text=True)  # fmt: skip
+        send, receive = cast(IO[str], probe.stdin), cast(IO[str], probe.stdout)
+        try:
+            ready = receive.readline().strip() == "ready"
+            for _ in range(RUNS if ready else 0):
+                ours["native"].append(median_ns(lambda: walk.predict(rows), len(rows), 1))
+                if lanes is not None:
+                    ours["qs"].append(median_ns(lambda: lanes.predict(rows), len(rows), 1))
+                send.write("\n")
+                send.flush()
+                if not receive.readline():  # the probe's round, timed while this one waits
+                    break
+        except BrokenPipeError:
+            pass  # the probe died: its error is reported below
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                send.close()
+            final = receive.read()
+            probe.wait()
+        errors.seek(0)
+        if probe.returncode != 0 or not final.strip():
+            return {"note": f"lleaves failed: {errors.read().strip()[-200:]}"}
+    found: dict[str, Any] = {"lleaves": json.loads(final.strip().splitlines()[-1])}
+    found.update({key: statistics.median(values) for key, values in ours.items() if values})
+    return found
 
 
 def _or_dash(value: float | None, spec: str) -> str:
