@@ -282,6 +282,46 @@ def test_stratified_splits_keep_class_shares():
     assert splitter.kind == "stratified"
 
 
+def test_a_class_of_one_row_stays_on_the_training_side_of_every_split():
+    strata = np.array([0, 1, 2] * 40 + [3, 4, 4])  # class 3: one row; class 4: two
+    splitter = Splitter(seed=0, strata=strata)
+    assert splitter.kind == "stratified"
+    lone = int(np.flatnonzero(strata == 3)[0])
+    for seed in range(20):
+        train, test = Splitter(seed=seed, strata=strata).holdout(len(strata), 0.2)
+        assert lone in train and lone not in test
+        assert sorted(np.bincount(strata[test], minlength=5)[:3]) == [8, 8, 8]  # stratified
+    folds = splitter.folds(np.arange(len(strata)), 5)
+    assert all(lone in train and 4 in strata[train] for train, _ in folds)
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested) == [i for i in range(len(strata)) if i != lone]
+
+
+def test_a_rare_class_among_many_keeps_the_holdout_and_every_fold(tmp_path):
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    rng = np.random.default_rng(0)
+    n = 400
+    kind = rng.integers(0, 8, n)
+    labels = [f"type-{k}" for k in kind]
+    labels[:3] = ["rare-one", "rare-two", "rare-two"]
+    frame = pl.DataFrame({"x": kind + rng.normal(0, 0.3, n), "z": rng.normal(size=n), "y": labels})
+    data = tmp_path / "species.csv"
+    frame.write_csv(data)
+    args = ["train", str(data), "--target", "y", "--out", str(tmp_path / "m"), "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["rows"]["holdout"] == 80
+    assert out["notes"] == [
+        "class(es) 'rare-one' with 1 training row: trained on in every fold, never tested"
+    ]
+    assert edgeml.bundle.read_manifest(tmp_path / "m")["metrics"]["cv_folds"] == 5
+    assert out["metrics"]["holdout"]["accuracy"] > 0.8
+
+
 def test_train_writes_an_evaluated_bundle(trained_bundle):
     manifest = edgeml.load(trained_bundle).manifest
     assert manifest["task"] == "binary"

@@ -108,7 +108,18 @@ def _folds(
             limit, why = groups, f"{groups} group(s); {k}-fold CV needs {k}"
     if classes is not None and splitter.strata is not None:
         codes, counts = np.unique(splitter.strata[rows], return_counts=True)
-        if int(counts.min()) < limit:
+        shuffled = splitter.groups is None and not splitter.time_ordered
+        if shuffled and len(counts) > 2:
+            # Of several classes, one with fewer rows than folds is tested in fewer folds and
+            # trained on in all; one with a single row is kept on every fold's training side
+            # (edgeml.learn._split). Two classes: every fold's test needs both (ROC AUC).
+            lone = [classes[int(c)] for c in codes[counts == 1]]
+            if lone:
+                shown = ", ".join(repr(c) for c in lone[:5]) + (" …" if len(lone) > 5 else "")
+                notes.append(
+                    f"class(es) {shown} with 1 training row: trained on in every fold, never tested"
+                )
+        elif int(counts.min()) < limit:
             label = classes[int(codes[counts.argmin()])]
             limit = int(counts.min())
             why = f"class {label!r} has {limit} training row(s); {k}-fold CV needs {k} per class"

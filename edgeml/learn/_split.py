@@ -2,10 +2,16 @@
 
 The kind follows the configuration: time-ordered when a time column is set (rows must already be
 sorted by time), grouped when a group column is set, stratified for classification, else shuffled.
+
+A class with a single row among the rows split (one rare species among 35) cannot be both
+trained on and tested: its row stays on the training side of every shuffled or stratified split,
+and the other rows are split as if it were not there. Left to the split, it either went to the
+test side (a holdout whose model never saw the class) or stopped stratification for everyone.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +53,10 @@ class Splitter:
             return "time-ordered"
         if self.groups is not None:
             return "grouped"
-        return "stratified" if self._can_stratify(self.strata, 2) else "shuffled"
+        if self.strata is None:
+            return "shuffled"
+        _, counts = np.unique(self.strata, return_counts=True)  # a lone row's class aside
+        return "stratified" if int((counts > 1).sum()) > 1 else "shuffled"
 
     def holdout(
         self, n: int, fraction: float, rows: np.ndarray | None = None, *, optional: bool = False
@@ -77,6 +86,10 @@ class Splitter:
             splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=self.seed)
             train, test = next(splitter.split(rows, groups=groups))
             return rows[train], rows[test]
+        lone = self._lone(rows)
+        if lone.any() and (~lone).sum() >= 2:
+            train, test = self.holdout(n, fraction, rows[~lone], optional=optional)
+            return np.sort(np.concatenate([train, rows[lone]])), test
         strata = self.strata[rows] if self.strata is not None else None
         stratify = strata if self._can_stratify(strata, 2) else None
         if stratify is not None and min(n_test, len(rows) - n_test) < len(np.unique(stratify)):
@@ -104,12 +117,27 @@ class Splitter:
                 )
             grouped = GroupKFold(n_splits=k, shuffle=True, random_state=self.seed)
             return [(rows[a], rows[b]) for a, b in grouped.split(rows, groups=groups)]
+        lone = self._lone(rows)
+        if lone.any() and (~lone).sum() >= 2 * k:
+            folds = self.folds(rows[~lone], k)
+            return [(np.sort(np.concatenate([a, rows[lone]])), b) for a, b in folds]
         strata = self.strata[rows] if self.strata is not None else None
-        if self._can_stratify(strata, k):
+        if self._can_stratify(strata, 2):
+            # A class with fewer rows than folds (2 rows of 35 classes) is tested in as many
+            # folds as it has rows and trained on in every fold; scikit-learn warns of it.
             stratified = StratifiedKFold(n_splits=k, shuffle=True, random_state=self.seed)
-            return [(rows[a], rows[b]) for a, b in stratified.split(rows, strata)]
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+                return [(rows[a], rows[b]) for a, b in stratified.split(rows, strata)]
         plain = KFold(n_splits=k, shuffle=True, random_state=self.seed)
         return [(rows[a], rows[b]) for a, b in plain.split(rows)]
+
+    def _lone(self, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` are the only row of their class among ``rows`` (a mask)."""
+        if self.strata is None:
+            return np.zeros(len(rows), dtype=bool)
+        _, inverse, counts = np.unique(self.strata[rows], return_inverse=True, return_counts=True)
+        return np.asarray(counts[inverse] == 1)
 
     @staticmethod
     def _can_stratify(strata: np.ndarray | None, k: int) -> bool:
