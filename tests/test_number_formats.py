@@ -43,6 +43,9 @@ BACKENDS = ("native", "treelite", "onnx", "lightgbm")
         (["€1.234,50", "€99"], "€1.234,5"),
         (["1,234", "12", "999,999"], "1,234.5"),  # ambiguous: thousands, as in the US and UK
         (["1 234,5", "12,75"], "1 234,5"),
+        # French exports group with (narrow) no-break spaces, one before the sign too
+        (["20\u202f688,47\u00a0€", "950,00\u00a0€", "-1\u00a0234\u00a0€"], "1 234,5 €"),
+        (["12\u00a0345,5", "7,25", "1\u2009000,0"], "1 234,5"),
         (["12,5 %", "3 %"], "1.234,5 %"),
         (["£ 12.50", "£ 3"], "£ 1,234.5"),
     ],
@@ -76,7 +79,7 @@ def test_other_text_stays_text(values):
 
 
 FORMATS = ["$1,234.5", "1,234.5%", "1.234,5 €", "1234,5", "1'234.5", "€ 1 234,5"]
-_TEXT = st.text(alphabet="0123456789,.' $€%+-", max_size=14)
+_TEXT = st.text(alphabet="0123456789,.' $€%+-\u00a0\u202f", max_size=14)
 
 
 @settings(max_examples=400, deadline=None)

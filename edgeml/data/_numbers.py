@@ -6,7 +6,8 @@ one prefix and one suffix. The separators are tried in the order US/UK (``1,234.
 (``1234.5``), continental (``1.234,5``, ``1 234,5``), Swiss (``1'234.5``) and a bare decimal
 comma (``1234,5 €``), so a column whose values fit several, like ``1,234``, reads as the first.
 A decimal comma needs a sign or a thousands separator beside it: plain ``1,5`` is the file's
-dialect's to read (``[data] decimal_comma``), not this module's.
+dialect's to read (``[data] decimal_comma``), not this module's. No-break and thin spaces
+(:data:`~edgeml.util.numberformat.SPACES`) are spaces, as every executor reads them.
 
 >>> detect_number_format(pl.Series(["$1,200.50", "$80", "-$3.25"]))
 '$1,234.5'
@@ -14,6 +15,8 @@ dialect's to read (``[data] decimal_comma``), not this module's.
 '1,234.5%'
 >>> detect_number_format(pl.Series(["1.234,5", "7,25"]))
 '1.234,5'
+>>> detect_number_format(pl.Series(["20\u202f688,47\xa0€", "950,00\xa0€"]))
+'1 234,5 €'
 >>> detect_number_format(pl.Series(["A-12", "B-7"])) is None
 True
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from edgeml.util.numberformat import SYMBOLS, number_pattern, thousands_separator
+from edgeml.util.numberformat import SPACES, SYMBOLS, number_pattern, thousands_separator
 
 __all__ = ["detect_number_format", "read_numbers"]
 
@@ -36,6 +39,7 @@ _SUFFIXES = {*f"{SYMBOLS}%", *(f" {s}" for s in f"{SYMBOLS}%")}
 def detect_number_format(values: pl.Series) -> str | None:
     """The number format every value of ``values`` (distinct, stripped, non-blank text) fits,
     or None: text that is not numbers, or numbers Polars already reads as they are."""
+    values = _spaced(values)
     # One cheap pass first: between the first and the last digit only digits and separators
     # (a column of a million phone numbers or codes stops here, not after six formats).
     if values.is_empty() or not values.str.contains(_NUMBERISH).all():
@@ -77,6 +81,7 @@ def read_numbers(text: pl.Expr, fmt: str) -> pl.Expr:
     """Stripped text read with the number format ``fmt`` as Float64; null where a value does not
     fit it (as :func:`edgeml.util.numberformat.parse_number` returns None)."""
     thousands = thousands_separator(fmt)
+    text = text.str.replace_all(f"[{SPACES}]", " ")
     groups = text.str.extract_groups(number_pattern(fmt))
     before, after = groups.struct.field("1"), groups.struct.field("2")
     whole, fraction = groups.struct.field("3"), groups.struct.field("4")
@@ -86,3 +91,8 @@ def read_numbers(text: pl.Expr, fmt: str) -> pl.Expr:
     signed = pl.when((before == "-") | (after == "-")).then(-value).otherwise(value)
     one_sign = (before == "") | (after == "")
     return pl.when(whole.is_not_null() & one_sign).then(signed)
+
+
+def _spaced(values: pl.Series) -> pl.Series:
+    """``values`` with no-break and thin spaces made plain ones (as :func:`read_numbers`)."""
+    return values.str.replace_all(f"[{SPACES}]", " ")

@@ -13,7 +13,9 @@ library only, for the NumPy runtime.
 A value is an optional sign, the prefix (optional), an optional sign, the digits (grouped by
 the separator in threes, or not grouped), an optional decimal part, and the suffix (optional);
 it reads as the number written, so ``12.5%`` is 12.5. Anything else is not a value of the
-column.
+column. A no-break space (U+00A0), narrow no-break space (U+202F) or thin space (U+2009) in a
+value is a space: French and other locales group thousands with them (``20\u202f688,47\xa0€``,
+as Excel and LibreOffice export them), and a format written with a plain space reads them.
 
 >>> parse_number("$1,234.50", "$1,234.5"), parse_number("-$5", "$1,234.5")
 (1234.5, -5.0)
@@ -29,6 +31,7 @@ import functools
 import re
 
 __all__ = [
+    "SPACES",
     "SYMBOLS",
     "check_number_format",
     "is_number_format",
@@ -39,6 +42,9 @@ __all__ = [
 
 #: The currency signs a prefix or suffix may hold (and ``%``, a suffix only).
 SYMBOLS = "$€£¥₹"
+#: The spaces read as a plain space in a number: no-break, thin and narrow no-break.
+SPACES = "\u00a0\u2009\u202f"
+_AS_SPACE = str.maketrans(dict.fromkeys(SPACES, " "))
 _SHAPE = re.compile(
     rf"(?P<prefix>[{SYMBOLS}] ?)?1(?P<thousands>[,.' ]?)234(?P<decimal>[.,])5"
     rf"(?P<suffix> ?[{SYMBOLS}%])?"
@@ -114,8 +120,12 @@ def _compiled(fmt: str) -> re.Pattern[str]:
 
 def parse_number(text: str, fmt: str) -> float | None:
     """``text`` (already stripped of surrounding whitespace) read with the number format
-    ``fmt``, or None if it is not a value of that format."""
-    match = _compiled(fmt).fullmatch(text)
+    ``fmt``, or None if it is not a value of that format.
+
+    >>> parse_number("20\u202f688,47\xa0€", "1 234,5 €")
+    20688.47
+    """
+    match = _compiled(fmt).fullmatch(text.translate(_AS_SPACE))
     if match is None:
         return None
     before, after, whole, fraction = match.groups()
