@@ -52,18 +52,20 @@ def test_words_for_a_missing_value_leave_numbers_booleans_and_dates_typed(tmp_pa
         "?, n/a ,N/A,N/A,-,x\n"
         "-,#N/A,no,none,$2.00,none\n"
         "NULL,--,NULL,2024-01-03,?,y\n"
-        "4,None,Yes,?,$3.00,-\n",
+        "4,None,Yes,?,$3.00,-\n"
+        "Unknown,unk,unknown,Not available,N.D.,unknown\n",
     )
     ds = read_data(path)
     assert ds.card.schema == {"n": "int", "f": "float", "b": "bool", "d": "date",
                               "money": "float", "cat": "str"}  # fmt: skip
     frame = ds.frame
-    assert frame["n"].to_list() == [1, None, None, None, 4]
-    assert frame["f"].to_list() == [1.5, None, None, None, None]
-    assert frame["b"].to_list() == [True, None, False, None, True]
-    assert frame["d"].to_list() == [dt.date(2024, 1, 2), None, None, dt.date(2024, 1, 3), None]
-    assert frame["money"].to_list() == [1.5, None, 2.0, None, 3.0]
-    assert frame["cat"].to_list() == ["-", "x", "none", "y", "-"]  # text keeps every word
+    assert frame["n"].to_list() == [1, None, None, None, 4, None]
+    assert frame["f"].to_list() == [1.5, None, None, None, None, None]
+    assert frame["b"].to_list() == [True, None, False, None, True, None]
+    day = [dt.date(2024, 1, 2), None, None, dt.date(2024, 1, 3), None, None]
+    assert frame["d"].to_list() == day
+    assert frame["money"].to_list() == [1.5, None, 2.0, None, 3.0, None]
+    assert frame["cat"].to_list() == ["-", "x", "none", "y", "-", "unknown"]  # every word kept
 
 
 def test_a_column_of_nothing_but_missing_words_stays_text(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Exports write a missing number in many ways besides an empty cell: ``?`` (the UCI files),
 ``-`` and ``--`` (spreadsheets, reports), ``N/A`` and ``n/a``, ``NULL`` and ``None`` (a database
-or Python dump), ``#N/A`` and ``#DIV/0!`` (Excel), ``.`` (SAS, Stata). A column of numbers
+or Python dump), ``#N/A`` and ``#DIV/0!`` (Excel), ``.`` (SAS, Stata), ``Unknown`` and ``unk``
+(survey and clinical forms: an age or a date nobody recorded). A column of numbers
 holding a few of them is a column of numbers with missing values, not text with a thousand
 categories.
 
@@ -25,5 +26,6 @@ __all__ = ["MISSING_WORDS"]
 MISSING_WORDS = frozenset({
     "?", "??", "-", "--", "---", "\u2013", "\u2014", ".",
     "na", "n/a", "n.a.", "n.a", "nan", "null", "none", "nil", "missing", "undefined",
+    "unknown", "unk", "not available", "n.d.", "n/d",
     "#n/a", "#na", "#null!", "#div/0!", "#value!", "#num!", "#ref!", "#name?",
 })  # fmt: skip
