@@ -450,6 +450,27 @@ def test_nan_labels_are_unlabelled_rows_in_train_and_evaluate(tmp_path):
     assert scored["metrics"]["r2"] > 0.5
 
 
+def test_question_marks_and_na_marks_in_a_text_label_are_unlabelled_rows(tmp_path):
+    # UCI files and Excel mark a missing label with "?" or "#N/A": not a third class. Parquet
+    # keeps "N/A" as text (a CSV reads it as null).
+    frame = churn_like(n=300, seed=3)
+    marks = ["?", " ? ", "#N/A", "n/a", "NaN", "??"]
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) < len(marks))
+        .then(pl.Series(marks + [""] * (frame.height - len(marks))))
+        .otherwise(pl.col("churn"))
+        .alias("churn")
+    )
+    data = tmp_path / "marked.parquet"
+    frame.write_parquet(data)
+    result = edgeml.train(data, target="churn", out=tmp_path / "m.edgeml", cv_folds=3)
+    assert result.manifest["target"]["classes"] == ["No", "Yes"]
+    filters = {f["kind"]: f["rows_removed"] for f in result.manifest["prep"]["row_filters"]}
+    assert filters["unlabelled"] == len(marks)
+    scored = edgeml.load(result.bundle).evaluate(data)
+    assert (scored["rows"], scored["unlabelled_rows"]) == (294, 6)
+
+
 def test_evaluate_names_the_files_row_after_unlabelled_rows(tmp_path):
     frame = churn_like(n=100).with_columns(pl.col("tenure").cast(pl.String))
     frame = frame.with_columns(

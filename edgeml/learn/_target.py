@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from edgeml.errors import TargetError
+from edgeml.util.missing import NO_LABEL_WORDS
 
 Task = Literal["binary", "multiclass", "regression"]
 
@@ -145,9 +146,9 @@ def fit_target(
         # are the classes 0, 1, 2, as without the missing label, not a regression target.
         values = values.cast(pl.Int64)
     if values.dtype == pl.String:
-        values = values.filter(values.str.strip_chars().str.len_bytes() > 0)
+        values = values.filter(has_label(values))
         if values.len() == 0:
-            raise TargetError(f"{source}: target {name!r} is blank on every row")
+            raise TargetError(f"{source}: target {name!r} is blank or '?'/'N/A' on every row")
         values, counts = _one_spelling(values, counts)
     distinct = values.unique().sort()
     if task == "auto":
@@ -210,15 +211,21 @@ def _binary_order(
 
 
 def has_label(target: pl.Series, *, source: str = "data") -> pl.Series:
-    """Which rows have a label (a boolean Series): null, blank text, and NaN in a float column
-    (Parquet and NumPy write a missing number as NaN), mark an unlabelled row; an infinite label
-    is a mistake in the data (:class:`~edgeml.errors.TargetError` naming the row).
+    """Which rows have a label (a boolean Series): null, blank text, text that marks a missing
+    value (``?``, ``N/A``, ``#N/A``: :data:`~edgeml.util.missing.NO_LABEL_WORDS`, any case) and
+    NaN in a float column (Parquet and NumPy write a missing number as NaN), mark an unlabelled
+    row; an infinite label is a mistake in the data (:class:`~edgeml.errors.TargetError` naming
+    the row).
 
     >>> has_label(pl.Series("y", [1.0, None, float("nan"), 2.0])).to_list()
     [True, False, False, True]
+    >>> has_label(pl.Series("y", ["Yes", " ", "?", "n/a", "No"])).to_list()
+    [True, False, False, False, True]
     """
-    if target.dtype == pl.String:  # a blank label is no label
-        return (target.str.strip_chars().str.len_bytes() > 0).fill_null(False)
+    if target.dtype == pl.String:  # a blank label, or a "?", is no label
+        text = target.str.strip_chars()
+        marked = text.str.to_lowercase().is_in(list(NO_LABEL_WORDS))
+        return ((text.str.len_bytes() > 0) & ~marked).fill_null(False)
     if not target.dtype.is_float():
         return target.is_not_null()
     infinite = target.is_infinite().fill_null(False)

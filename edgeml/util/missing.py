@@ -19,7 +19,7 @@ whitespace around it (each executor strips and lower-cases the text first). Text
 
 from __future__ import annotations
 
-__all__ = ["MISSING_WORDS"]
+__all__ = ["MISSING_WORDS", "NO_LABEL_WORDS"]
 
 #: Lower-case words read as a missing value in a number, boolean or date column. None of them
 #: is a boolean word (``n`` and ``no`` are False).
@@ -27,5 +27,13 @@ MISSING_WORDS = frozenset({
     "?", "??", "-", "--", "---", "\u2013", "\u2014", ".",
     "na", "n/a", "n.a.", "n.a", "nan", "null", "none", "nil", "missing", "undefined",
     "unknown", "unk", "not available", "n.d.", "n/d",
+    "#n/a", "#na", "#null!", "#div/0!", "#value!", "#num!", "#ref!", "#name?",
+})  # fmt: skip
+
+#: Lower-case text that marks a missing label, not a class: the marks of :data:`MISSING_WORDS`
+#: no one names a class with. Words that can be a class stay classes: "none" or "unknown" (a
+#: damage level, a genre), "-" and "." (the UCI credit files' classes are "+" and "-").
+NO_LABEL_WORDS = frozenset({
+    "?", "??", "na", "n/a", "n.a.", "n.a", "nan", "null",
     "#n/a", "#na", "#null!", "#div/0!", "#value!", "#num!", "#ref!", "#name?",
 })  # fmt: skip
