@@ -13,6 +13,8 @@ schema, so a bad value is refused when the config is read, not halfway through a
 from edgeml.config._duration import parse_duration
 from edgeml.config._schema import (
     DECISION_RULES,
+    SMALL_DATA_LEARNING_RATE,
+    SMALL_DATA_ROWS,
     Config,
     DaskConfig,
     DataConfig,
@@ -39,6 +41,8 @@ from edgeml.config._space import (
 __all__ = [
     "DECISION_RULES",
     "DEFAULT_SPACE",
+    "SMALL_DATA_LEARNING_RATE",
+    "SMALL_DATA_ROWS",
     "Config",
     "DType",
     "DaskConfig",

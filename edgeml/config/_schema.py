@@ -124,6 +124,12 @@ class PrepConfig:
     scaling: Literal["none", "standard", "minmax", "robust"] = "none"
 
 
+# Training rows under which an unset [train] learning_rate is SMALL_DATA_LEARNING_RATE (see
+# TrainConfig.learning_rate_for), and 0.05 from there on.
+SMALL_DATA_ROWS = 1000
+SMALL_DATA_LEARNING_RATE = 0.1
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """What to learn and how: ``[train]``."""
@@ -153,8 +159,9 @@ class TrainConfig:
     calibration: Literal["none", "isotonic", "platt"] = "none"
     # Chosen by benchmarks/bench_quality.py --sweep over the five shared datasets (lr 0.05 and
     # 0.1 × 15, 31, 63 leaves; benchmarks/README.md "Defaults sweep"): 15 leaves had the best
-    # mean rank and was the only setting above plain LightGBM on all five.
-    learning_rate: float = 0.05
+    # mean rank and was the only setting above plain LightGBM on all five. Unset, the rate
+    # depends on the training rows (see learning_rate_for).
+    learning_rate: float | None = None
     num_leaves: int = 15
     params: dict[str, Any] = field(default_factory=dict)
     # Raw training rows kept in the bundle so every export is checked against LightGBM on real
@@ -167,6 +174,22 @@ class TrainConfig:
     stream: Literal["auto", "on", "off"] = "auto"
     chunk_rows: int = 100_000
     memory_budget_mb: float | None = None
+
+    def learning_rate_for(self, rows: int | None) -> float:
+        """The rate to boost at: ``learning_rate`` when set, else 0.1 on fewer than
+        ``SMALL_DATA_ROWS`` training rows and 0.05 on more (or when ``rows`` is not known).
+
+        On 120-1,347 rows (benchmarks/bench_small.py) 0.05 trailed plain LightGBM's 0.1 at
+        every number of rounds on wide data (300 rows x 200 columns: r2 0.640 at 200-800
+        rounds against 0.676 at 0.1); from 1,514 rows (the shared cells table) 0.1 fell below
+        plain LightGBM where 0.05 did not (benchmarks/README.md "Defaults sweep").
+
+        >>> TrainConfig().learning_rate_for(500), TrainConfig().learning_rate_for(5000)
+        (0.1, 0.05)
+        """
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return SMALL_DATA_LEARNING_RATE if rows is not None and rows < SMALL_DATA_ROWS else 0.05
 
 
 @dataclass(frozen=True, kw_only=True)

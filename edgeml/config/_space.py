@@ -257,7 +257,7 @@ def apply_params(config: Config, params: Mapping[str, Any]) -> Config:
         merged["bagging_freq"] = 1
     changed = dataclasses.replace(
         train,
-        learning_rate=float(params.get("learning_rate", train.learning_rate)),
+        learning_rate=float(params.get("learning_rate", train.learning_rate_for(None))),
         num_leaves=int(params.get("num_leaves", train.num_leaves)),
         params=merged,
     )

@@ -39,7 +39,7 @@ def lightgbm_params(task: Task, n_classes: int, config: TrainConfig) -> dict[str
     params: dict[str, Any] = {
         "objective": objective,
         "metric": metric,
-        "learning_rate": config.learning_rate,
+        "learning_rate": config.learning_rate_for(None),  # prepare() sets it by rows
         "num_leaves": config.num_leaves,
         "seed": config.seed,
         "deterministic": True,

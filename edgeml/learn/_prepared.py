@@ -238,7 +238,13 @@ def prepare(
         cv_folds=settings.cv_folds,
         classes=target.classes,
     )
-    settings = dataclasses.replace(settings, holdout=sizes.holdout, cv_folds=sizes.cv_folds)
+    settings = dataclasses.replace(
+        settings,
+        holdout=sizes.holdout,
+        cv_folds=sizes.cv_folds,
+        # unset: by the rows the folds and the model train on (recorded in the manifest's config)
+        learning_rate=settings.learning_rate_for(len(sizes.train_rows)),
+    )
     # The date formats reading found are the model's input contract: every executor (and a
     # retrain reading new rows) reads those columns' text with them.
     formats = {**dataset.card.date_formats, **config.data.date_formats}

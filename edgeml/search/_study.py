@@ -251,10 +251,11 @@ def searching(config: Config, space: Space) -> Config:
     if "learning_rate" in space.params or "learning_rate" in space.fixed:
         return config
     train = config.train
-    rate = max(config.search.learning_rate, train.learning_rate)
+    own = train.learning_rate_for(None)  # prepare() has set it by rows
+    rate = max(config.search.learning_rate, own)
     patience = train.early_stopping_rounds
     if patience:
-        patience = max(10, round(patience * train.learning_rate / rate))
+        patience = max(10, round(patience * own / rate))
     faster = dataclasses.replace(train, learning_rate=rate, early_stopping_rounds=patience)
     return dataclasses.replace(config, train=faster)
 
