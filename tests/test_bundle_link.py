@@ -21,7 +21,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     registry = Registry(root / "registry")
     for rounds in (5, 40):  # two models that predict differently
         trained = edgeml.train(churn_like(n=300), target="churn", out=root / f"m{rounds}.edgeml",
-                               cv_folds=0, num_boost_round=rounds)  # fmt: skip
+                               cv_folds=0, num_boost_round=rounds,
+                               early_stopping_rounds=0)  # fmt: skip
         registry.add("churn", trained.bundle, promote=True)
     return registry
 
