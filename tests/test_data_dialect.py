@@ -173,3 +173,29 @@ def test_tab_separated_files_read_by_their_name(tmp_path: Path) -> None:
     path = tmp_path / "prices.tsv"
     path.write_text("name\tprice\tcount\nbread\t2.4\t3\nmilk; fresh\t1.05\t10\njam\t-3.5\t0\n")
     assert read_data(path).frame.equals(EXPECTED)
+
+
+def test_an_excel_sep_line_names_the_separator_and_is_skipped(tmp_path: Path) -> None:
+    """Excel writes "sep=;" as the first line of a file whose separator is not the locale's:
+    read_data, batch scans (predict, stream and Dask training) and row counts skip it and use
+    its separator; a ragged line is still named by its line in the file."""
+    from edgeml.batch._scan import scan
+
+    text = 'sep=;\r\nname;price;count\r\nbread;2,4;3\r\n"milk; fresh";1,05;10\r\njam;-3,5;0\r\n'
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert sniff_csv(path) == CsvDialect(";", True, False, skip_lines=1)
+    dataset = read_data(path)
+    assert dataset.frame.equals(EXPECTED)
+    assert dataset.card.sources[0]["skip_lines"] == 1
+    scanned = scan(path, numbers=["price"], text=["name"], integers=["count"], batch_rows=2)
+    assert scanned.count_rows() == 3
+    batches = list(scanned)
+    assert [(b.first_row, b.first_line) for b in batches] == [(0, 3), (2, 5)]
+    assert pl.concat([b.frame for b in batches]).select(EXPECTED.columns).equals(EXPECTED)
+    # a given separator wins, and the line is still not data
+    config = DataConfig(separator=";", decimal_comma=False)
+    assert read_data(path, config=config).frame["price"].to_list() == ["2,4", "1,05", "-3,5"]
+    path.write_text(text + "pie;1;2;3\r\n")
+    with pytest.raises(SourceError, match=r"more fields than the header's 3 on line 6$"):
+        read_data(path)

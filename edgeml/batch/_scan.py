@@ -44,6 +44,7 @@ from edgeml.batch._locate import bad_block
 from edgeml.config import DataConfig
 from edgeml.data import (
     FILE_KINDS,
+    CsvDialect,
     PostgresSource,
     csv_dialect,
     http_pages,
@@ -135,7 +136,7 @@ class Scan:
             return sum(pq.ParquetFile(p).metadata.num_rows for p in self.paths)
         plain = [p for p in self.paths if kind(p) == "csv" and not p.name.lower().endswith(".gz")]
         if self.paths and len(plain) == len(self.paths):
-            return sum(_count_csv_rows(p) for p in self.paths)
+            return sum(_count_csv_rows(p, csv_dialect(p, self.config)) for p in self.paths)
         if self._postgres is not None or self._http:
             return None
         if not self.paths:
@@ -182,7 +183,7 @@ class Scan:
 
     def _csv(self, path: Path) -> Iterator[Batch]:
         dialect = csv_dialect(path, self.config)  # separator and decimal commas, as read_data
-        header = _csv_header(path, dialect.separator)
+        header = _csv_header(path, dialect)
         names = dialect.column_names(header)  # without a space after the separator
         columns = self._columns(names, str(path))
         in_file = dict(zip(names, header, strict=True))
@@ -191,8 +192,10 @@ class Scan:
         # (a full schema: nothing is inferred).
         as_text = dict.fromkeys(header, pl.String())
         typed = {in_file[c]: _parsed(c, self.numbers, self.integers) for c in names}
-        row, line = 0, 2
+        row, line = 0, 2 + dialect.skip_lines
         with _open_binary(path) as fh:
+            for _ in range(dialect.skip_lines):  # Excel's "sep=;" line
+                fh.readline()
             head = fh.readline()
             size = _block_bytes(path, self.batch_rows)
             for block in record_blocks(fh, size=size, quoted=True):
@@ -200,7 +203,7 @@ class Scan:
                 options = dict(
                     columns=[in_file[c] for c in columns],
                     null_values=list(self.config.null_values),
-                    **dialect.polars_options(),
+                    **dialect.polars_options(whole_file=False),
                 )
                 try:
                     frame = _read_csv(data, typed, options)
@@ -428,12 +431,12 @@ def _block_bytes(path: Path, rows: int) -> int:
     return int(min(max(per_row * rows, 1 << 16), 1 << 30))
 
 
-def _count_csv_rows(path: Path) -> int:
+def _count_csv_rows(path: Path, dialect: CsvDialect) -> int:
     lines = 0
     with path.open("rb") as fh:
         while block := fh.read(1 << 24):
             lines += block.count(b"\n")
-    return max(lines - 1, 0)
+    return max(lines - 1 - dialect.skip_lines, 0)
 
 
 def _open_binary(path: Path) -> IO[bytes]:
@@ -442,11 +445,14 @@ def _open_binary(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _csv_header(path: Path, separator: str) -> list[str]:
+def _csv_header(path: Path, dialect: CsvDialect) -> list[str]:
     try:
         with _open_binary(path) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            header = next(csv.reader(text, delimiter=separator), [])
+            records = csv.reader(text, delimiter=dialect.separator)
+            for _ in range(dialect.skip_lines):  # Excel's "sep=;" line
+                next(records, None)
+            header = next(records, [])
     except UnicodeDecodeError:
         raise SourceError(f"{path}: not valid UTF-8 on line 1") from None
     except (OSError, EOFError) as exc:

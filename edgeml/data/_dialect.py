@@ -14,15 +14,22 @@ field after the first on every sampled line starts with a space, that space belo
 separator, not to the names and values (Python's ``csv`` calls it ``skipinitialspace``), so
 ``--target income`` finds its column and ``State-gov`` is the category a clean row sends.
 
+Excel writes (and reads) a first line ``sep=;`` naming the separator when the file's differs
+from the locale's list separator. That line is not data: its separator is the file's (a given
+``[data] separator`` still wins) and reading starts on the next line, the header.
+
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "prices.csv"
 >>> _ = path.write_text("item;price\\nbread;2,40\\nmilk;1,05\\n")
 >>> sniff_csv(path)
-CsvDialect(separator=';', decimal_comma=True, initial_space=False)
+CsvDialect(separator=';', decimal_comma=True, initial_space=False, skip_lines=0)
 >>> _ = path.write_text("age, job\\n39, State-gov\\n50, Self-emp\\n")
 >>> dialect = sniff_csv(path)
 >>> dialect.initial_space, dialect.column_names(["age", " job"])
 (True, ['age', 'job'])
+>>> _ = path.write_text("sep=;\\nitem;price\\nbread;2,40\\n")
+>>> sniff_csv(path)
+CsvDialect(separator=';', decimal_comma=True, initial_space=False, skip_lines=1)
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ SEPARATORS = (",", ";", "\t", "|")
 _SAMPLE_BYTES = 1 << 16
 _SAMPLE_LINES = 200
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*$")
+# Excel's separator line: one single-byte character that can separate fields (not a quote).
+_SEP_LINE = re.compile(r"sep=([\t\x20-\x21\x23-\x7e])\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,13 @@ class CsvDialect:
     separator: str = ","
     decimal_comma: bool = False
     initial_space: bool = False
+    skip_lines: int = 0  # lines before the header (Excel's "sep=;")
 
-    def polars_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``pl.read_csv``/``pl.scan_csv``."""
-        return {"separator": self.separator, "decimal_comma": self.decimal_comma}
+    def polars_options(self, *, whole_file: bool = True) -> dict[str, Any]:
+        """Keyword arguments for ``pl.read_csv``/``pl.scan_csv`` of the file, or with
+        ``whole_file=False`` of text that starts at the header."""
+        options = {"separator": self.separator, "decimal_comma": self.decimal_comma}
+        return {**options, "skip_lines": self.skip_lines} if whole_file else options
 
     def column_names(self, header: list[str]) -> list[str]:
         """The column names of a header as the file means them (without the separator's
@@ -76,13 +88,18 @@ def sniff_csv(
     path: Path, *, separator: str = "auto", decimal_comma: bool | str = "auto"
 ) -> CsvDialect:
     """The dialect of the CSV file at ``path`` (plain or gzip); ``"auto"`` values are sniffed
-    from its first 64 KB, given ones are kept; a space after each separator is always sniffed."""
+    from its first 64 KB, given ones are kept; a space after each separator is always sniffed.
+    A first line ``sep=X`` (Excel's) names the separator and is skipped."""
     lines = _sample_lines(path)
+    named = _SEP_LINE.fullmatch(lines[0]) if lines else None
+    if named:
+        lines = lines[1:]
     if separator == "auto":
-        separator = _sniff_separator(lines)
+        separator = named[1] if named else _sniff_separator(lines)
     if decimal_comma == "auto":
         decimal_comma = separator != "," and _has_decimal_comma(lines, separator)
-    return CsvDialect(separator, bool(decimal_comma), _has_initial_space(lines, separator))
+    space = _has_initial_space(lines, separator)
+    return CsvDialect(separator, bool(decimal_comma), space, 1 if named else 0)
 
 
 def _sample_lines(path: Path) -> list[str]:

@@ -301,14 +301,16 @@ def _dialect_facts(dialect: CsvDialect | None) -> dict[str, Any]:
     """What the data card records of a CSV file's dialect, when it is not plain commas."""
     if dialect is None or dialect == CsvDialect():
         return {}
-    facts = {"separator": dialect.separator, "decimal_comma": dialect.decimal_comma}
+    facts: dict[str, Any] = {"separator": dialect.separator, "decimal_comma": dialect.decimal_comma}
+    if dialect.skip_lines:
+        facts["skip_lines"] = dialect.skip_lines  # Excel's "sep=;" line
     return {**facts, "initial_space": True} if dialect.initial_space else facts
 
 
 def _read_csv(
     path: Path, *, config: DataConfig, text_columns: set[str], dialect: CsvDialect
 ) -> pl.DataFrame:
-    header = _csv_header(path, dialect.separator)
+    header = _csv_header(path, dialect)
     names = dialect.column_names(header)
     duplicated = sorted({c for c in names if names.count(c) > 1})
     if duplicated:
@@ -326,14 +328,17 @@ def _read_csv(
         **dialect.polars_options(),
     }
     raw = [c for c in text if c not in config.dtypes]  # kept as text for the labels only
-    frame = dialect.tidy(_read_csv_frame(path, header, options, config))
+    frame = dialect.tidy(_read_csv_frame(path, header, options, config, dialect))
     return _decimal_points(frame, raw) if dialect.decimal_comma else frame
 
 
 def _read_csv_frame(
-    path: Path, header: list[str], options: dict[str, Any], config: DataConfig
+    path: Path,
+    header: list[str],
+    options: dict[str, Any],
+    config: DataConfig,
+    dialect: CsvDialect,
 ) -> pl.DataFrame:
-    separator = options["separator"]
     try:
         return pl.read_csv(path, infer_schema_length=config.infer_schema_length, **options)
     except pl.exceptions.NoDataError:
@@ -343,7 +348,7 @@ def _read_csv_frame(
         if "utf-8" in message.lower():
             _raise_encoding(path)
         if "more fields than" in message:
-            line = _ragged_line(path, len(header), separator)
+            line = _ragged_line(path, len(header), dialect)
             where = f" on line {line}" if line else ""
             raise SourceError(
                 f"{path}: a row has more fields than the header's {len(header)}{where}"
@@ -385,22 +390,31 @@ def _open_binary(path: Path) -> Iterator[IO[bytes]]:
         yield fh  # type: ignore[misc]
 
 
-def _csv_header(path: Path, separator: str) -> list[str]:
+def _csv_reader(text: IO[str], dialect: CsvDialect) -> Any:
+    """A ``csv.reader`` of a CSV file's text at its header (the lines before it read: its
+    ``line_num`` is the file's line number)."""
+    reader = csv.reader(text, delimiter=dialect.separator)
+    for _ in range(dialect.skip_lines):
+        next(reader, None)
+    return reader
+
+
+def _csv_header(path: Path, dialect: CsvDialect) -> list[str]:
     try:
         with _open_binary(path) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            return next(csv.reader(text, delimiter=separator), [])
+            return next(_csv_reader(text, dialect), [])
     except UnicodeDecodeError:
         _raise_encoding(path)
     except (OSError, EOFError) as exc:  # e.g. a ".csv.gz" that is not gzip
         raise SourceError(f"{path}: cannot read as csv: {exc}") from None
 
 
-def _ragged_line(path: Path, width: int, separator: str) -> int | None:
+def _ragged_line(path: Path, width: int, dialect: CsvDialect) -> int | None:
     """Line number of the first record with more fields than the header (only on the error path)."""
     with _open_binary(path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text, delimiter=separator)
+        reader = _csv_reader(text, dialect)
         for record in reader:
             if len(record) > width:
                 return reader.line_num
