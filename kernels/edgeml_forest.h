@@ -302,10 +302,10 @@ void edgeml_forest_codes(const edgeml_forest *f, const double *x, size_t rows, u
 /* prepared: edgeml_qs8_prepare laid out the byte lanes' descriptors in bits (see below). */
 void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,
                      uint32_t *codes, uint64_t *bits, int prepared);
-/* The byte lanes (32 rows per vector, a tree's leaf vectors as byte slices) for width-32
- * forests of at most 8,192 trees whose slots have at most 254 thresholds, on AVX2: the count of
- * their descriptors (0: not for this forest or CPU), the uint64 of work memory they take
- * after the codes, and their layout into it (once per call of a thread's share). */
+/* The byte lanes (32 rows per vector, a tree's leaf vectors as byte slices, one per 8 leaves)
+ * for forests of at most 8,192 trees whose slots have at most 254 thresholds, on AVX2: the
+ * count of their descriptors (0: not for this forest or CPU), the uint64 of work memory they
+ * take after the codes, and their layout into it (once per call of a thread's share). */
 uint32_t edgeml_qs8_count(const edgeml_forest *f);
 size_t edgeml_qs8_words(const edgeml_forest *f);
 void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits);

@@ -13,8 +13,8 @@
  * only where its rows' ends differ widely. The block's codes are computed in lanes too (they
  * were 40% of a small forest's batch): the same compares as block_codes, 4 rows per vector.
  *
- * Byte lanes (width 32, at most 8,192 trees, at most 254 thresholds per slot, batches of at
- * least QS8_MIN_ROWS rows per thread): 32 rows per vector, a tree's leaf vectors as byte
+ * Byte lanes (at most 8,192 trees, at most 254 thresholds per slot, batches of at least
+ * QS8_MIN_ROWS rows per thread): 32 rows per vector, a tree's leaf vectors as byte
  * slices (one per 8 leaves), the false nodes as descriptors laid out once per call in work
  * memory (lanes8); a third of the bytes stored per false node: 12% faster than the 32-bit
  * lanes on the 10-class model (166 trees), 26% on 2,000 trees of depth 4 (C harness, CPU
@@ -22,6 +22,10 @@
  * 10-class model; then (session 6) exits found in the bytes and, for trees of at most 8
  * leaves, leaf values read from registers (lookup8), and each slot's last descriptor from a
  * table: 8-11% more (10-class; 2,000 depth-4 trees: 22% fewer instructions, the same time).
+ * Width-64 forests (trees of 33-64 leaves) take them too, up to 8 slices a tree (session 8):
+ * 500 trees x 63 leaves went from 4,016 to 1,323 ns/row (lanes64: every entry a read-modify-
+ * write of 64 bytes per 8 rows, to the longest of 8 prefixes; here 1.45 descriptors an entry,
+ * each 4 compares and 4 read-modify-writes of 32 bytes for 128 rows).
  *
  * Exit leaves and sums are per row, per tree in LightGBM's order: the same additions as the
  * scalar path, bit for bit. No vector is ever 0 (edgeml_qs_check: every mask keeps its tree's
@@ -34,7 +38,7 @@
 
 #define LANES EDGEML_FOREST_LANES
 #define QS_VALUE(f, i) EDGEML_LEAF(f, qs_values, qs_values32, i)
-#define QS8_MAX_TREES 8192u /* byte lanes: a tree's 4 slices of 128 rows, 4 MB at most */
+#define QS8_MAX_TREES 8192u /* byte lanes: a tree's 4 (8) slices of 128 rows, 4 (8) MB at most */
 #define QS8_PASS 128u       /* byte lanes: rows a pass (two blocks of 64), 4 vectors of 32 */
 #ifndef QS_LINEAR
 #define QS_LINEAR 32u /* at most this many thresholds: counted by compares, not searched */
@@ -169,13 +173,15 @@ AVX2 static __m256i lowest_bits8(__m256i v, const uint8_t *low, const uint8_t *h
     return _mm256_min_epu8(lo, hi);
 }
 
-/* The nibble tables of lowest_bits8 for slices 0-3 (low, high, low, high, ...). */
-static const uint8_t nibble_bits[8][16] = {
+/* The nibble tables of lowest_bits8 for slices 0-7 (low, high, low, high, ...). */
+static const uint8_t nibble_bits[16][16] = {
 #define EDGEML_NIBBLES(b)                                                                     \
     {255, b + 0, b + 1, b + 0, b + 2, b + 0, b + 1, b + 0,                                     \
      b + 3, b + 0, b + 1, b + 0, b + 2, b + 0, b + 1, b + 0}
     EDGEML_NIBBLES(0), EDGEML_NIBBLES(4), EDGEML_NIBBLES(8), EDGEML_NIBBLES(12),
-    EDGEML_NIBBLES(16), EDGEML_NIBBLES(20), EDGEML_NIBBLES(24), EDGEML_NIBBLES(28)
+    EDGEML_NIBBLES(16), EDGEML_NIBBLES(20), EDGEML_NIBBLES(24), EDGEML_NIBBLES(28),
+    EDGEML_NIBBLES(32), EDGEML_NIBBLES(36), EDGEML_NIBBLES(40), EDGEML_NIBBLES(44),
+    EDGEML_NIBBLES(48), EDGEML_NIBBLES(52), EDGEML_NIBBLES(56), EDGEML_NIBBLES(60)
 #undef EDGEML_NIBBLES
 };
 
@@ -651,11 +657,13 @@ static uint32_t qs8_descriptors(const edgeml_forest *f, const uint32_t *slice, u
         for (c = 1; c <= count; ++c) {
             uint32_t end = f->qs_bound[first + c];
             for (; j < end; ++j) {
+                /* width 32: tree << 32 | mask; width 64: the mask, its tree in qs_tree */
                 uint64_t e = f->qs_mask[j];
-                uint32_t mask = (uint32_t)e, tree = (uint32_t)(e >> 32), b;
+                uint64_t mask = f->qs_width == 64 ? e : (uint32_t)e;
+                uint32_t tree = f->qs_width == 64 ? f->qs_tree[j] : (uint32_t)(e >> 32), b;
                 uint32_t slices = qs8_slices(f, tree);
                 for (b = 0; b < slices; ++b) {
-                    uint32_t byte = (mask >> (8 * b)) & 0xFFu;
+                    uint32_t byte = (uint32_t)(mask >> (8 * b)) & 0xFFu;
                     if (byte == 0xFFu) {
                         continue;
                     }
@@ -678,7 +686,8 @@ uint32_t edgeml_qs8_count(const edgeml_forest *f)
 {
 #ifdef EDGEML_QS_AVX2
     uint32_t s;
-    if (f->qs_width != 32 || f->n_trees == 0 || f->n_trees > QS8_MAX_TREES ||
+    if ((f->qs_width != 32 && f->qs_width != 64) || f->n_trees == 0 ||
+        f->n_trees > QS8_MAX_TREES ||
         edgeml_qs_lanes_ok() != 2) {
         return 0;
     }
@@ -696,7 +705,14 @@ uint32_t edgeml_qs8_count(const edgeml_forest *f)
 #endif
 }
 
-/* Work memory (uint64) after the codes: the byte slices of 128 rows (room for 4 per tree),
+/* uint64 of work memory for the byte slices of 128 rows: room for 4 per tree (width 32), 8
+ * (width 64: trees of 33-64 leaves take 5-8). */
+static size_t qs8_slice_words(const edgeml_forest *f)
+{
+    return (f->qs_width == 64 ? 128u : 64u) * (size_t)f->n_trees;
+}
+
+/* Work memory (uint64) after the codes: the byte slices of 128 rows (qs8_slice_words),
  * the byte codes of 128 rows per slot, the descriptors, then uint32: their ends by code (one
  * per qs_bound), each tree's first slice (byte offset; n_trees + 1), the trees in order of
  * output (n_trees), each output's start in it (n_outputs + 1). */
@@ -704,7 +720,7 @@ size_t edgeml_qs8_words(const edgeml_forest *f)
 {
     size_t S = f->n_slots, T = f->n_trees, K = f->n_outputs, B = f->qs_bound_start[S];
     return f->qs8_descs == 0 ? 0
-                             : 64u * T + 16u * S + f->qs8_descs +
+                             : qs8_slice_words(f) + 16u * S + f->qs8_descs +
                                    (B + T + 1u + T + K + 1u + 1u) / 2u;
 }
 
@@ -718,8 +734,8 @@ typedef struct {
 static qs8_tables qs8_layout(const edgeml_forest *f, uint64_t *bits)
 {
     qs8_tables m;
-    m.code8 = (uint8_t *)(void *)(bits + 64u * (size_t)f->n_trees);
-    m.desc = bits + 64u * (size_t)f->n_trees + 16u * (size_t)f->n_slots;
+    m.code8 = (uint8_t *)(void *)(bits + qs8_slice_words(f));
+    m.desc = bits + qs8_slice_words(f) + 16u * (size_t)f->n_slots;
     m.dend = (uint32_t *)(void *)(m.desc + f->qs8_descs);
     m.slice = m.dend + f->qs_bound_start[f->n_slots];
     m.order = m.slice + f->n_trees + 1u;

@@ -321,15 +321,20 @@ def byte_lanes(core, engine: NativeBackend) -> int:
 
 
 @pytest.mark.parametrize(
-    "shape", ["binary nan, width 32", "multiclass, width 32", "stumps", "float32"]
-)
+    "shape",
+    ["binary nan, width 32", "multiclass, width 32", "stumps", "float32",
+     "regression zero-missing, width 64", "no missing, 64 leaves", "float32, width 64"],
+)  # fmt: skip
 @pytest.mark.parametrize("count", [1024, 1029, 1055, 1100, 1153])
 def test_byte_lanes_equal_booster_and_scalar(core, shape, count):
     # batches of at least 1,024 rows prepare the byte lanes (32 rows per vector) on AVX2:
-    # passes of 128 rows (two blocks of 64), the last one short of a block, a group of 32 or 8
-    booster = model(SHAPES.get(shape, {"objective": "binary", "num_leaves": 20}))
+    # passes of 128 rows (two blocks of 64), the last one short of a block, a group of 32 or 8;
+    # width-64 forests (trees of 33-64 leaves) take up to 8 byte slices a tree
+    default = {"objective": "binary", "num_leaves": 60 if "64" in shape else 20}
+    booster = model(SHAPES.get(shape, default))
     tables = forest_tables(parse_model(booster.model_to_string()))
-    tables = replace(tables, float32=shape == "float32")
+    assert tables.qs is not None and tables.qs.width == (64 if "64" in shape else 32)
+    tables = replace(tables, float32=shape.startswith("float32"))
     engine = NativeBackend(core, pack(tables), source="bytes")
     assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
     probes = probe_rows(booster, 6)
@@ -340,7 +345,7 @@ def test_byte_lanes_equal_booster_and_scalar(core, shape, count):
     assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
     scalar = engine.predict(rows).reshape(count, outputs)
     assert np.array_equal(lanes, scalar), shape
-    if shape != "float32":
+    if not shape.startswith("float32"):
         assert np.array_equal(lanes, booster.predict(rows).reshape(count, outputs)), shape
 
 
@@ -431,6 +436,41 @@ def test_byte_lanes_exits_for_every_tree_size(core, count, threads):
     for float32 in (False, True):
         engine = NativeBackend(core, pack(replace(tables, float32=float32, qs_use=QS_BATCH)),
                                threads=threads, source="tree sizes")  # fmt: skip
+        assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
+        lanes = engine.predict(rows)
+        assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+        assert np.array_equal(lanes, engine.predict(rows)), float32
+        if not float32:
+            assert np.array_equal(lanes, truth)
+
+
+@functools.cache
+def varied_wide_trees() -> lgb.Booster:
+    """A regression model whose trees have up to 64 leaves (width 64): the byte lanes' exits over
+    1-8 byte slices a tree, in one forest."""
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=(4000, 6))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    y = np.nan_to_num(x[:, 0]) * np.nan_to_num(x[:, 1]) + np.sin(np.nan_to_num(x[:, 2]) * 3)
+    settings = {"num_leaves": 64, "verbosity": -1, "min_data_in_leaf": 5,
+                "min_gain_to_split": 4.0, "seed": 17}  # fmt: skip
+    return lgb.train(settings, lgb.Dataset(x, y + rng.normal(size=4000) * 0.3), 40)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("count", [1024, 1055, 1089, 1135, 1153, 2177])
+def test_byte_lanes_exits_for_wide_trees(core, count, threads):
+    booster = varied_wide_trees()
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.qs is not None and tables.qs.width == 64
+    slices = (np.diff(tables.qs.leaf_start) + 7) // 8
+    assert {1, 4, 5, 8} <= set(slices.tolist()), sorted(set(slices.tolist()))
+    probes = probe_rows(booster, 6)
+    rows = probes[np.random.default_rng(count).integers(0, len(probes), count)]
+    truth = booster.predict(rows)
+    for float32 in (False, True):
+        engine = NativeBackend(core, pack(replace(tables, float32=float32, qs_use=QS_BATCH)),
+                               threads=threads, source="wide trees")  # fmt: skip
         assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
         lanes = engine.predict(rows)
         assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
