@@ -48,6 +48,8 @@ def _write(path: Path, frame: pl.DataFrame) -> Path:
         frame.write_parquet(path)
     elif name.endswith((".ndjson", ".jsonl")):
         frame.write_ndjson(path)
+    elif name.endswith(".json"):
+        frame.write_json(path)  # an array of records
     else:
         frame.write_ipc(path)
     return path
@@ -58,8 +60,9 @@ def _write(path: Path, frame: pl.DataFrame) -> Path:
 
 @pytest.mark.parametrize(
     "name",
-    ["d.csv", "d.csv.gz", "d.parquet", "d.ndjson", "d.jsonl", "d.arrow", "d.ipc", "d.feather"],
-)
+    ["d.csv", "d.csv.gz", "d.parquet", "d.ndjson", "d.jsonl", "d.json", "d.arrow", "d.ipc",
+     "d.feather"],
+)  # fmt: skip
 def test_every_format_reads_to_the_same_typed_frame(tmp_path: Path, name: str) -> None:
     path = _write(tmp_path / name, EXPECTED)
     ds = read_data(path)
@@ -364,3 +367,53 @@ def test_column_both_dropped_and_typed_is_a_config_error(tmp_path: Path) -> None
     path = _write(tmp_path / "d.csv", EXPECTED)
     with pytest.raises(ConfigError, match=r"\['x'\] are both dropped and given a dtype"):
         read_data(path, config=DataConfig(drop=["x"], dtypes={"x": "float"}))
+
+
+def test_a_json_array_of_records_reads_as_the_api_pages_do(tmp_path: Path) -> None:
+    """A .json export: an array of objects, or an object keeping them under "data" (as APIs
+    answer), nested objects flattened to parent.child, a BOM allowed; predict reads it too."""
+    from edgeml.batch._scan import scan
+
+    records = [{"id": i, "pos": {"x": i / 2}, "tags": ["a"] * i, "city": "Oslo"} for i in range(3)]
+    path = tmp_path / "export.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(records).encode())
+    ds = read_data(path)
+    assert ds.frame.columns == ["id", "city", "pos.x"]
+    assert ds.frame["pos.x"].to_list() == [0.0, 0.5, 1.0]
+    assert ds.card.assumptions[0].startswith("column 'tags' left out")
+    wrapped = tmp_path / "wrapped.json"
+    wrapped.write_text(json.dumps({"meta": {"count": 3}, "data": records}))
+    assert read_data(wrapped).frame.equals(ds.frame)
+    batches = list(scan(path, numbers=["pos.x"], text=["city"], batch_rows=2))
+    assert [b.frame["pos.x"].to_list() for b in batches] == [[0.0, 0.5], [1.0]]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"a": 1}', "the JSON is one object with no list of records (expected an array of "
+         'objects: [{"column": value, ...}, ...])'),
+        ("[1, 2]", "record 1 is a JSON number, not an object (expected an array of objects: "
+         '[{"column": value, ...}, ...])'),
+        ('[{"a": 1}, ["b"]]', "record 2 is a JSON array, not an object (expected an array of "
+         'objects: [{"column": value, ...}, ...])'),
+        ('"text"', "the JSON is a string, not records (expected an array of objects: "
+         '[{"column": value, ...}, ...])'),
+        ('{"x": [1], "y": [2]}', "cannot tell which field holds the records (lists: ['x', "
+         "'y']); set [data] records"),
+        ("[]", "no rows (an empty JSON array)"),
+        ('[{"a": 1},\n {"a": 2]', "not JSON (Expecting ',' delimiter on line 2 column 9)"),
+    ],
+)  # fmt: skip
+def test_json_that_is_not_an_array_of_objects_is_one_clear_line(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    path = tmp_path / "d.json"
+    path.write_text(body)
+    result = CliRunner().invoke(cli, ["profile", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: {path}: {message}\n"

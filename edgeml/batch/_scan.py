@@ -52,6 +52,7 @@ from edgeml.data import (
     is_postgres,
     postgres_batches,
     postgres_source,
+    read_json_file,
     redact,
 )
 from edgeml.errors import SchemaError, SourceError
@@ -167,7 +168,7 @@ class Scan:
             yield from _rebatch(self._parquet(path, row_group), self.batch_rows)
             return
         reader = {"csv": self._csv, "parquet": self._parquet, "ndjson": self._ndjson,
-                  "ipc": self._ipc}[kind(path)]  # fmt: skip
+                  "json": self._json, "ipc": self._ipc}[kind(path)]  # fmt: skip
         yield from _rebatch(reader(path), self.batch_rows)
 
     # -- one file -----------------------------------------------------------------------------
@@ -235,6 +236,14 @@ class Scan:
                             else None)  # fmt: skip
                 row += frame.height
                 line += block.count(b"\n")
+
+    def _json(self, path: Path) -> Iterator[Batch]:
+        """A JSON array of records is one value: read whole, as read_data reads it."""
+        try:
+            frame = read_json_file(path, self.config)
+        except UnicodeDecodeError:
+            raise SourceError(f"{path}: not valid UTF-8; re-encode the file as UTF-8") from None
+        yield Batch(frame.select(self._columns(frame.columns, str(path))), str(path), 0)
 
     def _parquet(self, path: Path, row_group: int | None = None) -> Iterator[Batch]:
         import pyarrow.parquet as pq

@@ -14,6 +14,7 @@ from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._columns import column_not_found
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
+from edgeml.data._json import read_json_file
 from edgeml.data._leakage import LeakageSuspect, TargetProfile, find_leakage
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile, text_id_like
@@ -57,6 +58,7 @@ __all__ = [
     "postgres_source",
     "profile",
     "read_data",
+    "read_json_file",
     "redact",
     "text_id_like",
 ]

@@ -46,6 +46,7 @@ import polars as pl
 
 from edgeml.config import DataConfig
 from edgeml.data._card import RowDigest, fetched_facts
+from edgeml.data._json import flatten, json_field, json_records
 from edgeml.errors import DependencyError, SchemaError, SourceError
 from edgeml.util.redact import redact_text
 
@@ -54,7 +55,6 @@ __all__ = ["flatten", "http_pages", "is_http", "next_url", "read_http"]
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 # A Retry-After longer than this is a server saying "not today": fail rather than hang.
 _MAX_WAIT = 300.0
-_RECORD_LIST_NAMES = ("data", "results", "items", "records", "rows")
 
 
 def is_http(text: str) -> bool:
@@ -120,19 +120,6 @@ def http_pages(url: str, *, config: DataConfig) -> Iterator[pl.DataFrame]:
                     "(the pagination loops); check the API's next link or cursor"
                 )
             current = following
-
-
-def flatten(records: list[Any], where: str = "records") -> pl.DataFrame:
-    """JSON objects as a frame, nested objects flattened to ``parent.child`` columns."""
-    bad = next((i for i, r in enumerate(records) if not isinstance(r, dict)), None)
-    if bad is not None:
-        raise SourceError(
-            f"{where}: record {bad + 1} is {type(records[bad]).__name__}, not a JSON object"
-        )
-    try:
-        return pl.json_normalize(records, infer_schema_length=None)
-    except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
-        raise SourceError(f"{where}: cannot make columns of the records: {exc}") from None
 
 
 def next_url(url: str, param: str, value: object) -> str:
@@ -291,37 +278,7 @@ def _parse(response: Any, *, where: str, config: DataConfig) -> tuple[pl.DataFra
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         start = content[:40].decode("utf-8", "replace").replace("\n", " ")
         raise SourceError(f"{where}: not JSON ({exc}); the page starts with {start!r}") from None
-    return flatten(_records(body, where, config), where), body
-
-
-def _records(body: Any, where: str, config: DataConfig) -> list[Any]:
-    if config.records is not None:
-        found = _field(body, config.records)
-        if not isinstance(found, list):
-            raise SourceError(
-                f"{where}: [data] records = {config.records!r} is not a list in the page"
-            )
-        return found
-    if isinstance(body, list):
-        return body
-    if isinstance(body, dict):
-        lists = [k for k, v in body.items() if isinstance(v, list)]
-        named = [k for k in _RECORD_LIST_NAMES if k in lists]
-        if len(lists) == 1 or named:
-            return list(body[(named or lists)[0]])
-        raise SourceError(
-            f"{where}: cannot tell which field holds the records "
-            f"(lists: {lists or 'none'}); set [data] records"
-        )
-    raise SourceError(f"{where}: the page is a JSON {type(body).__name__}, not records")
-
-
-def _field(body: Any, path: str) -> Any:
-    for part in path.split("."):
-        if not isinstance(body, dict):
-            return None
-        body = body.get(part)
-    return body
+    return flatten(json_records(body, where, config), where), body
 
 
 def _following(
@@ -339,11 +296,11 @@ def _following(
         offset = int(dict(parse_qsl(urlsplit(current).query)).get(str(config.offset_param), 0))
         return next_url(current, str(config.offset_param), offset + frame.height)
     if config.cursor_field is not None:
-        cursor = _field(body, config.cursor_field)
+        cursor = json_field(body, config.cursor_field)
         return None if cursor in (None, "") else next_url(current, config.cursor_param, cursor)
     field = config.next_field or ("next" if isinstance(body, dict) and "next" in body else None)
     if field is not None:
-        link = _field(body, field)
+        link = json_field(body, field)
         return urljoin(current, link) if isinstance(link, str) and link else None
     link = response.links.get("next", {}).get("url")
     return urljoin(current, link) if link else None

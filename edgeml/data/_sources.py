@@ -25,6 +25,7 @@ from edgeml.config import DataConfig
 from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._dialect import CsvDialect, sniff_csv
 from edgeml.data._http import is_http, read_http
+from edgeml.data._json import read_json_file
 from edgeml.data._postgres import is_postgres, read_postgres
 from edgeml.data._schema import convert, infer_with_formats, logical_schema
 from edgeml.data._sqlite import first_line, read_sqlite
@@ -40,8 +41,8 @@ _COMMA_NUMBER = r"^[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?$"
 #: File kinds by name ending (tab-separated text is CSV: its separator is sniffed).
 FILE_KINDS = {
     ".csv.gz": "csv", ".csv": "csv", ".tsv.gz": "csv", ".tsv": "csv", ".tab": "csv",
-    ".parquet": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson", ".arrow": "ipc",
-    ".ipc": "ipc", ".feather": "ipc",
+    ".parquet": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "json",
+    ".arrow": "ipc", ".ipc": "ipc", ".feather": "ipc",
 }  # fmt: skip
 
 
@@ -277,11 +278,15 @@ def _read_file(
             )
         if kind == "parquet":
             return pl.read_parquet(path, glob=False)
+        if kind == "json":
+            return read_json_file(path, config)
         # read_ipc/read_ndjson expand globs ("[" in a name breaks them); a file handle does not.
         with path.open("rb") as fh:
             if kind == "ipc":
                 return pl.read_ipc(fh)
             return pl.read_ndjson(fh, infer_schema_length=config.infer_schema_length)
+    except UnicodeDecodeError:
+        _raise_encoding(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             _raise_encoding(path)

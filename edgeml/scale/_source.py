@@ -29,7 +29,13 @@ import polars as pl
 
 from edgeml.batch import scan
 from edgeml.config import DataConfig
-from edgeml.data import column_not_found, conform, infer_with_formats, logical_schema
+from edgeml.data import (
+    column_not_found,
+    conform,
+    infer_with_formats,
+    logical_schema,
+    read_json_file,
+)
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.learn import has_label
 
@@ -166,6 +172,8 @@ def _columns(path: Path, config: DataConfig) -> list[str]:
         return list(pq.read_schema(path).names)
     if name.endswith((".ndjson", ".jsonl")):
         return pl.scan_ndjson(path).collect_schema().names()
+    if name.endswith(".json"):
+        return read_json_file(path, config).columns
     return pl.scan_ipc(path).collect_schema().names()
 
 
