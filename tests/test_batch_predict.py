@@ -333,3 +333,27 @@ def test_dask_refuses_a_file_output_and_a_database_before_connecting(
                  tmp_path / "out", "--dask", "x:1")  # fmt: skip
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: sqlite:///{db}: --dask scores files")
+
+
+@pytest.mark.parametrize("text", ["\n", "\r\n", "\n\n  \n"])
+def test_ndjson_of_blank_lines_is_no_records(trained_bundle, tmp_path, text):
+    data = tmp_path / "blank.ndjson"
+    data.write_text(text)
+    for args in (["profile", data], ["train", data, "--target", "churn", "--out", tmp_path / "m"],
+                 ["predict", trained_bundle, data, "-o", tmp_path / "p.csv"]):  # fmt: skip
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"Error: {data}: no records (only blank lines)\n"
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_blank_lines_between_ndjson_records_are_skipped(trained_bundle, tmp_path):
+    """A run of blank lines longer than a block (64 KB or more) is no records, not an error."""
+    frame = churn_like(n=40, seed=7).drop("churn")
+    lines = frame.write_ndjson().splitlines(keepends=True)
+    data = tmp_path / "gaps.ndjson"
+    data.write_text("".join(lines[:20]) + "\n" * 200_000 + "".join(lines[20:]) + "\n\n")
+    out = tmp_path / "p.parquet"
+    result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 10)
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(out).equals(edgeml.load(trained_bundle).predict(frame))

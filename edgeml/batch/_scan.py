@@ -227,6 +227,9 @@ class Scan:
         with path.open("rb") as fh:
             size = _block_bytes(path, self.batch_rows)
             for block in record_blocks(fh, size=size, quoted=False):
+                if not block.strip():  # blank lines hold no records
+                    line += block.count(b"\n")
+                    continue
                 try:
                     frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
                 except pl.exceptions.PolarsError as exc:
@@ -236,6 +239,8 @@ class Scan:
                             else None)  # fmt: skip
                 row += frame.height
                 line += block.count(b"\n")
+        if row == 0:
+            raise SourceError(f"{path}: no records (only blank lines)")
 
     def _json(self, path: Path) -> Iterator[Batch]:
         """A JSON array of records is one value: read whole, as read_data reads it."""

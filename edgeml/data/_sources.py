@@ -290,7 +290,15 @@ def _read_file(
     except (pl.exceptions.PolarsError, OSError) as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             _raise_encoding(path)
+        if kind == "ndjson" and _blank(path):
+            raise SourceError(f"{path}: no records (only blank lines)") from None
         raise SourceError(f"{path}: cannot read as {kind}: {first_line(exc)}") from None
+
+
+def _blank(path: Path) -> bool:
+    """Whether the file holds only white space (only asked on an error path)."""
+    with path.open("rb") as fh:
+        return all(not block.strip() for block in iter(lambda: fh.read(1 << 20), b""))
 
 
 def csv_dialect(path: Path, config: DataConfig) -> CsvDialect:
