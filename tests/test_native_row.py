@@ -148,6 +148,28 @@ def test_a_row_predictor_keeps_its_backend_alive(predictors):
     del clutter
 
 
+def test_float_columns_are_read_in_c_and_other_values_take_python(predictors):
+    """The float columns' tuple goes to edgeml_row_predict_floats, which reads the doubles out
+    of the float objects and predicts in the same call; a value that is not exactly a float
+    makes it return 1 before predicting, and the row takes the Python conversion."""
+    from edgeml.runtime._native_row import float_layout
+
+    assert float_layout() is not None  # CPython: the offsets were found and checked
+    for predictor in predictors.values():
+        one_call, python = predictor._row, python_path(predictor)
+        assert one_call._floats is not None and len(one_call._fast_columns) > 1
+        for row in reference_rows(predictor)[:50]:
+            floats = {c: float(row[c]) for c in one_call._fast_columns if row[c] is not None}
+            assert one_call({**row, **floats}) == python({**row, **floats})
+        _, _, call = one_call._local.buffers
+        values = one_call._fast({**row, **floats})
+        assert all(type(v) is float for v in values)
+        assert one_call._floats(call, values) == 0
+        for other in (1, True, np.float64(0.5), "0.5", None):
+            assert one_call._floats(call, (*values[:-1], other)) == 1
+        assert one_call._floats(None, values) == -1
+
+
 def test_the_floor_call_returns_at_once(predictors):
     assert predictors["native"]._row.floor() == -1
 

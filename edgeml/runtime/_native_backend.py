@@ -87,6 +87,9 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
         if hasattr(lib, "edgeml_row_predict"):  # absent from cores built before it existed
             lib.edgeml_row_predict.argtypes = [pointer]
             lib.edgeml_row_predict.restype = ctypes.c_int
+        if hasattr(lib, "edgeml_row_predict_floats"):  # the same, and absent before it
+            lib.edgeml_row_predict_floats.argtypes = [pointer, ctypes.py_object]
+            lib.edgeml_row_predict_floats.restype = ctypes.c_int
     except OSError as exc:
         raise ExportError(f"{library}: cannot be loaded ({exc}); {_RERUN}") from None
     except AttributeError as exc:
@@ -191,7 +194,9 @@ class NativeBackend:
         if function is None or len(prep.features) != self.num_feature:
             return None
         return NativeRow.build(function, self._forest_address, self, prep,
-                               num_output=self.num_output, work_size=self._one_work)  # fmt: skip
+                               num_output=self.num_output, work_size=self._one_work,
+                               floats_function=getattr(self._lib, "edgeml_row_predict_floats",
+                                                       None))  # fmt: skip
 
     def _buffers(self) -> tuple[_Doubles, int, _Doubles, int, int]:
         inp = (ctypes.c_double * self.num_feature)()
