@@ -111,6 +111,27 @@ def test_csv_glob_equals_single_machine(churn, address, tmp_path):
     assert parts_of(tmp_path / "scores").equals(expected)
 
 
+def test_header_only_input_writes_one_typed_empty_part_as_one_machine(churn, address, tmp_path):
+    """A glob of header-only CSVs: the output directory holds the empty typed table a
+    single-machine run writes (part-00000), not only _SUCCESS."""
+    for k in range(2):
+        churn_like(n=5).drop("churn").clear().write_csv(tmp_path / f"new{k}.csv")
+    pattern = str(tmp_path / "new*.csv")
+    single = tmp_path / "single"
+    predict_file(churn, pattern, single, id_cols=["customer_id"])
+    out = tmp_path / "scores"
+    result = run("predict", churn, pattern, "-o", out, "--dask", address, "--id-cols",
+                 "customer_id")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"wrote 0 predictions to {out}" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["_SUCCESS", "part-00000.parquet"]
+    got = pl.read_parquet(out / "part-00000.parquet")
+    assert got.schema == pl.read_parquet(single / "part-00000.parquet").schema
+    assert got.columns == ["customer_id", "prediction", "proba_No", "proba_Yes"]
+    manifest = json.loads((out / "_SUCCESS").read_text())
+    assert [p["part"] for p in manifest["parts"]] == ["part-00000.parquet", None]
+
+
 def test_unreachable_scheduler_is_one_line_naming_it(churn, tmp_path):
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from edgeml.batch._cluster import connect, local_cluster
 from edgeml.batch._part import PartDone, PartJob, score_part
 from edgeml.batch._partitions import Partition, partitions
@@ -40,7 +42,7 @@ from edgeml.batch._progress import Bar, wanted
 from edgeml.batch._run import BatchResult, batch_rows_for, data_config, open_model
 from edgeml.batch._scan import scan
 from edgeml.batch._score import Scorer
-from edgeml.batch._writer import FILE_FORMATS
+from edgeml.batch._writer import FILE_FORMATS, Writer
 from edgeml.errors import ClusterError, ConfigError, DataError, EdgeMLError
 from edgeml.util.files import discard_tree, replace_path
 
@@ -120,7 +122,9 @@ def predict_dask(
     try:
         client.register_plugin(plugin, name=plugin.name)
         try:
-            done = _run(client, address, out, parts, plugin.name, job_options, progress)
+            done = _run(
+                client, address, out, parts, plugin.name, job_options, progress, scorer.empty()
+            )
         finally:
             _quietly(client.unregister_worker_plugin, plugin.name)
     finally:
@@ -143,8 +147,10 @@ def _run(
     plugin: str,
     options: dict[str, Any],
     progress: bool | None,
+    empty: pl.DataFrame,
 ) -> list[PartDone]:
-    """Submit one task per partition, wait for all, then publish the parts as ``out``."""
+    """Submit one task per partition, wait for all, then publish the parts as ``out``
+    (``empty``: the one part written when no partition has rows)."""
     from distributed import as_completed
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -166,12 +172,20 @@ def _run(
         done.sort(key=lambda d: d.index)
         if options.get("entity_col"):
             _check_entities(done, parts, str(options["entity_col"]))
+        if not any(d.part for d in done):  # a header and no rows: a typed empty table, as
+            done[0] = _empty_part(staging, parts[0], empty)  # one machine writes
         _publish(staging, out, done, parts, address)
     except BaseException:
         _quietly(client.cancel, list(futures))
         discard_tree(staging)  # a task still running cannot bring a file of it back
         raise
     return done
+
+
+def _empty_part(staging: Path, part: Partition, empty: pl.DataFrame) -> PartDone:
+    with Writer(staging / part.name, make_parent=False) as writer:
+        writer.write(empty)
+    return PartDone(part.index, part.name, 0)
 
 
 def _result(future: Any, part: Partition, address: str) -> PartDone:
