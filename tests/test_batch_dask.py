@@ -98,6 +98,8 @@ def test_parquet_row_groups_equal_single_machine(churn, address, tmp_path):
     assert manifest["rows"] == 6000
     assert [p["row_group"] for p in manifest["parts"]] == [0, 1, 2] * 3
     assert not list(tmp_path.glob(".scores.*"))  # no staging left beside it
+    # readable by others, as a single-machine run's directory (mkdtemp made it 0700)
+    assert out.stat().st_mode & 0o777 == 0o755
 
 
 def test_csv_glob_equals_single_machine(churn, address, tmp_path):

@@ -262,6 +262,7 @@ def _publish(
     temp = staging / f".{SUCCESS}.tmp"
     temp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     os.replace(temp, staging / SUCCESS)
+    staging.chmod(0o755)  # mkdtemp's 0700: the output is for others to read, as predict's is
     replace_path(staging, out)
 
 
