@@ -25,7 +25,9 @@
  * Width-64 forests (trees of 33-64 leaves) take them too, up to 8 slices a tree (session 8):
  * 500 trees x 63 leaves went from 4,016 to 1,323 ns/row (lanes64: every entry a read-modify-
  * write of 64 bytes per 8 rows, to the longest of 8 prefixes; here 1.45 descriptors an entry,
- * each 4 compares and 4 read-modify-writes of 32 bytes for 128 rows).
+ * each 4 compares and 4 read-modify-writes of 32 bytes for 128 rows). Then the trees in blocks
+ * whose slices stay in L1 (16 KB), each block's descriptors then its exits: 500x63 and the
+ * 10-class model 13-17% faster (the slices of all trees, ~500 KB a pass, went through L2).
  *
  * Exit leaves and sums are per row, per tree in LightGBM's order: the same additions as the
  * scalar path, bit for bit. No vector is ever 0 (edgeml_qs_check: every mask keeps its tree's
@@ -232,26 +234,29 @@ AVX2 static void lookup8(const double *v, uint32_t n, __m256i leaf, __m256d *sum
 
 /* The exits of 32 rows in byte lanes (tree t's byte slices at bits + slice[t], one per 8 of its
  * leaves, QS8_PASS bytes apart: bits is the pass's first, second, third or fourth 32 rows),
- * output by output: the
- * trees of output k in LightGBM's order (order[ostart[k]..ostart[k + 1]]) add into 8
- * registers, and the 32 sums go to acc once - where add_leaves loads and stores an output's
- * sums at every tree. A row's exit is the lowest set bit over the tree's slices, found in the
- * bytes themselves (a nibble table per slice, the smallest over the slices: 7 instructions a
- * slice for 32 rows), so a tree of at most 8 leaves takes one slice, no transpose to uint32
- * lanes and no float conversion; then the leaf values of 32 rows from registers (at most 8
- * leaves, lookup8) or by 32 loads. The same additions in the same order per output
- * (the order between outputs changes nothing): the same sums. */
+ * for one block of trees, output by output: the 32 rows' sums of output k (sums[k * QS8_PASS
+ * + row], 0.0 before the first block) go into 8 registers, the block's trees of output k in
+ * LightGBM's order (order[ostart[k]..ostart[k + 1]]) add into them, and they are stored back
+ * - where add_leaves loads and stores an output's sums at every tree. A row's exit is the
+ * lowest set bit over the tree's slices, found in the bytes themselves (a nibble table per
+ * slice, the smallest over the slices: 7 instructions a slice for 32 rows), so a tree of at
+ * most 8 leaves takes one slice, no transpose to uint32 lanes and no float conversion; then
+ * the leaf values of 32 rows from registers (at most 8 leaves, lookup8) or by 32 loads. The
+ * same additions in the same order per output (the order between outputs changes nothing):
+ * the same sums. */
 AVX2 static void add_leaves32(const edgeml_forest *f, const uint8_t *bits, const uint32_t *slice,
-                              const uint32_t *order, const uint32_t *ostart, double *acc,
-                              size_t rows)
+                              const uint32_t *order, const uint32_t *ostart, double *sums)
 {
-    size_t K = f->n_outputs, k, l;
+    size_t K = f->n_outputs, k;
     uint32_t i, g;
     for (k = 0; k < K; ++k) {
         __m256d sum[8];
-        double out[4 * LANES];
+        double *out = sums + k * QS8_PASS;
+        if (ostart[k] == ostart[k + 1]) {
+            continue;
+        }
         for (g = 0; g < 8; ++g) {
-            sum[g] = _mm256_setzero_pd();
+            sum[g] = _mm256_loadu_pd(out + 4 * g);
         }
         for (i = ostart[k]; i < ostart[k + 1]; ++i) {
             uint32_t t = order[i], b, slices = (slice[t + 1] - slice[t]) / QS8_PASS;
@@ -314,9 +319,6 @@ AVX2 static void add_leaves32(const edgeml_forest *f, const uint8_t *bits, const
         }
         for (g = 0; g < 8; ++g) {
             _mm256_storeu_pd(out + 4 * g, sum[g]);
-        }
-        for (l = 0; l < rows; ++l) {
-            acc[l * K + k] = out[l];
         }
     }
 }
@@ -565,35 +567,33 @@ AVX2 static void codes8(const edgeml_forest *f, const uint32_t *codes, size_t gr
  * ANDs on 16 rows, and stores 4 times the bytes. 128 rows, not 32: a descriptor's loads,
  * broadcasts and loop step serve four times the rows (64 rows: 10-class batch -6%, 2,000
  * depth-4 trees -10%; 128: 3% and 6% fewer instructions, 10-class ~2% faster, depth 4 a tie:
- * its slices take 512 KB a pass). A slot's descriptors are sorted by k and
- * none from k = the rows' largest code on clears a row: the slot's last one comes from a table
- * (dend[qs_bound_start[s] + code]) instead of a test and a branch per descriptor (15
- * instructions a descriptor became 10). add_leaves32 reads the slices as they are. */
+ * its slices take 512 KB a pass). This runs one block of trees (qs8_blocks: slices of at most
+ * QS8_BLOCK bytes, which stay in L1 through the block's descriptors and its exits; the whole
+ * forest's slices, 500 KB for 500x63, went to L2 and back at every descriptor): the slices
+ * from..to, and per slot the block's descriptors dstart[s]..dstart[s + 1]. Every one of them
+ * is run: one from k = the rows' largest code on clears no row (the compare is false in every
+ * lane), and a random 128 rows' largest codes leave out under 1% of them (500x63: 30,885 of
+ * 31,000 entries), so no table of the slot's ends (session 6's, per slot and code) is kept
+ * for each block. */
 AVX2 static void lanes8(const edgeml_forest *f, const uint8_t *code8, const uint64_t *desc,
-                        const uint32_t *dend, const uint32_t *slice, uint8_t *bits)
+                        const uint32_t *dstart, uint32_t from, uint32_t to, uint8_t *bits)
 {
-    uint32_t s, t, d, end;
-    for (t = 0; t < slice[f->n_trees]; t += 32) {
+    uint32_t s, t, d;
+    for (t = from; t < to; t += 32) {
         _mm256_storeu_si256((__m256i *)(void *)(bits + t), _mm256_set1_epi32(-1));
     }
     for (s = 0; s < f->n_slots; ++s) {
-        const uint32_t *ends = dend + f->qs_bound_start[s]; /* ends[0]: the slot's first */
         const __m256i *at = (const __m256i *)(const void *)(code8 + s * QS8_PASS);
-        __m256i code0 = _mm256_loadu_si256(at), code1 = _mm256_loadu_si256(at + 1);
-        __m256i code2 = _mm256_loadu_si256(at + 2), code3 = _mm256_loadu_si256(at + 3);
-        __m256i all = _mm256_max_epi8(_mm256_max_epi8(code0, code1), _mm256_max_epi8(code2, code3));
-        __m128i top = _mm_max_epi8(_mm256_castsi256_si128(all), _mm256_extracti128_si256(all, 1));
-        top = _mm_max_epi8(top, _mm_shuffle_epi32(top, 0x4E));
-        top = _mm_max_epi8(top, _mm_shuffle_epi32(top, 0xB1));
-        top = _mm_max_epi8(top, _mm_srli_epi32(top, 16));
-        top = _mm_max_epi8(top, _mm_srli_epi16(top, 8));
-        /* the largest code of the 128 rows (unbiased: at most the slot's count) */
-        end = ends[((uint32_t)_mm_cvtsi128_si32(top) & 0xFFu) ^ 0x80u];
-        /* two descriptors an iteration (one loop branch for two; 4 or 8 no better): 4-5% off
-         * the 10-class batch and 6-9% off 2,000 depth-4 trees with 32 rows a pass, 1-3% off
-         * 10-class and a tie on depth 4 with 64 */
+        __m256i code0, code1, code2, code3;
+        uint32_t end = dstart[s + 1];
+        if (dstart[s] == end) {
+            continue;
+        }
+        code0 = _mm256_loadu_si256(at), code1 = _mm256_loadu_si256(at + 1);
+        code2 = _mm256_loadu_si256(at + 2), code3 = _mm256_loadu_si256(at + 3);
+        /* two descriptors an iteration (one loop branch for two; 4 or 8 no better) */
 #pragma GCC unroll 2
-        for (d = ends[0]; d < end; ++d) {
+        for (d = dstart[s]; d < end; ++d) {
             /* k and the mask byte broadcast straight from memory (bytes 4 and 5 of the
              * descriptor: x86-64 is little-endian) */
             const char *e = (const char *)(const void *)(desc + d);
@@ -640,20 +640,17 @@ static uint32_t qs8_slices(const edgeml_forest *f, uint32_t t)
 /* One descriptor per entry and byte of its mask that clears a leaf (bytes of its tree's
  * slices only): the byte offset of the tree's slice for that byte (slice[tree] + byte * 128),
  * the node's threshold index k biased by 0x80 (a signed byte compare: the row's code > k),
- * the mask's byte; grouped by slot, sorted by k within a slot (entries are). Entry j of slot
- * s has k = c - 1 for the c with qs_bound[c - 1] <= j < qs_bound[c]: false exactly where
- * lanes32 ANDs it (j < its end). dend[qs_bound_start[s] + c]: the end of slot s's descriptors
- * with k < c, for c = 0 .. its count. With desc NULL, only counts them. */
+ * the mask's byte. Entry j of slot s has k = c - 1 for the c with qs_bound[c - 1] <= j <
+ * qs_bound[c]: false exactly where lanes32 ANDs it (j < its end). With desc NULL, counts them
+ * (and, with dpos, each cell's count at dpos[cell + 1]); else each goes to desc[dpos[cell]++],
+ * its cell (tree block, slot) = tblock[tree] * n_slots + slot, sorted by k within a cell. */
 static uint32_t qs8_descriptors(const edgeml_forest *f, const uint32_t *slice, uint64_t *desc,
-                                uint32_t *dend)
+                                uint32_t *dpos, const uint32_t *tblock)
 {
-    uint32_t n = 0, s;
+    uint32_t n = 0, s, S = f->n_slots;
     for (s = 0; s < f->n_slots; ++s) {
         uint32_t first = f->qs_bound_start[s];
         uint32_t count = f->qs_bound_start[s + 1] - first - 1u, c, j = f->qs_slot_start[s];
-        if (dend != NULL) {
-            dend[first] = n; /* code 0: no node false */
-        }
         for (c = 1; c <= count; ++c) {
             uint32_t end = f->qs_bound[first + c];
             for (; j < end; ++j) {
@@ -669,13 +666,13 @@ static uint32_t qs8_descriptors(const edgeml_forest *f, const uint32_t *slice, u
                     }
                     if (desc != NULL) {
                         uint64_t k = ((c - 1u) ^ 0x80u) & 0xFFu;
-                        desc[n] = (slice[tree] + b * QS8_PASS) | k << 32 | (uint64_t)byte << 40;
+                        desc[dpos[tblock[tree] * S + s]++] =
+                            (slice[tree] + b * QS8_PASS) | k << 32 | (uint64_t)byte << 40;
+                    } else if (dpos != NULL) {
+                        ++dpos[tblock[tree] * S + s + 1];
                     }
                     ++n;
                 }
-            }
-            if (dend != NULL) {
-                dend[first + c] = n;
             }
         }
     }
@@ -698,7 +695,7 @@ uint32_t edgeml_qs8_count(const edgeml_forest *f)
             return 0;
         }
     }
-    return qs8_descriptors(f, NULL, NULL, NULL);
+    return qs8_descriptors(f, NULL, NULL, NULL, NULL);
 #else
     (void)f;
     return 0;
@@ -712,59 +709,120 @@ static size_t qs8_slice_words(const edgeml_forest *f)
     return (f->qs_width == 64 ? 128u : 64u) * (size_t)f->n_trees;
 }
 
-/* Work memory (uint64) after the codes: the byte slices of 128 rows (qs8_slice_words),
- * the byte codes of 128 rows per slot, the descriptors, then uint32: their ends by code (one
- * per qs_bound), each tree's first slice (byte offset; n_trees + 1), the trees in order of
- * output (n_trees), each output's start in it (n_outputs + 1). */
+#ifndef QS8_BLOCK
+#define QS8_BLOCK 16384u /* bytes of a tree block's slices: half of L1 (12-20 KB: the same) */
+#endif
+
+/* Blocks of consecutive trees whose slices take at most QS8_BLOCK bytes (or one tree): their
+ * count, each block's first tree into start (count + 1) and each tree's block into tblock. */
+static uint32_t qs8_blocks(const edgeml_forest *f, uint32_t *start, uint32_t *tblock)
+{
+    uint32_t t, nb = 0, bytes = 0;
+    for (t = 0; t < f->n_trees; ++t) {
+        uint32_t b = QS8_PASS * qs8_slices(f, t);
+        if (t == 0 || bytes + b > QS8_BLOCK) {
+            if (start != NULL) {
+                start[nb] = t;
+            }
+            ++nb;
+            bytes = 0;
+        }
+        bytes += b;
+        if (tblock != NULL) {
+            tblock[t] = nb - 1u;
+        }
+    }
+    if (start != NULL) {
+        start[nb] = f->n_trees;
+    }
+    return nb;
+}
+
+/* Work memory (uint64) after the codes: the byte slices of 128 rows (qs8_slice_words), the
+ * byte codes of 128 rows per slot, the sums of 128 rows per output, the descriptors, then
+ * uint32: the count of tree blocks nb and a pad, each tree's first slice (byte offset;
+ * n_trees + 1), each tree's block (n_trees), the trees by block and output (n_trees), each
+ * (block, slot) cell's first descriptor (nb * n_slots + 1), each block's first tree (nb + 1),
+ * each (block, output)'s first tree in that order (nb * n_outputs + 1). */
 size_t edgeml_qs8_words(const edgeml_forest *f)
 {
-    size_t S = f->n_slots, T = f->n_trees, K = f->n_outputs, B = f->qs_bound_start[S];
-    return f->qs8_descs == 0 ? 0
-                             : qs8_slice_words(f) + 16u * S + f->qs8_descs +
-                                   (B + T + 1u + T + K + 1u + 1u) / 2u;
+    size_t S = f->n_slots, T = f->n_trees, K = f->n_outputs, nb;
+    if (f->qs8_descs == 0) {
+        return 0;
+    }
+    nb = qs8_blocks(f, NULL, NULL);
+    return qs8_slice_words(f) + 16u * S + (size_t)QS8_PASS * K + f->qs8_descs +
+           (2u + T + 1u + T + T + nb * S + 1u + nb + 1u + nb * K + 1u + 1u) / 2u;
 }
 
 /* The byte lanes' tables in work memory (see edgeml_qs8_words). */
 typedef struct {
     uint8_t *code8;
+    double *sums;
     uint64_t *desc;
-    uint32_t *dend, *slice, *order, *ostart;
+    uint32_t nb, *slice, *tblock, *order, *dstart, *bstart, *ostart;
 } qs8_tables;
 
-static qs8_tables qs8_layout(const edgeml_forest *f, uint64_t *bits)
+/* store: count the tree blocks and store their count (edgeml_qs8_prepare), else read it (a
+ * pass: no run over the trees per 128 rows) */
+static qs8_tables qs8_layout(const edgeml_forest *f, uint64_t *bits, int store)
 {
     qs8_tables m;
+    size_t S = f->n_slots, K = f->n_outputs, T = f->n_trees;
+    uint32_t *head;
     m.code8 = (uint8_t *)(void *)(bits + qs8_slice_words(f));
-    m.desc = bits + qs8_slice_words(f) + 16u * (size_t)f->n_slots;
-    m.dend = (uint32_t *)(void *)(m.desc + f->qs8_descs);
-    m.slice = m.dend + f->qs_bound_start[f->n_slots];
-    m.order = m.slice + f->n_trees + 1u;
-    m.ostart = m.order + f->n_trees;
+    m.sums = (double *)(void *)(bits + qs8_slice_words(f) + 16u * S);
+    m.desc = bits + qs8_slice_words(f) + 16u * S + (size_t)QS8_PASS * K;
+    head = (uint32_t *)(void *)(m.desc + f->qs8_descs);
+    if (store) {
+        head[0] = qs8_blocks(f, NULL, NULL);
+    }
+    m.nb = head[0];
+    m.slice = head + 2;
+    m.tblock = m.slice + T + 1u;
+    m.order = m.tblock + T;
+    m.dstart = m.order + T;
+    m.bstart = m.dstart + (size_t)m.nb * S + 1u;
+    m.ostart = m.bstart + m.nb + 1u;
     return m;
 }
 
 void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits)
 {
-    qs8_tables m = qs8_layout(f, bits);
-    uint32_t *order = m.order, *ostart = m.ostart, k, t;
+    qs8_tables m = qs8_layout(f, bits, 1);
+    uint32_t *order = m.order, *ostart = m.ostart, k, t, i, S = f->n_slots;
+    uint32_t K = f->n_outputs, groups = m.nb * K, cells = m.nb * S;
     m.slice[0] = 0;
     for (t = 0; t < f->n_trees; ++t) {
         m.slice[t + 1] = m.slice[t] + QS8_PASS * qs8_slices(f, t);
     }
-    qs8_descriptors(f, m.slice, m.desc, m.dend);
-    for (k = 0; k <= f->n_outputs; ++k) { /* a counting sort by output, stable */
+    qs8_blocks(f, m.bstart, m.tblock);
+    for (i = 0; i <= cells; ++i) {
+        m.dstart[i] = 0;
+    }
+    qs8_descriptors(f, m.slice, NULL, m.dstart, m.tblock); /* counts at dstart[cell + 1] */
+    for (i = 0; i < cells; ++i) {
+        m.dstart[i + 1] += m.dstart[i];
+    }
+    qs8_descriptors(f, m.slice, m.desc, m.dstart, m.tblock);
+    for (i = cells; i > 0; --i) { /* each start was moved to the next cell's */
+        m.dstart[i] = m.dstart[i - 1];
+    }
+    m.dstart[0] = 0;
+    /* the trees by (block, output), in LightGBM's order within each: a counting sort */
+    for (k = 0; k <= groups; ++k) {
         ostart[k] = 0;
     }
     for (t = 0; t < f->n_trees; ++t) { /* trees[t].output < n_outputs: checked at open */
-        ++ostart[f->trees[t].output + 1u];
+        ++ostart[m.tblock[t] * K + f->trees[t].output + 1u];
     }
-    for (k = 0; k < f->n_outputs; ++k) {
+    for (k = 0; k < groups; ++k) {
         ostart[k + 1] += ostart[k];
     }
     for (t = 0; t < f->n_trees; ++t) {
-        order[ostart[f->trees[t].output]++] = t;
+        order[ostart[m.tblock[t] * K + f->trees[t].output]++] = t;
     }
-    for (k = f->n_outputs; k > 0; --k) { /* each start was moved to the next output's */
+    for (k = groups; k > 0; --k) { /* each start was moved to the next group's */
         ostart[k] = ostart[k - 1];
     }
     ostart[0] = 0;
@@ -780,10 +838,12 @@ void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, doubl
         /* a pass of up to 128 rows (predict_share gives two blocks at once): each block's
          * codes in uint32 lanes, then as bytes (code8[slot * 128 + row]; a pass of at most 64
          * rows, the share's last, repeats its codes in rows 64-127, and a short group its
-         * first), then the descriptors once for all 128 rows; edgeml_qs8_prepare laid out the
-         * rest */
-        qs8_tables m = qs8_layout(f, bits);
-        size_t h, q;
+         * first), then block by block of trees the block's descriptors for all 128 rows and
+         * its exits, whose sums wait in m.sums (output-major) for the next block's trees;
+         * edgeml_qs8_prepare laid out the rest */
+        qs8_tables m = qs8_layout(f, bits, 0);
+        size_t h, q, l, k;
+        uint32_t b;
         codes_lanes(f, x, rows < 8 * LANES ? rows : 8 * LANES, codes);
         for (h = 0; h < 2; ++h) {
             size_t first = rows > 8 * LANES ? h * 8 * LANES : 0, groups;
@@ -795,11 +855,21 @@ void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, doubl
             codes8(f, groups > 4 ? codes + 4 * LANES * S : codes, groups > 4 ? groups - 4 : groups,
                    m.code8 + 64 * h + 32, QS8_PASS);
         }
-        lanes8(f, m.code8, m.desc, m.dend, m.slice, (uint8_t *)(void *)bits);
-        for (q = 0; q * 4 * LANES < rows; ++q) { /* the exits, 32 rows at a time */
-            size_t r0 = q * 4 * LANES;
-            add_leaves32(f, (const uint8_t *)(const void *)bits + r0, m.slice, m.order, m.ostart,
-                         acc + r0 * K, rows - r0 < 4 * LANES ? rows - r0 : 4 * LANES);
+        for (l = 0; l < K * QS8_PASS; ++l) {
+            m.sums[l] = 0.0;
+        }
+        for (b = 0; b < m.nb; ++b) {
+            lanes8(f, m.code8, m.desc, m.dstart + (size_t)b * S, m.slice[m.bstart[b]],
+                   m.slice[m.bstart[b + 1]], (uint8_t *)(void *)bits);
+            for (q = 0; q * 4 * LANES < rows; ++q) { /* the exits, 32 rows at a time */
+                add_leaves32(f, (const uint8_t *)(const void *)bits + q * 4 * LANES, m.slice,
+                             m.order, m.ostart + (size_t)b * K, m.sums + q * 4 * LANES);
+            }
+        }
+        for (l = 0; l < rows; ++l) {
+            for (k = 0; k < K; ++k) {
+                acc[l * K + k] = m.sums[k * QS8_PASS + l];
+            }
         }
         return;
     }

@@ -477,3 +477,26 @@ def test_byte_lanes_exits_for_wide_trees(core, count, threads):
         assert np.array_equal(lanes, engine.predict(rows)), float32
         if not float32:
             assert np.array_equal(lanes, truth)
+
+
+def test_byte_lanes_tree_blocks_without_some_outputs(core):
+    # the byte lanes run the trees in blocks of 16 KB of slices (16 trees of 57-64 leaves): with
+    # 20 classes a block holds no tree of some outputs, whose sums wait for the next block
+    rng = np.random.default_rng(23)
+    x = rng.normal(size=(6000, 5))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = np.digitize(np.nan_to_num(x[:, 0]) + rng.normal(size=6000) * 0.3,
+                    np.linspace(-2, 2, 19)).astype(float)  # fmt: skip
+    settings = {"objective": "multiclass", "num_class": 20, "num_leaves": 64, "verbosity": -1,
+                "min_data_in_leaf": 2, "min_sum_hessian_in_leaf": 0, "seed": 23}  # fmt: skip
+    booster = lgb.train(settings, lgb.Dataset(x, y), 4)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.qs is not None and np.diff(tables.qs.leaf_start).max() > 56
+    engine = NativeBackend(core, pack(replace(tables, qs_use=QS_BATCH)), source="20 classes")
+    assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
+    probes = probe_rows(booster, 5)
+    rows = probes[np.random.default_rng(1).integers(0, len(probes), 1153)]
+    lanes = engine.predict(rows)
+    assert np.array_equal(lanes, booster.predict(rows))
+    assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+    assert np.array_equal(lanes, engine.predict(rows))
