@@ -211,6 +211,24 @@ def test_the_challenger_keeps_the_champions_positive_class(tmp_path):
     assert read_manifest(result.challenger)["target"]["classes"] == ["gone", "ok"]
 
 
+@pytest.mark.parametrize(("given", "rates"), [(None, (0.1, 0.05)), (0.1, (0.1, 0.1))])
+def test_a_rate_chosen_by_the_champions_rows_is_chosen_again_by_the_challengers(
+    tmp_path, data, given, rates
+):
+    """An unset learning rate is 0.1 on the champion's 640 training rows; the challenger trains
+    on 2,560 rows and boosts at 0.05, as a first training on them would. A rate the user set
+    stays. The manifest records the rate used in its config, and whether rows chose it."""
+    train = {} if given is None else {"learning_rate": given}
+    bundle = champion(tmp_path, data["seen"], train=train)
+    result = retrain(bundle, data["new"], out=tmp_path / "next.edgeml")
+    for path, rate in zip((bundle, result.challenger), rates, strict=True):
+        manifest = read_manifest(path)
+        assert manifest["config"]["train"]["learning_rate"] == rate
+        assert f"[learning_rate: {rate}]" in (path / "model.txt").read_text()
+        chosen = [d["choice"] for d in manifest["decisions"] if d["what"] == "learning_rate"]
+        assert chosen == ([] if given else [rate])
+
+
 def test_a_retrained_challenger_is_retrained_in_turn_on_all_its_data(tmp_path, data):
     reg = registered(tmp_path, champion(tmp_path, data["noise"]))
     retrain("churn", data["new"], registry=reg)

@@ -59,3 +59,22 @@ def test_a_small_file_trains_and_records_its_rate():
     assert result.manifest["config"]["train"]["learning_rate"] == 0.1
     model = (result.bundle / "model.txt").read_text()
     assert "[learning_rate: 0.1]" in model
+
+
+def test_the_manifest_says_when_rows_chose_the_rate_and_not_when_a_search_did():
+    """A retrain chooses the rate again by its rows only where the champion's rows chose it."""
+    out = tempfile.mkdtemp()
+    chosen = edgeml.train(wide(200), target="y", out=out + "/rows.edgeml")
+    assert [d for d in chosen.manifest["decisions"] if d["what"] == "learning_rate"] == [{
+        "what": "learning_rate", "column": None, "choice": 0.1,
+        "reason": "[train] learning_rate unset: 0.1 for 160 training rows (0.1 under 1,000, "
+                  "0.05 from there on)",
+    }]  # fmt: skip
+    space = {"learning_rate": {"low": 0.02, "high": 0.3, "log": True}}
+    config = edgeml.Config.from_dict(
+        {"train": {"target": "y", "cv_folds": 2}, "search": {"method": "random", "trials": 2,
+                                                              "space": space}}
+    )  # fmt: skip
+    searched = edgeml.train(wide(200), config=config, out=out + "/searched.edgeml")
+    assert "learning_rate" in searched.manifest["search"]["best_params"]
+    assert [d for d in searched.manifest["decisions"] if d["what"] == "learning_rate"] == []

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         rounds_from_folds,
     )
     from edgeml.learn._postfit import fit_post
-    from edgeml.learn._prepared import Prepared, prepare, series_columns
+    from edgeml.learn._prepared import LEARNING_RATE_DECISION, Prepared, prepare, series_columns
     from edgeml.learn._sizes import SplitSizes, split_sizes
     from edgeml.learn._split import Splitter
     from edgeml.learn._target import TargetEncoding, Task, fit_target, has_label
@@ -51,6 +51,7 @@ __getattr__, __dir__ = lazy_exports(
         "metrics_of": "edgeml.learn._fitting",
         "rounds_from_folds": "edgeml.learn._fitting",
         "fit_post": "edgeml.learn._postfit",
+        "LEARNING_RATE_DECISION": "edgeml.learn._prepared",
         "Prepared": "edgeml.learn._prepared",
         "prepare": "edgeml.learn._prepared",
         "series_columns": "edgeml.learn._prepared",
@@ -65,6 +66,7 @@ __getattr__, __dir__ = lazy_exports(
 )
 
 __all__ = [
+    "LEARNING_RATE_DECISION",
     "ROUNDS_RULE",
     "Fitted",
     "Prepared",

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from edgeml.config import Config
+from edgeml.config import SMALL_DATA_LEARNING_RATE, SMALL_DATA_ROWS, Config, TrainConfig
 from edgeml.data import (
     DataCard,
     Dataset,
@@ -238,6 +238,8 @@ def prepare(
         cv_folds=settings.cv_folds,
         classes=target.classes,
     )
+    if settings.learning_rate is None:  # a retrain decides again on its own rows
+        decisions.append(_learning_rate_decision(settings, len(sizes.train_rows)))
     settings = dataclasses.replace(
         settings,
         holdout=sizes.holdout,
@@ -374,6 +376,20 @@ def series_columns(
         frame, decision = _entity_feature(frame, settings.entity_col, config)
         decisions.append(decision)
     return frame, decisions
+
+
+#: The ``what`` of the decision recording an unset ``[train] learning_rate`` chosen by rows.
+LEARNING_RATE_DECISION = "learning_rate"
+
+
+def _learning_rate_decision(settings: TrainConfig, rows: int) -> dict[str, Any]:
+    rate = settings.learning_rate_for(rows)
+    reason = (
+        f"[train] learning_rate unset: {rate} for {rows:,} training rows "
+        f"({SMALL_DATA_LEARNING_RATE} under {SMALL_DATA_ROWS:,}, "
+        f"{settings.learning_rate_for(SMALL_DATA_ROWS)} from there on)"
+    )
+    return {"what": LEARNING_RATE_DECISION, "column": None, "choice": rate, "reason": reason}
 
 
 def _time_feature(frame: pl.DataFrame, time_col: str) -> dict[str, Any]:

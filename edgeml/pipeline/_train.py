@@ -19,6 +19,7 @@ from edgeml.config import Config, TrainConfig
 from edgeml.errors import ConfigError
 from edgeml.features import apply_features, fit_features, history_target
 from edgeml.learn import (
+    LEARNING_RATE_DECISION,
     ROUNDS_RULE,
     Fitted,
     Prepared,
@@ -320,7 +321,11 @@ def _tune(
 
     if settings.method != "none":
         found = search(prepared, reporter=reporter, latency=latency)
-        prepared = dataclasses.replace(prepared, config=found.best_config)
+        decisions = prepared.decisions
+        if "learning_rate" in found.best_params or "learning_rate" in settings.space:
+            # the search chose the rate: a retrain keeps it rather than choose by its rows
+            decisions = [d for d in decisions if d["what"] != LEARNING_RATE_DECISION]
+        prepared = dataclasses.replace(prepared, config=found.best_config, decisions=decisions)
         entries["search"] = found.to_dict()
     if settings.compare:
         board = compare_models(prepared, reporter=reporter, latency=latency)

@@ -34,6 +34,7 @@ from edgeml.bundle import MANIFEST, open_bundle, read_bundle_files, write_bundle
 from edgeml.compile import latency_meter, load_reference
 from edgeml.config import Config, RetrainConfig
 from edgeml.errors import BundleError, ConfigError, DataError, ExportError
+from edgeml.learn import LEARNING_RATE_DECISION
 from edgeml.metrics import primary_metric
 from edgeml.pipeline import Model, load, train
 from edgeml.registry import Registry
@@ -200,6 +201,11 @@ def _trained_config(manifest: Manifest, champion: Path) -> Config:
                 "data card of the training run (re-train it with this edgeml)"
             )
     config = Config.from_dict(manifest.config, source=f"{champion / MANIFEST} config")
+    if any(d.get("what") == LEARNING_RATE_DECISION for d in manifest.decisions):
+        # The rate was chosen by the champion's rows, not set: the challenger's rows choose it.
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, learning_rate=None)
+        )
     classes = manifest.target.classes
     if manifest.task == "binary" and classes and config.train.positive_class is None:
         # The challenger finds the champion's positive class even where the new rows make the
@@ -356,6 +362,9 @@ def _finish_bundle(
     that it can be retrained in turn, the same way."""
     manifest, files = read_bundle_files(path)
     spec = Manifest.from_dict(manifest, where=str(path))
+    # the rate the challenger trained at (chosen by its rows where the champion's was)
+    rate = spec.config.get("train", {}).get("learning_rate")
+    config = {**config, "train": {**config["train"], "learning_rate": rate}}
     card = dataclasses.replace(spec.data_card, sources=tuple(sources))
     spec = dataclasses.replace(spec, config=config, data_card=card, retrain=record)
     write_bundle(destination, spec.to_dict(), files)
