@@ -23,6 +23,8 @@ True
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import polars as pl
 
 from edgeml.util.numberformat import SPACES, SYMBOLS, number_pattern, thousands_separator
@@ -34,6 +36,7 @@ _NUMBERISH = r"^[^0-9]*[0-9](?:[0-9,.' ]*[0-9])?[^0-9]*$"
 _SAMPLE = 256  # values a format must read before it is tried on all of them
 _PREFIXES = {*SYMBOLS, *(f"{s} " for s in SYMBOLS)}
 _SUFFIXES = {*f"{SYMBOLS}%", *(f" {s}" for s in f"{SYMBOLS}%")}
+_Text = TypeVar("_Text", pl.Series, pl.Expr)
 
 
 def detect_number_format(values: pl.Series) -> str | None:
@@ -81,7 +84,7 @@ def read_numbers(text: pl.Expr, fmt: str) -> pl.Expr:
     """Stripped text read with the number format ``fmt`` as Float64; null where a value does not
     fit it (as :func:`edgeml.util.numberformat.parse_number` returns None)."""
     thousands = thousands_separator(fmt)
-    text = text.str.replace_all(f"[{SPACES}]", " ")
+    text = _spaced(text)
     groups = text.str.extract_groups(number_pattern(fmt))
     before, after = groups.struct.field("1"), groups.struct.field("2")
     whole, fraction = groups.struct.field("3"), groups.struct.field("4")
@@ -93,6 +96,7 @@ def read_numbers(text: pl.Expr, fmt: str) -> pl.Expr:
     return pl.when(whole.is_not_null() & one_sign).then(signed)
 
 
-def _spaced(values: pl.Series) -> pl.Series:
-    """``values`` with no-break and thin spaces made plain ones (as :func:`read_numbers`)."""
-    return values.str.replace_all(f"[{SPACES}]", " ")
+def _spaced(text: _Text) -> _Text:
+    """``text`` (values, or an expression of them) with no-break and thin spaces made plain
+    ones: detection and reading see the spaces every executor reads."""
+    return text.str.replace_all(f"[{SPACES}]", " ")
