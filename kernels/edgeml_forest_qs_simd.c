@@ -42,6 +42,9 @@
 #define QS_VALUE(f, i) EDGEML_LEAF(f, qs_values, qs_values32, i)
 #define QS8_MAX_TREES 8192u /* byte lanes: a tree's 4 (8) slices of 128 rows, 4 (8) MB at most */
 #define QS8_PASS 128u       /* byte lanes: rows a pass (two blocks of 64), 4 vectors of 32 */
+#ifndef QS_WINDOWS
+#define QS_WINDOWS 16u /* at most 16 windows of 16 thresholds: counted by windows, see below */
+#endif
 #ifndef QS_LINEAR
 #define QS_LINEAR 32u /* at most this many thresholds: counted by compares, not searched */
 #endif
@@ -333,7 +336,10 @@ AVX2 static __m256i narrow(__m256i a, __m256i b)
 
 /* How many of the n sorted thresholds t are < x, for 8 lanes in two vectors (x not NaN):
  * count_below's steps (edgeml_forest.c), the same compares, a gather per step for 4 rows; the
- * two vectors' chains of gathers interleave. Returns the 8 counts as uint32. */
+ * two vectors' chains of gathers interleave. Returns the 8 counts as uint32. At most 32
+ * thresholds are counted by compares; 33-256 by compares with every 16th (the window of 16
+ * the count is in) and 4 gathers in the window: 8 gathers per 8 rows instead of 18 for 255
+ * thresholds (500x63 batch -3 to -5%; LightGBM's default max_bin gives at most 254). */
 AVX2 static __m256i count_below8(const double *t, uint32_t n, __m256d x0, __m256d x1)
 {
     __m256i at0 = _mm256_setzero_si256(), at1 = _mm256_setzero_si256();
@@ -343,6 +349,34 @@ AVX2 static __m256i count_below8(const double *t, uint32_t n, __m256d x0, __m256
             __m256d ti = _mm256_broadcast_sd(t + i);
             at0 = _mm256_sub_epi64(at0, _mm256_castpd_si256(_mm256_cmp_pd(ti, x0, _CMP_LT_OQ)));
             at1 = _mm256_sub_epi64(at1, _mm256_castpd_si256(_mm256_cmp_pd(ti, x1, _CMP_LT_OQ)));
+        }
+        return narrow(at0, at1);
+    }
+    if (n <= QS_WINDOWS * 16u) { /* windows of 16: one by compares, then 4 gathers in it */
+        __m256i last = _mm256_set1_epi64x((long long)n - 1), sixteen = _mm256_set1_epi64x(16);
+        uint32_t step;
+        for (i = 15; i < n; i += 16) { /* t[i] < x: the count is at least i + 1 */
+            __m256d ti = _mm256_broadcast_sd(t + i);
+            at0 = _mm256_add_epi64(at0, _mm256_and_si256(_mm256_castpd_si256(_mm256_cmp_pd(
+                                                             ti, x0, _CMP_LT_OQ)), sixteen));
+            at1 = _mm256_add_epi64(at1, _mm256_and_si256(_mm256_castpd_si256(_mm256_cmp_pd(
+                                                             ti, x1, _CMP_LT_OQ)), sixteen));
+        }
+        /* the rest, at most 15 (t[at + 15] is not < x, or past the end), by the steps 8, 4, 2,
+         * 1 over t[at .. at + 14]; an index past the end reads t[n - 1] and does not count */
+        for (step = 8; step > 0; step >>= 1) {
+            __m256i add = _mm256_set1_epi64x((long long)step);
+            __m256i i0 = _mm256_add_epi64(at0, _mm256_set1_epi64x((long long)step - 1));
+            __m256i i1 = _mm256_add_epi64(at1, _mm256_set1_epi64x((long long)step - 1));
+            __m256i out0 = _mm256_cmpgt_epi64(i0, last), out1 = _mm256_cmpgt_epi64(i1, last);
+            __m256d p0 = _mm256_i64gather_pd(t, _mm256_blendv_epi8(i0, last, out0), 8);
+            __m256d p1 = _mm256_i64gather_pd(t, _mm256_blendv_epi8(i1, last, out1), 8);
+            at0 = _mm256_add_epi64(at0, _mm256_andnot_si256(out0, _mm256_and_si256(
+                                            _mm256_castpd_si256(_mm256_cmp_pd(p0, x0, _CMP_LT_OQ)),
+                                            add)));
+            at1 = _mm256_add_epi64(at1, _mm256_andnot_si256(out1, _mm256_and_si256(
+                                            _mm256_castpd_si256(_mm256_cmp_pd(p1, x1, _CMP_LT_OQ)),
+                                            add)));
         }
         return narrow(at0, at1);
     }

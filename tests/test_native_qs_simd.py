@@ -500,3 +500,27 @@ def test_byte_lanes_tree_blocks_without_some_outputs(core):
     assert np.array_equal(lanes, booster.predict(rows))
     assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
     assert np.array_equal(lanes, engine.predict(rows))
+
+
+@pytest.mark.parametrize("count", [200, 1153])
+def test_codes_by_windows_of_16_thresholds(core, count):
+    # a feature with 33-256 thresholds is coded by compares with every 16th threshold, then 4
+    # gathers in its window of 16 (the last window shorter): features of 28-145 thresholds
+    rng = np.random.default_rng(29)
+    x = rng.normal(size=(8000, 6))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = np.nan_to_num(x).sum(axis=1) + np.sin(np.nan_to_num(x[:, 0]) * 5)
+    settings = {"verbosity": -1, "num_leaves": 31, "min_data_in_leaf": 2, "seed": 29,
+                "max_bin_by_feature": [36, 48, 50, 66, 130, 255]}  # fmt: skip
+    booster = lgb.train(settings, lgb.Dataset(x, y), 60)
+    forest = parse_model(booster.model_to_string())
+    counts = sorted(len(v) for v in forest.split_values().values())
+    assert counts[0] <= 32 < counts[1] and 64 < counts[-1] <= 256, counts
+    engine = NativeBackend(core, pack(replace(forest_tables(forest), qs_use=QS_BATCH)),
+                           source="windows")  # fmt: skip
+    probes = probe_rows(booster, 6)
+    rows = probes[np.random.default_rng(count).integers(0, len(probes), count)]
+    lanes = engine.predict(rows)
+    assert np.array_equal(lanes, booster.predict(rows))
+    assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+    assert np.array_equal(lanes, engine.predict(rows))
