@@ -357,3 +357,32 @@ def test_blank_lines_between_ndjson_records_are_skipped(trained_bundle, tmp_path
     result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 10)
     assert result.exit_code == 0, result.output
     assert pl.read_parquet(out).equals(edgeml.load(trained_bundle).predict(frame))
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "message"),
+    [
+        ("wide.csv", "utf-16", "UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; "
+         "re-encode it, e.g. `iconv -f utf-16 -t utf-8 wide.csv > fixed-wide.csv`"),
+        ("wide.ndjson", "utf-16", "UTF-16 text (it starts with a UTF-16 byte-order mark), not "
+         "UTF-8; re-encode it, e.g. `iconv -f utf-16 -t utf-8 wide.ndjson > fixed-wide.ndjson`"),
+        ("latin.csv", "latin-1", "not valid UTF-8 (first bad byte on line 4); re-encode it, e.g. "
+         "`iconv -f latin1 -t utf-8 latin.csv > fixed-latin.csv`"),
+    ],
+)  # fmt: skip
+def test_text_not_in_utf8_names_its_encoding_or_line_in_every_command(
+    trained_bundle, tmp_path, name, encoding, message
+):
+    """Windows tools save "Unicode" text as UTF-16: the hint says so (not latin1), and predict
+    names the line of a bad byte as read_data does (it said line 1 for line 4)."""
+    frame = churn_like(n=5, seed=3).drop("churn")
+    frame = frame.with_columns(
+        contract=pl.when(pl.int_range(5) == 2).then(pl.lit("année")).otherwise("contract")
+    )
+    text = frame.write_ndjson() if name.endswith(".ndjson") else frame.write_csv()
+    data = tmp_path / name
+    data.write_bytes(text.encode(encoding))
+    for args in (["profile", data], ["predict", trained_bundle, data, "-o", tmp_path / "p.csv"]):
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"Error: {data}: {message}\n"

@@ -11,6 +11,7 @@ import csv
 import io
 from pathlib import Path
 
+from edgeml.data import encoding_error
 from edgeml.errors import SourceError
 
 __all__ = ["bad_block"]
@@ -26,9 +27,8 @@ def bad_block(
     """
     try:
         text = block.decode("utf-8")
-    except UnicodeDecodeError as bad:
-        line = first_line + block.count(b"\n", 0, bad.start)
-        return SourceError(f"{path}: not valid UTF-8 on line {line}; re-encode the file as UTF-8")
+    except UnicodeDecodeError:
+        return encoding_error(path)  # the file's encoding, line and how to re-encode it
     if width:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
         start = 0

@@ -47,6 +47,7 @@ from edgeml.data import (
     CsvDialect,
     PostgresSource,
     csv_dialect,
+    encoding_error,
     http_pages,
     is_http,
     is_postgres,
@@ -247,7 +248,7 @@ class Scan:
         try:
             frame = read_json_file(path, self.config)
         except UnicodeDecodeError:
-            raise SourceError(f"{path}: not valid UTF-8; re-encode the file as UTF-8") from None
+            raise encoding_error(path) from None
         yield Batch(frame.select(self._columns(frame.columns, str(path))), str(path), 0)
 
     def _parquet(self, path: Path, row_group: int | None = None) -> Iterator[Batch]:
@@ -468,7 +469,7 @@ def _csv_header(path: Path, dialect: CsvDialect) -> list[str]:
                 next(records, None)
             header = next(records, [])
     except UnicodeDecodeError:
-        raise SourceError(f"{path}: not valid UTF-8 on line 1") from None
+        raise encoding_error(path) from None
     except (OSError, EOFError) as exc:
         raise SourceError(f"{path}: cannot read as csv: {exc}") from None
     duplicated = sorted({c for c in header if header.count(c) > 1})

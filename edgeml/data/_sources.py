@@ -33,7 +33,7 @@ from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.util.redact import redact
 
-__all__ = ["csv_dialect", "read_data"]
+__all__ = ["csv_dialect", "encoding_error", "read_data"]
 
 # File kind by (lower-cased) suffix; longest suffix first so ".csv.gz" wins over ".gz".
 _COMMA_NUMBER = r"^[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?$"
@@ -435,12 +435,35 @@ def _ragged_line(path: Path, width: int, dialect: CsvDialect) -> int | None:
 
 
 def _raise_encoding(path: Path) -> NoReturn:
+    raise encoding_error(path) from None
+
+
+def encoding_error(path: Path) -> SourceError:
+    """The error for a text file that is not UTF-8: UTF-16 or UTF-32 by its byte-order mark
+    (Windows tools write "Unicode" text so), else the line of the first bad byte, with the
+    command that re-encodes it (only asked on an error path: it reads the file again)."""
+    with _open_binary(path) as fh:
+        start = fh.read(4)
+    fix = f"> fixed-{path.name}`"
+    for name, marks in _WIDE_UNICODE:
+        if start.startswith(marks):
+            return SourceError(
+                f"{path}: {name.upper()} text (it starts with a {name.upper()} byte-order mark), "
+                f"not UTF-8; re-encode it, e.g. `iconv -f {name} -t utf-8 {path.name} {fix}"
+            )
     line = _first_bad_utf8_line(path)
     where = f" (first bad byte on line {line})" if line else ""
-    raise SourceError(
+    return SourceError(
         f"{path}: not valid UTF-8{where}; re-encode it, e.g. "
-        f"`iconv -f latin1 -t utf-8 {path.name} > fixed-{path.name}`"
-    ) from None
+        f"`iconv -f latin1 -t utf-8 {path.name} {fix}"
+    )
+
+
+# UTF-32's marks first: UTF-32-LE's starts with UTF-16-LE's.
+_WIDE_UNICODE = (
+    ("utf-32", (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)),
+    ("utf-16", (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)),
+)
 
 
 def _first_bad_utf8_line(path: Path) -> int | None:
