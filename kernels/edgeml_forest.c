@@ -704,7 +704,9 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
         edgeml_qs_row(forest, work, out, (uint64_t *)(void *)leaf);
     } else if (forest->narrow != NULL) { /* dense codes: a step's slot needs no multiply */
         row_codes(forest, x, work, 1, 16); /* n_slots codes, then the trees' exits */
-        if (forest->refill) {
+        if (forest->refill && forest->chain_walk != NULL) {
+            forest->chain_walk(forest, work, work + forest->n_slots, out);
+        } else if (forest->refill) {
             row_refill_narrow(forest, work, work + forest->n_slots, out);
         } else {
             row_trees_narrow(forest, work, 1, 0, out);

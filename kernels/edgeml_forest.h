@@ -196,6 +196,12 @@ typedef struct edgeml_forest {
     const double *qs_values;
     const float *qs_values32; /* as values32 */
     uint32_t refill; /* 1: single rows walk with refilling lanes (EDGEML_FOREST_ROW_REFILL) */
+    /* the chains refilling single rows of a narrow forest take instead, once
+     * edgeml_forest_chain built them (NULL before) */
+    const uint32_t *chain;
+    uint32_t chain_shift, chain_lanes; /* regions of 2^chain_shift nodes, per lane */
+    void (*chain_walk)(const struct edgeml_forest *f, const uint32_t *codes, uint32_t *exits,
+                       double *acc);
 } edgeml_forest;
 
 /* Error codes of edgeml_forest_open (0 is success). */
@@ -272,6 +278,23 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
  * flags hold the choice made at export; this is how export measures both.
  */
 int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use);
+
+/*
+ * Single rows of a narrow forest as chains (kernels/edgeml_forest_chain.c; host runtime): tree
+ * t's nodes copied into region (t % LANES) * per_lane + t / LANES of a region size 2^shift
+ * that holds the largest tree, per_lane = ceil(n_trees / LANES) + 1, each leaf turned into a
+ * step to the next region (the lane's next tree, or after its last one a region of looping
+ * leaves). Single rows that refill (edgeml_forest_open's choice for deep trees, or
+ * EDGEML_FOREST_ROW_REFILL) then walk every lane through its trees with no checkpoint.
+ * edgeml_forest_chain_size: the bytes of memory that takes, 0 where the forest is not narrow
+ * or does not fit (a tree over 256 nodes, regions beyond a uint32 index or the work memory).
+ * edgeml_forest_chain: lays the chains out in `memory` (64-byte aligned, at least that size,
+ * kept as long as the forest is used) and makes the forest use them; -1 and nothing changed
+ * where it cannot (a child outside its tree, a single-leaf tree in 256-node regions). Call it
+ * before sharing the forest between threads.
+ */
+size_t edgeml_forest_chain_size(const edgeml_forest *forest);
+int edgeml_forest_chain(edgeml_forest *forest, void *memory, size_t size);
 
 /* The SIMD lanes batches of QuickScorer run on this CPU: 0 (none: batches walk), 1 (aarch64
  * NEON), 2 (x86-64 AVX2);

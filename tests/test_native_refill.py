@@ -1,5 +1,6 @@
 """Single rows of a narrow or compact forest walked by lanes that take the next tree as soon as
-theirs is at a leaf (kernels/edgeml_forest.c, REFILL_WALK) equal LightGBM bit for bit, as the
+theirs is at a leaf (kernels/edgeml_forest.c, REFILL_WALK; a narrow forest's lanes as chains of
+their trees, kernels/edgeml_forest_chain.c) equal LightGBM bit for bit, as the
 groups of 8 trees do: trees of very different depths, single-leaf trees, fewer trees than lanes,
 more outputs; through edgeml_forest_one and through the one-call path of Predictor.predict_row."""
 
@@ -93,17 +94,20 @@ def identity_row(engine: NativeBackend) -> Any:
 
 
 def assert_walks_exact(core: Any, booster: lgb.Booster, rows: np.ndarray, name: str) -> None:
+    """Every walk of single rows equals LightGBM; a narrow forest refills as chains
+    (kernels/edgeml_forest_chain.c), or with chains=False as refilling lanes."""
     truth = booster.predict(rows, num_threads=1)
-    for layout in ("narrow", "compact"):
-        engine = NativeBackend(core, blob_for(booster, layout), source=name)
+    for layout, chains in (("narrow", True), ("narrow", False), ("compact", True)):
+        engine = NativeBackend(core, blob_for(booster, layout), source=name, chains=chains)
         flags = struct.unpack_from("<I", blob_for(booster, layout), 48)[0]
         assert flags & (NARROW | COMPACT) == (NARROW if layout == "narrow" else COMPACT)
+        assert (engine._chain is not None) == (layout == "narrow" and chains)
         one_call = identity_row(engine)
         for walk in ("walk", *WALKS):  # "walk": what edgeml_forest_open chose
             if walk != "walk":
                 assert engine.set_algorithm(row=walk, batch="walk"), walk
             got = np.array([engine.predict_one(r) for r in rows]).reshape(truth.shape)
-            where = f"{name} {layout} {walk}"
+            where = f"{name} {layout} {walk} chains={chains}"
             assert np.array_equal(got, truth), f"{where}: {np.max(np.abs(got - truth))}"
             called = np.array([one_call(r) for r in rows]).reshape(truth.shape)
             assert np.array_equal(called, truth), f"{where} (one call)"

@@ -47,6 +47,7 @@ DESCRIPTION = "native/model.json"
 CORE_SOURCES = (
     "edgeml_core.c",
     "edgeml_forest.c",
+    "edgeml_forest_chain.c",
     "edgeml_forest_open.c",
     "edgeml_forest_qs.c",
     "edgeml_forest_qs_simd.c",

@@ -87,6 +87,11 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
         if hasattr(lib, "edgeml_row_predict"):  # absent from cores built before it existed
             lib.edgeml_row_predict.argtypes = [pointer]
             lib.edgeml_row_predict.restype = ctypes.c_int
+        if hasattr(lib, "edgeml_forest_chain"):  # absent from cores before the chains
+            lib.edgeml_forest_chain_size.argtypes = [pointer]
+            lib.edgeml_forest_chain_size.restype = ctypes.c_size_t
+            lib.edgeml_forest_chain.argtypes = [pointer, pointer, ctypes.c_size_t]
+            lib.edgeml_forest_chain.restype = ctypes.c_int
         if hasattr(lib, "edgeml_row_predict_floats"):  # the same, and absent before it
             lib.edgeml_row_predict_floats.argtypes = [pointer, ctypes.py_object]
             lib.edgeml_row_predict_floats.restype = ctypes.c_int
@@ -106,7 +111,9 @@ class NativeBackend:
     name = "native"
     takes_raw_input = False
 
-    def __init__(self, lib: ctypes.CDLL, blob: bytes, *, threads: int = 1, source: str) -> None:
+    def __init__(
+        self, lib: ctypes.CDLL, blob: bytes, *, threads: int = 1, source: str, chains: bool = True
+    ) -> None:
         self.source = source
         self.threads = max(1, int(threads))
         # 8-byte aligned copy: the core maps its arrays in place
@@ -120,6 +127,9 @@ class NativeBackend:
         if status != 0:
             reason = ERRORS.get(status, f"refused (error {status})").format(where=where.value)
             raise ExportError(f"{source}: the forest table is {reason}; {_RERUN}")
+        # single rows of a narrow forest that refill walk chains laid out in memory of their
+        # own (kernels/edgeml_forest_chain.c); chains=False keeps the refilling lanes (tests)
+        self._chain = self._lay_out_chains(lib) if chains else None
         counts = struct.unpack_from("<7I", blob, 16)
         self.num_feature, self.num_output = int(counts[0]), int(counts[1])
         self._predict = lib.edgeml_forest_predict
@@ -133,6 +143,20 @@ class NativeBackend:
 
     def __repr__(self) -> str:
         return f"NativeBackend({self.source}, {self.num_feature} features)"
+
+    def _lay_out_chains(self, lib: ctypes.CDLL) -> np.ndarray | None:
+        size = (
+            int(lib.edgeml_forest_chain_size(self._forest_address))
+            if hasattr(lib, "edgeml_forest_chain")
+            else 0
+        )
+        if size == 0:
+            return None
+        memory = np.zeros(size + 64, dtype=np.uint8)
+        start = -memory.ctypes.data % 64  # the core wants it on a cache line
+        if lib.edgeml_forest_chain(self._forest_address, memory.ctypes.data + start, size) != 0:
+            return None
+        return memory
 
     @property
     def simd(self) -> str:
