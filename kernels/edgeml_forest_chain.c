@@ -71,6 +71,12 @@ size_t edgeml_forest_chain_size(const edgeml_forest *forest)
 
 typedef char chain_names_eight_lanes[LANES == 8 ? 1 : -1]; /* n0..n7 */
 
+/* The exit of tree t within its tree (the last node a lane stored into t's region). */
+static uint32_t chain_leaf(const edgeml_forest *f, const uint32_t *exits, size_t t)
+{
+    return exits[(t % LANES) * f->chain_lanes + t / LANES] & ((1u << f->chain_shift) - 1u);
+}
+
 static void chain_walk(const edgeml_forest *f, const uint32_t *codes, uint32_t *exits,
                        double *acc)
 {
@@ -94,10 +100,19 @@ static void chain_walk(const edgeml_forest *f, const uint32_t *codes, uint32_t *
         }
         before = sum;
     }
+    if (f->n_outputs == 1) {
+        /* one output: its sum in a register, so each of the 500 dependent adds waits on the
+         * add before it (3 cycles), not on its store and reload (500x63: 5.3 -> 4.4 us) */
+        double total = acc[0];
+        for (t = 0; t < f->n_trees; ++t) {
+            total += EDGEML_LEAF(f, values, values32, f->trees[t].root + chain_leaf(f, exits, t));
+        }
+        acc[0] = total;
+        return;
+    }
     for (t = 0; t < f->n_trees; ++t) {
-        size_t region = (t % LANES) * f->chain_lanes + t / LANES;
-        uint32_t leaf = exits[region] & ((1u << shift) - 1u);
-        acc[f->trees[t].output] += EDGEML_LEAF(f, values, values32, f->trees[t].root + leaf);
+        acc[f->trees[t].output] += EDGEML_LEAF(f, values, values32,
+                                               f->trees[t].root + chain_leaf(f, exits, t));
     }
 }
 
