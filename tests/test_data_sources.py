@@ -417,3 +417,36 @@ def test_json_that_is_not_an_array_of_objects_is_one_clear_line(
     result = CliRunner().invoke(cli, ["profile", str(path)])
     assert result.exit_code == 2, result.output
     assert result.stderr == f"Error: {path}: {message}\n"
+
+
+def test_quoted_header_names_read_as_the_csv_means_them(tmp_path: Path) -> None:
+    """A header name holding a quote is written quoted, the quote doubled (Excel, csv.writer):
+    Polars kept the doubled quotes, so --target 'churn "y/n"' was not found and predict refused
+    the training file itself. Every reader (read_data, batch predict, streamed training) now
+    gives the name as written, with the standard csv module's reading of the header."""
+    import csv as csv_module
+
+    from click.testing import CliRunner
+
+    import edgeml
+    from edgeml.cli import cli
+
+    names = ['price "TTC" €', "a,b", 'churn "y/n"']
+    path = tmp_path / "quoted.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv_module.writer(fh)
+        writer.writerow(names)
+        writer.writerows([i % 10, (i * 7) % 13, "yes" if i % 10 > 4 else "no"] for i in range(200))
+    assert path.read_text().splitlines()[0] == '"price ""TTC"" €","a,b","churn ""y/n"""'
+    frame = read_data(path, keep_raw=[names[2]]).frame
+    assert frame.columns == names
+    bundle = tmp_path / "m.edgeml"
+    for extra in ([], ["--stream"]):
+        result = CliRunner().invoke(
+            cli, ["train", str(path), "--target", names[2], "--out", str(bundle), *extra]
+        )
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "p.parquet"
+    result = CliRunner().invoke(cli, ["predict", str(bundle), str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(out).equals(edgeml.load(bundle).predict(frame.drop(names[2])))

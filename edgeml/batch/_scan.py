@@ -26,7 +26,6 @@ says which file and row it starts at, for error messages.
 
 from __future__ import annotations
 
-import csv
 import glob
 import gzip
 import io
@@ -47,6 +46,7 @@ from edgeml.data import (
     CsvDialect,
     PostgresSource,
     csv_dialect,
+    csv_header,
     encoding_error,
     http_pages,
     is_http,
@@ -188,17 +188,21 @@ class Scan:
         header = _csv_header(path, dialect)
         names = dialect.column_names(header)  # without a space after the separator
         columns = self._columns(names, str(path))
-        in_file = dict(zip(names, header, strict=True))
-        # Model columns as the one-shot path reads them: numbers parsed, the rest (and the
-        # target, kept as written) as text for conform; columns not read are typed as text too
-        # (a full schema: nothing is inferred).
-        as_text = dict.fromkeys(header, pl.String())
-        typed = {in_file[c]: _parsed(c, self.numbers, self.integers) for c in names}
         row, line = 0, 2 + dialect.skip_lines
         with _open_binary(path) as fh:
             for _ in range(dialect.skip_lines):  # Excel's "sep=;" line
                 fh.readline()
             head = fh.readline()
+            # The names Polars reads in the header (it keeps a quoted name's doubled quotes:
+            # 'a ""b""' for "a ""b"""), renamed to the CSV's own after each block is read.
+            seen = _polars_header(head, header, dialect)
+            in_file = dict(zip(names, seen, strict=True))
+            renamed = {raw: name for raw, name in zip(seen, header, strict=True) if raw != name}
+            # Model columns as the one-shot path reads them: numbers parsed, the rest (and the
+            # target, kept as written) as text for conform; columns not read are typed as text
+            # too (a full schema: nothing is inferred).
+            as_text = dict.fromkeys(seen, pl.String())
+            typed = {in_file[c]: _parsed(c, self.numbers, self.integers) for c in names}
             size = _block_bytes(path, self.batch_rows)
             for block in record_blocks(fh, size=size, quoted=True):
                 data = head + block
@@ -216,7 +220,7 @@ class Scan:
                         raise bad_block(
                             path, block, line, len(header), exc, dialect.separator
                         ) from None
-                frame = dialect.tidy(frame)
+                frame = dialect.tidy(frame.rename(renamed, strict=False))
                 newlines = block.count(b"\n") + (not block.endswith(b"\n"))
                 single = newlines == frame.height
                 yield Batch(frame, str(path), row, line if single else None)
@@ -461,21 +465,21 @@ def _open_binary(path: Path) -> IO[bytes]:
 
 
 def _csv_header(path: Path, dialect: CsvDialect) -> list[str]:
-    try:
-        with _open_binary(path) as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            records = csv.reader(text, delimiter=dialect.separator)
-            for _ in range(dialect.skip_lines):  # Excel's "sep=;" line
-                next(records, None)
-            header = next(records, [])
-    except UnicodeDecodeError:
-        raise encoding_error(path) from None
-    except (OSError, EOFError) as exc:
-        raise SourceError(f"{path}: cannot read as csv: {exc}") from None
+    header = csv_header(path, dialect)
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise SchemaError(f"{path}: duplicate column name(s) in the header: {duplicated}")
     return header
+
+
+def _polars_header(head: bytes, header: list[str], dialect: CsvDialect) -> list[str]:
+    """The names Polars gives the fields of the header line ``head`` (``header`` where it
+    reads another number of fields, as for a quoted name holding a newline)."""
+    try:
+        seen = pl.read_csv(head, n_rows=0, **dialect.polars_options(whole_file=False)).columns
+    except pl.exceptions.PolarsError:
+        return header
+    return seen if len(seen) == len(header) else header
 
 
 def _hive_values(path: Path, root: str) -> dict[str, str]:

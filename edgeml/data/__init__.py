@@ -26,7 +26,13 @@ from edgeml.data._schema import (
     infer_with_formats,
     logical_schema,
 )
-from edgeml.data._sources import FILE_KINDS, csv_dialect, encoding_error, read_data
+from edgeml.data._sources import (
+    FILE_KINDS,
+    csv_dialect,
+    csv_header,
+    encoding_error,
+    read_data,
+)
 from edgeml.data._watermark import last_watermark
 from edgeml.util.redact import redact
 
@@ -45,6 +51,7 @@ __all__ = [
     "column_not_found",
     "conform",
     "csv_dialect",
+    "csv_header",
     "encoding_error",
     "file_facts",
     "find_leakage",

@@ -33,7 +33,7 @@ from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.util.redact import redact
 
-__all__ = ["csv_dialect", "encoding_error", "read_data"]
+__all__ = ["csv_dialect", "csv_header", "encoding_error", "read_data"]
 
 # File kind by (lower-cased) suffix; longest suffix first so ".csv.gz" wins over ".gz".
 _COMMA_NUMBER = r"^[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?$"
@@ -323,7 +323,7 @@ def _dialect_facts(dialect: CsvDialect | None) -> dict[str, Any]:
 def _read_csv(
     path: Path, *, config: DataConfig, text_columns: set[str], dialect: CsvDialect
 ) -> pl.DataFrame:
-    header = _csv_header(path, dialect)
+    header = csv_header(path, dialect)
     names = dialect.column_names(header)
     duplicated = sorted({c for c in names if names.count(c) > 1})
     if duplicated:
@@ -338,6 +338,9 @@ def _read_csv(
         "null_values": list(config.null_values),
         "schema_overrides": overrides or None,
         "glob": False,
+        # the names as the CSV means them: Polars keeps a quoted name's doubled quotes
+        # ("a ""b""" is read as 'a ""b""', not 'a "b"')
+        "new_columns": header,
         **dialect.polars_options(),
     }
     raw = [c for c in text if c not in config.dtypes]  # kept as text for the labels only
@@ -412,7 +415,8 @@ def _csv_reader(text: IO[str], dialect: CsvDialect) -> Any:
     return reader
 
 
-def _csv_header(path: Path, dialect: CsvDialect) -> list[str]:
+def csv_header(path: Path, dialect: CsvDialect) -> list[str]:
+    """The header fields of the CSV file at ``path`` as the CSV means them (quotes undone)."""
     try:
         with _open_binary(path) as raw:
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")

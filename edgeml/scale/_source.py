@@ -159,13 +159,12 @@ def open_source(
 
 def _columns(path: Path, config: DataConfig) -> list[str]:
     """The column names of one file, from its header or metadata."""
-    from edgeml.data import csv_dialect
+    from edgeml.data import csv_dialect, csv_header
 
     name = path.name.lower()
     if name.endswith((".csv", ".csv.gz")):
         dialect = csv_dialect(path, config)
-        header = pl.read_csv(path, n_rows=0, **dialect.polars_options()).columns
-        return dialect.column_names(header)
+        return dialect.column_names(csv_header(path, dialect))
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
