@@ -40,8 +40,11 @@
 
 #define LANES EDGEML_FOREST_LANES
 #define QS_VALUE(f, i) EDGEML_LEAF(f, qs_values, qs_values32, i)
-#define QS8_MAX_TREES 8192u /* byte lanes: a tree's 4 (8) slices of 128 rows, 4 (8) MB at most */
+#define QS8_MAX_TREES 8192u /* byte lanes: at most this many trees */
 #define QS8_PASS 128u       /* byte lanes: rows a pass (two blocks of 64), 4 vectors of 32 */
+#ifndef QS8_BLOCK
+#define QS8_BLOCK 16384u /* bytes of a tree block's slices: half of L1 (12-20 KB: the same) */
+#endif
 #ifndef QS_WINDOWS
 #define QS_WINDOWS 16u /* at most 16 windows of 16 thresholds: counted by windows, see below */
 #endif
@@ -56,6 +59,8 @@
     !defined(EDGEML_NO_SIMD)
 #define EDGEML_QS_NEON 1 /* every aarch64 CPU has NEON (edgeml_forest_qs_neon.c) */
 #endif
+
+static uint32_t qs8_slices(const edgeml_forest *f, uint32_t t);
 
 #ifdef EDGEML_QS_AVX2
 #define AVX2 __attribute__((target("avx2")))
@@ -262,8 +267,8 @@ AVX2 static void add_leaves32(const edgeml_forest *f, const uint8_t *bits, const
             sum[g] = _mm256_loadu_pd(out + 4 * g);
         }
         for (i = ostart[k]; i < ostart[k + 1]; ++i) {
-            uint32_t t = order[i], b, slices = (slice[t + 1] - slice[t]) / QS8_PASS;
-            const __m256i *vec = (const __m256i *)(const void *)(bits + slice[t]);
+            uint32_t t = order[i], b, slices = slice[t] >> 16; /* see edgeml_qs8_prepare */
+            const __m256i *vec = (const __m256i *)(const void *)(bits + (slice[t] & 0xFFFFu));
             __m256i leaf = lowest_bits8(_mm256_loadu_si256(vec), nibble_bits[0], nibble_bits[1]);
             __m128i low, high;
             for (b = 1; b < slices; ++b) { /* a set bit in slice 0 is below any in slice 1 */
@@ -701,7 +706,8 @@ static uint32_t qs8_descriptors(const edgeml_forest *f, const uint32_t *slice, u
                     if (desc != NULL) {
                         uint64_t k = ((c - 1u) ^ 0x80u) & 0xFFu;
                         desc[dpos[tblock[tree] * S + s]++] =
-                            (slice[tree] + b * QS8_PASS) | k << 32 | (uint64_t)byte << 40;
+                            ((slice[tree] & 0xFFFFu) + b * QS8_PASS) | k << 32 |
+                            (uint64_t)byte << 40;
                     } else if (dpos != NULL) {
                         ++dpos[tblock[tree] * S + s + 1];
                     }
@@ -736,16 +742,17 @@ uint32_t edgeml_qs8_count(const edgeml_forest *f)
 #endif
 }
 
-/* uint64 of work memory for the byte slices of 128 rows: room for 4 per tree (width 32), 8
- * (width 64: trees of 33-64 leaves take 5-8). */
+/* uint64 of work memory for the byte slices of 128 rows: one block's (qs8_blocks), which every
+ * block reuses in turn, so they stay in L1 from block to block (a tree takes at most 8 slices,
+ * 1 KB, so a block of one tree fits). */
+typedef char qs8_block_holds_a_tree[QS8_BLOCK >= 8u * QS8_PASS && QS8_BLOCK <= 0x10000u ? 1 : -1];
 static size_t qs8_slice_words(const edgeml_forest *f)
 {
-    return (f->qs_width == 64 ? 128u : 64u) * (size_t)f->n_trees;
+    (void)f;
+    (void)sizeof(qs8_block_holds_a_tree);
+    return QS8_BLOCK / 8u;
 }
 
-#ifndef QS8_BLOCK
-#define QS8_BLOCK 16384u /* bytes of a tree block's slices: half of L1 (12-20 KB: the same) */
-#endif
 
 /* Blocks of consecutive trees whose slices take at most QS8_BLOCK bytes (or one tree): their
  * count, each block's first tree into start (count + 1) and each tree's block into tblock. */
@@ -774,10 +781,11 @@ static uint32_t qs8_blocks(const edgeml_forest *f, uint32_t *start, uint32_t *tb
 
 /* Work memory (uint64) after the codes: the byte slices of 128 rows (qs8_slice_words), the
  * byte codes of 128 rows per slot, the sums of 128 rows per output, the descriptors, then
- * uint32: the count of tree blocks nb and a pad, each tree's first slice (byte offset;
- * n_trees + 1), each tree's block (n_trees), the trees by block and output (n_trees), each
- * (block, slot) cell's first descriptor (nb * n_slots + 1), each block's first tree (nb + 1),
- * each (block, output)'s first tree in that order (nb * n_outputs + 1). */
+ * uint32: the count of tree blocks nb and a pad, each tree's first slice (byte offset in its
+ * block's room, below 2^16) | its count of slices << 16 (n_trees + 1), each tree's block
+ * (n_trees), the trees by block and output (n_trees), each (block, slot) cell's first
+ * descriptor (nb * n_slots + 1), each block's first tree (nb + 1), each (block, output)'s
+ * first tree in that order (nb * n_outputs + 1). */
 size_t edgeml_qs8_words(const edgeml_forest *f)
 {
     size_t S = f->n_slots, T = f->n_trees, K = f->n_outputs, nb;
@@ -826,11 +834,14 @@ void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits)
     qs8_tables m = qs8_layout(f, bits, 1);
     uint32_t *order = m.order, *ostart = m.ostart, k, t, i, S = f->n_slots;
     uint32_t K = f->n_outputs, groups = m.nb * K, cells = m.nb * S;
-    m.slice[0] = 0;
-    for (t = 0; t < f->n_trees; ++t) {
-        m.slice[t + 1] = m.slice[t] + QS8_PASS * qs8_slices(f, t);
-    }
     qs8_blocks(f, m.bstart, m.tblock);
+    for (t = 0; t < f->n_trees; ++t) { /* byte offset in the block's room | slices << 16 */
+        uint32_t at = t == 0 || m.tblock[t] != m.tblock[t - 1]
+                          ? 0
+                          : (m.slice[t - 1] & 0xFFFFu) + QS8_PASS * (m.slice[t - 1] >> 16);
+        m.slice[t] = at | qs8_slices(f, t) << 16;
+    }
+    m.slice[f->n_trees] = 0;
     for (i = 0; i <= cells; ++i) {
         m.dstart[i] = 0;
     }
@@ -893,8 +904,10 @@ void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, doubl
             m.sums[l] = 0.0;
         }
         for (b = 0; b < m.nb; ++b) {
-            lanes8(f, m.code8, m.desc, m.dstart + (size_t)b * S, m.slice[m.bstart[b]],
-                   m.slice[m.bstart[b + 1]], (uint8_t *)(void *)bits);
+            uint32_t last = m.bstart[b + 1] - 1u; /* the block's slices end after its last's */
+            lanes8(f, m.code8, m.desc, m.dstart + (size_t)b * S, 0,
+                   (m.slice[last] & 0xFFFFu) + QS8_PASS * (m.slice[last] >> 16),
+                   (uint8_t *)(void *)bits);
             for (q = 0; q * 4 * LANES < rows; ++q) { /* the exits, 32 rows at a time */
                 add_leaves32(f, (const uint8_t *)(const void *)bits + q * 4 * LANES, m.slice,
                              m.order, m.ostart + (size_t)b * K, m.sums + q * 4 * LANES);
