@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 from pathlib import Path
 
 import polars as pl
@@ -426,3 +427,35 @@ def test_csv_round_trip_recovers_types(
         else:
             assert logical_schema(read.select(name))[name] == logical, name
     assert_frame_equal(conform(read, logical_schema(frame), source="x"), frame)
+
+
+def test_whole_numbers_beyond_int64_are_kept_as_text(tmp_path: Path) -> None:
+    """20-digit ids (Polars reads a CSV's as Int128; a Parquet's may be UInt64) crashed training
+    (exit 1, a Polars traceback) or became floats, where 300 distinct ids were one value and
+    their rows were dropped as exact duplicates. They are codes: text, exactly as written."""
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+    from edgeml.data import infer_types
+
+    ids = [str(12345678901234567890 + i) for i in range(300)]
+    rows = "".join(f"{ids[i]},{i % 7},{'yes' if i % 7 > 3 else 'no'}\n" for i in range(300))
+    path = _csv(tmp_path, "id,a,target\n" + rows)
+    frame = read_data(path).frame
+    assert frame.schema["id"] == pl.String and frame["id"].to_list() == ids
+    parquet = tmp_path / "u64.parquet"
+    big = [2**63 + i for i in range(3)]
+    pl.DataFrame({"id": pl.Series(big, dtype=pl.UInt64), "a": [1, 2, 3]}).write_parquet(parquet)
+    assert read_data(parquet).frame["id"].to_list() == [str(v) for v in big]
+    text = pl.DataFrame({"id": [ids[0], "7"], "x": ["9223372036854775807", "1"]})
+    assert infer_types(text).schema == pl.Schema({"id": pl.String, "x": pl.Int64})
+    bundle, out = tmp_path / "m.edgeml", tmp_path / "p.csv"
+    trained = CliRunner().invoke(
+        cli, ["train", str(path), "--target", "target", "--out", str(bundle), "--json"]
+    )
+    assert trained.exit_code == 0, trained.output
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["data_card"]["rows_used"] == 300  # no row lost as a "duplicate"
+    args = ["predict", str(bundle), str(path), "-o", str(out), "--id-cols", "id"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert pl.read_csv(out, schema_overrides={"id": pl.String})["id"].to_list() == ids

@@ -247,7 +247,7 @@ def infer_with_formats(
             formats[name] = given[name]
         elif name not in skip:
             series = _normalise(series, dtype)
-            if series.dtype == pl.String:
+            if series.dtype == pl.String and not dtype.is_integer():  # (ints: _normalise's codes)
                 series, found = _infer_text(series, allow_bool=name not in keep_raw)
                 if found is not None and is_number_format(found[0]):
                     formats[name] = found[0]
@@ -422,11 +422,13 @@ def _normalise(series: pl.Series, dtype: pl.DataType) -> pl.Series:
     logical = _logical_of(dtype, series.name)
     if dtype == pl.Null:
         return series.cast(pl.Float64)
-    if logical == "int" and dtype == pl.UInt64:
-        top = series.max()
-        # UInt64 values beyond Int64 would be lost; keep them as floats instead.
-        if isinstance(top, int) and top >= 2**63:
-            return series.cast(pl.Float64)
+    if logical == "int" and dtype in (pl.UInt64, pl.Int128, pl.UInt128):
+        low, top = series.min(), series.max()
+        # Whole numbers beyond Int64 (a CSV's 20-digit numbers are read as Int128) are codes
+        # and identifiers: kept exactly as text. As floats, 300 distinct 20-digit ids were one
+        # value, and their rows were dropped as exact duplicates.
+        if (isinstance(top, int) and top >= 2**63) or (isinstance(low, int) and low < -(2**63)):
+            return series.cast(pl.String)
     if logical == "datetime":
         return series.to_frame().select(_naive_utc(pl.col(series.name), dtype)).to_series()
     return series.cast(POLARS_TYPES[logical])
@@ -447,6 +449,8 @@ def _infer_text(
     # of nothing else stays text (its one category).
     present = values.filter(values.to_frame("v").select(_present(pl.col("v"))).to_series())
     values = present if present.len() else values
+    if _beyond_int64(values):
+        return stripped, None  # codes or identifiers: as floats, distinct ones become equal
     for logical, parse in _text_candidates(values, allow_bool=allow_bool):
         if values.to_frame("v").select(parse).to_series().null_count() == 0:
             if logical in ("int", "float"):
@@ -465,6 +469,13 @@ def _infer_text(
     fmt, certainty = found
     logical = "datetime" if has_time(fmt) else "date"
     return convert(series, logical, source="", fmt=fmt), (fmt, certainty, values)
+
+
+def _beyond_int64(values: pl.Series) -> bool:
+    """Whether some value is whole-number digits that Int64 cannot hold (a 20-digit id)."""
+    v = pl.col("v")
+    digits = v.str.contains(r"^[+-]?[0-9]{19,}$") & v.str.to_integer(strict=False).is_null()
+    return bool(values.to_frame("v").select(digits.any()).item())
 
 
 def _text_candidates(values: pl.Series, *, allow_bool: bool) -> list[tuple[str, pl.Expr]]:
