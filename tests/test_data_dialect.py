@@ -199,3 +199,28 @@ def test_an_excel_sep_line_names_the_separator_and_is_skipped(tmp_path: Path) ->
     path.write_text(text + "pie;1;2;3\r\n")
     with pytest.raises(SourceError, match=r"more fields than the header's 3 on line 6$"):
         read_data(path)
+
+
+def test_an_empty_header_cell_is_named_as_pandas_names_it_in_every_reader(tmp_path: Path) -> None:
+    """A pandas index written by to_csv has an empty name: training named it column_0 (Polars'
+    DataFrame constructor) and predict, reading the file's "", refused the training file itself
+    ('missing column(s) column_0'). Every reader names it "Unnamed: 0"."""
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
+    colours = ["red", "green", "blue"]
+    path = tmp_path / "indexed.csv"
+    path.write_text(
+        ",x,y\n" + "".join(f"{colours[i % 3]},{i % 7},{i % 3 == 0}\n" for i in range(240))
+    )
+    assert read_data(path).frame.columns == ["Unnamed: 0", "x", "y"]
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text(", x, y\n" + "".join(f"a, {i}, {i % 2}\n" for i in range(5)))
+    assert read_data(spaced).frame.columns == ["Unnamed: 0", "x", "y"]
+    bundle, out = tmp_path / "m.edgeml", tmp_path / "p.csv"
+    trained = CliRunner().invoke(cli, ["train", str(path), "--target", "y", "--out", str(bundle)])
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(cli, ["predict", str(bundle), str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(out).height == 240

@@ -197,7 +197,7 @@ class Scan:
             # 'a ""b""' for "a ""b"""), renamed to the CSV's own after each block is read.
             seen = _polars_header(head, header, dialect)
             in_file = dict(zip(names, seen, strict=True))
-            renamed = {raw: name for raw, name in zip(seen, header, strict=True) if raw != name}
+            renamed = {raw: name for raw, name in zip(seen, names, strict=True) if raw != name}
             # Model columns as the one-shot path reads them: numbers parsed, the rest (and the
             # target, kept as written) as text for conform; columns not read are typed as text
             # too (a full schema: nothing is inferred).

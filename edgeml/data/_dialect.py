@@ -70,17 +70,16 @@ class CsvDialect:
 
     def column_names(self, header: list[str]) -> list[str]:
         """The column names of a header as the file means them (without the separator's
-        space where it has one)."""
-        return [name.lstrip(" ") for name in header] if self.initial_space else header
+        space where it has one); an empty one (a pandas index written by ``to_csv``) is named
+        as pandas names it, ``Unnamed: 0`` by its position, so every reader finds it."""
+        names = [name.lstrip(" ") for name in header] if self.initial_space else header
+        return [name or f"Unnamed: {i}" for i, name in enumerate(names)]
 
     def tidy(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """A frame Polars read with this dialect, its names and text without the separator's
-        space (Polars has no ``skipinitialspace``)."""
+        """A frame Polars read with this dialect under its :meth:`column_names`, its text
+        without the separator's space (Polars has no ``skipinitialspace``)."""
         if not self.initial_space:
             return frame
-        frame = frame.rename(
-            dict(zip(frame.columns, self.column_names(frame.columns), strict=True))
-        )
         return frame.with_columns(pl.col(pl.String).str.strip_chars_start(" "))
 
 
