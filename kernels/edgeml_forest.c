@@ -39,8 +39,10 @@ static uint32_t count_below(const double *t, uint32_t n, double x)
     return at + (t[at] < x);
 }
 
-/* LightGBM's dense-row rule: a value this close to 0 reads as 0. */
-static double dense(double v) { return v >= -K_ZERO && v <= K_ZERO ? 0.0 : v; }
+/* LightGBM's dense-row rule: a value this close to 0 reads as 0 (NaN stays NaN). One compare
+ * of |v|, not two of v: gcc made `v >= -K && v <= K` a branch on v's sign, which a row's
+ * values take at random (500x63 single row: codes 0.48 -> 0.42 us). */
+static double dense(double v) { return fabs(v) <= K_ZERO ? 0.0 : v; }
 
 /* The code of a slot of `variant` for value v (after dense()) whose count of thresholds below
  * is bin (unused for NaN); zero_bin is the count below 0.0 (what NaN reads as for missing
@@ -70,24 +72,50 @@ static uint32_t code_shift(const edgeml_forest *f) { return f->nodes != NULL ? 1
 
 /* The codes of one row's slots, written to codes[slot * stride] (stride LANES: the row's lane
  * of its group; 1: a single row's dense codes for the narrow walk), shifted left by `shift`
- * (see slot_code); slots are sorted by feature: one search per feature. */
+ * (see slot_code). Slots are sorted by feature: one search per feature, and the searches of
+ * ROW_SEARCHES features at a time run interleaved, so that their chains of dependent loads
+ * overlap (500x63 single row: 0.42 -> 0.36 us). Each is count_below's steps exactly; one that
+ * is done takes steps of 0 (reading t[at]) until the longest is done. */
+#define ROW_SEARCHES 4
 static void row_codes(const edgeml_forest *f, const double *x, uint32_t *codes, size_t stride,
                       uint32_t shift)
 {
-    uint32_t s, feature = UINT32_MAX, bin = 0, zero_bin = 0;
-    double v = 0.0;
-    for (s = 0; s < f->n_slots; ++s) {
-        if (f->slots[2 * s] != feature) {
-            const double *t;
-            uint32_t n;
-            feature = f->slots[2 * s];
-            t = f->thresholds + f->feature_start[feature];
-            n = f->feature_start[feature + 1] - f->feature_start[feature];
-            v = dense(x[feature]);
-            bin = count_below(t, n, v != v ? 0.0 : v); /* NaN reads as 0.0 for type None */
-            zero_bin = bin;
+    static const double none = 0.0; /* what a feature without thresholds "searches" */
+    uint32_t s = 0, S = f->n_slots;
+    while (s < S) {
+        const double *t[ROW_SEARCHES];
+        double v[ROW_SEARCHES], key[ROW_SEARCHES];
+        uint32_t first[ROW_SEARCHES + 1], count[ROW_SEARCHES], n[ROW_SEARCHES];
+        uint32_t at[ROW_SEARCHES], m = 0, l, k, more;
+        while (s < S && m < ROW_SEARCHES) { /* the next features and their runs of slots */
+            uint32_t feature = f->slots[2 * s];
+            count[m] = f->feature_start[feature + 1] - f->feature_start[feature];
+            t[m] = count[m] != 0 ? f->thresholds + f->feature_start[feature] : &none;
+            n[m] = count[m];
+            v[m] = dense(x[feature]);
+            key[m] = v[m] != v[m] ? 0.0 : v[m]; /* NaN reads as 0.0 for type None */
+            at[m] = 0;
+            first[m++] = s;
+            while (s < S && f->slots[2 * s] == feature) {
+                ++s;
+            }
         }
-        codes[s * stride] = slot_code(f, f->slots[2 * s + 1], v, bin, zero_bin, shift);
+        first[m] = s;
+        do {
+            more = 0;
+            for (l = 0; l < m; ++l) {
+                uint32_t half = n[l] >> 1, probe = at[l] + half - (half != 0);
+                at[l] += half & (0u - (uint32_t)(t[l][probe] < key[l]));
+                n[l] -= half;
+                more |= n[l] > 1;
+            }
+        } while (more);
+        for (l = 0; l < m; ++l) {
+            uint32_t bin = count[l] == 0 ? 0 : at[l] + (t[l][at[l]] < key[l]);
+            for (k = first[l]; k < first[l + 1]; ++k) {
+                codes[k * stride] = slot_code(f, f->slots[2 * k + 1], v[l], bin, bin, shift);
+            }
+        }
     }
 }
 
