@@ -48,6 +48,7 @@ from edgeml.data import (
     csv_dialect,
     csv_header,
     encoding_error,
+    flatten_structs,
     http_pages,
     is_http,
     is_postgres,
@@ -239,6 +240,7 @@ class Scan:
                     frame = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
                 except pl.exceptions.PolarsError as exc:
                     raise bad_block(path, block, line, 0, exc) from None
+                frame = flatten_structs(frame)  # nested objects: parent.child, as read_data
                 frame = frame.select(self._columns(frame.columns, str(path)))
                 yield Batch(frame, str(path), row, line if block.count(b"\n") == frame.height
                             else None)  # fmt: skip

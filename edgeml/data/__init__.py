@@ -14,7 +14,7 @@ from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._columns import column_not_found
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
-from edgeml.data._json import read_json_file
+from edgeml.data._json import flatten_structs, read_json_file
 from edgeml.data._leakage import LeakageSuspect, TargetProfile, find_leakage
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile, text_id_like
@@ -30,6 +30,7 @@ from edgeml.data._sources import (
     FILE_KINDS,
     csv_dialect,
     csv_header,
+    drop_unusable,
     encoding_error,
     read_data,
 )
@@ -52,9 +53,11 @@ __all__ = [
     "conform",
     "csv_dialect",
     "csv_header",
+    "drop_unusable",
     "encoding_error",
     "file_facts",
     "find_leakage",
+    "flatten_structs",
     "http_pages",
     "infer_types",
     "infer_with_formats",

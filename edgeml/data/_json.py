@@ -1,7 +1,7 @@
 """JSON records as a frame: a ``.json`` file's or an API page's body, an array of objects or an
 object that keeps them in a list field (``{"data": [...]}``, as many exports and APIs do).
-Nested objects are flattened to ``parent.child`` columns; a list value makes a column that
-``read_data`` leaves out with a note, as it does for NDJSON.
+Nested objects are flattened to ``parent.child`` columns (an NDJSON file's too, by
+:func:`flatten_structs`); a list value makes a column that ``read_data`` leaves out with a note.
 
 >>> flatten([{"id": 1, "pos": {"x": 0.5}}, {"id": 2, "pos": {"x": 1.5}}]).columns
 ['id', 'pos.x']
@@ -20,7 +20,7 @@ import polars as pl
 from edgeml.config import DataConfig
 from edgeml.errors import SourceError
 
-__all__ = ["flatten", "json_field", "json_records", "read_json_file"]
+__all__ = ["flatten", "flatten_structs", "json_field", "json_records", "read_json_file"]
 
 _RECORD_LIST_NAMES = ("data", "results", "items", "records", "rows")
 _EXPECTED = 'expected an array of objects: [{"column": value, ...}, ...]'
@@ -84,6 +84,24 @@ def flatten(records: list[Any], where: str = "records") -> pl.DataFrame:
         return pl.json_normalize(records, infer_schema_length=None)
     except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
         raise SourceError(f"{where}: cannot make columns of the records: {exc}") from None
+
+
+def flatten_structs(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every struct column (a nested JSON object, as Polars reads NDJSON) made
+    its fields' columns in its place, named ``parent.child`` as :func:`flatten` names them, so
+    that NDJSON and JSON records give a model the same columns."""
+    while any(isinstance(dtype, pl.Struct) for dtype in frame.dtypes):
+        columns: list[pl.Expr] = []
+        for name, dtype in frame.schema.items():
+            if isinstance(dtype, pl.Struct):
+                columns += [
+                    pl.col(name).struct.field(f.name).alias(f"{name}.{f.name}")
+                    for f in dtype.fields
+                ]
+            else:
+                columns.append(pl.col(name))
+        frame = frame.select(columns)
+    return frame
 
 
 def _json_type(value: Any) -> str:

@@ -25,7 +25,7 @@ from edgeml.config import DataConfig
 from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._dialect import CsvDialect, sniff_csv
 from edgeml.data._http import is_http, read_http
-from edgeml.data._json import read_json_file
+from edgeml.data._json import flatten_structs, read_json_file
 from edgeml.data._postgres import is_postgres, read_postgres
 from edgeml.data._schema import convert, infer_with_formats, logical_schema
 from edgeml.data._sqlite import first_line, read_sqlite
@@ -33,7 +33,7 @@ from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.util.redact import redact
 
-__all__ = ["csv_dialect", "csv_header", "encoding_error", "read_data"]
+__all__ = ["csv_dialect", "csv_header", "drop_unusable", "encoding_error", "read_data"]
 
 # File kind by (lower-cased) suffix; longest suffix first so ".csv.gz" wins over ".gz".
 _COMMA_NUMBER = r"^[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?$"
@@ -119,7 +119,7 @@ def read_data(
         if config.watermark is not None and config.since is not None:
             _nothing_new(text, config)
         raise SourceError(f"{text}: no rows (only a header or an empty result)")
-    frame, unusable = _drop_unusable(frame, config)
+    frame, unusable = drop_unusable(frame, config)
     frame, formats, date_notes = _apply_config(
         frame, config=config, keep_raw=keep_raw, source=text, as_text=as_text
     )
@@ -167,7 +167,7 @@ def _check_config_names(config: DataConfig) -> None:
         )
 
 
-def _drop_unusable(frame: pl.DataFrame, config: DataConfig) -> tuple[pl.DataFrame, list[str]]:
+def drop_unusable(frame: pl.DataFrame, config: DataConfig) -> tuple[pl.DataFrame, list[str]]:
     """Columns no model can read as they are (lists, structs, binary, times of day, durations)
     are left out, each with a note for the data card, unless ``[data] dtypes`` converts them."""
     unusable = {
@@ -284,7 +284,9 @@ def _read_file(
         with path.open("rb") as fh:
             if kind == "ipc":
                 return pl.read_ipc(fh)
-            return pl.read_ndjson(fh, infer_schema_length=config.infer_schema_length)
+            return flatten_structs(
+                pl.read_ndjson(fh, infer_schema_length=config.infer_schema_length)
+            )
     except UnicodeDecodeError:
         _raise_encoding(path)
     except (pl.exceptions.PolarsError, OSError) as exc:

@@ -32,6 +32,8 @@ from edgeml.config import DataConfig
 from edgeml.data import (
     column_not_found,
     conform,
+    drop_unusable,
+    flatten_structs,
     infer_with_formats,
     logical_schema,
     read_json_file,
@@ -141,11 +143,12 @@ def open_source(
     if frame is None or frame.frame.height == 0:
         raise SourceError(f"{first}: no rows")
     rows = frame.frame.drop([c for c in config.drop if c in frame.frame.columns])
+    rows, unusable = drop_unusable(rows, config)  # lists, structs: left out, as in memory
     typed, formats, date_notes = infer_with_formats(
         rows, keep_raw=[target], date_formats=config.date_formats, source=str(first)
     )
     schema, notes = _schema(typed, config)
-    notes += date_notes
+    notes += [*unusable, *date_notes]
     # Every chunk's date text is read with the format the first rows showed (or the user gave).
     config = dataclasses.replace(config, date_formats={**formats, **config.date_formats})
     if target not in schema:
@@ -170,7 +173,8 @@ def _columns(path: Path, config: DataConfig) -> list[str]:
 
         return list(pq.read_schema(path).names)
     if name.endswith((".ndjson", ".jsonl")):
-        return pl.scan_ndjson(path).collect_schema().names()
+        schema = pl.scan_ndjson(path).collect_schema()
+        return flatten_structs(pl.DataFrame(schema=schema)).columns  # as a scan reads them
     if name.endswith(".json"):
         return read_json_file(path, config).columns
     return pl.scan_ipc(path).collect_schema().names()
