@@ -29,8 +29,9 @@ whole history in one of them, sorted by time) and computes the features there wi
 single-machine code; those partitions are kept on the workers for training and pass 3.
 
 A worker lost mid-job: Dask reruns the summarising, preparing and scoring tasks elsewhere;
-LightGBM's training fails at once (its workers are one network) and the run stops with a
-ClusterError naming the scheduler, nothing written (:mod:`edgeml.scale._lost`).
+LightGBM's training cannot be rerun (its workers are one network): the driver watches its
+workers (:mod:`edgeml.scale._watch`) and the run stops with a ClusterError naming the
+scheduler, nothing written (:mod:`edgeml.scale._lost`).
 
 When to reach for it: data larger than one machine's memory, already in files every worker can
 read at the same path (a shared file system or object store mount). Limits: files only; no CV
@@ -83,6 +84,7 @@ from edgeml.scale._series import TimeSplit, time_pairs, time_share
 from edgeml.scale._shuffle import by_entity
 from edgeml.scale._shuffle import prepared as prepared_rows
 from edgeml.scale._source import ChunkSource
+from edgeml.scale._watch import fit_watched
 from edgeml.util.progress import SILENT, Reporter
 
 __all__ = ["train_dask"]
@@ -152,7 +154,7 @@ def _train(
         settings = config.train
         stop = bool(settings.early_stopping_rounds)
         cap = round_cap(rounds, settings) if stop else rounds
-        x, y = _arrays([dask.delayed(_train_part, nout=2)(r, stop) for r in rows], width)
+        x, y = _arrays([dask.delayed(_fit_rows, nout=2)(r, stop) for r in rows], width)
         fit: dict[str, Any] = {}
         if stop:
             valid = _arrays([dask.delayed(_valid_part, nout=2)(r) for r in rows], width)
@@ -165,13 +167,10 @@ def _train(
         with lost_job(address, stage), client.as_current(), contextlib.redirect_stdout(
             sys.stderr
         ), _quiet():  # fmt: skip
-            model.fit(
-                x,
-                y,
-                feature_name=plan.prep.features,
-                categorical_feature=plan.prep.categorical_features,
-                **fit,
-            )
+            fit_watched(client, address, stage, partial(
+                model.fit, x, y, feature_name=plan.prep.features,
+                categorical_feature=plan.prep.categorical_features, **fit,
+            ))  # fmt: skip
         curves = _curves(model, params["metric"]) if stop else None
         best = best_round(curves["valid"][params["metric"]]) if curves else cap
         booster = lgb.Booster(model_str=model.booster_.model_to_string(num_iteration=best))
@@ -397,7 +396,7 @@ def _summarize_part(
     return summary, tally
 
 
-def _train_part(rows: ChunkRows, stop: bool) -> tuple[np.ndarray, np.ndarray]:
+def _fit_rows(rows: ChunkRows, stop: bool) -> tuple[np.ndarray, np.ndarray]:
     """The training rows of one partition: every row but the holdout's, and but the
     early-stopping rows' when they are the eval set (``stop``)."""
     keep = rows.split == TRAIN if stop else rows.split != HOLDOUT

@@ -6,7 +6,8 @@ rerun of its tasks elsewhere, and the job goes on. LightGBM's Dask training cann
 that way: its tasks are one LightGBM network, every worker holding its share of the rows. When
 one of them dies, the others' LightGBM fails with a socket error (seen: a worker process killed
 with SIGKILL mid-training, the survivor's ``Socket recv error, Connection reset by peer`` within
-a second) and ``lightgbm.dask`` raises it on the driver, unless the scheduler's cancelling of
+a second) and ``lightgbm.dask`` raises it on the driver (or spins: :mod:`edgeml.scale._watch` stops
+the run then), unless the scheduler's cancelling of
 the dead worker's pinned training task gets there first (``FutureCancelledError``, seen too;
 also seen: the scoring pass cancelled for "lost dependencies" when the kill landed as training
 ended); :func:`lost_job` turns each of these, and a task whose workers kept dying
