@@ -363,3 +363,34 @@ def test_features_option_overrides_the_config(tmp_path):
     manifest = json.loads((tmp_path / "none.edgeml" / "manifest.json").read_text())
     assert manifest["features"]["plan"]["steps"] == []
     assert manifest["config"]["features"]["mode"] == "none"
+
+
+def assert_training_error(result, message: str) -> None:
+    """A user error found after training began: progress lines, then the one error line."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.endswith(f"\nError: {message}\n")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("stream", [[], ["--stream"]])
+def test_no_column_left_to_learn_from_is_one_line_naming_what_was_left_out(tmp_path, stream):
+    """Only the target, or only an id and a constant besides it: LightGBM stopped on the empty
+    matrix with a traceback (exit 1), or the streamed run with an IndexError."""
+    expected = (
+        "no column to learn from: expected at least one input column besides the target, ids "
+        "and roles"
+    )
+    left_out = (
+        "; left out: 'id' (unique on every row: looks like an identifier, which cannot "
+        "generalise), 'const' (constant: holds 5 on every non-missing training row)"
+    )
+    files = {"ids.csv": ("id,const,y", "{i},5,", left_out), "only.csv": ("y", "", "")}
+    for name, (header, row, why) in files.items():
+        data = tmp_path / name
+        data.write_text(
+            header + "\n" + "".join(f"{row.format(i=i)}{i % 3 == 0}\n" for i in range(300))
+        )
+        result = run("train", data, "--target", "y", "--out", tmp_path / "m.edgeml", *stream)
+        assert_training_error(result, expected + why)
+        assert not (tmp_path / "m.edgeml").exists()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         baseline_of,
         fit_rows,
         metrics_of,
+        require_features,
         rounds_from_folds,
     )
     from edgeml.learn._postfit import fit_post
@@ -49,6 +50,7 @@ __getattr__, __dir__ = lazy_exports(
         "baseline_of": "edgeml.learn._fitting",
         "fit_rows": "edgeml.learn._fitting",
         "metrics_of": "edgeml.learn._fitting",
+        "require_features": "edgeml.learn._fitting",
         "rounds_from_folds": "edgeml.learn._fitting",
         "fit_post": "edgeml.learn._postfit",
         "LEARNING_RATE_DECISION": "edgeml.learn._prepared",
@@ -86,6 +88,7 @@ __all__ = [
     "metrics_of",
     "predict_proba",
     "prepare",
+    "require_features",
     "rounds_from_folds",
     "series_columns",
     "split_sizes",

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from edgeml.config import Config
+from edgeml.errors import DataError
 from edgeml.learn._booster import fit_booster, predict_proba
 from edgeml.learn._split import Splitter
 from edgeml.learn._target import TargetEncoding
@@ -175,6 +176,7 @@ def prep_rows(
     train_frame = frame[train_rows]
     plan = fit_prep(train_frame, config=config.prep, roles=roles, group=config.train.entity_col,
                     formats=config.data.date_formats)  # fmt: skip
+    require_features(plan)
     y_train = y[train_rows]
     for row_filter in plan.row_filters:
         if row_filter["kind"] == "outlier_rows":
@@ -185,6 +187,19 @@ def prep_rows(
     if valid_rows is not None and len(valid_rows):
         valid = (to_matrix(apply_prep(plan, frame[valid_rows])), y[valid_rows])
     return PreppedRows(plan=plan, x_train=x_train, y_train=y_train, valid=valid)
+
+
+def require_features(plan: PrepPlan) -> None:
+    """Raise a DataError naming the columns left out when ``plan`` has no feature (LightGBM
+    would stop on the empty matrix: "Check failed: (num_data) > (0)", a traceback)."""
+    if plan.features:
+        return
+    left_out = [f"{c.name!r} ({c.reason})" for c in plan.columns if c.role == "dropped"]
+    why = f"; left out: {', '.join(left_out)}" if left_out else ""
+    raise DataError(
+        "no column to learn from: expected at least one input column besides the target, "
+        f"ids and roles{why}"
+    )
 
 
 def metrics_of(

@@ -32,6 +32,7 @@ from edgeml.learn import (
     Splitter,
     TargetEncoding,
     fit_target,
+    require_features,
     series_columns,
 )
 from edgeml.prep import (
@@ -263,6 +264,7 @@ def fit_plan(
     prep = fit_prep(prepared.frame, config=config.prep, roles=prepared.prep_roles,
                     summary=summary, group=settings.entity_col,
                     formats=source.config.date_formats)  # fmt: skip
+    require_features(prep)
     used = {c.name for c in prep.columns if c.role != "dropped"}
     keys = (target_name, settings.time_col, settings.entity_col)
     inputs = [c for c in source.schema if c in used or features.selected or c in keys]
