@@ -10,10 +10,13 @@ leaves, 10 classes x 100 rounds, 2,000 trees of depth 4. lleaves runs in its own
 process's walk and lanes figures are timed between the probe's rounds (see ``interleaved``), so
 that the two-process ratio divides figures from the same minutes.
 
-Reported per model: batch ns/row on 20,000 distinct rows (1 thread), single prepared rows
-(µs per call, 1,000 distinct rows, Python call included), the export (model text to table blob),
-the engine's max abs difference from ``Booster.predict`` on the rows, and 1 vs 2 threads on
-100,000 rows by the wall clock (the only figure a shared machine can blur).
+Reported per model: batch ns/row on 20,000 distinct rows (1 thread) of the walk, of
+QuickScorer's lanes and of what ``edgeml export --format native`` runs for batches (the
+algorithm ``choose`` picks on 500 of the rows, packed into the blob's flags as export packs it;
+also in batches of 1,024 rows), single prepared rows (µs per call, 1,000 distinct rows, Python
+call included), the export (model text to table blob), the engine's max abs difference from
+``Booster.predict`` on the rows, and 1 vs 2 threads of the exported blob on 100,000 rows by the
+wall clock (the only figure a shared machine can blur).
 
     .venv/bin/python benchmarks/bench_engine.py [--write-readme]
 """
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -40,7 +44,7 @@ from edgeml.compile._forest import parse_model
 from edgeml.compile._native import core_library
 from edgeml.compile._native_choice import choose
 from edgeml.compile._native_qs import section
-from edgeml.compile._native_tables import forest_blob, forest_tables
+from edgeml.compile._native_tables import Tables, forest_blob, forest_tables, pack
 from edgeml.runtime import RuntimePrep
 from edgeml.runtime._native_backend import NativeBackend, open_core
 from edgeml.spec.prep_plan import PrepPlan
@@ -127,13 +131,33 @@ def one_call(backend: NativeBackend, rows: np.ndarray) -> dict[str, float]:
     }
 
 
+def exported(lib: Any, tables: Tables, rows: np.ndarray) -> tuple[bytes, dict[str, Any]]:
+    """The blob ``edgeml export --format native`` writes for these tables (_native.py: the
+    algorithms ``choose`` measures on 500 reference rows in its flags, no QuickScorer section
+    where the walk won both) and the choice."""
+    chosen_tables, chosen = choose(lib, tables, rows[:500])
+    if not chosen_tables.qs_use:
+        chosen_tables = replace(chosen_tables, qs=None)
+    return pack(chosen_tables), chosen
+
+
+def small_batches(backend: NativeBackend, rows: np.ndarray, size: int = 1024) -> float:
+    """ns/row of ``backend`` on consecutive batches of ``size`` rows (one call each)."""
+    count = len(rows) // size
+    batches = [np.ascontiguousarray(rows[i * size : (i + 1) * size]) for i in range(count)]
+    return median_ns(lambda: [backend.predict(b) for b in batches], count * size)
+
+
 def algorithms(
-    lib: Any, engine: NativeBackend, text: str, rows: np.ndarray, truth: np.ndarray
+    lib: Any,
+    engine: NativeBackend,
+    tables: Tables,
+    chosen: dict[str, Any],
+    rows: np.ndarray,
+    truth: np.ndarray,
 ) -> dict[str, Any]:
     """The same figures with QuickScorer (where the model has a section), and what export
-    chooses on 500 of the rows; ``engine`` is left on the walk."""
-    tables = forest_tables(parse_model(text))
-    _, chosen = choose(lib, tables, rows[:500])
+    chose; ``engine`` is left on the walk."""
     out: dict[str, Any] = {"choice": f"{chosen['row']} / {chosen['batch']}"}
     if tables.qs is None or not engine.set_algorithm(row="quickscorer", batch="quickscorer"):
         return out
@@ -180,15 +204,18 @@ def bench(
     start = time.perf_counter()
     blob = forest_blob(parse_model(text))
     export_seconds = time.perf_counter() - start
+    tables = forest_tables(parse_model(text))
     blob_path = work / (path.stem + ".bin")
     blob_path.write_bytes(blob)
     lib = open_core(core)
     one = NativeBackend(lib, blob, threads=1, source=name)
-    two = NativeBackend(lib, blob, threads=2, source=name)
     rows, _ = synthetic(20_000, 1)
+    chosen_blob, chosen = exported(lib, tables, rows)
+    chosen_one = NativeBackend(lib, chosen_blob, threads=1, source=name)
+    chosen_two = NativeBackend(lib, chosen_blob, threads=2, source=name)
     rows_path = work / (path.stem + "-rows.npy")
     np.save(rows_path, rows)
-    truth = booster.predict(rows, num_threads=1)
+    truth = np.asarray(booster.predict(rows, num_threads=1))
     out: dict[str, Any] = {
         "name": name,
         "trees": booster.num_trees(),
@@ -196,17 +223,24 @@ def bench(
         "export_s": export_seconds,
         "diff": float(np.max(np.abs(one.predict(rows).reshape(truth.shape) - truth))),
         "native": median_ns(lambda: one.predict(rows), len(rows)),
+        "exported": median_ns(lambda: chosen_one.predict(rows), len(rows)),
+        "exported_algorithm": chosen["batch"]
+        + (f" ({chosen_one.simd})" if chosen["batch"] == "quickscorer" else ""),
+        "exported_diff": float(
+            np.max(np.abs(chosen_one.predict(rows).reshape(truth.shape) - truth))
+        ),
+        "exported_1024": small_batches(chosen_one, rows),
         "lightgbm": median_ns(lambda: booster.predict(rows[:4000], num_threads=1), 4000, 3),
     }
     singles = list(rows[:1000])
     out["native_row"] = median_ns(lambda: [one.predict_one(r) for r in singles], 1000) / 1e3
     out.update(one_call(one, rows[:1000]))
-    out.update(algorithms(lib, one, text, rows, truth))
+    out.update(algorithms(lib, one, tables, chosen, rows, truth))
     big = np.vstack([rows] * 5)
     for key, clock in (("threads", time.perf_counter), ("threads_cpu", time.process_time)):
         out[key] = tuple(
             median_ns(lambda b=backend: b.predict(big), len(big), 3, clock)
-            for backend in (one, two)
+            for backend in (chosen_one, chosen_two)
         )
     if ydf_python:
         out.update(ydf_figures(ydf_python, work, name, rows_path))
@@ -271,22 +305,25 @@ def _or_dash(value: float | None, spec: str) -> str:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| model | native ns/row | lleaves ns/row (same process) | native ÷ lleaves | "
+        "| model | native (walk) ns/row | lleaves ns/row (same process) | walk ÷ lleaves | "
+        "exported bundle's batches ns/row (algorithm; batches of 1,024 rows) | "
         "LightGBM ns/row | native single row µs | predict_row one call µs (floor; Python "
         "prep path) | lleaves single row µs | export (text → tables) s | tables bytes | "
-        "max abs diff vs LightGBM | 1 / 2 threads, 100k rows, wall ns/row (CPU ns/row) |",
-        "| --- |" + " ---: |" * 11,
+        "max abs diff vs LightGBM (walk; exported) | exported bundle 1 / 2 threads, 100k rows, "
+        "wall ns/row (CPU ns/row) |",
+        "| --- |" + " ---: |" * 12,
     ]
     for r in results:
         ll = r.get("lleaves", {})
         ratio = f"{ll['native'] / ll['lleaves']:.2f}" if ll else "—"
         lines.append(
             f"| {r['name']} | {r['native']:,.0f} | {_or_dash(ll.get('lleaves'), ',.0f')} "
-            f"| {ratio} | {r['lightgbm']:,.0f} | {r['native_row']:.2f} "
+            f"| {ratio} | {r['exported']:,.0f} ({r['exported_algorithm']}; "
+            f"{r['exported_1024']:,.0f}) | {r['lightgbm']:,.0f} | {r['native_row']:.2f} "
             f"| {r.get('row_call', float('nan')):.2f} ({r.get('row_floor', float('nan')):.2f}; "
             f"{r.get('row_python', float('nan')):.2f}) "
             f"| {_or_dash(ll.get('lleaves_row'), '.2f')} | {r['export_s']:.2f} "
-            f"| {r['blob_bytes']:,} | {r['diff']:.1e} "
+            f"| {r['blob_bytes']:,} | {r['diff']:.1e}; {r['exported_diff']:.1e} "
             f"| {r['threads'][0]:,.0f} / {r['threads'][1]:,.0f} "
             f"({r['threads_cpu'][0]:,.0f} / {r['threads_cpu'][1]:,.0f}) |"
         )
