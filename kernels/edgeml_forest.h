@@ -191,6 +191,8 @@ typedef struct edgeml_forest {
     uint32_t qs_use, qs_entries, qs_leaves, qs_bounds, qs_width;
     uint32_t qs8_descs; /* batches' byte lanes (AVX2, edgeml_forest_qs_simd.c): descriptors in
                            work memory, 0 where the lanes do not apply (set by open only) */
+    const uint64_t *qs8; /* their tables, once edgeml_forest_qs8 laid them out (NULL before:
+                            each call lays them out in its work memory) */
     const uint32_t *qs_slot_start, *qs_bound_start, *qs_bound, *qs_tree, *qs_leaf_start;
     const uint64_t *qs_mask;
     const double *qs_values;
@@ -296,6 +298,19 @@ int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use);
 size_t edgeml_forest_chain_size(const edgeml_forest *forest);
 int edgeml_forest_chain(edgeml_forest *forest, void *memory, size_t size);
 
+/*
+ * The byte lanes' tables of a forest's QuickScorer batches (descriptors, tree blocks, exit
+ * order: they depend only on the forest), laid out once instead of once per call and thread
+ * (which cost batches of 1,024-2,000 rows noticeably). edgeml_forest_qs8_size: the bytes they
+ * take, 0 where the byte lanes do not apply (no AVX2, a forest they do not take).
+ * edgeml_forest_qs8: lays them out in `memory` (8-byte aligned, at least that size, kept as
+ * long as the forest is used) and makes the forest's batches read them there; -1 and nothing
+ * changed where it cannot. Call it before sharing the forest between threads; then every
+ * thread only reads them.
+ */
+size_t edgeml_forest_qs8_size(const edgeml_forest *forest);
+int edgeml_forest_qs8(edgeml_forest *forest, void *memory, size_t size);
+
 /* The SIMD lanes batches of QuickScorer run on this CPU: 0 (none: batches walk), 1 (aarch64
  * NEON), 2 (x86-64 AVX2);
  * decided at run time, so one core serves machines with and without them. */
@@ -328,7 +343,8 @@ void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, doubl
 /* The byte lanes (32 rows per vector, a tree's leaf vectors as byte slices, one per 8 leaves)
  * for forests of at most 8,192 trees whose slots have at most 254 thresholds, on AVX2: the
  * count of their descriptors (0: not for this forest or CPU), the uint64 of work memory they
- * take after the codes, and their layout into it (once per call of a thread's share). */
+ * take after the codes, and their layout into it (once per call of a thread's share, unless
+ * the forest has its own: edgeml_forest_qs8). */
 uint32_t edgeml_qs8_count(const edgeml_forest *f);
 size_t edgeml_qs8_words(const edgeml_forest *f);
 void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits);

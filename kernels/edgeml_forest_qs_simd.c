@@ -15,8 +15,8 @@
  *
  * Byte lanes (at most 8,192 trees, at most 254 thresholds per slot, batches of at least
  * QS8_MIN_ROWS rows per thread): 32 rows per vector, a tree's leaf vectors as byte
- * slices (one per 8 leaves), the false nodes as descriptors laid out once per call in work
- * memory (lanes8); a third of the bytes stored per false node: 12% faster than the 32-bit
+ * slices (one per 8 leaves), the false nodes as descriptors laid out once per forest
+ * (edgeml_forest_qs8; else once per call in work memory) (lanes8); a third of the bytes stored per false node: 12% faster than the 32-bit
  * lanes on the 10-class model (166 trees), 26% on 2,000 trees of depth 4 (C harness, CPU
  * time). Their exits add output by output in registers (add_leaves32): another 12% on the
  * 10-class model; then (session 6) exits found in the bytes and, for trees of at most 8
@@ -815,22 +815,34 @@ static uint32_t qs8_blocks(const edgeml_forest *f, uint32_t *start, uint32_t *tb
     return nb;
 }
 
-/* Work memory (uint64) after the codes: the byte slices of 128 rows (qs8_slice_words), the
- * byte codes of 128 rows per slot, the sums of 128 rows per output, the descriptors, then
+/* uint64 of the byte lanes' tables, which depend only on the forest: the descriptors, then
  * uint32: the count of tree blocks nb and a pad, each tree's first slice (byte offset in its
  * block's room, below 2^16) | its count of slices << 16 (n_trees + 1), each tree's block
  * (n_trees), the trees by block and output (n_trees), each (block, slot) cell's first
  * descriptor (nb * n_slots + 1), each block's first tree (nb + 1), each (block, output)'s
  * first tree in that order (nb * n_outputs + 1). */
+static size_t qs8_table_words(const edgeml_forest *f)
+{
+    size_t S = f->n_slots, T = f->n_trees, K = f->n_outputs, nb = qs8_blocks(f, NULL, NULL);
+    return f->qs8_descs + (2u + T + 1u + T + T + nb * S + 1u + nb + 1u + nb * K + 1u + 1u) / 2u;
+}
+
+/* Work memory (uint64) after the codes: the byte slices of 128 rows (qs8_slice_words), the
+ * byte codes of 128 rows per slot, the sums of 128 rows per output, then the tables
+ * (qs8_table_words) where the forest has none of its own (edgeml_forest_qs8). */
 size_t edgeml_qs8_words(const edgeml_forest *f)
 {
-    size_t S = f->n_slots, T = f->n_trees, K = f->n_outputs, nb;
     if (f->qs8_descs == 0) {
         return 0;
     }
-    nb = qs8_blocks(f, NULL, NULL);
-    return qs8_slice_words(f) + 16u * S + (size_t)QS8_PASS * K + f->qs8_descs +
-           (2u + T + 1u + T + T + nb * S + 1u + nb + 1u + nb * K + 1u + 1u) / 2u;
+    return qs8_slice_words(f) + 16u * f->n_slots + (size_t)QS8_PASS * f->n_outputs +
+           qs8_table_words(f);
+}
+
+/* Where a call's work memory keeps the tables when the forest has none of its own. */
+static uint64_t *qs8_own(const edgeml_forest *f, uint64_t *bits)
+{
+    return bits + qs8_slice_words(f) + 16u * f->n_slots + (size_t)QS8_PASS * f->n_outputs;
 }
 
 /* The byte lanes' tables in work memory (see edgeml_qs8_words). */
@@ -841,16 +853,17 @@ typedef struct {
     uint32_t nb, *slice, *tblock, *order, *dstart, *bstart, *ostart;
 } qs8_tables;
 
-/* store: count the tree blocks and store their count (edgeml_qs8_prepare), else read it (a
- * pass: no run over the trees per 128 rows) */
-static qs8_tables qs8_layout(const edgeml_forest *f, uint64_t *bits, int store)
+/* The tables at `tables` (and a call's codes and sums in bits, where not NULL). store: count
+ * the tree blocks and store their count (qs8_fill), else read it (a pass: no run over the
+ * trees per 128 rows) */
+static qs8_tables qs8_layout(const edgeml_forest *f, uint64_t *bits, uint64_t *tables, int store)
 {
     qs8_tables m;
-    size_t S = f->n_slots, K = f->n_outputs, T = f->n_trees;
+    size_t S = f->n_slots, T = f->n_trees;
     uint32_t *head;
-    m.code8 = (uint8_t *)(void *)(bits + qs8_slice_words(f));
-    m.sums = (double *)(void *)(bits + qs8_slice_words(f) + 16u * S);
-    m.desc = bits + qs8_slice_words(f) + 16u * S + (size_t)QS8_PASS * K;
+    m.code8 = bits == NULL ? NULL : (uint8_t *)(void *)(bits + qs8_slice_words(f));
+    m.sums = bits == NULL ? NULL : (double *)(void *)(bits + qs8_slice_words(f) + 16u * S);
+    m.desc = tables;
     head = (uint32_t *)(void *)(m.desc + f->qs8_descs);
     if (store) {
         head[0] = qs8_blocks(f, NULL, NULL);
@@ -865,9 +878,9 @@ static qs8_tables qs8_layout(const edgeml_forest *f, uint64_t *bits, int store)
     return m;
 }
 
-void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits)
+static void qs8_fill(const edgeml_forest *f, uint64_t *tables)
 {
-    qs8_tables m = qs8_layout(f, bits, 1);
+    qs8_tables m = qs8_layout(f, NULL, tables, 1);
     uint32_t *order = m.order, *ostart = m.ostart, k, t, i, S = f->n_slots;
     uint32_t K = f->n_outputs, groups = m.nb * K, cells = m.nb * S;
     qs8_blocks(f, m.bstart, m.tblock);
@@ -909,6 +922,29 @@ void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits)
     ostart[0] = 0;
 }
 
+void edgeml_qs8_prepare(const edgeml_forest *f, uint64_t *bits)
+{
+    if (f->qs8 == NULL) {
+        qs8_fill(f, qs8_own(f, bits));
+    }
+}
+
+size_t edgeml_forest_qs8_size(const edgeml_forest *forest)
+{
+    return forest->qs8_descs == 0 ? 0 : qs8_table_words(forest) * sizeof(uint64_t);
+}
+
+int edgeml_forest_qs8(edgeml_forest *forest, void *memory, size_t size)
+{
+    size_t need = edgeml_forest_qs8_size(forest);
+    if (need == 0 || memory == NULL || ((uintptr_t)memory & 7u) != 0 || size < need) {
+        return -1;
+    }
+    qs8_fill(forest, (uint64_t *)memory);
+    forest->qs8 = (const uint64_t *)memory;
+    return 0;
+}
+
 void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, double *acc,
                      uint32_t *codes, uint64_t *bits, int prepared)
 {
@@ -922,7 +958,8 @@ void edgeml_qs_block(const edgeml_forest *f, const double *x, size_t rows, doubl
          * first), then block by block of trees the block's descriptors for all 128 rows and
          * its exits, whose sums wait in m.sums (output-major) for the next block's trees;
          * edgeml_qs8_prepare laid out the rest */
-        qs8_tables m = qs8_layout(f, bits, 0);
+        qs8_tables m = qs8_layout(f, bits, f->qs8 != NULL ? (uint64_t *)(uintptr_t)f->qs8
+                                                            : qs8_own(f, bits), 0);
         size_t h, q, l, k;
         uint32_t b;
         codes_lanes(f, x, rows < 8 * LANES ? rows : 8 * LANES, codes);

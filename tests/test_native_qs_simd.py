@@ -479,6 +479,27 @@ def test_byte_lanes_exits_for_wide_trees(core, count, threads):
             assert np.array_equal(lanes, truth)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("count", [64, 100, 129, 500, 1024, 1153, 2177, 5000])
+def test_byte_lanes_tables_laid_out_once_per_forest(core, count, threads):
+    # the backend lays the byte lanes' tables out once in its own memory (edgeml_forest_qs8);
+    # batches read them there, on every thread, instead of laying them out per call and share,
+    # and take the byte lanes from 64 rows a share (1,024 without)
+    for booster in (varied_wide_trees(), varied_leaf_counts()):
+        tables = pack(replace(forest_tables(parse_model(booster.model_to_string())),
+                              qs_use=QS_BATCH))  # fmt: skip
+        own = NativeBackend(core, tables, threads=threads, source="own tables")
+        per_call = NativeBackend(core, tables, threads=threads, source="per call",
+                                 lane_tables=False)  # fmt: skip
+        assert (own._qs8 is not None) == cpu_has_avx2() and per_call._qs8 is None
+        probes = probe_rows(booster, 6)
+        rows = probes[np.random.default_rng(count).integers(0, len(probes), count)]
+        truth = booster.predict(rows)
+        for _ in range(2):  # and again: nothing a call wrote changed them
+            assert np.array_equal(own.predict(rows), truth)
+        assert np.array_equal(per_call.predict(rows), truth)
+
+
 def test_byte_lanes_tree_blocks_without_some_outputs(core):
     # the byte lanes run the trees in blocks of 16 KB of slices (16 trees of 57-64 leaves): with
     # 20 classes a block holds no tree of some outputs, whose sums wait for the next block

@@ -92,6 +92,11 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
             lib.edgeml_forest_chain_size.restype = ctypes.c_size_t
             lib.edgeml_forest_chain.argtypes = [pointer, pointer, ctypes.c_size_t]
             lib.edgeml_forest_chain.restype = ctypes.c_int
+        if hasattr(lib, "edgeml_forest_qs8"):  # absent from cores before the lanes' own tables
+            lib.edgeml_forest_qs8_size.argtypes = [pointer]
+            lib.edgeml_forest_qs8_size.restype = ctypes.c_size_t
+            lib.edgeml_forest_qs8.argtypes = [pointer, pointer, ctypes.c_size_t]
+            lib.edgeml_forest_qs8.restype = ctypes.c_int
         if hasattr(lib, "edgeml_row_predict_floats"):  # the same, and absent before it
             lib.edgeml_row_predict_floats.argtypes = [pointer, ctypes.py_object]
             lib.edgeml_row_predict_floats.restype = ctypes.c_int
@@ -112,7 +117,14 @@ class NativeBackend:
     takes_raw_input = False
 
     def __init__(
-        self, lib: ctypes.CDLL, blob: bytes, *, threads: int = 1, source: str, chains: bool = True
+        self,
+        lib: ctypes.CDLL,
+        blob: bytes,
+        *,
+        threads: int = 1,
+        source: str,
+        chains: bool = True,
+        lane_tables: bool = True,
     ) -> None:
         self.source = source
         self.threads = max(1, int(threads))
@@ -130,6 +142,9 @@ class NativeBackend:
         # single rows of a narrow forest that refill walk chains laid out in memory of their
         # own (kernels/edgeml_forest_chain.c); chains=False keeps the refilling lanes (tests)
         self._chain = self._lay_out_chains(lib) if chains else None
+        # QuickScorer's byte lanes' tables depend only on the forest: laid out once here, not
+        # by every batch call's every thread (lane_tables=False: by each call, as before; tests)
+        self._qs8 = self._lay_out_qs8(lib) if lane_tables else None
         counts = struct.unpack_from("<7I", blob, 16)
         self.num_feature, self.num_output = int(counts[0]), int(counts[1])
         self._predict = lib.edgeml_forest_predict
@@ -155,6 +170,17 @@ class NativeBackend:
         memory = np.zeros(size + 64, dtype=np.uint8)
         start = -memory.ctypes.data % 64  # the core wants it on a cache line
         if lib.edgeml_forest_chain(self._forest_address, memory.ctypes.data + start, size) != 0:
+            return None
+        return memory
+
+    def _lay_out_qs8(self, lib: ctypes.CDLL) -> np.ndarray | None:
+        if not hasattr(lib, "edgeml_forest_qs8"):
+            return None
+        size = int(lib.edgeml_forest_qs8_size(self._forest_address))
+        if size == 0:
+            return None
+        memory = np.zeros((size + 7) // 8, dtype=np.uint64)  # 8-byte aligned
+        if lib.edgeml_forest_qs8(self._forest_address, memory.ctypes.data, memory.nbytes) != 0:
             return None
         return memory
 
