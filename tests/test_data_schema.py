@@ -165,17 +165,16 @@ def test_other_formats_get_the_same_inference(tmp_path: Path) -> None:
     assert frame["ns"][0] == dt.datetime(2023, 12, 31, 23)  # Oslo midnight in UTC
 
 
-def test_nested_columns_are_left_out_with_a_note(tmp_path: Path) -> None:
+def test_lists_are_left_out_with_a_note_and_objects_flatten(tmp_path: Path) -> None:
     path = tmp_path / "n.ndjson"
     path.write_text('{"a": 1, "tags": ["x"], "at": {"x": 1}}\n{"a": 2, "tags": [], "at": null}\n')
     dataset = read_data(path)
-    assert dataset.frame.columns == ["a"]
+    assert dataset.frame.to_dict(as_series=False) == {"a": [1, 2], "at.x": [1, None]}
     assert dataset.card.assumptions == [
-        f"column {name!r} left out: its type {kind} is not a flat number, text, boolean, date or "
-        "datetime (flatten it into such columns to use it)"
-        for name, kind in (("tags", "List(String)"), ("at", "Struct({'x': Int64})"))
+        "column 'tags' left out: its type List(String) is not a flat number, text, boolean, "
+        "date or datetime (flatten it into such columns to use it)"
     ]
-    dropped = read_data(path, config=DataConfig(drop=["tags", "at"]))
+    dropped = read_data(path, config=DataConfig(drop=["tags", "at.x"]))
     assert dropped.frame.columns == ["a"] and dropped.card.assumptions == []
 
 
