@@ -422,6 +422,23 @@ PASS_COUNTS = [1024, 1025, 1055, 1056, 1087, 1088, 1089, 1120, 1135, 1151, 1152,
                2100, 2177, 2305]  # fmt: skip
 
 
+def _lanes_equal_scalar_and_lightgbm(core, booster, tables, count, threads, source):
+    """``count`` probe rows through the byte lanes (where the CPU has AVX2): the same outputs
+    as the scalar QuickScorer, float32 leaves or not, and LightGBM's with float64 leaves."""
+    probes = probe_rows(booster, 6)
+    rows = probes[np.random.default_rng(count).integers(0, len(probes), count)]
+    truth = booster.predict(rows)
+    for float32 in (False, True):
+        engine = NativeBackend(core, pack(replace(tables, float32=float32, qs_use=QS_BATCH)),
+                               threads=threads, source=source)  # fmt: skip
+        assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
+        lanes = engine.predict(rows)
+        assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
+        assert np.array_equal(lanes, engine.predict(rows)), float32
+        if not float32:
+            assert np.array_equal(lanes, truth)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("count", PASS_COUNTS)
 def test_byte_lanes_exits_for_every_tree_size(core, count, threads):
@@ -430,18 +447,7 @@ def test_byte_lanes_exits_for_every_tree_size(core, count, threads):
     leaves = np.diff(tables.qs.leaf_start)
     for low, high in ((1, 4), (5, 8), (9, 16), (17, 24), (25, 32)):  # each kind of exit
         assert np.any((leaves >= low) & (leaves <= high)), (low, high)
-    probes = probe_rows(booster, 6)
-    rows = probes[np.random.default_rng(count).integers(0, len(probes), count)]
-    truth = booster.predict(rows)
-    for float32 in (False, True):
-        engine = NativeBackend(core, pack(replace(tables, float32=float32, qs_use=QS_BATCH)),
-                               threads=threads, source="tree sizes")  # fmt: skip
-        assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
-        lanes = engine.predict(rows)
-        assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
-        assert np.array_equal(lanes, engine.predict(rows)), float32
-        if not float32:
-            assert np.array_equal(lanes, truth)
+    _lanes_equal_scalar_and_lightgbm(core, booster, tables, count, threads, "tree sizes")
 
 
 @functools.cache
@@ -465,18 +471,7 @@ def test_byte_lanes_exits_for_wide_trees(core, count, threads):
     assert tables.qs is not None and tables.qs.width == 64
     slices = (np.diff(tables.qs.leaf_start) + 7) // 8
     assert {1, 4, 5, 8} <= set(slices.tolist()), sorted(set(slices.tolist()))
-    probes = probe_rows(booster, 6)
-    rows = probes[np.random.default_rng(count).integers(0, len(probes), count)]
-    truth = booster.predict(rows)
-    for float32 in (False, True):
-        engine = NativeBackend(core, pack(replace(tables, float32=float32, qs_use=QS_BATCH)),
-                               threads=threads, source="wide trees")  # fmt: skip
-        assert (byte_lanes(core, engine) > 0) == cpu_has_avx2()
-        lanes = engine.predict(rows)
-        assert engine.set_algorithm(row="walk", batch="quickscorer-scalar")
-        assert np.array_equal(lanes, engine.predict(rows)), float32
-        if not float32:
-            assert np.array_equal(lanes, truth)
+    _lanes_equal_scalar_and_lightgbm(core, booster, tables, count, threads, "wide trees")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
