@@ -141,10 +141,10 @@ class NativeBackend:
             raise ExportError(f"{source}: the forest table is {reason}; {_RERUN}")
         # single rows of a narrow forest that refill walk chains laid out in memory of their
         # own (kernels/edgeml_forest_chain.c); chains=False keeps the refilling lanes (tests)
-        self._chain = self._lay_out_chains(lib) if chains else None
+        self._chain = self._lay_out(lib, "edgeml_forest_chain") if chains else None
         # QuickScorer's byte lanes' tables depend only on the forest: laid out once here, not
         # by every batch call's every thread (lane_tables=False: by each call, as before; tests)
-        self._qs8 = self._lay_out_qs8(lib) if lane_tables else None
+        self._qs8 = self._lay_out(lib, "edgeml_forest_qs8") if lane_tables else None
         counts = struct.unpack_from("<7I", blob, 16)
         self.num_feature, self.num_output = int(counts[0]), int(counts[1])
         self._predict = lib.edgeml_forest_predict
@@ -159,28 +159,18 @@ class NativeBackend:
     def __repr__(self) -> str:
         return f"NativeBackend({self.source}, {self.num_feature} features)"
 
-    def _lay_out_chains(self, lib: ctypes.CDLL) -> np.ndarray | None:
-        size = (
-            int(lib.edgeml_forest_chain_size(self._forest_address))
-            if hasattr(lib, "edgeml_forest_chain")
-            else 0
-        )
+    def _lay_out(self, lib: ctypes.CDLL, name: str) -> np.ndarray | None:
+        """The forest's extra tables that core function ``name`` lays out (``name + '_size'``
+        says how many bytes), in memory on a cache line of its own; None where this core has
+        no such function or the forest needs none."""
+        if not hasattr(lib, name):
+            return None
+        size = int(getattr(lib, name + "_size")(self._forest_address))
         if size == 0:
             return None
         memory = np.zeros(size + 64, dtype=np.uint8)
-        start = -memory.ctypes.data % 64  # the core wants it on a cache line
-        if lib.edgeml_forest_chain(self._forest_address, memory.ctypes.data + start, size) != 0:
-            return None
-        return memory
-
-    def _lay_out_qs8(self, lib: ctypes.CDLL) -> np.ndarray | None:
-        if not hasattr(lib, "edgeml_forest_qs8"):
-            return None
-        size = int(lib.edgeml_forest_qs8_size(self._forest_address))
-        if size == 0:
-            return None
-        memory = np.zeros((size + 7) // 8, dtype=np.uint64)  # 8-byte aligned
-        if lib.edgeml_forest_qs8(self._forest_address, memory.ctypes.data, memory.nbytes) != 0:
+        start = -memory.ctypes.data % 64
+        if getattr(lib, name)(self._forest_address, memory.ctypes.data + start, size) != 0:
             return None
         return memory
 
