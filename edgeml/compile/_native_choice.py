@@ -2,18 +2,25 @@
 
 Neither wins everywhere (benchmarks/README.md, "Native engine"): QuickScorer's cost is the
 count of false nodes a row meets (about half of all nodes), the walk's is its dependent loads
-along one path per tree; batches of QuickScorer run 8 rows in SIMD lanes where the CPU has them
+along one path per tree; batches of QuickScorer run in SIMD lanes where the CPU has them
 (AVX2, NEON; a CPU without them walks such batches), which changes the balance per model and per
-machine. So export times both on the
-bundle's reference rows on this machine, single rows (``predict_one`` over the rows) and batches
-(the rows tiled to a few thousand, one thread), by this thread's CPU time so that other jobs on
-the machine blur less. Near ties used to flip from run to run (a 5% margin on the ratio of two
-medians), so each pass times both back to back, in the order walk-QuickScorer then
-QuickScorer-walk on the next pass (a busy spell or a warming cache hits both alike), and the
-decision is the median of the passes' paired ratios: QuickScorer must beat the walk by
-:data:`MARGIN` there. The choice goes into the blob's flags (every later load of the bundle runs
-it; a C package always walks, its device is not this machine) and the manifest records the
-times and the lanes QuickScorer's batches ran on.
+machine. So export times both on the bundle's reference rows on this machine, by this thread's
+CPU time (other jobs on the machine blur less): single rows (``predict_one`` over distinct
+rows) and batches (the rows tiled to a few thousand, one thread).
+
+What a single row costs depends on what ran just before it: right after a batch, or after the
+other algorithm, its tables are out of the caches, and the same few rows run again and again
+keep the walk's hot paths cached (the real 10-class model, walk / QuickScorer, warm runs over
+the same rows: 100 rows 12.2 / 14.0 µs, 500 and more about equal). So single rows are timed in a
+phase of their own, each timed run of an algorithm after an untimed run of it over *other*
+reference rows (caches warm, no row timed right after itself), and each algorithm goes first in
+half of the passes (:data:`PASSES` is even; it used to be 9 passes, 5 of them walk first, each
+pass's 200 rows timed straight after the other algorithm's 4,096-row batch). Each pass times
+both back to back (a busy spell hits both alike) and the decision is the median of the passes'
+paired ratios: QuickScorer must beat the walk by :data:`MARGIN` there, a near tie keeps the
+walk. The choice goes into the blob's flags (every later load of the bundle runs it; a C package
+always walks, its device is not this machine) and the manifest records the times and the lanes
+QuickScorer's batches ran on.
 
 >>> pick({"walk": 10.0, "quickscorer": 9.8}), pick({"walk": 10.0, "quickscorer": 8.0})
 ('walk', 'quickscorer')
@@ -24,20 +31,34 @@ from __future__ import annotations
 import ctypes
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from edgeml.compile._native_tables import QS_BATCH, QS_ROW, Tables, pack
 from edgeml.runtime import NativeBackend
 
-__all__ = ["MARGIN", "choose", "pick"]
+__all__ = ["MARGIN", "Engine", "choose", "decide", "measure", "pick"]
 
 MARGIN = 0.05  # QuickScorer must be this much faster than the walk to be chosen
-SINGLE_ROWS = 200  # reference rows timed one by one, per pass
+SINGLE_ROWS = 400  # distinct reference rows timed one by one (a pass times half, warms on half)
 BATCH_ROWS = 4096  # the rows tiled to this many for the batch timing
-PASSES = 9  # odd: the median ratio is one pass's
+WARM_BATCH = 256  # rows of an untimed batch before each timed one
+PASSES = 8  # even: each algorithm goes first in half of them
+NAMES = ("walk", "quickscorer")
+Times = dict[str, dict[str, list[float]]]  # {"row"|"batch": {algorithm: µs per row, per pass}}
+
+
+class Engine(Protocol):
+    """What :func:`measure` runs: :class:`~edgeml.runtime.NativeBackend` (or a stand-in)."""
+
+    def set_algorithm(self, *, row: str, batch: str) -> bool: ...
+
+    def predict_one(self, features: np.ndarray) -> list[float]: ...
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray: ...
 
 
 def pick(times: dict[str, float]) -> str:
@@ -47,38 +68,68 @@ def pick(times: dict[str, float]) -> str:
     return "quickscorer" if quick < walk * (1 - MARGIN) else "walk"
 
 
-def choose(lib: ctypes.CDLL, tables: Tables, rows: np.ndarray) -> tuple[Tables, dict[str, Any]]:
-    """``tables`` with the algorithms chosen for single rows and batches, and what was measured
-    (``{"row": name, "batch": name, "row_us": {...}, "batch_us_per_row": {...}, "ratio": {...},
-    "lanes": "avx2" | "scalar"}``; ``ratio``: QuickScorer's median time relative to the walk's)."""
-    if tables.qs is None or len(rows) == 0:
-        reason = "no QuickScorer section" if tables.qs is None else "no reference rows"
+def measure(
+    engine: Engine,
+    rows: np.ndarray,
+    *,
+    passes: int = PASSES,
+    clock: Callable[[], float] = time.thread_time,
+) -> Times:
+    """µs per row of single rows and of batches, per pass and algorithm (see the module's
+    docstring for the schedule). ``rows``: the reference rows, at least 2."""
+    rows = np.ascontiguousarray(rows, dtype=np.float64)
+    single = list(rows[:SINGLE_ROWS])
+    half = len(single) // 2
+    warm, timed = single[:half], single[half:]
+    batch = np.ascontiguousarray(np.resize(rows, (max(BATCH_ROWS, len(rows)), rows.shape[1])))
+    times: Times = {"row": {n: [] for n in NAMES}, "batch": {n: [] for n in NAMES}}
+    for turn in range(passes):
+        order = NAMES if turn % 2 == 0 else NAMES[::-1]
+        for name in order:
+            engine.set_algorithm(row=name, batch=name)
+            for r in warm:
+                engine.predict_one(r)
+            times["row"][name].append(_us(lambda: [engine.predict_one(r) for r in timed],
+                                          len(timed), clock))  # fmt: skip
+        for name in order:
+            engine.set_algorithm(row=name, batch=name)
+            engine.predict(batch[:WARM_BATCH])
+            times["batch"][name].append(_us(lambda: engine.predict(batch), len(batch), clock))
+    return times
+
+
+def decide(times: Times) -> dict[str, Any]:
+    """The choice for single rows and batches from :func:`measure`'s times: ``{"row": name,
+    "batch": name, "row_us": {...}, "batch_us_per_row": {...}, "ratio": {...}}`` (``ratio``:
+    the median of the passes' paired ratios, QuickScorer's time over the walk's)."""
+    ratio = {kind: _paired(times[kind]) for kind in ("row", "batch")}
+    return {
+        "row": pick({"walk": 1.0, "quickscorer": ratio["row"]}),
+        "batch": pick({"walk": 1.0, "quickscorer": ratio["batch"]}),
+        "row_us": {k: round(statistics.median(v), 3) for k, v in times["row"].items()},
+        "batch_us_per_row": {k: round(statistics.median(v), 4) for k, v in times["batch"].items()},
+        "ratio": {k: round(v, 3) for k, v in ratio.items()},
+    }
+
+
+def choose(
+    lib: ctypes.CDLL,
+    tables: Tables,
+    rows: np.ndarray,
+    *,
+    clock: Callable[[], float] = time.thread_time,
+) -> tuple[Tables, dict[str, Any]]:
+    """``tables`` with the algorithms chosen for single rows and batches (:func:`decide`), and
+    what was measured, with ``"lanes"``: ``avx2``, ``neon`` or ``scalar``."""
+    if tables.qs is None or len(rows) < 2:
+        reason = "no QuickScorer section" if tables.qs is None else "under 2 reference rows"
         return replace(tables, qs_use=0), {"row": "walk", "batch": "walk", "reason": reason}
     backend = NativeBackend(lib, pack(replace(tables, qs_use=0)), threads=1, source="choice")
-    single = [row for row in np.ascontiguousarray(rows[:SINGLE_ROWS], dtype=np.float64)]
-    batch = np.ascontiguousarray(np.resize(rows, (max(BATCH_ROWS, len(rows)), rows.shape[1])))
-    names = ("walk", "quickscorer")
-    rows_us: dict[str, list[float]] = {name: [] for name in names}
-    batches_us: dict[str, list[float]] = {name: [] for name in names}
-    backend.predict(batch[:64])  # warm-up: the tables come into cache
-    for turn in range(PASSES):
-        for name in names if turn % 2 == 0 else names[::-1]:
-            backend.set_algorithm(row=name, batch=name)
-            rows_us[name].append(_us(lambda: [backend.predict_one(r) for r in single], len(single)))
-            batches_us[name].append(_us(lambda: backend.predict(batch), len(batch)))
-    ratio = {"row": _paired(rows_us), "batch": _paired(batches_us)}
-    row = pick({"walk": 1.0, "quickscorer": ratio["row"]})
-    batch_choice = pick({"walk": 1.0, "quickscorer": ratio["batch"]})
-    use = (QS_ROW if row == "quickscorer" else 0) | (QS_BATCH if batch_choice == "quickscorer"
-                                                     else 0)  # fmt: skip
-    return replace(tables, qs_use=use), {
-        "row": row,
-        "batch": batch_choice,
-        "row_us": {k: round(statistics.median(v), 3) for k, v in rows_us.items()},
-        "batch_us_per_row": {k: round(statistics.median(v), 4) for k, v in batches_us.items()},
-        "ratio": {k: round(v, 3) for k, v in ratio.items()},
-        "lanes": backend.simd,
-    }
+    chosen = decide(measure(backend, rows, clock=clock))
+    use = (QS_ROW if chosen["row"] == "quickscorer" else 0) | (
+        QS_BATCH if chosen["batch"] == "quickscorer" else 0
+    )
+    return replace(tables, qs_use=use), {**chosen, "lanes": backend.simd}
 
 
 def _paired(times: dict[str, list[float]]) -> float:
@@ -87,8 +138,8 @@ def _paired(times: dict[str, list[float]]) -> float:
                              zip(times["walk"], times["quickscorer"], strict=True))  # fmt: skip
 
 
-def _us(call: Any, count: int) -> float:
-    """Microseconds of this thread's CPU time per item of one ``call()``."""
-    start = time.thread_time()
+def _us(call: Callable[[], Any], count: int, clock: Callable[[], float]) -> float:
+    """Microseconds of ``clock`` per item of one ``call()``."""
+    start = clock()
     call()
-    return (time.thread_time() - start) / count * 1e6
+    return (clock() - start) / count * 1e6
