@@ -131,6 +131,56 @@ def one_call(backend: NativeBackend, rows: np.ndarray) -> dict[str, float]:
     }
 
 
+def bundle_row(work: Path, name: str, rows: np.ndarray) -> dict[str, Any]:
+    """µs per call of what a user calls: ``edgeml.runtime.load(bundle).predict_row(dict)`` (dict
+    in, dict out) on a bundle that ``edgeml.train`` wrote from the model's training rows with
+    its shape (rounds and leaves; cached in ``work``) and ``edgeml export --format native``
+    exported, beside the same predictor's NativeRow call; and the largest difference of its
+    probabilities from the LightGBM backend's on those rows. Only the binary synthetic models
+    (their rows are the 20 raw float columns)."""
+    objective, params, rounds = MODELS[name]
+    if objective != "binary" or "max_depth" in params:
+        return {}
+    import polars as pl
+
+    import edgeml
+    import edgeml.runtime
+    from edgeml.compile import export
+
+    path = work / (name.split()[0].replace("-", "") + ".edgeml")
+    if not (path / "native").is_dir():
+        x, y = training_rows(name)
+        frame = pl.DataFrame({f"x{i}": x[:, i] for i in range(x.shape[1])}).with_columns(
+            pl.Series("label", y.astype(int))
+        )
+        train = {"num_boost_round": rounds, "early_stopping_rounds": 0, **params}
+        config = edgeml.Config.from_dict({"train": train})
+        edgeml.train(frame, target="label", out=path, cv_folds=0, config=config)
+        export(path, format="native")
+    predictor = edgeml.runtime.load(path, backend="native")
+    lightgbm = edgeml.runtime.load(path, backend="lightgbm")
+    names = list(predictor.input_schema)
+    dicts = [dict(zip(names, r.tolist(), strict=True)) for r in rows]
+    n = len(dicts)
+    proba = [c for c in predictor.predict_row(dicts[0]) if c.startswith("proba_")]
+    diff = max(
+        abs(got[c] - want[c])
+        for got, want in zip(
+            map(predictor.predict_row, dicts), map(lightgbm.predict_row, dicts), strict=True
+        )
+        for c in proba
+    )
+    native_row = predictor._row
+    figures = {
+        "bundle_row": median_ns(lambda: [predictor.predict_row(d) for d in dicts], n) / 1e3,
+        "bundle_diff": diff,
+        "bundle_trees": lgb.Booster(model_file=str(path / predictor.spec.model_file)).num_trees(),
+    }
+    if native_row is not None:
+        figures["bundle_native_row"] = median_ns(lambda: [native_row(d) for d in dicts], n) / 1e3
+    return figures
+
+
 def exported(lib: Any, tables: Tables, rows: np.ndarray) -> tuple[bytes, dict[str, Any]]:
     """The blob ``edgeml export --format native`` writes for these tables (_native.py: the
     algorithms ``choose`` measures on 500 reference rows in its flags, no QuickScorer section
@@ -253,6 +303,7 @@ def bench(
     singles = list(rows[:1000])
     out["native_row"] = median_ns(lambda: [one.predict_one(r) for r in singles], 1000) / 1e3
     out.update(one_call(one, rows[:1000]))
+    out.update(bundle_row(work, name, rows[:1000]))
     out.update(algorithms(lib, one, tables, chosen, rows, truth))
     big = np.vstack([rows] * 5)
     for key, clock in (("threads", time.perf_counter), ("threads_cpu", time.process_time)):
@@ -326,20 +377,28 @@ def table(results: list[dict[str, Any]]) -> str:
         "| model | native (walk) ns/row | lleaves ns/row (same process) | walk ÷ lleaves | "
         "exported bundle's batches ns/row (algorithm; batches of 1,024 rows) | "
         "LightGBM ns/row | native single row µs | predict_row one call µs (floor; Python "
-        "prep path) | lleaves single row µs | export (text → tables) s | tables bytes | "
+        "prep path) | Predictor.predict_row on an exported bundle µs (its NativeRow call; "
+        "trees; max abs diff vs LightGBM) | lleaves single row µs | export (text → tables) s "
+        "| tables bytes | "
         "max abs diff vs LightGBM (walk; exported) | exported bundle 1 / 2 threads, 100k rows, "
         "wall ns/row (CPU ns/row) |",
-        "| --- |" + " ---: |" * 12,
+        "| --- |" + " ---: |" * 13,
     ]
     for r in results:
         ll = r.get("lleaves", {})
+        bundle = (
+            f"{r['bundle_row']:.2f} ({_or_dash(r.get('bundle_native_row'), '.2f')}; "
+            f"{r['bundle_trees']}; {r['bundle_diff']:.1e})"
+            if "bundle_row" in r
+            else "—"
+        )
         ratio = f"{ll['native'] / ll['lleaves']:.2f}" if ll else "—"
         lines.append(
             f"| {r['name']} | {r['native']:,.0f} | {_or_dash(ll.get('lleaves'), ',.0f')} "
             f"| {ratio} | {r['exported']:,.0f} ({r['exported_algorithm']}; "
             f"{r['exported_1024']:,.0f}) | {r['lightgbm']:,.0f} | {r['native_row']:.2f} "
             f"| {r.get('row_call', float('nan')):.2f} ({r.get('row_floor', float('nan')):.2f}; "
-            f"{r.get('row_python', float('nan')):.2f}) "
+            f"{r.get('row_python', float('nan')):.2f}) | {bundle} "
             f"| {_or_dash(ll.get('lleaves_row'), '.2f')} | {r['export_s']:.2f} "
             f"| {r['blob_bytes']:,} | {r['diff']:.1e}; {r['exported_diff']:.1e} "
             f"| {r['threads'][0]:,.0f} / {r['threads'][1]:,.0f} "
@@ -418,7 +477,12 @@ doubles, and `edgeml_row_predict` runs the prep plan (edgeml_core's executor, th
 as ctypes tables), the codes, the trees and the link. The "predict_row one call" column times
 that on dicts of the 20 raw float columns (an identity prep plan); the floor is the same ctypes
 call returning at once, and the Python prep path is RuntimePrep.transform_row followed by the
-engine (what predict_row did before).
+engine (what predict_row did before). The "Predictor.predict_row on an exported bundle" column
+is what a user calls: a bundle `edgeml.train` wrote from the same training rows with the same
+rounds and leaves (binary synthetic models; cached in the workdir), exported with `edgeml
+export --format native` (its own choice of algorithm), loaded with `edgeml.runtime.load`, and
+`predict_row` timed on dicts of the same 1,000 rows (dict in, dict out), beside that
+predictor's NativeRow call; its probabilities are compared with the LightGBM backend's.
 
 Where it wins and loses (no hardware counters in this VM: `perf stat` reports cycles,
 instructions and branch misses as not supported, so the reasons below come from the generated
