@@ -260,3 +260,43 @@ def test_the_server_reads_the_format_and_refuses_another_shape(bundles, tmp_path
         refused = client.post("/predict", json={"when": "12/25/2024", "x": 0.25})
         assert refused.status_code == 422
         assert "%d/%m/%Y" in refused.text and "when" in refused.text
+
+
+def test_bigquery_utc_timestamps_are_datetimes_in_every_executor(tmp_path):
+    # BigQuery exports a TIMESTAMP as "2024-03-15 14:05:07 UTC" (a fraction when it has one);
+    # it stayed text, an ID-like column left out, and a device could not send it either.
+    frame = dated_frame("%Y-%m-%d %H:%M:%S UTC")
+    with_fraction = pl.col("when").str.replace(" UTC", ".25 UTC")
+    frame = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0).then(with_fraction).otherwise("when").alias("when")
+    )
+    frame.write_csv(tmp_path / "bq.csv")
+    result = edgeml.train(tmp_path / "bq.csv", target="y", out=tmp_path / "bq.edgeml", cv_folds=0,
+                          num_boost_round=30)  # fmt: skip
+    manifest = json.loads((result.bundle / "manifest.json").read_text())
+    when = next(c for c in manifest["input_schema"] if c["name"] == "when")
+    assert when["dtype"] == "datetime" and "format" not in when
+    assert "when_weekday" in manifest["features"]["model"]
+    export(result.bundle, format="onnx")
+    rows = frame.head(40).drop("y")
+    rows.write_csv(tmp_path / "rows.csv")
+    expected = edgeml.load(result.bundle).predict(rows)
+    for backend in ("onnx", "lightgbm"):
+        model = edgeml.runtime.load(result.bundle, backend=backend)
+        singles = [model.predict_row(row)["proba_1"] for row in rows.rows(named=True)]
+        np.testing.assert_allclose(singles, expected["proba_1"], atol=1e-5)
+    out = tmp_path / "out.csv"
+    outcome = run("predict", result.bundle, tmp_path / "rows.csv", "-o", out)
+    assert outcome.exit_code == 0, outcome.output
+    np.testing.assert_allclose(pl.read_csv(out)["proba_1"], expected["proba_1"], atol=1e-9)
+    from fastapi.testclient import TestClient
+
+    from edgeml.serve import ServeSettings, create_app
+
+    settings = ServeSettings(bundle=result.bundle, log=tmp_path / "log.db")
+    row = {"when": "2024-03-16 14:05:07.25 UTC", "x": 0.25}
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/predict", json=row)
+        assert response.status_code == 200, response.text
+        served = response.json()["proba_1"]
+    assert served == pytest.approx(edgeml.runtime.load(result.bundle).predict_row(row)["proba_1"])

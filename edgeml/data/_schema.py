@@ -43,8 +43,10 @@ _BOOL_WORDS = {"true": True, "false": False, "yes": True, "no": False, "y": True
 _BOOL_PAIRS = ({"yes", "no"}, {"true", "false"}, {"y", "n"}, {"t", "f"})
 
 # ISO-8601 shapes tried in order; "%.f" also matches no fraction, "%#z" matches Z, +02:00, +0200.
-_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M",
-                  "%Y-%m-%d %H:%M", "%Y-%m-%d")  # fmt: skip
+# " UTC" is how BigQuery exports a TIMESTAMP ("2024-03-15 14:05:07.25 UTC"): UTC, so naive.
+_NAIVE_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f UTC",
+                  "%Y-%m-%dT%H:%M:%S%.f UTC", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
+                  "%Y-%m-%d")  # fmt: skip
 _TZ_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
 _FORMATS = (*_NAIVE_FORMATS, *_TZ_FORMATS)
 _ISO_PREFIX = r"^\d{4}-\d{1,2}-\d{1,2}"

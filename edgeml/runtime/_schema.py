@@ -66,7 +66,8 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 BOOL_WORDS = {"true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "y": 1.0, "n": 0.0,
               "t": 1.0, "f": 0.0, "on": 1.0, "off": 0.0, "1": 1.0, "0": 0.0}  # fmt: skip
 
-# The ISO-8601 shapes `conform` tries (chrono's "%Y-%m-%d[T| ]%H:%M[:%S[%.f][%#z]]"). chrono
+# The ISO-8601 shapes `conform` tries (chrono's "%Y-%m-%d[T| ]%H:%M[:%S[%.f][%#z| UTC]]"; " UTC"
+# is how BigQuery exports a TIMESTAMP: "2024-03-15 14:05:07.25 UTC"). chrono
 # takes a year of 1-4 digits, or any number after a sign; lets whitespace precede a number and an
 # offset; skips colons and whitespace between an offset's hours and minutes; and matches a space
 # in the format with any run of whitespace, none included. Numbers are read greedily, never
@@ -76,7 +77,7 @@ _DATETIME_TEXT = re.compile(
     rf"(?P<Y>\+[0-9]++|[0-9]{{1,4}}+)-{_WS}*(?P<m>[0-9]{{1,2}}+)-{_WS}*(?P<d>[0-9]{{1,2}}+)"
     rf"(?:(?:T|{_WS}*){_WS}*(?P<H>[0-9]{{1,2}}+):{_WS}*(?P<M>[0-9]{{1,2}}+)"
     rf"(?::{_WS}*(?P<S>[0-9]{{1,2}}+)(?:\.(?P<f>[0-9]++))?"
-    rf"(?:{_WS}*(?:(?P<z>[Zz])|"
+    rf"(?:{_WS}*(?:(?P<z>[Zz]|UTC)|"
     rf"(?P<sign>[+-])(?P<oh>[0-9]{{2}})[:{WHITESPACE}]*(?P<om>[0-9]{{2}})?))?)?)?"
 )
 _EPOCH = dt.datetime(1970, 1, 1)

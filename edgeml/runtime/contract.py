@@ -25,7 +25,8 @@ A model's input schema names each column and its logical type (``float``, ``int`
   ``"Male"``, in training too), otherwise as given (a number is written as Polars writes it:
   ``7``, ``0.5``); a category training never saw is predicted as missing and counted
   (``unseen``) — the server refuses it only when started with ``--unknown-categories reject``.
-- **Dates**: ``date``/``datetime`` objects and ISO-8601 text (an offset converted to UTC).
+- **Dates**: ``date``/``datetime`` objects and ISO-8601 text (an offset converted to UTC;
+  BigQuery's ``2024-03-15 14:05:07 UTC`` is UTC).
 - A value that fits none of these is a :class:`~edgeml.errors.SchemaError` naming the column
   (and row), never a silent NaN.
 

@@ -71,13 +71,11 @@ class FeedbackItem(BaseModel):
 def _annotation(column: Mapping[str, Any], strict_categories: bool) -> Any:
     dtype = column.get("dtype", "str")
     categories = column.get("categories")
-    if dtype in _DATES and column.get("format"):
-        # Text in the column's own date format, read as every executor reads it.
-        dated = BeforeValidator(_dated(dtype, column["format"]))
-        return Annotated[_DATES[dtype] | None, Field(strict=False), dated]
     if dtype in _DATES:
-        # Dates arrive as ISO text, which strict mode refuses (it wants Python objects).
-        return Annotated[_DATES[dtype] | None, Field(strict=False)]
+        # Text in the column's own date format, or ISO text, read as every executor reads it
+        # (pydantic's own ISO parser refuses "2024-3-5" and BigQuery's "... 14:05:07 UTC").
+        dated = BeforeValidator(_dated(dtype, column.get("format")))
+        return Annotated[_DATES[dtype] | None, Field(strict=False), dated]
     if dtype == "str":
         kind: Any = str
         if categories and strict_categories:
@@ -121,8 +119,9 @@ def _contract(logical: str, fmt: str | None = None) -> Any:
     return convert
 
 
-def _dated(logical: str, fmt: str) -> Any:
-    """Text of a date column in its date format as a date or datetime (a 422 if not in it)."""
+def _dated(logical: str, fmt: str | None) -> Any:
+    """Text of a date column in its date format (ISO-8601 without one) as a date or datetime
+    (a 422 if not in it)."""
 
     def convert(value: Any) -> Any:
         if not isinstance(value, str):
