@@ -702,6 +702,11 @@ size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads)
     return (size_t)(nthreads < 1 ? 1 : nthreads) * share_words(forest) + ALIGN_WORDS;
 }
 
+size_t edgeml_forest_one_size(const edgeml_forest *forest)
+{
+    return EDGEML_FOREST_WORK_WORDS(forest->n_slots, forest->n_trees);
+}
+
 /* The work memory from its first 64-byte boundary on. Batches' SIMD lanes load their codes
  * and leaf vectors from it 32 bytes at a time; from malloc's 16-byte alignment half of those
  * loads straddle two cache lines (500x63 in QuickScorer's AVX2 lanes: ~5,400 against ~4,100

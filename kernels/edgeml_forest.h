@@ -255,6 +255,12 @@ size_t edgeml_forest_sizeof(void);
  * threads (any 4-byte aligned buffer: they align it to 64 bytes within it). */
 size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads);
 
+/* uint32 values of work memory edgeml_forest_one needs (8-byte aligned):
+ * EDGEML_FOREST_WORK_WORDS of the forest, whatever its batches' lanes take, so that a thread's
+ * single-row buffer is not sized like a batch share (500x63 with QuickScorer: 371 KB of the
+ * byte lanes' tables in edgeml_forest_work_size(forest, 1) before they moved into the forest). */
+size_t edgeml_forest_one_size(const edgeml_forest *forest);
+
 /*
  * n rows of features (row-major, n_features doubles each, NaN for missing) to n x n_outputs
  * values: LightGBM's Booster.predict (binary: the positive class's probability). With

@@ -829,14 +829,15 @@ static size_t qs8_table_words(const edgeml_forest *f)
 
 /* Work memory (uint64) after the codes: the byte slices of 128 rows (qs8_slice_words), the
  * byte codes of 128 rows per slot, the sums of 128 rows per output, then the tables
- * (qs8_table_words) where the forest has none of its own (edgeml_forest_qs8). */
+ * (qs8_table_words) only where the forest has none of its own (edgeml_forest_qs8): a share
+ * reads the forest's, so its room would be unused (371 KB per thread on 500x63). */
 size_t edgeml_qs8_words(const edgeml_forest *f)
 {
     if (f->qs8_descs == 0) {
         return 0;
     }
     return qs8_slice_words(f) + 16u * f->n_slots + (size_t)QS8_PASS * f->n_outputs +
-           qs8_table_words(f);
+           (f->qs8 != NULL ? 0u : qs8_table_words(f));
 }
 
 /* Where a call's work memory keeps the tables when the forest has none of its own. */

@@ -37,7 +37,7 @@ typedef struct edgeml_row {
     double *raw;      /* plan->n_inputs raw values (the caller's) */
     double *features; /* plan->n_features doubles (== forest->n_features), scratch */
     double *out;      /* forest->n_outputs values: LightGBM's Booster.predict */
-    uint32_t *work;   /* edgeml_forest_work_size(forest, 1) uint32s, 8-byte aligned */
+    uint32_t *work;   /* edgeml_forest_one_size(forest) uint32s, 8-byte aligned */
     const edgeml_py_floats *floats; /* for edgeml_row_predict_floats; NULL otherwise */
 } edgeml_row;
 

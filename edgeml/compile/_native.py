@@ -146,6 +146,7 @@ def build(request: ExportRequest) -> Artifact:
         "core_cached": hit,
         "table_seconds": round(table_seconds, 3),
         "algorithm": algorithm,
+        "memory_bytes": backend.memory,
         "leaf_values": "float32" if float32 else "float64",
     }
     description = {

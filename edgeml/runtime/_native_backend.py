@@ -71,6 +71,9 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
         lib.edgeml_forest_sizeof.restype = ctypes.c_size_t
         lib.edgeml_forest_work_size.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.edgeml_forest_work_size.restype = ctypes.c_size_t
+        if hasattr(lib, "edgeml_forest_one_size"):  # absent from cores before it
+            lib.edgeml_forest_one_size.argtypes = [ctypes.c_void_p]
+            lib.edgeml_forest_one_size.restype = ctypes.c_size_t
         pointer = ctypes.c_void_p
         lib.edgeml_forest_predict.argtypes = [pointer, pointer, ctypes.c_size_t, pointer,
                                               ctypes.c_int, pointer]  # fmt: skip
@@ -152,7 +155,13 @@ class NativeBackend:
         # batch one; a core without edgeml_forest_one predicts a row as a batch of one
         self._one = getattr(lib, "edgeml_forest_one", None)
         self._work_size = int(lib.edgeml_forest_work_size(self._forest_address, self.threads))
-        self._one_work = int(lib.edgeml_forest_work_size(self._forest_address, 1))
+        # a single row's work memory (each thread keeps one): what edgeml_forest_one uses, not
+        # a batch share's (the lanes' room); a core without the function gives the share's
+        one_size = getattr(lib, "edgeml_forest_one_size", None)
+        self._one_work = int(
+            one_size(self._forest_address) if one_size is not None
+            else lib.edgeml_forest_work_size(self._forest_address, 1)
+        )  # fmt: skip
         self._lib = lib  # keeps the library loaded as long as its functions are used
         self._local = threading.local()
 
@@ -173,6 +182,16 @@ class NativeBackend:
         if getattr(lib, name)(self._forest_address, memory.ctypes.data + start, size) != 0:
             return None
         return memory
+
+    @property
+    def memory(self) -> dict[str, int]:
+        """Bytes a prediction needs beside the blob: ``row``, each thread's single-row work
+        memory (kept with its buffers); ``batch_per_thread``, a batch's work memory per thread
+        (one allocation per call); ``laid_out``, the chains and byte lanes' tables (once per
+        forest, shared read-only by every thread)."""
+        share = int(self._lib.edgeml_forest_work_size(self._forest_address, 1))
+        laid_out = sum(len(m) - 64 for m in (self._chain, self._qs8) if m is not None)
+        return {"row": 4 * self._one_work, "batch_per_thread": 4 * share, "laid_out": laid_out}
 
     @property
     def simd(self) -> str:
