@@ -135,9 +135,10 @@ def bundle_row(work: Path, name: str, rows: np.ndarray) -> dict[str, Any]:
     """µs per call of what a user calls: ``edgeml.runtime.load(bundle).predict_row(dict)`` (dict
     in, dict out) on a bundle that ``edgeml.train`` wrote from the model's training rows with
     its shape (rounds and leaves; cached in ``work``) and ``edgeml export --format native``
-    exported, beside the same predictor's NativeRow call; and the largest difference of its
-    probabilities from the LightGBM backend's on those rows. Only the binary synthetic models
-    (their rows are the 20 raw float columns)."""
+    exported (on every run: the bundle ships the core it was exported with), beside the same
+    predictor's NativeRow call; and the largest difference of its probabilities from the
+    LightGBM backend's on those rows. Only the binary synthetic models (their rows are the 20
+    raw float columns)."""
     objective, params, rounds = MODELS[name]
     if objective != "binary" or "max_depth" in params:
         return {}
@@ -148,7 +149,7 @@ def bundle_row(work: Path, name: str, rows: np.ndarray) -> dict[str, Any]:
     from edgeml.compile import export
 
     path = work / (name.split()[0].replace("-", "") + ".edgeml")
-    if not (path / "native").is_dir():
+    if not (path / "manifest.json").is_file():
         x, y = training_rows(name)
         frame = pl.DataFrame({f"x{i}": x[:, i] for i in range(x.shape[1])}).with_columns(
             pl.Series("label", y.astype(int))
@@ -156,7 +157,8 @@ def bundle_row(work: Path, name: str, rows: np.ndarray) -> dict[str, Any]:
         train = {"num_boost_round": rounds, "early_stopping_rounds": 0, **params}
         config = edgeml.Config.from_dict({"train": train})
         edgeml.train(frame, target="label", out=path, cv_folds=0, config=config)
-        export(path, format="native")
+    # exported on every run: the bundle carries its own core.so, built from today's kernels
+    export(path, format="native")
     predictor = edgeml.runtime.load(path, backend="native")
     lightgbm = edgeml.runtime.load(path, backend="lightgbm")
     names = list(predictor.input_schema)
@@ -480,7 +482,8 @@ call returning at once, and the Python prep path is RuntimePrep.transform_row fo
 engine (what predict_row did before). The "Predictor.predict_row on an exported bundle" column
 is what a user calls: a bundle `edgeml.train` wrote from the same training rows with the same
 rounds and leaves (binary synthetic models; cached in the workdir), exported with `edgeml
-export --format native` (its own choice of algorithm), loaded with `edgeml.runtime.load`, and
+export --format native` on every run (its own choice of algorithm; the bundle ships the core
+compiled from the kernels of the day), loaded with `edgeml.runtime.load`, and
 `predict_row` timed on dicts of the same 1,000 rows (dict in, dict out), beside that
 predictor's NativeRow call; its probabilities are compared with the LightGBM backend's.
 
