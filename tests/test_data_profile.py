@@ -151,6 +151,25 @@ def test_all_null_target() -> None:
     _json(p)
 
 
+def test_the_target_is_profiled_as_training_reads_it(rng: np.random.Generator) -> None:
+    # "yes ", "YES" and "Yes" are one class in training and "?" no label; the profile showed
+    # five classes and, against them, found no leak in a column training then named a leak.
+    n = 600
+    churn = rng.random(n) < 0.15
+    spelt = np.where(
+        churn,
+        rng.choice(["Yes", "yes ", "YES"], n, p=[0.6, 0.2, 0.2]),
+        rng.choice(["No", "no"], n, p=[0.8, 0.2]),
+    )
+    spelt[:6] = "?"
+    refund = np.where(churn, "yes", "no")
+    frame = pl.DataFrame({"refund": refund, "x": rng.normal(size=n), "churn": spelt})
+    p = profile(frame, target="churn")
+    assert p.target is not None and p.target.missing == 6
+    assert [c["label"] for c in p.target.classes or []] == ["No", "Yes"]
+    assert [s.column for s in p.leakage_suspects] == ["refund"]
+
+
 def test_missing_target() -> None:
     with pytest.raises(TargetError, match="target column 'nope' not found; columns: a"):
         profile(pl.DataFrame({"a": [1]}), target="nope")

@@ -15,6 +15,7 @@ from edgeml.data._columns import column_not_found
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
 from edgeml.data._json import flatten_structs, read_json_file
+from edgeml.data._labels import as_trained, label_key, labelled_text, one_spelling
 from edgeml.data._leakage import LeakageSuspect, TargetProfile, find_leakage
 from edgeml.data._postgres import PostgresSource, is_postgres, postgres_batches, postgres_source
 from edgeml.data._profile import ColumnProfile, Profile, profile, text_id_like
@@ -49,6 +50,7 @@ __all__ = [
     "PostgresSource",
     "Profile",
     "TargetProfile",
+    "as_trained",
     "column_not_found",
     "conform",
     "csv_dialect",
@@ -63,8 +65,11 @@ __all__ = [
     "infer_with_formats",
     "is_http",
     "is_postgres",
+    "label_key",
+    "labelled_text",
     "last_watermark",
     "logical_schema",
+    "one_spelling",
     "postgres_batches",
     "postgres_source",
     "profile",

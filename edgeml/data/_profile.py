@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 from rich.console import Console
 
+from edgeml.data._labels import as_trained
 from edgeml.data._leakage import LeakageSuspect, TargetProfile, find_leakage, target_profile
 from edgeml.data._render import render_profile
 from edgeml.data._schema import logical_schema
@@ -125,6 +126,10 @@ def profile(frame: pl.DataFrame, *, target: str | None = None) -> Profile:
         raise TargetError(
             f"target column {target!r} not found; columns: {', '.join(frame.columns)}"
         )
+    raw = frame
+    if target is not None:
+        # The target as training reads it: "yes " and "YES" one class, "?" no label.
+        frame = frame.with_columns(as_trained(frame[target]))
     columns = _column_profiles(frame)
     tprofile = target_profile(frame, target) if target is not None else None
     suspects: list[LeakageSuspect] = []
@@ -136,7 +141,7 @@ def profile(frame: pl.DataFrame, *, target: str | None = None) -> Profile:
             if c.name != target and not c.id_like and c.distinct + (c.missing > 0) > 1
         ]
         suspects = find_leakage(frame, target=target, task=tprofile.task, candidates=candidates)
-    duplicates = frame.height - frame.unique().height if frame.width else 0
+    duplicates = raw.height - raw.unique().height if raw.width else 0
     return Profile(
         rows=frame.height,
         columns=frame.width,

@@ -9,8 +9,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from edgeml.data import label_key, labelled_text, one_spelling
 from edgeml.errors import TargetError
-from edgeml.util.missing import NO_LABEL_WORDS
 
 Task = Literal["binary", "multiclass", "regression"]
 
@@ -70,38 +70,6 @@ class TargetEncoding:
 _NONE = object()
 
 
-def label_key(label: str) -> str:
-    """What a text label is compared by: stripped of whitespace, in lower case; labels written
-    by hand or by several exports (``"Yes"``, ``"yes "``, ``"YES"``) are one class.
-
-    >>> label_key(" Yes "), label_key(">50K")
-    ('yes', '>50k')
-    """
-    return label.strip().lower()
-
-
-def _one_spelling(
-    values: pl.Series, counts: Mapping[Any, int] | None
-) -> tuple[pl.Series, Mapping[Any, int] | None]:
-    """Text labels with each class in one spelling: its most frequent one, stripped (the first
-    in sorted order on ties), and ``counts`` summed over the spellings it merged."""
-    tally = dict(counts) if counts is not None else dict(values.value_counts().iter_rows())
-    best: dict[str, tuple[int, str]] = {}
-    for label, n in sorted(tally.items(), key=lambda item: (item[0].strip(), item[0])):
-        key, current = label_key(label), best.get(label_key(label))
-        if current is None or n > current[0]:
-            best[key] = (n, label.strip())
-    spelling = {label: best[label_key(label)][1] for label in tally}
-    if all(label == spelled for label, spelled in spelling.items()):
-        return values, counts
-    merged: dict[Any, int] | None = None
-    if counts is not None:
-        merged = {}
-        for label, n in counts.items():
-            merged[spelling[label]] = merged.get(spelling[label], 0) + n
-    return values.replace_strict(spelling, return_dtype=pl.String), merged
-
-
 def fit_target(
     series: pl.Series,
     *,
@@ -149,7 +117,7 @@ def fit_target(
         values = values.filter(has_label(values))
         if values.len() == 0:
             raise TargetError(f"{source}: target {name!r} is blank or '?'/'N/A' on every row")
-        values, counts = _one_spelling(values, counts)
+        values, counts = one_spelling(values, counts)
     distinct = values.unique().sort()
     if task == "auto":
         task = _detect(values, distinct)
@@ -223,9 +191,7 @@ def has_label(target: pl.Series, *, source: str = "data") -> pl.Series:
     [True, False, False, False, True]
     """
     if target.dtype == pl.String:  # a blank label, or a "?", is no label
-        text = target.str.strip_chars()
-        marked = text.str.to_lowercase().is_in(list(NO_LABEL_WORDS))
-        return ((text.str.len_bytes() > 0) & ~marked).fill_null(False)
+        return labelled_text(target)
     if not target.dtype.is_float():
         return target.is_not_null()
     infinite = target.is_infinite().fill_null(False)
