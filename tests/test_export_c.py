@@ -171,10 +171,10 @@ def test_the_package_is_the_engine_plus_tables_and_reports_its_footprint(
     for name in (*ENGINE_FILES, *CORE_FILES):
         assert (package / name).read_text() == (kernels / name).read_text()
     data = (package / "edgeml_forest_data.c").read_text()
-    assert "edgeml_forest_blob[" in data and "if (" not in data
+    assert "uint32_t words[" in data and "if (" not in data
     footprint = result.info["footprint"]
     assert 0 < footprint["code_bytes"] < 64_000  # engine + prep + API, whatever the model
-    blob_bytes = 8 * int(data.split("edgeml_forest_blob[")[1].split("]")[0])
+    blob_bytes = 4 * int(data.split("uint32_t words[")[1].split("]")[0])
     assert blob_bytes <= footprint["table_bytes"] < blob_bytes + 8_000  # the blob and the plan
     header = (package / "edgeml_model.h").read_text()
     assert f"#define EDGEML_WORK_BYTES {footprint['stack_bytes'] - 8 * _features(header)}" in header

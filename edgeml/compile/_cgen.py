@@ -96,16 +96,19 @@ def package_sources(plan: PrepPlan, model: ModelInfo, *, blob: bytes) -> dict[st
 
 
 def forest_data_source(blob: bytes) -> str:
-    """The blob as a C array of 64-bit words (so it is 8-byte aligned, as the engine needs;
-    little-endian, the blob's byte order) and its size in bytes.
+    """The blob as a C array of 32-bit words in a union with a uint64_t (so it is 8-byte
+    aligned, as the engine needs; little-endian, the blob's byte order), a pointer to it and its
+    size in bytes. 32-bit words because a cross compiler reads them 3-6 times faster than
+    64-bit ones, and this unit is the only one whose size grows with the model (deep 1000x255,
+    3.3 MB: aarch64 gcc 1.4 s against 3.8, armhf 1.3 against 8.7).
 
-    >>> print(forest_data_source(bytes(range(9))).splitlines()[-2])
-        0x0706050403020100u, 0x0000000000000008u,
+    >>> print(forest_data_source(bytes(range(9))).splitlines()[-5])
+        0x03020100u, 0x07060504u, 0x00000008u, 0x00000000u,
     """
     padded = blob + bytes(-len(blob) % 8)
-    words = struct.unpack(f"<{len(padded) // 8}Q", padded)
+    words = struct.unpack(f"<{len(padded) // 4}I", padded)
     lines = [
-        ", ".join(f"0x{w:016x}u" for w in words[i : i + 4]) + "," for i in range(0, len(words), 4)
+        ", ".join(f"0x{w:08x}u" for w in words[i : i + 8]) + "," for i in range(0, len(words), 8)
     ]
     return "\n".join(
         [
@@ -114,10 +117,15 @@ def forest_data_source(blob: bytes) -> str:
             "#include <stddef.h>",
             "#include <stdint.h>",
             "",
-            f"const size_t edgeml_forest_blob_size = {len(blob)}u;",
-            f"const uint64_t edgeml_forest_blob[{len(words)}] = {{",
+            "static const union {",
+            f"    uint32_t words[{len(words)}];",
+            "    uint64_t align; /* the engine maps the blob at an 8-byte boundary */",
+            "} tables = {{",
             *(f"    {line}" for line in lines),
-            "};",
+            "}};",
+            "",
+            "const void *const edgeml_forest_blob = &tables;",
+            f"const size_t edgeml_forest_blob_size = {len(blob)}u;",
             "",
         ]
     )

@@ -64,7 +64,7 @@ typedef char edgeml_work_fits[
     (EDGEML_WORK_WORDS >= EDGEML_FOREST_WORK_WORDS({n_slots}u, {n_trees}u)) ? 1 : -1];
 
 /* The forest's tables (edgeml_forest_data.c): edgeml's table blob, checked when exported. */
-extern const uint64_t edgeml_forest_blob[];
+extern const void *const edgeml_forest_blob;
 extern const size_t edgeml_forest_blob_size;
 
 /* Numeric steps: {{input, output, indicator, clip lo, clip hi, impute, center, 1/scale}};
