@@ -208,3 +208,33 @@ def test_threads_each_get_their_own_buffers(predictors, tmp_path: Path):
     with ThreadPoolExecutor(4) as pool:
         for _ in range(5):
             assert list(pool.map(predictor.predict_row, rows)) == expected
+
+
+@pytest.mark.parametrize("calibration", [None, {"method": "platt", "a": 1.7, "b": -0.3}])
+def test_a_binary_label_follows_the_threshold_and_calibration_like_lightgbm(
+    predictors, tmp_path, calibration
+):
+    """predict_row on the one call equals the LightGBM backend's on a binary model whose
+    decision threshold is moved to where both labels occur, with and without a calibration."""
+    import shutil
+
+    from tests.conftest import reseal
+
+    source = predictors["native"]
+    rows = reference_rows(source)[:300]
+    probabilities = sorted(source.predict_row(row)[source.columns[1]] for row in rows)
+    bundle = tmp_path / "moved.edgeml"
+    shutil.copytree(source.path, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["decision"] = {"threshold": probabilities[len(rows) // 3], "rule": "fixed"}
+    if calibration is not None:
+        manifest["calibration"] = calibration
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    reseal(bundle)
+    native = edgeml.runtime.load(bundle, backend="native")
+    lightgbm = edgeml.runtime.load(bundle, backend="lightgbm")
+    assert native._row is not None
+    got = [native.predict_row(row) for row in rows]
+    assert got == [lightgbm.predict_row(row) for row in rows]
+    labels = {r["prediction"] for r in got}
+    assert len(labels) == 2  # the moved threshold splits the rows
