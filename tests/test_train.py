@@ -195,6 +195,26 @@ def test_a_column_that_alone_predicts_the_target_is_pointed_out(tmp_path):
     assert "note: " not in result.output
 
 
+def test_a_regression_target_ruled_by_a_few_outliers_is_said(tmp_path):
+    # 5 labels of 1e6 among 600 of about -10..10: the folds stopped after one round and the
+    # model was the mean (r2 -0.01) without a word; l1 learns (it is what the note suggests)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=600)
+    y = 3 * x + rng.normal(size=600)
+    y[:5] = 1e6
+    frame = pl.DataFrame({"x": x, "y": y})
+    result = edgeml.train(frame, target="y", out=tmp_path / "m.edgeml", cv_folds=2)
+    notes = [n for n in result.spec.metrics.notes if "far outside the rest" in n]
+    assert notes and notes[0].startswith("target 'y': 5 labels far outside the rest (1e+06 to")
+    assert 'objective = "l1"' in notes[0]
+    robust = edgeml.train(frame, target="y", out=tmp_path / "l1.edgeml", cv_folds=2,
+                          params={"objective": "l1"})  # fmt: skip
+    assert not any("far outside" in n for n in robust.spec.metrics.notes)
+    plain = edgeml.train(frame.head(600).with_columns(pl.Series("y", 3 * x)), target="y",
+                         out=tmp_path / "p.edgeml", cv_folds=2)  # fmt: skip
+    assert not any("far outside" in n for n in plain.spec.metrics.notes)
+
+
 def test_leaks_are_judged_on_a_sample_of_a_large_frame():
     # past the sample size the check reads a sample of the rows, with their targets: the
     # leaking column is still found, a column of noise is not, for both kinds of target

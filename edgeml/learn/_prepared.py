@@ -30,7 +30,13 @@ from edgeml.errors import ConfigError, SchemaError
 from edgeml.learn._fitting import Fitted, fit_rows, metrics_of
 from edgeml.learn._sizes import split_sizes
 from edgeml.learn._split import Splitter
-from edgeml.learn._target import TargetEncoding, fit_target, has_label, task_note
+from edgeml.learn._target import (
+    TargetEncoding,
+    fit_target,
+    has_label,
+    outlier_note,
+    task_note,
+)
 from edgeml.learn._together import fit_folds_together
 from edgeml.spec.prep_plan import Role
 from edgeml.util.progress import SILENT, Reporter
@@ -270,6 +276,7 @@ def prepare(
             *([guessed] if guessed else []),
             *sizes.notes,
             *_leak_notes(frame, y, target, read),
+            *_outlier_notes(y, target, settings),
         ],
     )
 
@@ -304,6 +311,13 @@ def _leak_notes(
         "with [data] drop = [...]"
         for s in find_leakage(data, target=name, task=task, candidates=candidates)
     ]
+
+
+def _outlier_notes(y: np.ndarray, target: TargetEncoding, settings: TrainConfig) -> list[str]:
+    if target.task != "regression":
+        return []
+    note = outlier_note(y, target.name, settings.params.get("objective"))
+    return [note] if note else []
 
 
 def _read_notes(dataset: Dataset, config: Config) -> list[str]:
