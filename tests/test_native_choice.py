@@ -91,3 +91,16 @@ def test_decide_needs_a_clear_margin_for_each_kind(row_ratio, batch_ratio, expec
     }
     chosen = decide(times)
     assert (chosen["row"], chosen["batch"]) == expected
+
+
+def test_a_median_win_that_does_not_hold_pass_after_pass_keeps_the_walk():
+    # a tie at load 5 (the real 10-class model's single rows, one run of six): the median
+    # paired ratio 0.84, but QuickScorer the faster in only 6 of 8 passes
+    ratios = [0.726, 0.800, 0.808, 0.826, 0.858, 0.953, 1.080, 1.207]
+    times = {
+        "row": {"walk": [10.0] * 8, "quickscorer": [10.0 * r for r in ratios]},
+        "batch": {"walk": [2.0] * 8, "quickscorer": [0.4] * 7 + [2.2]},
+    }
+    chosen = decide(times)
+    assert chosen["ratio"]["row"] < 0.95 and chosen["wins"] == {"row": 6, "batch": 7}
+    assert (chosen["row"], chosen["batch"]) == ("walk", "quickscorer")
