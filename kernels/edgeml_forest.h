@@ -291,16 +291,18 @@ int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use);
  * Single rows of a narrow forest as chains (kernels/edgeml_forest_chain.c; host runtime): tree
  * t's nodes copied into region (t % LANES) * per_lane + t / LANES of a region size 2^shift
  * that holds the largest tree, per_lane = ceil(n_trees / LANES) + 1, each leaf turned into a
- * step to the next region (the lane's next tree, or after its last one a region of looping
- * leaves) that holds the leaf's number in its tree, and after the nodes each region's leaf
- * values side by side (the sums read only these). Single rows that refill (edgeml_forest_open's choice for deep trees, or
- * EDGEML_FOREST_ROW_REFILL) then walk every lane through its trees with no checkpoint.
+ * word that holds the leaf's number in its tree and takes the lane's next tree's first step
+ * (or steps to that root: the next tree a single leaf, or after the lane's last tree a region
+ * of looping leaves), thresholds in the top byte, and after the nodes each region's leaf values
+ * side by side (the sums read only these). Single rows that refill (edgeml_forest_open's
+ * choice for deep trees, or EDGEML_FOREST_ROW_REFILL) then walk every lane through its trees
+ * with no checkpoint.
  * edgeml_forest_chain_size: the bytes of memory that takes, 0 where the forest is not narrow
- * or does not fit (a tree over 256 nodes, regions beyond a uint32 index, or the exits beyond
- * the work memory after the codes and their zero padding to a region's most leaves).
+ * or does not fit (a tree over 256 nodes, regions beyond a uint32 index or the work memory).
  * edgeml_forest_chain: lays the chains out in `memory` (64-byte aligned, at least that size,
  * kept as long as the forest is used) and makes the forest use them; -1 and nothing changed
- * where it cannot (a child outside its tree, a single-leaf tree in 256-node regions). Call it
+ * where it cannot (a child outside its tree, a single-leaf tree in 256-node regions, a
+ * threshold index of 255 or more: max_bin above 256). Call it
  * before sharing the forest between threads.
  */
 size_t edgeml_forest_chain_size(const edgeml_forest *forest);

@@ -193,3 +193,41 @@ def test_predict_row_with_refilling_lanes_equals_lightgbm(predictor):
         assert predictor.backend.set_algorithm(row=walk, batch="walk"), walk
         for row in rows:
             assert predictor.predict_row(row) == lightgbm.predict_row(row), walk
+
+
+def test_trees_of_256_node_regions_step_to_their_next_root_where_no_copy_fits(core):
+    """Trees of 65-100 leaves take regions of 256 nodes, and every root's left child is a leaf
+    (the rows with x0 < -1.5 have one target): such a leaf is 256 nodes from the next tree's
+    first child, beyond a word's 255, so it steps to that root instead of copying its first
+    step (the other leaves copy it); both ways equal LightGBM."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, FEATURES))
+    y = np.where(x[:, 0] < -1.5, 50.0, rng.normal(size=3000) + x[:, 1])
+    params = {"verbosity": -1, "num_threads": 1, "num_leaves": 100, "min_data_in_leaf": 1,
+              "min_sum_hessian_in_leaf": 1e-9}  # fmt: skip
+    booster = lgb.train(params, lgb.Dataset(x, y), 12)
+    trees = booster.dump_model()["tree_info"]
+    assert max(t["num_leaves"] for t in trees) > 64
+    assert all("leaf_index" in t["tree_structure"]["left_child"] for t in trees)
+    rows = np.vstack([probe_rows(booster, FEATURES)[:150], x[x[:, 0] < -1.5][:20]])
+    assert_walks_exact(core, booster, rows, "256-node regions")
+
+
+def test_a_threshold_index_beyond_a_byte_keeps_the_refilling_lanes(core):
+    """The chains keep thresholds in one byte: a forest with a feature of 255 or more thresholds
+    (max_bin above 256) is refused by edgeml_forest_chain and walks with the refilling lanes,
+    equal to LightGBM."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(6000, FEATURES))
+    y = np.sin(4 * x[:, 0]) + rng.normal(size=6000) * 0.1
+    params = {"verbosity": -1, "num_threads": 1, "num_leaves": 64, "min_data_in_leaf": 1,
+              "max_bin": 1023}  # fmt: skip
+    booster = lgb.train(params, lgb.Dataset(x, y, params={"max_bin": 1023}), 40)
+    forest = parse_model(booster.model_to_string())
+    assert max(len(v) for v in forest.split_values().values()) >= 256
+    engine = NativeBackend(core, blob_for(booster), source="max_bin 1023")
+    assert engine._chain is None  # the chains refused it
+    rows = probe_rows(booster, FEATURES)[:150]
+    truth = booster.predict(rows, num_threads=1)
+    assert np.array_equal(np.array([engine.predict_one(r) for r in rows]).ravel(), truth)
+    assert np.array_equal(np.array([identity_row(engine)(r) for r in rows]).ravel(), truth)
