@@ -196,6 +196,19 @@ def test_missing_time_values_are_refused():
         apply_features(plan, frame)
 
 
+def test_a_file_with_missing_times_is_named_when_training(tmp_path):
+    # the message said "data: time column ..." for the user's own file
+    rng = np.random.default_rng(0)
+    times = [f"2024-01-{1 + i % 28:02d} {i % 24:02d}:00" for i in range(300)]
+    times[17] = ""
+    frame = pl.DataFrame({"t": times, "m": ["a", "b"] * 150, "x": rng.normal(size=300),
+                          "y": rng.integers(0, 2, 300)})  # fmt: skip
+    frame.write_csv(tmp_path / "fleet.csv")
+    with pytest.raises(SchemaError, match=r"fleet.csv: time column 't' is missing on 1 rows"):
+        edgeml.train(tmp_path / "fleet.csv", target="y", time_col="t", entity_col="m",
+                     out=tmp_path / "m.edgeml", cv_folds=0)  # fmt: skip
+
+
 def test_pipeline_selects_records_and_predicts_with_history(tmp_path):
     fleet = edgeml.datasets.sensor_fleet(n_machines=8, days=12, seed=3)
     result = edgeml.train(

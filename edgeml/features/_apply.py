@@ -64,7 +64,7 @@ def time_ns(series: pl.Series, source: str) -> tuple[np.ndarray, bool]:
     if series.null_count():
         raise SchemaError(
             f"{source}: time column {series.name!r} is missing on {series.null_count()} rows; "
-            "time features need a time on every row"
+            "time features need a time on every row (fill or drop those rows)"
         )
     if series.dtype.is_temporal():
         return series.cast(pl.Datetime("ns")).dt.epoch("ns").to_numpy().astype(np.int64), True

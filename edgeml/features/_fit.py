@@ -37,7 +37,9 @@ def fit_features(prepared: Prepared, *, reporter: Reporter = SILENT) -> FeatureP
     if not plan.steps:
         return plan
     reporter.status(f"computing {len(plan.outputs)} candidate features")
-    candidates = apply_features(plan, prepared.frame, target=history_target(prepared))
+    candidates = apply_features(
+        plan, prepared.frame, target=history_target(prepared), source=prepared.source
+    )
     return select_features(prepared, plan, candidates, reporter=reporter).pruned()
 
 

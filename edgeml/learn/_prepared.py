@@ -77,6 +77,11 @@ class Prepared:
     #: What the run gave up for lack of rows (fewer CV folds, no holdout), said in the manifest.
     notes: list[str] = dataclasses.field(default_factory=list)
 
+    @property
+    def source(self) -> str:
+        """The data's name for messages: its file or URI (``data`` for a frame)."""
+        return str(self.card.sources[0]["uri"]) if self.card.sources else "data"
+
     def fit(
         self,
         rows: np.ndarray,
@@ -202,7 +207,7 @@ def prepare(
     if not settings.target:
         raise ConfigError("no target column: pass --target COL or set target in [train]")
     dataset = _load(data, config, table, query)
-    source = dataset.card.sources[0]["uri"] if dataset.card.sources else "data"
+    source = dataset.card.sources[0]["uri"] if dataset.card.sources else "data"  # as .source
     roles = _roles(config, dataset.frame, source)
     frame = dataset.frame
     target = fit_target(

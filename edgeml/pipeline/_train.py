@@ -115,7 +115,7 @@ def train(
     feature_plan = fit_features(prepared, reporter=reporter)
     if feature_plan.selected:
         extended = apply_features(
-            feature_plan, prepared.frame, target=history_target(prepared), source="data"
+            feature_plan, prepared.frame, target=history_target(prepared), source=prepared.source
         )
         prepared = dataclasses.replace(prepared, frame=extended)
     prepared, tuning = _tune(prepared, reporter, latency)
