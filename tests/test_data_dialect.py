@@ -201,6 +201,37 @@ def test_an_excel_sep_line_names_the_separator_and_is_skipped(tmp_path: Path) ->
         read_data(path)
 
 
+def test_a_title_above_the_header_is_skipped_by_every_reader(tmp_path: Path) -> None:
+    """A report's title, export date, blank line or # comments above the header: reading said
+    'a row has more fields than the header's 1 on line 4' (the title was the header). Training,
+    the card, predict and row counts start at the header; a file starting with it is as ever."""
+    from click.testing import CliRunner
+
+    from edgeml.batch._scan import scan
+    from edgeml.cli import cli
+
+    rows = "".join(f"{i},{i % 7 * 1.5},{'yes' if i % 3 else 'no'}\n" for i in range(240))
+    path = tmp_path / "report.csv"
+    path.write_text("Sales report\nGenerated 2024-03-01\n\n# one row per order\nid,x,y\n" + rows)
+    assert sniff_csv(path) == CsvDialect(",", skip_lines=4, preamble=4)
+    dataset = read_data(path)
+    assert dataset.frame.columns == ["id", "x", "y"] and dataset.frame.height == 240
+    assert any("skipped 4 line(s) above the header" in a for a in dataset.card.assumptions)
+    assert scan(path, numbers=["x"], text=["y"], batch_rows=100).count_rows() == 240
+    bundle, out = tmp_path / "m.edgeml", tmp_path / "p.csv"
+    trained = CliRunner().invoke(cli, ["train", str(path), "--target", "y", "--out", str(bundle)])
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(cli, ["predict", str(bundle), str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(out).height == 240
+    # a one-column file, and a ragged table under a title, are not guessed at
+    single = tmp_path / "single.csv"
+    single.write_text("name\nann\nbob\n")
+    assert sniff_csv(single).skip_lines == 0
+    path.write_text("Sales report\nid,x,y\n1,2,3\n4,5,6,7\n")
+    assert sniff_csv(path).skip_lines == 0
+
+
 def test_an_empty_header_cell_is_named_as_pandas_names_it_in_every_reader(tmp_path: Path) -> None:
     """A pandas index written by to_csv has an empty name: training named it column_0 (Polars'
     DataFrame constructor) and predict, reading the file's "", refused the training file itself

@@ -18,18 +18,27 @@ Excel writes (and reads) a first line ``sep=;`` naming the separator when the fi
 from the locale's list separator. That line is not data: its separator is the file's (a given
 ``[data] separator`` still wins) and reading starts on the next line, the header.
 
+Reports and exports often put a title, an export date or ``#`` comments above the header
+(``Sales report`` / ``Generated 2024-03-01`` / blank / ``id,amount,y``). Such leading lines,
+each blank, a ``#`` comment or a single field, are skipped when the lines after them are a
+table (all split into the same two or more fields); reading starts at the header, and the data
+card says how many lines were skipped. A file whose first line is its header is read as ever.
+
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "prices.csv"
 >>> _ = path.write_text("item;price\\nbread;2,40\\nmilk;1,05\\n")
 >>> sniff_csv(path)
-CsvDialect(separator=';', decimal_comma=True, initial_space=False, skip_lines=0)
+CsvDialect(separator=';', decimal_comma=True, initial_space=False, skip_lines=0, preamble=0)
 >>> _ = path.write_text("age, job\\n39, State-gov\\n50, Self-emp\\n")
 >>> dialect = sniff_csv(path)
 >>> dialect.initial_space, dialect.column_names(["age", " job"])
 (True, ['age', 'job'])
 >>> _ = path.write_text("sep=;\\nitem;price\\nbread;2,40\\n")
 >>> sniff_csv(path)
-CsvDialect(separator=';', decimal_comma=True, initial_space=False, skip_lines=1)
+CsvDialect(separator=';', decimal_comma=True, initial_space=False, skip_lines=1, preamble=0)
+>>> _ = path.write_text("Price list\\nas of 2024-03-01\\n\\nitem,price\\nbread,2.40\\n")
+>>> sniff_csv(path)
+CsvDialect(separator=',', decimal_comma=False, initial_space=False, skip_lines=3, preamble=3)
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ __all__ = ["SEPARATORS", "CsvDialect", "sniff_csv"]
 SEPARATORS = (",", ";", "\t", "|")
 _SAMPLE_BYTES = 1 << 16
 _SAMPLE_LINES = 200
+_MAX_PREAMBLE = 20  # lines above a header that can be a title or comments
 _DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*$")
 # Excel's separator line: one single-byte character that can separate fields (not a quote).
 _SEP_LINE = re.compile(r"sep=([\t\x20-\x21\x23-\x7e])\s*", re.IGNORECASE)
@@ -60,7 +70,8 @@ class CsvDialect:
     separator: str = ","
     decimal_comma: bool = False
     initial_space: bool = False
-    skip_lines: int = 0  # lines before the header (Excel's "sep=;")
+    skip_lines: int = 0  # lines before the header (Excel's "sep=;", then the preamble)
+    preamble: int = 0  # of those, a title, dates or comments above the header
 
     def polars_options(self, *, whole_file: bool = True) -> dict[str, Any]:
         """Keyword arguments for ``pl.read_csv``/``pl.scan_csv`` of the file, or with
@@ -93,12 +104,16 @@ def sniff_csv(
     named = _SEP_LINE.fullmatch(lines[0]) if lines else None
     if named:
         lines = lines[1:]
+    if separator == "auto" and named:
+        separator = named[1]
+    preamble = _preamble(lines, separator)
+    lines = lines[preamble:]
     if separator == "auto":
-        separator = named[1] if named else _sniff_separator(lines)
+        separator = _sniff_separator(lines)
     if decimal_comma == "auto":
         decimal_comma = separator != "," and _has_decimal_comma(lines, separator)
     space = _has_initial_space(lines, separator)
-    return CsvDialect(separator, bool(decimal_comma), space, 1 if named else 0)
+    return CsvDialect(separator, bool(decimal_comma), space, int(bool(named)) + preamble, preamble)
 
 
 def _sample_lines(path: Path) -> list[str]:
@@ -110,6 +125,38 @@ def _sample_lines(path: Path) -> list[str]:
     if len(sample) == _SAMPLE_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut in the middle
     return lines
+
+
+def _preamble(lines: list[str], separator: str) -> int:
+    """How many leading lines are a title or comments above the header: each blank, a ``#``
+    comment or a single field, followed by lines that all split into the same two or more
+    fields (with ``separator``, or any of :data:`SEPARATORS` if "auto"). 0 if the first line
+    already starts such a table, or no table follows."""
+    separators = SEPARATORS if separator == "auto" else (separator,)
+    for start in range(min(len(lines) - 1, _MAX_PREAMBLE) + 1):
+        if _table_width(lines[start:], separators) >= 2:
+            return start if all(_is_title(line, separators) for line in lines[:start]) else 0
+    return 0
+
+
+def _table_width(lines: list[str], separators: tuple[str, ...]) -> int:
+    """The number of fields every sampled non-blank line splits into with one of
+    ``separators`` (the first that gives 2 or more), else 0."""
+    sample = [line for line in lines[:_SAMPLE_LINES] if line.strip()]
+    if not sample or sample[0] != lines[0]:
+        return 0  # a table starts at a non-blank line: its header
+    for sep in separators:
+        counts = {len(record) for record in csv.reader(sample, delimiter=sep)}
+        if len(counts) == 1 and (width := counts.pop()) >= 2:
+            return width
+    return 0
+
+
+def _is_title(line: str, separators: tuple[str, ...]) -> bool:
+    text = line.strip()
+    if '"' in text:  # a quote may open a field spanning lines: not a line to skip blindly
+        return False
+    return not text or text.startswith("#") or not any(sep in text for sep in separators)
 
 
 def _sniff_separator(lines: list[str]) -> str:

@@ -85,6 +85,7 @@ def read_data(
     """
     config = config or DataConfig()
     text = str(source)
+    skipped: list[str] = []  # lines above a CSV file's header
     _check_config_names(config)
     # Read these as text so overrides and keep_raw see the values exactly as written.
     text_columns = set(config.dtypes) | set(config.date_formats) | set(keep_raw) | set(as_text)
@@ -113,6 +114,11 @@ def read_data(
         ]
         frame = _concat(frames, paths)
         sources = [{**file_facts(p, str(p)), **_dialect_facts(dialects.get(p))} for p in paths]
+        skipped = [
+            f"{p}: skipped {d.preamble} line(s) above the header (a title, blank or # lines)"
+            for p, d in dialects.items()
+            if d.preamble
+        ]
     if frame.width == 0:
         raise SourceError(f"{text}: no columns")
     if frame.height == 0:
@@ -143,7 +149,7 @@ def read_data(
         columns=frame.width,
         schema=schema,
         read_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        assumptions=[*config.assumptions, *unusable, *date_notes],
+        assumptions=[*config.assumptions, *skipped, *unusable, *date_notes],
         date_formats={c: f for c, f in formats.items() if c in frame.columns},
     )
     return Dataset(frame, card)
@@ -318,7 +324,7 @@ def _dialect_facts(dialect: CsvDialect | None) -> dict[str, Any]:
         return {}
     facts: dict[str, Any] = {"separator": dialect.separator, "decimal_comma": dialect.decimal_comma}
     if dialect.skip_lines:
-        facts["skip_lines"] = dialect.skip_lines  # Excel's "sep=;" line
+        facts["skip_lines"] = dialect.skip_lines  # Excel's "sep=;" line, a title above the header
     return {**facts, "initial_space": True} if dialect.initial_space else facts
 
 
