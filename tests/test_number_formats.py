@@ -48,6 +48,10 @@ BACKENDS = ("native", "treelite", "onnx", "lightgbm")
         (["12\u00a0345,5", "7,25", "1\u2009000,0"], "1 234,5"),
         (["12,5 %", "3 %"], "1.234,5 %"),
         (["£ 12.50", "£ 3"], "£ 1,234.5"),
+        # accounting negatives (Excel's accounting and currency formats): "(5.00)" is -5
+        (["(1,234.50)", "2,000.00", "(5.00)"], "1,234.5"),
+        (["($1,234.50)", "$80.00", "$0.00"], "$1,234.5"),
+        (["(12.5%)", "3%"], "1,234.5%"),
     ],
 )
 def test_a_column_of_written_numbers_gets_its_format(values, fmt):
@@ -65,7 +69,7 @@ def test_a_column_of_written_numbers_gets_its_format(values, fmt):
         ["03/15/2024", "04/01/2024"],  # dates
         ["$12", "€12"],  # two currencies
         ["$12", "12%"],  # a prefix on some, a suffix on others is fine; two signs are not
-        ["(12.50)", "(3)"],  # accounting negatives: not a shape edgeml reads
+        ["(12.50", "3)"],  # half an accounting negative
         ["1,2,3", "4,5,6"],  # lists
         ["1,5", "3,5"],  # decimal commas alone: the dialect's ([data] decimal_comma)
     ],
@@ -79,7 +83,7 @@ def test_other_text_stays_text(values):
 
 
 FORMATS = ["$1,234.5", "1,234.5%", "1.234,5 €", "1234,5", "1'234.5", "€ 1 234,5"]
-_TEXT = st.text(alphabet="0123456789,.' $€%+-\u00a0\u202f", max_size=14)
+_TEXT = st.text(alphabet="0123456789,.' $€%+-()\u00a0\u202f", max_size=14)
 
 
 @settings(max_examples=400, deadline=None)
@@ -161,6 +165,33 @@ def test_every_executor_reads_the_text_the_same_way(money, tmp_path):
     result = CliRunner().invoke(cli, ["predict", str(bundle), str(rows_csv), "-o", str(out)])
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(pl.read_parquet(out)["proba_1"], expected["proba_1"], atol=1e-12)
+
+
+def test_accounting_negatives_read_the_same_in_every_executor(tmp_path):
+    # "(1,234.50)" (Excel's accounting format) left the column text: ID-like, left out
+    rng = np.random.default_rng(3)
+    balance = rng.normal(0, 2_000, 400)
+    written = [f"(${-v:,.2f})" if v < 0 else f"${v:,.2f}" for v in balance]
+    frame = pl.DataFrame({"balance": written, "y": (balance + rng.normal(0, 300, 400) > 0)})
+    frame.write_csv(tmp_path / "ledger.csv")
+    result = edgeml.train(tmp_path / "ledger.csv", target="y", out=tmp_path / "m.edgeml",
+                          cv_folds=0, num_boost_round=30)  # fmt: skip
+    manifest = json.loads((result.bundle / "manifest.json").read_text())
+    assert manifest["prep"]["formats"] == {"balance": "$1,234.5"}
+    export(result.bundle, format="onnx")
+    rows = frame.head(40).drop("y")
+    rows.write_csv(tmp_path / "rows.csv")
+    expected = edgeml.load(result.bundle).predict(rows)["proba_true"]
+    assert expected.n_unique() > 5
+    for backend in ("onnx", "lightgbm"):
+        model = edgeml.runtime.load(result.bundle, backend=backend)
+        singles = [model.predict_row(row)["proba_true"] for row in rows.rows(named=True)]
+        np.testing.assert_allclose(singles, expected, atol=1e-5)
+    out = tmp_path / "out.csv"
+    outcome = CliRunner().invoke(cli, ["predict", str(result.bundle), str(tmp_path / "rows.csv"),
+                                       "-o", str(out)])  # fmt: skip
+    assert outcome.exit_code == 0, outcome.output
+    np.testing.assert_allclose(pl.read_csv(out)["proba_true"], expected, atol=1e-12)
 
 
 def test_a_value_in_another_shape_is_a_clear_error(money, tmp_path):

@@ -13,6 +13,8 @@ dialect's to read (``[data] decimal_comma``), not this module's. No-break and th
 '$1,234.5'
 >>> detect_number_format(pl.Series(["12.5%", "3%"]))
 '1,234.5%'
+>>> detect_number_format(pl.Series(["(1,234.50)", "2,000.00", "($5.00)", "$7"]))
+'$1,234.5'
 >>> detect_number_format(pl.Series(["1.234,5", "7,25"]))
 '1.234,5'
 >>> detect_number_format(pl.Series(["20\u202f688,47\xa0€", "950,00\xa0€"]))
@@ -47,8 +49,9 @@ def detect_number_format(values: pl.Series) -> str | None:
     # (a column of a million phone numbers or codes stops here, not after six formats).
     if values.is_empty() or not values.str.contains(_NUMBERISH).all():
         return None
-    prefix = _affix(values.str.extract(r"^[+-]?([^0-9+-]*)"), _PREFIXES)
-    suffix = _affix(values.str.extract(r"([^0-9]*)$"), _SUFFIXES)
+    bare = values.str.replace(r"^\((.*)\)$", "$1")  # an accounting negative's parentheses
+    prefix = _affix(bare.str.extract(r"^[+-]?([^0-9+-]*)"), _PREFIXES)
+    suffix = _affix(bare.str.extract(r"([^0-9]*)$"), _SUFFIXES)
     if prefix is None or suffix is None:
         return None
     sample = values.head(_SAMPLE)
@@ -86,13 +89,18 @@ def read_numbers(text: pl.Expr, fmt: str) -> pl.Expr:
     thousands = thousands_separator(fmt)
     text = _spaced(text)
     groups = text.str.extract_groups(number_pattern(fmt))
-    before, after = groups.struct.field("1"), groups.struct.field("2")
-    whole, fraction = groups.struct.field("3"), groups.struct.field("4")
+    opened, before, after = (groups.struct.field(k) for k in ("1", "2", "3"))
+    whole, fraction, closed = (groups.struct.field(k) for k in ("4", "5", "6"))
     digits = whole.str.replace_all(thousands, "", literal=True) if thousands else whole
     number = pl.when(fraction.is_null()).then(digits).otherwise(digits + "." + fraction)
     value = number.cast(pl.Float64, strict=False)
-    signed = pl.when((before == "-") | (after == "-")).then(-value).otherwise(value)
-    one_sign = (before == "") | (after == "")
+    # "(5)" is -5, as accountants write it: both parentheses or neither, and then no sign
+    negative = (before == "-") | (after == "-") | (opened == "(")
+    signed = pl.when(negative).then(-value).otherwise(value)
+    one_sign = ((before == "") | (after == "")) & (
+        ((opened == "") & (closed == ""))
+        | ((opened == "(") & (closed == ")") & (before == "") & (after == ""))
+    )
     return pl.when(whole.is_not_null() & one_sign).then(signed)
 
 

@@ -12,15 +12,17 @@ library only, for the NumPy runtime.
 
 A value is an optional sign, the prefix (optional), an optional sign, the digits (grouped by
 the separator in threes, or not grouped), an optional decimal part, and the suffix (optional);
-it reads as the number written, so ``12.5%`` is 12.5. Anything else is not a value of the
-column. A no-break space (U+00A0), narrow no-break space (U+202F) or thin space (U+2009) in a
-value is a space: French and other locales group thousands with them (``20\u202f688,47\xa0€``,
-as Excel and LibreOffice export them), and a format written with a plain space reads them.
+it reads as the number written, so ``12.5%`` is 12.5. A value in parentheses and without a
+sign is negative, as accountants and Excel's accounting formats write one: ``($1,234.50)`` is
+-1234.5. Anything else is not a value of the column. A no-break space (U+00A0), narrow
+no-break space (U+202F) or thin space (U+2009) in a value is a space: French and other
+locales group thousands with them (``20\u202f688,47\xa0€``, as Excel and LibreOffice export
+them), and a format written with a plain space reads them.
 
 >>> parse_number("$1,234.50", "$1,234.5"), parse_number("-$5", "$1,234.5")
 (1234.5, -5.0)
->>> parse_number("1.234,5 €", "1.234,5 €"), parse_number("12%", "1234.5%")
-(1234.5, 12.0)
+>>> parse_number("1.234,5 €", "1.234,5 €"), parse_number("($1,234.50)", "$1,234.5")
+(1234.5, -1234.5)
 >>> parse_number("1,23", "$1,234.5") is None
 True
 """
@@ -99,17 +101,18 @@ def thousands_separator(fmt: str) -> str:
 @functools.lru_cache(maxsize=256)
 def number_pattern(fmt: str) -> str:
     """The regular expression (Python's and Polars' alike) a value of ``fmt`` matches, its
-    groups the sign (before or after the prefix), the whole digits and the decimal digits.
+    groups an opening parenthesis, the sign (before or after the prefix), the whole digits,
+    the decimal digits and a closing parenthesis.
 
     >>> re.fullmatch(number_pattern("$1,234.5"), "-$12,345.6").groups()
-    ('-', '', '12,345', '6')
+    ('', '-', '', '12,345', '6', '')
     """
     prefix, thousands, decimal, suffix = _parts(fmt)
     sep = re.escape(thousands)
     whole = rf"[0-9]{{1,3}}(?:{sep}[0-9]{{3}})+|[0-9]+" if thousands else "[0-9]+"
     return (
-        rf"^([+-]?)(?:{re.escape(prefix)})?([+-]?)({whole})(?:{re.escape(decimal)}([0-9]+))?"
-        rf"(?:{re.escape(suffix)})?$"
+        rf"^(\(?)([+-]?)(?:{re.escape(prefix)})?([+-]?)({whole})(?:{re.escape(decimal)}([0-9]+))?"
+        rf"(?:{re.escape(suffix)})?(\)?)$"
     )
 
 
@@ -128,10 +131,12 @@ def parse_number(text: str, fmt: str) -> float | None:
     match = _compiled(fmt).fullmatch(text.translate(_AS_SPACE))
     if match is None:
         return None
-    before, after, whole, fraction = match.groups()
-    if before and after:  # one sign at most
+    opened, before, after, whole, fraction, closed = match.groups()
+    if (before and after) or opened != ("(" if closed else ""):  # one sign at most
+        return None
+    if opened and (before or after):
         return None
     thousands = thousands_separator(fmt)
     digits = whole.replace(thousands, "") if thousands else whole
     number = float(f"{digits}.{fraction}" if fraction else digits)
-    return -number if "-" in (before, after) else number
+    return -number if "-" in (before, after) or opened else number
