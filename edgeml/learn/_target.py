@@ -32,13 +32,19 @@ class TargetEncoding:
         >>> enc = TargetEncoding(name="y", task="binary", classes=["No", "Yes"])
         >>> enc.encode(pl.Series("y", ["Yes", "No"])).tolist()
         [1, 0]
+        >>> TargetEncoding(name="price", task="regression").encode(pl.Series(["5", None, "ab"]))
+        Traceback (most recent call last):
+        edgeml.errors.TargetError: data: target 'price' holds 'ab', not a number; must be numeric...
         """
         if self.classes is None:
             try:
                 return series.cast(pl.Float64).to_numpy()
             except pl.exceptions.InvalidOperationError:
+                read = series.cast(pl.Float64, strict=False)
+                unread = series.filter(read.is_null() & series.is_not_null())
+                shown = f" holds {unread[0]!r}, not a number;" if len(unread) else ""
                 raise TargetError(
-                    f"{source}: target {self.name!r} must be numeric for regression"
+                    f"{source}: target {self.name!r}{shown} must be numeric for regression"
                 ) from None
         codes: dict[Any, int] = {label: i for i, label in enumerate(self.classes)}
         labels = series.to_list()
