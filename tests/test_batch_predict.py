@@ -367,7 +367,8 @@ def test_blank_lines_between_ndjson_records_are_skipped(trained_bundle, tmp_path
         ("wide.ndjson", "utf-16", "UTF-16 text (it starts with a UTF-16 byte-order mark), not "
          "UTF-8; re-encode it, e.g. `iconv -f utf-16 -t utf-8 wide.ndjson > fixed-wide.ndjson`"),
         ("latin.csv", "latin-1", "not valid UTF-8 (first bad byte on line 4); re-encode it, e.g. "
-         "`iconv -f latin1 -t utf-8 latin.csv > fixed-latin.csv`"),
+         "`iconv -f cp1252 -t utf-8 latin.csv > fixed-latin.csv` (Excel on Windows writes "
+         "cp1252)"),
     ],
 )  # fmt: skip
 def test_text_not_in_utf8_names_its_encoding_or_line_in_every_command(

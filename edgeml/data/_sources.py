@@ -463,9 +463,11 @@ def encoding_error(path: Path) -> SourceError:
             )
     line = _first_bad_utf8_line(path)
     where = f" (first bad byte on line {line})" if line else ""
+    # Windows-1252 (what Excel on Windows writes) over latin-1: it reads latin-1's letters
+    # alike and "€" (0x80), which latin-1 would turn into a control character.
     return SourceError(
         f"{path}: not valid UTF-8{where}; re-encode it, e.g. "
-        f"`iconv -f latin1 -t utf-8 {path.name} {fix}"
+        f"`iconv -f cp1252 -t utf-8 {path.name} {fix} (Excel on Windows writes cp1252)"
     )
 
 
