@@ -253,6 +253,9 @@ def test_export_measures_both_and_records_the_choice_in_manifest_and_blob(tmp_pa
         assert set(algorithm["row_us"]) == set(ALGORITHMS) == set(algorithm["batch_us_per_row"])
     description = json.loads(files["native/model.json"])
     assert description["algorithm"] == {"row": algorithm["row"], "batch": algorithm["batch"]}
+    # the RAM a prediction needs: a single row's work memory is less than a batch thread's
+    memory = manifest["backends"]["native"]["memory_bytes"]
+    assert 0 < memory["row"] < memory["batch_per_thread"] and memory["laid_out"] >= 0
 
 
 def test_the_row_flag_governs_single_rows_and_the_batch_flag_batches(core, qs_tables):
