@@ -42,9 +42,9 @@ class TargetEncoding:
             except pl.exceptions.InvalidOperationError:
                 read = series.cast(pl.Float64, strict=False)
                 unread = series.filter(read.is_null() & series.is_not_null())
-                shown = f" holds {unread[0]!r}, not a number;" if len(unread) else ""
+                held = f" holds {unread[0]!r}, not a number;" if len(unread) else ""
                 raise TargetError(
-                    f"{source}: target {self.name!r}{shown} must be numeric for regression"
+                    f"{source}: target {self.name!r}{held} must be numeric for regression"
                 ) from None
         codes: dict[Any, int] = {label: i for i, label in enumerate(self.classes)}
         labels = series.to_list()
