@@ -226,8 +226,41 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_directory(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="is a directory; give a file or a glob"):
+    with pytest.raises(SourceError, match="directory holds no .parquet files; give a file"):
         read_data(tmp_path)
+
+
+def test_a_partitioned_parquet_directory_trains_and_predicts(tmp_path: Path) -> None:
+    """DESIGN's DATA includes a partitioned Parquet directory: predict read one (its key=value
+    folders as columns) but train, profile and evaluate said 'is a directory'."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    import edgeml
+    from edgeml.cli import cli
+
+    rng = np.random.default_rng(0)
+    region = rng.choice(["eu", "us"], 400)
+    x = rng.normal(size=400)
+    y = ((region == "eu") ^ (x > 1)).astype(int)
+    table = pa.table({"x": x, "y": y, "region": region})
+    root = tmp_path / "sales"
+    pq.write_to_dataset(table, root, partition_cols=["region"])  # the files lack 'region'
+    (root / "_SUCCESS").write_text("")
+    frame = read_data(root).frame
+    assert sorted(frame.columns) == ["region", "x", "y"] and frame.height == 400
+    bundle, out = tmp_path / "m.edgeml", tmp_path / "p.csv"
+    args = ["train", str(root), "--target", "y", "--out", str(bundle)]
+    trained = CliRunner().invoke(cli, args)
+    assert trained.exit_code == 0, trained.output
+    result = CliRunner().invoke(cli, ["predict", str(bundle), str(root), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    expected = edgeml.load(bundle).predict(frame)["proba_1"].to_list()
+    assert pl.read_csv(out)["proba_1"].to_list() == expected
+    evaluated = CliRunner().invoke(cli, ["evaluate", str(bundle), str(root), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
 
 
 @pytest.mark.parametrize("name", ["e.csv", "e.parquet", "e.ndjson", "e.arrow", "e.csv.gz"])

@@ -49,9 +49,11 @@ from edgeml.data import (
     csv_header,
     encoding_error,
     flatten_structs,
+    hive_values,
     http_pages,
     is_http,
     is_postgres,
+    parquet_files,
     postgres_batches,
     postgres_source,
     read_json_file,
@@ -266,7 +268,7 @@ class Scan:
             file = pq.ParquetFile(path, pre_buffer=False)
         except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
             raise SourceError(f"{path}: cannot read as parquet: {exc}") from None
-        partitions = _hive_values(path, self.source)
+        partitions = hive_values(path, Path(self.source))
         present = [*file.schema_arrow.names, *partitions]
         columns = self._columns(present, str(path))
         stored = [c for c in columns if c not in partitions]
@@ -362,10 +364,7 @@ def expand(text: str) -> list[Path]:
     """The files a path, glob or Parquet directory names, in sorted order."""
     path = Path(text)
     if path.is_dir():
-        paths = sorted(
-            p for p in path.rglob("*.parquet")
-            if p.is_file() and not _hidden(p.relative_to(path))
-        )  # fmt: skip
+        paths = parquet_files(path)
         if not paths:
             raise SourceError(f"{text}: directory holds no .parquet files")
         return paths
@@ -382,11 +381,6 @@ def expand(text: str) -> list[Path]:
         if p.stat().st_size == 0:
             raise SourceError(f"{p}: empty file (0 bytes)")
     return paths
-
-
-def _hidden(relative: Path) -> bool:
-    """A temporary or marker file (``.name``, ``_SUCCESS``), as Spark and Dask write them."""
-    return any(part.startswith((".", "_")) for part in relative.parts)
 
 
 def _rebatch(batches: Iterator[Batch], rows: int) -> Iterator[Batch]:
@@ -482,15 +476,6 @@ def _polars_header(head: bytes, header: list[str], dialect: CsvDialect) -> list[
     except pl.exceptions.PolarsError:
         return header
     return seen if len(seen) == len(header) else header
-
-
-def _hive_values(path: Path, root: str) -> dict[str, str]:
-    """``{key: value}`` of the ``key=value`` folders between the scanned directory and a file."""
-    base = Path(root)
-    if not base.is_dir():
-        return {}
-    parts = path.relative_to(base).parts[:-1]
-    return dict(p.split("=", 1) for p in parts if "=" in p)
 
 
 def _sql(uri: str, table: str | None, query: str | None) -> tuple[Path, str]:

@@ -33,6 +33,8 @@ from edgeml.data._sources import (
     csv_header,
     drop_unusable,
     encoding_error,
+    hive_values,
+    parquet_files,
     read_data,
 )
 from edgeml.data._watermark import last_watermark
@@ -60,6 +62,7 @@ __all__ = [
     "file_facts",
     "find_leakage",
     "flatten_structs",
+    "hive_values",
     "http_pages",
     "infer_types",
     "infer_with_formats",
@@ -70,6 +73,7 @@ __all__ = [
     "last_watermark",
     "logical_schema",
     "one_spelling",
+    "parquet_files",
     "postgres_batches",
     "postgres_source",
     "profile",

@@ -109,7 +109,10 @@ def read_data(
         # Each CSV's dialect is sniffed once: read with it, and recorded in the card.
         dialects = {p: csv_dialect(p, config) for p in paths if _kind(p) == "csv"}
         frames = [
-            _read_file(p, config=config, text_columns=text_columns, dialect=dialects.get(p))
+            _with_partitions(
+                _read_file(p, config=config, text_columns=text_columns, dialect=dialects.get(p)),
+                hive_values(p, Path(text)),
+            )
             for p in paths
         ]
         frame = _concat(frames, paths)
@@ -253,11 +256,41 @@ def _expand(text: str) -> list[Path]:
         if not path.exists():
             raise SourceError(f"{text}: file not found")
         if path.is_dir():
-            raise SourceError(f"{text}: is a directory; give a file or a glob like {text}/*.csv")
+            paths = parquet_files(path)
+            if not paths:
+                raise SourceError(
+                    f"{text}: directory holds no .parquet files; give a file, a partitioned "
+                    f"Parquet directory or a glob like {text}/*.csv"
+                )
+            return paths
         paths = [path]
     for path in paths:
         _kind(path)
     return paths
+
+
+def parquet_files(directory: Path) -> list[Path]:
+    """The ``.parquet`` files of a partitioned Parquet directory (Hive's ``key=value`` folders,
+    as Spark, Dask, pyarrow and Polars write them), in sorted order, without temporary or marker
+    files (``.name``, ``_SUCCESS``)."""
+    files = (p for p in directory.rglob("*.parquet") if p.is_file())
+    marker = (".", "_")
+    return sorted(
+        p for p in files if not any(s.startswith(marker) for s in p.relative_to(directory).parts)
+    )
+
+
+def hive_values(path: Path, root: Path) -> dict[str, str]:
+    """``{key: value}`` of the ``key=value`` folders between a Parquet directory and one of its
+    files (``{}`` when ``root`` is not a directory): the partition columns, as text.
+
+    >>> hive_values(Path("sales/year=2024/region=eu/part-0.parquet"), Path("sales"))
+    {}
+    """
+    if not root.is_dir():
+        return {}
+    parts = path.relative_to(root).parts[:-1]
+    return dict(p.split("=", 1) for p in parts if "=" in p)
 
 
 def _kind(path: Path) -> str:
@@ -489,6 +522,13 @@ def _first_bad_utf8_line(path: Path) -> int | None:
                 return line + chunk.count(b"\n", 0, max(exc.start, 0))
             line += chunk.count(b"\n")
     return None
+
+
+def _with_partitions(frame: pl.DataFrame, partitions: dict[str, str]) -> pl.DataFrame:
+    """A partitioned Parquet file's rows with its folders' ``key=value`` columns (as text, typed
+    by inference like any text; batch scans add them alike)."""
+    added = {k: v for k, v in partitions.items() if k not in frame.columns}
+    return frame.with_columns(pl.lit(v, dtype=pl.String).alias(k) for k, v in added.items())
 
 
 def _concat(frames: list[pl.DataFrame], paths: list[Path]) -> pl.DataFrame:
