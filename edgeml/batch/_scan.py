@@ -58,6 +58,7 @@ from edgeml.data import (
     postgres_source,
     read_json_file,
     redact,
+    refuse_duplicate_names,
 )
 from edgeml.errors import SchemaError, SourceError
 
@@ -462,9 +463,7 @@ def _open_binary(path: Path) -> IO[bytes]:
 
 def _csv_header(path: Path, dialect: CsvDialect) -> list[str]:
     header = csv_header(path, dialect)
-    duplicated = sorted({c for c in header if header.count(c) > 1})
-    if duplicated:
-        raise SchemaError(f"{path}: duplicate column name(s) in the header: {duplicated}")
+    refuse_duplicate_names(path, header)
     return header
 
 

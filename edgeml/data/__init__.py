@@ -36,6 +36,7 @@ from edgeml.data._sources import (
     hive_values,
     parquet_files,
     read_data,
+    refuse_duplicate_names,
 )
 from edgeml.data._watermark import last_watermark
 from edgeml.util.redact import redact
@@ -80,5 +81,6 @@ __all__ = [
     "read_data",
     "read_json_file",
     "redact",
+    "refuse_duplicate_names",
     "text_id_like",
 ]

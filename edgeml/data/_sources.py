@@ -366,9 +366,7 @@ def _read_csv(
 ) -> pl.DataFrame:
     header = csv_header(path, dialect)
     names = dialect.column_names(header)
-    duplicated = sorted({c for c in names if names.count(c) > 1})
-    if duplicated:
-        raise SchemaError(f"{path}: duplicate column name(s) in the header: {duplicated}")
+    refuse_duplicate_names(path, names)
     text = [c for c in names if c in text_columns]
     overrides: dict[str, Any] = {name: pl.String for name in text}
     # No try_parse_dates: it made reading 10x slower with a long inference window, and
@@ -452,6 +450,26 @@ def _csv_reader(text: IO[str], dialect: CsvDialect) -> Any:
     for _ in range(dialect.skip_lines):
         next(reader, None)
     return reader
+
+
+def refuse_duplicate_names(path: Path, names: list[str]) -> None:
+    """Refuse a header naming a column twice, saying where. pandas would read ``a, a.1`` and
+    Polars ``a, a_duplicated_0``: names no other file has, so a model trained on one would
+    refuse the next export ('missing column a.1'); one clear fix in the file is better.
+
+    >>> refuse_duplicate_names(Path("dup.csv"), ["a", "b", "a"])
+    Traceback (most recent call last):
+    edgeml.errors.SchemaError: dup.csv: the header names column 'a' twice (columns 1 and 3); ...
+    """
+    for name in dict.fromkeys(names):
+        fields = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(fields) > 1:
+            times = "twice" if len(fields) == 2 else f"{len(fields)} times"
+            shown = ", ".join(map(str, fields[:-1])) + f" and {fields[-1]}"
+            raise SchemaError(
+                f"{path}: the header names column {name!r} {times} (columns {shown}); rename "
+                "them so that each column has its own name"
+            )
 
 
 def csv_header(path: Path, dialect: CsvDialect) -> list[str]:
