@@ -205,10 +205,8 @@ def test_a_title_above_the_header_is_skipped_by_every_reader(tmp_path: Path) -> 
     """A report's title, export date, blank line or # comments above the header: reading said
     'a row has more fields than the header's 1 on line 4' (the title was the header). Training,
     the card, predict and row counts start at the header; a file starting with it is as ever."""
-    from click.testing import CliRunner
 
     from edgeml.batch._scan import scan
-    from edgeml.cli import cli
 
     rows = "".join(f"{i},{i % 7 * 1.5},{'yes' if i % 3 else 'no'}\n" for i in range(240))
     path = tmp_path / "report.csv"
@@ -218,12 +216,7 @@ def test_a_title_above_the_header_is_skipped_by_every_reader(tmp_path: Path) -> 
     assert dataset.frame.columns == ["id", "x", "y"] and dataset.frame.height == 240
     assert any("skipped 4 line(s) above the header" in a for a in dataset.card.assumptions)
     assert scan(path, numbers=["x"], text=["y"], batch_rows=100).count_rows() == 240
-    bundle, out = tmp_path / "m.edgeml", tmp_path / "p.csv"
-    trained = CliRunner().invoke(cli, ["train", str(path), "--target", "y", "--out", str(bundle)])
-    assert trained.exit_code == 0, trained.output
-    result = CliRunner().invoke(cli, ["predict", str(bundle), str(path), "-o", str(out)])
-    assert result.exit_code == 0, result.output
-    assert pl.read_csv(out).height == 240
+    assert _trained_and_predicted(tmp_path, path, target="y").height == 240
     # a one-column file, and a ragged table under a title, are not guessed at
     single = tmp_path / "single.csv"
     single.write_text("name\nann\nbob\n")
@@ -236,9 +229,6 @@ def test_an_empty_header_cell_is_named_as_pandas_names_it_in_every_reader(tmp_pa
     """A pandas index written by to_csv has an empty name: training named it column_0 (Polars'
     DataFrame constructor) and predict, reading the file's "", refused the training file itself
     ('missing column(s) column_0'). Every reader names it "Unnamed: 0"."""
-    from click.testing import CliRunner
-
-    from edgeml.cli import cli
 
     colours = ["red", "green", "blue"]
     path = tmp_path / "indexed.csv"
@@ -249,9 +239,19 @@ def test_an_empty_header_cell_is_named_as_pandas_names_it_in_every_reader(tmp_pa
     spaced = tmp_path / "spaced.csv"
     spaced.write_text(", x, y\n" + "".join(f"a, {i}, {i % 2}\n" for i in range(5)))
     assert read_data(spaced).frame.columns == ["Unnamed: 0", "x", "y"]
+    assert _trained_and_predicted(tmp_path, path, target="y").height == 240
+
+
+def _trained_and_predicted(tmp_path: Path, path: Path, *, target: str) -> pl.DataFrame:
+    """``edgeml train`` on ``path``, then ``edgeml predict`` of the same file: its predictions."""
+    from click.testing import CliRunner
+
+    from edgeml.cli import cli
+
     bundle, out = tmp_path / "m.edgeml", tmp_path / "p.csv"
-    trained = CliRunner().invoke(cli, ["train", str(path), "--target", "y", "--out", str(bundle)])
+    command = ["train", str(path), "--target", target, "--out", str(bundle)]
+    trained = CliRunner().invoke(cli, command)
     assert trained.exit_code == 0, trained.output
     result = CliRunner().invoke(cli, ["predict", str(bundle), str(path), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert pl.read_csv(out).height == 240
+    return pl.read_csv(out)
