@@ -20,6 +20,7 @@ from edgeml.cli import cli
 from edgeml.compile import _native_tables, export
 from edgeml.compile._forest import Forest, parse_model
 from edgeml.compile._native import core_library
+from edgeml.compile._native_pyrow import python_headers
 from edgeml.compile._native_tables import (
     IN_SET,
     LEAF,
@@ -62,7 +63,10 @@ def test_parity_is_exact_on_every_task_and_load_picks_native(bundles, tmp_path, 
     assert result.parity["rows"] > reference_rows  # adversarial and input-rule probes too
     manifest, files = read_bundle_files(bundle)
     entry = manifest["backends"]["native"]
-    assert entry["files"] == ["native/core.so", "native/forest.bin", "native/model.json"]
+    # the CPython extension for single rows where this Python has its headers (test_native_pyrow)
+    extension = ["native/edgeml_pyrow.abi3.so"] if python_headers() else []
+    tables = ["native/forest.bin", "native/model.json"]
+    assert entry["files"] == ["native/core.so", *extension, *tables]
     assert entry["num_output"] == (3 if task == "multiclass" else 1)
     assert entry["size_bytes"] == len(files["native/forest.bin"])
     predictor = edgeml.runtime.load(bundle)

@@ -26,6 +26,7 @@ from edgeml.compile import Artifact, ExportRequest, _parity
 from edgeml.compile._cpackage import kernels_dir
 from edgeml.compile._forest import parse_model
 from edgeml.compile._native_choice import choose
+from edgeml.compile._native_pyrow import FILE_NAME, row_extension
 from edgeml.compile._native_tables import VERSION, float32_option, forest_tables, pack
 from edgeml.compile._toolchain import cache_key, cached_build, compile_shared, find_compiler
 from edgeml.errors import ExportError, ParityError
@@ -36,6 +37,7 @@ __all__ = [
     "CORE_SOURCES",
     "DESCRIPTION",
     "LIBRARY",
+    "ROW_EXTENSION",
     "TABLES",
     "build",
     "core_library",
@@ -44,6 +46,7 @@ __all__ = [
 LIBRARY = "native/core.so"
 TABLES = "native/forest.bin"
 DESCRIPTION = "native/model.json"
+ROW_EXTENSION = f"native/{FILE_NAME}"
 CORE_SOURCES = (
     "edgeml_core.c",
     "edgeml_forest.c",
@@ -157,13 +160,13 @@ def build(request: ExportRequest) -> Artifact:
         "link": forest.link.function,
         "algorithm": {"row": algorithm["row"], "batch": algorithm["batch"]},
     }
-    return Artifact(
-        files={
-            LIBRARY: core,
-            TABLES: blob,
-            DESCRIPTION: json.dumps(description, indent=2).encode(),
-        },
-        info=info,
-        parity=report.to_dict(),
-        copy_out=[LIBRARY, TABLES, DESCRIPTION],
+    files = {LIBRARY: core, TABLES: blob, DESCRIPTION: json.dumps(description, indent=2).encode()}
+    extension = row_extension()  # None where this Python has no headers: ctypes then
+    if extension is not None:
+        files[ROW_EXTENSION] = extension.read_bytes()
+        info["row_extension"] = ROW_EXTENSION
+    request.reporter.status(
+        "native engine: single rows "
+        + ("through the CPython extension" if extension else "through ctypes (no Python.h)")
     )
+    return Artifact(files=files, info=info, parity=report.to_dict(), copy_out=sorted(files))

@@ -17,6 +17,9 @@ memfd stays open for the life of the process on purpose: glibc recognises an alr
 library by its path string, so if fd N were closed and reused by another library,
 ``dlopen("/proc/self/fd/N")`` would silently return the first one.
 
+The native export's CPython extension (a dict of floats to the engine in one call) is loaded
+the same way, by :func:`load_extension`, as a module.
+
 >>> lib = load_library(Path("model.so").read_bytes(), source="model.so")   # doctest: +SKIP
 """
 
@@ -24,17 +27,24 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.machinery
+import importlib.util
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
+from types import ModuleType
+from typing import TypeVar
 
 from edgeml.errors import ExportError
 from edgeml.runtime._elf import check_image
 
-__all__ = ["load_library"]
+__all__ = ["load_extension", "load_library"]
 
+T = TypeVar("T")
 _LOADED: dict[str, ctypes.CDLL] = {}
+_MODULES: dict[str, ModuleType | None] = {}
 _OPEN_FDS: list[int] = []
 _LOCK = threading.Lock()
 
@@ -47,13 +57,40 @@ def load_library(data: bytes, *, source: str) -> ctypes.CDLL:
     with _LOCK:
         if key not in _LOADED:
             try:
-                _LOADED[key] = _from_memfd(data, key) or _from_private_file(data)
+                _LOADED[key] = _from_memfd(data, key, ctypes.CDLL) or _from_private_file(
+                    data, ctypes.CDLL
+                )
             except OSError as exc:
                 raise ExportError(f"{source}: cannot be loaded ({exc})") from None
         return _LOADED[key]
 
 
-def _from_memfd(data: bytes, key: str) -> ctypes.CDLL | None:
+def load_extension(data: bytes, *, source: str, name: str) -> ModuleType | None:
+    """``data`` (a CPython extension module's bytes, already verified by the caller) imported as
+    the module ``name``; None if this Python cannot import it (the caller has another path).
+    ExportError if it is not a complete library for this machine."""
+    check_image(data, source)
+    key = hashlib.sha256(data).hexdigest()
+
+    def load(path: str) -> ModuleType:
+        loader = importlib.machinery.ExtensionFileLoader(name, path)
+        spec = importlib.util.spec_from_loader(name, loader)
+        if spec is None:
+            raise ImportError(f"no module spec for {path}")
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+        return module
+
+    with _LOCK:
+        if key not in _MODULES:
+            try:
+                _MODULES[key] = _from_memfd(data, key, load) or _from_private_file(data, load)
+            except (OSError, ImportError):
+                _MODULES[key] = None
+        return _MODULES[key]
+
+
+def _from_memfd(data: bytes, key: str, load: Callable[[str], T]) -> T | None:
     create = getattr(os, "memfd_create", None)
     if create is None or not os.path.isdir("/proc/self/fd"):
         return None
@@ -68,7 +105,7 @@ def _from_memfd(data: bytes, key: str) -> ctypes.CDLL | None:
         seals = ("F_SEAL_SEAL", "F_SEAL_SHRINK", "F_SEAL_GROW", "F_SEAL_WRITE")
         if hasattr(fcntl, "F_ADD_SEALS"):
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, sum(getattr(fcntl, s) for s in seals))
-        library = ctypes.CDLL(f"/proc/self/fd/{fd}")
+        library = load(f"/proc/self/fd/{fd}")
     except BaseException:
         os.close(fd)
         raise
@@ -76,7 +113,7 @@ def _from_memfd(data: bytes, key: str) -> ctypes.CDLL | None:
     return library
 
 
-def _from_private_file(data: bytes) -> ctypes.CDLL:
+def _from_private_file(data: bytes, load: Callable[[str], T]) -> T:
     directory = tempfile.mkdtemp(prefix="edgeml-lib-")  # 0700: no one else can swap the file
     try:
         path = os.path.join(directory, "model.so")
@@ -85,7 +122,7 @@ def _from_private_file(data: bytes) -> ctypes.CDLL:
             _write_all(fd, data)
         finally:
             os.close(fd)
-        return ctypes.CDLL(path)
+        return load(path)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgeml.errors import ExportError
-from edgeml.runtime._native import load_library
+from edgeml.runtime._native import load_extension, load_library
 from edgeml.runtime._native_row import NativeRow
 
 if TYPE_CHECKING:
@@ -130,6 +130,9 @@ class NativeBackend:
         lane_tables: bool = True,
     ) -> None:
         self.source = source
+        #: the bundle's CPython extension (edgeml/compile/_native_pyrow.c), set by load_backend:
+        #: a row of float columns goes from its dict to the engine without Python in between
+        self.row_extension: Any = None
         self.threads = max(1, int(threads))
         # 8-byte aligned copy: the core maps its arrays in place
         self._blob = np.frombuffer(blob + b"\0" * (-len(blob) % 8), dtype=np.uint64).copy()
@@ -255,7 +258,8 @@ class NativeBackend:
         return NativeRow.build(function, self._forest_address, self, prep,
                                num_output=self.num_output, work_size=self._one_work,
                                floats_function=getattr(self._lib, "edgeml_row_predict_floats",
-                                                       None))  # fmt: skip
+                                                       None),
+                               bind=getattr(self.row_extension, "bind", None))  # fmt: skip
 
     def _buffers(self) -> tuple[_Doubles, int, _Doubles, int, int]:
         inp = (ctypes.c_double * self.num_feature)()
@@ -285,6 +289,11 @@ def load_backend(bundle: Bundle, *, threads: int = 1) -> NativeBackend:
             f"{library}: compiled for {machine}, this machine is {platform.machine()}; {_RERUN}"
         )
     backend = NativeBackend(open_core(library, core), blob, threads=threads, source=str(tables))
+    extension = entry.extra.get("row_extension")
+    if isinstance(extension, str):  # checked and hashed by read() as the others
+        backend.row_extension = load_extension(
+            bundle.read(extension), source=str(bundle.path / extension), name="edgeml_pyrow"
+        )
     expected = len(manifest.features.model) or backend.num_feature
     if backend.num_feature != expected:
         raise ExportError(

@@ -219,6 +219,21 @@ class Predictor:
         # The native engine takes the raw row: prep, trees and transform in one foreign call.
         row_predictor = getattr(backend, "row_predictor", None)
         self._row = row_predictor(prep) if row_predictor is not None else None
+        # ... and, with the native export's CPython extension, this class's answer built there
+        spec = self._answer_spec()
+        self._answer = None if self._row is None or spec is None else self._row.answering(spec)
+
+    def _answer_spec(self) -> tuple[Any, ...] | None:
+        """predict_row's rules below, as NativeRow.answering takes them (None: calibration,
+        which stays in Python)."""
+        if self.classes is None:
+            return ("value",)
+        if self.task == "binary":
+            if self._calibrate:
+                return None
+            threshold = float(self.post.threshold)
+            return ("binary", threshold, tuple(self.classes), tuple(self.columns))
+        return ("classes", tuple(self.classes), tuple(self.columns))
 
     @property
     def backend_name(self) -> str:
@@ -237,6 +252,10 @@ class Predictor:
     def predict_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """``{"prediction": label or value, "proba_<class>": p, ...}`` for one input row."""
         # The hot path of a service: plain Python floats and lists, no NumPy per call.
+        if self._answer is not None:
+            answered = self._answer(row)
+            if answered is not None:
+                return answered
         if self._row is not None:
             raw = self._row(row)
         elif self._one is not None:
