@@ -488,7 +488,14 @@ rounds and leaves (binary synthetic models; cached in the workdir), exported wit
 export --format native` on every run (its own choice of algorithm; the bundle ships the core
 compiled from the kernels of the day), loaded with `edgeml.runtime.load`, and
 `predict_row` timed on dicts of the same 1,000 rows (dict in, dict out), beside that
-predictor's NativeRow call; its probabilities are compared with the LightGBM backend's.
+predictor's NativeRow call; its probabilities are compared with the LightGBM backend's. Since
+session 10 such a bundle also ships `native/edgeml_pyrow.abi3.so` (edgeml/compile/_native_pyrow.c,
+CPython's stable ABI, built where Python.h is installed): a dict whose inputs are all float
+columns goes to it whole, and it reads the floats, calls `edgeml_row_predict` and builds
+Predictor.predict_row's dict in one builtin call, without the itemgetter, the ctypes argument
+conversion, the per-thread buffer lookup or Predictor's Python (other rows, and calibrated
+binary answers, keep the ctypes path); the "predict_row one call" column, built on the core
+alone, stays the ctypes path.
 
 Where it wins and loses (no hardware counters in this VM: `perf stat` reports cycles,
 instructions and branch misses as not supported, so the reasons below come from the generated
