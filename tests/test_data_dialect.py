@@ -225,6 +225,25 @@ def test_a_title_above_the_header_is_skipped_by_every_reader(tmp_path: Path) -> 
     assert sniff_csv(path).skip_lines == 0
 
 
+def test_the_streamed_data_card_notes_skipped_title_lines(tmp_path: Path) -> None:
+    """Streamed training read a titled file (the title skipped) but its data card, unlike the
+    in-memory one, did not say so: both now carry the same note, for every file of a glob."""
+    from edgeml.scale import train_stream
+
+    rows = "".join(f"{i},{i % 7 * 1.5},{'yes' if i % 3 else 'no'}\n" for i in range(240))
+    (tmp_path / "a.csv").write_text("Sales report\n\nid,x,y\n" + rows)
+    (tmp_path / "b.csv").write_text("id,x,y\n" + rows)
+    (tmp_path / "c.csv").write_text("# orders\nid,x,y\n" + rows)
+    glob = str(tmp_path / "*.csv")
+    notes = [n for n in read_data(glob).card.assumptions if "above the header" in n]
+    assert notes == [
+        f"{tmp_path / 'a.csv'}: skipped 2 line(s) above the header (a title, blank or # lines)",
+        f"{tmp_path / 'c.csv'}: skipped 1 line(s) above the header (a title, blank or # lines)",
+    ]
+    streamed = train_stream(glob, target="y", out=tmp_path / "s.edgeml", chunk_rows=100)
+    assert [n for n in streamed.manifest["data_card"]["assumptions"] if "above" in n] == notes
+
+
 def test_an_empty_header_cell_is_named_as_pandas_names_it_in_every_reader(tmp_path: Path) -> None:
     """A pandas index written by to_csv has an empty name: training named it column_0 (Polars'
     DataFrame constructor) and predict, reading the file's "", refused the training file itself

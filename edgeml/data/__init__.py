@@ -35,6 +35,7 @@ from edgeml.data._sources import (
     encoding_error,
     hive_values,
     parquet_files,
+    preamble_note,
     read_data,
     refuse_duplicate_names,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "parquet_files",
     "postgres_batches",
     "postgres_source",
+    "preamble_note",
     "profile",
     "read_data",
     "read_json_file",

@@ -33,7 +33,14 @@ from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.util.redact import redact
 
-__all__ = ["csv_dialect", "csv_header", "drop_unusable", "encoding_error", "read_data"]
+__all__ = [
+    "csv_dialect",
+    "csv_header",
+    "drop_unusable",
+    "encoding_error",
+    "preamble_note",
+    "read_data",
+]
 
 # File kind by (lower-cased) suffix; longest suffix first so ".csv.gz" wins over ".gz".
 _COMMA_NUMBER = r"^[-+]?(\d+(,\d*)?|,\d+)([eE][-+]?\d+)?$"
@@ -117,11 +124,7 @@ def read_data(
         ]
         frame = _concat(frames, paths)
         sources = [{**file_facts(p, str(p)), **_dialect_facts(dialects.get(p))} for p in paths]
-        skipped = [
-            f"{p}: skipped {d.preamble} line(s) above the header (a title, blank or # lines)"
-            for p, d in dialects.items()
-            if d.preamble
-        ]
+        skipped = [preamble_note(p, d) for p, d in dialects.items() if d.preamble]
     if frame.width == 0:
         raise SourceError(f"{text}: no columns")
     if frame.height == 0:
@@ -349,6 +352,13 @@ def csv_dialect(path: Path, config: DataConfig) -> CsvDialect:
         return sniff_csv(path, separator=config.separator, decimal_comma=config.decimal_comma)
     except (OSError, EOFError) as exc:  # e.g. a ".csv.gz" that is not gzip
         raise SourceError(f"{path}: cannot read as csv: {exc}") from None
+
+
+def preamble_note(path: Path | str, dialect: CsvDialect) -> str:
+    """The data card's note on the lines skipped above a CSV file's header (every reader that
+    trains says it alike: in memory or streamed)."""
+    lines = dialect.preamble
+    return f"{path}: skipped {lines} line(s) above the header (a title, blank or # lines)"
 
 
 def _dialect_facts(dialect: CsvDialect | None) -> dict[str, Any]:

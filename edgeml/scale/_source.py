@@ -30,6 +30,7 @@ import polars as pl
 from edgeml.batch import scan
 from edgeml.config import DataConfig
 from edgeml.data import (
+    FILE_KINDS,
     column_not_found,
     conform,
     drop_unusable,
@@ -148,7 +149,7 @@ def open_source(
         rows, keep_raw=[target], date_formats=config.date_formats, source=str(first)
     )
     schema, notes = _schema(typed, config)
-    notes += [*unusable, *date_notes]
+    notes = [*_skipped_lines(paths, config), *notes, *unusable, *date_notes]
     # Every chunk's date text is read with the format the first rows showed (or the user gave).
     config = dataclasses.replace(config, date_formats={**formats, **config.date_formats})
     if target not in schema:
@@ -178,6 +179,20 @@ def _columns(path: Path, config: DataConfig) -> list[str]:
     if name.endswith(".json"):
         return read_json_file(path, config).columns
     return pl.scan_ipc(path).collect_schema().names()
+
+
+def _skipped_lines(paths: list[str], config: DataConfig) -> list[str]:
+    """read_data's notes on the title lines skipped above each CSV file's header, so that the
+    streamed data card says what the in-memory one says."""
+    from edgeml.data import csv_dialect, preamble_note
+
+    dialects = {p: csv_dialect(Path(p), config) for p in paths if _is_csv(Path(p))}
+    return [preamble_note(p, d) for p, d in dialects.items() if d.preamble]
+
+
+def _is_csv(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(suffix) for suffix, kind in FILE_KINDS.items() if kind == "csv")
 
 
 def _schema(frame: pl.DataFrame, config: DataConfig) -> tuple[dict[str, str], list[str]]:
