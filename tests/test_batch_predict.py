@@ -387,3 +387,37 @@ def test_text_not_in_utf8_names_its_encoding_or_line_in_every_command(
         result = run(*args)
         assert result.exit_code == 2, result.output
         assert result.stderr == f"Error: {data}: {message}\n"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_id_column_the_file_lacks_names_the_option_and_the_columns(
+    trained_bundle, tmp_path, suffix
+):
+    frame = churn_like(n=20, seed=6).drop("churn")
+    data = tmp_path / f"new{suffix}"
+    getattr(frame, f"write_{suffix[1:]}")(data)
+    columns = "'customer_id', 'tenure', 'monthly_charges', 'total_charges', 'contract', 'paperless'"
+    result = run("predict", trained_bundle, data, "-o", tmp_path / "p.csv",
+                 "--id-cols", "customer_id,nope")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"Error: {data}: column 'nope' (from --id-cols) not found; columns are: {columns}\n"
+    )
+    # the bundle's own id column ([train] id_cols), missing from the file
+    frame.drop("customer_id").write_csv(data := tmp_path / "anonymous.csv")
+    result = run("predict", trained_bundle, data, "-o", tmp_path / "p.csv")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        f"Error: {data}: column 'customer_id' (from the bundle's id_cols; choose others with "
+        "--id-cols) not found; columns are: 'tenure',"
+    )
+    with pytest.raises(SchemaError, match=r"'customer_id' \(from the bundle's id_cols"):
+        edgeml.load(trained_bundle).predict(data)
+
+
+def test_a_training_id_column_the_file_lacks_names_the_config_key(churn_csv, tmp_path):
+    with pytest.raises(SchemaError) as caught:
+        edgeml.train(churn_csv, target="churn", out=tmp_path / "m.edgeml", id_cols=["nope"])
+    assert str(caught.value).startswith(
+        f"{churn_csv}: column 'nope' (from [train] id_cols) not found; columns are: 'customer_id',"
+    )

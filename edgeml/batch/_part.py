@@ -61,11 +61,9 @@ def score_part(job: PartJob, partition: Partition) -> PartDone:
         model, predictor.backend, id_cols=job.id_cols, explain=job.explain, id_types=job.id_types
     )
     path = Path(partition.path)
-    columns = scorer.columns
     source = Scan(
-        job.source, numbers=columns["numbers"], integers=columns["integers"],
-        text=columns["text"], optional=columns["optional"], batch_rows=job.batch_rows,
-        config=data_config(model), paths=[path],
+        job.source, **scorer.columns, batch_rows=job.batch_rows, config=data_config(model),
+        paths=[path],
     )  # fmt: skip
     entity = job.entity_col
     seen: set[str | None] | None = None if entity is None else set()

@@ -45,6 +45,7 @@ from edgeml.data import (
     FILE_KINDS,
     CsvDialect,
     PostgresSource,
+    column_not_found,
     csv_dialect,
     csv_header,
     encoding_error,
@@ -94,6 +95,7 @@ class Scan:
         text: Collection[str],
         optional: Collection[str] = (),
         integers: Collection[str] = (),
+        named: Mapping[str, str] | None = None,
         batch_rows: int,
         table: str | None = None,
         query: str | None = None,
@@ -107,6 +109,9 @@ class Scan:
         self.integers = set(integers) - self.numbers
         self.wanted = list(dict.fromkeys([*numbers, *integers, *text]))
         self.optional = [c for c in optional if c not in self.wanted]
+        # columns a user named (an id column): a missing one is reported with the option
+        # that named it and the file's columns, not as a column the model needs
+        self.named = dict(named or {})
         self.batch_rows = batch_rows
         self.config = config or DataConfig()
         self.table, self.query = table, query
@@ -179,12 +184,16 @@ class Scan:
     # -- one file -----------------------------------------------------------------------------
 
     def _columns(self, present: Sequence[str], where: str) -> list[str]:
-        missing = [c for c in self.wanted if c not in present]
+        missing = [c for c in self.wanted if c not in present and c not in self.named]
         if missing:
+            needed = [c for c in self.wanted if c not in self.named]
             raise SchemaError(
                 f"{where}: missing column(s) {', '.join(repr(c) for c in missing)}; "
-                f"needed: {', '.join(self.wanted)}"
+                f"needed: {', '.join(needed)}"
             )
+        for column, option in self.named.items():
+            if column not in present:
+                raise SchemaError(column_not_found(column, option, list(present), source=where))
         return [*self.wanted, *(c for c in self.optional if c in present)]
 
     def _csv(self, path: Path) -> Iterator[Batch]:

@@ -23,7 +23,14 @@ import numpy as np
 import polars as pl
 
 from edgeml.batch._scan import Batch
-from edgeml.data import POLARS_TYPES, conform, infer_types, logical_schema
+from edgeml.data import (
+    BUNDLE_ID_COLS,
+    POLARS_TYPES,
+    column_not_found,
+    conform,
+    infer_types,
+    logical_schema,
+)
 from edgeml.errors import SchemaError
 from edgeml.prep import apply_prep, to_matrix
 from edgeml.runtime import Backend, contribution_names, explanation
@@ -67,6 +74,9 @@ class Scorer:
         self.explain = explain
         self.schema = dict(model.input_schema)
         self.ids = list(model.spec.id_cols if id_cols is None else id_cols)
+        # what a missing id column's message says named it (a model input is needed anyway)
+        option = BUNDLE_ID_COLS if id_cols is None else "--id-cols"
+        self._named = {c: option for c in self.ids if c not in self.schema}
         # numbers written with signs or separators ("$1,234.5") are read as text, then with
         # their format by conform
         written = model.input_formats
@@ -92,11 +102,11 @@ class Scorer:
         self._raw_schema = dict(model.plan.input_schema)
 
     @property
-    def columns(self) -> dict[str, list[str]]:
-        """Scan arguments: model columns read as numbers, as integers, as text, and optional
-        ones."""
+    def columns(self) -> dict[str, Any]:
+        """Scan arguments: model columns read as numbers, as integers, as text, optional
+        ones, and the id columns with the option that named them."""
         return {"numbers": self.numbers, "integers": self.integers, "text": self.text,
-                "optional": self.optional}  # fmt: skip
+                "optional": self.optional, "named": self._named}  # fmt: skip
 
     def score(self, batch: Batch) -> pl.DataFrame:
         """The prediction frame of ``batch``: id columns, ``prediction``, ``proba_<class>``."""
@@ -174,9 +184,10 @@ class Scorer:
     def id_types(self, batch: Batch) -> dict[str, str]:
         """The id columns' logical types, typed from ``batch`` when it is the first one (as the
         one-shot read types them, from the first rows), fixed from then on."""
-        missing = [c for c in self.ids if c not in batch.frame.columns]
-        if missing:
-            raise SchemaError(f"{batch.source}: id column(s) {', '.join(missing)} not found")
+        present = batch.frame.columns
+        for column, option in self._named.items():
+            if column not in present:
+                raise SchemaError(column_not_found(column, option, present, source=batch.source))
         if self._id_types is None:
             keep = [self.model.target.name, *(c for c, t in self.schema.items() if t == "str")]
             ids = batch.frame.select(self.ids)

@@ -11,7 +11,7 @@ frames, and profile them.
 from __future__ import annotations
 
 from edgeml.data._card import DataCard, Dataset, file_facts
-from edgeml.data._columns import column_not_found
+from edgeml.data._columns import BUNDLE_ID_COLS, column_not_found
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
 from edgeml.data._json import flatten_structs, read_json_file
@@ -43,6 +43,7 @@ from edgeml.data._watermark import last_watermark
 from edgeml.util.redact import redact
 
 __all__ = [
+    "BUNDLE_ID_COLS",
     "FILE_KINDS",
     "POLARS_TYPES",
     "ColumnProfile",

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["column_not_found"]
+__all__ = ["BUNDLE_ID_COLS", "column_not_found"]
 
+#: What named an id column that a bundle carries ([train] id_cols) when predict was given none.
+BUNDLE_ID_COLS = "the bundle's id_cols; choose others with --id-cols"
 # More names than this are cut from the message, which stays one line.
 _MAX_SHOWN = 60
 

@@ -11,7 +11,7 @@ import polars as pl
 
 from edgeml.bundle import Bundle, open_bundle
 from edgeml.config import DataConfig
-from edgeml.data import conform, read_data
+from edgeml.data import BUNDLE_ID_COLS, column_not_found, conform, read_data
 from edgeml.errors import BundleError, SchemaError
 from edgeml.learn import TargetEncoding, has_label
 from edgeml.prep import PrepPlan, apply_prep, to_matrix
@@ -205,9 +205,11 @@ class Model:
 
     def _id_columns(self, frame: pl.DataFrame, source: str) -> list[str]:
         ids = self.spec.id_cols
-        missing = [c for c in ids if c not in frame.columns]
-        if missing:
-            raise SchemaError(f"{source}: id column(s) {', '.join(missing)} not found")
+        for column in ids:
+            if column not in frame.columns:
+                raise SchemaError(
+                    column_not_found(column, BUNDLE_ID_COLS, frame.columns, source=source)
+                )
         return list(ids)
 
     def _output(self, frame: pl.DataFrame, source: str) -> np.ndarray:

@@ -313,7 +313,7 @@ def _roles(config: Config, source: ChunkSource) -> dict[str, Role]:
         (settings.time_col, "time", "--time-col"),
         (settings.entity_col, "entity", "--entity-col"),
         (settings.group_col, "group", "--group-col"),
-        *[(c, "id", "id_cols") for c in settings.id_cols],
+        *[(c, "id", "[train] id_cols") for c in settings.id_cols],
     ]
     roles: dict[str, Role] = {}
     for column, role, option in wanted:
