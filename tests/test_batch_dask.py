@@ -162,7 +162,7 @@ def test_failed_job_keeps_old_output_success_replaces_it(churn, address, tmp_pat
     result = run("predict", churn, data, "-o", out, "--dask", address)
     assert result.exit_code == 2, result.output
     assert result.stderr == (
-        f"Error: {data / 'f1.parquet'} row 322: column 'total_charges': "
+        f"Error: {data / 'f1.parquet'}: column 'total_charges' row 322: "
         "cannot convert 'many' to float\n"
     )
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]

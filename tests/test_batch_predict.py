@@ -3,6 +3,7 @@
 import gzip
 import shutil
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -243,7 +244,7 @@ def test_a_malformed_row_deep_in_the_file_names_it_and_leaves_nothing(trained_bu
     result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 1000)
     assert result.exit_code == 2, result.output
     assert result.stderr == (
-        f"Error: {data} row 17346 (line 17347): column 'monthly_charges': "
+        f"Error: {data}: column 'monthly_charges' row 17346 (line 17347): "
         "cannot convert '12,5' to float\n"
     )
     assert out.read_bytes() == b"previous result"  # replaced only on success
@@ -269,7 +270,7 @@ def test_integers_polars_does_not_parse_are_converted_as_the_one_shot_path_does(
     result = run("predict", trained_bundle, data, "-o", out, "--batch-rows", 100)
     assert result.exit_code == 2, result.output
     assert result.stderr == (
-        f"Error: {data} row 322 (line 323): column 'tenure': cannot convert '7 years' to float\n"
+        f"Error: {data}: column 'tenure' row 322 (line 323): cannot convert '7 years' to float\n"
     )
 
 
@@ -421,3 +422,36 @@ def test_a_training_id_column_the_file_lacks_names_the_config_key(churn_csv, tmp
     assert str(caught.value).startswith(
         f"{churn_csv}: column 'nope' (from [train] id_cols) not found; columns are: 'customer_id',"
     )
+
+
+def _bad_inputs(root: Path) -> list[tuple[Path, str, str]]:
+    """Labelled files a model cannot read, each with what predict and evaluate say of it (the
+    same message; the streaming read of a text file knows the line as well as the row)."""
+    frame = churn_like(n=30, seed=13)
+    needs = "tenure, monthly_charges, total_charges, contract, paperless"
+    cases = []
+    for suffix in (".csv", ".parquet"):
+        lacking = root / f"lacking{suffix}"
+        getattr(frame.drop("tenure"), f"write_{suffix[1:]}")(lacking)
+        missing = f"{lacking}: missing column(s) 'tenure'; the model needs: {needs}"
+        cases.append((lacking, missing, missing))
+        text = frame.with_columns(pl.col("tenure").cast(pl.String))
+        text[3, "tenure"] = "many"
+        wrong = root / f"wrong{suffix}"
+        getattr(text, f"write_{suffix[1:]}")(wrong)
+        line = " (line 5)" if suffix == ".csv" else ""
+        bad = f"{wrong}: column 'tenure' row 4{{}}: cannot convert 'many' to float"
+        cases.append((wrong, bad.format(line), bad.format("")))
+    dates = root / "dates.parquet"
+    frame.with_columns(pl.lit(date(2024, 1, 1)).alias("tenure")).write_parquet(dates)
+    typed = f"{dates}: column 'tenure' holds Date values; expected float"
+    cases.append((dates, typed, typed))
+    return cases
+
+
+def test_predict_and_evaluate_say_the_same_about_the_same_bad_file(trained_bundle, tmp_path):
+    for data, predicted, evaluated in _bad_inputs(tmp_path):
+        result = run("predict", trained_bundle, data, "-o", tmp_path / "p.parquet")
+        assert (result.exit_code, result.stderr) == (2, f"Error: {predicted}\n")
+        result = run("evaluate", trained_bundle, data)
+        assert (result.exit_code, result.stderr) == (2, f"Error: {evaluated}\n")

@@ -205,7 +205,7 @@ def test_a_value_in_another_shape_is_a_clear_error(money, tmp_path):
                                       str(tmp_path / "o.csv")])  # fmt: skip
     assert result.exit_code == 2
     assert result.output == (
-        f"Error: {bad} row 2 (line 3): column 'income': cannot convert 'EUR 7' to float; "
+        f"Error: {bad}: column 'income' row 2 (line 3): cannot convert 'EUR 7' to float; "
         "expected the format $1,234.5\n"
     )
     assert not (tmp_path / "o.csv").exists()

@@ -54,6 +54,7 @@ from edgeml.data import (
     http_pages,
     is_http,
     is_postgres,
+    missing_columns,
     parquet_files,
     postgres_batches,
     postgres_source,
@@ -83,6 +84,10 @@ class Batch:
         line = f" (line {self.first_line + row})" if self.first_line is not None else ""
         return f"{self.source} row {self.first_row + row + 1}{line}"
 
+    def line_of(self, row: int) -> int | None:
+        """The file line of 0-based ``row`` of this batch, when known."""
+        return None if self.first_line is None else self.first_line + row
+
 
 class Scan:
     """An iterable of :class:`Batch`; ``total_rows`` is known for Parquet and SQLite."""
@@ -96,6 +101,7 @@ class Scan:
         optional: Collection[str] = (),
         integers: Collection[str] = (),
         named: Mapping[str, str] | None = None,
+        needed: Sequence[str] | None = None,
         batch_rows: int,
         table: str | None = None,
         query: str | None = None,
@@ -112,6 +118,8 @@ class Scan:
         # columns a user named (an id column): a missing one is reported with the option
         # that named it and the file's columns, not as a column the model needs
         self.named = dict(named or {})
+        # the model's input columns in its own order, as a missing one's message lists them
+        self.needed = [c for c in self.wanted if c not in self.named] if needed is None else needed
         self.batch_rows = batch_rows
         self.config = config or DataConfig()
         self.table, self.query = table, query
@@ -186,11 +194,7 @@ class Scan:
     def _columns(self, present: Sequence[str], where: str) -> list[str]:
         missing = [c for c in self.wanted if c not in present and c not in self.named]
         if missing:
-            needed = [c for c in self.wanted if c not in self.named]
-            raise SchemaError(
-                f"{where}: missing column(s) {', '.join(repr(c) for c in missing)}; "
-                f"needed: {', '.join(needed)}"
-            )
+            raise SchemaError(missing_columns(where, missing, self.needed))
         for column, option in self.named.items():
             if column not in present:
                 raise SchemaError(column_not_found(column, option, list(present), source=where))

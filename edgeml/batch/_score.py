@@ -14,6 +14,7 @@ calibration and decision threshold (:class:`edgeml.runtime.Post`) make the outpu
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from edgeml.batch._scan import Batch
 from edgeml.data import (
     BUNDLE_ID_COLS,
     POLARS_TYPES,
+    bad_value,
     column_not_found,
     conform,
     infer_types,
@@ -106,7 +108,8 @@ class Scorer:
         """Scan arguments: model columns read as numbers, as integers, as text, optional
         ones, and the id columns with the option that named them."""
         return {"numbers": self.numbers, "integers": self.integers, "text": self.text,
-                "optional": self.optional, "named": self._named}  # fmt: skip
+                "optional": self.optional, "named": self._named,
+                "needed": list(self.schema)}  # fmt: skip
 
     def score(self, batch: Batch) -> pl.DataFrame:
         """The prediction frame of ``batch``: id columns, ``prediction``, ``proba_<class>``."""
@@ -239,8 +242,11 @@ def _named(batch: Batch, convert: Any) -> pl.DataFrame:
         match = _ROW.match(str(exc))
         if match is None:
             raise SchemaError(str(exc).replace(_HERE, batch.source)) from None
-        where = batch.where(int(match["row"]) - 1)
-        raise SchemaError(f"{where}: column {match['column']}: {match['rest']}") from None
+        row = int(match["row"]) - 1  # of the batch
+        column = ast.literal_eval(match["column"])  # the repr conform wrote
+        message = bad_value(batch.source, column, batch.first_row + row + 1, match["rest"],
+                          line=batch.line_of(row))  # fmt: skip
+        raise SchemaError(message) from None
     return frame
 
 

@@ -11,7 +11,7 @@ frames, and profile them.
 from __future__ import annotations
 
 from edgeml.data._card import DataCard, Dataset, file_facts
-from edgeml.data._columns import BUNDLE_ID_COLS, column_not_found
+from edgeml.data._columns import BUNDLE_ID_COLS, bad_value, column_not_found, missing_columns
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
 from edgeml.data._json import flatten_structs, read_json_file
@@ -56,6 +56,7 @@ __all__ = [
     "Profile",
     "TargetProfile",
     "as_trained",
+    "bad_value",
     "column_not_found",
     "conform",
     "csv_dialect",
@@ -75,6 +76,7 @@ __all__ = [
     "labelled_text",
     "last_watermark",
     "logical_schema",
+    "missing_columns",
     "one_spelling",
     "parquet_files",
     "postgres_batches",

@@ -1,4 +1,15 @@
-"""The message for a column a user named that the data does not have.
+"""The messages for columns a model or a user asks of the data: one wording for every command.
+
+``predict`` (streamed in batches) and ``evaluate`` / ``Model.predict`` (read whole) check the
+same input contract: they word a missing column and a value that does not convert with the
+functions here, so a user sees one message for one fault whichever command met it.
+
+>>> missing_columns("a.csv", ["x"], ["x", "y"])
+"a.csv: missing column(s) 'x'; the model needs: x, y"
+>>> bad_value("a.csv", "x", 4, "cannot convert 'many' to float", line=5)
+"a.csv: column 'x' row 4 (line 5): cannot convert 'many' to float"
+
+A column a user named that the data does not have gets the name it probably meant:
 
 Two near misses are common enough to say so by name: a header written with a space or in
 another case (``"income "`` from a spreadsheet, ``Churn`` for ``churn``), whose difference a
@@ -16,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["BUNDLE_ID_COLS", "column_not_found"]
+__all__ = ["BUNDLE_ID_COLS", "bad_value", "column_not_found", "missing_columns"]
 
 #: What named an id column that a bundle carries ([train] id_cols) when predict was given none.
 BUNDLE_ID_COLS = "the bundle's id_cols; choose others with --id-cols"
@@ -46,3 +57,18 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def missing_columns(source: str, missing: Sequence[str], needed: Sequence[str]) -> str:
+    """One line: the model's input columns ``missing`` from ``source``, and all it ``needed``."""
+    return (
+        f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+        f"the model needs: {', '.join(needed)}"
+    )
+
+
+def bad_value(source: str, column: str, row: int, detail: str, *, line: int | None = None) -> str:
+    """One line: ``column`` of ``source`` at 1-based ``row`` (and its text ``line`` when the
+    reader knows it) does not fit, ``detail`` saying what it holds and what was expected."""
+    where = f"row {row}" if line is None else f"row {row} (line {line})"
+    return f"{source}: column {column!r} {where}: {detail}"

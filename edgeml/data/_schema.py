@@ -12,6 +12,7 @@ from typing import Literal, get_args
 
 import polars as pl
 
+from edgeml.data._columns import bad_value, missing_columns
 from edgeml.data._dates import detect_format, order_of, parse_text
 from edgeml.data._numbers import detect_number_format, read_numbers
 from edgeml.errors import SchemaError
@@ -90,10 +91,7 @@ def conform(
             )
     missing = [c for c in schema if c not in frame.columns]
     if missing:
-        raise SchemaError(
-            f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}; "
-            f"the model needs: {', '.join(schema)}"
-        )
+        raise SchemaError(missing_columns(source, missing, list(schema)))
     formats = formats or {}
     return pl.DataFrame(
         [
@@ -162,10 +160,8 @@ def convert(series: pl.Series, logical: str, *, source: str, fmt: str | None = N
         row = int(bad.arg_max() or 0)
         expected = f"; expected the format {fmt}" if own and fmt else ""
         expected += f" (as {example(fmt)})" if own and fmt and not numbers else ""
-        raise SchemaError(
-            f"{source}: column {series.name!r} row {row + 1}: cannot convert "
-            f"{series[row]!r} to {logical}{expected}"
-        )
+        detail = f"cannot convert {series[row]!r} to {logical}{expected}"
+        raise SchemaError(bad_value(source, series.name, row + 1, detail))
     return result["new"].alias(series.name)
 
 
