@@ -178,6 +178,20 @@ def test_lists_are_left_out_with_a_note_and_objects_flatten(tmp_path: Path) -> N
     assert dropped.frame.columns == ["a"] and dropped.card.assumptions == []
 
 
+def test_a_duration_column_is_left_out_with_why_and_how_to_convert_it(tmp_path: Path) -> None:
+    path = tmp_path / "d.parquet"
+    waits = [dt.timedelta(minutes=m) for m in (5, 90)]
+    pl.DataFrame({"a": [1, 2], "wait": waits}).write_parquet(path)
+    dataset = read_data(path)
+    assert dataset.frame.columns == ["a"]
+    assert dataset.card.assumptions == [
+        "column 'wait' left out: it holds durations (Duration(time_unit='us')), which edgeml "
+        "does not read as numbers (the runtime, ONNX and C executors have no duration type); "
+        "to use it, store it as a number of seconds, e.g. in Polars "
+        "pl.col('wait').dt.total_seconds(fractional=True)"
+    ]
+
+
 def test_training_says_which_columns_were_left_out(tmp_path: Path) -> None:
     import edgeml
 

@@ -187,12 +187,26 @@ def drop_unusable(frame: pl.DataFrame, config: DataConfig) -> tuple[pl.DataFrame
         for name, dtype in frame.schema.items()
         if name not in config.dtypes and name not in config.drop and not _flat(dtype)
     }
-    notes = [
+    notes = [_left_out(name, dtype) for name, dtype in unusable.items()]
+    return frame.drop(list(unusable)), notes
+
+
+def _left_out(name: str, dtype: pl.DataType) -> str:
+    """The data card's note for an unusable column: why, and how to make it usable."""
+    if isinstance(dtype, pl.Duration):
+        # Seconds would be a fine feature, but every executor of the input contract (Polars,
+        # the NumPy runtime, ONNX, the C core, the server's JSON) would have to read durations
+        # the same way; until they do, the user converts, and knows the unit they chose.
+        return (
+            f"column {name!r} left out: it holds durations ({dtype}), which edgeml does not "
+            "read as numbers (the runtime, ONNX and C executors have no duration type); to use "
+            "it, store it as a number of seconds, e.g. in Polars "
+            f"pl.col({name!r}).dt.total_seconds(fractional=True)"
+        )
+    return (
         f"column {name!r} left out: its type {dtype} is not a flat number, text, boolean, date "
         "or datetime (flatten it into such columns to use it)"
-        for name, dtype in unusable.items()
-    ]
-    return frame.drop(list(unusable)), notes
+    )
 
 
 def _flat(dtype: pl.DataType) -> bool:
