@@ -89,6 +89,32 @@ def test_a_sample_of_a_tables_integer_keys_is_an_id():
     assert reasons(fit_prep(frame))["patient"].startswith("unique on every row")
 
 
+def test_random_fixed_width_integer_keys_are_ids_and_measurements_are_not():
+    rng = np.random.default_rng(0)
+    n = 1000
+    customer = rng.choice(np.arange(100_000_000, 1_000_000_000), n, replace=False)  # 9 digits
+    frame = pl.DataFrame({
+        "customer": customer,
+        "sorted_customer": np.sort(customer),  # in row order: maybe a time-like key, kept
+        "bytes": np.unique(rng.lognormal(15, 2, 3 * n).astype(np.int64))[:n][rng.permutation(n)],
+        "unix_time": rng.choice(np.arange(1_700_000_000, 1_731_536_000), n, replace=False),
+        "lat_micro": rng.choice(np.arange(40_500_000, 40_900_000), n, replace=False),
+        "pixels": rng.choice(1_000_000_000, n, replace=False),  # not of a fixed width
+        "x": rng.normal(size=n),
+    })  # fmt: skip
+    assert frame["bytes"].n_unique() == n
+    dropped = reasons(fit_prep(frame))
+    lo, hi = int(customer.min()), int(customer.max())
+    assert dropped == {
+        "customer": f"{n} different integers in {n} rows, spread evenly over the 9-digit "
+        f"numbers ({lo}..{hi}) in no row order: looks like a random identifier, which cannot "
+        "generalise (to keep it: [data] dtypes = { customer = \"float\" })"
+    }
+    assert fit_prep(frame, config=PrepConfig(drop_id_like=False)).features == frame.columns
+    # small files say too little: a 9-digit key is kept under 200 rows
+    assert reasons(fit_prep(frame.head(150))) == {}
+
+
 def test_clip_to_training_fences_and_nan_is_missing():
     values = [float(v) for v in range(1, 21)] + [1000.0, float("nan"), None]
     frame = pl.DataFrame({"x": values})

@@ -69,7 +69,7 @@ def fit_prep(
         if name in roles:
             columns.append(ColumnSpec(name=name, dtype=dtype, role=roles[name]))
             continue
-        reason = screen_column(stats[name], dtype, config)
+        reason = screen_column(stats[name], dtype, config, name=name)
         if reason:
             columns.append(ColumnSpec(name=name, dtype=dtype, role="dropped", reason=reason))
         else:

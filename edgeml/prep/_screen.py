@@ -12,19 +12,34 @@ from edgeml.prep._stats import ColumnStats
 # Fewer rows than this and "unique on every row" says little about a column being an identifier.
 _MIN_ROWS_FOR_ID = 20
 _MIN_ROWS_FOR_SPARSE_ID = 100
+# Random keys (see _random_key): fewer rows than this cannot show an even spread (the sample
+# quartiles' standard error is 3% of the range at 200 rows), and keys this short are as often
+# codes or measurements (years, zip codes, prices in cents).
+_MIN_ROWS_FOR_RANDOM_ID = 200
+_MIN_KEY_DIGITS = 6
 # Pearson correlation is estimated on about this many rows: near |r| = 0.995 its standard
 # error is below 1e-4, far finer than the threshold needs.
 _CORRELATION_SAMPLE = 20_000
 
 
-def screen_column(stats: ColumnStats, dtype: str, config: PrepConfig) -> str | None:
-    """The reason to drop this column before modelling, or None to keep it."""
+def screen_column(
+    stats: ColumnStats, dtype: str, config: PrepConfig, *, name: str = "column"
+) -> str | None:
+    """The reason to drop column ``name`` before modelling, or None to keep it."""
     share = stats.missing / stats.rows if stats.rows else 0.0
     if share > config.max_missing:
         return f"missing in {share:.1%} of training rows (limit {config.max_missing:.0%})"
     if config.drop_constant and stats.distinct <= 1:
         shown = repr(stats.first) if stats.distinct else "nothing"
         return f"constant: holds {shown} on every non-missing training row"
+    if config.drop_id_like and dtype == "int" and _random_key(stats):
+        digits = len(str(int(stats.high or 0)))
+        return (
+            f"{stats.distinct} different integers in {stats.rows} rows, spread evenly over the "
+            f"{digits}-digit numbers ({int(stats.low or 0)}..{int(stats.high or 0)}) in no row "
+            "order: looks like a random identifier, which cannot generalise (to keep it: "
+            f'[data] dtypes = {{ {name} = "float" }})'
+        )
     if config.drop_id_like and _looks_like_id(stats, dtype):
         present = stats.rows - stats.missing
         if stats.distinct == present:
@@ -50,6 +65,37 @@ def _looks_like_id(stats: ColumnStats, dtype: str) -> bool:
     # exp(-n/20), under 1% from 100 rows).
     span = (stats.high or 0.0) - (stats.low or 0.0) + 1
     return span <= 1.5 * rows or (rows >= _MIN_ROWS_FOR_SPARSE_ID and span <= 10 * rows)
+
+
+def _random_key(stats: ColumnStats) -> bool:
+    """Whether unique integers look like random keys (customer numbers drawn at random).
+
+    Uniqueness alone proves nothing here: over a range far wider than the rows squared, a
+    measurement is unique by chance too (pixel counts, bytes sent). So every sign of a key must
+    be there, each one a sign against a measurement: all values of one width of at least 6
+    digits and spread over most of that width (keys are numbered so; a measurement of one width
+    covers a narrow band, like coordinates in microdegrees or a year of Unix times), an even
+    spread (quartiles at a quarter and three quarters of the range; measurements are skewed or
+    bunched), no missing values, and no trend with the row order (a key that grows with the rows
+    may be a time or a sequence). A false drop costs a feature; a kept key costs little.
+    """
+    rows = stats.rows
+    if rows < _MIN_ROWS_FOR_RANDOM_ID or stats.missing or stats.distinct != rows:
+        return False
+    if stats.order is None or stats.order > 0.3:  # 4 standard errors of r from 200 rows
+        return False
+    if None in (stats.low, stats.high, stats.q1, stats.q3):
+        return False
+    low, high = float(stats.low or 0.0), float(stats.high or 0.0)
+    q1, q3 = float(stats.q1 or 0.0), float(stats.q3 or 0.0)
+    digits = len(str(int(high)))
+    floor, ceiling = 10.0 ** (digits - 1), 10.0**digits
+    if digits < _MIN_KEY_DIGITS or low < floor:
+        return False
+    span = high - low
+    if span < 0.5 * (ceiling - floor):
+        return False
+    return abs(q1 - (low + span / 4)) <= 0.1 * span and abs(q3 - (low + 3 * span / 4)) <= 0.1 * span
 
 
 def correlated_pairs(

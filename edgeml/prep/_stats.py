@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,9 @@ class ColumnStats:
     q1: float | None = None
     q3: float | None = None
     outside: int = 0
+    # integers: |Pearson r| of the value with the row's position (None: unknown); a key that
+    # grows with the rows may be a time or a sequence, which carries meaning
+    order: float | None = None
 
     def fences(self, k: float) -> tuple[float, float] | None:
         """``(Q1 - k·IQR, Q3 + k·IQR)``, or None without a positive IQR."""
@@ -60,7 +64,9 @@ def column_stats(frame: pl.DataFrame, dtypes: dict[str, str], k: float) -> dict[
         distinct = facts["distinct"]
         if dtype == "float":
             distinct = 0 if facts["low"] is None else 1 if facts["low"] == facts["high"] else 2
-        stats[name] = ColumnStats(rows=frame.height, **{**facts, "distinct": distinct})
+        order = facts.pop("order", None)
+        order = None if order is None or math.isnan(order) else abs(order)
+        stats[name] = ColumnStats(rows=frame.height, order=order, **{**facts, "distinct": distinct})
     bounded = {
         name: fences
         for name, s in stats.items()
@@ -101,4 +107,6 @@ def _facts(name: str, dtype: str) -> dict[str, pl.Expr]:
             "q1": finite.quantile(0.25),
             "q3": finite.quantile(0.75),
         }
+    if dtype == "int":
+        exprs["order"] = pl.corr(pl.int_range(pl.len()).cast(pl.Float64), value.cast(pl.Float64))
     return exprs

@@ -115,6 +115,7 @@ class Summary:
                 low=_number(self.low[name]) if numeric else seen.low,
                 high=_number(self.high[name]) if numeric else seen.high,
                 outside=round(seen.outside * scale),
+                order=None,  # the sample's row order is not the data's: unknown, so kept
             )
         return out
 
