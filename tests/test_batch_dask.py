@@ -113,6 +113,20 @@ def test_csv_glob_equals_single_machine(churn, address, tmp_path):
     assert parts_of(tmp_path / "scores").equals(expected)
 
 
+def test_a_glob_whose_first_file_lacks_a_column_equals_single_machine(churn, address, tmp_path):
+    """A task reads one file: the driver tells it which columns other files hold, so the file
+    that lacks 'contract' gets nulls there as on one machine (the task refused it)."""
+    frame = churn_like(n=1500, seed=8).drop("churn")
+    frame.slice(0, 500).drop("contract").write_csv(tmp_path / "m1.csv")
+    frame.slice(500).write_csv(tmp_path / "m2.csv")
+    pattern = str(tmp_path / "m*.csv")
+    single = tmp_path / "single.parquet"
+    predict_file(churn, pattern, single, batch_rows=400)
+    result = predict_dask(churn, pattern, tmp_path / "scores", address, batch_rows=400)
+    assert result.rows == 1500
+    assert parts_of(tmp_path / "scores").equals(pl.read_parquet(single))
+
+
 def test_header_only_input_writes_one_typed_empty_part_as_one_machine(churn, address, tmp_path):
     """A glob of header-only CSVs: the output directory holds the empty typed table a
     single-machine run writes (part-00000), not only _SUCCESS."""

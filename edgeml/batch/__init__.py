@@ -18,7 +18,7 @@ from edgeml.util.lazy import lazy_exports
 
 __all__ = [
     "BatchResult", "FeatureCarry", "Partition", "Scan", "Scorer", "Writer", "connect",
-    "local_cluster", "partitions", "predict_dask", "predict_file", "scan",
+    "file_columns", "local_cluster", "partitions", "predict_dask", "predict_file", "scan",
 ]  # fmt: skip
 
 __getattr__, __dir__ = lazy_exports(
@@ -28,6 +28,7 @@ __getattr__, __dir__ = lazy_exports(
         "FeatureCarry": "edgeml.batch._carry",
         "Partition": "edgeml.batch._partitions",
         "connect": "edgeml.batch._cluster",
+        "file_columns": "edgeml.batch._columns",
         "local_cluster": "edgeml.batch._cluster",
         "partitions": "edgeml.batch._partitions",
         "Scan": "edgeml.batch._scan",

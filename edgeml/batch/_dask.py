@@ -112,6 +112,7 @@ def predict_dask(
     job_options: dict[str, Any] = dict(
         source=str(Path(source.source).resolve()),
         batch_rows=rows, id_cols=id_cols, explain=explain, id_types=id_types, entity_col=entity,
+        fillable=sorted(source.fillable),
     )  # fmt: skip
     from edgeml.batch._plugin import BundlePlugin
 

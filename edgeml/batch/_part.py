@@ -42,6 +42,9 @@ class PartJob:
     explain: bool = False
     id_types: dict[str, str] | None = None  # typed by the driver from the first rows
     entity_col: str | None = None  # time-series bundles: report the entities seen
+    # columns some file of the source holds: null in a file lacking them (from the driver,
+    # which lists every file; a task reads one)
+    fillable: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def score_part(job: PartJob, partition: Partition) -> PartDone:
     path = Path(partition.path)
     source = Scan(
         job.source, **scorer.columns, batch_rows=job.batch_rows, config=data_config(model),
-        paths=[path],
+        paths=[path], fillable=job.fillable,
     )  # fmt: skip
     entity = job.entity_col
     seen: set[str | None] | None = None if entity is None else set()

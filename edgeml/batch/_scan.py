@@ -39,6 +39,7 @@ from typing import IO, Any, cast
 import polars as pl
 
 from edgeml.batch._chunks import record_blocks
+from edgeml.batch._columns import held_somewhere
 from edgeml.batch._locate import bad_block
 from edgeml.config import DataConfig
 from edgeml.data import (
@@ -107,6 +108,7 @@ class Scan:
         query: str | None = None,
         config: DataConfig | None = None,
         paths: Sequence[Path] | None = None,
+        fillable: Collection[str] | None = None,
     ) -> None:
         if batch_rows < 1:
             raise SourceError(f"{source}: batch rows must be at least 1, got {batch_rows}")
@@ -146,6 +148,13 @@ class Scan:
                 )
             # ``paths``: the files of ``source`` when already listed (a Dask task reads one)
             self.paths = expand(self.source) if paths is None else [Path(p) for p in paths]
+        # Columns asked for that some file of the source holds: a file lacking one gets nulls
+        # there, as read_data reads a glob (given by whoever listed the files for one). Not a
+        # column the user named (an id): its file is refused with the option that named it.
+        asked = [c for c in [*self.wanted, *self.optional] if c not in self.named]
+        self.fillable = set(fillable) if fillable is not None else held_somewhere(
+            self.paths, asked, self.config, Path(self.source)
+        )  # fmt: skip
 
     def count_rows(self) -> int | None:
         """The number of rows when it is cheap to know (Parquet metadata, SQLite, plain CSV)."""
@@ -183,22 +192,42 @@ class Scan:
         """The batches of one file of this source, or of one row group of a Parquet file (what
         a Dask task scores); rows are numbered from the start of the file."""
         if row_group is not None:
-            yield from _rebatch(self._parquet(path, row_group), self.batch_rows)
+            yield from _rebatch(self._filled(self._parquet(path, row_group)), self.batch_rows)
             return
         reader = {"csv": self._csv, "parquet": self._parquet, "ndjson": self._ndjson,
                   "json": self._json, "ipc": self._ipc}[kind(path)]  # fmt: skip
-        yield from _rebatch(reader(path), self.batch_rows)
+        yield from _rebatch(self._filled(reader(path)), self.batch_rows)
 
     # -- one file -----------------------------------------------------------------------------
 
     def _columns(self, present: Sequence[str], where: str) -> list[str]:
-        missing = [c for c in self.wanted if c not in present and c not in self.named]
+        """The columns to read of a file holding ``present`` (those to fill are left out)."""
+        missing = [
+            c for c in self.wanted if c not in present and c not in self.named
+            and c not in self.fillable
+        ]  # fmt: skip
         if missing:
             raise SchemaError(missing_columns(where, missing, self.needed))
         for column, option in self.named.items():
             if column not in present:
                 raise SchemaError(column_not_found(column, option, list(present), source=where))
-        return [*self.wanted, *(c for c in self.optional if c in present)]
+        wanted = [c for c in self.wanted if c in present]
+        return [*wanted, *(c for c in self.optional if c in present)]
+
+    def _filled(self, batches: Iterator[Batch]) -> Iterator[Batch]:
+        """Batches with the columns their file lacks and another file holds, as nulls: typed
+        as that column is parsed elsewhere, so the batches of a glob line up."""
+        for batch in batches:
+            absent = [c for c in [*self.wanted, *self.optional]
+                      if c in self.fillable and c not in batch.frame.columns]  # fmt: skip
+            if absent:
+                order = [*self.wanted, *(c for c in self.optional
+                                         if c in batch.frame.columns or c in absent)]  # fmt: skip
+                nulls = (pl.lit(None, dtype=_parsed(c, self.numbers, self.integers)).alias(c)
+                         for c in absent)  # fmt: skip
+                frame = batch.frame.with_columns(nulls).select(order)
+                batch = Batch(frame, batch.source, batch.first_row, batch.first_line)
+            yield batch
 
     def _csv(self, path: Path) -> Iterator[Batch]:
         dialect = csv_dialect(path, self.config)  # separator and decimal commas, as read_data

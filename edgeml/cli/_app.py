@@ -102,7 +102,9 @@ def profile(
 
     config = load_config(config_path)
     keep_raw = [target] if target else []
-    dataset = read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
+    dataset = read_data(  # the target in every file of a glob, as training needs it
+        data, config=config.data, table=table, query=query, keep_raw=keep_raw, required=keep_raw
+    )
     report = profile_frame(dataset.frame, target=target)
     notes = dataset.card.assumptions  # e.g. a nested column left out
     if as_json:

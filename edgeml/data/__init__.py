@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from edgeml.data._card import DataCard, Dataset, file_facts
 from edgeml.data._columns import BUNDLE_ID_COLS, bad_value, column_not_found, missing_columns
+from edgeml.data._combine import absent_note, required_everywhere
 from edgeml.data._dialect import CsvDialect
 from edgeml.data._http import http_pages, is_http
 from edgeml.data._json import flatten_structs, read_json_file
@@ -55,6 +56,7 @@ __all__ = [
     "PostgresSource",
     "Profile",
     "TargetProfile",
+    "absent_note",
     "as_trained",
     "bad_value",
     "column_not_found",
@@ -87,5 +89,6 @@ __all__ = [
     "read_json_file",
     "redact",
     "refuse_duplicate_names",
+    "required_everywhere",
     "text_id_like",
 ]

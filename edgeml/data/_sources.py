@@ -23,6 +23,7 @@ import polars as pl
 
 from edgeml.config import DataConfig
 from edgeml.data._card import DataCard, Dataset, file_facts
+from edgeml.data._combine import combine_files
 from edgeml.data._dialect import CsvDialect, sniff_csv
 from edgeml.data._http import is_http, read_http
 from edgeml.data._json import flatten_structs, read_json_file
@@ -61,12 +62,15 @@ def read_data(
     query: str | None = None,
     keep_raw: Collection[str] = (),
     as_text: Collection[str] = (),
+    required: Collection[str] = (),
 ) -> Dataset:
     """Read a file, a glob, a database table/query or an HTTP API into a :class:`Dataset`.
 
     ``source`` is a ``.csv``, ``.csv.gz``, ``.parquet``, ``.ndjson``/``.jsonl`` or
     ``.arrow``/``.ipc``/``.feather`` path; a glob such as ``"parts/*.csv"`` (files concatenated
-    in sorted order, all with the same columns); or ``"sqlite:///PATH.db"`` (SQLAlchemy style:
+    in sorted order; a column some files lack is null in their rows, noted in the card, but
+    each ``required`` column, the target, must be in every file: see
+    :mod:`edgeml.data._combine`); or ``"sqlite:///PATH.db"`` (SQLAlchemy style:
     ``sqlite:////abs/path.db`` for an absolute path) with exactly one of ``table`` or ``query``
     (arguments win over ``config.table``/``config.query``); ``"postgresql://USER@HOST:PORT/DB"``
     likewise (see :mod:`edgeml.data._postgres`: the password from ``PGPASSWORD``, ``~/.pgpass``
@@ -93,6 +97,7 @@ def read_data(
     config = config or DataConfig()
     text = str(source)
     skipped: list[str] = []  # lines above a CSV file's header
+    absent: list[str] = []  # columns some files of a glob lack
     _check_config_names(config)
     # Read these as text so overrides and keep_raw see the values exactly as written.
     text_columns = set(config.dtypes) | set(config.date_formats) | set(keep_raw) | set(as_text)
@@ -122,7 +127,7 @@ def read_data(
             )
             for p in paths
         ]
-        frame = _concat(frames, paths)
+        frame, absent = combine_files(frames, paths, required)
         sources = [{**file_facts(p, str(p)), **_dialect_facts(dialects.get(p))} for p in paths]
         skipped = [preamble_note(p, d) for p, d in dialects.items() if d.preamble]
     if frame.width == 0:
@@ -155,7 +160,7 @@ def read_data(
         columns=frame.width,
         schema=schema,
         read_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        assumptions=[*config.assumptions, *skipped, *unusable, *date_notes],
+        assumptions=[*config.assumptions, *skipped, *absent, *unusable, *date_notes],
         date_formats={c: f for c, f in formats.items() if c in frame.columns},
     )
     return Dataset(frame, card)
@@ -571,30 +576,3 @@ def _with_partitions(frame: pl.DataFrame, partitions: dict[str, str]) -> pl.Data
     by inference like any text; batch scans add them alike)."""
     added = {k: v for k, v in partitions.items() if k not in frame.columns}
     return frame.with_columns(pl.lit(v, dtype=pl.String).alias(k) for k, v in added.items())
-
-
-def _concat(frames: list[pl.DataFrame], paths: list[Path]) -> pl.DataFrame:
-    if len(frames) == 1:
-        return frames[0]
-    first = frames[0].columns
-    for frame, path in zip(frames[1:], paths[1:], strict=True):
-        missing = [c for c in first if c not in frame.columns]
-        extra = [c for c in frame.columns if c not in first]
-        if missing or extra:
-            raise SourceError(
-                f"{path}: columns differ from {paths[0]} (missing: {missing}, extra: {extra})"
-            )
-    frames = [f.select(first) for f in frames]
-    # A column typed differently in two files (ints here, floats or text there) is unified as
-    # Float64 or text; type inference afterwards turns text back into numbers or dates.
-    casts: dict[str, Any] = {}
-    for name in first:
-        dtypes = {f.schema[name] for f in frames} - {pl.Null()}
-        if len(dtypes) > 1:
-            casts[name] = pl.Float64 if all(d.is_numeric() for d in dtypes) else pl.String
-    try:
-        return pl.concat([f.cast(casts) for f in frames], how="vertical_relaxed")  # type: ignore[arg-type]
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(
-            f"{paths[0].parent}: cannot combine the files: {first_line(exc)}"
-        ) from None

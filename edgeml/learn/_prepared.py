@@ -336,7 +336,11 @@ def _load(
 ) -> Dataset:
     keep_raw = [config.train.target] if config.train.target else []
     if not isinstance(data, pl.DataFrame):
-        return read_data(data, config=config.data, table=table, query=query, keep_raw=keep_raw)
+        # the target in every file of a glob: a file without it would give unlabelled rows
+        return read_data(
+            data, config=config.data, table=table, query=query, keep_raw=keep_raw,
+            required=keep_raw,
+        )  # fmt: skip
     data, formats, notes = infer_with_formats(
         data, keep_raw=keep_raw, date_formats=config.data.date_formats, source="<DataFrame>"
     )

@@ -97,7 +97,7 @@ class Model:
 
         Rows whose label is missing are left out and counted.
         """
-        frame, source = self._read(data, table, query)
+        frame, source = self._read(data, table, query, labelled=True)
         name = self.target.name
         if name not in frame.columns:
             raise SchemaError(f"{source}: target column {name!r} not found; evaluate needs labels")
@@ -138,8 +138,14 @@ class Model:
         }
 
     def _read(
-        self, data: str | Path | pl.DataFrame, table: str | None, query: str | None
+        self,
+        data: str | Path | pl.DataFrame,
+        table: str | None,
+        query: str | None,
+        *,
+        labelled: bool = False,
     ) -> tuple[pl.DataFrame, str]:
+        """The rows of ``data``; ``labelled``: every file of a glob must hold the target."""
         if isinstance(data, pl.DataFrame):
             return data, "<in-memory DataFrame>"
         stored = self.spec.config.get("data") or {}
@@ -153,7 +159,7 @@ class Model:
         text = [name for name, dtype in self.input_schema.items() if dtype == "str"]
         dataset = read_data(
             data, config=config, table=table, query=query, keep_raw=[self.target.name],
-            as_text=[*self.input_formats, *text],
+            as_text=[*self.input_formats, *text], required=[self.target.name] if labelled else (),
         )  # fmt: skip
         return dataset.frame, str(data)
 

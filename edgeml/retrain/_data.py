@@ -86,7 +86,9 @@ def gather_rows(
     if since is not None:
         data = dataclasses.replace(data, since=since)
     reporter.status(f"reading new data {redact(source)}")
-    new = read_data(new_data, config=data, table=table, query=query, keep_raw=[target])
+    new = read_data(
+        new_data, config=data, table=table, query=query, keep_raw=[target], required=[target]
+    )
     _check_unseen(new.card.sources, old_sources)
     labelled = _labelled(new.frame, target, source)
     frame, holdout = _split_holdout(labelled, settings, trained, source)

@@ -27,17 +27,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from edgeml.batch import scan
+from edgeml.batch import file_columns, scan
 from edgeml.config import DataConfig
 from edgeml.data import (
     FILE_KINDS,
+    absent_note,
     column_not_found,
     conform,
     drop_unusable,
-    flatten_structs,
     infer_with_formats,
     logical_schema,
-    read_json_file,
+    required_everywhere,
 )
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.learn import has_label
@@ -82,6 +82,8 @@ class ChunkSource:
     notes: list[str] = field(default_factory=list)
     # Bytes a row takes in memory (Polars' estimate on the first rows), for byte budgets.
     row_bytes: float = 100.0
+    # columns a file may lack (null in its rows) because another file holds them
+    fillable: list[str] = field(default_factory=list)
 
     def row(self, key: int) -> str:
         """``"FILE row N"`` (1-based, header not counted) of a row key, for messages.
@@ -110,6 +112,7 @@ class ChunkSource:
             batch_rows=self.batch_rows,
             config=self.config,
             paths=[path],
+            fillable=[c for c in self.fillable if c in schema],
         )
         for batch in reader.part(path, row_group):
             where = f"{batch.source} rows {batch.first_row + 1}…"
@@ -137,48 +140,65 @@ def open_source(
     paths = [str(p.resolve()) for p in scan(text, numbers=[], text=[], batch_rows=1).paths]
     if not paths:
         raise SourceError(f"{text}: no files")
-    first = Path(paths[0])
-    head = scan(text, numbers=[], text=_columns(first, config), batch_rows=_SCHEMA_ROWS,
-                config=config, paths=[first])  # fmt: skip
-    frame = next(iter(head.part(first)), None)
-    if frame is None or frame.frame.height == 0:
-        raise SourceError(f"{first}: no rows")
-    rows = frame.frame.drop([c for c in config.drop if c in frame.frame.columns])
-    rows, unusable = drop_unusable(rows, config)  # lists, structs: left out, as in memory
-    typed, formats, date_notes = infer_with_formats(
-        rows, keep_raw=[target], date_formats=config.date_formats, source=str(first)
-    )
-    schema, notes = _schema(typed, config)
-    notes = [*_skipped_lines(paths, config), *notes, *unusable, *date_notes]
+    # A glob is one table, as read_data reads it: every column some file holds (typed from the
+    # first rows of the first file holding it), null in the files that lack it; the target in
+    # every file.
+    columns = {Path(p): file_columns(Path(p), config) for p in paths}
+    required_everywhere(columns, [target])
+    schema: dict[str, str] = {}
+    formats: dict[str, str] = {}
+    notes: list[str] = []
+    row_bytes = 0.0
+    for path, names in columns.items():
+        new = [c for c in names if c not in schema and c not in config.drop]
+        if not new and schema:
+            continue
+        head = _typed_head(text, path, new, target, config, first=not schema)
+        schema.update({c: t for c, t in head.schema.items() if c not in schema})
+        formats.update(head.formats)
+        notes += head.notes
+        row_bytes += head.row_bytes
+    absent = absent_note(columns)
+    notes = [*_skipped_lines(paths, config), *([absent] if absent else []), *notes]
     # Every chunk's date text is read with the format the first rows showed (or the user gave).
     config = dataclasses.replace(config, date_formats={**formats, **config.date_formats})
     if target not in schema:
         raise SchemaError(column_not_found(target, "--target", list(schema), source=text))
-    head_rows = rows.select([c for c in schema if c in rows.columns])
     return ChunkSource(
         source=text, paths=paths, schema=schema, config=config, batch_rows=batch_rows,
-        notes=notes, row_bytes=max(head_rows.estimated_size() / max(head_rows.height, 1), 1.0),
+        notes=notes, row_bytes=max(row_bytes, 1.0),
+        fillable=list(schema) if len(paths) > 1 else [],
     )  # fmt: skip
 
 
-def _columns(path: Path, config: DataConfig) -> list[str]:
-    """The column names of one file, from its header or metadata."""
-    from edgeml.data import csv_dialect, csv_header
+@dataclass(frozen=True)
+class _Head:
+    schema: dict[str, str]
+    formats: dict[str, str]
+    notes: list[str]
+    row_bytes: float  # of these columns, per row
 
-    name = path.name.lower()
-    if name.endswith((".csv", ".csv.gz")):
-        dialect = csv_dialect(path, config)
-        return dialect.column_names(csv_header(path, dialect))
-    if name.endswith(".parquet"):
-        import pyarrow.parquet as pq
 
-        return list(pq.read_schema(path).names)
-    if name.endswith((".ndjson", ".jsonl")):
-        schema = pl.scan_ndjson(path).collect_schema()
-        return flatten_structs(pl.DataFrame(schema=schema)).columns  # as a scan reads them
-    if name.endswith(".json"):
-        return read_json_file(path, config).columns
-    return pl.scan_ipc(path).collect_schema().names()
+def _typed_head(
+    text: str, path: Path, names: list[str], target: str, config: DataConfig, *, first: bool
+) -> _Head:
+    """The logical types of ``names`` from the first rows of ``path``, as read_data infers a
+    whole file (the target kept as written), with the notes that inference gives."""
+    head = scan(text, numbers=[], text=names, batch_rows=_SCHEMA_ROWS, config=config,
+                paths=[path])  # fmt: skip
+    frame = next(iter(head.part(path)), None)
+    if first and (frame is None or frame.frame.height == 0):
+        raise SourceError(f"{path}: no rows")
+    rows = pl.DataFrame(schema=dict.fromkeys(names, pl.String)) if frame is None else frame.frame
+    rows = rows.drop([c for c in config.drop if c in rows.columns])
+    rows, unusable = drop_unusable(rows, config)  # lists, structs: left out, as in memory
+    typed, formats, date_notes = infer_with_formats(
+        rows, keep_raw=[target], date_formats=config.date_formats, source=str(path)
+    )
+    schema, notes = _schema(typed, config)
+    kept = rows.select([c for c in schema if c in rows.columns])
+    size = kept.estimated_size() / max(kept.height, 1)
+    return _Head(schema, formats, [*notes, *unusable, *date_notes], size)
 
 
 def _skipped_lines(paths: list[str], config: DataConfig) -> list[str]:
