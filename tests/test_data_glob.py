@@ -131,3 +131,36 @@ def test_files_disagreeing_on_a_type_no_cast_carries_are_refused(tmp_path: Path)
     # numbers in one file and text in another are unified, as before
     pl.DataFrame({"x": ["7", "n/a"], "y": [1, 0]}).write_parquet(tmp_path / "b.parquet")
     assert read_data(str(tmp_path / "*.parquet")).frame["x"].to_list() == [1, 2, 7, None]
+
+
+def test_evaluate_refuses_a_file_without_the_labels(months, tmp_path: Path) -> None:
+    folder, _, glob = months
+    bundle = tmp_path / "m.edgeml"
+    assert run("train", glob, "--target", "churn", "--out", bundle).exit_code == 0
+    late = folder / "2024-04.csv"
+    churn_like(300, seed=6).drop("churn").write_csv(late)
+    result = run("evaluate", bundle, glob)
+    assert (result.exit_code, result.stderr) == (2, (
+        f"Error: {late}: no column 'churn' (the target), which {folder / '2024-01.csv'} has; "
+        "every file must hold it (its rows would have no labels)\n"
+    ))  # fmt: skip
+    # predict needs no labels: the new month is scored
+    result = run("predict", bundle, glob, "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(tmp_path / "p.csv").height == 1_800
+
+
+def test_a_file_of_the_glob_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    """Listing every file's columns up front must not turn a broken file into a crash."""
+    churn_like(300, seed=1).write_parquet(tmp_path / "a.parquet")
+    (tmp_path / "b.parquet").write_bytes(b"not parquet at all")
+    bundle = tmp_path / "m.edgeml"
+    result = run("train", tmp_path / "a.parquet", "--target", "churn", "--out", bundle)
+    assert result.exit_code == 0, result.output
+    glob = tmp_path / "*.parquet"
+    for command in (["predict", bundle, glob, "-o", tmp_path / "p.csv"],
+                    ["train", glob, "--target", "churn", "--out", bundle, "--stream"]):  # fmt: skip
+        result = run(*command)
+        assert result.exit_code == 2, result.output
+        last = result.stderr.splitlines()[-1]
+        assert last.startswith("Error: ") and "b.parquet: cannot read as parquet" in last

@@ -24,10 +24,12 @@ from edgeml.data import (
     FILE_KINDS,
     csv_dialect,
     csv_header,
+    encoding_error,
     flatten_structs,
     hive_values,
     read_json_file,
 )
+from edgeml.errors import SourceError
 
 __all__ = ["file_columns", "held_somewhere"]
 
@@ -35,8 +37,21 @@ __all__ = ["file_columns", "held_somewhere"]
 def file_columns(path: Path, config: DataConfig, root: Path | None = None) -> list[str]:
     """The columns of one file as a scan reads them: a CSV's header, Parquet or IPC metadata,
     NDJSON's first records flattened (as read_data flattens them), plus the ``key=value``
-    folders between ``root`` (a Parquet directory) and the file."""
+    folders between ``root`` (a Parquet directory) and the file. A file that cannot be read so
+    is named, as its reader would name it."""
     kind = _kind(path)
+    try:
+        names = _names(path, kind, config)
+    except UnicodeDecodeError:
+        raise encoding_error(path) from None
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:  # pyarrow's are ValueErrors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SourceError(f"{path}: cannot read as {kind}: {first}") from None
+    partitions = hive_values(path, root) if root is not None else {}
+    return [*names, *(k for k in partitions if k not in names)]
+
+
+def _names(path: Path, kind: str, config: DataConfig) -> list[str]:
     if kind == "csv":
         dialect = csv_dialect(path, config)
         names = dialect.column_names(csv_header(path, dialect))
@@ -51,8 +66,7 @@ def file_columns(path: Path, config: DataConfig, root: Path | None = None) -> li
         names = read_json_file(path, config).columns
     else:
         names = pl.scan_ipc(path).collect_schema().names()
-    partitions = hive_values(path, root) if root is not None else {}
-    return [*names, *(k for k in partitions if k not in names)]
+    return names
 
 
 def held_somewhere(
@@ -64,7 +78,11 @@ def held_somewhere(
         return set()
     held: set[str] = set()
     for path in paths:
-        held.update(c for c in file_columns(path, config, root) if c in wanted)
+        try:
+            names = file_columns(path, config, root)
+        except SourceError:  # its reader says what is wrong with it, in its turn
+            continue
+        held.update(c for c in names if c in wanted)
         if held >= set(wanted):
             break
     return held
