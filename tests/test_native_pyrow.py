@@ -225,3 +225,17 @@ def test_bind_refuses_a_spec_it_does_not_know(bundles):
         predictor._row.answering(("median",))
     with pytest.raises(ValueError, match="do not fit"):
         predictor._row.answering(("binary", 0.5, ("a",), ("proba_a",)))
+
+
+def test_a_function_keeps_its_forest_alive_and_nothing_leaks(bundles):
+    import gc
+    import weakref
+
+    predictor = edgeml.runtime.load(bundles["binary"], backend="native")
+    answer, row = predictor._answer, dict.fromkeys(COLUMNS, 0.5)
+    expected = answer(row)
+    native_row = weakref.ref(predictor._row)
+    del predictor
+    gc.collect()
+    assert native_row() is None  # no cycle through the extension's capsule
+    assert answer(row) == expected  # the plan and forest it points into are still there

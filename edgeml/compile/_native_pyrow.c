@@ -37,11 +37,12 @@ typedef struct bound {
     Py_ssize_t n_raw, n_out;
     size_t bytes;          /* of `buffer` */
     double *buffer;        /* one call's buffers; a call that finds it busy takes its own */
-    int busy;              /* set while a call (with the GIL released) uses `buffer` */
+    unsigned char busy;    /* set while a call (with the GIL released) uses `buffer` */
     enum answer answer;
     double threshold;      /* BINARY: the label is labels[1] where p > threshold */
     PyObject *labels;      /* BINARY, CLASSES: a tuple of the class labels */
     PyObject *columns;     /* BINARY, CLASSES: a tuple of the "proba_<class>" names */
+    PyObject *keep;        /* what holds the plan and the forest: alive as long as we are */
 } bound;
 
 static PyObject *PREDICTION; /* "prediction", interned */
@@ -53,6 +54,7 @@ static void bound_free_struct(bound *b)
     Py_XDECREF(b->keys);
     Py_XDECREF(b->labels);
     Py_XDECREF(b->columns);
+    Py_XDECREF(b->keep);
     free(b->buffer);
     free(b);
 }
@@ -249,16 +251,18 @@ static int read_answer(bound *b, PyObject *spec)
 }
 
 /* bind(keys, predict_address, plan_address, forest_address, n_raw, n_out, work_words,
- *      answer=None) */
+ *      answer=None, keep=None); `keep` must not hold the function bind returns (a capsule is
+ * no part of the garbage collector's cycles: such a cycle would never be freed) */
 static PyObject *bind(PyObject *module, PyObject *args)
 {
-    PyObject *keys, *capsule, *function, *spec = Py_None;
+    PyObject *keys, *capsule, *function, *spec = Py_None, *keep = Py_None;
     unsigned long long predict_address, plan_address, forest_address;
     Py_ssize_t n_raw, n_out, work_words, i;
     bound *b;
     size_t doubles;
-    if (!PyArg_ParseTuple(args, "O!KKKnnn|O", &PyTuple_Type, &keys, &predict_address,
-                          &plan_address, &forest_address, &n_raw, &n_out, &work_words, &spec)) {
+    if (!PyArg_ParseTuple(args, "O!KKKnnn|OO", &PyTuple_Type, &keys, &predict_address,
+                          &plan_address, &forest_address, &n_raw, &n_out, &work_words, &spec,
+                          &keep)) {
         return NULL;
     }
     for (i = 0; i < PyTuple_Size(keys); ++i) {
@@ -299,6 +303,8 @@ static PyObject *bind(PyObject *module, PyObject *args)
     }
     Py_INCREF(keys);
     b->keys = keys;
+    Py_INCREF(keep);
+    b->keep = keep;
     capsule = PyCapsule_New(b, CAPSULE, bound_free);
     if (capsule == NULL) {
         bound_free_struct(b);
@@ -311,7 +317,8 @@ static PyObject *bind(PyObject *module, PyObject *args)
 
 static PyMethodDef METHODS[] = {
     {"bind", bind, METH_VARARGS,
-     "bind(keys, predict, plan, forest, n_raw, n_out, work_words, answer=None) -> predict(row)"},
+     "bind(keys, predict, plan, forest, n_raw, n_out, work_words, answer=None, keep=None) "
+     "-> predict(row)"},
     {NULL, NULL, 0, NULL},
 };
 

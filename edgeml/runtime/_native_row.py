@@ -144,10 +144,12 @@ class NativeRow:
         self._direct: Callable[[Any], list[float] | None] | None = None
         if bind is not None and fast and not others:
             address = ctypes.cast(function, ctypes.c_void_p).value
+            # each function holds what its addresses point into (never `self`: a capsule is
+            # no part of the collector's cycles, so such a cycle would never be freed)
             self._bind = functools.partial(bind, fast, address, ctypes.addressof(plan),
                                            forest_address, plan.n_inputs, num_output,
                                            work_size)  # fmt: skip
-            self._direct = self._bind()
+            self._direct = self._bind(None, (owner, plan, keep))
 
     @classmethod
     def build(
@@ -257,7 +259,9 @@ class NativeRow:
         (negative, positive), (column, column))``: the positive label where p > threshold,
         and the probabilities [1 - p, p]; ``("classes", labels, columns)``: the first most
         probable label and every class's probability."""
-        return None if self._bind is None else self._bind(answer)
+        if self._bind is None:
+            return None
+        return self._bind(answer, (self._owner, self._plan, self._keep))
 
     def _fill_fast(self, row: Mapping[str, Any], raw: Any) -> None:
         for slot, column in enumerate(self._fast_columns):
