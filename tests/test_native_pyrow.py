@@ -24,8 +24,9 @@ import edgeml
 import edgeml.runtime
 from edgeml.compile import export
 from edgeml.compile._native import ROW_EXTENSION
+from edgeml.compile._toolchain import compile_shared
 from edgeml.errors import SchemaError
-from edgeml.runtime._native import load_extension
+from edgeml.runtime._native import load_extension, load_library
 from tests.conftest import reseal
 
 pytestmark = pytest.mark.usefixtures("private_cache")
@@ -204,9 +205,15 @@ def test_without_python_headers_the_export_keeps_the_ctypes_path(bundles, tmp_pa
     assert [predictor.predict_row(r) for r in rows] == [fast.predict_row(r) for r in rows]
 
 
-def test_a_library_that_is_no_python_module_loads_as_none(bundles):
+def test_a_library_that_is_no_python_module_loads_as_none(bundles, tmp_path):
     core = (bundles["binary"] / "native" / "core.so").read_bytes()  # an ELF without PyInit_
     assert load_extension(core, source="core.so", name="edgeml_pyrow") is None
+    # the failed import had dlopen'ed /proc/self/fd/N: had N been closed and reused by the
+    # next library, glibc would have handed back core.so in its place
+    (tmp_path / "answer.c").write_text("int edgeml_test_answer(void) { return 42; }\n")
+    other = compile_shared([tmp_path / "answer.c"], tmp_path / "answer.so", flags=("-fPIC",),
+                           link_flags=())  # fmt: skip
+    assert load_library(other.read_bytes(), source="answer.so").edgeml_test_answer() == 42
 
 
 def test_a_tampered_extension_refuses_the_bundle(bundles, tmp_path):

@@ -105,12 +105,14 @@ def _from_memfd(data: bytes, key: str, load: Callable[[str], T]) -> T | None:
         seals = ("F_SEAL_SEAL", "F_SEAL_SHRINK", "F_SEAL_GROW", "F_SEAL_WRITE")
         if hasattr(fcntl, "F_ADD_SEALS"):
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, sum(getattr(fcntl, s) for s in seals))
-        library = load(f"/proc/self/fd/{fd}")
     except BaseException:
         os.close(fd)
         raise
-    _OPEN_FDS.append(fd)  # see the module docstring: never closed
-    return library
+    # Never closed from here on (see the module docstring), a failed load too: an extension
+    # without its PyInit_ function is dlopen'ed before the import fails, and glibc would hand
+    # that library to the next dlopen of the same /proc/self/fd/N path.
+    _OPEN_FDS.append(fd)
+    return load(f"/proc/self/fd/{fd}")
 
 
 def _from_private_file(data: bytes, load: Callable[[str], T]) -> T:
