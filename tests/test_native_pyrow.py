@@ -1,7 +1,7 @@
-"""The native export's CPython extension (edgeml/compile/_native_pyrow.c): a dict of floats goes
-to the engine in one builtin call, and Predictor.predict_row's answer is built there. The only
-correct answer is the ctypes path's (and so LightGBM's): the same dict, key for key and bit
-for bit, or the same refusal."""
+"""The native export's CPython extension (edgeml/compile/_native_pyrow.c): a dict of numbers and
+categories goes to the engine in one builtin call, and Predictor.predict_row's answer is built
+there. The only correct answer is the ctypes path's (and so LightGBM's): the same dict, key for
+key and bit for bit, or the same refusal."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ from edgeml.compile._native import ROW_EXTENSION
 from edgeml.compile._toolchain import compile_shared
 from edgeml.errors import SchemaError
 from edgeml.runtime._native import load_extension, load_library
-from tests.conftest import reseal
+from tests.conftest import churn_like, reseal
+from tests.test_native_row import PREPS, VALUES, _both_nan
+from tests.test_native_row import outcome as outputs_or_refusal
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
@@ -133,7 +135,7 @@ def test_random_float_rows_equal_the_ctypes_path(bundles, values):
 @pytest.mark.parametrize(
     "change",
     [
-        {"x0": 3},  # an int: converted in Python
+        {"x0": 3},  # an int: float(3), in C
         {"x1": True},
         {"x2": np.float64(0.7)},  # a float subclass is not exactly a float
         {"x3": "2.5"},
@@ -171,9 +173,7 @@ def test_threads_at_once_get_the_serial_answers(bundles):
             assert list(pool.map(predictor.predict_row, rows)) == expected
 
 
-def test_a_calibrated_binary_model_answers_in_python_from_the_extensions_outputs(
-    bundles, tmp_path
-):
+def test_a_calibrated_binary_model_answers_in_python_from_the_extensions_outputs(bundles, tmp_path):
     bundle = tmp_path / "calibrated.edgeml"
     shutil.copytree(bundles["binary"], bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -246,3 +246,171 @@ def test_a_function_keeps_its_forest_alive_and_nothing_leaks(bundles):
     gc.collect()
     assert native_row() is None  # no cycle through the extension's capsule
     assert answer(row) == expected  # the plan and forest it points into are still there
+
+
+# -- rows of numbers, flags and categories ---------------------------------------------------------
+
+
+def _mixed_frame(n: int = 800) -> pl.DataFrame:
+    rng = np.random.default_rng(3)
+    return churn_like(n, seed=3).with_columns(
+        pl.Series("region", rng.choice(["north", "south", "east", "west", "mid"], n)),
+        pl.Series("flag", rng.random(n) < 0.4),
+    )
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Bundles whose rows hold ints, floats, bools and text categories, one per encoding."""
+    root = tmp_path_factory.mktemp("mixed")
+    made = {}
+    for name, prep in PREPS.items():
+        config = edgeml.Config.from_dict(
+            {"prep": prep, "train": {"num_boost_round": 30, "early_stopping_rounds": 0}}
+        )
+        out = root / f"{name}.edgeml"
+        bundle = edgeml.train(_mixed_frame(), target="churn", out=out, cv_folds=0, config=config,
+                              id_cols=["customer_id"]).bundle  # fmt: skip
+        export(bundle, format="native")
+        made[name] = bundle
+    return made
+
+
+def _mixed_rows(predictor: Any, count: int = 300) -> list[dict[str, Any]]:
+    data = json.loads((predictor.path / "reference_rows.json").read_text())
+    return [dict(zip(data["columns"], values, strict=True)) for values in data["rows"][:count]]
+
+
+def _same(got: tuple[str, Any], expected: tuple[str, Any]) -> bool:
+    if got == expected:
+        return True
+    # NaN != NaN in the probabilities of a row whose outputs are NaN
+    pairs = zip(got[1], expected[1], strict=True) if got[0] == expected[0] == "ok" else ()
+    return bool(pairs) and all(
+        k == j and (a == b or (a != a and b != b)) for (k, a), (j, b) in pairs
+    )
+
+
+@pytest.mark.parametrize("name", list(PREPS))
+def test_rows_with_ints_flags_and_categories_are_read_in_c(mixed, name):
+    fast = edgeml.runtime.load(mixed[name], backend="native")
+    slow = _ctypes_path(mixed[name])
+    schema = fast.input_schema
+    assert {"bool", "str", "float"} <= set(schema.values())  # an int column is read as float
+    assert fast._answer is not None and fast._row._direct is not None
+    lightgbm = edgeml.runtime.load(mixed[name], backend="lightgbm")
+    rows = _mixed_rows(fast)
+    # whole numbers as ints, as JSON clients send them
+    rows += [{c: int(v) if type(v) is float and v.is_integer() else v for c, v in r.items()}
+             for r in rows[:50]]  # fmt: skip
+    taken = [fast._answer(r) is not None for r in rows]
+    assert sum(taken) > len(rows) // 2  # most rows never reach Python
+    got = [list(fast.predict_row(r).items()) for r in rows]
+    assert got == [list(slow.predict_row(r).items()) for r in rows]
+    assert [fast._row(r) for r in rows] == [slow._row(r) for r in rows]
+    assert [dict(g)["prediction"] for g in got] == [lightgbm.predict_row(r)["prediction"]
+                                                     for r in rows]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(PREPS))
+def test_every_kind_of_value_gives_the_ctypes_answer_or_refusal(mixed, name):
+    fast = edgeml.runtime.load(mixed[name], backend="native")
+    slow = _ctypes_path(mixed[name])
+    base = _mixed_rows(fast, 1)[0]
+    extra = {"str": ["north", " north ", "North", "\u3000west", "", "zzz"],
+             "bool": [np.bool_(True), -0.0, 1, 0.0, 1.0]}  # fmt: skip
+    in_c = refused = 0
+    for column, logical in fast.input_schema.items():
+        for value in [*VALUES[logical], *extra.get(logical, [])]:
+            row = {**base, column: value}
+            got, expected = _outcome(fast.predict_row, row), _outcome(slow.predict_row, row)
+            assert _same(got, expected), (column, value, got, expected)
+            output = outputs_or_refusal(fast._row, row), outputs_or_refusal(slow._row, row)
+            assert output[0] == output[1] or _both_nan(*output), (column, value)
+            in_c += fast._answer(row) is not None
+            refused += got[0] != "ok"
+    assert in_c > 20 and refused > 5
+
+
+def test_padded_unseen_and_missing_categories_take_python_or_nan(mixed):
+    fast = edgeml.runtime.load(mixed["native"], backend="native")
+    slow = _ctypes_path(mixed["native"])
+    base = _mixed_rows(fast, 1)[0]
+    answered = {v: fast._answer({**base, "region": v}) for v in ("west", None, " west", "zzz")}
+    assert answered["west"] is not None and answered[None] is not None  # known, missing: in C
+    assert answered[" west"] is None and answered["zzz"] is None  # Python strips, or unseen
+    for value in answered:
+        row = {**base, "region": value}
+        assert fast.predict_row(row) == slow.predict_row(row)
+    assert fast.predict_row({**base, "region": " west"}) == fast.predict_row(
+        {**base, "region": "west"}
+    )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_random_mixed_rows_equal_the_ctypes_path(mixed, data):
+    name = data.draw(st.sampled_from(sorted(PREPS)))
+    fast = edgeml.runtime.load(mixed[name], backend="native")
+    slow = _ctypes_path(mixed[name])
+    numbers = {
+        "float": st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**70), 2**70),
+        "int": st.integers(-(2**64), 2**64) | st.floats(allow_nan=True, allow_infinity=True),
+        "bool": st.booleans() | st.sampled_from([0, 1, 2, 0.0, 1.0, -0.0, 0.5, math.nan]),
+        "str": st.sampled_from(["north", "south", "east", "west", "mid", "month", "year",
+                                "two_year", "Yes", "No"]) | st.text(max_size=3),
+    }  # fmt: skip
+    row = {
+        column: data.draw(st.sampled_from(VALUES[logical]) | numbers[logical] | st.none())
+        for column, logical in fast.input_schema.items()
+    }
+    assert _same(_outcome(fast.predict_row, row), _outcome(slow.predict_row, row))
+
+
+def test_a_first_version_extension_binds_float_columns_only(mixed, bundles):
+    """Bundles exported before slots carry a module without VERSION whose bind takes a tuple
+    of float columns: a mixed plan keeps ctypes with it, a float plan still binds."""
+    fast = edgeml.runtime.load(mixed["native"], backend="native")
+    row = fast._row
+    old = _build_row(fast, bind_version=1)
+    assert old is not None and old._direct is None and old._bind is None
+    floats = edgeml.runtime.load(bundles["binary"], backend="native")
+    one = _build_row(floats, bind_version=1)
+    assert one is not None and one._direct is not None
+    sample = dict.fromkeys(COLUMNS, 0.5)
+    assert one._direct(sample) == floats._row(sample)
+    # the module itself still takes the first version's keys: str columns, raw slots 0..n-1
+    bind = floats._row._bind
+    assert bind is not None
+    direct = bind.func(tuple(floats._row._fast_columns), *bind.args[1:], None, (floats,))
+    assert direct(sample) == floats._row(sample)
+    assert row._direct is not None
+
+
+def _build_row(predictor: Any, *, bind_version: int) -> Any:
+    backend = predictor.backend
+    return type(predictor._row).build(
+        backend._lib.edgeml_row_predict, backend._forest_address, backend, predictor.prep,
+        num_output=backend.num_output, work_size=backend._one_work,
+        floats_function=backend._lib.edgeml_row_predict_floats,
+        bind=backend.row_extension.bind, bind_version=bind_version,
+    )  # fmt: skip
+
+
+def test_bind_refuses_slots_it_cannot_read(mixed):
+    predictor = edgeml.runtime.load(mixed["native"], backend="native")
+    bind = predictor._row._bind
+    assert bind is not None and predictor.backend.row_extension.VERSION == 2
+    rest = bind.args[1:]
+    for slots, message in [
+        ((("tenure", 99, 0, None),), "out of range"),
+        ((("tenure", 0, 7, None),), "out of range"),
+        ((("region", 0, 3, None),), "codes amiss"),
+        ((("tenure", 0, 0, {"a": 1.0}),), "codes amiss"),
+        ((("tenure", 0, 0),), "slot is"),
+        (((5, 0, 0, None),), "must be str"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=message):
+            bind.func(slots, *rest)

@@ -108,7 +108,7 @@ def test_random_fixed_width_integer_keys_are_ids_and_measurements_are_not():
     assert dropped == {
         "customer": f"{n} different integers in {n} rows, spread evenly over the 9-digit "
         f"numbers ({lo}..{hi}) in no row order: looks like a random identifier, which cannot "
-        "generalise (to keep it: [data] dtypes = { customer = \"float\" })"
+        'generalise (to keep it: [data] dtypes = { customer = "float" })'
     }
     assert fit_prep(frame, config=PrepConfig(drop_id_like=False)).features == frame.columns
     # small files say too little: a 9-digit key is kept under 200 rows

@@ -1,25 +1,32 @@
 /*
- * _native_pyrow.c - a dict of floats to edgeml_row_predict without Python in between.
+ * _native_pyrow.c - a dict of numbers and categories to edgeml_row_predict without Python in
+ * between.
  *
  * An optional CPython extension of the host runtime (not part of the device core: it is
  * built, like core.so, once per machine, and only where Python's headers are installed). The
  * ctypes path spends about 1 us of a 500x63 single row in Python: an itemgetter over the
  * columns, the foreign call's argument conversion and release of the GIL, a per-thread buffer
- * lookup and a list of the outputs. Here one builtin call reads the dict's floats, runs prep,
- * trees and transform, and returns the outputs as a list, or the answer Predictor.predict_row
- * gives (`answer` below: its labels and columns are Predictor's own objects, its rules
- * Predictor's, so the dict is the one Python would build).
+ * lookup and a list of the outputs; a row with text categories spends more, converting each in
+ * Python. Here one builtin call reads the dict's values into the raw slots, runs prep, trees and
+ * transform, and returns the outputs as a list, or the answer Predictor.predict_row gives
+ * (`answer` below: its labels and columns are Predictor's own objects, its rules Predictor's,
+ * so the dict is the one Python would build).
  *
  * It uses the stable ABI of CPython 3.11 (one build serves every later CPython) and knows
- * nothing of the model: edgeml.runtime passes the columns, edgeml_row_predict's address and
- * the plan and forest it built and keeps alive. A row it does not take as is (not exactly a
- * dict, a column missing, a value not exactly a float) gives None, and the caller converts
- * that row in Python, with the same rules and errors as before.
+ * nothing of the model: edgeml.runtime passes each raw slot's column and how to read it, the
+ * category codes, edgeml_row_predict's address and the plan and forest it built and keeps
+ * alive. A slot reads a value the way edgeml.runtime's to_number / to_text would, only for the
+ * values where that is one line here: a float, an int, a bool or None for a number; a str
+ * among the model's categories (as written after stripping, so stripping changes nothing) or
+ * None for a category. A row with any other value (not exactly a dict, a column missing, text
+ * for a number, an unseen or padded category, a NumPy scalar) gives None, and the caller
+ * converts that row in Python, with the same rules and errors as before.
  */
 #define Py_LIMITED_API 0x030B0000
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,11 +34,22 @@
 
 typedef int (*row_function)(const edgeml_row *);
 
+/* How a raw slot reads its column's value (to_number's logical type, or a category code) */
+enum kind { FLOAT, INT, BOOL, CODE };
+
+typedef struct slot {
+    PyObject *key;       /* the column */
+    Py_ssize_t raw;      /* the raw slot it fills */
+    enum kind kind;
+    PyObject *codes;     /* CODE: a dict of category -> code (a float) */
+} slot;
+
 /* What a call returns: the outputs, or Predictor.predict_row's dict (edgeml/runtime) */
 enum answer { OUTPUTS, VALUE, BINARY, CLASSES };
 
 typedef struct bound {
-    PyObject *keys;        /* a tuple of str: the float columns, raw slots 0 .. n - 1 */
+    slot *slots;           /* what fills the raw slots, n_slots of them */
+    Py_ssize_t n_slots;
     row_function predict;  /* edgeml_row_predict of the core that opened the forest */
     edgeml_row row;        /* plan and forest; raw, features, out and work in `buffer` */
     Py_ssize_t n_raw, n_out;
@@ -51,7 +69,12 @@ static const char CAPSULE[] = "edgeml_pyrow.bound";
 
 static void bound_free_struct(bound *b)
 {
-    Py_XDECREF(b->keys);
+    Py_ssize_t i;
+    for (i = 0; b->slots != NULL && i < b->n_slots; ++i) {
+        Py_XDECREF(b->slots[i].key);
+        Py_XDECREF(b->slots[i].codes);
+    }
+    free(b->slots);
     Py_XDECREF(b->labels);
     Py_XDECREF(b->columns);
     Py_XDECREF(b->keep);
@@ -147,6 +170,61 @@ static PyObject *answer(const bound *b, const double *out)
     return d;
 }
 
+/* `value` as to_number(value, logical) or the category's code into *x: 1; 0 where that takes
+ * more than this (the caller's Python converts it, or raises what it raises) */
+static int read_value(const slot *s, PyObject *value, double *x)
+{
+    PyObject *code;
+    if (value == Py_None) {
+        *x = Py_NAN; /* missing: the plan imputes */
+        return 1;
+    }
+    if (s->kind == CODE) {
+        if (!PyUnicode_CheckExact(value)) {
+            return 0;
+        }
+        code = PyDict_GetItemWithError(s->codes, value); /* borrowed */
+        if (code == NULL) {
+            return 0; /* unseen, or padded with whitespace: Python strips and looks again */
+        }
+        *x = PyFloat_AsDouble(code);
+        return 1;
+    }
+    if (PyFloat_CheckExact(value)) {
+        double number = PyFloat_AsDouble(value);
+        if (s->kind == FLOAT || number != number) {
+            *x = number;
+            return 1;
+        }
+        if (s->kind == BOOL) {
+            if (number != 0.0 && number != 1.0) {
+                return 0;
+            }
+        } else if (!(number == floor(number) && fabs(number) < 9223372036854775808.0)) {
+            return 0; /* not a whole number inside int64 (inf fails the first test) */
+        }
+        *x = number + 0.0; /* -0.0 -> 0.0, the whole number it stands for */
+        return 1;
+    }
+    if (value == Py_True || value == Py_False) {
+        *x = value == Py_True ? 1.0 : 0.0;
+        return 1;
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow = 0;
+        long long whole = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow != 0 || (whole == -1 && PyErr_Occurred())) {
+            return 0; /* beyond int64: Python's rules (float: float(int), else refused) */
+        }
+        if (s->kind == BOOL && whole != 0 && whole != 1) {
+            return 0;
+        }
+        *x = PyLong_AsDouble(value); /* float(int): correctly rounded */
+        return *x != -1.0 || !PyErr_Occurred();
+    }
+    return 0;
+}
+
 static PyObject *predict(PyObject *capsule, PyObject *values)
 {
     bound *b = (bound *)PyCapsule_GetPointer(capsule, CAPSULE);
@@ -168,14 +246,14 @@ static PyObject *predict(PyObject *capsule, PyObject *values)
         }
     }
     buffer = own != NULL ? own : b->buffer;
-    n = PyTuple_Size(b->keys);
+    n = b->n_slots;
     for (i = 0; i < n; ++i) {
+        const slot *s = &b->slots[i];
         /* borrowed: the dict holds it while we hold the GIL */
-        PyObject *value = PyDict_GetItemWithError(values, PyTuple_GetItem(b->keys, i));
-        if (value == NULL || !PyFloat_CheckExact(value)) {
+        PyObject *value = PyDict_GetItemWithError(values, s->key);
+        if (value == NULL || !read_value(s, value, &buffer[s->raw])) {
             break;
         }
-        buffer[i] = PyFloat_AsDouble(value);
     }
     if (i < n) { /* the caller's Python path converts it, and raises what it raises */
         PyErr_Clear();
@@ -203,7 +281,7 @@ static PyObject *predict(PyObject *capsule, PyObject *values)
 }
 
 static PyMethodDef PREDICT = {"predict", predict, METH_O,
-                              "predict(row: dict) -> list of the model's outputs, or None"};
+                              "predict(row: dict) -> the model's outputs or answer, or None"};
 
 /* The answer's kind from its spec: None, ("value",), ("binary", threshold, labels, columns)
  * or ("classes", labels, columns), labels and columns tuples of 2 or n_out items. */
@@ -250,26 +328,71 @@ static int read_answer(bound *b, PyObject *spec)
     return 0;
 }
 
+/* The slots from `keys`: a str is a float column filling the raw slot of its position (what
+ * the first version of this module took); else a tuple (column, raw slot, kind, codes), codes
+ * a dict for CODE and None otherwise */
+static int read_slots(bound *b, PyObject *keys, Py_ssize_t n_raw)
+{
+    Py_ssize_t i, n = PyTuple_Size(keys);
+    b->slots = (slot *)calloc(n > 0 ? (size_t)n : 1, sizeof(slot));
+    if (b->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->n_slots = n;
+    for (i = 0; i < n; ++i) {
+        PyObject *item = PyTuple_GetItem(keys, i), *key = item, *codes = Py_None;
+        Py_ssize_t raw = i;
+        long kind = FLOAT;
+        if (PyTuple_Check(item)) {
+            if (PyTuple_Size(item) != 4) {
+                PyErr_SetString(PyExc_ValueError, "bind: a slot is (column, raw, kind, codes)");
+                return -1;
+            }
+            key = PyTuple_GetItem(item, 0);
+            raw = PyLong_AsSsize_t(PyTuple_GetItem(item, 1));
+            kind = PyLong_AsLong(PyTuple_GetItem(item, 2));
+            codes = PyTuple_GetItem(item, 3);
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+        }
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "bind: the columns must be str");
+            return -1;
+        }
+        if (raw < 0 || raw >= n_raw || kind < FLOAT || kind > CODE ||
+            (kind == CODE) != PyDict_Check(codes)) {
+            PyErr_SetString(PyExc_ValueError, "bind: a slot out of range, or its codes amiss");
+            return -1;
+        }
+        Py_INCREF(key);
+        b->slots[i].key = key;
+        b->slots[i].raw = raw;
+        b->slots[i].kind = (enum kind)kind;
+        if (kind == CODE) {
+            Py_INCREF(codes);
+            b->slots[i].codes = codes;
+        }
+    }
+    return 0;
+}
+
 /* bind(keys, predict_address, plan_address, forest_address, n_raw, n_out, work_words,
- *      answer=None, keep=None); `keep` must not hold the function bind returns (a capsule is
- * no part of the garbage collector's cycles: such a cycle would never be freed) */
+ *      answer=None, keep=None), keys as read_slots takes them; `keep` must not hold the
+ * function bind returns (a capsule is no part of the garbage collector's cycles: such a cycle
+ * would never be freed) */
 static PyObject *bind(PyObject *module, PyObject *args)
 {
     PyObject *keys, *capsule, *function, *spec = Py_None, *keep = Py_None;
     unsigned long long predict_address, plan_address, forest_address;
-    Py_ssize_t n_raw, n_out, work_words, i;
+    Py_ssize_t n_raw, n_out, work_words;
     bound *b;
     size_t doubles;
     if (!PyArg_ParseTuple(args, "O!KKKnnn|OO", &PyTuple_Type, &keys, &predict_address,
                           &plan_address, &forest_address, &n_raw, &n_out, &work_words, &spec,
                           &keep)) {
         return NULL;
-    }
-    for (i = 0; i < PyTuple_Size(keys); ++i) {
-        if (!PyUnicode_Check(PyTuple_GetItem(keys, i))) {
-            PyErr_SetString(PyExc_TypeError, "bind: the columns must be str");
-            return NULL;
-        }
     }
     if (predict_address == 0 || plan_address == 0 || forest_address == 0 || n_raw < 0 ||
         n_out < 1 || work_words < 0 || PyTuple_Size(keys) > n_raw) {
@@ -285,10 +408,8 @@ static PyObject *bind(PyObject *module, PyObject *args)
     b->row.forest = (const edgeml_forest *)(size_t)forest_address;
     b->n_raw = n_raw;
     b->n_out = n_out;
-    if (read_answer(b, spec) < 0) {
-        Py_XDECREF(b->labels);
-        Py_XDECREF(b->columns);
-        free(b);
+    if (read_slots(b, keys, n_raw) < 0 || read_answer(b, spec) < 0) {
+        bound_free_struct(b);
         return NULL;
     }
     doubles = (size_t)n_raw + b->row.plan->n_features + (size_t)n_out +
@@ -296,13 +417,9 @@ static PyObject *bind(PyObject *module, PyObject *args)
     b->bytes = doubles * sizeof(double);
     b->buffer = (double *)calloc(doubles, sizeof(double));
     if (b->buffer == NULL) {
-        Py_XDECREF(b->labels);
-        Py_XDECREF(b->columns);
-        free(b);
+        bound_free_struct(b);
         return PyErr_NoMemory();
     }
-    Py_INCREF(keys);
-    b->keys = keys;
     Py_INCREF(keep);
     b->keep = keep;
     capsule = PyCapsule_New(b, CAPSULE, bound_free);
@@ -323,17 +440,23 @@ static PyMethodDef METHODS[] = {
 };
 
 static struct PyModuleDef MODULE = {
-    PyModuleDef_HEAD_INIT, "edgeml_pyrow", "A dict of floats to edgeml_row_predict.", -1,
+    PyModuleDef_HEAD_INIT, "edgeml_pyrow", "A dict of row values to edgeml_row_predict.", -1,
     METHODS, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit_edgeml_pyrow(void)
 {
+    PyObject *module;
     if (PREDICTION == NULL) {
         PREDICTION = PyUnicode_InternFromString("prediction");
         if (PREDICTION == NULL) {
             return NULL;
         }
     }
-    return PyModule_Create(&MODULE);
+    module = PyModule_Create(&MODULE);
+    /* 2: bind takes (column, raw, kind, codes) slots; 1 (no VERSION): float columns only */
+    if (module != NULL && PyModule_AddIntConstant(module, "VERSION", 2) < 0) {
+        Py_CLEAR(module);
+    }
+    return module;
 }

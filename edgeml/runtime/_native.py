@@ -17,7 +17,7 @@ memfd stays open for the life of the process on purpose: glibc recognises an alr
 library by its path string, so if fd N were closed and reused by another library,
 ``dlopen("/proc/self/fd/N")`` would silently return the first one.
 
-The native export's CPython extension (a dict of floats to the engine in one call) is loaded
+The native export's CPython extension (a dict of row values to the engine in one call) is loaded
 the same way, by :func:`load_extension`, as a module.
 
 >>> lib = load_library(Path("model.so").read_bytes(), source="model.so")   # doctest: +SKIP

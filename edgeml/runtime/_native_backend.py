@@ -259,7 +259,8 @@ class NativeBackend:
                                num_output=self.num_output, work_size=self._one_work,
                                floats_function=getattr(self._lib, "edgeml_row_predict_floats",
                                                        None),
-                               bind=getattr(self.row_extension, "bind", None))  # fmt: skip
+                               bind=getattr(self.row_extension, "bind", None),
+                               bind_version=getattr(self.row_extension, "VERSION", 1))  # fmt: skip
 
     def _buffers(self) -> tuple[_Doubles, int, _Doubles, int, int]:
         inp = (ctypes.c_double * self.num_feature)()

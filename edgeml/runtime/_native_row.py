@@ -56,6 +56,10 @@ _ENCODINGS = {"native": 0, "onehot": 1, "frequency": 2}
 _NUMBERS = frozenset({float, int, bool})  # what a float column's fast path stores as is
 _UNSEEN = -1.0  # a code no category has: unseen (not imputed), as the Python prep
 _P = ctypes.c_void_p
+# how the extension reads a raw slot (`enum kind` in _native_pyrow.c): to_number's logical
+# types, then a category's code
+_SLOT_KINDS = {"float": 0, "int": 1, "bool": 2}
+_CODE = 3
 
 
 class _Numeric(ctypes.Structure):
@@ -118,6 +122,8 @@ class NativeRow:
         work_size: int,
         floats_function: Any = None,
         bind: Any = None,
+        bind_version: int = 1,
+        slots: tuple[Any, ...] | None = None,
     ) -> None:
         self._function = function
         self._forest_address = forest_address
@@ -139,14 +145,15 @@ class NativeRow:
         layout = float_layout() if floats_function is not None and len(fast) > 1 else None
         self._floats = None if layout is None else floats_function
         self._py_floats = None if layout is None else _PyFloats(len(fast), *layout, id(float))
-        # dict -> outputs in the extension, when the raw slots are all float columns
+        # dict -> outputs in the extension: version 1 of it reads float columns only
         self._bind: Callable[..., Callable[[Any], Any]] | None = None
         self._direct: Callable[[Any], list[float] | None] | None = None
-        if bind is not None and fast and not others:
+        keys = slots if bind_version >= 2 else fast if fast and not others else None
+        if bind is not None and keys:
             address = ctypes.cast(function, ctypes.c_void_p).value
             # each function holds what its addresses point into (never `self`: a capsule is
             # no part of the collector's cycles, so such a cycle would never be freed)
-            self._bind = functools.partial(bind, fast, address, ctypes.addressof(plan),
+            self._bind = functools.partial(bind, keys, address, ctypes.addressof(plan),
                                            forest_address, plan.n_inputs, num_output,
                                            work_size)  # fmt: skip
             self._direct = self._bind(None, (owner, plan, keep))
@@ -155,6 +162,7 @@ class NativeRow:
     def build(
         cls, function: Any, forest_address: int, owner: Any, prep: RuntimePrep, *,
         num_output: int, work_size: int, floats_function: Any = None, bind: Any = None,
+        bind_version: int = 1,
     ) -> NativeRow | None:  # fmt: skip
         """The one-call path for this prep plan, or None if the plan has a shape the C
         executor does not take (one-hot outputs not consecutive, a step without outputs).
@@ -168,6 +176,8 @@ class NativeRow:
         keep: list[Any] = []
         fast: list[str] = []
         others: list[tuple[int, str, Convert]] = []
+        # (column, raw slot, kind, codes) as the extension reads them; None: a step it cannot
+        slots: list[tuple[str, int, int, dict[str, float] | None]] | None = []
 
         # float columns first: their raw slots 0..k-1 take one slice assignment
         def fast_last(step: Step) -> bool:
@@ -185,6 +195,11 @@ class NativeRow:
                 else:
                     convert = _number_converter(logical, step.column, fmt)
                     others.append((slot, step.column, convert))
+                kind = _SLOT_KINDS.get(logical) if fmt is None else None
+                if slots is not None and kind is not None:
+                    slots.append((step.column, slot, kind, None))
+                else:
+                    slots = None
             elif isinstance(step, CategoricalStep):
                 built = _categorical_step(step, slot, position, keep)
                 if built is None:
@@ -192,7 +207,14 @@ class NativeRow:
                 entry, codes = built
                 categorical.append(entry)
                 others.append((slot, step.column, _code_converter(codes, step.column)))
+                if slots is not None:
+                    # the categories stripping leaves as they are: found as is, a value is
+                    # the one _code_converter would look up
+                    exact = {k: v for k, v in codes.items()
+                             if type(k) is str and k.strip(WHITESPACE) == k}  # fmt: skip
+                    slots.append((step.column, slot, _CODE, exact))
             else:
+                slots = None
                 if len(step.parts) != len(step.output_names) or not {*step.parts} <= _PARTS_SET:
                     return None
                 parts = (ctypes.c_ubyte * len(step.parts))(*(_PARTS.index(p) for p in step.parts))
@@ -215,7 +237,8 @@ class NativeRow:
         plan = _Plan(len(steps), len(prep.features), *arrays)
         return cls(function, forest_address, owner, prep, plan, keep, tuple(fast), tuple(others),
                    num_output=num_output, work_size=work_size,
-                   floats_function=floats_function, bind=bind)  # fmt: skip
+                   floats_function=floats_function, bind=bind, bind_version=bind_version,
+                   slots=None if slots is None else tuple(slots))  # fmt: skip
 
     def __call__(self, row: Mapping[str, Any]) -> list[float]:
         """LightGBM's ``num_output`` values for one input row (extra keys are ignored)."""

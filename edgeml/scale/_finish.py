@@ -43,18 +43,12 @@ def finish(
     y_counts = class_counts if class_counts is not None else np.zeros(2, dtype=np.int64)
     # What the baseline and the decision read of the training targets: the class shares, or
     # the mean.
-    y_train = (
-        np.array([float(y_mean or 0.0)])
-        if target.task == "regression"
-        else _shares(y_counts)
-    )
+    y_train = np.array([float(y_mean or 0.0)]) if target.task == "regression" else _shares(y_counts)
     oof = None
     if target.task == "binary" and valid is not None and len(valid[1]):
         oof = (valid[1], valid[0][:, 1])
     if target.task == "binary":
-        post, decision = fit_post(
-            settings, classes=target.classes or [], y_train=y_train, oof=oof
-        )
+        post, decision = fit_post(settings, classes=target.classes or [], y_train=y_train, oof=oof)
     else:
         from edgeml.runtime import Post
 
