@@ -5,6 +5,7 @@ key and bit for bit, or the same refusal."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import shutil
@@ -402,7 +403,7 @@ def _build_row(predictor: Any, *, bind_version: int) -> Any:
 def test_bind_refuses_slots_it_cannot_read(mixed):
     predictor = edgeml.runtime.load(mixed["native"], backend="native")
     bind = predictor._row._bind
-    assert bind is not None and predictor.backend.row_extension.VERSION == 2
+    assert bind is not None and predictor.backend.row_extension.VERSION == 3
     rest = bind.args[1:]
     for slots, message in [
         ((("tenure", 99, 0, None),), "out of range"),
@@ -414,3 +415,72 @@ def test_bind_refuses_slots_it_cannot_read(mixed):
     ]:
         with pytest.raises((ValueError, TypeError), match=message):
             bind.func(slots, *rest)
+
+
+# -- dates as ISO text ---------------------------------------------------------------------------
+
+DATE_TEXTS = [
+    "2020-01-05", "2020-02-29", "2019-02-29", "1900-02-29", "2000-02-29", "2021-04-31",
+    "0001-01-01", "9999-12-31", "0000-01-01", "1969-12-31 23:59:59", "1970-01-01T00:00",
+    "2020-01-05 10:30", "2020-01-05T10:30:15", "2020-01-05 10:30:15.999999999",
+    "1965-07-04T03:02:01.5Z", "2020-01-05T10:30:15z", "2020-01-05 10:30:15 UTC",
+    "2020-01-05 10:30:15UTC", "2024-03-15 14:05:07.25 UTC", "9999-12-31T23:59:59.999999",
+    # shapes that take Python's parser (or its refusal)
+    "2020-1-5", "2020-01-05 10:30Z", "2020-01-05 10:30:15+02:00", "2020-01-05 10:30:15 Z",
+    "2020-01-05  10:30:15", "2020-01-05 23:59:60", "2020-01-05 24:00", "2020-01-05 10:60",
+    "2020-01-05t10:30", " 2020-01-05", "2020-01-05 ", "2020-01-05 10:30:15.", "2020-01-05 10:3",
+    "2020-01-05 10:30:1", "2020-13-01", "2020-00-10", "2020-01-00", "+2020-01-05", "NA", "",
+    "２０２０-01-05", "2020-01-05\ud800", "not a date", "2020-01-05 10:30:15  UTC",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle with a date and a datetime column beside numbers and categories."""
+    from tests.test_export_c import _train
+
+    bundle = _train(tmp_path_factory.mktemp("dated"), "dated", "churn")
+    export(bundle, format="native")
+    return bundle
+
+
+def test_iso_dates_are_read_in_c_and_other_shapes_take_python(dated):
+    fast = edgeml.runtime.load(dated, backend="native")
+    slow = _ctypes_path(dated)
+    schema = fast.input_schema
+    assert {"date", "datetime"} <= set(schema.values())
+    assert fast._answer is not None
+    base = _mixed_rows(fast, 1)[0]
+    in_c = set()
+    for column in [c for c, logical in schema.items() if logical in ("date", "datetime")]:
+        for text in DATE_TEXTS:
+            row = {**base, column: text}
+            assert _same(_outcome(fast.predict_row, row), _outcome(slow.predict_row, row)), text
+            assert outputs_or_refusal(fast._row, row) == outputs_or_refusal(slow._row, row), text
+            if fast._answer(row) is not None:
+                in_c.add(text)
+    no_such_day = {"2019-02-29", "1900-02-29", "2021-04-31", "0000-01-01"}
+    assert set(DATE_TEXTS[:20]) - no_such_day == in_c  # the plain shapes of real days, in C
+
+
+ISO_SHAPES = ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
+              "%Y-%m-%dT%H:%M:%S.%fZ"]  # fmt: skip
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    stamp=st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)),
+    shape=st.sampled_from(ISO_SHAPES),
+    noise=st.text(alphabet="0123456789-:T .Zz+", max_size=4),
+)
+def test_random_iso_dates_equal_the_ctypes_path(dated, stamp, shape, noise):
+    fast = edgeml.runtime.load(dated, backend="native")
+    slow = _ctypes_path(dated)
+    base = _mixed_rows(fast, 1)[0]
+    text = f"{stamp.year:04d}" + stamp.strftime(shape)[4:]  # strftime pads no year below 1000
+    for value in (text, text + noise, text[: len(text) - len(noise)]):
+        for column in ("signup", "seen"):
+            row = {**base, column: value}
+            assert _same(_outcome(fast.predict_row, row), _outcome(slow.predict_row, row)), value

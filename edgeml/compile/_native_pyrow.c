@@ -15,12 +15,14 @@
  * It uses the stable ABI of CPython 3.11 (one build serves every later CPython) and knows
  * nothing of the model: edgeml.runtime passes each raw slot's column and how to read it, the
  * category codes, edgeml_row_predict's address and the plan and forest it built and keeps
- * alive. A slot reads a value the way edgeml.runtime's to_number / to_text would, only for the
- * values where that is one line here: a float, an int, a bool or None for a number; a str
- * among the model's categories (as written after stripping, so stripping changes nothing) or
- * None for a category. A row with any other value (not exactly a dict, a column missing, text
- * for a number, an unseen or padded category, a NumPy scalar) gives None, and the caller
- * converts that row in Python, with the same rules and errors as before.
+ * alive. A slot reads a value the way edgeml.runtime's to_number / to_text / to_datetime would,
+ * only for the values where that is short here: a float, an int, a bool or None for a number; a
+ * str among the model's categories (as written after stripping, so stripping changes nothing) or
+ * None for a category; None or ISO text in its plain shape ("2024-03-15", "2024-03-15 14:05",
+ * "2024-03-15T14:05:07.25Z") for a date. A row with any other value (not exactly a dict, a
+ * column missing, text for a number, an unseen or padded category, a date with an offset, a
+ * NumPy scalar or datetime object) gives None, and the caller converts that row in Python, with
+ * the same rules and errors as before.
  */
 #define Py_LIMITED_API 0x030B0000
 #define PY_SSIZE_T_CLEAN
@@ -34,8 +36,9 @@
 
 typedef int (*row_function)(const edgeml_row *);
 
-/* How a raw slot reads its column's value (to_number's logical type, or a category code) */
-enum kind { FLOAT, INT, BOOL, CODE };
+/* How a raw slot reads its column's value: to_number's logical types, a category's code, or
+ * to_datetime's as Unix seconds (a date at its midnight) */
+enum kind { FLOAT, INT, BOOL, CODE, DATE, DATETIME };
 
 typedef struct slot {
     PyObject *key;       /* the column */
@@ -170,8 +173,91 @@ static PyObject *answer(const bound *b, const double *out)
     return d;
 }
 
-/* `value` as to_number(value, logical) or the category's code into *x: 1; 0 where that takes
- * more than this (the caller's Python converts it, or raises what it raises) */
+/* The number written by the k ASCII digits at s, or -1 if one of them is not a digit */
+static long digits(const char *s, int k)
+{
+    long number = 0;
+    int i;
+    for (i = 0; i < k; ++i) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        number = number * 10 + (s[i] - '0');
+    }
+    return number;
+}
+
+/* Unix seconds of ISO text in its plain shape: "YYYY-MM-DD", then optionally "T" or " " and
+ * "HH:MM", then ":SS", ".digits" and "Z", "z", "UTC" or " UTC" (what parse_datetime reads as
+ * UTC); the day alone where `day_only`. 1 where the text is such a real day and time (seconds
+ * floored, as epoch_micros(stamp) // 10**6: a fraction never changes them), 0 for any other
+ * text: padding, one-digit fields, an offset, a leap second, a missing word, a day that does
+ * not exist. */
+static int iso_seconds(PyObject *text, int day_only, double *x)
+{
+    static const int BEFORE[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    static const int LENGTH[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    Py_ssize_t n, i = 10;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+    long year, month, day, hour = 0, minute = 0, second = 0, prior;
+    int leap;
+    if (s == NULL) {
+        PyErr_Clear(); /* lone surrogates: Python's parser refuses them, naming the column */
+        return 0;
+    }
+    if (n < 10 || s[4] != '-' || s[7] != '-') {
+        return 0;
+    }
+    year = digits(s, 4), month = digits(s + 5, 2), day = digits(s + 8, 2);
+    if (year < 1 || month < 1 || month > 12 || day < 1) {
+        return 0;
+    }
+    leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > LENGTH[month - 1] + (month == 2 && leap)) {
+        return 0;
+    }
+    if (n > 10) {
+        if ((s[10] != 'T' && s[10] != ' ') || n < 16 || s[13] != ':') {
+            return 0;
+        }
+        hour = digits(s + 11, 2), minute = digits(s + 14, 2);
+        i = 16;
+        if (n > 16 && s[16] == ':') {
+            second = n >= 19 ? digits(s + 17, 2) : -1;
+            i = 19;
+            if (i < n && s[i] == '.') {
+                Py_ssize_t first = ++i;
+                while (i < n && s[i] >= '0' && s[i] <= '9') {
+                    ++i;
+                }
+                if (i == first) {
+                    return 0;
+                }
+            }
+            if (i < n && (s[i] == 'Z' || s[i] == 'z')) {
+                ++i;
+            } else if (n - i >= 3 && memcmp(s + n - 3, "UTC", 3) == 0 &&
+                       (n - i == 3 || (n - i == 4 && s[i] == ' '))) {
+                i = n;
+            }
+        }
+        if (i != n || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 ||
+            second > 59) {
+            return 0;
+        }
+    }
+    prior = year - 1;
+    *x = (double)(365 * prior + prior / 4 - prior / 100 + prior / 400 + BEFORE[month - 1] +
+                  (month > 2 && leap) + day - 1 - 719162) * 86400.0; /* days since 1970-01-01 */
+    if (!day_only) {
+        *x += (double)(hour * 3600 + minute * 60 + second);
+    }
+    return 1;
+}
+
+/* `value` as to_number(value, logical), the category's code, or to_datetime's Unix seconds,
+ * into *x: 1; 0 where that takes more than this (the caller's Python converts it, or raises
+ * what it raises) */
 static int read_value(const slot *s, PyObject *value, double *x)
 {
     PyObject *code;
@@ -189,6 +275,9 @@ static int read_value(const slot *s, PyObject *value, double *x)
         }
         *x = PyFloat_AsDouble(code);
         return 1;
+    }
+    if (s->kind == DATE || s->kind == DATETIME) {
+        return PyUnicode_CheckExact(value) && iso_seconds(value, s->kind == DATE, x);
     }
     if (PyFloat_CheckExact(value)) {
         double number = PyFloat_AsDouble(value);
@@ -361,7 +450,7 @@ static int read_slots(bound *b, PyObject *keys, Py_ssize_t n_raw)
             PyErr_SetString(PyExc_TypeError, "bind: the columns must be str");
             return -1;
         }
-        if (raw < 0 || raw >= n_raw || kind < FLOAT || kind > CODE ||
+        if (raw < 0 || raw >= n_raw || kind < FLOAT || kind > DATETIME ||
             (kind == CODE) != PyDict_Check(codes)) {
             PyErr_SetString(PyExc_ValueError, "bind: a slot out of range, or its codes amiss");
             return -1;
@@ -454,8 +543,8 @@ PyMODINIT_FUNC PyInit_edgeml_pyrow(void)
         }
     }
     module = PyModule_Create(&MODULE);
-    /* 2: bind takes (column, raw, kind, codes) slots; 1 (no VERSION): float columns only */
-    if (module != NULL && PyModule_AddIntConstant(module, "VERSION", 2) < 0) {
+    /* 3: date slots too; 2: (column, raw, kind, codes) slots; 1 (no VERSION): float columns */
+    if (module != NULL && PyModule_AddIntConstant(module, "VERSION", 3) < 0) {
         Py_CLEAR(module);
     }
     return module;
