@@ -678,19 +678,19 @@ static void transform(const edgeml_forest *f, double *v)
     }
 }
 
-/* uint32 values of one thread's work memory: a block's codes, then one double per tree
- * (BLOCK * n_slots is even), rounded up to 64 bytes so that two threads' shares never write
- * to one cache line (no false sharing between threads). */
+/* uint32 values of one thread's work memory: a block's codes, then for a QuickScorer forest
+ * its batches' leaf vectors (the walk's batches need nothing after the codes), rounded up to 64
+ * bytes so that two threads' shares never write to one cache line (no false sharing between
+ * threads). */
 static size_t share_words(const edgeml_forest *f)
 {
     typedef char block_matches_the_header[BLOCK == 64 ? 1 : -1];
-    (void)sizeof(block_matches_the_header);
-    /* QuickScorer's SIMD lanes keep LANES leaf vectors per tree (4 times the walk's leaf[])
-     * and LANES sums per output */
+    /* QuickScorer's SIMD lanes keep LANES leaf vectors per tree and LANES sums per output (the
+     * byte lanes their own room, edgeml_qs8_words; scalar QuickScorer a vector per tree) */
     size_t lanes = (size_t)LANES * (f->n_trees + f->n_outputs), bytes = edgeml_qs8_words(f);
-    return EDGEML_FOREST_WORK_WORDS(f->n_slots, f->flags & EDGEML_FOREST_QS
-                                                    ? (lanes > bytes ? lanes : bytes)
-                                                    : f->n_trees);
+    size_t leaves = f->flags & EDGEML_FOREST_QS ? 2u * (lanes > bytes ? lanes : bytes) : 0u;
+    (void)sizeof(block_matches_the_header);
+    return ((size_t)BLOCK * f->n_slots + leaves + 15u) & ~(size_t)15u;
 }
 
 /* uint32 values of slack in edgeml_forest_work_size: batches start their work memory on a
@@ -704,7 +704,20 @@ size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads)
 
 size_t edgeml_forest_one_size(const edgeml_forest *forest)
 {
-    return EDGEML_FOREST_WORK_WORDS(forest->n_slots, forest->n_trees);
+    size_t S = forest->n_slots, T = forest->n_trees, walk;
+    /* QuickScorer's single rows, where the blob has its section (set_algorithm may choose it) */
+    size_t words = EDGEML_FOREST_ONE_WORDS(S, T, forest->flags & EDGEML_FOREST_QS
+                                                     ? EDGEML_FOREST_QS_ROW
+                                                     : 0u);
+    if (forest->narrow != NULL) { /* dense codes, then one exit per chain region (the chains'
+                                     layout, edgeml_forest_chain.c), or per tree and a spare */
+        walk = S + (size_t)LANES * ((T + LANES - 1u) / LANES + 1u);
+    } else if (forest->nodes != NULL) { /* codes[slot * LANES], then the refilling lanes' exits */
+        walk = (size_t)LANES * S + T + 1u;
+    } else {
+        walk = (size_t)LANES * S;
+    }
+    return words > EDGEML_FOREST_EVEN_WORDS(walk) ? words : EDGEML_FOREST_EVEN_WORDS(walk);
 }
 
 /* The work memory from its first 64-byte boundary on. Batches' SIMD lanes load their codes
@@ -749,7 +762,8 @@ static void predict_share(const edgeml_forest *f, const double *x, size_t n, dou
 void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out,
                        uint32_t *work)
 {
-    double *leaf = (double *)(work + BLOCK * forest->n_slots);
+    /* QuickScorer's leaf vectors after a row's codes (8-byte aligned: LANES * n_slots is even) */
+    double *leaf = (double *)(work + LANES * forest->n_slots);
     uint32_t k;
     for (k = 0; k < forest->n_outputs; ++k) {
         out[k] = 0.0;

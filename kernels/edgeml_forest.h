@@ -243,22 +243,29 @@ uint64_t edgeml_forest_checksum(const void *blob, size_t size);
 /* sizeof(edgeml_forest), for callers that allocate it without this header (ctypes). */
 size_t edgeml_forest_sizeof(void);
 
-/* uint32 values of work memory edgeml_forest_one needs for a forest of n_slots slots and
- * n_trees trees: codes for a 64-row block, a leaf value per tree, rounded up to 64 bytes. For
- * callers that size the buffer at compile time. Batches need more: edgeml_forest_work_size
- * gives it (a QuickScorer section's SIMD lanes keep 8 leaf vectors per tree and 8 sums per
- * output, and a batch starts its work memory on a 64-byte boundary within 64 bytes of slack). */
-#define EDGEML_FOREST_WORK_WORDS(n_slots, n_trees) \
-    ((64u * (size_t)(n_slots) + 2u * (size_t)(n_trees) + 15u) & ~(size_t)15u)
+/* uint32 values of work memory edgeml_forest_one needs on a forest edgeml_forest_map mapped from
+ * a blob with these header flags, for callers that size the buffer at compile time (a C
+ * package's stack): a single row's codes - dense for a narrow forest's walk, codes[slot *
+ * EDGEML_FOREST_LANES] otherwise - and, where QuickScorer takes single rows, a leaf vector
+ * (uint64) per tree after them; even (a uint64 buffer holds it), at least 2. A mapped forest
+ * walks in groups, which keep their nodes in registers. (Every caller used to reserve a 64-row
+ * block's codes: 14,272 bytes on 500x63, where a narrow walk's row takes 160, 40 slots.) */
+#define EDGEML_FOREST_ONE_WORDS(n_slots, n_trees, flags) \
+    EDGEML_FOREST_EVEN_WORDS(((flags) & EDGEML_FOREST_QS_ROW) \
+                                 ? 8u * (size_t)(n_slots) + 2u * (size_t)(n_trees) \
+                                 : ((flags) & EDGEML_FOREST_NARROW) ? (size_t)(n_slots) \
+                                                                    : 8u * (size_t)(n_slots))
+#define EDGEML_FOREST_EVEN_WORDS(words) ((words) < 2u ? (size_t)2u : ((words) + 1u) & ~(size_t)1u)
 
 /* uint32 values of work memory edgeml_forest_predict and edgeml_forest_raw need for nthreads
  * threads (any 4-byte aligned buffer: they align it to 64 bytes within it). */
 size_t edgeml_forest_work_size(const edgeml_forest *forest, int nthreads);
 
-/* uint32 values of work memory edgeml_forest_one needs (8-byte aligned):
- * EDGEML_FOREST_WORK_WORDS of the forest, whatever its batches' lanes take, so that a thread's
- * single-row buffer is not sized like a batch share (500x63 with QuickScorer: 371 KB of the
- * byte lanes' tables in edgeml_forest_work_size(forest, 1) before they moved into the forest). */
+/* uint32 values of work memory edgeml_forest_one needs (8-byte aligned) on this forest, whatever
+ * single-row algorithm edgeml_forest_set_algorithm or edgeml_forest_chain gives it later: the
+ * codes and QuickScorer's leaf vectors (EDGEML_FOREST_ONE_WORDS), or the codes and the walks'
+ * exits (refilling lanes: one per tree and a spare; chains: one per region). Not a batch
+ * share's (edgeml_forest_work_size: a 64-row block's codes and the lanes' leaf vectors). */
 size_t edgeml_forest_one_size(const edgeml_forest *forest);
 
 /*

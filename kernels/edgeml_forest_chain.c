@@ -67,10 +67,11 @@ static int chain_shape_of(const edgeml_forest *f, chain_shape *s)
     }
     s->per_lane = (T + LANES - 1) / LANES + 1;
     s->regions = (size_t)LANES * s->per_lane;
-    /* a step's node word is stored, and leaves read codes[leaf number] (see CHAIN_STEP): the
-     * exits follow the codes and their zero padding up to the most leaves a region holds */
+    /* a step reads codes[its word's slot byte] (a leaf's word: its next root's slot, or 0) and
+     * stores its word into exits[its region]: the exits follow the n_slots codes in
+     * edgeml_forest_one's work memory, which edgeml_forest_one_size sizes for them */
     if (s->shift > 8 || s->regions > (UINT32_MAX >> 8) ||
-        f->n_slots + s->regions > EDGEML_FOREST_WORK_WORDS(f->n_slots, T)) {
+        f->n_slots + s->regions > edgeml_forest_one_size(f)) {
         return -1;
     }
     return 0;

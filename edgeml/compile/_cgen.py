@@ -84,7 +84,7 @@ def package_sources(plan: PrepPlan, model: ModelInfo, *, blob: bytes) -> dict[st
     names = _Names()
     engine = [name for name in ENGINE_FILES if name.endswith(".c")]
     sources = ["edgeml_core.c", *engine, "edgeml_model.c", "edgeml_forest_data.c"]
-    work_bytes = 4 * _work_words(counts["n_slots"], counts["n_trees"])
+    work_bytes = 4 * _work_words(counts["n_slots"], counts["n_trees"], counts["flags"])
     return {
         "edgeml_model.h": _header(plan, inputs, model, names, work_bytes),
         "edgeml_model.c": _model_source(plan, inputs, model, counts),
@@ -134,15 +134,31 @@ def forest_data_source(blob: bytes) -> str:
 _COUNTS = ("n_features", "n_outputs", "n_trees", "n_nodes", "n_slots", "n_thresholds", "n_words")
 
 
+# header flags (kernels/edgeml_forest.h) that decide a mapped forest's single-row work memory
+_QS_ROW, _NARROW = 8, 128
+
+
 def _blob_counts(blob: bytes) -> dict[str, int]:
-    """The counts in a blob's header (seven uint32 at byte 16, see edgeml_forest_open.c)."""
-    return dict(zip(_COUNTS, struct.unpack_from("<7I", blob, 16), strict=True))
+    """The counts in a blob's header (seven uint32 at byte 16, see edgeml_forest_open.c) and its
+    flags (the uint32 at byte 48)."""
+    counts = dict(zip(_COUNTS, struct.unpack_from("<7I", blob, 16), strict=True))
+    return {**counts, "flags": struct.unpack_from("<I", blob, 48)[0]}
 
 
-def _work_words(n_slots: int, n_trees: int) -> int:
-    """EDGEML_FOREST_WORK_WORDS of kernels/edgeml_forest.h (edgeml_model.c checks the two agree
-    when it compiles)."""
-    return (64 * n_slots + 2 * n_trees + 15) & ~15
+def _work_words(n_slots: int, n_trees: int, flags: int) -> int:
+    """EDGEML_FOREST_ONE_WORDS of kernels/edgeml_forest.h: the work memory edgeml_forest_one
+    uses on the mapped blob, a row's codes (dense for the narrow walk, one every 8 words
+    otherwise) and QuickScorer's leaf vector per tree where it takes single rows (edgeml_model.c
+    checks the two agree when it compiles).
+
+    >>> _work_words(40, 500, _NARROW), _work_words(40, 500, _NARROW | _QS_ROW), _work_words(0, 1, 0)
+    (40, 1320, 2)
+    """
+    if flags & _QS_ROW:
+        words = 8 * n_slots + 2 * n_trees
+    else:
+        words = n_slots if flags & _NARROW else 8 * n_slots
+    return max(2, words + words % 2)
 
 
 # -- C text helpers ------------------------------------------------------------------------------
@@ -414,6 +430,7 @@ def _model_source(
     return MODEL_SOURCE.format(
         n_slots=counts["n_slots"],
         n_trees=counts["n_trees"],
+        flags=counts["flags"],
         tables="\n".join(tables),
         arrays="\n".join(arrays),
         plan=f"EDGEML_N_INPUTS, EDGEML_N_FEATURES, {field('numeric', numeric)}, "

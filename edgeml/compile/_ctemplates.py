@@ -61,7 +61,7 @@ MODEL_SOURCE = """\
  * this checks it against the engine's own formula for this model's slots and trees). */
 #define EDGEML_WORK_WORDS (EDGEML_WORK_BYTES / 4)
 typedef char edgeml_work_fits[
-    (EDGEML_WORK_WORDS >= EDGEML_FOREST_WORK_WORDS({n_slots}u, {n_trees}u)) ? 1 : -1];
+    (EDGEML_WORK_WORDS >= EDGEML_FOREST_ONE_WORDS({n_slots}u, {n_trees}u, {flags}u)) ? 1 : -1];
 
 /* The forest's tables (edgeml_forest_data.c): edgeml's table blob, checked when exported. */
 extern const void *const edgeml_forest_blob;
