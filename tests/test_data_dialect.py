@@ -261,6 +261,17 @@ def test_an_empty_header_cell_is_named_as_pandas_names_it_in_every_reader(tmp_pa
     assert _trained_and_predicted(tmp_path, path, target="y").height == 240
 
 
+def test_excel_trailing_empty_columns_are_read_by_predict_too(tmp_path: Path) -> None:
+    """Excel writes a sheet's formatted but empty columns as empty header cells (",,"): training
+    named them "Unnamed: 3" and "Unnamed: 4", and predict refused the training file itself
+    ("the header names column '' twice (columns 4 and 5)")."""
+    path = tmp_path / "sheet.csv"
+    rows = "".join(f"{['a', 'b', 'c'][i % 3]},{i % 7},{i % 3 == 0},,\r\n" for i in range(240))
+    path.write_bytes(("\ufeffkind,x,y,,\r\n" + rows).encode())
+    assert read_data(path).frame.columns == ["kind", "x", "y", "Unnamed: 3", "Unnamed: 4"]
+    assert _trained_and_predicted(tmp_path, path, target="y").height == 240
+
+
 def _trained_and_predicted(tmp_path: Path, path: Path, *, target: str) -> pl.DataFrame:
     """``edgeml train`` on ``path``, then ``edgeml predict`` of the same file: its predictions."""
     from click.testing import CliRunner

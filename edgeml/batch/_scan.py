@@ -505,7 +505,8 @@ def _open_binary(path: Path) -> IO[bytes]:
 
 def _csv_header(path: Path, dialect: CsvDialect) -> list[str]:
     header = csv_header(path, dialect)
-    refuse_duplicate_names(path, header)
+    # Empty names are told apart by position (Excel's trailing empty columns), as read_data does.
+    refuse_duplicate_names(path, dialect.column_names(header))
     return header
 
 
