@@ -285,3 +285,23 @@ def _trained_and_predicted(tmp_path: Path, path: Path, *, target: str) -> pl.Dat
     result = CliRunner().invoke(cli, ["predict", str(bundle), str(path), "-o", str(out)])
     assert result.exit_code == 0, result.output
     return pl.read_csv(out)
+
+
+def test_a_totals_row_at_the_end_of_a_report_is_left_out_and_noted(tmp_path: Path) -> None:
+    """An Excel report ends with a blank row and 'Total,,,20846,...': its 'Total' made the
+    column of dates text (a category of every date) and its sums outliers. The row and the
+    blank rows around it are left out, in a note; a 'Total' that is a value of its column
+    (another row holds it too) keeps its row."""
+    rows = "".join(f"{i % 12 + 1}/{i % 28 + 1}/2024,{i % 5},{'ab'[i % 2]}\r\n" for i in range(60))
+    path = tmp_path / "report.csv"
+    path.write_bytes(("\ufeffday,units,kind,,\r\n" + rows + ",,\r\nTotal,120,,\r\n,,\r\n").encode())
+    dataset = read_data(path)
+    assert dataset.frame.height == 60
+    assert dataset.card.schema["day"] == "date"
+    assert dataset.card.assumptions == [
+        f"{path}: left out the last 3 row(s), a totals row ('Total') and 2 blank row(s) "
+        "below the data"
+    ]
+    valued = tmp_path / "valued.csv"
+    valued.write_text("kind,n\nTotal,1\nPart,2\nPart,3\nTotal,\n")
+    assert read_data(valued).frame.height == 4

@@ -30,6 +30,7 @@ from edgeml.data._json import flatten_structs, read_json_file
 from edgeml.data._postgres import is_postgres, read_postgres
 from edgeml.data._schema import convert, infer_with_formats, logical_schema
 from edgeml.data._sqlite import first_line, read_sqlite
+from edgeml.data._totals import drop_totals_row
 from edgeml.data._watermark import keep_newer, watermark_range, write_snapshot
 from edgeml.errors import ConfigError, SchemaError, SourceError
 from edgeml.util.redact import redact
@@ -96,7 +97,7 @@ def read_data(
     """
     config = config or DataConfig()
     text = str(source)
-    skipped: list[str] = []  # lines above a CSV file's header
+    skipped: list[str] = []  # lines above a CSV file's header, totals rows below its data
     absent: list[str] = []  # columns some files of a glob lack
     _check_config_names(config)
     # Read these as text so overrides and keep_raw see the values exactly as written.
@@ -120,16 +121,16 @@ def read_data(
         paths = _expand(text)
         # Each CSV's dialect is sniffed once: read with it, and recorded in the card.
         dialects = {p: csv_dialect(p, config) for p in paths if _kind(p) == "csv"}
-        frames = [
-            _with_partitions(
-                _read_file(p, config=config, text_columns=text_columns, dialect=dialects.get(p)),
-                hive_values(p, Path(text)),
-            )
-            for p in paths
-        ]
+        frames = []
+        for p in paths:
+            read = _read_file(p, config=config, text_columns=text_columns, dialect=dialects.get(p))
+            if p in dialects:  # a spreadsheet's export may end with a totals row
+                read, totals = drop_totals_row(read, p)
+                skipped += [totals] if totals else []
+            frames.append(_with_partitions(read, hive_values(p, Path(text))))
         frame, absent = combine_files(frames, paths, required)
         sources = [{**file_facts(p, str(p)), **_dialect_facts(dialects.get(p))} for p in paths]
-        skipped = [preamble_note(p, d) for p, d in dialects.items() if d.preamble]
+        skipped[:0] = [preamble_note(p, d) for p, d in dialects.items() if d.preamble]
     if frame.width == 0:
         raise SourceError(f"{text}: no columns")
     if frame.height == 0:
