@@ -73,6 +73,17 @@ def test_text_labels_differing_in_case_or_spaces_are_one_class(values, classes):
     assert [classes[c].lower() for c in codes] == [v.strip().lower() for v in labelled]
 
 
+def test_labels_ending_in_a_full_stop_are_the_class_without_it():
+    """UCI's Adult test file writes ' >50K.' where its training file writes ' >50K': evaluate
+    refused it ("holds '<=50K.', which is not one of the 2 classes seen in training"), and
+    training on both files together learned four classes."""
+    target = fit_target(pl.Series("income", [" <=50K", " >50K", " <=50K"]))
+    assert target.classes == ["<=50K", ">50K"]
+    assert target.encode(pl.Series("income", [" >50K.", " <=50K.", ">50K"])).tolist() == [1, 0, 1]
+    both = fit_target(pl.Series("income", [" <=50K", " >50K", " <=50K.", " <=50K", " >50K."]))
+    assert both.classes == ["<=50K", ">50K"]
+
+
 def test_float_class_codes_with_a_missing_label_train_as_the_integer_classes(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=300)

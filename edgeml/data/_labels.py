@@ -1,9 +1,9 @@
 """Text labels as training reads them: each class in one spelling, and marks of no label.
 
-Labels written by hand or by several exports (``"Yes"``, ``"yes "``, ``"YES"``) are one class,
-spelt as most rows spell it; a blank label, ``?`` or ``N/A`` marks an unlabelled row. Training
-(:func:`edgeml.learn.fit_target`) and the profile read a target alike, so ``edgeml profile``
-shows the classes a model will learn and finds the columns that leak them.
+Labels written by hand or by several exports (``"Yes"``, ``"yes "``, ``"YES"``, ``"Yes."``) are
+one class, spelt as most rows spell it; a blank label, ``?`` or ``N/A`` marks an unlabelled row.
+Training (:func:`edgeml.learn.fit_target`) and the profile read a target alike, so ``edgeml
+profile`` shows the classes a model will learn and finds the columns that leak them.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ __all__ = ["as_trained", "label_key", "labelled_text", "one_spelling"]
 
 
 def label_key(label: str) -> str:
-    """What a text label is compared by: stripped of whitespace, in lower case; labels written
-    by hand or by several exports (``"Yes"``, ``"yes "``, ``"YES"``) are one class.
+    """What a text label is compared by: stripped of whitespace and of one full stop at its
+    end, in lower case; labels written by hand or by several exports (``"Yes"``, ``"yes "``,
+    ``"YES"``) are one class, and so are ``">50K"`` and ``">50K."`` (UCI's Adult test file
+    ends every label with a full stop; its training file does not).
 
-    >>> label_key(" Yes "), label_key(">50K")
-    ('yes', '>50k')
+    >>> label_key(" Yes "), label_key(">50K"), label_key(" >50K."), label_key(".")
+    ('yes', '>50k', '>50k', '.')
     """
-    return label.strip().lower()
+    key = label.strip().lower()
+    return key[:-1].rstrip() if len(key) > 1 and key.endswith(".") else key
 
 
 def one_spelling(
