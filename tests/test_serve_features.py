@@ -74,25 +74,24 @@ def test_requests_carry_raw_readings_and_get_the_batch_pipelines_answers(
     np.testing.assert_allclose(served, expected, rtol=0, atol=1e-9)
 
 
+def _target_history_bundle(frame: Any, tmp_path: Path, *, lags: list[int], window: str) -> Path:
+    """A bundle whose features are the target's own past labels per machine, and nothing else."""
+    data = tmp_path / "fleet.csv"
+    frame.write_csv(data)
+    config = edgeml.Config.from_dict(
+        {"features": {"mode": "manual", "target_lags": lags, "target_windows": [window],
+                      "select": False}}
+    )  # fmt: skip
+    out = tmp_path / "history.edgeml"
+    return edgeml.train(data, target=TARGET, time_col="timestamp", entity_col="machine_id",
+                        out=out, cv_folds=0, config=config).bundle  # fmt: skip
+
+
 def test_target_history_models_are_served_with_labels_fed_back(tmp_path: Path) -> None:
     """Each prediction's true label, POSTed to /feedback, feeds its machine's target history:
     the served answers equal the batch pipeline's on the same labelled rows."""
     frame = sensor_fleet(n_machines=4, days=6, seed=2).sort("timestamp")
-    data = tmp_path / "fleet.csv"
-    frame.write_csv(data)
-    config = edgeml.Config.from_dict(
-        {"features": {"mode": "manual", "target_lags": [1, 2], "target_windows": ["4"],
-                      "select": False}}
-    )  # fmt: skip
-    bundle = edgeml.train(
-        data,
-        target=TARGET,
-        time_col="timestamp",
-        entity_col="machine_id",
-        out=tmp_path / "history.edgeml",
-        cv_folds=0,
-        config=config,
-    ).bundle
+    bundle = _target_history_bundle(frame, tmp_path, lags=[1, 2], window="4")
     rows = frame.head(120)
     expected = edgeml.load(bundle).predict(rows)["proba_1"].to_numpy()
     settings = ServeSettings(bundle=bundle, log=tmp_path / "log.db")
@@ -138,6 +137,30 @@ def test_a_restarted_server_takes_up_each_machines_history_from_its_log(
             inputs = [c["name"] for c in client.get("/schema").json()["inputs"]]
             rows = readings(frame, inputs)[part]
             answers += [client.post("/predict", json=row).json()["proba_1"] for row in rows]
+    np.testing.assert_allclose(answers, expected, rtol=0, atol=1e-9)
+
+
+def test_a_restart_takes_up_the_labels_fed_back_too(tmp_path: Path) -> None:
+    """The log keeps each reading's label from /feedback: a restarted server replays them into
+    the target history, so its answers equal an uninterrupted server's (the batch pipeline's)."""
+    frame = sensor_fleet(n_machines=3, days=4, seed=0).sort("timestamp")
+    bundle = _target_history_bundle(frame, tmp_path, lags=[1, 3], window="6")
+    rows = frame.tail(90)  # the last day: failures among the readings, so labels matter
+    expected = edgeml.load(bundle).predict(rows)["proba_1"].to_numpy()
+    settings = ServeSettings(bundle=bundle, log=tmp_path / "log.db")
+    labels = rows[TARGET].to_list()
+    answers: list[float] = []
+    for part in (slice(0, 45), slice(45, 90)):  # a fresh server (a restart) for each half
+        with TestClient(create_app(settings)) as client:
+            inputs = [c["name"] for c in client.get("/schema").json()["inputs"]]
+            for record, label in zip(readings(rows, inputs)[part], labels[part], strict=True):
+                answer = client.post("/predict", json=record).json()
+                answers.append(answer["proba_1"])
+                fed = {"request_id": answer["request_id"], "row": 0, "label": label}
+                assert client.post("/feedback", json=fed).json()["updated"] == 1
+            if part.start:
+                assert client.get("/ready").json()["labels"]["status"] == "ok"
+    assert len(set(labels[:45])) == 2
     np.testing.assert_allclose(answers, expected, rtol=0, atol=1e-9)
 
 

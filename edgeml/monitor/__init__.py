@@ -21,7 +21,12 @@ if TYPE_CHECKING:
     from edgeml.monitor._drift import feature_drift, prediction_drift, raw_columns
     from edgeml.monitor._labels import labelled_rows
     from edgeml.monitor._log import LogWindow, read_window
-    from edgeml.monitor._logschema import connect_log, default_log_path, recent_inputs
+    from edgeml.monitor._logschema import (
+        connect_log,
+        default_log_path,
+        recent_inputs,
+        recent_readings,
+    )
     from edgeml.monitor._report import write_monitor_report
     from edgeml.monitor._summary import MonitorSummary, monitor_summary
     from edgeml.monitor._view import show_monitor
@@ -38,6 +43,7 @@ __all__ = [
     "raw_columns",
     "read_window",
     "recent_inputs",
+    "recent_readings",
     "show_monitor",
     "write_monitor_report",
 ]
@@ -52,6 +58,7 @@ _HOME = {
     "connect_log": "edgeml.monitor._logschema",
     "default_log_path": "edgeml.monitor._logschema",
     "recent_inputs": "edgeml.monitor._logschema",
+    "recent_readings": "edgeml.monitor._logschema",
     "feature_drift": "edgeml.monitor._drift",
     "prediction_drift": "edgeml.monitor._drift",
     "raw_columns": "edgeml.monitor._drift",

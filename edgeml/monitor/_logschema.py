@@ -16,7 +16,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOG_FILE", "SCHEMA", "connect_log", "default_log_path", "recent_inputs"]
+__all__ = [
+    "LOG_FILE", "SCHEMA", "connect_log", "default_log_path", "recent_inputs", "recent_readings",
+]  # fmt: skip
 
 #: File name of the log beside a bundle (``churn.edgeml`` → ``churn.edgeml.log.db``).
 LOG_FILE = ".log.db"
@@ -69,6 +71,13 @@ def recent_inputs(path: str | Path, limit: int) -> list[dict[str, Any]]:
     Read-only; a log that cannot be read gives nothing rather than an error: it only warms up
     a server's state.
     """
+    return [inputs for inputs, _ in recent_readings(path, limit)]
+
+
+def recent_readings(path: str | Path, limit: int) -> list[tuple[dict[str, Any], Any]]:
+    """The inputs of the last ``limit`` logged rows and the true label each got through
+    ``/feedback`` (None: none yet), oldest first; read-only, and empty where the log cannot be
+    read, as :func:`recent_inputs`."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -76,18 +85,19 @@ def recent_inputs(path: str | Path, limit: int) -> list[dict[str, Any]]:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
         try:
             fetched = connection.execute(
-                "SELECT inputs FROM predictions ORDER BY id DESC LIMIT ?", (limit,)
+                "SELECT inputs, label FROM predictions ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         finally:
             connection.close()
     except sqlite3.Error:
         return []
     out = []
-    for (text,) in reversed(fetched):
+    for text, label in reversed(fetched):
         try:
             value = json.loads(text)
+            known = None if label is None else json.loads(label)
         except (TypeError, ValueError):
             continue
         if isinstance(value, dict):
-            out.append(value)
+            out.append((value, known))
     return out

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from edgeml.config import Config, MonitorConfig
 from edgeml.errors import BundleError, ConfigError
-from edgeml.monitor import recent_inputs
+from edgeml.monitor import recent_readings
 from edgeml.serve._bodies import BadRequest, parse_json
 from edgeml.serve._holder import ModelHolder, ServeSettings
 from edgeml.serve._limit import BodyLimit
@@ -54,11 +54,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
     log_path = settings.log_path()
 
     def warm(served: ServedModel) -> None:
-        # A model with time-series features starts from the entities' logged readings, not
-        # cold: after a restart or a reload the next reading gets its full history.
+        # A model with time-series features starts from the entities' logged readings and the
+        # labels fed back for them, not cold: after a restart or a reload the next reading gets
+        # its full history, past labels included.
         if served.stream is not None:
             log.flush()
-            served.warm(recent_inputs(log_path, _WARM_ROWS))
+            served.warm(recent_readings(log_path, _WARM_ROWS))
 
     holder = ModelHolder(settings, prepare=warm)
     config = _monitor_config(holder.current.manifest)

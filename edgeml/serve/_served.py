@@ -109,17 +109,18 @@ class ServedModel:
         """The columns a request sends, in order."""
         return [c["name"] for c in self.columns]
 
-    def warm(self, records: Iterable[Mapping[str, Any]]) -> int:
-        """Feed past readings (the prediction log's) into the entity histories without
-        predicting, so a restart or a reload does not start every entity cold. Rows that
-        cannot be read are skipped; returns how many were taken."""
+    def warm(self, readings: Iterable[tuple[Mapping[str, Any], Any]]) -> int:
+        """Feed past readings and the labels they got (the prediction log's; None: none yet)
+        into the entity histories without predicting, so a restart or a reload does not start
+        every entity cold, target history included. Rows that cannot be read are skipped, a
+        label that is no class of the model counts as none; returns how many were taken."""
         if self.stream is None:
             return 0
         taken = 0
         with self._lock:
-            for record in records:
+            for record, label in readings:
                 try:
-                    self.stream.push(record)
+                    self.stream.push(record, target=self._encoded(label))
                 except EdgeMLError:
                     continue
                 taken += 1
@@ -144,12 +145,24 @@ class ServedModel:
         history; False when the reading is no longer remembered."""
         if self.stream is None:
             return False
-        plan, classes = self.stream.plan, self.predictor.classes
-        value = float(classes.index(label)) if classes is not None else float(label)
+        plan = self.stream.plan
+        value = self._encoded(label)
+        if value is None:
+            return False
         entity = record.get(plan.entity_col) if plan.entity_col else None
         time = record.get(plan.time_col) if plan.time_col else None
         with self._lock:
             return self.stream.push_label(entity, time, value)
+
+    def _encoded(self, label: Any) -> float | None:
+        """A true label as the target history holds it: the class's index, or the value; None
+        for no label, or one the model cannot read (a log written by another model)."""
+        classes = self.predictor.classes
+        if label is None:
+            return None
+        if classes is not None:
+            return float(classes.index(label)) if label in classes else None
+        return float(label) if isinstance(label, int | float) and label is not True else None
 
     def labels(self) -> dict[str, Any] | None:
         """For a model fed by labels: how many readings got theirs, and ``stale`` when under
