@@ -348,8 +348,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path):
     assert (tmp_path / "sensor_fleet.edgeml" / "manifest.json").is_file()
     served = next(line for line in lines if line.startswith("served over HTTP (native)"))
     assert "1500 requests" in served and "on 1500 labels sent back" in served
-    # each label went back before the next reading: the target history was there, so the live
-    # metric holds up and no past-label feature arrived missing
+    # features of the readings only (no past labels, which a server has only a day later): the
+    # live metric holds up and no feature arrives missing
     assert "below the holdout" not in served and "missing 100.0%" not in served
     log = tmp_path / "sensor_fleet.edgeml.log.db"
     assert lines[-2] == f"log: {log} (edgeml monitor reads it)"

@@ -1,11 +1,9 @@
 """The demo's last stage: compile the model, serve it over HTTP on loopback, send it the newest
-rows as a client would, return each one's true label through ``/feedback`` before the next
-reading (as the machines report failures), and read the monitor.
+rows as a client would, return their true labels through ``/feedback``, and read the monitor.
 
 Everything is the real thing — edgeml's own engine (``export --format native``), uvicorn on
 127.0.0.1, the SQLite log — so the demo shows what a device box would run, end to end, in a few
-seconds. The labels go back one by one because the model reads each machine's past labels
-(target history): sent only at the end, every reading would have predicted without them.
+seconds.
 """
 
 from __future__ import annotations
@@ -34,8 +32,8 @@ def deploy_demo(
     bundle: Path, frame: pl.DataFrame, target: str, *, rows: int = 1500, reporter: Reporter = SILENT
 ) -> dict[str, Any]:
     """Export ``bundle`` to the native engine, serve it, send the last ``rows`` rows of ``frame``
-    in time order one request each (as the machines would), each followed by its label, and
-    summarise the prediction log."""
+    in time order one request each (as the machines would), return their labels, and summarise
+    the prediction log."""
     reporter.status("compiling the model with edgeml's native engine")
     compiled = export(bundle, format="native", reporter=reporter)
     log = bundle.with_name(bundle.name + ".log.db")
@@ -47,11 +45,11 @@ def deploy_demo(
         ]
         labels = recent[target].to_list()
         reporter.status(f"serving it on loopback and sending {len(records)} requests")
-        for i, (record, label) in enumerate(zip(records, labels, strict=True)):
+        for i, record in enumerate(records):
             response = http.post("/predict", json=record, headers={"x-request-id": f"demo-{i}"})
             response.raise_for_status()
-            feedback = [{"request_id": f"demo-{i}", "label": label}]
-            http.post("/feedback", json=feedback).raise_for_status()
+        feedback = [{"request_id": f"demo-{i}", "label": label} for i, label in enumerate(labels)]
+        http.post("/feedback", json=feedback).raise_for_status()
         backend = http.get("/ready").json()["backend"]
     summary = monitor_summary(bundle, log=log).to_dict()
     return {
