@@ -796,6 +796,17 @@ void edgeml_forest_one(const edgeml_forest *forest, const double *x, double *out
 
 int edgeml_forest_simd(void) { return edgeml_qs_lanes_ok(); }
 
+int edgeml_forest_row_walk(const edgeml_forest *forest)
+{
+    if (forest->qs_use & EDGEML_FOREST_QS_ROW) {
+        return EDGEML_ROW_QUICKSCORER;
+    }
+    if (forest->narrow != NULL && forest->refill) { /* as edgeml_forest_one decides */
+        return forest->chain_walk != NULL ? EDGEML_ROW_CHAINS : EDGEML_ROW_REFILL;
+    }
+    return forest->nodes != NULL && forest->refill ? EDGEML_ROW_REFILL : EDGEML_ROW_GROUPS;
+}
+
 void edgeml_forest_raw(const edgeml_forest *forest, const double *x, size_t n, double *out,
                        uint32_t *work)
 {

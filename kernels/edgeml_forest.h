@@ -301,9 +301,10 @@ int edgeml_forest_set_algorithm(edgeml_forest *forest, uint32_t use);
  * word that holds the leaf's number in its tree and takes the lane's next tree's first step
  * (or steps to that root: the next tree a single leaf, or after the lane's last tree a region
  * of looping leaves), thresholds in the top byte, and after the nodes each region's leaf values
- * side by side (the sums read only these). Single rows that refill (edgeml_forest_open's
- * choice for deep trees, or EDGEML_FOREST_ROW_REFILL) then walk every lane through its trees
- * with no checkpoint.
+ * side by side (the sums read only these). Single rows then walk every lane through its trees
+ * with no checkpoint, whatever the trees' depth (edgeml_forest_chain sets the forest to refill;
+ * EDGEML_FOREST_ROW_GROUPS still walks groups): edgeml_forest_open's depth rule weighs the
+ * refilling lanes' checkpoints against groups, and the chains have none.
  * edgeml_forest_chain_size: the bytes of memory that takes, 0 where the forest is not narrow
  * or does not fit (a tree over 256 nodes, regions beyond a uint32 index or the work memory).
  * edgeml_forest_chain: lays the chains out in `memory` (64-byte aligned, at least that size,
@@ -327,6 +328,15 @@ int edgeml_forest_chain(edgeml_forest *forest, void *memory, size_t size);
  */
 size_t edgeml_forest_qs8_size(const edgeml_forest *forest);
 int edgeml_forest_qs8(edgeml_forest *forest, void *memory, size_t size);
+
+/* What edgeml_forest_one runs on this forest now (export records the walk it timed). */
+enum edgeml_row_walk {
+    EDGEML_ROW_GROUPS = 0,     /* groups of EDGEML_FOREST_LANES trees (wide forests: always) */
+    EDGEML_ROW_REFILL = 1,     /* refilling lanes */
+    EDGEML_ROW_CHAINS = 2,     /* the chains (edgeml_forest_chain) */
+    EDGEML_ROW_QUICKSCORER = 3 /* QuickScorer (EDGEML_FOREST_QS_ROW) */
+};
+int edgeml_forest_row_walk(const edgeml_forest *forest);
 
 /* The SIMD lanes batches of QuickScorer run on this CPU: 0 (none: batches walk), 1 (aarch64
  * NEON), 2 (x86-64 AVX2);

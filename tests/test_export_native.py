@@ -267,6 +267,20 @@ def test_a_tampered_engine_is_refused_by_the_gate(bundles, tmp_path, monkeypatch
         export(copy(bundles["regression"], tmp_path), format="native")
 
 
+def test_single_rows_are_gated_one_by_one_through_their_own_walk(bundles, tmp_path, monkeypatch):
+    # single rows run other code than batches (the chains): a wrong single row is refused too
+    honest, calls = NativeBackend.predict_one, [0]
+
+    def tampered(self, features):
+        out = honest(self, features)
+        calls[0] += self.source != "choice"  # not export's timing of the algorithms
+        return [v + 1e-3 for v in out] if calls[0] == 3 and self.source != "choice" else out
+
+    monkeypatch.setattr(NativeBackend, "predict_one", tampered)
+    with pytest.raises(ParityError, match=r"native \(single rows: chains\) export refused: row 2 "):
+        export(copy(bundles["regression"], tmp_path), format="native")
+
+
 def test_cli_export_native_and_a_missing_table_is_a_clear_error(bundles, tmp_path):
     bundle = copy(bundles["binary"], tmp_path)
     result = CliRunner().invoke(cli, ["export", str(bundle), "--format", "native", "--json"])

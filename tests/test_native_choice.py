@@ -104,3 +104,63 @@ def test_a_median_win_that_does_not_hold_pass_after_pass_keeps_the_walk():
     chosen = decide(times)
     assert chosen["ratio"]["row"] < 0.95 and chosen["wins"] == {"row": 6, "batch": 7}
     assert (chosen["row"], chosen["batch"]) == ("walk", "quickscorer")
+
+
+# -- which walk QuickScorer's single rows are timed against ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def core():
+    from edgeml.compile._native import core_library
+    from edgeml.runtime._native_backend import open_core
+
+    return open_core(core_library()[0])
+
+
+@pytest.fixture(scope="module")
+def shallow():
+    """Trees of depth at most 3 (mean far below EDGEML_FOREST_REFILL_DEPTH): a narrow forest
+    with a QuickScorer section, as the real 10-class model (mean depth 10.75) and 2,000 trees of
+    depth 4, which edgeml_forest_open keeps in groups."""
+    import lightgbm as lgb
+
+    from edgeml.compile._forest import parse_model
+    from edgeml.compile._native_tables import forest_tables
+
+    x = rows(2000)
+    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(float)
+    params = {"objective": "binary", "num_leaves": 8, "max_depth": 3, "verbosity": -1}
+    booster = lgb.train(params, lgb.Dataset(x, y), 60)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert tables.narrow and tables.qs is not None and tables.trees[:, 1].max() <= 3
+    return booster, tables
+
+
+def test_single_rows_walk_the_chains_whatever_the_depth(core, shallow):
+    from edgeml.compile._native_tables import pack
+    from edgeml.runtime._native_backend import NativeBackend
+
+    booster, tables = shallow
+    blob = pack(tables)
+    engine = NativeBackend(core, blob, source="shallow")
+    assert engine._chain is not None and engine.row_walk == "chains"
+    # without the chains the depth rule keeps the groups (the refilling lanes' checkpoints
+    # cost shallow trees more than they save); either can still be asked for
+    assert NativeBackend(core, blob, source="shallow", chains=False).row_walk == "groups"
+    x = rows(300)
+    for row, walk in (("walk-groups", "groups"), ("quickscorer", "quickscorer"),
+                      ("walk-refill", "chains")):  # fmt: skip
+        assert engine.set_algorithm(row=row, batch="walk") and engine.row_walk == walk
+        ones = np.array([engine.predict_one(r)[0] for r in x])
+        assert np.array_equal(ones, booster.predict(x)), walk
+
+
+def test_export_times_quickscorer_against_the_walk_a_bundle_runs(core, shallow):
+    from itertools import count
+
+    from edgeml.compile._native_choice import choose
+
+    ticks = count()  # a clock that advances by one per reading: no time is measured
+    _, info = choose(core, shallow[1], rows(400), clock=lambda: float(next(ticks)))
+    assert info["walk"] == "chains"  # not the groups edgeml_forest_open's depth rule keeps
+    assert info["row"] == "walk" and info["wins"]["row"] == 0  # equal ticks: a tie

@@ -24,6 +24,13 @@ into the blob's flags (every later load of the bundle runs it; a C package alway
 device is not this machine) and the manifest records the times and the lanes QuickScorer's
 batches ran on.
 
+"The walk" of single rows is the one a loaded bundle runs: on the host, the chains wherever the
+forest is narrow and they fit (kernels/edgeml_forest_chain.c), whatever its depth. Before,
+forests below a mean depth of 14 walked in groups and export timed QuickScorer against those:
+the real 10-class model (mean depth 10.75) kept groups at 11.4-12.4 µs a row where the chains
+take 7.6-9.7 and QuickScorer 12.2-13.8 (the "QuickScorer 10.75 against the walk's 14.53" of an
+earlier benchmark was unpaired figures); ``choose`` records the walk it timed (``"walk"``).
+
 >>> pick({"walk": 10.0, "quickscorer": 9.8}), pick({"walk": 10.0, "quickscorer": 8.0})
 ('walk', 'quickscorer')
 """
@@ -134,16 +141,19 @@ def choose(
     clock: Callable[[], float] = time.thread_time,
 ) -> tuple[Tables, dict[str, Any]]:
     """``tables`` with the algorithms chosen for single rows and batches (:func:`decide`), and
-    what was measured, with ``"lanes"``: ``avx2``, ``neon`` or ``scalar``."""
+    what was measured, with ``"lanes"``: ``avx2``, ``neon`` or ``scalar``, and ``"walk"``: the
+    walk single rows of a loaded bundle run, which QuickScorer's were timed against
+    (:attr:`~edgeml.runtime.NativeBackend.row_walk`)."""
     if tables.qs is None or len(rows) < 2:
         reason = "no QuickScorer section" if tables.qs is None else "under 2 reference rows"
         return replace(tables, qs_use=0), {"row": "walk", "batch": "walk", "reason": reason}
     backend = NativeBackend(lib, pack(replace(tables, qs_use=0)), threads=1, source="choice")
+    walk = backend.row_walk  # what "walk" is for single rows: the chains, where laid out
     chosen = decide(measure(backend, rows, clock=clock))
     use = (QS_ROW if chosen["row"] == "quickscorer" else 0) | (
         QS_BATCH if chosen["batch"] == "quickscorer" else 0
     )
-    return replace(tables, qs_use=use), {**chosen, "lanes": backend.simd}
+    return replace(tables, qs_use=use), {**chosen, "lanes": backend.simd, "walk": walk}
 
 
 def _paired(times: dict[str, list[float]]) -> float:

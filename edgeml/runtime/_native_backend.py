@@ -55,6 +55,7 @@ ERRORS = {
 ALGORITHMS = {"walk": 0, "quickscorer": 8 | 16, "quickscorer-scalar": 8 | 16 | 64,
               "walk-refill": 256, "walk-groups": 512}  # fmt: skip
 SIMD = {0: "scalar", 1: "neon", 2: "avx2"}  # edgeml_forest_simd()
+ROW_WALKS = {0: "groups", 1: "refill", 2: "chains", 3: "quickscorer"}  # edgeml_forest_row_walk()
 _Doubles = ctypes.Array[ctypes.c_double]
 
 
@@ -84,6 +85,9 @@ def open_core(library: Path, data: bytes | None = None) -> ctypes.CDLL:
         if hasattr(lib, "edgeml_forest_set_algorithm"):  # absent from cores before QuickScorer
             lib.edgeml_forest_set_algorithm.argtypes = [pointer, ctypes.c_uint32]
             lib.edgeml_forest_set_algorithm.restype = ctypes.c_int
+        if hasattr(lib, "edgeml_forest_row_walk"):  # absent from cores before it
+            lib.edgeml_forest_row_walk.argtypes = [pointer]
+            lib.edgeml_forest_row_walk.restype = ctypes.c_int
         if hasattr(lib, "edgeml_forest_simd"):  # absent from cores before SIMD QuickScorer
             lib.edgeml_forest_simd.argtypes = []
             lib.edgeml_forest_simd.restype = ctypes.c_int
@@ -202,6 +206,15 @@ class NativeBackend:
         ``scalar`` (none: a blob's QuickScorer batches walk)."""
         function = getattr(self._lib, "edgeml_forest_simd", None)
         return "scalar" if function is None else SIMD.get(int(function()), "scalar")
+
+    @property
+    def row_walk(self) -> str:
+        """What single rows run now: ``groups``, ``refill`` (refilling lanes), ``chains`` or
+        ``quickscorer``; ``unknown`` from a core that predates the question."""
+        function = getattr(self._lib, "edgeml_forest_row_walk", None)
+        if function is None:
+            return "unknown"
+        return ROW_WALKS.get(int(function(self._forest_address)), "unknown")
 
     def set_algorithm(self, *, row: str, batch: str) -> bool:
         """Run single rows and batches with ``walk`` or ``quickscorer`` (what export measures;
