@@ -219,6 +219,22 @@ def test_a_file_without_a_header_row_is_pointed_out(tmp_path):
     )
 
 
+def test_a_file_without_a_header_row_whose_first_line_repeats_a_value_is_pointed_out(tmp_path):
+    """UCI's adult.data has no header row; its first line's capital gain and loss are both 0,
+    so reading refused a duplicate column name '0' and said to rename columns the file has
+    not got. A third of the first line's fields are numbers: the message asks for a header."""
+    data = tmp_path / "adult.data"
+    line = "39, State-gov, 77516, Bachelors, 13, Never-married, 0, 0, 40, United-States, <=50K\n"
+    data.write_text(line * 30)
+    result = run("train", data.rename(tmp_path / "adult.csv"), "--target", "income")
+    assert_user_error(
+        result,
+        f"{tmp_path / 'adult.csv'}: the header names column '0' twice (columns 7 and 8); the "
+        "first line looks like data: does the file have a header row? If not, add one naming "
+        "each column",
+    )
+
+
 def test_target_all_null(tmp_path):
     data = tmp_path / "d.csv"
     churn_like(n=50).with_columns(pl.lit(None, dtype=pl.String).alias("churn")).write_csv(data)

@@ -27,7 +27,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["BUNDLE_ID_COLS", "bad_value", "column_not_found", "missing_columns"]
+__all__ = [
+    "BUNDLE_ID_COLS",
+    "NO_HEADER_HINT",
+    "bad_value",
+    "column_not_found",
+    "header_looks_like_data",
+    "missing_columns",
+]
 
 #: What named an id column that a bundle carries ([train] id_cols) when predict was given none.
 BUNDLE_ID_COLS = "the bundle's id_cols; choose others with --id-cols"
@@ -45,10 +52,25 @@ def column_not_found(column: str, option: str, columns: Sequence[str], *, source
     if len(columns) > _MAX_SHOWN:
         shown += f", ... ({len(columns)} in all)"
     message = f"{source}: column {column!r} (from {option}) not found; {hint}columns are: {shown}"
-    numbers = sum(_is_number(c) for c in columns)
-    if not near and numbers and numbers * 2 >= len(columns):
-        message += " (the first line looks like data: does the file have a header row?)"
+    if not near and header_looks_like_data(columns):
+        message += f" ({NO_HEADER_HINT})"
     return message
+
+
+#: What a message adds when the names read from a file's first line are mostly numbers.
+NO_HEADER_HINT = "the first line looks like data: does the file have a header row?"
+
+
+def header_looks_like_data(columns: Sequence[str]) -> bool:
+    """Whether a third or more of the names read from a first line are numbers, as the values
+    of a file with no header row are (UCI's adult.data: ``39, State-gov, 77516, ...``, 6 of
+    its 15 fields): a header names its columns in words, year columns aside.
+
+    >>> header_looks_like_data(["39", " State-gov", "77516"]), header_looks_like_data(["a", "b"])
+    (True, False)
+    """
+    numbers = sum(_is_number(c) for c in columns)
+    return numbers > 0 and numbers * 3 >= len(columns)
 
 
 def _is_number(text: str) -> bool:

@@ -23,6 +23,7 @@ import polars as pl
 
 from edgeml.config import DataConfig
 from edgeml.data._card import DataCard, Dataset, file_facts
+from edgeml.data._columns import NO_HEADER_HINT, header_looks_like_data
 from edgeml.data._combine import combine_files
 from edgeml.data._dialect import CsvDialect, sniff_csv
 from edgeml.data._http import is_http, read_http
@@ -496,9 +497,11 @@ def refuse_duplicate_names(path: Path, names: list[str]) -> None:
         if len(fields) > 1:
             times = "twice" if len(fields) == 2 else f"{len(fields)} times"
             shown = ", ".join(map(str, fields[:-1])) + f" and {fields[-1]}"
+            fix = "rename them so that each column has its own name"
+            if header_looks_like_data(names):  # a file with no header row (0 in two columns)
+                fix = NO_HEADER_HINT + " If not, add one naming each column"
             raise SchemaError(
-                f"{path}: the header names column {name!r} {times} (columns {shown}); rename "
-                "them so that each column has its own name"
+                f"{path}: the header names column {name!r} {times} (columns {shown}); {fix}"
             )
 
 
