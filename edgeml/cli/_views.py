@@ -106,7 +106,8 @@ def show_demo(console: Console, result: dict[str, Any]) -> None:
         latency, live = monitor["latency_us"], monitor["live"]
         drift = "drift alerts: " + "; ".join(monitor["alerts"]) if monitor["alerts"] else "no drift"
         console.print(
-            f"served over HTTP ({deploy['backend']}): {deploy['requests']} requests, latency "
+            f"served over HTTP ({deploy['backend']}): {deploy['requests']} requests (the newest "
+            "readings, kept out of training), latency "
             f"p50 {latency['p50']:.0f} µs / p99 {latency['p99']:.0f} µs; live {live['primary']} "
             f"{_number(live['live'])} on {live['rows']} labels sent back; {drift}"
         )

@@ -1,5 +1,6 @@
 """The demo's last stage: compile the model, serve it over HTTP on loopback, send it the newest
-rows as a client would, return their true labels through ``/feedback``, and read the monitor.
+readings (which training never saw) as a client would, return their true labels through
+``/feedback``, and read the monitor.
 
 Everything is the real thing — edgeml's own engine (``export --format native``), uvicorn on
 127.0.0.1, the SQLite log — so the demo shows what a device box would run, end to end, in a few
@@ -29,17 +30,17 @@ __all__ = ["deploy_demo"]
 
 
 def deploy_demo(
-    bundle: Path, frame: pl.DataFrame, target: str, *, rows: int = 1500, reporter: Reporter = SILENT
+    bundle: Path, frame: pl.DataFrame, target: str, *, reporter: Reporter = SILENT
 ) -> dict[str, Any]:
-    """Export ``bundle`` to the native engine, serve it, send the last ``rows`` rows of ``frame``
-    in time order one request each (as the machines would), return their labels, and summarise
-    the prediction log."""
+    """Export ``bundle`` to the native engine, serve it, send the rows of ``frame`` in time order
+    one request each (as the machines would), return their labels, and summarise the
+    prediction log."""
     reporter.status("compiling the model with edgeml's native engine")
     compiled = export(bundle, format="native", reporter=reporter)
     log = bundle.with_name(bundle.name + ".log.db")
     with _serving(ServeSettings(bundle=bundle, log=log)) as url, httpx.Client(base_url=url) as http:
         columns = [c["name"] for c in http.get("/schema").json()["inputs"]]
-        recent = frame.sort("timestamp").tail(rows)
+        recent = frame.sort("timestamp", maintain_order=True)
         records = [
             {c: _json_value(row[c]) for c in columns} for row in recent.iter_rows(named=True)
         ]

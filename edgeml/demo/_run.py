@@ -14,11 +14,13 @@ from edgeml.pipeline import train
 from edgeml.util.progress import SILENT, Reporter
 
 TARGET = "failure_within_24h"
+SERVED_ROWS = 1500  # the newest readings: kept out of the CSV and the training, then served
 
 
 def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> dict[str, Any]:
-    """Simulate the fleet, write it as CSV, profile it, train and evaluate a bundle, then compile,
-    serve and monitor it (the server keeps each machine's history for the time-series features).
+    """Simulate the fleet, write all but its newest readings as CSV, profile it, train and
+    evaluate a bundle, then compile it, serve it the newest readings (which it never saw) and
+    monitor it (the server keeps each machine's history for the time-series features).
 
     >>> summary = run_demo(__import__("tempfile").mkdtemp())   # doctest: +SKIP
     >>> summary["training"]["metrics"]["holdout"]["roc_auc"]  # doctest: +SKIP
@@ -26,8 +28,10 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
     """
     out = Path(out)
     reporter.status("simulating the sensor fleet")
+    fleet = sensor_fleet(seed=seed).sort("timestamp", maintain_order=True)
+    newest = fleet.tail(SERVED_ROWS)
     with Writer(out / "sensor_fleet.csv") as writer:
-        writer.write(sensor_fleet(seed=seed))
+        writer.write(fleet.head(fleet.height - SERVED_ROWS))
     data_path = writer.out
     dataset = read_data(data_path, keep_raw=[TARGET])
     facts = profile(dataset.frame, target=TARGET).to_dict()
@@ -54,12 +58,16 @@ def run_demo(out: str | Path, *, reporter: Reporter = SILENT, seed: int = 0) -> 
         **common,
     )
     reporter.status("training with per-machine lag and rolling features")
-    # Features of the readings only: the label looks 24 h ahead, so a machine's past labels are
-    # known only a day later. Lag-1 labels would score 0.99 on the holdout and leak the future
-    # (a server never has them in time); honest ones (`label_delay` 48) add nothing here.
-    readings_only = Config.from_dict({"features": {"target_history": False}})
+    # Features of the readings only. The label looks 24 h ahead, so a machine's past labels are
+    # known only a day later: lag-1 labels would score 0.99 on the holdout and leak the future
+    # (a server never has them in time), honest ones (`label_delay` 48) add nothing here. The
+    # machine's name as a feature learns each machine's wear in the training weeks, which
+    # resets at maintenance: on the newest readings roc_auc 0.73 with it, 0.87 without.
+    readings_only = Config.from_dict(
+        {"features": {"target_history": False, "entity_as_feature": False}}
+    )
     result = train(data_path, out=out / "sensor_fleet.edgeml", config=readings_only, **common)
-    deployed = deploy_demo(result.bundle, dataset.frame, TARGET, reporter=reporter)
+    deployed = deploy_demo(result.bundle, newest, TARGET, reporter=reporter)
     manifest, without = result.spec, plain.spec
     primary = manifest.metrics.primary or ""
     plan = manifest.features.feature_plan
