@@ -305,3 +305,23 @@ def test_a_totals_row_at_the_end_of_a_report_is_left_out_and_noted(tmp_path: Pat
     valued = tmp_path / "valued.csv"
     valued.write_text("kind,n\nTotal,1\nPart,2\nPart,3\nTotal,\n")
     assert read_data(valued).frame.height == 4
+
+
+def test_a_header_row_of_codes_above_the_names_is_skipped(tmp_path: Path) -> None:
+    """UCI's credit default sheet has two header rows, codes over names (',X1,X2,Y' over
+    'ID,LIMIT_BAL,SEX,default payment next month'): the names row was read as data, so every
+    column was text, the amounts left out as identifiers and the names a class of the target.
+    The names are the header; the codes line is skipped, in a note; predict reads it alike."""
+    rows = "".join(f"{i},{(i % 9 + 1) * 10000},{i % 2 + 1},{i % 3 == 0:d}\n" for i in range(1, 241))
+    path = tmp_path / "credit.csv"
+    path.write_text(",X1,X2,Y\nID,LIMIT_BAL,SEX,default payment next month\n" + rows)
+    dataset = read_data(path)
+    assert dataset.frame.columns == ["ID", "LIMIT_BAL", "SEX", "default payment next month"]
+    assert (dataset.frame.height, dataset.card.schema["LIMIT_BAL"]) == (240, "int")
+    assert dataset.card.assumptions == [
+        f"{path}: read line 2 as the header; line 1 above it, a first header row of codes, skipped"
+    ]
+    assert _trained_and_predicted(tmp_path, path, target="default payment next month").height == 240
+    names = tmp_path / "names.csv"  # a first data row of text is data, not a second header
+    names.write_text("city,zone,n\nOslo,north,NA\n" + "Rome,south,4\n" * 5)
+    assert read_data(names).frame.height == 6

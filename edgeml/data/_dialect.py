@@ -24,6 +24,12 @@ each blank, a ``#`` comment or a single field, are skipped when the lines after 
 table (all split into the same two or more fields); reading starts at the header, and the data
 card says how many lines were skipped. A file whose first line is its header is read as ever.
 
+Some sheets have two header rows, codes above names (UCI's credit default file: ``,X1,X2,...,Y``
+over ``ID,LIMIT_BAL,SEX,...,default payment next month``). Read with the first as the header,
+the second is a row of data that makes every column text. When the first two lines hold no
+number and a third or more of the columns hold numbers on every later sampled line, where the
+second line has a name, the second line is the header and the first is skipped (and noted).
+
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "prices.csv"
 >>> _ = path.write_text("item;price\\nbread;2,40\\nmilk;1,05\\n")
@@ -46,11 +52,13 @@ from __future__ import annotations
 import csv
 import gzip
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from edgeml.util.missing import MISSING_WORDS
 
 __all__ = ["SEPARATORS", "CsvDialect", "sniff_csv"]
 
@@ -72,6 +80,8 @@ class CsvDialect:
     initial_space: bool = False
     skip_lines: int = 0  # lines before the header (Excel's "sep=;", then the preamble)
     preamble: int = 0  # of those, a title, dates or comments above the header
+    # the preamble's last line is a first header row (codes above the names)
+    codes: bool = field(default=False, repr=False)
 
     def polars_options(self, *, whole_file: bool = True) -> dict[str, Any]:
         """Keyword arguments for ``pl.read_csv``/``pl.scan_csv`` of the file, or with
@@ -112,8 +122,39 @@ def sniff_csv(
         separator = _sniff_separator(lines)
     if decimal_comma == "auto":
         decimal_comma = separator != "," and _has_decimal_comma(lines, separator)
+    codes = _codes_above_names(lines, separator)
+    lines, preamble = lines[codes:], preamble + codes
     space = _has_initial_space(lines, separator)
-    return CsvDialect(separator, bool(decimal_comma), space, int(bool(named)) + preamble, preamble)
+    skip = int(bool(named)) + preamble
+    return CsvDialect(separator, bool(decimal_comma), space, skip, preamble, bool(codes))
+
+
+def _codes_above_names(lines: list[str], separator: str) -> int:
+    """1 if the first line is a header row of codes above a second one of names (no number in
+    either; names, not blanks or missing words, on the second line over the columns that hold
+    numbers on every later sampled line, a third or more of them), else 0."""
+    sample = [line for line in lines[:_SAMPLE_LINES] if line.strip()]
+    records = list(csv.reader(sample, delimiter=separator))
+    if len(records) < 4 or len({len(r) for r in records}) != 1 or len(records[0]) < 2:
+        return 0
+    if any(_is_number(f) for f in records[0] + records[1]):
+        return 0
+    numeric = [
+        i
+        for i in range(len(records[0]))
+        if all(_is_number(r[i]) or not r[i].strip() for r in records[2:])
+        and any(r[i].strip() for r in records[2:])
+    ]
+    named = all(records[1][i].strip().lower() not in MISSING_WORDS | {""} for i in numeric)
+    return int(named and len(numeric) >= 2 and len(numeric) * 3 >= len(records[0]))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.strip().replace(",", "."))
+    except ValueError:
+        return False
+    return True
 
 
 def _sample_lines(path: Path) -> list[str]:

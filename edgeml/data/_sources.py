@@ -379,6 +379,13 @@ def preamble_note(path: Path | str, dialect: CsvDialect) -> str:
     """The data card's note on the lines skipped above a CSV file's header (every reader that
     trains says it alike: in memory or streamed)."""
     lines = dialect.preamble
+    if dialect.codes:  # the last line skipped is a first header row
+        line = dialect.skip_lines
+        above = f" with the {lines - 1} line(s) above it" if lines > 1 else ""
+        return (
+            f"{path}: read line {line + 1} as the header; line {line} above it, a first header "
+            f"row of codes, skipped{above}"
+        )
     return f"{path}: skipped {lines} line(s) above the header (a title, blank or # lines)"
 
 
