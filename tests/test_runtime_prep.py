@@ -258,6 +258,27 @@ def test_synthetic_row_parity(fitted):
         np.testing.assert_array_equal(prep.transform_row(row), expected[i], err_msg=f"row {i}")
 
 
+def test_text_found_as_is_and_text_converted_give_the_same_batch(fitted):
+    """A list of category texts is looked up as it is when every value is found so; one odd
+    value (padded, unseen, missing, not text) sends the column through the conversion. Either
+    way the batch equals its rows one by one, and an unhashable value is refused by its row."""
+    plan, prep, frame = fitted
+    rows = frame.select(list(plan.input_schema)).head(40)
+    columns = columns_of(rows, "lists")
+    texts = [c for c, logical in plan.input_schema.items() if logical == "str"]
+    assert texts and prep._as_is >= set(texts)
+    for column in texts:
+        known = [v for v in columns[column] if v is not None]
+        for odd in (None, f" {known[0]} ", "never seen", math.nan, 7, True, known[0]):
+            batch = {**columns, column: [*columns[column][:-1], odd]}
+            one_by_one = [prep.transform_row({c: batch[c][i] for c in batch}) for i in range(40)]
+            np.testing.assert_array_equal(prep.transform(batch), np.vstack(one_by_one))
+            as_tuple = {**batch, column: tuple(batch[column])}
+            np.testing.assert_array_equal(prep.transform(as_tuple), np.vstack(one_by_one))
+        with pytest.raises(SchemaError, match=rf"column '{column}' row 2: "):
+            prep.transform({**columns, column: [known[0], ["a list"], *columns[column][2:]]})
+
+
 def test_synthetic_adversarial_values(fitted):
     plan, prep, frame = fitted
     check_adversarial(plan, prep, frame)

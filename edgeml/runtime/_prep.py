@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,13 @@ class RuntimePrep:
         self._numerics = tuple(numerics)
         self._lookups = tuple(lookups)
         self._onehots = tuple(onehots)
+        # Tables whose text keys are as stripping leaves them: a batch value found in one as
+        # it is needs no conversion (see _found_as_is)
+        tables = [(c, t) for c, _, t, _ in lookups] + onehots
+        self._as_is = frozenset(
+            column for column, table in tables
+            if all(type(k) is not str or k.strip(WHITESPACE) == k for k in table)
+        )  # fmt: skip
         self._dates = tuple(dates)
         self._template = [0.0] * len(self.features)
 
@@ -196,11 +204,16 @@ class RuntimePrep:
             if flag >= 0:
                 out[:, flag] = missing
         for column, pos, lookup, default in self._lookups:
-            texts = _text_column(table[column], column)
-            out[:, pos] = [lookup.get(t, default) for t in texts]
+            codes = _found_as_is(table[column], lookup, -1.0) if column in self._as_is else None
+            if codes is None:
+                texts = _text_column(table[column], column)
+                codes = np.array([lookup.get(t, default) for t in texts], dtype=np.float64)
+            out[:, pos] = codes
         for column, index in self._onehots:
-            texts = _text_column(table[column], column)
-            hot = np.fromiter((index.get(t, -1) for t in texts), dtype=np.int64, count=n)
+            hot = _found_as_is(table[column], index, -2) if column in self._as_is else None
+            if hot is None:
+                texts = _text_column(table[column], column)
+                hot = np.fromiter((index.get(t, -1) for t in texts), dtype=np.int64, count=n)
             rows = np.flatnonzero(hot >= 0)
             out[rows, hot[rows]] = 1.0
         for column, logical, slots in self._dates:
@@ -437,6 +450,24 @@ def _number_column(values: Any, logical: str, column: str, fmt: str | None = Non
             f"column {column!r} row {row + 1}: cannot convert {array[row].item()!r} to {logical}"
         )
     return x + 0.0  # -0.0 -> 0.0, as the whole number or boolean it stands for
+
+
+def _found_as_is(values: Any, table: Mapping[str | None, Any], miss: float) -> np.ndarray | None:
+    """``table``'s entry for each value of a list or tuple looked up as it is, where every
+    value is found so (text already stripped, or missing as the table's None): for a table
+    whose text keys are as stripping leaves them, what ``table.get(to_text(value))`` gives, at
+    one dictionary lookup a value. None where a value is not found as it is (unseen, padded
+    with whitespace, not text, unhashable): the caller converts the column value by value.
+    ``miss`` is a number no entry holds (the codes, positions and frequencies are >= 0, a
+    missing value's entry NaN at worst), so one vectorised compare finds the misses."""
+    if type(values) is not list and type(values) is not tuple:
+        return None
+    kind = np.float64 if isinstance(miss, float) else np.int64
+    try:
+        found = np.fromiter(map(table.get, values, repeat(miss)), dtype=kind, count=len(values))
+    except TypeError:  # unhashable: refused by the conversion, naming its row
+        return None
+    return None if bool((found == miss).any()) else found
 
 
 def _text_column(values: Any, column: str) -> list[str | None]:
