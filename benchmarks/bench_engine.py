@@ -469,12 +469,13 @@ after the depth by which 98% of LightGBM's training rows reached a leaf if all 8
 else continues to the tree's depth. A single row walks 8 consecutive trees interleaved, in
 LightGBM's order, adding their leaf values as the group ends, and a group stops at the first
 step in which the sum of its 8 node indices did not change (lanes only move forward, so all are
-at leaves). Where the trees are deep (mean depth at least 14, decided when the blob is
-opened; session 5) single rows walk with refilling lanes instead: each of the 8 lanes walks its
-own tree, 4 steps blind (a leaf loops to itself), then a checkpoint hands the lanes at a leaf
-the next trees (masks, no branch) and records each lane's node by tree, so no lane waits on a
-group's longest path. Leaf values are added in LightGBM's tree order: results are bit-for-bit
-Booster.predict (max abs diff 0.0 here and in the parity gate).
+at leaves). Where the trees are not stumps (mean depth at least 4, decided when the blob is
+opened; 14 from session 5 until 2026-12-04; chains wherever laid out) single rows walk with
+refilling lanes instead: each of the 8 lanes walks its own tree, 4 steps blind (a leaf loops to
+itself), then a checkpoint hands the lanes at a leaf the next trees (masks, no branch) and
+records each lane's node by tree, so no lane waits on a group's longest path. Leaf values are
+added in LightGBM's tree order: results are bit-for-bit Booster.predict (max abs diff 0.0 here
+and in the parity gate).
 
 `predict_row` on the native backend is one foreign call: the dict's values are converted by the
 runtime's own rules (float columns with one `itemgetter` and one `struct` pack) into raw

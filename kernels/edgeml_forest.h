@@ -96,12 +96,12 @@ enum edgeml_link {
 /* Not blob flags either: edgeml_forest_set_algorithm's way to choose how a narrow or compact
  * forest walks single rows: lanes that take the next tree as theirs ends (REFILL) or groups of
  * EDGEML_FOREST_LANES trees that each run to their longest path (GROUPS). edgeml_forest_open
- * chooses refill where the trees' mean depth is at least EDGEML_FOREST_REFILL_DEPTH (deep,
- * unbalanced trees: groups wait on their longest path); edgeml_forest_map (O(1), no pass
+ * chooses refill where the trees' mean depth is at least EDGEML_FOREST_REFILL_DEPTH (groups
+ * wait on their longest path; stumps finish before a checkpoint); edgeml_forest_map (O(1), no pass
  * over the trees) keeps groups. */
 #define EDGEML_FOREST_ROW_REFILL 256u
 #define EDGEML_FOREST_ROW_GROUPS 512u
-#define EDGEML_FOREST_REFILL_DEPTH 14u
+#define EDGEML_FOREST_REFILL_DEPTH 4u
 
 /* A leaf value, stored as double or (EDGEML_FOREST_F32) as float; the model-wide choice is a
  * branch that always goes the same way. Sums stay double, in LightGBM's tree order. */

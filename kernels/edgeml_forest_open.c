@@ -309,8 +309,16 @@ int edgeml_forest_open(const void *blob, size_t size, edgeml_forest *forest, siz
     if (f.flags & EDGEML_FOREST_QS) { /* from the checked section: every index in range */
         f.qs8_descs = edgeml_qs8_count(&f);
     }
-    /* deep trees: groups of LANES wait on their longest path, refilling lanes do not (500x63,
-     * mean depth 15: 5-8% faster; 1000x255, 15.8: 30%; depth 6 or less: 20-50% slower) */
+    /* groups of LANES wait on their longest path, refilling lanes do not, but they step 4 times
+     * between checkpoints: the lanes lose only on stumps and trees of depth 2. The rule was a
+     * mean depth of 14 (500x63, 15: 5-8% faster; 1000x255, 15.8: 30%; "depth 6 or less: 20-50%
+     * slower" when the lanes were first measured). Measured again (predict_one on 1,000
+     * distinct rows, 11 alternated passes, medians, 2 runs, no chains; groups / lanes, us):
+     * 500 trees of depth 1 3.38-3.68 / 3.77-4.04, depth 2 3.54-5.39 / 3.74-5.73, depth 3
+     * 4.62-5.78 / 3.89-5.61, depth 4 6.30-6.44 / 5.99-6.22; 2,000 trees of depth 4, compact
+     * 16.3-19.0 / 14.6-16.5; the real 10-class model (mean depth 10.75), compact 14.3-15.5 /
+     * 10.8-14.1, narrow 12.3 / 10.8. (Where a narrow forest's chains are laid out, single rows
+     * take them at any depth: edgeml_forest_chain.) */
     for (i = 0, depths = 0; short_codes(&f) && i < f.n_trees; ++i) {
         depths += f.trees[i].depth;
     }

@@ -119,9 +119,9 @@ def core():
 
 @pytest.fixture(scope="module")
 def shallow():
-    """Trees of depth at most 3 (mean far below EDGEML_FOREST_REFILL_DEPTH): a narrow forest
-    with a QuickScorer section, as the real 10-class model (mean depth 10.75) and 2,000 trees of
-    depth 4, which edgeml_forest_open keeps in groups."""
+    """Trees of depth at most 3 (mean below EDGEML_FOREST_REFILL_DEPTH): a narrow forest with
+    a QuickScorer section, which edgeml_forest_open keeps in groups (as it kept the real
+    10-class model, mean depth 10.75, and 2,000 trees of depth 4 under the rule of 14)."""
     import lightgbm as lgb
 
     from edgeml.compile._forest import parse_model
@@ -164,3 +164,30 @@ def test_export_times_quickscorer_against_the_walk_a_bundle_runs(core, shallow):
     _, info = choose(core, shallow[1], rows(400), clock=lambda: float(next(ticks)))
     assert info["walk"] == "chains"  # not the groups edgeml_forest_open's depth rule keeps
     assert info["row"] == "walk" and info["wins"]["row"] == 0  # equal ticks: a tie
+
+
+def test_trees_of_mean_depth_4_and_more_refill_without_chains(core):
+    # the refilling lanes lose to groups only on stumps and depth 2 (kernels/edgeml_forest_open.c)
+    import lightgbm as lgb
+
+    from edgeml.compile._forest import parse_model
+    from edgeml.compile._native_tables import forest_tables, pack
+    from edgeml.runtime._native_backend import NativeBackend
+
+    x = rows(2000)
+    y = x[:, 0] + x[:, 1] * x[:, 2]
+    booster = lgb.train({"num_leaves": 24, "max_depth": 6, "verbosity": -1}, lgb.Dataset(x, y), 40)
+    tables = forest_tables(parse_model(booster.model_to_string()))
+    assert 4 <= tables.trees[:, 1].mean() < 14
+    for layout in ("narrow", "compact"):
+        blob = pack(replace_layout(tables, layout))
+        engine = NativeBackend(core, blob, source=layout, chains=False)
+        assert engine.row_walk == "refill", layout
+        ones = np.array([engine.predict_one(r)[0] for r in x[:300]])
+        assert np.array_equal(ones, booster.predict(x[:300])), layout
+
+
+def replace_layout(tables, layout: str):
+    from dataclasses import replace
+
+    return replace(tables, narrow=layout == "narrow")

@@ -26,8 +26,8 @@ batches ran on.
 
 "The walk" of single rows is the one a loaded bundle runs: on the host, the chains wherever the
 forest is narrow and they fit (kernels/edgeml_forest_chain.c), whatever its depth. Before,
-forests below a mean depth of 14 walked in groups and export timed QuickScorer against those:
-the real 10-class model (mean depth 10.75) kept groups at 11.4-12.4 µs a row where the chains
+forests below a mean depth of 14 (now 4) walked in groups and export timed QuickScorer against
+those: the real 10-class model (mean depth 10.75) kept groups at 11.4-12.4 µs a row where the chains
 take 7.6-9.7 and QuickScorer 12.2-13.8 (the "QuickScorer 10.75 against the walk's 14.53" of an
 earlier benchmark was unpaired figures); ``choose`` records the walk it timed (``"walk"``).
 
