@@ -48,6 +48,29 @@ def test_screening_drops_useless_columns_with_reasons():
     assert [c.role for c in plan.columns if c.name == "target"] == ["target"]
 
 
+@pytest.mark.parametrize("labels", [["no", "yes"], [0.0, 1.0]])
+def test_a_mostly_missing_column_present_where_the_target_differs_is_kept(labels):
+    """'days since a prior default', recorded for 4% of customers who default far more often,
+    was dropped as missing in 96% of rows: plain LightGBM splits on its presence (ROC AUC 0.67
+    on such a file against edgeml's 0.63). A mostly missing column is kept when the target
+    differs where it is present; one present at random is still dropped."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    flagged = rng.random(n) < 0.04
+    outcome = rng.random(n) < np.where(flagged, 0.8, 0.2)
+    frame = pl.DataFrame(
+        {
+            "days": pl.Series(np.where(flagged, rng.integers(1, 365, n), np.nan)).fill_nan(None),
+            "noise": pl.Series(np.where(rng.random(n) < 0.04, 1.0, np.nan)).fill_nan(None),
+            "x": rng.normal(size=n),
+            "y": [labels[int(o)] for o in outcome],
+        }
+    )
+    plan = fit_prep(frame, roles={"y": "target"})
+    assert plan.features == ["days", "x"]
+    assert reasons(plan)["noise"].startswith("missing in 9")
+
+
 def test_nearly_unique_text_is_dropped_as_the_profile_flags_it():
     """A text column with a few repeats (two customers of one name, notes left blank) is no
     more a category than a unique one: the profile flags it id-like and prep drops it."""

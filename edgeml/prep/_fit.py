@@ -65,11 +65,15 @@ def fit_prep(
         stats = summary.column_stats(stats)
     columns: list[ColumnSpec] = []
     kept: list[str] = []
+    target = next((c for c, role in roles.items() if role == "target"), None)
+    outcome = frame[target] if target in frame.columns else None  # to keep informative gaps
     for name, dtype in dtypes.items():
         if name in roles:
             columns.append(ColumnSpec(name=name, dtype=dtype, role=roles[name]))
             continue
-        reason = screen_column(stats[name], dtype, config, name=name)
+        reason = screen_column(
+            stats[name], dtype, config, name=name, target=outcome, values=frame[name]
+        )
         if reason:
             columns.append(ColumnSpec(name=name, dtype=dtype, role="dropped", reason=reason))
         else:
