@@ -325,3 +325,20 @@ def test_a_header_row_of_codes_above_the_names_is_skipped(tmp_path: Path) -> Non
     names = tmp_path / "names.csv"  # a first data row of text is data, not a second header
     names.write_text("city,zone,n\nOslo,north,NA\n" + "Rome,south,4\n" * 5)
     assert read_data(names).frame.height == 6
+
+
+def test_a_file_separated_by_single_spaces_is_read_as_a_table(tmp_path: Path) -> None:
+    """UCI's german.data and other .data files separate fields with one space: reading found
+    none of , ; TAB | and read one column ('checking duration history class'), so --target
+    class was not found. A header and lines that all split at spaces into as many fields are
+    read so; predict reads the file alike."""
+    rows = "".join(f"A1{i % 3} {6 + i % 40} A3{i % 5} {1 + (i % 7 == 0)}\n" for i in range(240))
+    path = tmp_path / "german.csv"
+    path.write_text("checking duration history class\n" + rows)
+    dataset = read_data(path)
+    assert dataset.frame.columns == ["checking", "duration", "history", "class"]
+    assert dataset.card.schema["duration"] == "int"
+    assert _trained_and_predicted(tmp_path, path, target="class").height == 240
+    titled = tmp_path / "titled.csv"  # a title above a comma-separated table is still a title
+    titled.write_text("Sales report March\nitem,price\nbread,2.40\nmilk,1.05\n")
+    assert read_data(titled).frame.columns == ["item", "price"]

@@ -3,16 +3,18 @@ whether a space follows each separator.
 
 Spreadsheets in much of Europe export ``;``-separated files with ``1234,5`` numbers; databases
 and Unix tools often write tabs or ``|``. ``[data] separator`` and ``[data] decimal_comma``
-default to ``"auto"``: the first 64 KB of the file decide. The separator is the first of
-``, ; TAB |`` that splits the header into two or more fields and every sampled line into as many
+default to ``"auto"``: the first 64 KB of the file decide. The separator is the first of ``, ;
+TAB |`` that splits the header into two or more fields and every sampled line into as many
 (quotes respected), so a file that reads as comma-separated always does; with none consistent,
 the one giving the header most fields (a comma on ties), and a ragged line is then reported as
-such. A decimal comma is assumed when the separator is not a comma and some field is a number
-written with one. Some tools and many hand-made files put a space after each separator
-(``age, workclass, income`` / ``39, State-gov, <=50K``, as the UCI adult files): when every
-field after the first on every sampled line starts with a space, that space belongs to the
-separator, not to the names and values (Python's ``csv`` calls it ``skipinitialspace``), so
-``--target income`` finds its column and ``State-gov`` is the category a clean row sends.
+such; a header none of them splits is split at single spaces when every sampled line splits into
+as many fields so (``checking duration history class`` / ``A11 6 A34 1``). A decimal comma is
+assumed when the separator is not a comma and some field is a number written with one. Some
+tools and many hand-made files put a space after each separator (``age, workclass, income`` /
+``39, State-gov, <=50K``, as the UCI adult files): when every field after the first on every
+sampled line starts with a space, that space belongs to the separator, not to the names and
+values (Python's ``csv`` calls it ``skipinitialspace``), so ``--target income`` finds its column
+and ``State-gov`` is the category a clean row sends.
 
 Excel writes (and reads) a first line ``sep=;`` naming the separator when the file's differs
 from the locale's list separator. That line is not data: its separator is the file's (a given
@@ -213,7 +215,13 @@ def _sniff_separator(lines: list[str]) -> str:
         return widths[sep][0] if widths[sep] else 0
 
     best = max(SEPARATORS, key=header_fields)  # the first of equals: a comma on ties
-    return best if header_fields(best) >= 2 else ","
+    if header_fields(best) >= 2:
+        return best
+    # None splits the header: a single space may (UCI's german.data and other .data files are
+    # written so), when it splits every sampled line into as many fields. Not among SEPARATORS:
+    # a title above the header is told from it by having no separator, and titles have spaces.
+    spaced = {len(r) for r in csv.reader(sample, delimiter=" ")}
+    return " " if len(spaced) == 1 and spaced.pop() >= 2 else ","
 
 
 def _has_decimal_comma(lines: list[str], separator: str) -> bool:
