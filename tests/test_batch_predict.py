@@ -424,6 +424,23 @@ def test_a_training_id_column_the_file_lacks_names_the_config_key(churn_csv, tmp
     )
 
 
+def test_a_column_named_with_other_spaces_or_case_is_pointed_out(trained_bundle, tmp_path):
+    """A spreadsheet's next export writes 'Tenure ' for 'tenure': predict and evaluate said
+    only that 'tenure' is missing, and the list of what the model needs hid the difference."""
+    data = tmp_path / "renamed.csv"
+    churn_like(n=30, seed=5).rename({"tenure": "Tenure "}).write_csv(data)
+    needs = "tenure, monthly_charges, total_charges, contract, paperless"
+    expected = (
+        f"{data}: missing column(s) 'tenure' (the file has 'Tenure ': names differ in spaces "
+        f"or case); the model needs: {needs}"
+    )
+    result = run("predict", trained_bundle, data, "-o", tmp_path / "p.csv")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {expected}\n")
+    with pytest.raises(SchemaError) as caught:
+        edgeml.load(trained_bundle).evaluate(data)
+    assert str(caught.value) == expected
+
+
 def _bad_inputs(root: Path) -> list[tuple[Path, str, str]]:
     """Labelled files a model cannot read, each with what predict and evaluate say of it (the
     same message; the streaming read of a text file knows the line as well as the row)."""

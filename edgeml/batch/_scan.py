@@ -207,7 +207,7 @@ class Scan:
             and c not in self.fillable
         ]  # fmt: skip
         if missing:
-            raise SchemaError(missing_columns(where, missing, self.needed))
+            raise SchemaError(missing_columns(where, missing, self.needed, present))
         for column, option in self.named.items():
             if column not in present:
                 raise SchemaError(column_not_found(column, option, list(present), source=where))

@@ -81,10 +81,24 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def missing_columns(source: str, missing: Sequence[str], needed: Sequence[str]) -> str:
-    """One line: the model's input columns ``missing`` from ``source``, and all it ``needed``."""
+def missing_columns(
+    source: str, missing: Sequence[str], needed: Sequence[str], present: Sequence[str] = ()
+) -> str:
+    """One line: the model's input columns ``missing`` from ``source``, and all it ``needed``;
+    with the file's columns (``present``), the ones whose names differ from a missing one only
+    in spaces or case (a spreadsheet's 'Age ' trained on, 'Age' in the next export).
+
+    >>> missing_columns("new.csv", ["Age ", "x"], ["Age ", "x"], ["age", "y"])
+    "new.csv: missing column(s) 'Age ', 'x' (the file has 'age': names differ in spaces or \
+case); the model needs: Age , x"
+    """
+    keys = {c.strip().casefold(): c for c in present}
+    near = [keys[k] for k in (c.strip().casefold() for c in missing) if k in keys]
+    hint = ""
+    if near:
+        hint = f" (the file has {', '.join(repr(c) for c in near)}: names differ in spaces or case)"
     return (
-        f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+        f"{source}: missing column(s) {', '.join(repr(c) for c in missing)}{hint}; "
         f"the model needs: {', '.join(needed)}"
     )
 

@@ -91,7 +91,7 @@ def conform(
             )
     missing = [c for c in schema if c not in frame.columns]
     if missing:
-        raise SchemaError(missing_columns(source, missing, list(schema)))
+        raise SchemaError(missing_columns(source, missing, list(schema), frame.columns))
     formats = formats or {}
     return pl.DataFrame(
         [
